@@ -1,0 +1,89 @@
+# salesreports — every target sets up what it needs (idempotent; fast when already installed).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV    := .venv
+PY      := $(VENV)/bin/python
+SR      := $(VENV)/bin/salesreports
+STAMP   := $(VENV)/.installed
+SYSSTAMP := build/.sysdeps
+PARAMS  ?= params/config.yaml
+PERIOD  ?=
+WORKERS ?=
+REPS    ?= all
+DEBIAN_PACKAGES := chromium poppler-utils fonts-liberation libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0
+
+.PHONY: help setup sysdeps demo-data validate reports preview send lab check lint format typecheck test \
+        test-fast bench bench-kpis clean distclean
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev,lab,dask]'
+	@touch $(STAMP)
+
+setup: $(STAMP) sysdeps ## Create .venv and install the package, tools and Debian packages (only what is missing)
+
+sysdeps: ## Install Debian packages (chromium, poppler-utils, fonts) when missing
+	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing Debian packages:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+data/demo/deals.csv: | $(STAMP)
+	$(SR) demo-data --out data/demo
+
+demo-data: $(STAMP) ## Build the deterministic demo data set in data/demo (SEED=7)
+	$(SR) demo-data --out data/demo --seed $${SEED:-7}
+
+validate: setup data/demo/deals.csv ## Validate the data source named in params/config.yaml
+	$(SR) validate --params $(PARAMS)
+
+reports: setup data/demo/deals.csv ## Demo data if absent, validate, run and render every scorecard (PERIOD=2026-10)
+	$(SR) validate --params $(PARAMS) --quiet
+	$(SR) run --params $(PARAMS) $(if $(PERIOD),--period $(PERIOD)) --reps $(REPS) $(if $(WORKERS),--workers $(WORKERS))
+
+preview: setup data/demo/deals.csv ## Execute and render one scorecard: make preview REP=R007 PERIOD=2026-10
+	$(SR) preview --params $(PARAMS) --rep $${REP:-R001} $(if $(PERIOD),--period $(PERIOD))
+
+send: setup ## Write scorecard emails to build/outbox (dry run); make send PERIOD=2026-10 SEND=1 sends them
+	$(SR) send --params $(PARAMS) $(if $(PERIOD),--period $(PERIOD)) $(if $(SEND),--send,--dry-run)
+
+lab: setup data/demo/deals.csv ## Start JupyterLab on reports/ with the project's kernel
+	$(VENV)/bin/jupyter lab --notebook-dir=reports
+
+check: setup ## Lint the notebook templates (parameters cell, no outputs, executes)
+	$(SR) check --params $(PARAMS)
+
+lint: $(STAMP) ## ruff lint + format check
+	$(VENV)/bin/ruff check src tests
+	$(VENV)/bin/ruff format --check src tests
+
+format: $(STAMP) ## Format the code with ruff
+	$(VENV)/bin/ruff format src tests
+	$(VENV)/bin/ruff check --fix src tests
+
+typecheck: $(STAMP) ## mypy --strict over the package
+	$(VENV)/bin/mypy src/salesreports
+
+test: setup lint typecheck ## Everything CI runs: lint, types, the whole test suite (notebooks, browser, SMTP) with coverage
+	$(PY) -m pytest
+
+test-fast: $(STAMP) ## The tests without notebooks, browser and slow markers
+	$(PY) -m pytest -m "not notebooks and not browser and not slow" --no-cov
+
+bench: setup data/demo/deals.csv ## Benchmark: naive loop vs fresh kernels vs fast mode (writes build/bench/results.json)
+	$(PY) -m salesreports.bench reports
+
+bench-kpis: setup ## Benchmark: every KPI on 10 million deals
+	$(PY) -m salesreports.bench kpis
+
+clean: ## Remove build outputs
+	rm -rf build
+
+distclean: clean ## Remove build outputs, demo data and the virtual environment
+	rm -rf $(VENV) data/demo

@@ -1,0 +1,305 @@
+"""The KPI registry: load, check and look up the declarations in ``kpis.yaml``.
+
+Each KPI is declared once (name, label, definition, type, inputs, format,
+direction, the tables it needs). :func:`registry` parses the file into frozen
+:class:`Kpi` objects, keeping each entry's file and line, and reports every
+problem at once. Formulas are small arithmetic expressions over the base
+measures of :mod:`salesreports.engine`, parsed here without ``eval``.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from salesreports.errors import ConfigError, UnknownKpiError, close_matches
+
+__all__ = ["Expr", "Kpi", "Registry", "format_value", "get", "registry"]
+
+KPI_FILE = Path(__file__).with_name("kpis.yaml")
+FORMATS = ("currency", "percent", "count", "days", "per_week", "ratio")
+TYPES = ("simple", "ratio", "cohort")
+
+Format = Literal["currency", "percent", "count", "days", "per_week", "ratio"]
+
+
+@dataclass(frozen=True)
+class Expr:
+    """A parsed arithmetic expression over measure names (+, -, *, /, parentheses, numbers)."""
+
+    text: str
+    tree: ast.expr = field(compare=False, repr=False)
+
+    @classmethod
+    def parse(cls, text: str) -> Expr:
+        """Parse ``text``; raises ``ValueError`` for anything but plain arithmetic."""
+        try:
+            node = ast.parse(str(text), mode="eval").body
+        except SyntaxError as exc:
+            raise ValueError(f"'{text}' is not an arithmetic expression ({exc.msg})") from None
+        for sub in ast.walk(node):
+            if not isinstance(sub, (ast.BinOp, ast.Name, ast.Constant, ast.Load, ast.UnaryOp, ast.USub,
+                                    ast.Add, ast.Sub, ast.Mult, ast.Div)):
+                raise ValueError(f"'{text}' may only use measure names, numbers and + - * / ( )")
+            if isinstance(sub, ast.Constant) and not isinstance(sub.value, (int, float)):
+                raise ValueError(f"'{text}': only numbers may appear as constants")
+        return cls(str(text), node)
+
+    @property
+    def names(self) -> frozenset[str]:
+        """The measure names the expression reads."""
+        return frozenset(n.id for n in ast.walk(self.tree) if isinstance(n, ast.Name))
+
+    def evaluate(self, values: Mapping[str, Any]) -> Any:
+        """Evaluate with ``values`` (numbers or numpy arrays) bound to the names."""
+        return _eval(self.tree, values)
+
+
+def _eval(node: ast.expr, values: Mapping[str, Any]) -> Any:
+    if isinstance(node, ast.Name):
+        return values[node.id]
+    if isinstance(node, ast.Constant):
+        return node.value
+    if isinstance(node, ast.UnaryOp):
+        return -_eval(node.operand, values)
+    if isinstance(node, ast.BinOp):
+        a, b = _eval(node.left, values), _eval(node.right, values)
+        if isinstance(node.op, ast.Add):
+            return a + b
+        if isinstance(node.op, ast.Sub):
+            return a - b
+        if isinstance(node.op, ast.Mult):
+            return a * b
+        return a / b
+    raise TypeError(node)  # pragma: no cover - Expr.parse rejects other nodes
+
+
+@dataclass(frozen=True)
+class Kpi:
+    """One KPI declaration."""
+
+    name: str
+    label: str
+    description: str
+    type: str
+    format: Format
+    higher_is_better: bool
+    needs: tuple[str, ...]
+    measure: str = ""
+    numerator: Expr | None = None
+    denominator: Expr | None = None
+    function: str = ""
+    when_zero: str = "not enough data"
+    positive_denominator: bool = False
+    target: str = ""
+    headline: bool = False
+    file: str = ""
+    line: int = 0
+
+    @property
+    def tables(self) -> tuple[str, ...]:
+        """The tables this KPI needs."""
+        return tuple(n for n in self.needs if "." not in n)
+
+    @property
+    def columns(self) -> tuple[tuple[str, str], ...]:
+        """Optional (table, column) pairs this KPI needs."""
+        return tuple(tuple(n.split(".", 1)) for n in self.needs if "." in n)  # type: ignore[misc]
+
+    @property
+    def inputs(self) -> frozenset[str]:
+        """The base measures this KPI reads."""
+        if self.type == "simple":
+            return frozenset({self.measure})
+        if self.type == "ratio":
+            assert self.numerator is not None and self.denominator is not None
+            return self.numerator.names | self.denominator.names
+        return frozenset()
+
+    def format_value(self, value: float | None, currency: str = "$") -> str:
+        """Format a value for people: ``$12,345``, ``34.5%``, ``12``, ``45 days``."""
+        return format_value(value, self.format, currency)
+
+    def is_better(self, a: float, b: float) -> bool:
+        """Whether value ``a`` is better than ``b`` for this KPI."""
+        return a > b if self.higher_is_better else a < b
+
+
+def format_value(value: float | None, fmt: str, currency: str = "$") -> str:
+    """Format a number by a KPI format; missing values read "not available"."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "not available"
+    v = float(value)
+    if fmt == "currency":
+        sign = "-" if v < 0 else ""
+        v = abs(v)
+        if v >= 10_000_000:
+            return f"{sign}{currency}{v / 1_000_000:,.1f}M"
+        return f"{sign}{currency}{v:,.0f}"
+    if fmt == "percent":
+        return f"{v * 100:.1f}%"
+    if fmt == "count":
+        return f"{v:,.0f}"
+    if fmt == "days":
+        return f"{v:,.0f} days" if abs(v) != 1 else "1 day"
+    if fmt == "per_week":
+        return f"{v:,.1f}/wk"
+    return f"{v:,.2f}×"
+
+
+class Registry:
+    """All KPIs, by name, in declaration order."""
+
+    def __init__(self, kpis: list[Kpi]) -> None:
+        self._kpis = {k.name: k for k in kpis}
+
+    def __iter__(self) -> Iterator[Kpi]:
+        return iter(self._kpis.values())
+
+    def __len__(self) -> int:
+        return len(self._kpis)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._kpis
+
+    def names(self) -> list[str]:
+        """KPI names in declaration order."""
+        return list(self._kpis)
+
+    def get(self, name: str) -> Kpi:
+        """The KPI called ``name``.
+
+        Raises
+        ------
+        UnknownKpiError
+            With close matches and the list of known names.
+        """
+        try:
+            return self._kpis[name]
+        except KeyError:
+            hint = close_matches(name, self._kpis)
+            msg = f"unknown KPI '{name}'.{hint} Known KPIs: {', '.join(self._kpis)} (see `salesreports kpis`)."
+            raise UnknownKpiError(msg, kpi=name) from None
+
+    def headline(self) -> list[Kpi]:
+        """The KPIs shown as tiles at the top of a scorecard."""
+        return [k for k in self if k.headline]
+
+
+class _LineLoader(yaml.SafeLoader):
+    """A YAML loader that records each mapping's line as ``__line__``."""
+
+
+def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[str, Any]:
+    mapping = loader.construct_mapping(node, deep=True)
+    mapping["__line__"] = node.start_mark.line + 1
+    return mapping  # type: ignore[return-value]
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+_KEYS = {
+    "name", "label", "description", "type", "measure", "numerator", "denominator", "function", "when_zero",
+    "positive_denominator", "format", "higher_is_better", "needs", "target", "headline",
+}
+
+
+def parse(path: Path, measures: frozenset[str], functions: frozenset[str], tables: frozenset[str]) -> Registry:
+    """Parse and check a KPI file, reporting every problem at once.
+
+    Raises
+    ------
+    ConfigError
+        Listing each problem with the file and line of the entry.
+    """
+    try:
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: invalid YAML: {exc}", file=str(path)) from None
+    problems: list[str] = []
+    kpis: list[Kpi] = []
+    seen: dict[str, int] = {}
+    for entry in raw or []:
+        line = entry.get("__line__", 0)
+        where = f"{path}:{line}"
+        name = str(entry.get("name", ""))
+        for key in entry:
+            if key not in _KEYS and key != "__line__":
+                problems.append(f"{where}: unknown key '{key}'.{close_matches(key, _KEYS)}")
+        if not name:
+            problems.append(f"{where}: entry without a name")
+            continue
+        if name in seen:
+            problems.append(f"{where}: KPI '{name}' is declared twice (first at line {seen[name]})")
+        seen[name] = line
+        ktype = entry.get("type")
+        if ktype not in TYPES:
+            problems.append(f"{where}: '{name}' has type {ktype!r}; use one of {', '.join(TYPES)}")
+        fmt = entry.get("format")
+        if fmt not in FORMATS:
+            problems.append(f"{where}: '{name}' has format {fmt!r}; use one of {', '.join(FORMATS)}")
+        needs = tuple(entry.get("needs") or ())
+        for need in needs:
+            if need.split(".", 1)[0] not in tables:
+                problems.append(f"{where}: '{name}' needs unknown table '{need}'.{close_matches(need, tables)}")
+        num = den = None
+        try:
+            if ktype == "ratio":
+                num, den = Expr.parse(entry.get("numerator", "")), Expr.parse(entry.get("denominator", ""))
+        except ValueError as exc:
+            problems.append(f"{where}: '{name}': {exc}")
+        kpi = Kpi(
+            name=name,
+            label=str(entry.get("label", name)),
+            description=str(entry.get("description", "")),
+            type=str(ktype),
+            format=fmt,
+            higher_is_better=bool(entry.get("higher_is_better", True)),
+            needs=needs,
+            measure=str(entry.get("measure", "")),
+            numerator=num,
+            denominator=den,
+            function=str(entry.get("function", "")),
+            when_zero=str(entry.get("when_zero", "not enough data")),
+            positive_denominator=bool(entry.get("positive_denominator", False)),
+            target=str(entry.get("target", "")),
+            headline=bool(entry.get("headline", False)),
+            file=str(path),
+            line=line,
+        )
+        if ktype == "cohort" and kpi.function not in functions:
+            problems.append(
+                f"{where}: '{name}' uses unknown function '{kpi.function}'.{close_matches(kpi.function, functions)}"
+            )
+        if ktype in ("simple", "ratio"):
+            for m in sorted(kpi.inputs):
+                if m not in measures:
+                    problems.append(f"{where}: '{name}' reads unknown measure '{m}'.{close_matches(m, measures)}")
+        if kpi.target not in ("", "sum", "mean"):
+            problems.append(f"{where}: '{name}' has target {kpi.target!r}; use sum or mean")
+        kpis.append(kpi)
+    if problems:
+        shown = "\n".join(f"  - {p}" for p in problems)
+        raise ConfigError(f"{path}: {len(problems)} problem(s) in the KPI declarations:\n{shown}", file=str(path))
+    return Registry(kpis)
+
+
+@cache
+def registry() -> Registry:
+    """The project's KPI registry (parsed once per process)."""
+    from salesreports.engine import COHORT_FUNCTIONS, MEASURES
+    from salesreports.schema import TABLES
+
+    return parse(KPI_FILE, frozenset(MEASURES), frozenset(COHORT_FUNCTIONS), frozenset(TABLES))
+
+
+def get(name: str) -> Kpi:
+    """Look a KPI up by name in the project's registry."""
+    return registry().get(name)

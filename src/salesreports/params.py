@@ -1,0 +1,173 @@
+"""Project settings: ``params/config.yaml`` turned into frozen, checked models.
+
+Merge order (later wins), the one documented order:
+
+1. defaults declared here;
+2. ``params/config.yaml`` (or the file given with ``--params``);
+3. environment variables ``SALESREPORTS_<SECTION>__<KEY>`` (e.g. ``SALESREPORTS_SMTP__HOST``);
+4. command-line flags.
+
+Relative paths in the file are relative to the file's own folder. Secrets
+(SMTP password, database passwords) are never read from the file: it names
+environment variables that hold them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from salesreports.errors import ConfigError
+
+__all__ = ["Config", "MailSettings", "RunSettings", "SmtpSettings", "load_config"]
+
+DEFAULT_PARAMS = Path("params/config.yaml")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RunSettings(_Model):
+    """How report notebooks are executed."""
+
+    workers: int = Field(default=2, ge=1, le=64, description="parallel workers")
+    mode: Literal["fast", "fresh"] = Field(default="fast", description="fast: forked warm workers; fresh: a new kernel per report")
+    timeout: int = Field(default=300, ge=5, description="seconds one report may take before it is stopped")
+    kernel: str = Field(default="python3", description="Jupyter kernel for the fresh mode")
+
+
+class PrivacySettings(_Model):
+    """What a rep's scorecard may show of the team."""
+
+    min_group_size: int = Field(default=5, ge=3, description="team figures need at least this many reps")
+
+
+class PdfSettings(_Model):
+    """PDF page settings."""
+
+    page_size: Literal["A4", "Letter"] = "A4"
+    enabled: bool = True
+
+
+class SmtpSettings(_Model):
+    """Where mail goes. The password comes from the environment variable named here."""
+
+    host: str = "127.0.0.1"
+    port: int = 25
+    security: Literal["none", "starttls", "tls"] = "none"
+    username: str = ""
+    password_env: str = "SALESREPORTS_SMTP_PASSWORD"
+    timeout: float = 30.0
+    rate_per_minute: int = Field(default=60, ge=1)
+    max_attempts: int = Field(default=5, ge=1)
+    backoff_seconds: float = Field(default=2.0, ge=0)
+
+
+class MailSettings(_Model):
+    """How scorecard emails look and who gets them."""
+
+    sender: str = "Sales Ops <sales-ops@example.com>"
+    reply_to: str = ""
+    subject: str = "Your scorecard — {period_title}"
+    cc_manager: bool = False
+    attach_pdf: bool = True
+    unsubscribe: str = ""
+    report_link: str = ""
+
+
+class Config(_Model):
+    """All project settings."""
+
+    path: str = Field(default="", exclude=True)
+    company: str = "Your company"
+    currency: str = "$"
+    source: str = "sources/demo.yaml"
+    output_dir: str = "../build/reports"
+    outbox_dir: str = "../build/outbox"
+    templates: dict[str, str] = Field(
+        default_factory=lambda: {"rep": "../reports/rep_scorecard.ipynb", "team": "../reports/team_summary.ipynb"}
+    )
+    goals: str = "goals.yaml"
+    coaching: str = "coaching.yaml"
+    review_cycle_months: int = Field(default=3, ge=1, le=12)
+    run: RunSettings = RunSettings()
+    privacy: PrivacySettings = PrivacySettings()
+    pdf: PdfSettings = PdfSettings()
+    smtp: SmtpSettings = SmtpSettings()
+    mail: MailSettings = MailSettings()
+
+    def resolve(self, relative: str) -> Path:
+        """A path from the file, resolved against the file's folder."""
+        base = Path(self.path).parent if self.path else Path.cwd() / "params"
+        return (base / relative).resolve()
+
+    @property
+    def source_path(self) -> Path:
+        """The data source file."""
+        return self.resolve(self.source)
+
+    @property
+    def output_path(self) -> Path:
+        """Where reports are written."""
+        return self.resolve(self.output_dir)
+
+    def template(self, kind: str) -> Path:
+        """The template of a report kind (rep, team)."""
+        if kind not in self.templates:
+            msg = f"{self.path}: no template for report kind '{kind}' under `templates:`. Known: {', '.join(self.templates)}."
+            raise ConfigError(msg, file=self.path, key=f"templates.{kind}")
+        return self.resolve(self.templates[kind])
+
+
+def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in environ.items():
+        if not key.startswith("SALESREPORTS_") or "__" not in key:
+            continue
+        section, _, name = key[len("SALESREPORTS_") :].lower().partition("__")
+        out.setdefault(section, {})[name] = value
+    return out
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def load_config(path: Path | str | None = None, overrides: dict[str, Any] | None = None,
+                environ: dict[str, str] | None = None) -> Config:
+    """Load settings in the documented merge order.
+
+    Parameters
+    ----------
+    path : the params file (default ``params/config.yaml``; a missing default file means all defaults)
+    overrides : values from command-line flags, e.g. ``{"run": {"workers": 4}}``
+    environ : the environment (default ``os.environ``)
+
+    Raises
+    ------
+    ConfigError
+        Invalid YAML, unknown keys (with close matches) or invalid values.
+    """
+    from salesreports.yamlio import load_model, read_yaml
+
+    file = Path(path) if path else DEFAULT_PARAMS
+    data: dict[str, Any] = {}
+    if file.exists() or path:
+        raw = read_yaml(file)
+        if raw is not None and not isinstance(raw, dict):
+            raise ConfigError(f"{file}: expected a mapping of settings. Fix: see params/config.yaml.", file=str(file))
+        data = raw or {}
+    data = _merge(data, _env_overrides(dict(os.environ if environ is None else environ)))
+    data = _merge(data, overrides or {})
+    data["path"] = str(file.resolve())
+    return load_model(file, Config, data)

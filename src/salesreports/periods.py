@@ -1,0 +1,158 @@
+"""Reporting periods: months, quarters, years, year-to-date and trailing 12 months.
+
+Periods are written ``2026-10`` (month), ``2026-Q4`` (quarter), ``2026`` (year),
+``2026-10-YTD`` and ``2026-10-T12M``. The CLI also takes a range of months,
+``2026-08..2026-10``. Internally a month is a :class:`pandas.Period` with
+frequency ``M``; every period is a contiguous span of months.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+import pandas as pd
+
+from salesreports.errors import ParamsError
+
+__all__ = ["GRAINS", "Period", "month_range", "parse_period", "parse_periods"]
+
+Grain = Literal["month", "quarter", "year", "ytd", "t12m"]
+GRAINS: tuple[Grain, ...] = ("month", "quarter", "ytd", "t12m")
+
+_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+_QUARTER = re.compile(r"^(\d{4})-Q([1-4])$", re.IGNORECASE)
+_YEAR = re.compile(r"^(\d{4})$")
+_ROLL = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])-(YTD|T12M)$", re.IGNORECASE)
+
+
+@dataclass(frozen=True, order=True)
+class Period:
+    """A contiguous span of months with a grain and a label."""
+
+    start: pd.Period
+    end: pd.Period
+    grain: Grain
+
+    @property
+    def label(self) -> str:
+        """The canonical label: 2026-10, 2026-Q4, 2026, 2026-10-YTD, 2026-10-T12M."""
+        if self.grain == "month":
+            return str(self.end)
+        if self.grain == "quarter":
+            return f"{self.end.year}-Q{self.end.quarter}"
+        if self.grain == "year":
+            return str(self.end.year)
+        return f"{self.end}-{self.grain.upper()}"
+
+    @property
+    def title(self) -> str:
+        """A human title: October 2026, Q4 2026, 2026, Jan–Oct 2026, Nov 2025 – Oct 2026."""
+        end = self.end.to_timestamp()
+        if self.grain == "month":
+            return end.strftime("%B %Y")
+        if self.grain == "quarter":
+            return f"Q{self.end.quarter} {self.end.year}"
+        if self.grain == "year":
+            return str(self.end.year)
+        start = self.start.to_timestamp()
+        return f"{start.strftime('%b %Y')} – {end.strftime('%b %Y')}"
+
+    @property
+    def months(self) -> list[pd.Period]:
+        """Every month in the span, in order."""
+        return list(pd.period_range(self.start, self.end, freq="M"))
+
+    @property
+    def first_day(self) -> pd.Timestamp:
+        """Midnight of the first day."""
+        return self.start.start_time.normalize()
+
+    @property
+    def last_day(self) -> pd.Timestamp:
+        """Midnight of the last day."""
+        return self.end.end_time.normalize()
+
+    @property
+    def days(self) -> int:
+        """Number of days in the span."""
+        return int((self.last_day - self.first_day).days) + 1
+
+    def previous(self) -> Period:
+        """The period of the same grain just before this one."""
+        n = len(self.months) if self.grain not in ("ytd",) else 12
+        if self.grain == "ytd":
+            return of_grain("ytd", self.end - 12)
+        return of_grain(self.grain, self.end - n)
+
+    def last_year(self) -> Period:
+        """The same period one year earlier."""
+        return of_grain(self.grain, self.end - 12)
+
+    def __str__(self) -> str:
+        return self.label
+
+
+def of_grain(grain: Grain, end: pd.Period) -> Period:
+    """The period of ``grain`` that ends in (or contains) month ``end``."""
+    if grain == "month":
+        return Period(end, end, "month")
+    if grain == "quarter":
+        q_end = pd.Period(year=end.year, month=end.quarter * 3, freq="M")
+        return Period(q_end - 2, q_end, "quarter")
+    if grain == "year":
+        return Period(pd.Period(year=end.year, month=1, freq="M"), pd.Period(year=end.year, month=12, freq="M"), "year")
+    if grain == "ytd":
+        return Period(pd.Period(year=end.year, month=1, freq="M"), end, "ytd")
+    return Period(end - 11, end, "t12m")
+
+
+def parse_period(text: str) -> Period:
+    """Parse one period label.
+
+    Raises
+    ------
+    ParamsError
+        The text is not a period; the message shows the accepted forms.
+    """
+    t = str(text).strip()
+    if m := _MONTH.match(t):
+        month = pd.Period(year=int(m.group(1)), month=int(m.group(2)), freq="M")
+        return Period(month, month, "month")
+    if m := _QUARTER.match(t):
+        return of_grain("quarter", pd.Period(year=int(m.group(1)), month=int(m.group(2)) * 3, freq="M"))
+    if m := _YEAR.match(t):
+        return of_grain("year", pd.Period(year=int(m.group(1)), month=12, freq="M"))
+    if m := _ROLL.match(t):
+        end = pd.Period(year=int(m.group(1)), month=int(m.group(2)), freq="M")
+        return of_grain("ytd" if m.group(3).upper() == "YTD" else "t12m", end)
+    msg = (
+        f"'{text}' is not a period. Write a month 2026-10, a quarter 2026-Q4, a year 2026, "
+        "2026-10-YTD, 2026-10-T12M, or a range of months 2026-08..2026-10."
+    )
+    raise ParamsError(msg, value=text)
+
+
+def month_range(first: str, last: str) -> list[Period]:
+    """Every month from ``first`` to ``last`` as month periods."""
+    a, b = parse_period(first), parse_period(last)
+    if a.grain != "month" or b.grain != "month" or b.end < a.end:
+        msg = f"'{first}..{last}' is not a range of months in order. Fix: write e.g. 2026-08..2026-10."
+        raise ParamsError(msg, value=f"{first}..{last}")
+    return [Period(m, m, "month") for m in pd.period_range(a.end, b.end, freq="M")]
+
+
+def parse_periods(text: str) -> list[Period]:
+    """Parse a comma-separated list of periods and month ranges."""
+    out: list[Period] = []
+    for part in str(text).split(","):
+        part = part.strip()
+        if ".." in part:
+            first, last = part.split("..", 1)
+            out.extend(month_range(first, last))
+        elif part:
+            out.append(parse_period(part))
+    if not out:
+        raise ParamsError("no period given. Fix: pass e.g. --period 2026-10.", value=text)
+    return out
