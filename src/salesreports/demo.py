@@ -25,7 +25,7 @@ import os
 import re
 import secrets
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -33,10 +33,10 @@ from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
-import pyarrow as pa  # type: ignore[import-untyped,unused-ignore]
-import pyarrow.compute as pc  # type: ignore[import-untyped,unused-ignore]
-import pyarrow.csv as pa_csv  # type: ignore[import-untyped,unused-ignore]
-import pyarrow.parquet as pq  # type: ignore[import-untyped,unused-ignore]
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
 
 from salesreports.errors import ConfigError
 from salesreports.schema import ACTIVITY_TYPES, FEEDBACK_SOURCES, STAGES, TABLES
@@ -54,7 +54,9 @@ DEMO_TABLES: tuple[str, ...] = ("reps", "deals", "leads", "activities", "targets
 TEAMS: tuple[str, ...] = ("North", "South", "East", "West")
 """Team names; each team covers the region of the same name."""
 
-PRODUCTS: tuple[str, ...] = ("Core", "Analytics", "Support Plan", "Enterprise Suite", "Training", "Cloud Add-on")
+PRODUCTS: tuple[str, ...] = (
+    "Core", "Analytics", "Support Plan", "Enterprise Suite", "Training", "Cloud Add-on",
+)  # fmt: skip
 """Products sold; ``Cloud Add-on`` launches a third of the way into the window."""
 
 SEGMENTS: tuple[str, ...] = ("SMB", "Mid-Market", "Enterprise", "Public Sector")
@@ -151,12 +153,27 @@ _TAG_PHRASE = {
     "presentation": "presentations",
 }
 _TEXTS: dict[tuple[str, str], tuple[str, ...]] = {
-    ("client", "good"): ("Very good {p} throughout the process.", "Appreciated the {p}; it made the decision easy."),
-    ("client", "fair"): ("Fine overall, though the {p} could be sharper.", "Helpful, but the {p} was uneven."),
+    ("client", "good"): (
+        "Very good {p} throughout the process.",
+        "Appreciated the {p}; it made the decision easy.",
+    ),
+    ("client", "fair"): (
+        "Fine overall, though the {p} could be sharper.",
+        "Helpful, but the {p} was uneven.",
+    ),
     ("client", "poor"): ("The {p} fell short of what we expected.", "We had to chase; the {p} needs work."),
-    ("manager", "good"): ("Strong {p} this quarter; keep it up.", "Clear progress in {p}; a model for the team."),
-    ("manager", "fair"): ("Solid quarter; the next step is better {p}.", "On track overall; keep working on {p}."),
-    ("manager", "poor"): ("Needs to work on {p}; several deals stalled.", "{P} remains a gap; agreed a coaching plan."),
+    ("manager", "good"): (
+        "Strong {p} this quarter; keep it up.",
+        "Clear progress in {p}; a model for the team.",
+    ),
+    ("manager", "fair"): (
+        "Solid quarter; the next step is better {p}.",
+        "On track overall; keep working on {p}.",
+    ),
+    ("manager", "poor"): (
+        "Needs to work on {p}; several deals stalled.",
+        "{P}: still a gap; agreed a coaching plan.",
+    ),
     ("peer", "good"): ("Always helpful with {p}.", "Shared great tips on {p} with the team."),
     ("peer", "fair"): ("Good teammate; could lean in more on {p}.", "Reliable, with room to grow in {p}."),
     ("peer", "poor"): ("Could use support on {p}.", "Often asks for help with {p}."),
@@ -227,7 +244,7 @@ def generate_demo(
     fmt : {"csv", "parquet"}
         File format.
     n_reps : int
-        Number of reps (>= 8), split over four regional teams.
+        Number of reps (8 to 999), split over four regional teams.
     progress : callable, optional
         Called with a short message after every generated month and step.
 
@@ -243,7 +260,7 @@ def generate_demo(
         part of a demo data set.
     """
     _check_args(seed, scale, end_month, months, fmt, n_reps)
-    out_dir = Path(out_dir)
+    out_dir = Path(out_dir).resolve()
     _check_out_dir(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
@@ -279,7 +296,7 @@ def _check_args(seed: int, scale: float, end_month: str, months: int, fmt: str, 
     problems = []
     if not isinstance(seed, int) or seed < 0:
         problems.append(f"seed must be a whole number >= 0, got {seed!r}")
-    if not scale > 0 or not np.isfinite(scale):
+    if not isinstance(scale, int | float) or not scale > 0 or not np.isfinite(scale):
         problems.append(f"scale must be a positive number, got {scale!r}")
     if not isinstance(end_month, str) or not _MONTH_RE.match(end_month):
         problems.append(f"end_month must look like 2026-10 (YYYY-MM), got {end_month!r}")
@@ -287,8 +304,8 @@ def _check_args(seed: int, scale: float, end_month: str, months: int, fmt: str, 
         problems.append(f"months must be a whole number >= 3, got {months!r}")
     if fmt not in ("csv", "parquet"):
         problems.append(f"fmt must be 'csv' or 'parquet', got {fmt!r}")
-    if not isinstance(n_reps, int) or n_reps < 8:
-        problems.append(f"n_reps must be a whole number >= 8, got {n_reps!r}")
+    if not isinstance(n_reps, int) or not 8 <= n_reps <= 999:
+        problems.append(f"n_reps must be a whole number from 8 to 999, got {n_reps!r}")
     if problems:
         msg = "Invalid demo-data arguments: " + "; ".join(problems) + "."
         raise ConfigError(msg, problems=problems)
@@ -314,11 +331,11 @@ def _check_out_dir(out_dir: Path) -> None:
 def _publish(tmp: Path, out_dir: Path) -> None:
     """Move the finished data set ``tmp`` to ``out_dir``, replacing an earlier one."""
     if not out_dir.exists():
-        os.replace(tmp, out_dir)
+        tmp.replace(out_dir)
         return
     old = out_dir.parent / f".{out_dir.name}.old-{os.getpid()}-{secrets.token_hex(4)}"
-    os.replace(out_dir, old)
-    os.replace(tmp, out_dir)
+    out_dir.replace(old)
+    tmp.replace(out_dir)
     shutil.rmtree(old, ignore_errors=True)
 
 
@@ -392,7 +409,7 @@ def _ids(prefix: str, numbers: Any, width: int, mask: BoolArray | None = None) -
     return pc.binary_join_element_wise(prefix, padded, "")
 
 
-def _labels(values: tuple[str, ...] | list[str | None], index: IntArray) -> Any:
+def _labels(values: Sequence[str | None], index: IntArray) -> Any:
     return pa.array(values, type=pa.string()).take(pa.array(index))
 
 
@@ -518,7 +535,7 @@ class _Generator:
         lo, hi = self.active_span(wd)
         span = hi - lo
         offset = np.floor(rng.random(rep.size) * span[rep]).astype(np.int64)
-        return wd[lo[rep] + offset]
+        return np.asarray(wd[lo[rep] + offset], dtype=np.int64)
 
     # ----------------------------------------------------------------- reps
 
@@ -584,9 +601,7 @@ class _Generator:
         no_email = set(rng.choice(tenured, size=2, replace=False).tolist())
 
         o = order
-        emails: list[str | None] = [
-            None if int(i) in no_email else f"{firsts[i].lower()}.{lasts[i].lower()}@example.com" for i in o
-        ]
+        emails: list[str | None] = [None if int(i) in no_email else _email(firsts[i], lasts[i]) for i in o]
         team = np.asarray(rng.permutation(np.arange(n) % len(TEAMS))[o], dtype=np.int64)
         managers = [(f"M{k + 1:02d}", firsts[n + k], lasts[n + k]) for k in range(len(TEAMS))]
         return _RepModel(
@@ -618,7 +633,7 @@ class _Generator:
         r = self.reps
         team = r.team
         mgr_id = [self.reps.managers[t][0] for t in team]
-        mgr_email = [f"{m[1].lower()}.{m[2].lower()}@example.com" for m in (self.reps.managers[t] for t in team)]
+        mgr_email = [_email(*self.reps.managers[t][1:]) for t in team]
         team_names = [TEAMS[t] for t in team]
         return {
             "rep_id": pa.array(r.ids, pa.string()),
@@ -776,7 +791,9 @@ class _Generator:
         )
         return chunk
 
-    def _close_push(self, rng: np.random.Generator, created: IntArray, close: IntArray, won: BoolArray) -> IntArray:
+    def _close_push(
+        self, rng: np.random.Generator, created: IntArray, close: IntArray, won: BoolArray
+    ) -> IntArray:
         """Pull some won deals forward to close before December or quarter end."""
         dt = close.astype("datetime64[D]")
         month = _calendar_month(close)
@@ -973,20 +990,20 @@ class _Generator:
         for months in quarter_months.values():
             days = np.concatenate([self.working_days(mi) for mi in months])
             last_month_days = self.working_days(months[-1])
-            for rep in range(self.n):
-                span = days[(days >= r.hire[rep]) & (days <= r.leave[rep])]
+            for who in range(self.n):
+                span = days[(days >= r.hire[who]) & (days <= r.leave[who])]
                 if span.size == 0:
                     continue
                 n_client = int(rng.poisson(1.2))
                 n_peer = int(rng.random() < 0.6)
-                late = last_month_days[(last_month_days >= r.hire[rep]) & (last_month_days <= r.leave[rep])]
+                late = last_month_days[(last_month_days >= r.hire[who]) & (last_month_days <= r.leave[who])]
                 picks = [(FEEDBACK_SOURCES.index("manager"), late if late.size else span)]
                 picks += [(FEEDBACK_SOURCES.index("client"), span)] * n_client
                 picks += [(FEEDBACK_SOURCES.index("peer"), span)] * n_peer
-                for src, pool in picks:
-                    rep_l.append(rep)
+                for source, pool in picks:
+                    rep_l.append(who)
                     day_l.append(int(pool[rng.integers(0, pool.size)]))
-                    src_l.append(src)
+                    src_l.append(source)
         rep = np.array(rep_l, dtype=np.int64)
         day = np.array(day_l, dtype=np.int64)
         src = np.array(src_l, dtype=np.int64)
@@ -1046,13 +1063,14 @@ class _Generator:
                 n_deals = sinks["deals"].write(self.deals_table(deals))
                 label = str(self.start_m + mi)
                 if mi < 0:
-                    progress(f"{label} pipeline before {self.first_month}: {n_deals:,} deals ({step}/{total})")
+                    progress(f"{label} (pipeline carried in): {n_deals:,} deals ({step}/{total})")
                     continue
                 first, _ = self.month_bounds(mi)
                 ready = self.release_leads(self.leads_chunk(mi, deals), first)
                 n_leads = sinks["leads"].write(self.leads_table(ready)) if ready else 0
                 n_acts = sinks["activities"].write(self.activities_table(mi))
-                progress(f"{label}: {n_deals:,} deals, {n_leads:,} leads, {n_acts:,} activities ({step}/{total})")
+                counts = f"{n_deals:,} deals, {n_leads:,} leads, {n_acts:,} activities"
+                progress(f"{label}: {counts} ({step}/{total})")
             rest = self.release_leads(None, None)
             if rest:
                 sinks["leads"].write(self.leads_table(rest))
@@ -1065,6 +1083,10 @@ class _Generator:
         return {name: sink.rows for name, sink in sinks.items()}
 
 
+def _email(first: str, last: str) -> str:
+    return f"{first.lower()}.{last.lower()}@example.com"
+
+
 def _choose(rng: np.random.Generator, p: FloatArray, size: int) -> IntArray:
     """Draw ``size`` category indices with probabilities ``p``."""
     cum = np.cumsum(p)
@@ -1075,7 +1097,7 @@ def _choose(rng: np.random.Generator, p: FloatArray, size: int) -> IntArray:
 def _choose_rows(rng: np.random.Generator, p: FloatArray) -> IntArray:
     """Draw one category index per row of the probability matrix ``p``."""
     cum = np.cumsum(p, axis=1)
-    u = rng.random(p.shape[0])[:, None] * cum[:, -1:]
+    u = rng.random((p.shape[0], 1)) * cum[:, -1:]
     idx = (u >= cum).sum(axis=1)
     return np.asarray(np.minimum(idx, p.shape[1] - 1), dtype=np.int64)
 
