@@ -255,7 +255,9 @@ def _won(demo: Demo) -> pd.DataFrame:
 
 def test_win_rates_and_cycle(demo: Demo) -> None:
     closed = demo["deals"][demo["deals"].stage != "open"]
-    win_rate = closed.stage.eq("won").groupby(closed.rep_id).mean()
+    counts = closed.groupby(closed.rep_id).size()
+    win_rate = closed.stage.eq("won").groupby(closed.rep_id).mean()[counts >= 60]  # reps with a track record
+    assert len(win_rate) >= 35
     assert win_rate.between(0.10, 0.50).all()
     assert win_rate.max() - win_rate.min() > 0.12  # clear strong and weak performers
     won = _won(demo)
@@ -299,11 +301,11 @@ def test_new_hires_ramp_up(demo: Demo) -> None:
     reps = demo["reps"]
     hires = reps[reps.hire_date >= pd.Timestamp("2024-11-01")]
     assert len(hires) >= 4
+    hires = hires[hires.hire_date <= pd.Timestamp("2025-10-01")]  # a full first year to compare with
+    assert len(hires) >= 3
     won = _won(demo).merge(hires[["rep_id", "hire_date"]], on="rep_id")
     won["tenure"] = (
-        (won.close_date.dt.year - won.hire_date.dt.year) * 12
-        + (won.close_date.dt.month - won.hire_date.dt.month)
-        + 1
+        (won.close_date.dt.year - won.hire_date.dt.year) * 12 + (won.close_date.dt.month - won.hire_date.dt.month) + 1
     )
     by_month = won.groupby(["rep_id", "tenure"]).amount.sum().unstack().fillna(0.0)
     early = by_month.reindex(columns=[1, 2, 3], fill_value=0.0).median(axis=1)

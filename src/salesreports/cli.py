@@ -124,6 +124,195 @@ def kpis() -> None:
     _console().print(table)
 
 
+@app.command()
+def run(
+    params: ParamsOpt = DEFAULT_PARAMS,
+    period: Annotated[str | None, typer.Option(help="Month(s): 2026-10, 2026-08..2026-10, or a list. "
+                                               "Default: the latest complete month in the data.")] = None,
+    reps: Annotated[str, typer.Option(help="'all' or a comma-separated list of rep ids.")] = "all",
+    template: Annotated[str, typer.Option(help="Which reports: rep, team or all.")] = "all",
+    workers: Annotated[int | None, typer.Option(help="Parallel workers (default from the settings).")] = None,
+    mode: Annotated[str | None, typer.Option(help="fast (warm forked workers) or fresh (a new kernel per report).")] = None,
+    executor: Annotated[str, typer.Option(help="local, or dask to run on a dask.distributed cluster.")] = "local",
+    scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address tcp://HOST:PORT (default: a "
+                                                  "LocalCluster).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Redo reports whose inputs did not change.")] = False,
+    retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Re-run only the reports that failed.")] = False,
+) -> None:
+    """Execute and render the scorecards of a period: every rep, every team, the index page.
+
+    Example: [bold]salesreports run --period 2026-10 --reps R001,R002[/]
+    """
+    from salesreports.params import load_config
+    from salesreports.progress import RunProgress
+
+    overrides: dict[str, Any] = {"run": {}}
+    if workers:
+        overrides["run"]["workers"] = workers
+    if mode:
+        overrides["run"]["mode"] = mode
+    kinds = ("rep", "team") if template == "all" else (template,)
+    if any(k not in ("rep", "team") for k in kinds):
+        _fail(_params_error(f"--template must be rep, team or all, not '{template}'."))
+    chosen = None if reps.strip().lower() == "all" else [r.strip() for r in reps.split(",") if r.strip()]
+    try:
+        config = load_config(params, overrides)
+        runner = _executor(executor, scheduler, config)
+        from salesreports.batch import run_reports
+
+        with RunProgress(_console(stderr=True)) as progress:
+            summary = run_reports(config, periods=period, reps=chosen, kinds=kinds, force=force,
+                                  retry_failed=retry_failed, executor=runner, on_plan=progress.plan,
+                                  on_result=progress.result, on_stage=progress.stage)
+    except SalesReportsError as err:
+        _fail(err)
+    _print_summary(summary)
+    if not summary.ok:
+        raise typer.Exit(1)
+
+
+def _params_error(message: str) -> SalesReportsError:
+    from salesreports.errors import ParamsError
+
+    return ParamsError(message)
+
+
+def _executor(kind: str, scheduler: str | None, config: Any) -> Any:
+    if kind == "local":
+        return None
+    if kind == "dask":
+        from salesreports.distributed import DaskExecutor
+
+        return DaskExecutor(scheduler=scheduler, mode=config.run.mode, workers=config.run.workers)
+    raise _params_error(f"--executor must be local or dask, not '{kind}'.")
+
+
+def _print_summary(summary: Any) -> None:
+    from rich.table import Table
+
+    out = _console()
+    ok = sum(1 for r in summary.results if r["status"] == "ok")
+    out.print(f"{ok} report(s) written, {len(summary.failed)} failed, {summary.unchanged} unchanged (skipped), "
+              f"{len(summary.skipped)} rep(s) without a report for the period, in {summary.seconds:.1f} s.")
+    if summary.failed:
+        table = Table(title="Failed reports", show_lines=False)
+        for col in ("period", "report", "error", "failed notebook"):
+            table.add_column(col, overflow="fold")
+        for r in summary.failed:
+            table.add_row(r["period"], r["key"], r.get("error") or "", r.get("failed_notebook") or "")
+        _console(stderr=True).print(table)
+    for path in summary.index_paths:
+        out.print(f"Index: {path}")
+
+
+# --------------------------------------------------------------------------- goals (owned by the goals module)
+
+_MARKS = {"ok": "[green]✓[/]", "warning": "[yellow]![/]", "error": "[red]✗[/]"}
+_STATUS_STYLE = {"achieved": "green", "ahead": "blue", "on track": "cyan", "at risk": "yellow", "missed": "red"}
+
+
+def _goal_inputs(params: Path) -> tuple[Any, Any, Any, Any]:
+    """Settings, goals, data set and KPI table for the goals commands."""
+    from salesreports.data import load_dataset
+    from salesreports.engine import compute_kpis
+    from salesreports.goals import load_goals
+    from salesreports.params import load_config
+
+    config = load_config(params)
+    goals = load_goals(config.resolve(config.goals))
+    data = load_dataset(config.source_path)
+    return config, goals, data, compute_kpis(data)
+
+
+@goals_app.command("check")
+def goals_check(params: ParamsOpt = DEFAULT_PARAMS) -> None:
+    """Check that every goal is SMART: specific, measurable, achievable, relevant, time-bound (exit 1 on errors).
+
+    Example: [bold]salesreports goals check --params params/config.yaml[/]
+    """
+    from rich.table import Table
+
+    from salesreports.goals import LETTERS, check_goals
+
+    try:
+        _, goals, data, table = _goal_inputs(params)
+        findings = check_goals(goals, table, data=data)
+    except SalesReportsError as err:
+        _fail(err)
+    out = _console()
+    grid = Table(title=f"Goals in {goals.file}", show_lines=False)
+    for col in ("goal", "owner", "metric", *(letter for letter, _ in LETTERS)):
+        grid.add_column(col, overflow="fold")
+    by_goal: dict[str, dict[str, Any]] = {}
+    for f in findings:
+        by_goal.setdefault(f.goal_id, {})[f.letter] = f
+    for goal in goals:
+        marks = [_MARKS[by_goal[goal.id][letter].severity] for letter, _ in LETTERS]
+        metric = goal.metric + (f" ({goal.scope_text})" if goal.scope else "")
+        grid.add_row(goal.id, goal.owner, metric, *marks)
+    out.print(grid)
+    for f in findings:
+        if f.severity != "ok":
+            colour = "red" if f.severity == "error" else "yellow"
+            where = f" ({Path(f.file).name}:{f.line})" if f.line else ""
+            out.print(
+                f"[{colour}]{f.severity:<7}[/] {f.goal_id}{where} {f.criterion}: {f.message}",
+                soft_wrap=True,
+                markup=True,
+                highlight=False,
+            )
+    errors = {f.goal_id for f in findings if f.severity == "error"}
+    warnings = {f.goal_id for f in findings if f.severity == "warning"} - errors
+    smart = len(goals) - len(errors) - len(warnings)
+    out.print(f"{len(goals)} goal(s): {smart} SMART, {len(warnings)} with warnings, {len(errors)} with errors.")
+    if errors:
+        raise typer.Exit(1)
+
+
+@goals_app.command("show")
+def goals_show(
+    params: ParamsOpt = DEFAULT_PARAMS,
+    period: Annotated[
+        str | None,
+        typer.Option(help="Measure progress as of the end of this period (2026-10). Default: the data's last day."),
+    ] = None,
+) -> None:
+    """Show every goal's progress: actual, expected by now, projected, status.
+
+    Example: [bold]salesreports goals show --period 2026-10[/]
+    """
+    from rich.table import Table
+
+    from salesreports.goals import goal_progress
+    from salesreports.periods import parse_period
+
+    try:
+        config, goals, data, table = _goal_inputs(params)
+        as_of = parse_period(period) if period else None
+        progress = goal_progress(goals, table, data=data, period=as_of)
+    except SalesReportsError as err:
+        _fail(err)
+    out = _console()
+    when = progress[0].as_of if progress else ""
+    grid = Table(title=f"Goal progress as of {when}", show_lines=False)
+    for col in ("goal", "owner", "metric", "target", "actual", "expected", "projected", "status"):
+        grid.add_column(
+            col, overflow="fold", justify="right" if col in ("target", "actual", "expected", "projected") else "left"
+        )
+    for p in progress:
+        f = p.formatted(config.currency)
+        expected = f["expected_seasonal"] if p.expected_seasonal is not None else f["expected"]
+        style = _STATUS_STYLE.get(p.status, "dim")
+        metric = p.metric + (f" ({p.scope})" if p.scope else "")
+        cells = [f[k] if getattr(p, k) is not None else "–" for k in ("target", "actual")]
+        later = [expected if p.expected is not None else "–", f["projected"] if p.projected is not None else "–"]
+        grid.add_row(p.goal_id, p.owner, metric, *cells, *later, f"[{style}]{p.status}[/]")
+    out.print(grid)
+    for p in progress:
+        note = f" [dim]({p.note})[/]" if p.note and p.note not in p.summary else ""
+        out.print(f"[bold]{p.goal_id}[/]: {p.summary}{note}", soft_wrap=True, highlight=False)
+
+
 def main() -> None:
     """Entry point of the ``salesreports`` console script."""
     try:

@@ -541,7 +541,7 @@ class _Generator:
 
     def _make_reps(self, n: int) -> _RepModel:
         rng = _rng(self.seed, 0)
-        n_new = max(2, round(n * 6 / 44))
+        n_new = max(2, round(n * 12 / 44))  # about a quarter of the team hired in three years
         n_leave = 3 if n >= 40 else 2
         first_pool = rng.permutation(len(_FIRST_NAMES))
         last_pool = rng.permutation(len(_LAST_NAMES))
@@ -567,7 +567,7 @@ class _Generator:
         leavers = np.sort(rng.choice(candidates, size=n_leave, replace=False))
 
         hire = self.start_day - rng.integers(150, 3650, n)
-        hi = self.months - 14 if self.months >= 20 else max(1, self.months // 2)
+        hi = self.months - 3 if self.months >= 20 else max(1, self.months // 2)
         lo = min(2, hi)
         hire_months = np.round(np.linspace(lo, hi, n_new)).astype(np.int64)
         for k, mi in enumerate(hire_months):

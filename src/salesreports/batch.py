@@ -1,0 +1,333 @@
+"""Plan and run a batch of reports: params x reps x periods -> jobs -> executor -> manifest.
+
+``run_reports`` loads and validates the data once, computes every KPI once,
+writes one context per report (see :mod:`salesreports.scope`), checks the
+parameters against each template's declared parameters **before** starting,
+skips reports whose inputs did not change, runs the rest in parallel, and
+records everything in the period's manifest. A failing report never stops the
+others.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from salesreports import __version__
+from salesreports.errors import ParamsError, TemplateError
+from salesreports.executors import Job, JobResult, LocalExecutor
+from salesreports.manifest import Manifest, load_manifest
+from salesreports.params import Config
+from salesreports.paths import inside, slug
+from salesreports.periods import Period, parse_period, parse_periods
+
+__all__ = ["RunSummary", "check_parameters", "default_period", "plan_period", "run_reports"]
+
+REPORT_PARAMS = {"rep": {"rep_id", "period", "context"}, "team": {"team", "period", "context"}}
+
+
+@dataclass
+class RunSummary:
+    """What a run did."""
+
+    periods: list[str]
+    results: list[dict[str, Any]] = field(default_factory=list)
+    skipped: list[dict[str, Any]] = field(default_factory=list)
+    unchanged: int = 0
+    seconds: float = 0.0
+    index_paths: list[Path] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[dict[str, Any]]:
+        """Entries of reports that failed."""
+        return [r for r in self.results if r["status"] == "failed"]
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing failed."""
+        return not self.failed
+
+
+def template_parameters(template: Path) -> dict[str, Any]:
+    """The parameters a template declares (its ``parameters`` cell), via papermill.
+
+    Raises
+    ------
+    TemplateError
+        Missing or unreadable template, or no cell tagged ``parameters``.
+    """
+    import nbformat
+    import papermill as pm
+
+    if not template.exists():
+        msg = f"{template}: template not found. Fix: correct `templates:` in the settings file."
+        raise TemplateError(msg, file=str(template))
+    try:
+        nb = nbformat.read(str(template), as_version=4)
+    except Exception as exc:  # noqa: BLE001 - nbformat raises many types for a broken file
+        msg = f"{template}: not a readable notebook ({type(exc).__name__}: {exc}). Fix: restore it from git."
+        raise TemplateError(msg, file=str(template)) from None
+    if not any("parameters" in c.metadata.get("tags", []) for c in nb.cells):
+        msg = (
+            f"{template}: no cell is tagged 'parameters'. Fix: in JupyterLab select the first code cell, open "
+            "the property inspector (gear icon) and add the tag `parameters`."
+        )
+        raise TemplateError(msg, file=str(template))
+    return dict(pm.inspect_notebook(str(template)))
+
+
+def check_parameters(template: Path, given: Sequence[str]) -> None:
+    """Raise ParamsError when a parameter is not declared in the template.
+
+    papermill only logs unknown parameters; we stop before running anything.
+    """
+    declared = template_parameters(template)
+    unknown = sorted(set(given) - set(declared))
+    if unknown:
+        from salesreports.errors import close_matches
+
+        hints = " ".join(close_matches(u, declared) for u in unknown)
+        msg = (
+            f"{template}: parameter(s) {', '.join(map(repr, unknown))} are not declared in the template's "
+            f"parameters cell (it declares {', '.join(declared) or 'nothing'}).{hints} Fix: add them to the "
+            "parameters cell with a literal default, or stop passing them."
+        )
+        raise ParamsError(msg, file=str(template), parameters=unknown)
+
+
+def default_period(as_of: pd.Timestamp) -> Period:
+    """The latest complete month in the data: the data's month when no working day of it is left, else the one before."""
+    month = as_of.to_period("M")
+    left = pd.bdate_range(as_of.normalize() + pd.Timedelta(days=1), month.end_time.normalize())
+    if len(left):
+        month = month - 1
+    return parse_period(str(month))
+
+
+def _hash_file(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+
+def _inputs_hash(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
+
+
+@dataclass
+class PeriodPlan:
+    """The jobs of one period and the entries that need no job."""
+
+    period: Period
+    folder: Path
+    jobs: list[Job]
+    entries: dict[str, dict[str, Any]]
+    skipped: list[dict[str, Any]]
+    unchanged: int
+    manifest: Manifest
+
+
+def plan_period(scope: Any, config: Config, *, reps: Sequence[str] | None, kinds: Sequence[str],
+                force: bool, retry_failed: bool, fingerprint: str, html: bool = True) -> PeriodPlan:
+    """Write the contexts of one period and decide which reports must run."""
+    from salesreports.scope import write_context
+
+    period: Period = scope.period
+    folder = config.output_path / slug(period.label)
+    folder.mkdir(parents=True, exist_ok=True)
+    manifest = load_manifest(folder, period.label)
+    manifest.period_title = period.title
+    manifest.company = config.company
+    manifest.data_fingerprint = fingerprint
+    pdf = config.pdf.enabled
+    jobs: list[Job] = []
+    entries: dict[str, dict[str, Any]] = {}
+    skipped: list[dict[str, Any]] = []
+    unchanged = 0
+    wanted: list[tuple[str, str, str]] = []
+    if "rep" in kinds:
+        all_reps = scope.rep_ids()
+        if reps:
+            unknown = [r for r in reps if r not in all_reps]
+            if unknown:
+                from salesreports.errors import close_matches
+
+                msg = (f"unknown rep id(s) {', '.join(map(repr, unknown))}.{close_matches(unknown[0], all_reps)} "
+                       "Fix: use ids from the reps table (see data/demo/reps.csv), or --reps all.")
+                raise ParamsError(msg, reps=unknown)
+        for rep_id in (reps or all_reps):
+            wanted.append(("rep", rep_id, rep_id))
+    if "team" in kinds:
+        wanted.extend(("team", team, team) for team in [*scope.teams(), "company"])
+    templates = {k: config.template(k) for k in {w[0] for w in wanted}}
+    template_hash = {}
+    for kind, template in templates.items():
+        check_parameters(template, sorted(REPORT_PARAMS[kind]))
+        template_hash[kind] = _hash_file(template)
+    for kind, ident, name in wanted:
+        key = f"{kind}/{ident}"
+        sub = slug(ident) if kind == "rep" else f"team-{slug(ident)}"
+        out = inside(folder, sub)
+        base = {"key": key, "kind": kind, "id": ident, "name": name, "folder": sub}
+        if kind == "rep":
+            reason = scope.employment(ident)
+            if reason:
+                entry = {**base, "status": "skipped", "reason": reason, "team": scope._rep_info(ident)["team"]}
+                skipped.append(entry)
+                entries[key] = entry
+                continue
+            context = scope.rep_context(ident)
+            base["name"] = context["rep"]["name"]
+            base["team"] = context["rep"]["team"]
+        else:
+            context = scope.team_context(ident)
+            base["team"] = ident
+        ctx_path = out / "context.json"
+        write_context(context, ctx_path)
+        ctx_hash = _hash_file(ctx_path)
+        inputs = _inputs_hash(template_hash[kind], ctx_hash, __version__, str(pdf), config.pdf.page_size)
+        names = {"ipynb": f"{sub}/scorecard.ipynb", "html": f"{sub}/scorecard.html"}
+        if pdf:
+            names["pdf"] = f"{sub}/scorecard.pdf"
+        previous = manifest.entry(key)
+        done = (previous is not None and previous.get("status") == "ok" and previous.get("inputs") == inputs
+                and all((folder / p).exists() for p in names.values()))
+        if retry_failed and (previous is None or previous.get("status") != "failed"):
+            unchanged += 1
+            continue
+        if done and not force:
+            unchanged += 1
+            continue
+        parameters = {"period": period.label, "context": str(ctx_path)}
+        parameters["rep_id" if kind == "rep" else "team"] = ident
+        entries[key] = {
+            **base,
+            "parameters": {k: v for k, v in parameters.items() if k != "context"},
+            "template": str(templates[kind]),
+            "template_hash": template_hash[kind],
+            "context_hash": ctx_hash,
+            "data_fingerprint": fingerprint,
+            "inputs": inputs,
+            "outputs": names,
+            "headline": _headline(context) if kind == "rep" else {},
+        }
+        jobs.append(Job(
+            key=f"{period.label}:{key}", kind=kind, template=str(templates[kind]), notebook=str(folder / names["ipynb"]),
+            parameters=parameters, cwd=str(templates[kind].parent),
+            html=str(folder / names["html"]) if html else "", pdf=str(folder / names["pdf"]) if pdf and html else "",
+            page_size=config.pdf.page_size, timeout=config.run.timeout, kernel=config.run.kernel,
+        ))
+    return PeriodPlan(period, folder, jobs, entries, skipped, unchanged, manifest)
+
+
+def _headline(context: dict[str, Any]) -> dict[str, Any]:
+    from salesreports.kpis import registry
+
+    end = context["period"]["end"]
+    values = {r["kpi"]: r["value"] for r in context["kpis"] if r["grain"] == "month" and r["period_end"] == end}
+    out = {}
+    for k in registry().headline():
+        v = values.get(k.name)
+        out[k.name] = {"value": v, "text": k.format_value(v, context.get("currency", "$")), "label": k.label}
+    return out
+
+
+def run_reports(
+    config: Config,
+    *,
+    periods: str | None = None,
+    reps: Sequence[str] | None = None,
+    kinds: Sequence[str] = ("rep", "team"),
+    workers: int | None = None,
+    mode: str | None = None,
+    force: bool = False,
+    retry_failed: bool = False,
+    executor: Any = None,
+    on_plan: Callable[[int], None] | None = None,
+    on_result: Callable[[JobResult], None] | None = None,
+    on_stage: Callable[[str], None] | None = None,
+) -> RunSummary:
+    """Run every report of the given periods (default: the latest complete month in the data).
+
+    Raises
+    ------
+    DataValidationError
+        The data has errors (nothing is run).
+    ParamsError, TemplateError, ConfigError
+        Bad settings, periods, rep ids or templates (nothing is run).
+    """
+    from salesreports.data import load_dataset
+    from salesreports.engine import compute_kpis
+    from salesreports.scope import build_scope
+    from salesreports.validate import validate
+
+    started = time.perf_counter()
+    stage = on_stage or (lambda _msg: None)
+    stage("loading data")
+    data = load_dataset(config.source_path)
+    stage("validating data")
+    validate(data)
+    stage("computing KPIs")
+    table = compute_kpis(data)
+    wanted = parse_periods(periods) if periods else [default_period(table.grid.as_of)]
+    fingerprint = data.fingerprint()
+    plans: list[PeriodPlan] = []
+    for period in wanted:
+        if period.grain != "month":
+            msg = f"scorecards are monthly: '{period.label}' is not a month. Fix: pass e.g. --period 2026-10."
+            raise ParamsError(msg, period=period.label)
+        if str(period.end) not in {str(m) for m in table.grid.months}:
+            first, last = table.grid.months[0], table.grid.months[-1]
+            msg = (f"there is no data for {period.title}: the data covers {first} to {last}. "
+                   f"Fix: pass a month in that range, e.g. --period {default_period(table.grid.as_of).label}.")
+            raise ParamsError(msg, period=period.label)
+        stage(f"preparing {period.label}")
+        scope = build_scope(data, table, config, period)
+        plans.append(plan_period(scope, config, reps=reps, kinds=kinds, force=force, retry_failed=retry_failed,
+                                 fingerprint=fingerprint))
+    jobs = [j for p in plans for j in p.jobs]
+    if on_plan is not None:
+        on_plan(len(jobs))
+    runner = executor or LocalExecutor(workers or config.run.workers, mode or config.run.mode)  # type: ignore[arg-type]
+    results = {r.key: r for r in runner.run(jobs, on_result)} if jobs else {}
+    summary = RunSummary([p.period.label for p in plans])
+    for plan in plans:
+        finished = []
+        for job in plan.jobs:
+            res = results.get(job.key)
+            entry = plan.entries[job.key.split(":", 1)[1]]
+            if res is None:
+                res = JobResult(job.key, "failed", "the job produced no result")
+            entry.update(status=res.status, error=res.error or None, timings=res.timings,
+                         finished_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
+            if res.failed_notebook:
+                entry["failed_notebook"] = str(Path(res.failed_notebook).relative_to(plan.folder))
+            finished.append(entry)
+            summary.results.append({**entry, "period": plan.period.label})
+        plan.manifest.update(finished)
+        plan.manifest.update(plan.skipped)
+        plan.manifest.runs.append({"at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "ran": len(plan.jobs),
+                                   "failed": sum(1 for e in finished if e["status"] == "failed"),
+                                   "unchanged": plan.unchanged, "mode": mode or config.run.mode})
+        plan.manifest.source = str(config.source_path)
+        plan.manifest.save(plan.folder)
+        summary.skipped.extend({**s, "period": plan.period.label} for s in plan.skipped)
+        summary.unchanged += plan.unchanged
+        summary.index_paths.append(_write_index(plan))
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _write_index(plan: PeriodPlan) -> Path:
+    path = plan.folder / "index.html"
+    try:
+        from salesreports.index import write_index
+    except ImportError:  # pragma: no cover - the index module ships with the package
+        return path
+    return write_index(json.loads(json.dumps(plan.manifest.to_dict(), default=str)), path)

@@ -1,0 +1,358 @@
+"""The privacy boundary: build each report's *context*, the only data its notebook sees.
+
+A rep's scorecard notebook never gets the data set. It gets one JSON context
+holding that rep's own KPI values, own feedback, own activity and funnel, plus
+team figures that are **aggregates only** (medians, quartiles, counts) and are
+suppressed when fewer than ``privacy.min_group_size`` reps contribute, so a team
+of two never reveals the other person's number. Names, ids, deals and accounts
+of other reps are never copied into a rep's context. Team summaries (for
+managers) get per-rep figures of their own team.
+
+Contexts are built for all reps of a period at once from the precomputed KPI
+table (grouped once, no per-rep scans of raw data) and written as small JSON
+files that the notebooks read; the batch runner passes only the file's path.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from salesreports.data import Dataset
+from salesreports.engine import KpiTable
+from salesreports.params import Config
+from salesreports.paths import atomic_write_text
+from salesreports.periods import Period
+
+__all__ = ["CONTEXT_VERSION", "Scope", "build_scope", "write_context"]
+
+CONTEXT_VERSION = 1
+TREND_MONTHS = 12
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe values: NaN -> None, numpy scalars -> Python, timestamps -> ISO dates."""
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if isinstance(value, (np.floating, float)):
+        f = float(value)
+        return None if math.isnan(f) or math.isinf(f) else f
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.bool_,)):
+        return bool(value)
+    if isinstance(value, (pd.Timestamp, dt.date)):
+        return None if pd.isna(value) else value.isoformat()[:10]
+    if value is pd.NA or value is pd.NaT:
+        return None
+    return value
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return [_clean(r) for r in frame.to_dict(orient="records")]
+
+
+REP_COLUMNS = [
+    "grain", "period", "period_end", "kpi", "value", "reason", "prev_value", "change_prev", "change_prev_pct",
+    "ly_value", "change_ly", "review_period", "review_value", "change_review", "team_n_reps", "team_median",
+    "team_p25", "team_p75", "team_reason", "company_median", "percentile", "vs_team",
+]
+
+
+@dataclass
+class Scope:
+    """Everything shared by the contexts of one period, computed once for all reps."""
+
+    data: Dataset
+    table: KpiTable
+    config: Config
+    period: Period
+    rep_rows: dict[str, pd.DataFrame]
+    entity_rows: dict[tuple[str, str], pd.DataFrame]
+    team_stats: pd.DataFrame
+    ramp: dict[str, pd.DataFrame]
+    goals: list[dict[str, Any]]
+    coaching: Any
+    reps: pd.DataFrame
+
+    def rep_ids(self) -> list[str]:
+        """Every rep on the grid."""
+        return [str(r) for r in self.table.grid.reps]
+
+    def teams(self) -> list[str]:
+        """Every team on the grid."""
+        return [str(t) for t in self.table.grid.teams]
+
+    def team_of(self, rep_id: str) -> str:
+        """The rep's team."""
+        grid = self.table.grid
+        return str(grid.teams[grid.rep_team[grid.reps.get_loc(rep_id)]])
+
+    def employment(self, rep_id: str) -> str:
+        """Why a rep has no report for the period ("" when they have one)."""
+        if rep_id not in self.reps.index:
+            return ""
+        row = self.reps.loc[rep_id]
+        hire, leave = row.get("hire_date"), row.get("leave_date")
+        if hire is not None and not pd.isna(hire) and hire > self.period.last_day:
+            return f"joined on {hire.date()}, after {self.period.title}"
+        if leave is not None and not pd.isna(leave) and leave < self.period.first_day:
+            return f"left on {leave.date()}, before {self.period.title}"
+        return ""
+
+    # -- rep contexts -------------------------------------------------------------------------
+    def rep_context(self, rep_id: str) -> dict[str, Any]:
+        """The context of one rep's scorecard: own rows plus team aggregates only."""
+        info = self._rep_info(rep_id)
+        team = info["team"]
+        own = self._window(self.rep_rows.get(rep_id, _EMPTY_REP))
+        goals = [g for g in self.goals if g["owner"] in (rep_id, team, COMPANY)]
+        return {
+            "version": CONTEXT_VERSION,
+            "kind": "rep",
+            "company": self.config.company,
+            "currency": self.config.currency,
+            "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "as_of": self.table.grid.as_of.date().isoformat(),
+            "period": _period_dict(self.period),
+            "rep": info,
+            "kpis": _records(own[[c for c in REP_COLUMNS if c in own.columns]]),
+            "team": {"name": team, "min_group_size": self.config.privacy.min_group_size,
+                     "n_reps": int(sum(1 for r in self.rep_ids() if self.team_of(r) == team))},
+            "ramp": _records(self._ramp(rep_id)),
+            "goals": goals,
+            "coaching": self._coaching(rep_id, own),
+            "incentive": self._incentive(rep_id),
+            "feedback": self._own_rows("feedback", rep_id, ["date", "source", "score", "tags", "text"]),
+            "activity_weekly": self._activity_weekly(rep_id),
+            "funnel": self._funnel(own),
+        }
+
+    def _rep_info(self, rep_id: str) -> dict[str, Any]:
+        row: Mapping[str, Any] = self.reps.loc[rep_id].to_dict() if rep_id in self.reps.index else {}
+        hire = row.get("hire_date")
+        tenure = None
+        if hire is not None and not pd.isna(hire):
+            tenure = (self.period.end.year - hire.year) * 12 + (self.period.end.month - hire.month) + 1
+        return dict(_clean({
+            "rep_id": rep_id,
+            "name": row.get("name") or rep_id,
+            "email": row.get("email"),
+            "team": self.team_of(rep_id),
+            "region": row.get("region"),
+            "manager_email": row.get("manager_email"),
+            "hire_date": hire,
+            "tenure_months": tenure,
+        }))
+
+    def _window(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Month rows for the trend window plus every grain ending in the report's month."""
+        if frame.empty:
+            return frame
+        end = str(self.period.end)
+        first = str(self.period.end - TREND_MONTHS)
+        keep = (frame["period_end"] <= end) & (
+            ((frame["grain"] == "month") & (frame["period_end"] >= first)) | (frame["period_end"] == end)
+        )
+        return frame.loc[keep]
+
+    def _ramp(self, rep_id: str) -> pd.DataFrame:
+        frame = self.ramp.get(rep_id)
+        if frame is None or frame.empty:
+            return pd.DataFrame(columns=["kpi", "period", "tenure_month", "value", "ramp_median", "ramp_reason",
+                                         "position"])
+        frame = frame[frame["period"] <= str(self.period.end)]
+        return frame[["kpi", "period", "tenure_month", "value", "ramp_median", "ramp_reason", "position"]]
+
+    def _coaching(self, rep_id: str, own: pd.DataFrame) -> list[dict[str, Any]]:
+        if self.coaching is None:
+            return []
+        from salesreports.coaching import training_needs
+
+        feedback = self.data.get("feedback")
+        mine = feedback[feedback["rep_id"] == rep_id] if feedback is not None else None
+        ramp = self.ramp.get(rep_id)
+        rows = own.assign(rep_id=rep_id, team=self.team_of(rep_id)) if not own.empty else own
+        needs = training_needs(rep_id, rows, self.coaching, period_end=str(self.period.end), feedback=mine,
+                               ramp=ramp, currency=self.config.currency)
+        return [_clean(n.to_dict()) for n in needs]
+
+    def _incentive(self, rep_id: str) -> dict[str, Any] | None:
+        if self.coaching is None or self.coaching.incentives is None:
+            return None
+        from salesreports.coaching import incentive_for
+
+        est = incentive_for(self.entity_rows.get(("rep", rep_id), _EMPTY), rep_id, str(self.period.end),
+                            self.coaching.incentives, currency=self.config.currency)
+        return dict(_clean(est.to_dict()))
+
+    def _own_rows(self, table: str, rep_id: str, columns: list[str]) -> list[dict[str, Any]]:
+        frame = self.data.get(table)
+        if frame is None:
+            return []
+        mine = frame[(frame["rep_id"] == rep_id) & (frame["date"] <= self.period.last_day)
+                     & (frame["date"] > self.period.last_day - pd.DateOffset(months=6))]
+        return _records(mine[[c for c in columns if c in mine.columns]].sort_values("date", ascending=False))
+
+    def _activity_weekly(self, rep_id: str) -> list[dict[str, Any]]:
+        acts = self.data.get("activities")
+        if acts is None:
+            return []
+        start = self.period.last_day - pd.Timedelta(weeks=12)
+        mine = acts[(acts["rep_id"] == rep_id) & (acts["date"] > start) & (acts["date"] <= self.period.last_day)]
+        week = mine["date"].dt.to_period("W-SUN").dt.start_time.dt.strftime("%Y-%m-%d")
+        counts = mine.groupby([week.rename("week"), mine["type"]]).size().rename("count").reset_index()
+        return _records(counts)
+
+    def _funnel(self, own: pd.DataFrame) -> list[dict[str, Any]]:
+        if own.empty:
+            return []
+        rows = own[(own["grain"] == "month") & (own["period_end"] == str(self.period.end))].set_index("kpi")["value"]
+        stages = [("Leads", "leads"), ("Qualified", "qualified_leads"), ("Won deals", "deals_won")]
+        return [dict(_clean({"stage": s, "count": rows.get(k)})) for s, k in stages if k in rows.index]
+
+    # -- team contexts ------------------------------------------------------------------------
+    def team_context(self, team: str) -> dict[str, Any]:
+        """The context of a team summary (for its manager): per-rep figures of that team only."""
+        members = [r for r in self.rep_ids() if team == COMPANY or self.team_of(r) == team]
+        entity = (COMPANY, COMPANY) if team == COMPANY else ("team", team)
+        reps = [{**self._rep_info(r), "skipped": self.employment(r)} for r in members]
+        end = str(self.period.end)
+        rows = [f[f["period_end"] == end] for r in members if not (f := self.rep_rows.get(r, _EMPTY_REP)).empty]
+        rep_rows = pd.concat(rows, ignore_index=True) if rows else _EMPTY_REP
+        keep = ["rep_id", *[c for c in REP_COLUMNS if c in rep_rows.columns]]
+        goals = [g for g in self.goals if g["owner"] in (*members, team, COMPANY)]
+        own = self._window(self.entity_rows.get(entity, _EMPTY))
+        return {
+            "version": CONTEXT_VERSION,
+            "kind": "team",
+            "company": self.config.company,
+            "currency": self.config.currency,
+            "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "as_of": self.table.grid.as_of.date().isoformat(),
+            "period": _period_dict(self.period),
+            "team": {"name": team, "members": reps},
+            "kpis": _records(own.drop(columns=["entity_type", "entity_id", "team"], errors="ignore")),
+            "rep_kpis": _records(rep_rows[keep]),
+            "goals": goals,
+        }
+
+
+_EMPTY = pd.DataFrame(columns=["entity_type", "entity_id", "team", "grain", "period", "period_end", "kpi", "value",
+                               "reason"])
+_EMPTY_REP = pd.DataFrame(columns=["rep_id", *REP_COLUMNS])
+COMPANY = "company"
+
+
+def _period_dict(period: Period) -> dict[str, Any]:
+    return {"label": period.label, "title": period.title, "grain": period.grain, "end": str(period.end),
+            "start": str(period.start), "first_day": period.first_day.date().isoformat(),
+            "last_day": period.last_day.date().isoformat()}
+
+
+def build_scope(data: Dataset, table: KpiTable, config: Config, period: Period) -> Scope:
+    """Prepare everything shared by one period's contexts, once for all reps (grouped, no per-rep scans)."""
+    from salesreports.benchmarks import ramp_benchmarks, rep_benchmarks, team_benchmarks
+
+    values = table.values
+    privacy = config.privacy.min_group_size
+    bench = rep_benchmarks(values, min_group_size=privacy, review_cycle_months=config.review_cycle_months)
+    rep_rows = {str(k): f for k, f in bench.groupby("rep_id", sort=False)}
+    entity_rows = {(str(a), str(b)): f for (a, b), f in values.groupby(["entity_type", "entity_id"], sort=False)}
+    reps = data.get("reps")
+    reps_idx = reps.drop_duplicates("rep_id").set_index("rep_id") if reps is not None else pd.DataFrame()
+    ramp: dict[str, pd.DataFrame] = {}
+    if "hire_date" in reps_idx.columns and reps_idx["hire_date"].notna().any():
+        ramp_frame = ramp_benchmarks(values, reps_idx["hire_date"].dropna(), kpis=["revenue", "deals_won"],
+                                     min_group_size=privacy)
+        ramp = {str(k): f for k, f in ramp_frame.groupby("rep_id", sort=False)}
+    return Scope(data, table, config, period, rep_rows, entity_rows, team_benchmarks(values, min_group_size=privacy),
+                 ramp, _goals(data, table, config, period), _coaching(config), reps_idx)
+
+
+def _goals(data: Dataset, table: KpiTable, config: Config, period: Period) -> list[dict[str, Any]]:
+    path = config.resolve(config.goals)
+    if not path.exists():
+        return []
+    from salesreports.goals import goal_progress, load_goals
+
+    out = []
+    for g in goal_progress(load_goals(path), table, data=data, period=period):
+        item = dict(_clean(g.to_dict()))
+        item["text"] = g.formatted(config.currency)
+        out.append(item)
+    return out
+
+
+def _coaching(config: Config) -> Any:
+    path = config.resolve(config.coaching)
+    if not path.exists():
+        return None
+    from salesreports.coaching import load_coaching
+
+    return load_coaching(path)
+
+
+def write_context(context: Mapping[str, Any], path: Path) -> bool:
+    """Write a context atomically; returns False when the file already holds the same content."""
+    body = dict(context)
+    stamp = body.pop("generated_at", None)
+    text = json.dumps(body, sort_keys=True, allow_nan=False, ensure_ascii=False)
+    if path.exists():
+        try:
+            old = json.loads(path.read_text(encoding="utf-8"))
+            old.pop("generated_at", None)
+            if json.dumps(old, sort_keys=True, allow_nan=False, ensure_ascii=False) == text:
+                return False
+        except ValueError:
+            pass
+    body["generated_at"] = stamp
+    atomic_write_text(path, json.dumps(body, sort_keys=True, allow_nan=False, ensure_ascii=False, indent=1))
+    return True
+
+
+def context_for(kind: str, ident: str, period: str, params_file: Path) -> dict[str, Any]:
+    """Build one report's context in-process (JupyterLab previews with default parameters)."""
+    from salesreports.data import load_dataset
+    from salesreports.engine import compute_kpis
+    from salesreports.params import load_config
+    from salesreports.periods import parse_period
+    from salesreports.validate import validate
+
+    config = load_config(params_file)
+    data = load_dataset(config.source_path)
+    validate(data)
+    scope = build_scope(data, compute_kpis(data), config, parse_period(period))
+    if kind == "rep":
+        if ident not in scope.rep_ids():
+            from salesreports.errors import ParamsError, close_matches
+
+            msg = f"unknown rep '{ident}'.{close_matches(ident, scope.rep_ids())} Fix: set rep_id to a rep of the data."
+            raise ParamsError(msg, rep=ident)
+        return scope.rep_context(ident)
+    return scope.team_context(ident)
+
+
+def header(context: Mapping[str, Any]) -> dict[str, Any]:
+    """The page header of a report (notebook metadata ``salesreports``), from its context."""
+    period = context["period"]
+    common = {"period": period["label"], "period_title": period["title"], "company": context.get("company", ""),
+              "generated_at": context.get("generated_at", "")}
+    if context["kind"] == "rep":
+        rep = context["rep"]
+        return {**common, "kind": "rep", "title": f"{rep['name']} — scorecard", "rep_id": rep["rep_id"],
+                "rep_name": rep["name"], "team": rep["team"], "subtitle": f"Team {rep['team']} · {period['title']}"}
+    team = context["team"]["name"]
+    title = "Company summary" if team == COMPANY else f"Team {team} — summary"
+    return {**common, "kind": "team", "title": title, "rep_id": "", "rep_name": "", "team": team,
+            "subtitle": f"{len(context['team']['members'])} reps · {period['title']} · for managers"}
