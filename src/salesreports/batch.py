@@ -72,7 +72,7 @@ def template_parameters(template: Path) -> dict[str, Any]:
         raise TemplateError(msg, file=str(template))
     try:
         nb = nbformat.read(str(template), as_version=4)
-    except Exception as exc:  # noqa: BLE001 - nbformat raises many types for a broken file
+    except Exception as exc:
         msg = f"{template}: not a readable notebook ({type(exc).__name__}: {exc}). Fix: restore it from git."
         raise TemplateError(msg, file=str(template)) from None
     if not any("parameters" in c.metadata.get("tags", []) for c in nb.cells):
@@ -104,7 +104,7 @@ def check_parameters(template: Path, given: Sequence[str]) -> None:
 
 
 def default_period(as_of: pd.Timestamp) -> Period:
-    """The latest complete month in the data: the data's month when no working day of it is left, else the one before."""
+    """The latest complete month in the data: its month when no working day of it is left, else the one before."""
     month = as_of.to_period("M")
     left = pd.bdate_range(as_of.normalize() + pd.Timedelta(days=1), month.end_time.normalize())
     if len(left):
@@ -133,8 +133,17 @@ class PeriodPlan:
     manifest: Manifest
 
 
-def plan_period(scope: Any, config: Config, *, reps: Sequence[str] | None, kinds: Sequence[str],
-                force: bool, retry_failed: bool, fingerprint: str, html: bool = True) -> PeriodPlan:
+def plan_period(
+    scope: Any,
+    config: Config,
+    *,
+    reps: Sequence[str] | None,
+    kinds: Sequence[str],
+    force: bool,
+    retry_failed: bool,
+    fingerprint: str,
+    html: bool = True,
+) -> PeriodPlan:
     """Write the contexts of one period and decide which reports must run."""
     from salesreports.scope import write_context
 
@@ -158,10 +167,13 @@ def plan_period(scope: Any, config: Config, *, reps: Sequence[str] | None, kinds
             if unknown:
                 from salesreports.errors import close_matches
 
-                msg = (f"unknown rep id(s) {', '.join(map(repr, unknown))}.{close_matches(unknown[0], all_reps)} "
-                       "Fix: use ids from the reps table (see data/demo/reps.csv), or --reps all.")
+                msg = (
+                    f"unknown rep id(s) {', '.join(map(repr, unknown))}.{close_matches(unknown[0], all_reps)} "
+                    "Fix: use ids from the reps table (see data/demo/reps.csv), or --reps all."
+                )
                 raise ParamsError(msg, reps=unknown)
-        for rep_id in (reps or all_reps):
+        pseudo = scope.data.unassigned_rep  # rows without a rep: counted in team totals, no scorecard of its own
+        for rep_id in reps or [r for r in all_reps if r != pseudo]:
             wanted.append(("rep", rep_id, rep_id))
     if "team" in kinds:
         wanted.extend(("team", team, team) for team in [*scope.teams(), "company"])
@@ -196,8 +208,12 @@ def plan_period(scope: Any, config: Config, *, reps: Sequence[str] | None, kinds
         if pdf:
             names["pdf"] = f"{sub}/scorecard.pdf"
         previous = manifest.entry(key)
-        done = (previous is not None and previous.get("status") == "ok" and previous.get("inputs") == inputs
-                and all((folder / p).exists() for p in names.values()))
+        done = (
+            previous is not None
+            and previous.get("status") == "ok"
+            and previous.get("inputs") == inputs
+            and all((folder / p).exists() for p in names.values())
+        )
         if retry_failed and (previous is None or previous.get("status") != "failed"):
             unchanged += 1
             continue
@@ -217,12 +233,21 @@ def plan_period(scope: Any, config: Config, *, reps: Sequence[str] | None, kinds
             "outputs": names,
             "headline": _headline(context) if kind == "rep" else {},
         }
-        jobs.append(Job(
-            key=f"{period.label}:{key}", kind=kind, template=str(templates[kind]), notebook=str(folder / names["ipynb"]),
-            parameters=parameters, cwd=str(templates[kind].parent),
-            html=str(folder / names["html"]) if html else "", pdf=str(folder / names["pdf"]) if pdf and html else "",
-            page_size=config.pdf.page_size, timeout=config.run.timeout, kernel=config.run.kernel,
-        ))
+        jobs.append(
+            Job(
+                key=f"{period.label}:{key}",
+                kind=kind,
+                template=str(templates[kind]),
+                notebook=str(folder / names["ipynb"]),
+                parameters=parameters,
+                cwd=str(templates[kind].parent),
+                html=str(folder / names["html"]) if html else "",
+                pdf=str(folder / names["pdf"]) if pdf and html else "",
+                page_size=config.pdf.page_size,
+                timeout=config.run.timeout,
+                kernel=config.run.kernel,
+            )
+        )
     return PeriodPlan(period, folder, jobs, entries, skipped, unchanged, manifest)
 
 
@@ -284,13 +309,18 @@ def run_reports(
             raise ParamsError(msg, period=period.label)
         if str(period.end) not in {str(m) for m in table.grid.months}:
             first, last = table.grid.months[0], table.grid.months[-1]
-            msg = (f"there is no data for {period.title}: the data covers {first} to {last}. "
-                   f"Fix: pass a month in that range, e.g. --period {default_period(table.grid.as_of).label}.")
+            msg = (
+                f"there is no data for {period.title}: the data covers {first} to {last}. "
+                f"Fix: pass a month in that range, e.g. --period {default_period(table.grid.as_of).label}."
+            )
             raise ParamsError(msg, period=period.label)
         stage(f"preparing {period.label}")
         scope = build_scope(data, table, config, period)
-        plans.append(plan_period(scope, config, reps=reps, kinds=kinds, force=force, retry_failed=retry_failed,
-                                 fingerprint=fingerprint))
+        plans.append(
+            plan_period(
+                scope, config, reps=reps, kinds=kinds, force=force, retry_failed=retry_failed, fingerprint=fingerprint
+            )
+        )
     jobs = [j for p in plans for j in p.jobs]
     if on_plan is not None:
         on_plan(len(jobs))
@@ -304,17 +334,27 @@ def run_reports(
             entry = plan.entries[job.key.split(":", 1)[1]]
             if res is None:
                 res = JobResult(job.key, "failed", "the job produced no result")
-            entry.update(status=res.status, error=res.error or None, timings=res.timings,
-                         finished_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
+            entry.update(
+                status=res.status,
+                error=res.error or None,
+                timings=res.timings,
+                finished_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            )
             if res.failed_notebook:
                 entry["failed_notebook"] = str(Path(res.failed_notebook).relative_to(plan.folder))
             finished.append(entry)
             summary.results.append({**entry, "period": plan.period.label})
         plan.manifest.update(finished)
         plan.manifest.update(plan.skipped)
-        plan.manifest.runs.append({"at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "ran": len(plan.jobs),
-                                   "failed": sum(1 for e in finished if e["status"] == "failed"),
-                                   "unchanged": plan.unchanged, "mode": mode or config.run.mode})
+        plan.manifest.runs.append(
+            {
+                "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                "ran": len(plan.jobs),
+                "failed": sum(1 for e in finished if e["status"] == "failed"),
+                "unchanged": plan.unchanged,
+                "mode": mode or config.run.mode,
+            }
+        )
         plan.manifest.source = str(config.source_path)
         plan.manifest.save(plan.folder)
         summary.skipped.extend({**s, "period": plan.period.label} for s in plan.skipped)

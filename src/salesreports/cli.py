@@ -36,8 +36,15 @@ def _console(stderr: bool = False) -> Any:
     return Console(stderr=stderr, highlight=False)
 
 
+def _esc(value: object) -> str:
+    """Text from data or messages, safe from rich's [markup] parsing."""
+    from rich.markup import escape
+
+    return escape(str(value))
+
+
 def _fail(err: SalesReportsError) -> None:
-    _console(stderr=True).print(f"[bold red]error:[/] {err}", markup=True, soft_wrap=True)
+    _console(stderr=True).print(f"[bold red]error:[/] {_esc(err)}", soft_wrap=True)
     raise typer.Exit(err.exit_code)
 
 
@@ -61,9 +68,15 @@ def demo_data(
     try:
         with Progress(transient=True, console=_console(stderr=True)) as progress:
             task = progress.add_task("generating demo data", total=None)
-            summary = generate_demo(out, seed=seed, scale=scale, end_month=end, months=months,
-                                    fmt=fmt,  # type: ignore[arg-type]
-                                    progress=lambda msg: progress.update(task, description=msg))
+            summary = generate_demo(
+                out,
+                seed=seed,
+                scale=scale,
+                end_month=end,
+                months=months,
+                fmt=fmt,  # type: ignore[arg-type]
+                progress=lambda msg: progress.update(task, description=msg),
+            )
     except SalesReportsError as err:
         _fail(err)
     counts = ", ".join(f"{n:,} {t}" for t, n in summary.rows.items())
@@ -73,7 +86,9 @@ def demo_data(
 @app.command()
 def validate(
     params: ParamsOpt = DEFAULT_PARAMS,
-    source: Annotated[Path | None, typer.Option(help="A source file to check instead of the one in the settings.")] = None,
+    source: Annotated[
+        Path | None, typer.Option(help="A source file to check instead of the one in the settings.")
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors and a one-line summary.")] = False,
 ) -> None:
     """Load the data through its mapping and report every problem (exit 1 on errors).
@@ -92,15 +107,18 @@ def validate(
         _fail(err)
     out = _console()
     for issue in report.errors:
-        out.print(f"[red]error[/]   {issue}", soft_wrap=True)
+        out.print(f"[red]error[/]   {_esc(issue)}", soft_wrap=True)
     if not quiet:
         for issue in report.warnings:
-            out.print(f"[yellow]warning[/] {issue}", soft_wrap=True)
+            out.print(f"[yellow]warning[/] {_esc(issue)}", soft_wrap=True)
     sizes = ", ".join(f"{len(f):,} {n}" for n, f in data.tables.items())
     missing = [t for t in ("reps", "deals", "leads", "activities", "targets", "feedback") if t not in data.tables]
     note = f"; no {', '.join(missing)} table(s): KPIs that need them are not available" if missing else ""
     status = "[green]OK[/]" if report.ok else "[red]FAILED[/]"
-    out.print(f"{status} {path}: {sizes}{note}. {len(report.errors)} error(s), {len(report.warnings)} warning(s).")
+    out.print(
+        f"{status} {_esc(path)}: {sizes}{note}. {len(report.errors)} error(s), {len(report.warnings)} warning(s).",
+        soft_wrap=True,
+    )
     if not report.ok:
         raise typer.Exit(1)
 
@@ -119,23 +137,31 @@ def kpis() -> None:
     for col in ("name", "label", "definition", "format", "better", "needs"):
         table.add_column(col, overflow="fold")
     for k in registry():
-        table.add_row(k.name, k.label, k.description, k.format, "higher" if k.higher_is_better else "lower",
-                      ", ".join(k.needs))
+        table.add_row(
+            k.name, k.label, k.description, k.format, "higher" if k.higher_is_better else "lower", ", ".join(k.needs)
+        )
     _console().print(table)
 
 
 @app.command()
 def run(
     params: ParamsOpt = DEFAULT_PARAMS,
-    period: Annotated[str | None, typer.Option(help="Month(s): 2026-10, 2026-08..2026-10, or a list. "
-                                               "Default: the latest complete month in the data.")] = None,
+    period: Annotated[
+        str | None,
+        typer.Option(
+            help="Month(s): 2026-10, 2026-08..2026-10, or a list. Default: the latest complete month in the data."
+        ),
+    ] = None,
     reps: Annotated[str, typer.Option(help="'all' or a comma-separated list of rep ids.")] = "all",
     template: Annotated[str, typer.Option(help="Which reports: rep, team or all.")] = "all",
     workers: Annotated[int | None, typer.Option(help="Parallel workers (default from the settings).")] = None,
-    mode: Annotated[str | None, typer.Option(help="fast (warm forked workers) or fresh (a new kernel per report).")] = None,
+    mode: Annotated[
+        str | None, typer.Option(help="fast (warm forked workers) or fresh (a new kernel per report).")
+    ] = None,
     executor: Annotated[str, typer.Option(help="local, or dask to run on a dask.distributed cluster.")] = "local",
-    scheduler: Annotated[str | None, typer.Option(help="Dask scheduler address tcp://HOST:PORT (default: a "
-                                                  "LocalCluster).")] = None,
+    scheduler: Annotated[
+        str | None, typer.Option(help="Dask scheduler address tcp://HOST:PORT (default: a LocalCluster).")
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="Redo reports whose inputs did not change.")] = False,
     retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Re-run only the reports that failed.")] = False,
 ) -> None:
@@ -161,14 +187,114 @@ def run(
         from salesreports.batch import run_reports
 
         with RunProgress(_console(stderr=True)) as progress:
-            summary = run_reports(config, periods=period, reps=chosen, kinds=kinds, force=force,
-                                  retry_failed=retry_failed, executor=runner, on_plan=progress.plan,
-                                  on_result=progress.result, on_stage=progress.stage)
+            summary = run_reports(
+                config,
+                periods=period,
+                reps=chosen,
+                kinds=kinds,
+                force=force,
+                retry_failed=retry_failed,
+                executor=runner,
+                on_plan=progress.plan,
+                on_result=progress.result,
+                on_stage=progress.stage,
+            )
     except SalesReportsError as err:
         _fail(err)
     _print_summary(summary)
     if not summary.ok:
         raise typer.Exit(1)
+
+
+@app.command()
+def preview(
+    rep: Annotated[str, typer.Option(help="The rep's id.")],
+    params: ParamsOpt = DEFAULT_PARAMS,
+    period: Annotated[str | None, typer.Option(help="The month (default: the latest complete month).")] = None,
+) -> None:
+    """Execute and render one rep's scorecard now, and print where it is.
+
+    Example: [bold]salesreports preview --rep R007 --period 2026-10[/]
+    """
+    from salesreports.batch import run_reports
+    from salesreports.params import load_config
+
+    try:
+        config = load_config(params, {"run": {"workers": 1}})
+        summary = run_reports(config, periods=period, reps=[rep], kinds=("rep",), force=True)
+    except SalesReportsError as err:
+        _fail(err)
+    for r in summary.results:
+        if r["status"] != "ok":
+            _console(stderr=True).print(
+                f"[red]failed:[/] {_esc(r.get('error'))}; notebook: {_esc(r.get('failed_notebook'))}", soft_wrap=True
+            )
+            raise typer.Exit(1)
+    for s in summary.skipped:
+        _console(stderr=True).print(f"[yellow]no report:[/] {_esc(s['id'])} {_esc(s.get('reason'))}")
+        raise typer.Exit(1)
+    folder = config.output_path / summary.periods[0]
+    for r in summary.results:
+        _console().print(f"{folder / r['outputs']['html']}\n{folder / r['outputs'].get('pdf', '')}")
+
+
+@app.command()
+def check(
+    params: ParamsOpt = DEFAULT_PARAMS,
+    templates: Annotated[
+        list[Path] | None, typer.Argument(help="Templates to check (default: those in the settings).")
+    ] = None,
+    execute: Annotated[bool, typer.Option(help="Also execute each template with its default parameters.")] = True,
+) -> None:
+    """Lint notebook templates: parameters cell, documented literal parameters, no outputs, executes.
+
+    Example: [bold]salesreports check reports/rep_scorecard.ipynb[/]
+    """
+    import tempfile
+
+    from salesreports.notebooks import check_template, execute_defaults
+    from salesreports.params import load_config
+
+    out = _console()
+    failed = False
+    try:
+        paths = templates or [load_config(params).template(k) for k in ("rep", "team")]
+        for path in paths:
+            findings = check_template(path)
+            for f in findings:
+                out.print(f"[red]✗[/] {_esc(f)}", soft_wrap=True)
+            failed |= bool(findings)
+            if execute and not findings:
+                with tempfile.TemporaryDirectory() as tmp:
+                    execute_defaults(path, Path(tmp) / path.name)
+            if not findings:
+                out.print(f"[green]✓[/] {_esc(path)}" + (" (executes with its defaults)" if execute else ""))
+    except SalesReportsError as err:
+        _fail(err)
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command("new-template")
+def new_template(
+    name: Annotated[str, typer.Argument(help="File name without .ipynb, e.g. quarterly_review.")],
+    kind: Annotated[str, typer.Option(help="rep or team.")] = "rep",
+    folder: Annotated[Path, typer.Option(help="Where templates live.")] = Path("reports"),
+) -> None:
+    """Create a template that already passes `salesreports check`.
+
+    Example: [bold]salesreports new-template quarterly_review --kind rep[/]
+    """
+    from salesreports.notebooks import scaffold
+
+    try:
+        path = scaffold(name, folder, kind=kind)
+    except SalesReportsError as err:
+        _fail(err)
+    _console().print(
+        f"Created {path}. Open it with `make lab`; point `templates.{kind}` in params/config.yaml at it "
+        "to use it in runs."
+    )
 
 
 def _params_error(message: str) -> SalesReportsError:
@@ -192,14 +318,18 @@ def _print_summary(summary: Any) -> None:
 
     out = _console()
     ok = sum(1 for r in summary.results if r["status"] == "ok")
-    out.print(f"{ok} report(s) written, {len(summary.failed)} failed, {summary.unchanged} unchanged (skipped), "
-              f"{len(summary.skipped)} rep(s) without a report for the period, in {summary.seconds:.1f} s.")
+    out.print(
+        f"{ok} report(s) written, {len(summary.failed)} failed, {summary.unchanged} unchanged (skipped), "
+        f"{len(summary.skipped)} rep(s) without a report for the period, in {summary.seconds:.1f} s."
+    )
     if summary.failed:
         table = Table(title="Failed reports", show_lines=False)
         for col in ("period", "report", "error", "failed notebook"):
             table.add_column(col, overflow="fold")
         for r in summary.failed:
-            table.add_row(r["period"], r["key"], r.get("error") or "", r.get("failed_notebook") or "")
+            table.add_row(
+                *(_esc(x) for x in (r["period"], r["key"], r.get("error") or "", r.get("failed_notebook") or ""))
+            )
         _console(stderr=True).print(table)
     for path in summary.index_paths:
         out.print(f"Index: {path}")
@@ -249,14 +379,14 @@ def goals_check(params: ParamsOpt = DEFAULT_PARAMS) -> None:
     for goal in goals:
         marks = [_MARKS[by_goal[goal.id][letter].severity] for letter, _ in LETTERS]
         metric = goal.metric + (f" ({goal.scope_text})" if goal.scope else "")
-        grid.add_row(goal.id, goal.owner, metric, *marks)
+        grid.add_row(_esc(goal.id), _esc(goal.owner), _esc(metric), *marks)
     out.print(grid)
     for f in findings:
         if f.severity != "ok":
             colour = "red" if f.severity == "error" else "yellow"
             where = f" ({Path(f.file).name}:{f.line})" if f.line else ""
             out.print(
-                f"[{colour}]{f.severity:<7}[/] {f.goal_id}{where} {f.criterion}: {f.message}",
+                f"[{colour}]{f.severity:<7}[/] {_esc(f.goal_id)}{_esc(where)} {_esc(f.criterion)}: {_esc(f.message)}",
                 soft_wrap=True,
                 markup=True,
                 highlight=False,
@@ -306,11 +436,11 @@ def goals_show(
         metric = p.metric + (f" ({p.scope})" if p.scope else "")
         cells = [f[k] if getattr(p, k) is not None else "–" for k in ("target", "actual")]
         later = [expected if p.expected is not None else "–", f["projected"] if p.projected is not None else "–"]
-        grid.add_row(p.goal_id, p.owner, metric, *cells, *later, f"[{style}]{p.status}[/]")
+        grid.add_row(*(_esc(x) for x in (p.goal_id, p.owner, metric, *cells, *later)), f"[{style}]{_esc(p.status)}[/]")
     out.print(grid)
     for p in progress:
-        note = f" [dim]({p.note})[/]" if p.note and p.note not in p.summary else ""
-        out.print(f"[bold]{p.goal_id}[/]: {p.summary}{note}", soft_wrap=True, highlight=False)
+        note = f" [dim]({_esc(p.note)})[/]" if p.note and p.note not in p.summary else ""
+        out.print(f"[bold]{_esc(p.goal_id)}[/]: {_esc(p.summary)}{note}", soft_wrap=True, highlight=False)
 
 
 def main() -> None:
@@ -318,7 +448,7 @@ def main() -> None:
     try:
         app()
     except SalesReportsError as err:  # raised outside a command's own handling
-        _console(stderr=True).print(f"[bold red]error:[/] {err}", soft_wrap=True)
+        _console(stderr=True).print(f"[bold red]error:[/] {_esc(err)}", soft_wrap=True)
         sys.exit(err.exit_code)
 
 

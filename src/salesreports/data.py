@@ -1,17 +1,26 @@
 """Load a data source into typed canonical tables.
 
 ``load_dataset`` reads every table a source file names, applies its mapping in
-DuckDB (renames, joined aggregates, derived columns, defaults, filters), then
-gives each canonical column its type. A value that cannot be typed becomes
+DuckDB (renames, joined aggregates, derived columns, defaults, value maps,
+filters) and gives each canonical column its type there too, so that millions
+of rows never pass through a Python loop. A value that cannot be typed becomes
 missing *and* is reported as an :class:`~salesreports.errors.Issue` naming the
 file, column and rows: nothing is dropped or guessed silently. No business
 logic lives here.
+
+The typed frames use: text -> pandas ``str``; dates -> ``datetime64[ns]`` (the
+day, no time); numbers -> ``float64``; yes/no -> ``boolean``; plus ``_row``, the
+row number in the source. Optional columns the source does not provide are
+absent (not filled with zeros or blanks).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,16 +28,52 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from salesreports.errors import DataLoadError, Issue
+from salesreports.errors import DataLoadError, Issue, close_matches
 from salesreports.mapping import SourceSpec, TableSpec, load_source
 from salesreports.readers import ROW, RawTable, read_csv, read_duckdb, read_parquet, read_sql
-from salesreports.schema import TABLES, Column
+from salesreports.schema import TABLES, Column, rule_issue
 
 __all__ = ["Dataset", "load_dataset"]
 
-_TRUE = {"true", "t", "yes", "y", "1", "1.0"}
-_FALSE = {"false", "f", "no", "n", "0", "0.0"}
+_TRUE = ("true", "t", "yes", "y", "1", "1.0")
+_FALSE = ("false", "f", "no", "n", "0", "0.0")
+_NULL_MARKERS = ("NULL", "null", "Null", "None", "none", "N/A", "n/a", "#N/A", "NaN", "nan", "nil", "(null)")
+_REP_TABLES = ("deals", "leads", "activities", "feedback")
+_NUMERIC_TYPES = (
+    "DOUBLE",
+    "FLOAT",
+    "BIGINT",
+    "INTEGER",
+    "SMALLINT",
+    "TINYINT",
+    "HUGEINT",
+    "UBIGINT",
+    "UINTEGER",
+    "USMALLINT",
+    "UTINYINT",
+)
+_TXT = "__txt__"
+_BAD = "__bad__"
+_RAW = "__raw__"
+_MARK = "__mark__"
+_GUESS_FORMATS = (
+    "%Y-%m-%d",
+    "%d/%m/%Y",
+    "%m/%d/%Y",
+    "%d.%m.%Y",
+    "%Y/%m/%d",
+    "%d-%m-%Y",
+    "%m-%d-%Y",
+    "%Y%m%d",
+    "%d/%m/%y",
+    "%m/%d/%y",
+    "%d-%b-%Y",
+    "%d %b %Y",
+    "%b %d, %Y",
+    "%Y-%m-%d %H:%M:%S.%f",
+)
 
 
 @dataclass
@@ -41,12 +86,19 @@ class Dataset:
     origins : canonical name -> where it was read from
     notes : issues found while loading (ragged rows, values that could not be typed, ...)
     source : the source's name
+    invalid : (table, column) -> the ``_row`` numbers whose value could not be typed (they are
+        missing in the frame and already reported in ``notes``)
+    severity : rule name -> severity, the source file's overrides of :data:`~salesreports.schema.RULES`
+    unassigned_rep : the pseudo-rep rows without a rep were attributed to, if the source names one
     """
 
     tables: dict[str, pd.DataFrame]
     origins: dict[str, str] = field(default_factory=dict)
     notes: list[Issue] = field(default_factory=list)
     source: str = ""
+    invalid: dict[tuple[str, str], np.ndarray[Any, Any]] = field(default_factory=dict)
+    severity: dict[str, str] = field(default_factory=dict)
+    unassigned_rep: str | None = None
 
     def get(self, name: str) -> pd.DataFrame | None:
         """The table, or None when the source has no such table."""
@@ -68,8 +120,145 @@ class Dataset:
         return digest.hexdigest()[:16]
 
 
+# --------------------------------------------------------------------------- SQL helpers
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _lit(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        value = str(value).lower()
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _mentions(column: str, texts: list[str]) -> bool:
+    """Whether a SQL text may refer to the column (DuckDB names are case-insensitive)."""
+    pattern = re.compile(r"(?<![A-Za-z0-9_])" + re.escape(column) + r"(?![A-Za-z0-9_])", re.IGNORECASE)
+    return any(pattern.search(t) for t in texts)
+
+
+@contextmanager
+def _duckdb() -> Iterator[Any]:
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        con.execute("SET enable_progress_bar = false")
+        con.execute("SET arrow_large_buffer_size = true")  # large_string: what pandas' str dtype holds
+        yield con
+    finally:
+        con.close()
+
+
+@dataclass
+class _View:
+    """A cleaned view of one raw table inside DuckDB."""
+
+    name: str
+    columns: list[str]  # source column names (without _row)
+    converted: set[str]  # columns shown to expressions as numbers; their text is under __txt__<name>
+    rows: int
+    nulled: dict[str, int] = field(default_factory=dict)  # column -> values that were a non-blank null marker
+
+    def text(self, column: str) -> str:
+        """The SQL reference to a column's text (null markers already NULL)."""
+        return _q(_TXT + column) if column in self.converted else _q(column)
+
+
+def _clean_view(
+    con: Any,
+    name: str,
+    raw: RawTable | str,
+    nulls: list[str],
+    expressions: list[str],
+    rows: int = 0,
+    wanted: frozenset[str] = frozenset(),
+) -> _View:
+    """Create view ``name``: null markers become NULL; numeric text that expressions use becomes numbers.
+
+    For the columns the mapping uses (``wanted`` or mentioned in ``expressions``), the view also
+    counts the non-blank null markers (e.g. the text NULL) that were read as missing.
+    """
+    base = f"{name}__in"
+    if isinstance(raw, RawTable):
+        raw.register(con, base)
+        rows = raw.rows
+    else:
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {base} AS {raw}")
+    rel = con.sql(f"SELECT * FROM {base} LIMIT 0")
+    types = {c: str(t) for c, t in zip(rel.columns, rel.types, strict=True)}
+    marks = ", ".join(_lit(n) for n in nulls)
+    exprs: dict[str, str] = {}
+    for col, typ in types.items():
+        q = _q(col)
+        exprs[col] = f"CASE WHEN trim({q}) IN ({marks}) THEN NULL ELSE {q} END" if typ == "VARCHAR" and nulls else q
+    cols = [c for c in types if c != ROW]
+    text = [c for c in cols if types[c] == "VARCHAR"]
+    probe = [c for c in text if _mentions(c, expressions)]
+    shown = [n for n in nulls if n.strip()]
+    counted = [c for c in text if shown and (c in wanted or c in probe)]
+    parts = []
+    for c in probe:
+        e = f"trim({exprs[c]})"
+        parts.append(
+            f"count({e}) > 0 AND bool_and({e} IS NULL OR (regexp_full_match({e}, '[+-]?(0|[1-9][0-9]*)')"
+            f" AND TRY_CAST({e} AS BIGINT) IS NOT NULL))"
+        )
+        parts.append(
+            f"count({e}) > 0 AND bool_and({e} IS NULL OR (TRY_CAST({e} AS DOUBLE) IS NOT NULL "
+            f"AND NOT regexp_matches({e}, '^[+-]?0[0-9]')))"
+        )
+    for c in counted:
+        parts.append(f"count(*) FILTER (WHERE trim({_q(c)}) IN ({', '.join(_lit(n) for n in shown)}))")
+    found = con.execute(f"SELECT {', '.join(parts)} FROM {base}").fetchone() or () if parts else ()
+    numeric: dict[str, str] = {}
+    for i, c in enumerate(probe):
+        if found[2 * i]:
+            numeric[c] = "BIGINT"
+        elif found[2 * i + 1]:
+            numeric[c] = "DOUBLE"
+    nulled = {c: int(n) for c, n in zip(counted, found[2 * len(probe) :], strict=True) if n}
+    select = [_q(ROW)]
+    for c in cols:
+        if c in numeric:
+            select.append(f"TRY_CAST(trim({exprs[c]}) AS {numeric[c]}) AS {_q(c)}")
+            select.append(f"{exprs[c]} AS {_q(_TXT + c)}")
+        else:
+            select.append(f"{exprs[c]} AS {_q(c)}")
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT {', '.join(select)} FROM {base}")
+    return _View(name, cols, set(numeric), rows, nulled)
+
+
+def _nulled_note(view: _View, name: str, origin: str, nulls: list[str], severity: dict[str, str]) -> Issue | None:
+    if not view.nulled:
+        return None
+    shown = " / ".join(repr(n) for n in nulls if n.strip())
+    total = sum(view.nulled.values())
+    where = ", ".join(f"{c} ({n:,})" for c, n in view.nulled.items())
+    return rule_issue(
+        "null_values",
+        name,
+        f"{total:,} value(s) written {shown} were read as missing, as "
+        f"`null_values` says, in the column(s) the mapping uses: {where}",
+        severity=severity,
+        file=origin,
+        count=total,
+    )
+
+
+# --------------------------------------------------------------------------- reading
+
+
 def _read(spec: SourceSpec, name: str, tspec: TableSpec) -> RawTable:
     root = spec.root()
+    if tspec.distinct_from is not None:
+        d = tspec.distinct_from
+        return _read_file(root / d.file, name, d.encoding, d.delimiter, d.ragged)
     if spec.kind == "duckdb":
         db = (root / (spec.database or "")).resolve()
         return read_duckdb(db, table=name, source_table=tspec.table or "", query=tspec.query or "")
@@ -84,234 +273,496 @@ def _read_file(path: Path, table: str, encoding: str, delimiter: str, ragged: st
     return read_csv(path, table=table, encoding=encoding, delimiter=delimiter, ragged=ragged)
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+def _no_column(origin: str, spec: SourceSpec, key: str, wanted: str, have: list[str], name: str) -> str:
+    lower = {h.lower(): h for h in have}
+    hint = f" Did you mean '{lower[wanted.lower()]}'? (names are case-sensitive)" if wanted.lower() in lower else ""
+    hint = hint or close_matches(wanted, have) or f" Its columns: {', '.join(have[:20])}."
+    return (
+        f"{origin}: the mapping says `{key}` is the column '{wanted}', but the file has no such column.{hint} "
+        f"Fix: correct `{key}` in {spec.path or 'the source file'}."
+    )
 
 
-def _nullify(con: Any, view: str, raw: pa.Table, nulls: list[str]) -> None:
-    """Create a view over ``raw`` where null markers are NULL and numeric text columns are numbers."""
-    con.register(f"{view}_raw", raw)
-    parts = []
-    for col in raw.column_names:
-        q = _quote(col)
-        if pa.types.is_string(raw.schema.field(col).type) or pa.types.is_large_string(raw.schema.field(col).type):
-            marks = ", ".join("'" + n.replace("'", "''") + "'" for n in nulls) or "NULL"
-            clean = f"CASE WHEN trim({q}) IN ({marks}) THEN NULL ELSE {q} END"
-            parts.append((col, clean))
-        else:
-            parts.append((col, q))
-    probe = ", ".join(f"bool_and(TRY_CAST(({e}) AS DOUBLE) IS NOT NULL OR ({e}) IS NULL) AS {_quote(c)}" for c, e in parts)
-    numeric = con.execute(f"SELECT {probe} FROM {view}_raw").fetchone() if parts else ()
-    select = []
-    for (col, expr), is_num in zip(parts, numeric or [False] * len(parts)):
-        if is_num and col != ROW and expr != _quote(col):
-            select.append(f"TRY_CAST(({expr}) AS DOUBLE) AS {_quote(col)}")
-        else:
-            select.append(f"{expr} AS {_quote(col)}")
-    con.execute(f"CREATE VIEW {view} AS SELECT {', '.join(select)} FROM {view}_raw")
-    con.execute(f"CREATE VIEW {view}_text AS SELECT {', '.join(f'{e} AS {_quote(c)}' for c, e in parts)} FROM {view}_raw")
+# --------------------------------------------------------------------------- mapping
 
 
-def _apply_mapping(spec: SourceSpec, name: str, tspec: TableSpec, raw: RawTable) -> tuple[pd.DataFrame, list[Issue]]:
-    """Run the table's mapping in DuckDB; returns the mapped frame (canonical columns + _row).
+def _mapped_sql(
+    con: Any, spec: SourceSpec, name: str, tspec: TableSpec, raw: RawTable, notes: list[Issue], severity: dict[str, str]
+) -> tuple[str, str, bool, _View]:
+    """Create the views of one table.
 
-    Expressions (``derive``, ``where``, joined aggregates) see a typed view where numeric text
-    is a number; plain renamed columns come from the text view, so "007" stays "007".
+    Returns the SELECT of its mapped (untyped) canonical columns, its FROM clause, whether rows need
+    sorting back into source order, and the main view.
     """
+    nulls = spec.null_values if tspec.null_values is None else tspec.null_values
+    exprs = tspec.expressions()
+    v = f"v_{name}"
+    if tspec.distinct_from is not None:
+        dcol = tspec.distinct_from.column
+        pre = _clean_view(con, f"{v}_all", raw, nulls, [])
+        if dcol not in pre.columns:
+            key = f"tables.{name}.distinct_from.column"
+            raise DataLoadError(
+                _no_column(raw.origin, spec, key, dcol, pre.columns, name), file=raw.origin, column=dcol, table=name
+            )
+        distinct = (
+            f"SELECT trim({_q(dcol)}) AS {_q(dcol)}, min({_q(ROW)}) AS {_q(ROW)} FROM {pre.name} "
+            f"WHERE {_q(dcol)} IS NOT NULL AND trim({_q(dcol)}) <> '' GROUP BY 1"
+        )
+        rows = int((con.execute(f"SELECT count(*) FROM ({distinct})").fetchone() or (0,))[0])
+        src = _clean_view(con, v, distinct, [], exprs, rows)
+    else:
+        own = {c for c in TABLES[name].names if c not in tspec.columns and c not in tspec.derive}
+        wanted = frozenset(tspec.columns.values()) | own | {j.keys[0] for j in tspec.join}
+        src = _clean_view(con, v, raw, nulls, exprs, wanted=wanted)
+    note = _nulled_note(src, name, raw.origin, nulls, severity)
+    if note is not None:
+        notes.append(note)
+    have = set(src.columns)
+    joins: list[str] = []
+    aggregated: dict[str, str] = {}
+    root = spec.root()
+    for k, join in enumerate(tspec.join):
+        jraw = _read_file(root / join.file, name, join.encoding, join.delimiter, join.ragged)
+        notes.extend(jraw.notes)
+        jv = _clean_view(con, f"{v}_j{k}", jraw, nulls, list(join.aggregate.values()), wanted=frozenset(join.keys[1:]))
+        note = _nulled_note(jv, name, jraw.origin, nulls, severity)
+        if note is not None:
+            notes.append(note)
+        left, right = join.keys
+        for key, cols, origin in ((left, src.columns, raw.origin), (right, jv.columns, jraw.origin)):
+            if key not in cols:
+                text = _no_column(origin, spec, f"tables.{name}.join[{k}].on", key, cols, name)
+                raise DataLoadError(text, file=origin, column=key, table=name)
+        for new in join.aggregate:
+            if new in have or new in aggregated:
+                msg = (
+                    f"{spec.path or 'source file'}, tables.{name}.join[{k}].aggregate: the new column '{new}' "
+                    "has the name of an existing column. Fix: give the aggregate another name."
+                )
+                raise DataLoadError(msg, file=spec.path, column=new, table=name)
+            aggregated[new] = f"a{k}"
+        aggs = ", ".join(f"{expr} AS {_q(col)}" for col, expr in join.aggregate.items())
+        joins.append(
+            f"LEFT JOIN (SELECT trim(CAST({jv.text(right)} AS VARCHAR)) AS __key{k}, {aggs} FROM {jv.name} "
+            f"GROUP BY 1) a{k} ON trim(CAST(s.{src.text(left)} AS VARCHAR)) = a{k}.__key{k}"
+        )
+    select = [f"s.{_q(ROW)} AS {_q(ROW)}"]
+    missing: list[str] = []
+    missing_cols: list[str] = []
+    for col in TABLES[name].columns:
+        c = col.name
+        expr = ""
+        if c in tspec.derive:
+            expr = f"({tspec.derive[c]})"
+        elif c in tspec.columns:
+            source = tspec.columns[c]
+            if source in aggregated:
+                expr = f"{aggregated[source]}.{_q(source)}"
+            elif source in have:
+                expr = f"s.{src.text(source)}"
+            else:
+                missing.append(_no_column(raw.origin, spec, f"tables.{name}.columns.{c}", source, src.columns, name))
+                missing_cols.append(source)
+                continue
+        elif c in have:
+            expr = f"s.{src.text(c)}"
+        if c in tspec.defaults:
+            default = _lit(tspec.defaults[c])
+            expr = f"coalesce(CAST({expr} AS VARCHAR), {default})" if expr else default
+        if expr:
+            select.append(f"{expr} AS {_q(c)}")
+    if missing:
+        text = (
+            missing[0]
+            if len(missing) == 1
+            else (f"{len(missing)} mapped columns do not exist:\n" + "\n".join(f"    {m}" for m in missing))
+        )
+        raise DataLoadError(text, file=raw.origin, table=name, column=missing_cols[0], columns=missing_cols)
+    where = f" WHERE {tspec.where}" if tspec.where else ""
+    source = f"{src.name} s {' '.join(joins)}"
+    return f"SELECT {', '.join(select)} FROM {source}{where}", source, bool(joins or tspec.distinct_from), src
+
+
+def _duck_message(exc: BaseException) -> str:
+    """DuckDB's message without the SQL echo, keeping its "Candidate bindings" hint."""
+    lines = [ln for ln in str(exc).splitlines() if ln.strip()]
+    keep = lines[:1] + [ln for ln in lines[1:2] if ln.startswith("Candidate")]
+    return " ".join(keep)
+
+
+def _find_sql_error(con: Any, name: str, tspec: TableSpec, source: str, first: str) -> str:
+    """Name the mapping key whose SQL fails (each expression is tried on its own)."""
     import duckdb
 
-    notes: list[Issue] = []
-    table = TABLES[name]
-    nulls = spec.null_values if tspec.null_values is None else tspec.null_values
-    con = duckdb.connect()
-    try:
-        _nullify(con, "src", raw.table, nulls)
-        source_cols = set(raw.table.column_names)
-        joins, aggregated = [], set()
-        for k, join in enumerate(tspec.join):
-            jraw = _read_file(spec.root() / join.file, f"{name} (join)", join.encoding, join.delimiter)
-            notes.extend(jraw.notes)
-            _nullify(con, f"j{k}", jraw.table, nulls)
-            left, right = (join.on, join.on) if isinstance(join.on, str) else next(iter(join.on.items()))
-            aggs = ", ".join(f"{expr} AS {_quote(col)}" for col, expr in join.aggregate.items())
-            joins.append(
-                f"LEFT JOIN (SELECT CAST({_quote(right)} AS VARCHAR) AS __key, {aggs} FROM j{k} GROUP BY 1) a{k} "
-                f"ON CAST(src.{_quote(left)} AS VARCHAR) = a{k}.__key"
-            )
-            aggregated |= set(join.aggregate)
-        inner = [f"src.{_quote(ROW)} AS {_quote(ROW)}"]
-        outer = [f"e.{_quote(ROW)} AS {_quote(ROW)}"]
-        for col in table.names:
-            q = _quote(col)
-            if col in tspec.derive:
-                inner.append(f"CAST(({tspec.derive[col]}) AS VARCHAR) AS {q}")
-                outer.append(f"e.{q} AS {q}")
-            elif col in tspec.columns:
-                src = tspec.columns[col]
-                if src in aggregated:
-                    inner.append(f"{_quote(src)} AS {q}")
-                    outer.append(f"e.{q} AS {q}")
-                    continue
-                if src not in source_cols:
-                    hint = _suggest(src, source_cols)
-                    msg = (
-                        f"{raw.origin}: the mapping says canonical '{name}.{col}' comes from column "
-                        f"'{src}', but the file has no such column.{hint} Fix: correct "
-                        f"`tables.{name}.columns.{col}` in {spec.path or 'the source file'}."
-                    )
-                    raise DataLoadError(msg, file=raw.origin, column=src, table=name)
-                outer.append(f"txt.{_quote(src)} AS {q}")
-            elif col in tspec.defaults:
-                value = tspec.defaults[col]
-                literal = "NULL" if value is None else "'" + str(value).replace("'", "''") + "'"
-                outer.append(f"{literal} AS {q}")
-            elif col in source_cols:
-                outer.append(f"txt.{q} AS {q}")
-        where = f"WHERE {tspec.where}" if tspec.where else ""
-        sql = (
-            f"WITH e AS (SELECT {', '.join(inner)} FROM src {' '.join(joins)} {where}) "
-            f"SELECT {', '.join(outer)} FROM e JOIN src_text txt ON txt.{_quote(ROW)} = e.{_quote(ROW)} "
-            f"ORDER BY e.{_quote(ROW)}"
-        )
-        total = raw.table.num_rows
+    trials: list[tuple[str, str, str]] = []
+    for k, join in enumerate(tspec.join):
+        for col, expr in join.aggregate.items():
+            trials.append((f"tables.{name}.join[{k}].aggregate.{col}", expr, f"SELECT {expr} FROM v_{name}_j{k}"))
+    for col, expr in tspec.derive.items():
+        trials.append((f"tables.{name}.derive.{col}", expr, f"SELECT ({expr}) FROM {source}"))
+    if tspec.where:
+        trials.append((f"tables.{name}.where", tspec.where, f"SELECT * FROM {source} WHERE {tspec.where}"))
+    for key, expr, sql in trials:
         try:
-            frame = con.execute(sql).df()
+            con.sql(f"SELECT * FROM ({sql}) LIMIT 0")
         except duckdb.Error as exc:
-            first = str(exc).splitlines()[0]
-            msg = (
-                f"{spec.path or 'source file'}, table '{name}': the mapping's SQL failed: {first}. "
-                "Fix: check the column names and expressions under `derive`, `join` and `where`."
-            )
-            raise DataLoadError(msg, file=spec.path, table=name) from None
-        if tspec.where and len(frame) < total:
-            notes.append(
-                Issue(
-                    "warning",
-                    name,
-                    f"{total - len(frame)} of {total} row(s) left out by the mapping's `where: {tspec.where}`",
-                    file=raw.origin,
-                    count=total - len(frame),
-                )
-            )
-    finally:
-        con.close()
-    return frame, notes
+            return f"`{key}` ({expr!r}) fails: {_duck_message(exc)}"
+    return f"the mapping's SQL for table '{name}' fails: {first}"
 
 
-def _suggest(name: str, names: set[str]) -> str:
-    from salesreports.errors import close_matches
-
-    return close_matches(name, sorted(names)) or f" Its columns: {', '.join(sorted(n for n in names if n != ROW)[:20])}."
+# --------------------------------------------------------------------------- typing
 
 
-def _coerce(
-    frame: pd.DataFrame, name: str, tspec: TableSpec, origin: str
-) -> tuple[pd.DataFrame, list[Issue]]:
-    """Give each canonical column its type; report values that do not fit."""
-    issues: list[Issue] = []
-    out: dict[str, Any] = {ROW: frame[ROW].to_numpy(dtype=np.int64)}
-    rows = out[ROW]
-    for col in TABLES[name].columns:
-        if col.name not in frame.columns:
-            continue
-        series = frame[col.name]
-        values = tspec.values.get(col.name)
-        typed, bad, sample = _convert(series, col, values, tspec.dates.get(col.name) or tspec.date_format)
-        if bad.any():
-            issues.append(_bad_values(name, origin, col, rows[bad], sample, tspec))
-        out[col.name] = typed
-    return pd.DataFrame(out), issues
+def _values_case(text: str, values: dict[Any, Any] | None, fold: bool = False) -> str:
+    if not values:
+        return text
+    subject = f"lower({text})" if fold else text
+    whens = " ".join(
+        f"WHEN {_lit(str(k).lower() if fold or isinstance(k, bool) else k)} THEN {_lit(v)}" for k, v in values.items()
+    )
+    return f"CASE {subject} {whens} ELSE {text} END"
 
 
-def _convert(
-    series: pd.Series, col: Column, values: dict[str, Any] | None, date_format: str | None
-) -> tuple[Any, np.ndarray, list[str]]:
-    """Return (typed values, mask of values that failed, a sample of failing values)."""
-    present = series.notna().to_numpy()
-    if col.kind == "date":
-        if pd.api.types.is_datetime64_any_dtype(series.dtype):
-            typed = pd.to_datetime(series).dt.tz_localize(None) if getattr(series.dt, "tz", None) else series
-            typed = pd.Series(typed).dt.normalize().astype("datetime64[ns]")
-        else:
-            text = series.astype("string").str.strip()
-            typed = pd.to_datetime(text, format=date_format or "ISO8601", errors="coerce")
-            typed = typed.dt.normalize().astype("datetime64[ns]")
-        bad = present & typed.isna().to_numpy()
-        return typed.to_numpy(), bad, _sample(series, bad)
+def _typed_expr(col: Column, ref: str, typ: str, tspec: TableSpec) -> tuple[str, bool]:
+    """SQL giving the canonical type from ``ref`` (of DuckDB type ``typ``); and whether values can fail."""
+    values = tspec.values.get(col.name)
+    text = f"NULLIF(trim(CAST({ref} AS VARCHAR)), '')"
+    if col.kind == "str":
+        mapped = _values_case(text, values, fold=bool(col.allowed))
+        if not col.allowed:
+            return f"CAST({mapped} AS VARCHAR)", False
+        allowed = ", ".join(_lit(a) for a in col.allowed)
+        return f"CASE WHEN lower({mapped}) IN ({allowed}) THEN lower({mapped}) END", True
     if col.kind in ("float", "int"):
-        if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype):
-            typed = series.astype("float64")
+        numeric = typ in _NUMERIC_TYPES or typ.startswith("DECIMAL")
+        if values is None and numeric:
+            num = f"CAST({ref} AS DOUBLE)"
         else:
-            typed = pd.to_numeric(series.astype("string").str.strip(), errors="coerce").astype("float64")
-        bad = present & typed.isna().to_numpy()
-        return typed.to_numpy(dtype="float64"), bad, _sample(series, bad)
-    if col.kind == "bool":
-        text = series.astype("string").str.strip().str.lower()
-        if values:
-            text = text.replace({str(k).lower(): str(v).lower() for k, v in values.items()})
-        typed = pd.Series(pd.NA, index=series.index, dtype="boolean")
-        typed[text.isin(_TRUE).fillna(False)] = True
-        typed[text.isin(_FALSE).fillna(False)] = False
-        bad = present & typed.isna().to_numpy()
-        return typed.to_numpy(dtype="object", na_value=None), bad, _sample(series, bad)
-    # text
-    text = series.astype("string").str.strip()
-    if values:
-        text = text.replace({str(k): str(v) for k, v in values.items()})
-    text = text.mask(text == "", pd.NA)
-    if col.allowed:
-        lowered = text.str.lower()
-        text = lowered.where(lowered.isin(col.allowed), text)
-        bad = (text.notna() & ~text.isin(col.allowed)).to_numpy(dtype=bool)
-        return text.astype("object").where(text.notna(), None).to_numpy(), bad, _sample(series, bad)
-    return text.astype("object").where(text.notna(), None).to_numpy(), np.zeros(len(text), dtype=bool), []
-
-
-def _sample(series: pd.Series, bad: np.ndarray, n: int = 3) -> list[str]:
-    if not bad.any():
-        return []
-    return [str(v) for v in pd.unique(series[bad].astype("string"))[:n]]
-
-
-def _bad_values(name: str, origin: str, col: Column, rows: np.ndarray, sample: list[str], tspec: TableSpec) -> Issue:
-    shown = ", ".join(repr(s) for s in sample)
+            num = f"TRY_CAST({_values_case(text, values)} AS DOUBLE)"
+        return f"CASE WHEN isfinite({num}) THEN {num} END", True
     if col.kind == "date":
-        fmt = tspec.dates.get(col.name) or tspec.date_format or "ISO (YYYY-MM-DD)"
-        guess = _guess_date_format(sample)
-        what = f"{len(rows)} value(s) are not dates in the format {fmt} (e.g. {shown})"
-        fix = (
-            f"add `dates: {{{col.name}: '{guess}'}}` for table '{name}' in the source file"
-            if guess
-            else "use one date format in the column and declare it with `date_format:` in the source file"
-        )
-        if any(s.upper() in ("NULL", "NONE", "N/A", "NA", "-") for s in sample):
-            fix = "add `null_values: ['', 'NULL']` to the source file so the text NULL means missing"
-    elif col.kind in ("float", "int"):
-        what = f"{len(rows)} value(s) are not numbers (e.g. {shown})"
-        fix = "export plain numbers (no currency symbols or thousands separators)"
-        if any(s.upper() in ("NULL", "NONE", "N/A", "NA", "-") for s in sample):
-            fix = "add `null_values: ['', 'NULL']` to the source file so the text NULL means missing"
-    elif col.kind == "bool":
-        what = f"{len(rows)} value(s) are not yes/no values (e.g. {shown})"
-        fix = f"use true/false, yes/no or 1/0, or map them with `values: {{{col.name}: {{...}}}}`"
-    else:
-        what = f"{len(rows)} value(s) are not allowed (e.g. {shown}); allowed: {', '.join(col.allowed)}"
-        fix = f"map them with `values: {{{col.name}: {{{sample[0] if sample else 'X'}: ...}}}}` in the source file"
-    return Issue("error", name, what, file=origin, column=col.name, rows=tuple(int(r) for r in rows[:5]), count=len(rows), fix=fix)
+        if values is None and (typ == "DATE" or typ.startswith("TIMESTAMP")):
+            return f"CAST(CAST({ref} AS DATE) AS TIMESTAMP_NS)", True
+        mapped = _values_case(text, values)
+        formats = tspec.formats(col.name)
+        if formats:
+            fmts = "[" + ", ".join(_lit(f) for f in formats) + "]"
+            return f"CAST(CAST(try_strptime({mapped}, {fmts}) AS DATE) AS TIMESTAMP_NS)", True
+        return f"CAST(TRY_CAST({mapped} AS DATE) AS TIMESTAMP_NS)", True
+    # bool
+    if values is None and typ == "BOOLEAN":
+        return ref, False
+    low = f"lower({_values_case(text, values, fold=True)})"
+    yes = ", ".join(_lit(t) for t in _TRUE)
+    no = ", ".join(_lit(f) for f in _FALSE)
+    return f"CASE WHEN {low} IN ({yes}) THEN true WHEN {low} IN ({no}) THEN false END", True
 
 
-def _guess_date_format(sample: list[str]) -> str:
-    for fmt in ("%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "%Y/%m/%d", "%d-%m-%Y", "%Y-%m-%d %H:%M:%S.%f", "%Y%m%d"):
-        ok = True
+def _guess_date_formats(sample: list[str]) -> list[str]:
+    """The formats that read every sample value (times after the date are allowed)."""
+    fits = []
+    for fmt in _GUESS_FORMATS:
+        ok = bool(sample)
         for s in sample:
-            try:
-                pd.to_datetime(s, format=fmt)
-            except (ValueError, TypeError):
+            for f in (fmt,) if "%H" in fmt else (fmt, fmt + " %H:%M", fmt + " %H:%M:%S"):
+                try:
+                    dt.datetime.strptime(s.strip(), f)
+                    break
+                except ValueError:
+                    continue
+            else:
                 ok = False
                 break
-        if ok and sample:
-            return fmt
-    return ""
+        if ok:
+            fits.append(fmt)
+    return fits
+
+
+def _formats(formats: list[str]) -> str:
+    return f"'{formats[0]}'" if len(formats) == 1 else "[" + ", ".join(f"'{f}'" for f in formats) + "]"
+
+
+def _bad_values(
+    name: str,
+    origin: str,
+    col: Column,
+    rows: np.ndarray[Any, Any],
+    sample: list[str],
+    good: int,
+    nulls: list[str],
+    tspec: TableSpec,
+    severity: dict[str, str],
+) -> Issue:
+    shown = ", ".join(repr(s) for s in sample[:3])
+    n = len(rows)
+    markers = [s for s in sample if s.strip() in _NULL_MARKERS]
+    null_fix = (
+        f"add `null_values: {[*nulls, *sorted({m.strip() for m in markers})]!r}` to the source file so "
+        "these texts mean missing"
+    )
+    rule, fix = "bad_value", ""
+    rest = [v for v in sample if v.strip() not in _NULL_MARKERS]
+    parts = [null_fix] if markers else []
+    if col.kind == "date":
+        formats = tspec.formats(col.name)
+        fmt = " or ".join(formats) if formats else "ISO (YYYY-MM-DD)"
+        what = f"{n} value(s) are not dates in the format {fmt} (e.g. {shown})"
+        if good and rest:
+            what += f"; the column mixes formats ({good} value(s) do read as {fmt})"
+        guesses = _guess_date_formats(rest)
+        base = (formats or ["%Y-%m-%d"]) if good else []
+        ambiguous = [(a, b) for a, b in (("%d/%m/%Y", "%m/%d/%Y"), ("%d/%m/%y", "%m/%d/%y")) if {a, b} <= set(guesses)]
+        if rest and ambiguous:
+            a, b = ambiguous[0]
+            parts.append(
+                f"these dates could be day-first or month-first: declare `dates: {{{col.name}: "
+                f"{_formats([*base, a])}}}` (day first) or {_formats([*base, b])} (month first) "
+                f"for table '{name}'"
+            )
+        elif rest and guesses:
+            new = [g for g in guesses if g not in base][:1]
+            parts.append(
+                f"declare `dates: {{{col.name}: {_formats([*base, *new])}}}` for table '{name}' in the source file"
+            )
+        elif rest:
+            parts.append("export one date format in the column and declare it with `dates:` or `date_format:`")
+        fix = "; and ".join(parts)
+    elif col.kind in ("float", "int"):
+        what = f"{n} value(s) are not numbers (e.g. {shown})"
+        if any(re.fullmatch(r"-?\d+,\d{1,2}", v.strip()) for v in rest):
+            parts.append("export '.' as the decimal separator (the values use decimal commas)")
+        elif rest:
+            parts.append("export plain numbers: no currency symbols, no thousands separators, '.' for decimals")
+        fix = "; and ".join(parts)
+    elif col.kind == "bool":
+        what = f"{n} value(s) are not yes/no values (e.g. {shown})"
+        if rest:
+            parts.append(f"use true/false, yes/no or 1/0, or map them with `values: {{{col.name}: {{...}}}}`")
+        fix = "; and ".join(parts)
+    else:
+        rule = "not_allowed"
+        what = f"{n} value(s) are not allowed (e.g. {shown}); allowed: {', '.join(col.allowed)}"
+        example = sample[0] if sample else "X"
+        target = next((a for a in col.allowed if a in example.lower()), col.allowed[0])
+        fix = f"map them with `values: {{{col.name}: {{{example}: {target}}}}}` for table '{name}'"
+    what += "; they are treated as missing"
+    return rule_issue(
+        rule,
+        name,
+        what,
+        severity=severity,
+        file=origin,
+        column=col.name,
+        rows=tuple(int(r) for r in rows[:5]),
+        count=n,
+        fix=fix,
+    )
+
+
+def _load_table(
+    con: Any, spec: SourceSpec, name: str, tspec: TableSpec, raw: RawTable, severity: dict[str, str]
+) -> tuple[pd.DataFrame, list[Issue], dict[tuple[str, str], Any]]:
+    notes: list[Issue] = list(raw.notes)
+    sql, source, reorder, src = _mapped_sql(con, spec, name, tspec, raw, notes, severity)
+    mapped = f"v_{name}_m"
+    import duckdb
+
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {mapped} AS {sql}")
+        rel = con.sql(f"SELECT * FROM {mapped} LIMIT 0")
+    except duckdb.Error as exc:
+        where = _find_sql_error(con, name, tspec, source, _duck_message(exc))
+        msg = f"{spec.path or 'source file'}: {where}. Fix: check the column names and SQL there."
+        raise DataLoadError(msg, file=spec.path, table=name) from None
+    types = {c: str(t) for c, t in zip(rel.columns, rel.types, strict=True)}
+    inner = [_q(ROW)]
+    outer = [_q(ROW)]
+    checked: list[Column] = []
+    marked: list[Column] = []
+    nulls = spec.null_values if tspec.null_values is None else tspec.null_values
+    markers = [m for m in _NULL_MARKERS if m not in nulls]
+    for col in TABLES[name].columns:
+        if col.name not in types:
+            continue
+        expr, can_fail = _typed_expr(col, _q(col.name), types[col.name], tspec)
+        inner.append(f"{expr} AS {_q(col.name)}")
+        outer.append(_q(col.name))
+        if col.kind == "str" and not col.allowed and markers:
+            outer.append(
+                f"CASE WHEN {_q(col.name)} IN ({', '.join(_lit(m) for m in markers)}) THEN {_q(col.name)} "
+                f"END AS {_q(_MARK + col.name)}"
+            )
+            marked.append(col)
+        if can_fail:
+            inner.append(f"{_q(col.name)} AS {_q(_RAW + col.name)}")
+            outer.append(
+                f"CASE WHEN {_q(_RAW + col.name)} IS NOT NULL AND {_q(col.name)} IS NULL "
+                f"THEN CAST({_q(_RAW + col.name)} AS VARCHAR) END AS {_q(_BAD + col.name)}"
+            )
+            checked.append(col)
+    order = f" ORDER BY {_q(ROW)}" if reorder else ""
+    try:
+        result = con.sql(
+            f"SELECT {', '.join(outer)} FROM (SELECT {', '.join(inner)} FROM {mapped}){order}"
+        ).to_arrow_table()
+    except duckdb.Error as exc:
+        where = _find_sql_error(con, name, tspec, source, _duck_message(exc))
+        msg = f"{spec.path or 'source file'}: {where}. Fix: check the column names and SQL there."
+        raise DataLoadError(msg, file=spec.path, table=name) from None
+    invalid: dict[tuple[str, str], Any] = {}
+    rows_all = result.column(ROW)
+    for col in checked:
+        bad = result.column(_BAD + col.name)
+        n_bad = len(bad) - bad.null_count
+        if n_bad:
+            mask = pc.is_valid(bad)
+            rows = pc.filter(rows_all, mask).to_numpy()
+            sample = [str(s) for s in pc.unique(pc.filter(bad, mask)).to_pylist()[:50]]
+            good = len(bad) - result.column(col.name).null_count
+            notes.append(_bad_values(name, raw.origin, col, rows, sample, good, nulls, tspec, severity))
+            invalid[(name, col.name)] = rows
+        result = result.drop_columns([_BAD + col.name])
+    for col in marked:
+        hit = pc.is_valid(result.column(_MARK + col.name))
+        count = result.num_rows - result.column(_MARK + col.name).null_count
+        if count:
+            rows = pc.filter(rows_all, hit).to_numpy()
+            found = sorted(set(pc.filter(result.column(col.name), hit).to_pylist()))
+            notes.append(
+                rule_issue(
+                    "null_marker",
+                    name,
+                    f"{count} value(s) are the text {' / '.join(map(repr, found))}, kept as text",
+                    severity=severity,
+                    file=raw.origin,
+                    column=col.name,
+                    rows=tuple(int(r) for r in rows[:5]),
+                    count=count,
+                    fix=f"if it means missing, add `null_values: {[*nulls, *found]!r}` to the source",
+                )
+            )
+        result = result.drop_columns([_MARK + col.name])
+    notes.extend(_coverage(spec, name, tspec, raw, src, set(types), severity))
+    total = src.rows
+    if tspec.where and result.num_rows < total:
+        left = total - result.num_rows
+        notes.append(
+            rule_issue(
+                "rows_filtered",
+                name,
+                f"{left} of {total} row(s) left out by the mapping's `where: {tspec.where}`",
+                severity=severity,
+                file=raw.origin,
+                count=left,
+            )
+        )
+    if total == 0:
+        notes.append(
+            rule_issue(
+                "empty_table",
+                name,
+                "the table has a header but no rows",
+                severity=severity,
+                file=raw.origin,
+                fix="check the export; KPIs that need this table show no activity",
+            )
+        )
+    frame = result.to_pandas(types_mapper={pa.bool_(): pd.BooleanDtype()}.get)
+    for col in TABLES[name].columns:
+        if col.kind == "date" and col.name in frame.columns:
+            frame[col.name] = frame[col.name].astype("datetime64[ns]")
+        elif col.kind in ("float", "int") and col.name in frame.columns:
+            frame[col.name] = frame[col.name].astype("float64")
+        elif col.kind == "bool" and col.name in frame.columns:
+            frame[col.name] = frame[col.name].astype("boolean")
+        elif col.kind == "str" and col.name in frame.columns and frame[col.name].dtype != "str":
+            frame[col.name] = frame[col.name].astype("str")
+    frame[ROW] = frame[ROW].astype("int64")
+    return frame, notes, invalid
+
+
+def _coverage(
+    spec: SourceSpec,
+    name: str,
+    tspec: TableSpec,
+    raw: RawTable,
+    src: _View,
+    produced: set[str],
+    severity: dict[str, str],
+) -> list[Issue]:
+    """Required canonical columns that neither the data nor the mapping provides, with close source columns."""
+    out = []
+    for section in ("dates", "values"):
+        for col in getattr(tspec, section):
+            if col not in produced:
+                out.append(
+                    Issue(
+                        "warning",
+                        name,
+                        f"`{section}` is given for '{col}', but the table has no such column, so it is not used",
+                        file=spec.path,
+                        column=col,
+                        fix=f"map the column under `tables.{name}.columns` (or remove the `{section}` entry)",
+                    )
+                )
+    used = set(tspec.columns.values())
+    free = [c for c in src.columns if c not in used]
+    for col in TABLES[name].columns:
+        if not col.required or col.name in produced:
+            continue
+        squash = {re.sub(r"[^a-z0-9]", "", c.lower()): c for c in free}
+        near = squash.get(re.sub(r"[^a-z0-9]", "", col.name.lower()))
+        hint = f" Did you mean the column '{near}'?" if near else close_matches(col.name, free)
+        fix = (
+            f"map it with `columns: {{{col.name}: {near or '<source column>'}}}`, compute it with `derive:`, or "
+            f"give a constant with `defaults:` for table '{name}' in {spec.path or 'the source file'}"
+        )
+        out.append(
+            rule_issue(
+                "missing_column",
+                name,
+                f"required column '{col.name}' is missing: the data has no "
+                f"such column and the mapping gives none.{hint}",
+                severity=severity,
+                file=raw.origin,
+                column=col.name,
+                fix=fix,
+            )
+        )
+    return out
+
+
+def _attribute_unassigned(data: Dataset, rep_id: str) -> None:
+    """Give rows without a rep to the source's pseudo-rep, and add it to the reps table."""
+    for name in _REP_TABLES:
+        frame = data.tables.get(name)
+        if frame is None or "rep_id" not in frame.columns:
+            continue
+        empty = frame["rep_id"].isna().to_numpy()
+        count = int(empty.sum())
+        if count:
+            frame["rep_id"] = frame["rep_id"].fillna(rep_id)
+            rows = tuple(int(r) for r in frame[ROW].to_numpy()[empty][:5])
+            data.notes.append(
+                rule_issue(
+                    "unassigned_rows",
+                    name,
+                    f"{count:,} of {len(frame):,} row(s) have no rep; they are attributed to the "
+                    f"pseudo-rep '{rep_id}', so that team and company totals count them",
+                    severity=data.severity,
+                    file=data.origins.get(name, ""),
+                    column="rep_id",
+                    rows=rows,
+                    count=count,
+                    fix="fill in rep_id in the export if a rep did own them",
+                )
+            )
+    reps = data.tables.get("reps")
+    if reps is not None and not reps["rep_id"].eq(rep_id).any():
+        given = {ROW: 0, "rep_id": rep_id, "name": "Unassigned"}
+        extra = pd.DataFrame({c: pd.Series([given.get(c)]).astype(reps[c].dtype) for c in reps.columns})
+        data.tables["reps"] = pd.concat([reps, extra], ignore_index=True)
 
 
 def load_dataset(
@@ -328,32 +779,42 @@ def load_dataset(
     Returns
     -------
     Dataset
-        Tables, their origins and every issue found while loading (never raised for bad values:
-        :func:`salesreports.validate.validate` decides what is fatal).
+        Tables, their origins and every issue found while loading. Bad values are never raised
+        here: :func:`salesreports.validate.validate` decides what is fatal.
 
     Raises
     ------
     DataLoadError
-        A file cannot be read at all, or the mapping names a column that does not exist.
+        A file cannot be read at all (missing, empty, wrong encoding or delimiter) or the mapping
+        names a column that does not exist. Every table is tried first; the error lists all of them.
     ConfigError
         The source file itself is invalid.
     """
     spec = source if isinstance(source, SourceSpec) else load_source(Path(source))
-    out = Dataset(tables={}, source=spec.name)
-    for name, tspec in spec.tables.items():
-        if tables is not None and name not in tables:
-            continue
-        if progress is not None:
-            progress(name)
-        raw = _read(spec, name, tspec)
-        out.notes.extend(raw.notes)
-        if any(n.severity == "error" and not n.column for n in raw.notes) and raw.table.num_columns <= 2:
+    out = Dataset(tables={}, source=spec.name, severity=dict(spec.severity), unassigned_rep=spec.unassigned_rep)
+    failures: list[DataLoadError] = []
+    with _duckdb() as con:
+        for name, tspec in spec.tables.items():
+            if tables is not None and name not in tables:
+                continue
+            if progress is not None:
+                progress(name)
+            try:
+                raw = _read(spec, name, tspec)
+                frame, notes, invalid = _load_table(con, spec, name, tspec, raw, out.severity)
+            except DataLoadError as err:
+                failures.append(err)
+                continue
+            out.tables[name] = frame
             out.origins[name] = raw.origin
-            continue
-        frame, notes = _apply_mapping(spec, name, tspec, raw)
-        out.notes.extend(notes)
-        typed, issues = _coerce(frame, name, tspec, raw.origin)
-        out.notes.extend(issues)
-        out.tables[name] = typed
-        out.origins[name] = raw.origin
+            out.notes.extend(notes)
+            out.invalid.update(invalid)
+    if len(failures) == 1:
+        raise failures[0]
+    if failures:
+        listed = "\n".join(f"  - {f}" for f in failures)
+        msg = f"{len(failures)} tables of {spec.path or spec.name} could not be loaded:\n{listed}"
+        raise DataLoadError(msg, file=spec.path, errors=[str(f) for f in failures])
+    if spec.unassigned_rep:
+        _attribute_unassigned(out, spec.unassigned_rep)
     return out

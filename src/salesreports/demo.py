@@ -791,9 +791,7 @@ class _Generator:
         )
         return chunk
 
-    def _close_push(
-        self, rng: np.random.Generator, created: IntArray, close: IntArray, won: BoolArray
-    ) -> IntArray:
+    def _close_push(self, rng: np.random.Generator, created: IntArray, close: IntArray, won: BoolArray) -> IntArray:
         """Pull some won deals forward to close before December or quarter end."""
         dt = close.astype("datetime64[D]")
         month = _calendar_month(close)

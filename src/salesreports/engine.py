@@ -3,18 +3,22 @@
 The engine first turns the raw tables into additive **base measures** on a
 (rep x month) grid with ``numpy.bincount`` (no per-rep loops), then rolls the
 grid up to each grain (month, quarter-to-date, year-to-date, trailing 12
-months) with cumulative sums, sums reps into teams and the company, and finally
-evaluates each KPI of the registry on those totals. Ratios are computed *after*
-aggregation, so a team's win rate is its won deals over its closed deals.
+months) with cumulative sums, sums reps into teams and teams into the company,
+and finally evaluates each KPI of the registry on those totals. Ratios are
+computed *after* aggregation, so a team's win rate is its won deals over its
+closed deals.
 
-Non-additive KPIs (the median sales cycle, customer retention) are registered
-cohort functions: the cycle median comes from exact per-day histograms that
-add up like any measure; retention from account presence arrays.
+Non-additive KPIs are registered cohort functions (:data:`COHORT_FUNCTIONS`):
+the median sales cycle comes from exact per-day histograms that add up like any
+measure; customer retention from each (entity, account) pair's won-deal months.
+
+Events dated after ``as_of`` are left out, so a table computed "as of" a past
+day shows what was known on that day.
 
 The result is one tidy table: ``entity_type, entity_id, team, grain, period,
 period_end, kpi, value, reason``. A value that cannot be computed is NaN with
 a reason (missing table or column, zero denominator, not employed, too little
-history), never 0.
+history, period not covered by the data), never 0.
 """
 
 from __future__ import annotations
@@ -22,44 +26,77 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from salesreports.data import Dataset
-from salesreports.periods import GRAINS, Period, of_grain
+from salesreports.periods import GRAINS, of_grain
 
-__all__ = ["COHORT_FUNCTIONS", "MEASURES", "Grid", "KpiTable", "compute_kpis"]
+if TYPE_CHECKING:
+    from salesreports.kpis import Kpi
+    from salesreports.periods import Period
+
+__all__ = ["COHORT_FUNCTIONS", "MEASURES", "Cohort", "Grid", "KpiTable", "Measure", "compute_kpis"]
 
 Array = np.ndarray[Any, Any]
 
-# base measure -> (table it comes from, optional column it needs, how it rolls up over months)
-MEASURES: dict[str, tuple[str, str, str]] = {
-    "revenue": ("deals", "", "sum"),
-    "deals_won": ("deals", "", "sum"),
-    "deals_lost": ("deals", "", "sum"),
-    "cost_won": ("deals", "cost", "sum"),
-    "units_won": ("deals", "units", "sum"),
-    "new_customers": ("deals", "", "sum"),
-    "repeat_revenue": ("deals", "", "sum"),
-    "new_segment_revenue": ("deals", "segment", "sum"),
-    "pipeline_open": ("deals", "", "last"),
-    "leads_created": ("leads", "", "sum"),
-    "leads_qualified": ("leads", "", "sum"),
-    "leads_converted": ("leads", "converted_deal_id", "sum"),
-    "calls": ("activities", "", "sum"),
-    "meetings": ("activities", "", "sum"),
-    "emails": ("activities", "", "sum"),
-    "demos": ("activities", "", "sum"),
-    "active_days": ("", "", "sum"),
-    "target_revenue": ("targets", "", "sum"),
-}
-
-COHORT_FUNCTIONS: dict[str, Callable[..., tuple[Array, Array]]] = {}
-
 UNASSIGNED = "Unassigned"
 COMPANY = "company"
+HISTORY_MONTHS = 12  # "active" customer = a won deal in the trailing 12 months; "new" = none in the 12 before
+_NONE = np.iinfo(np.int64).min  # NaT as int64
+
+
+@dataclass(frozen=True)
+class Measure:
+    """An additive base measure on the (rep x month) grid.
+
+    Attributes
+    ----------
+    table : the table it is counted from ("" when it comes from the calendar and the reps table)
+    columns : optional columns of that table it needs
+    rollup : how months add up to a longer period: ``sum``, or ``last`` (a month-end stock)
+    history : months of data needed before a period for the value to be known
+    also : other tables it reads
+    """
+
+    table: str
+    columns: tuple[str, ...] = ()
+    rollup: Literal["sum", "last"] = "sum"
+    history: int = 0
+    also: tuple[str, ...] = ()
+
+    @property
+    def needs(self) -> tuple[str, ...]:
+        """``table`` and ``table.column`` entries a KPI reading this measure must declare."""
+        if not self.table:
+            return self.also
+        return (self.table, *(f"{self.table}.{c}" for c in self.columns), *self.also)
+
+
+MEASURES: dict[str, Measure] = {
+    "revenue": Measure("deals", ("amount",)),
+    "revenue_costed": Measure("deals", ("amount", "cost")),
+    "deals_won": Measure("deals"),
+    "deals_lost": Measure("deals"),
+    "cost_won": Measure("deals", ("amount", "cost")),
+    "units_won": Measure("deals", ("units",)),
+    "new_customers": Measure("deals", history=HISTORY_MONTHS),
+    "repeat_revenue": Measure("deals", ("amount",), history=HISTORY_MONTHS),
+    "new_segment_revenue": Measure("deals", ("amount", "segment"), history=HISTORY_MONTHS),
+    "pipeline_open": Measure("deals", ("amount",), rollup="last"),
+    "leads_created": Measure("leads"),
+    "leads_qualified": Measure("leads"),
+    "leads_converted": Measure("leads", ("converted_deal_id",), also=("deals",)),
+    "calls": Measure("activities"),
+    "meetings": Measure("activities"),
+    "emails": Measure("activities"),
+    "demos": Measure("activities"),
+    "active_days": Measure(""),
+    "target_revenue": Measure("targets"),
+}
+"""Every base measure by name; KPI formulas in ``kpis.yaml`` are written over these names."""
 
 
 @dataclass
@@ -78,21 +115,39 @@ class Grid:
         """(number of reps, number of months)."""
         return len(self.reps), len(self.months)
 
-    def month_index(self, dates: pd.Series) -> Array:
-        """Index of each date's month on the grid (-1 when off the grid)."""
-        values = dates.to_numpy(dtype="datetime64[M]").astype("int64")
-        idx = values - self._base
-        idx = np.where(dates.isna().to_numpy() | (idx < 0) | (idx >= len(self.months)), -1, idx)
-        return idx.astype(np.int64)
-
     @property
-    def _base(self) -> int:
+    def base(self) -> int:
+        """The first month as months since 1970-01."""
         first = self.months[0]
         return int((first.year - 1970) * 12 + first.month - 1)
 
+    @property
+    def as_of_day(self) -> int:
+        """``as_of`` as days since 1970-01-01."""
+        return int(np.datetime64(self.as_of.normalize(), "D").astype(np.int64))
+
+    @property
+    def bounds(self) -> Array:
+        """Day number of the first day of every month, and of the day after the last month."""
+        edges = pd.period_range(self.months[0], self.months[-1] + 1, freq="M").start_time
+        return np.asarray(edges.to_numpy(dtype="datetime64[D]").astype(np.int64))
+
+    def month_of_days(self, days: Array, *, cut: bool = True) -> Array:
+        """Grid month index of each day number (-1 when missing, off the grid or, with ``cut``, after as_of)."""
+        bounds = self.bounds
+        if cut:
+            bounds[-1] = min(int(bounds[-1]), self.as_of_day + 1)
+        idx = np.searchsorted(bounds, days, side="right") - 1  # missing (_NONE) sorts first: -1
+        idx[(idx >= len(self.months)) | (days >= bounds[-1])] = -1
+        return idx
+
+    def month_index(self, dates: pd.Series, *, cut: bool = True) -> Array:
+        """Grid month index of each date (-1 when missing, off the grid or, with ``cut``, after as_of)."""
+        return self.month_of_days(_days(dates), cut=cut)
+
     def rep_index(self, ids: pd.Series) -> Array:
-        """Index of each rep id on the grid (-1 when unknown)."""
-        return np.asarray(self.reps.get_indexer(ids), dtype=np.int64)
+        """Index of each rep id on the grid (-1 when unknown or missing)."""
+        return _index_of(ids, self.reps)
 
 
 @dataclass
@@ -103,12 +158,119 @@ class KpiTable:
     grid: Grid
     unavailable: dict[str, str]  # KPI -> reason it is not available at all
 
+    def lookup(self, entity_id: str, kpi: str, period: str | Period, entity_type: str = "rep") -> tuple[float, str]:
+        """One value and the reason it is missing (``""`` when it is there).
+
+        Parameters
+        ----------
+        entity_id : rep id, team name, or ``"company"``
+        kpi : KPI name
+        period : a period label (``2026-10``, ``2026-Q4``, ``2026-10-YTD``, ``2026-10-T12M``) or a Period
+        entity_type : ``rep``, ``team`` or ``company``
+        """
+        label = period.label if not isinstance(period, str) else period
+        v = self.values
+        hit = v[(v["entity_id"] == entity_id) & (v["kpi"] == kpi) & (v["period"] == label)]
+        hit = hit[hit["entity_type"] == entity_type]
+        if len(hit):
+            return float(hit["value"].iloc[0]), str(hit["reason"].iloc[0])
+        first = str(self.grid.months[0])
+        if label[:7] < first:
+            return float("nan"), f"the data starts in {first}"
+        return float("nan"), f"no {entity_type} '{entity_id}' or KPI '{kpi}' in {label}"
+
     def get(self, entity_id: str, kpi: str, period: str | Period, entity_type: str = "rep") -> float:
         """One value (NaN when not available)."""
-        label = period.label if isinstance(period, Period) else period
-        v = self.values
-        hit = v[(v["entity_type"] == entity_type) & (v["entity_id"] == entity_id) & (v["kpi"] == kpi) & (v["period"] == label)]
-        return float(hit["value"].iloc[0]) if len(hit) else float("nan")
+        return self.lookup(entity_id, kpi, period, entity_type)[0]
+
+
+# --------------------------------------------------------------------------- column helpers
+
+
+_PER_DAY = {"D": 1, "h": 24, "m": 1440, "s": 86_400, "ms": 86_400_000, "us": 86_400_000_000, "ns": 86_400_000_000_000}
+
+
+def _days(dates: pd.Series) -> Array:
+    """Day numbers since 1970-01-01 (``_NONE`` for missing), by integer arithmetic on the native unit."""
+    if not pd.api.types.is_datetime64_any_dtype(dates.dtype):
+        dates = pd.to_datetime(dates, errors="coerce")
+    elif getattr(dates.dt, "tz", None) is not None:
+        dates = dates.dt.tz_localize(None)
+    arr = dates.to_numpy()
+    if arr.dtype.kind != "M":  # pragma: no cover - pandas always gives datetime64 here
+        arr = arr.astype("datetime64[ns]")
+    unit = np.datetime_data(arr.dtype)[0]
+    ticks = arr.view(np.int64)
+    nat = ticks == _NONE
+    days = ticks // _PER_DAY[unit] if unit in _PER_DAY else arr.astype("datetime64[D]").view(np.int64)
+    days[nat] = _NONE
+    return np.asarray(days)
+
+
+def _day_range(dates: pd.Series) -> tuple[int, int] | None:
+    """First and last day number of a date column (None when it has no dates)."""
+    if pd.api.types.is_datetime64_any_dtype(dates.dtype) and getattr(dates.dt, "tz", None) is None:
+        lo, hi = dates.min(), dates.max()
+        if pd.isna(lo):
+            return None
+        return int(_days(pd.Series([lo]))[0]), int(_days(pd.Series([hi]))[0])
+    days = _days(dates)
+    days = days[days != _NONE]
+    return (int(days.min()), int(days.max())) if len(days) else None
+
+
+def _chunks(n: int, size: int = 1_000_000) -> list[tuple[int, int]]:
+    """Row ranges of at most ``size`` rows: per-row work is done chunk by chunk to bound memory."""
+    return [(lo, min(n, lo + size)) for lo in range(0, n, size)] or [(0, 0)]
+
+
+def _floats(frame: pd.DataFrame, column: str) -> Array:
+    """A numeric column as float64 (NaN for missing; all NaN when the column is absent)."""
+    if column not in frame.columns:
+        return np.full(len(frame), np.nan)
+    return np.asarray(pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan))
+
+
+def _index_of(values: pd.Series, index: pd.Index) -> Array:
+    """Position of each value in ``index`` (-1 when absent or missing): an Arrow hash lookup, or one factorisation."""
+    if getattr(values.dtype, "storage", None) == "pyarrow":
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        arr = pa.array(values.array)
+        found = pc.index_in(arr, value_set=pa.array([str(i) for i in index], type=arr.type))
+        return np.asarray(found.fill_null(-1).to_numpy(), dtype=np.int64)
+    codes, uniques = pd.factorize(values)
+    lookup = np.append(index.get_indexer(pd.Index(uniques).astype(str)), -1).astype(np.int64)
+    return np.asarray(lookup[codes])
+
+
+def _equals(values: pd.Series, label: str) -> Array:
+    """Boolean mask ``values == label`` (missing is False)."""
+    return np.asarray((values == label).to_numpy(dtype=bool, na_value=False))
+
+
+def _truthy(values: pd.Series) -> Array:
+    """Boolean mask of true values of a yes/no column (missing is False)."""
+    if pd.api.types.is_bool_dtype(values.dtype):
+        return np.asarray(values.to_numpy(dtype=bool, na_value=False))
+    arr = values.to_numpy(dtype=object)
+    return np.asarray(arr == True)  # noqa: E712 - elementwise on an object array of True/False/None
+
+
+def _isin(values: pd.Series, pool: pd.Series) -> Array:
+    """Boolean mask ``values in pool`` (compared as text), hashed by Arrow."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    left = pa.array(values.astype(str).array if values.dtype == object else values.array, from_pandas=True)
+    right = pa.array(pool.astype(str).array if pool.dtype == object else pool.array, from_pandas=True)
+    if isinstance(right, pa.ChunkedArray):
+        right = right.combine_chunks()
+    if left.type != right.type:
+        left, right = left.cast(pa.large_string()), right.cast(pa.large_string())
+    mask = pc.is_in(left, value_set=right, skip_nulls=True)
+    return np.asarray(mask.to_numpy(zero_copy_only=False), dtype=bool)
 
 
 def _bincount(grid: Grid, rep_idx: Array, month_idx: Array, weights: Array | None = None) -> Array:
@@ -119,174 +281,281 @@ def _bincount(grid: Grid, rep_idx: Array, month_idx: Array, weights: Array | Non
     return np.bincount(flat, weights=w, minlength=r * m).reshape(r, m).astype(np.float64)
 
 
+# --------------------------------------------------------------------------- the grid
+
+
+_EVENT_DATES = (("deals", ("created_date", "close_date")), ("leads", ("created_date",)),
+                ("activities", ("date",)), ("feedback", ("date",)))  # fmt: skip
+
+
 def _grid(data: Dataset, as_of: dt.date | None) -> Grid:
-    dates: list[pd.Series] = []
-    for name, cols in (("deals", ("created_date", "close_date")), ("leads", ("created_date",)),
-                       ("activities", ("date",)), ("feedback", ("date",))):
+    first_day = last_day = None
+    for name, cols in _EVENT_DATES:
         frame = data.get(name)
-        if frame is not None:
-            dates.extend(frame[c] for c in cols if c in frame.columns)
-    targets = data.get("targets")
-    if targets is not None:
-        dates.append(pd.to_datetime(targets["period"], format="%Y-%m", errors="coerce"))
-    known = [d.dropna() for d in dates if d.notna().any()]
-    if not known:
-        first = last = pd.Timestamp(as_of or dt.date.today())
+        if frame is None:
+            continue
+        for col in cols:
+            if col not in frame.columns:
+                continue
+            span = _day_range(frame[col])
+            if span is not None:
+                lo, hi = span
+                first_day = lo if first_day is None else min(first_day, lo)
+                last_day = hi if last_day is None else max(last_day, hi)
+    if as_of is not None:
+        stamp = pd.Timestamp(as_of).normalize()
+    elif last_day is not None:
+        stamp = pd.Timestamp(np.datetime64(last_day, "D"))
     else:
-        first = min(d.min() for d in known)
-        last = max(d.max() for d in known)
-    stamp = pd.Timestamp(as_of) if as_of else last
+        stamp = pd.Timestamp(dt.date.today())
+    first = pd.Timestamp(np.datetime64(first_day, "D")) if first_day is not None else stamp
     months = pd.period_range(first.to_period("M"), max(stamp, first).to_period("M"), freq="M")
-    reps_frame = data.get("reps")
-    if reps_frame is not None:
-        rep_ids = pd.Index(reps_frame["rep_id"].dropna().astype(str).unique())
-        team_of = reps_frame.set_index("rep_id")["team"] if "team" in reps_frame else pd.Series(dtype=object)
-    else:
-        ids: set[str] = set()
-        for name in ("deals", "leads", "activities"):
-            frame = data.get(name)
-            if frame is not None:
-                ids |= set(frame["rep_id"].dropna().astype(str))
-        rep_ids = pd.Index(sorted(ids))
-        team_of = pd.Series(dtype=object)
-    teams_of_reps = pd.Series([team_of.get(r) if r in team_of.index else None for r in rep_ids], dtype=object)
+    rep_ids, team_of = _reps(data)
+    teams_of_reps = pd.Series([team_of.get(r) for r in rep_ids], dtype=object)
     teams_of_reps = teams_of_reps.where(teams_of_reps.notna(), UNASSIGNED).astype(str)
     teams = pd.Index(sorted(teams_of_reps.unique()))
     grid = Grid(months, rep_ids, teams, np.asarray(teams.get_indexer(teams_of_reps), dtype=np.int64), stamp)
-    grid.employed = _active_days(grid, reps_frame)
+    grid.employed = _active_days(grid, data.get("reps"))
     return grid
 
 
-def _active_days(grid: Grid, reps: pd.DataFrame | None) -> Array:
-    starts = grid.months.start_time.normalize().to_numpy(dtype="datetime64[us]")
-    ends = grid.months.end_time.normalize().to_numpy(dtype="datetime64[us]")
-    ends = np.minimum(ends, np.datetime64(grid.as_of.normalize(), "us"))
-    r = len(grid.reps)
-    hire = np.full(r, np.datetime64("1900-01-01", "us"))
-    leave = np.full(r, np.datetime64("2999-12-31", "us"))
+def _reps(data: Dataset) -> tuple[pd.Index, dict[str, str]]:
+    """Rep ids (the reps table's, then ids found only in the data) and each rep's team."""
+    ids: list[str] = []
+    team_of: dict[str, str] = {}
+    reps = data.get("reps")
     if reps is not None:
-        by_id = reps.drop_duplicates("rep_id").set_index("rep_id").reindex(grid.reps)
+        frame = reps.dropna(subset=["rep_id"]).drop_duplicates("rep_id")
+        ids = [str(r) for r in frame["rep_id"]]
+        if "team" in frame.columns:
+            team_of = {str(r): str(t) for r, t in zip(frame["rep_id"], frame["team"], strict=True) if pd.notna(t)}
+    known = set(ids)
+    extra: set[str] = set()
+    for name in ("deals", "leads", "activities"):
+        table = data.get(name)
+        if table is not None and "rep_id" in table.columns:
+            extra |= {str(u) for u in pd.unique(table["rep_id"].dropna())} - known
+    return pd.Index(ids + sorted(extra), dtype=object), team_of
+
+
+def _active_days(grid: Grid, reps: pd.DataFrame | None) -> Array:
+    starts = grid.months.start_time.normalize().to_numpy(dtype="datetime64[D]")
+    ends = grid.months.end_time.normalize().to_numpy(dtype="datetime64[D]")
+    ends = np.minimum(ends, np.datetime64(grid.as_of.normalize(), "D"))
+    r = len(grid.reps)
+    hire = np.full(r, np.datetime64("1900-01-01", "D"))
+    leave = np.full(r, np.datetime64("2999-12-31", "D"))
+    if reps is not None:
+        by_id = reps.dropna(subset=["rep_id"]).drop_duplicates("rep_id")
+        by_id = by_id.set_index(by_id["rep_id"].astype(str)).reindex(grid.reps)
         if "hire_date" in by_id:
-            h = by_id["hire_date"].to_numpy(dtype="datetime64[us]")
-            hire = np.where(np.isnat(h), hire, h)
+            h = _days(by_id["hire_date"])
+            hire = np.where(h == _NONE, hire, h.astype("datetime64[D]"))
         if "leave_date" in by_id:
-            lv = by_id["leave_date"].to_numpy(dtype="datetime64[us]")
-            leave = np.where(np.isnat(lv), leave, lv)
+            lv = _days(by_id["leave_date"])
+            leave = np.where(lv == _NONE, leave, lv.astype("datetime64[D]"))
     lo = np.maximum(starts[None, :], hire[:, None])
     hi = np.minimum(ends[None, :], leave[:, None])
-    days = (hi - lo).astype("timedelta64[D]").astype(np.int64) + 1
-    return np.clip(days, 0, None).astype(np.float64)
+    days = (hi - lo).astype(np.int64) + 1
+    return np.asarray(np.clip(days, 0, None), dtype=np.float64)
+
+
+# --------------------------------------------------------------------------- base measures
+
+
+class _Sums:
+    """Accumulates (rep x month) sums chunk by chunk."""
+
+    def __init__(self, grid: Grid) -> None:
+        self.r, self.m = grid.shape
+        self.arrays: dict[str, Array] = {}
+
+    def add(self, name: str, cell: Array, mask: Array, weights: Array | None = None) -> None:
+        """Add ``weights`` (or 1) of the rows in ``mask`` to their flat ``cell`` (rep * months + month)."""
+        w = None if weights is None else np.nan_to_num(weights[mask])
+        counts = np.bincount(cell[mask], weights=w, minlength=self.r * self.m).astype(np.float64)
+        self.arrays[name] = self.arrays[name] + counts if name in self.arrays else counts
+
+    def result(self, name: str) -> Array:
+        """The summed (reps, months) array (zeros when nothing was added)."""
+        flat = self.arrays.get(name, np.zeros(self.r * self.m))
+        return flat.reshape(self.r, self.m)
+
+
+def _cell(grid: Grid, rep: Array, month: Array) -> tuple[Array, Array]:
+    """Flat grid cell of each row and whether it is on the grid."""
+    ok = (rep >= 0) & (month >= 0)
+    return np.where(ok, rep * grid.shape[1] + month, 0), ok
 
 
 def _deal_measures(grid: Grid, deals: pd.DataFrame, out: dict[str, Array], extra: dict[str, Any]) -> None:
-    rep = grid.rep_index(deals["rep_id"])
-    close_m = grid.month_index(deals["close_date"])
-    won = (deals["stage"] == "won").to_numpy()
-    lost = (deals["stage"] == "lost").to_numpy()
-    amount = deals["amount"].to_numpy(dtype=np.float64, na_value=np.nan) if "amount" in deals else np.zeros(len(deals))
-    out["revenue"] = _bincount(grid, rep[won], close_m[won], amount[won])
-    out["deals_won"] = _bincount(grid, rep[won], close_m[won])
-    out["deals_lost"] = _bincount(grid, rep[lost], close_m[lost])
-    if "cost" in deals.columns:
-        out["cost_won"] = _bincount(grid, rep[won], close_m[won], deals["cost"].to_numpy(dtype=np.float64, na_value=np.nan)[won])
-    if "units" in deals.columns:
-        out["units_won"] = _bincount(grid, rep[won], close_m[won], deals["units"].to_numpy(dtype=np.float64, na_value=np.nan)[won])
-    # first won deal of each account (company-wide) is a new customer; later ones are repeat business
-    wd = pd.DataFrame({"account": deals["account_id"].to_numpy()[won], "close": deals["close_date"].to_numpy()[won],
-                       "pos": np.flatnonzero(won)})
-    wd = wd.sort_values(["account", "close", "pos"], kind="stable")
-    first = ~wd["account"].duplicated().to_numpy()
-    is_new = np.zeros(len(deals), dtype=bool)
-    is_new[wd["pos"].to_numpy()[first]] = True
-    is_repeat = won & ~is_new
-    out["new_customers"] = _bincount(grid, rep[is_new], close_m[is_new])
-    out["repeat_revenue"] = _bincount(grid, rep[is_repeat], close_m[is_repeat], amount[is_repeat])
-    if "segment" in deals.columns:
-        seg = deals["segment"].to_numpy()[won]
-        seg_first = pd.Series(close_m[won]).groupby(seg).min()
-        first_m = pd.Series(seg).map(seg_first).to_numpy(dtype=np.float64)
-        newseg = (first_m >= 12) & (close_m[won] - first_m <= 11)
-        idx = np.flatnonzero(won)[newseg]
-        out["new_segment_revenue"] = _bincount(grid, rep[idx], close_m[idx], amount[idx])
-    # open pipeline at each month end: +amount when created, -amount when closed
-    created_m = grid.month_index(deals["created_date"])
-    closed = won | lost
-    plus = _bincount(grid, rep, created_m, amount)
-    minus = _bincount(grid, rep[closed], close_m[closed], amount[closed])
-    out["pipeline_open"] = np.cumsum(plus - minus, axis=1)
-    # won deals' cycle lengths, as an exact per-day histogram per rep-month
-    cyc = (deals["close_date"] - deals["created_date"]).dt.days.to_numpy(dtype=np.float64, na_value=np.nan)
-    ok = won & ~np.isnan(cyc) & (cyc >= 0) & (rep >= 0) & (close_m >= 0)
-    days = cyc[ok].astype(np.int64)
-    bins = int(days.max()) + 1 if len(days) else 1
+    sums = _Sums(grid)
+    won_parts: list[tuple[Array, ...]] = []
+    as_of = grid.as_of_day
+    for lo, hi in _chunks(len(deals)):
+        part = deals.iloc[lo:hi]
+        rep = grid.rep_index(part["rep_id"])
+        close_d = _days(part["close_date"])
+        created_d = _days(part["created_date"])
+        close_cell, on_close = _cell(grid, rep, grid.month_of_days(close_d))
+        won = _equals(part["stage"], "won")
+        lost = _equals(part["stage"], "lost")
+        amount = _floats(part, "amount")
+        wv = won & on_close  # won, on the grid, known by as_of
+        sums.add("revenue", close_cell, wv, amount)
+        sums.add("deals_won", close_cell, wv)
+        sums.add("deals_lost", close_cell, lost & on_close)
+        cost = _floats(part, "cost")
+        costed = wv & ~np.isnan(cost)
+        sums.add("revenue_costed", close_cell, costed, amount)
+        sums.add("cost_won", close_cell, costed, cost)
+        sums.add("units_won", close_cell, wv, _floats(part, "units"))
+        # open pipeline at each month end: +amount in the month created, -amount in the month closed
+        created_cell, on_created = _cell(grid, rep, grid.month_of_days(created_d))
+        sums.add("pipeline_in", created_cell, on_created, amount)
+        sums.add("pipeline_out", close_cell, (won | lost) & on_created & on_close, amount)
+        # won deals with a known close day up to as_of, for the account-level measures below
+        dated = np.flatnonzero(won & (close_d != _NONE) & (close_d <= as_of))
+        won_parts.append((dated + lo, rep[dated], close_cell[dated], close_d[dated], created_d[dated], wv[dated]))
+    for name in ("revenue", "deals_won", "deals_lost", "revenue_costed", "cost_won", "units_won"):
+        out[name] = sums.result(name)
+    out["pipeline_open"] = np.cumsum(sums.result("pipeline_in") - sums.result("pipeline_out"), axis=1)
+    rows, rep, cell, close_d, created_d, wv = (np.concatenate(x) for x in zip(*won_parts, strict=True))
+    _account_measures(grid, deals, rows, rep, cell, close_d, wv, out, extra)
+    # cycle lengths of won deals as exact histograms per rep-month over the distinct day values
     r, m = grid.shape
-    hist = np.bincount((rep[ok] * m + close_m[ok]) * bins + days, minlength=r * m * bins)
-    extra["cycle_hist"] = hist.reshape(r, m, bins).astype(np.int32)
-    extra["won_pairs"] = (rep[won], deals["account_id"].to_numpy()[won], close_m[won])
-    extra["won_ids"] = set(deals["deal_id"].to_numpy()[won & (deals["close_date"] <= grid.as_of).to_numpy()])
+    cyc = np.where(created_d != _NONE, close_d - created_d, -1)
+    ok = wv & (cyc >= 0)
+    seen = np.bincount(cyc[ok], minlength=1) > 0
+    values = np.flatnonzero(seen)
+    slot = np.cumsum(seen) - 1
+    bins = max(len(values), 1)
+    hist = np.bincount(cell[ok] * bins + slot[cyc[ok]], minlength=r * m * bins).reshape(r, m, bins)
+    extra["cycle_hist"] = hist.astype(np.int64)
+    extra["cycle_values"] = values.astype(np.float64) if len(values) else np.zeros(1)
+    extra["won_ids"] = deals["deal_id"].iloc[rows] if "deal_id" in deals.columns else None
+
+
+def _account_measures(
+    grid: Grid,
+    deals: pd.DataFrame,
+    rows: Array,
+    rep: Array,
+    cell: Array,
+    day: Array,
+    wv: Array,
+    out: dict[str, Array],
+    extra: dict[str, Any],
+) -> None:
+    """New customers, repeat revenue, new-segment revenue and the retention triples, from the won deals.
+
+    ``rows`` are the won deals with a close day up to as_of (company-wide, any rep), ``wv`` marks those
+    on the grid with a known rep. The first won deal of an account (by close day, then deal_id) is a new
+    customer; its later won deals are repeat business.
+    """
+    m = grid.shape[1]
+    sums = _Sums(grid)
+    amount = _floats(deals, "amount")[rows] if "amount" in deals.columns else np.zeros(len(rows))
+    codes, accounts = pd.factorize(deals["account_id"].iloc[rows])
+    acc = np.asarray(codes, dtype=np.int64)
+    has_acc = acc >= 0
+    n_acc = len(accounts)
+    safe = np.where(has_acc, acc, 0)
+    first_day = np.full(n_acc, np.iinfo(np.int64).max)
+    np.minimum.at(first_day, acc[has_acc], day[has_acc])
+    cand = has_acc & (day == first_day[safe])
+    first_row = np.full(n_acc, np.iinfo(np.int64).max)
+    np.minimum.at(first_row, acc[cand], rows[cand])
+    _break_ties_by_id(deals, rows, acc, cand, first_row)
+    is_new = has_acc & (rows == first_row[safe])
+    sums.add("new_customers", cell, is_new & wv)
+    sums.add("repeat_revenue", cell, has_acc & ~is_new & wv, amount)
+    out["new_customers"] = sums.result("new_customers")
+    out["repeat_revenue"] = sums.result("repeat_revenue")
+    month = np.where(wv, cell % max(m, 1), -1)
+    # revenue from segments whose first won deal (company-wide, on the grid) was within the last 12 months;
+    # a segment first seen in the data's first 12 months counts as established
+    if "segment" in deals.columns:
+        seg = np.asarray(pd.factorize(deals["segment"].iloc[rows])[0], dtype=np.int64)
+        has_seg = (seg >= 0) & wv
+        seg_first = np.full(int(seg.max()) + 1 if len(seg) else 0, np.iinfo(np.int64).max)
+        np.minimum.at(seg_first, seg[has_seg], month[has_seg])
+        first_m = seg_first[np.where(has_seg, seg, 0)] if len(seg_first) else np.zeros(0, dtype=np.int64)
+        newseg = has_seg & (first_m >= HISTORY_MONTHS) & (month - first_m < HISTORY_MONTHS)
+        sums.add("new_segment_revenue", cell, newseg, amount)
+        out["new_segment_revenue"] = sums.result("new_segment_revenue")
+    keep = wv & has_acc
+    extra["won_triples"] = (rep[keep], acc[keep], month[keep], n_acc)
+
+
+def _break_ties_by_id(deals: pd.DataFrame, rows: Array, acc: Array, cand: Array, first_row: Array) -> None:
+    """Where an account's first day has several won deals, the smallest deal_id is the first (not row order)."""
+    per_acc = np.bincount(acc[cand], minlength=len(first_row))
+    tied = cand & (per_acc[np.where(acc >= 0, acc, 0)] > 1)
+    if not tied.any() or "deal_id" not in deals.columns:
+        return
+    sub = rows[tied]
+    frame = pd.DataFrame({"acc": acc[tied], "id": deals["deal_id"].iloc[sub].astype(str).to_numpy(), "row": sub})
+    first = frame.sort_values(["acc", "id", "row"]).drop_duplicates("acc")
+    first_row[first["acc"].to_numpy()] = first["row"].to_numpy()
 
 
 def _lead_measures(grid: Grid, leads: pd.DataFrame, out: dict[str, Array], extra: dict[str, Any]) -> None:
-    rep = grid.rep_index(leads["rep_id"])
-    m = grid.month_index(leads["created_date"])
-    out["leads_created"] = _bincount(grid, rep, m)
-    qualified = leads["qualified"].fillna(False).to_numpy(dtype=bool)
-    out["leads_qualified"] = _bincount(grid, rep[qualified], m[qualified])
-    if "converted_deal_id" in leads.columns and "won_ids" in extra:
-        conv = leads["converted_deal_id"].isin(extra["won_ids"]).to_numpy()
-        out["leads_converted"] = _bincount(grid, rep[conv], m[conv])
+    sums = _Sums(grid)
+    has_link = "converted_deal_id" in leads.columns
+    won_ids = extra.get("won_ids")
+    conv_all = None
+    if has_link and won_ids is not None and len(leads):
+        conv_all = _isin(leads["converted_deal_id"], won_ids)
+    for lo, hi in _chunks(len(leads)):
+        part = leads.iloc[lo:hi]
+        cell, ok = _cell(grid, grid.rep_index(part["rep_id"]), grid.month_index(part["created_date"]))
+        sums.add("leads_created", cell, ok)
+        if "qualified" in part.columns:
+            sums.add("leads_qualified", cell, ok & _truthy(part["qualified"]))
+        if conv_all is not None:
+            sums.add("leads_converted", cell, ok & conv_all[lo:hi])
+    out["leads_created"] = sums.result("leads_created")
+    out["leads_qualified"] = sums.result("leads_qualified")
+    if has_link:
+        out["leads_converted"] = sums.result("leads_converted")
 
 
 def _activity_measures(grid: Grid, acts: pd.DataFrame, out: dict[str, Array]) -> None:
     rep = grid.rep_index(acts["rep_id"])
     m = grid.month_index(acts["date"])
-    kind = acts["type"].to_numpy()
     for name, label in (("calls", "call"), ("meetings", "meeting"), ("emails", "email"), ("demos", "demo")):
-        sel = kind == label
+        sel = _equals(acts["type"], label)
         out[name] = _bincount(grid, rep[sel], m[sel])
 
 
-def _target_measures(grid: Grid, targets: pd.DataFrame, out: dict[str, Array], team_targets: dict[str, Array]) -> None:
-    months = pd.to_datetime(targets["period"], format="%Y-%m", errors="coerce")
-    sel = (targets["metric"] == "revenue").to_numpy()
-    t = targets[sel]
-    m = grid.month_index(months[sel])
-    value = t["target"].to_numpy(dtype=np.float64, na_value=np.nan)
-    rep_rows = t["rep_id"].notna().to_numpy() if "rep_id" in t else np.zeros(len(t), dtype=bool)
-    rep = grid.rep_index(t["rep_id"].fillna("")) if "rep_id" in t else np.full(len(t), -1)
-    arr = np.full(grid.shape, np.nan)
-    ok = rep_rows & (rep >= 0) & (m >= 0)
-    arr[rep[ok], m[ok]] = value[ok]
-    out["target_revenue"] = arr
+def _target_measures(grid: Grid, targets: pd.DataFrame, out: dict[str, Array], team_out: dict[str, Array]) -> None:
+    """Revenue targets per rep-month (and per team-month where a team has its own); duplicates add up."""
+    t = targets[_equals(targets["metric"], "revenue")]
+    months = pd.to_datetime(t["period"].astype(str), format="%Y-%m", errors="coerce")
+    m = grid.month_index(pd.Series(months), cut=False)
+    value = _floats(t, "target")
+    has_value = ~np.isnan(value)
+    rep_rows = t["rep_id"].notna().to_numpy() if "rep_id" in t.columns else np.zeros(len(t), dtype=bool)
+    rep = grid.rep_index(t["rep_id"]) if "rep_id" in t.columns else np.full(len(t), -1, dtype=np.int64)
+    out["target_revenue"] = _sparse_sum(rep, m, value, rep_rows & has_value, grid.shape)
     if "team" in t.columns:
-        team_rows = t["team"].notna().to_numpy() & ~rep_rows
-        tidx = np.asarray(grid.teams.get_indexer(t["team"].fillna("")), dtype=np.int64)
-        tarr = np.full((len(grid.teams), grid.shape[1]), np.nan)
-        ok = team_rows & (tidx >= 0) & (m >= 0)
-        tarr[tidx[ok], m[ok]] = value[ok]
-        if ok.any():
-            team_targets["target_revenue"] = tarr
+        team_rows = t["team"].notna().to_numpy() & ~rep_rows & has_value
+        tidx = _index_of(t["team"], grid.teams)
+        if (team_rows & (tidx >= 0) & (m >= 0)).any():
+            team_out["target_revenue"] = _sparse_sum(tidx, m, value, team_rows, (len(grid.teams), grid.shape[1]))
 
 
-def _roll(arr: Array, grain: str, how: str, months: pd.PeriodIndex) -> Array:
-    """Roll a (..., M) monthly array up to ``grain``: column m = the span of that grain ending in month m."""
-    if grain == "month" or how == "last":
-        return arr
-    nan = np.isnan(arr)
-    filled = np.where(nan, 0.0, arr) if arr.dtype.kind == "f" else arr
-    csum = np.cumsum(filled, axis=-1)
-    cnt = np.cumsum(~nan, axis=-1)
-    zero = np.zeros(arr.shape[:-1] + (1,), dtype=csum.dtype)
-    csum0 = np.concatenate([zero, csum], axis=-1)
-    cnt0 = np.concatenate([zero.astype(cnt.dtype), cnt], axis=-1)
-    start = _span_start(grain, months)
-    end = np.arange(len(months)) + 1
-    lo = np.clip(start, 0, None)
-    total = csum0[..., end] - csum0[..., lo]
-    count = cnt0[..., end] - cnt0[..., lo]
-    if arr.dtype.kind == "f":
-        total = np.where(count > 0, total, np.nan)
-    return total
+def _sparse_sum(row: Array, col: Array, value: Array, mask: Array, shape: tuple[int, int]) -> Array:
+    """Sum ``value`` into a (rows, months) array; NaN where nothing was given."""
+    ok = mask & (row >= 0) & (col >= 0)
+    flat = row[ok] * shape[1] + col[ok]
+    total = np.bincount(flat, weights=value[ok], minlength=shape[0] * shape[1]).reshape(shape)
+    given = np.bincount(flat, minlength=shape[0] * shape[1]).reshape(shape) > 0
+    return np.where(given, total, np.nan)
+
+
+# --------------------------------------------------------------------------- rolling up
 
 
 def _span_start(grain: str, months: pd.PeriodIndex) -> Array:
@@ -302,70 +571,169 @@ def _span_start(grain: str, months: pd.PeriodIndex) -> Array:
     return idx
 
 
-def _median_from_hist(hist: Array) -> Array:
-    """Exact median of integer days from histograms (..., bins); NaN where empty."""
+def _roll(arr: Array, grain: str, rollup: str, months: pd.PeriodIndex) -> Array:
+    """Roll a (..., M) monthly array up to ``grain``: column m = the span of that grain ending in month m.
+
+    NaN months (e.g. no target) are skipped; a span with no value at all stays NaN.
+    """
+    if grain == "month" or rollup == "last":
+        return arr
+    nan = np.isnan(arr)
+    zero = np.zeros((*arr.shape[:-1], 1))
+    csum = np.concatenate([zero, np.cumsum(np.where(nan, 0.0, arr), axis=-1)], axis=-1)
+    cnt = np.concatenate([zero, np.cumsum(~nan, axis=-1)], axis=-1)
+    lo = np.clip(_span_start(grain, months), 0, None)
+    end = np.arange(len(months)) + 1
+    total = csum[..., end] - csum[..., lo]
+    count = cnt[..., end] - cnt[..., lo]
+    return np.where(count > 0, total, np.nan)
+
+
+def _sum_groups(arr: Array, onehot: Array) -> Array:
+    """Sum rows into groups (onehot: groups x rows); NaN where no row of the group has a value."""
+    summed = onehot @ np.nan_to_num(arr)
+    present = onehot @ (~np.isnan(arr)).astype(np.float64)
+    return np.where(present > 0, summed, np.nan)
+
+
+# --------------------------------------------------------------------------- cohort KPIs
+
+
+@dataclass
+class _Context:
+    """What cohort functions see: the grid, deal-level extracts and per-level caches."""
+
+    grid: Grid
+    extra: dict[str, Any]
+    levels: list[Array]  # per level (reps, teams, company): entity index of each rep
+    cache: dict[Any, Any] = field(default_factory=dict)
+
+    def sizes(self) -> list[int]:
+        """Number of entities per level."""
+        r = len(self.grid.reps)
+        return [r, len(self.grid.teams), 1]
+
+
+CohortFn = Callable[[_Context, str], Array]
+
+
+@dataclass(frozen=True)
+class Cohort:
+    """A registered non-additive KPI function: ``fn(context, grain) -> (entities, months)`` values.
+
+    NaN values get the KPI's ``when_zero`` reason. ``needs`` lists the tables and columns it reads;
+    ``history`` the months of data it needs before a period.
+    """
+
+    fn: CohortFn
+    needs: tuple[str, ...]
+    history: int = 0
+
+
+def _median_from_hist(hist: Array, values: Array) -> Array:
+    """Exact median from histograms (..., bins) over the sorted bin ``values``; NaN where empty."""
     cum = np.cumsum(hist, axis=-1)
     n = cum[..., -1]
     k1 = (n - 1) // 2
     k2 = n // 2
-    v1 = np.argmax(cum > k1[..., None], axis=-1)
-    v2 = np.argmax(cum > k2[..., None], axis=-1)
+    v1 = values[np.argmax(cum > k1[..., None], axis=-1)]
+    v2 = values[np.argmax(cum > k2[..., None], axis=-1)]
     return np.where(n > 0, (v1 + v2) / 2.0, np.nan)
 
 
-def _sales_cycle(grid: Grid, extra: dict[str, Any], grain: str, groups: list[Array]) -> list[Array]:
-    hist = extra["cycle_hist"].astype(np.int64)
+def _sales_cycle(ctx: _Context, grain: str) -> Array:
+    """Median days from created to close of the won deals in the period, per entity."""
+    hist = ctx.extra["cycle_hist"]
+    values = ctx.extra["cycle_values"]
+    m = len(ctx.grid.months)
+    start = np.clip(_span_start(grain, ctx.grid.months), 0, None)
+    end = np.arange(m) + 1
     out = []
-    for g in groups:
-        summed = np.stack([hist[g == i].sum(axis=0) for i in range(int(g.max()) + 1)]) if len(g) else hist[:0]
-        rolled = np.moveaxis(_roll(np.moveaxis(summed, -1, 0), grain, "sum", grid.months), 0, -1)
-        out.append(_median_from_hist(rolled))
-    return out
+    for level, (g, size) in enumerate(zip(ctx.levels, ctx.sizes(), strict=True)):
+        key = ("cycle", level)
+        if key not in ctx.cache:
+            summed = np.zeros((size, *hist.shape[1:]), dtype=np.int64)
+            np.add.at(summed, g, hist)
+            zero = np.zeros((size, 1, hist.shape[2]), dtype=np.int64)
+            ctx.cache[key] = np.concatenate([zero, np.cumsum(summed, axis=1)], axis=1)
+        csum = ctx.cache[key]
+        out.append(_median_from_hist(csum[:, end] - csum[:, start], values))
+    return np.concatenate(out, axis=0)
 
 
-def _retention(grid: Grid, extra: dict[str, Any], grain: str, groups: list[Array]) -> list[tuple[Array, Array]]:
-    rep, account, month = extra["won_pairs"]
-    ok = (rep >= 0) & (month >= 0)
-    m_count = len(grid.months)
-    start = _span_start(grain, grid.months)
-    prev = start - 1  # S is measured at the end of the month before the span
+def _retention_counts(ctx: _Context, level: int) -> Array:
+    """C[e, d, j]: the entity's (entity, account) won-deal months d' < d whose next won month is after j.
+
+    Each pair's distinct won-deal months d1 < d2 < ... make it active from d_i to
+    min(d_i + 11, d_(i+1) - 1) (the next month takes over); with ``nd`` the next
+    won month, H[e, d, nd] counts pairs by (d, nd). C is its prefix sum over d of
+    the suffix sum over nd, so every retention count is a difference of two entries.
+    """
+    key = ("retention", level)
+    if key in ctx.cache:
+        return ctx.cache[key]  # type: ignore[no-any-return]
+    rep, acc, month, n_acc = ctx.extra["won_triples"]
+    g = ctx.levels[level]
+    size = ctx.sizes()[level]
+    m = len(ctx.grid.months)
+    ent = g[rep]
+    code = np.sort((ent * max(n_acc, 1) + acc) * m + month)
+    u = code[np.concatenate([[True], code[1:] != code[:-1]])] if len(code) else code
+    d = u % m
+    pair = u // m
+    nd = np.full(len(u), m, dtype=np.int64)
+    if len(u) > 1:
+        same = pair[1:] == pair[:-1]
+        nd[:-1] = np.where(same, d[1:], m)
+    e = pair // max(n_acc, 1)
+    hist = np.bincount((e * m + d) * (m + 1) + nd, minlength=size * m * (m + 1)).reshape(size, m, m + 1)
+    after = np.cumsum(hist[:, :, ::-1], axis=2)[:, :, ::-1]  # after[e, d, j] = pairs with next month >= j
+    g_after = np.concatenate([after[:, :, 1:], np.zeros((size, m, 1), dtype=np.int64)], axis=2)  # next > j
+    c = np.concatenate([np.zeros((size, 1, m + 1), dtype=np.int64), np.cumsum(g_after, axis=1)], axis=1)
+    ctx.cache[key] = c
+    return c
+
+
+def _retention(ctx: _Context, grain: str) -> Array:
+    """Share of the customers active at the start of the period still active at its end, per entity.
+
+    Active = a won deal with the entity in the trailing 12 months. S is measured at the end of the
+    month before the period, E at the end of the period's last month; (E - N) / S, with N the
+    customers active at the end but not at the start, is the share of S still active.
+    """
+    m = len(ctx.grid.months)
+    idx = np.arange(m)
+    prev = np.clip(_span_start(grain, ctx.grid.months) - 1, 0, None)
+    lo = np.clip(prev - (HISTORY_MONTHS - 1), 0, None)
+    top = np.clip(idx - (HISTORY_MONTHS - 1), 0, None)  # d <= idx - 12  <=>  d < idx - 11
     out = []
-    for g in groups:
-        entity = g[rep[ok]]
-        frame = pd.DataFrame({"e": entity, "a": account[ok], "m": month[ok]}).drop_duplicates()
-        codes, uniques = pd.factorize(pd.MultiIndex.from_frame(frame[["e", "a"]]))
-        presence = np.zeros((len(uniques), m_count), dtype=np.int32)
-        presence[codes, frame["m"].to_numpy()] = 1
-        c = np.concatenate([np.zeros((len(uniques), 1), dtype=np.int64), np.cumsum(presence, axis=1)], axis=1)
-        idx = np.arange(m_count)
-        active = (c[:, idx + 1] - c[:, np.clip(idx - 11, 0, None)]) > 0  # won deal in trailing 12 months
-        ent = np.asarray([u[0] for u in uniques], dtype=np.int64) if len(uniques) else np.zeros(0, dtype=np.int64)
-        n_ent = int(g.max()) + 1 if len(g) else 0
-        safe_prev = np.clip(prev, 0, None)
-        at_start = active[:, safe_prev]
-        kept = at_start & active[:, idx]
-        s = np.zeros((n_ent, m_count))
-        k = np.zeros((n_ent, m_count))
-        np.add.at(s, ent, at_start)
-        np.add.at(k, ent, kept)
-        enough = prev - 11 >= 0  # S needs 12 months of history before the period
-        s[:, ~enough] = np.nan
-        out.append((k, s))
-    return out
+    for level in range(len(ctx.levels)):
+        c = _retention_counts(ctx, level)
+        start = c[:, prev + 1, prev] - c[:, lo, prev]
+        lapsed = np.where(top > lo, c[:, top, idx] - c[:, lo, idx], 0)
+        kept = start - lapsed
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out.append(np.where(start > 0, kept / np.where(start > 0, start, 1), np.nan))
+    return np.concatenate(out, axis=0)
 
 
-COHORT_FUNCTIONS["sales_cycle"] = _sales_cycle  # type: ignore[assignment]
-COHORT_FUNCTIONS["retention"] = _retention  # type: ignore[assignment]
+COHORT_FUNCTIONS: dict[str, Cohort] = {
+    "sales_cycle": Cohort(_sales_cycle, ("deals",)),
+    "retention": Cohort(_retention, ("deals",), history=HISTORY_MONTHS),
+}
+"""Registered cohort functions by name (``function:`` of a cohort KPI in ``kpis.yaml``)."""
+
+
+# --------------------------------------------------------------------------- compute
 
 
 def _period_labels(months: pd.PeriodIndex, grain: str) -> list[str]:
     out = []
     for m in months:
-        p = of_grain("quarter" if grain == "quarter" else grain, m)  # type: ignore[arg-type]
         if grain == "quarter":
-            out.append(p.label if m.month % 3 == 0 else f"{m}-QTD")
+            out.append(of_grain("quarter", m).label if m.month % 3 == 0 else f"{m}-QTD")
         else:
-            out.append(p.label)
+            out.append(of_grain(grain, m).label)  # type: ignore[arg-type]
     return out
 
 
@@ -375,86 +743,94 @@ def compute_kpis(data: Dataset, *, as_of: dt.date | None = None, grains: tuple[s
     Parameters
     ----------
     data : the loaded data set
-    as_of : the data's last day (default: the latest date in the data); lead conversion counts
-        deals won up to this day, and activity rates count employed days up to it
-    grains : which period grains to compute
+    as_of : the data's last day (default: the latest event date in the data). Events after it are left
+        out; lead conversion counts deals won up to this day, and activity rates count employed days up to it
+    grains : which period grains to compute (of ``month``, ``quarter`` (to date), ``ytd``, ``t12m``)
 
     Returns
     -------
     KpiTable
-        ``values`` is tidy: one row per entity, grain, period and KPI.
+        ``values`` is tidy: one row per entity, grain, period and KPI. Quarter periods are labelled
+        ``2025-Q1`` at the quarter's last month and ``2025-02-QTD`` before it.
+
+    Raises
+    ------
+    ValueError
+        An unknown grain.
     """
     from salesreports.kpis import registry
 
+    bad = [g for g in grains if g not in GRAINS]
+    if bad:
+        msg = f"unknown grain(s) {', '.join(map(repr, bad))}; use {', '.join(GRAINS)}"
+        raise ValueError(msg)
     grid = _grid(data, as_of)
-    measures: dict[str, Array] = {"active_days": grid.employed}
-    team_targets: dict[str, Array] = {}
-    extra: dict[str, Any] = {}
-    if (deals := data.get("deals")) is not None:
-        _deal_measures(grid, deals, measures, extra)
-    if (leads := data.get("leads")) is not None:
-        _lead_measures(grid, leads, measures, extra)
-    if (acts := data.get("activities")) is not None:
-        _activity_measures(grid, acts, measures)
-    if (targets := data.get("targets")) is not None:
-        _target_measures(grid, targets, measures, team_targets)
-
+    monthly, extra = _measures(data, grid)
     kpis = list(registry())
-    unavailable = {k.name: reason for k in kpis if (reason := _missing(k, data))}
+    unavailable = {k.name: why for k in kpis if (why := _missing(k, data))}
     r, m = grid.shape
-    t = len(grid.teams)
-    groups = [np.arange(r), grid.rep_team, np.zeros(r, dtype=np.int64)]
-    onehot_team = np.zeros((t, r))
-    onehot_team[grid.rep_team, np.arange(r)] = 1.0
-    data_start = 0
-    frames: list[pd.DataFrame] = []
-    ent_type = np.array(["rep"] * r + ["team"] * t + ["company"])
-    ent_id = np.array(list(grid.reps) + list(grid.teams) + [COMPANY], dtype=object)
-    ent_team = np.array([grid.teams[i] for i in grid.rep_team] + list(grid.teams) + [""], dtype=object)
+    ctx = _Context(grid, extra, [np.arange(r), grid.rep_team, np.zeros(r, dtype=np.int64)])
+    ent_type = np.array(["rep"] * r + ["team"] * len(grid.teams) + ["company"], dtype=object)
+    ent_id = np.array([*grid.reps, *grid.teams, COMPANY], dtype=object)
+    ent_team = np.array([*(grid.teams[i] for i in grid.rep_team), *grid.teams, ""], dtype=object)
     month_labels = np.array([str(x) for x in grid.months], dtype=object)
+    cols: dict[str, list[Array]] = {k: [] for k in ("grain", "period", "kpi", "value", "reason")}
     for grain in grains:
-        rolled: dict[str, Array] = {}
-        for name, arr in measures.items():
-            how = MEASURES[name][2]
-            rep_arr = _roll(arr, grain, how, grid.months)
-            team_arr = _roll(_sum_groups(arr, onehot_team), grain, how, grid.months)
-            if name in team_targets:
-                team_arr = np.where(np.isnan(_roll(team_targets[name], grain, how, grid.months)), team_arr,
-                                    _roll(team_targets[name], grain, how, grid.months))
-            company = _roll(_nansum0(arr)[None, :], grain, how, grid.months)
-            rolled[name] = np.concatenate([rep_arr, team_arr, company], axis=0)
-        employed = rolled["active_days"] > 0
-        too_early = _span_start(grain, grid.months) < data_start
+        rolled = {name: _roll(arr, grain, MEASURES[name].rollup, grid.months) for name, arr in monthly.items()}
         labels = np.array(_period_labels(grid.months, grain), dtype=object)
         for kpi in kpis:
-            value, reason = _evaluate(kpi, rolled, extra, grid, grain, groups, unavailable)
-            reason = np.where(np.isnan(value) & (reason == ""), kpi.when_zero, reason)
-            not_employed = ~employed
-            value = np.where(not_employed, np.nan, value)
-            reason = np.where(not_employed, "not employed in this period", reason)
-            if too_early.any():
-                first = str(grid.months[0])
-                value[:, too_early] = np.nan
-                reason[:, too_early] = f"the data starts in {first}: this period is not fully covered"
-            frames.append(_tidy(ent_type, ent_id, ent_team, grain, labels, month_labels, kpi.name, value, reason))
-    values = pd.concat(frames, ignore_index=True)
+            value, reason = _evaluate(kpi, rolled, ctx, grain, unavailable)
+            cols["grain"].append(np.full(value.size, grain, dtype=object))
+            cols["period"].append(np.tile(labels, value.shape[0]))
+            cols["kpi"].append(np.full(value.size, kpi.name, dtype=object))
+            cols["value"].append(value.reshape(-1))
+            cols["reason"].append(reason.reshape(-1))
+    n_blocks = len(cols["value"])
+    e = len(ent_id)
+    values = pd.DataFrame(
+        {
+            "entity_type": np.tile(np.repeat(ent_type, m), n_blocks),
+            "entity_id": np.tile(np.repeat(ent_id, m), n_blocks),
+            "team": np.tile(np.repeat(ent_team, m), n_blocks),
+            "grain": np.concatenate(cols["grain"]) if n_blocks else np.zeros(0, dtype=object),
+            "period": np.concatenate(cols["period"]) if n_blocks else np.zeros(0, dtype=object),
+            "period_end": np.tile(month_labels, e * n_blocks),
+            "kpi": np.concatenate(cols["kpi"]) if n_blocks else np.zeros(0, dtype=object),
+            "value": np.concatenate(cols["value"]) if n_blocks else np.zeros(0),
+            "reason": np.concatenate(cols["reason"]) if n_blocks else np.zeros(0, dtype=object),
+        }
+    )
     return KpiTable(values, grid, unavailable)
 
 
-def _sum_groups(arr: Array, onehot: Array) -> Array:
-    if np.isnan(arr).all():
-        return np.full((onehot.shape[0], arr.shape[1]), np.nan)
-    summed = onehot @ np.nan_to_num(arr)
-    present = onehot @ (~np.isnan(arr)).astype(np.float64)
-    return np.where(present > 0, summed, np.nan)
+def _measures(data: Dataset, grid: Grid) -> tuple[dict[str, Array], dict[str, Any]]:
+    """Every base measure as an (entities, months) monthly array: reps, then teams, then the company."""
+    reps: dict[str, Array] = {"active_days": grid.employed}
+    team_own: dict[str, Array] = {}
+    extra: dict[str, Any] = {}
+    if (deals := data.get("deals")) is not None:
+        _deal_measures(grid, deals, reps, extra)
+    if (leads := data.get("leads")) is not None:
+        _lead_measures(grid, leads, reps, extra)
+    if (acts := data.get("activities")) is not None:
+        _activity_measures(grid, acts, reps)
+    if (targets := data.get("targets")) is not None:
+        _target_measures(grid, targets, reps, team_own)
+    r = len(grid.reps)
+    onehot = np.zeros((len(grid.teams), r))
+    onehot[grid.rep_team, np.arange(r)] = 1.0
+    monthly: dict[str, Array] = {}
+    for name, arr in reps.items():
+        teams = _sum_groups(arr, onehot)
+        if name in team_own:  # a team's own target replaces the sum of its reps' targets for that month
+            teams = np.where(np.isnan(team_own[name]), teams, team_own[name])
+        company = _sum_groups(teams, np.ones((1, len(grid.teams))))
+        monthly[name] = np.concatenate([arr, teams, company], axis=0)
+    return monthly, extra
 
 
-def _nansum0(arr: Array) -> Array:
-    present = (~np.isnan(arr)).sum(axis=0)
-    return np.where(present > 0, np.nansum(arr, axis=0), np.nan)
-
-
-def _missing(kpi: Any, data: Dataset) -> str:
+def _missing(kpi: Kpi, data: Dataset) -> str:
+    """Why a KPI cannot be computed at all from this data set ("" when it can)."""
     for table in kpi.tables:
         if not data.has(table):
             return f"the data source has no {table} table"
@@ -462,46 +838,50 @@ def _missing(kpi: Any, data: Dataset) -> str:
         frame = data.get(table)
         if frame is None:
             return f"the data source has no {table} table"
-        if column not in frame.columns or frame[column].isna().all():
+        if column not in frame.columns or not frame[column].notna().any():
             return f"the {table} table has no {column} values"
     return ""
 
 
-def _evaluate(kpi: Any, rolled: dict[str, Array], extra: dict[str, Any], grid: Grid, grain: str,
-              groups: list[Array], unavailable: dict[str, str]) -> tuple[Array, Array]:
+def _history(kpi: Kpi) -> int:
+    if kpi.type == "cohort":
+        return COHORT_FUNCTIONS[kpi.function].history
+    return max((MEASURES[name].history for name in kpi.inputs), default=0)
+
+
+def _evaluate(
+    kpi: Kpi, rolled: dict[str, Array], ctx: _Context, grain: str, unavailable: dict[str, str]
+) -> tuple[Array, Array]:
+    """One KPI for every entity and month of ``grain``: (values, reasons), reasons "" where there is a value."""
     shape = rolled["active_days"].shape
     if kpi.name in unavailable:
         return np.full(shape, np.nan), np.full(shape, unavailable[kpi.name], dtype=object)
-    reason = np.full(shape, "", dtype=object)
     with np.errstate(divide="ignore", invalid="ignore"):
         if kpi.type == "simple":
-            return rolled[kpi.measure].astype(np.float64), reason
-        if kpi.type == "ratio":
+            value = rolled[kpi.measure].astype(np.float64, copy=True)
+        elif kpi.type == "ratio":
+            assert kpi.numerator is not None
+            assert kpi.denominator is not None
             num = kpi.numerator.evaluate(rolled)
             den = kpi.denominator.evaluate(rolled)
             bad = np.isnan(den) | (den <= 0 if kpi.positive_denominator else den == 0)
-            return np.where(bad, np.nan, num / np.where(bad, 1.0, den)), reason
-        if kpi.function == "sales_cycle":
-            return np.concatenate(_sales_cycle(grid, extra, grain, groups), axis=0), reason
-        parts = _retention(grid, extra, grain, groups)
-        kept = np.concatenate([p[0] for p in parts], axis=0)
-        start = np.concatenate([p[1] for p in parts], axis=0)
-        value = np.where((start > 0) & ~np.isnan(start), kept / np.where(start > 0, start, 1.0), np.nan)
-        reason = np.where(np.isnan(start), "needs 12 months of history before the period", reason)
-        return value, reason
-
-
-def _tidy(ent_type: Array, ent_id: Array, ent_team: Array, grain: str, labels: Array, month_labels: Array,
-          kpi: str, value: Array, reason: Array) -> pd.DataFrame:
-    e, m = value.shape
-    return pd.DataFrame({
-        "entity_type": np.repeat(ent_type, m),
-        "entity_id": np.repeat(ent_id, m),
-        "team": np.repeat(ent_team, m),
-        "grain": grain,
-        "period": np.tile(labels, e),
-        "period_end": np.tile(month_labels, e),
-        "kpi": kpi,
-        "value": value.reshape(-1),
-        "reason": np.where(np.isnan(value.reshape(-1)), reason.reshape(-1), ""),
-    })
+            value = np.where(bad, np.nan, num / np.where(bad, 1.0, den))
+        else:
+            value = np.asarray(COHORT_FUNCTIONS[kpi.function].fn(ctx, grain), dtype=np.float64)
+    value = np.broadcast_to(value, shape).astype(np.float64)
+    # reasons, from the most specific to the most general (a later one wins)
+    reason = np.where(np.isnan(value), kpi.when_zero, "").astype(object)
+    start = _span_start(grain, ctx.grid.months)
+    first = str(ctx.grid.months[0])
+    need = _history(kpi)
+    not_employed = ~(rolled["active_days"] > 0)
+    value[not_employed] = np.nan
+    reason[not_employed] = "not employed in this period"
+    if need:
+        short = (start >= 0) & (start < need)
+        value[:, short] = np.nan
+        reason[:, short] = f"needs {need} months of history before the period (the data starts in {first})"
+    early = start < 0
+    value[:, early] = np.nan
+    reason[:, early] = f"the data starts in {first}: this period is not fully covered"
+    return value, reason

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ast
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -38,17 +38,33 @@ class Expr:
     tree: ast.expr = field(compare=False, repr=False)
 
     @classmethod
-    def parse(cls, text: str) -> Expr:
+    def parse(cls, text: object) -> Expr:
         """Parse ``text``; raises ``ValueError`` for anything but plain arithmetic."""
+        if isinstance(text, bool) or not isinstance(text, (str, int, float)) or not str(text).strip():
+            raise ValueError(f"{text!r} is not an arithmetic expression over measure names")
         try:
             node = ast.parse(str(text), mode="eval").body
         except SyntaxError as exc:
             raise ValueError(f"'{text}' is not an arithmetic expression ({exc.msg})") from None
         for sub in ast.walk(node):
-            if not isinstance(sub, (ast.BinOp, ast.Name, ast.Constant, ast.Load, ast.UnaryOp, ast.USub,
-                                    ast.Add, ast.Sub, ast.Mult, ast.Div)):
+            if not isinstance(
+                sub,
+                (
+                    ast.BinOp,
+                    ast.Name,
+                    ast.Constant,
+                    ast.Load,
+                    ast.UnaryOp,
+                    ast.USub,
+                    ast.Add,
+                    ast.Sub,
+                    ast.Mult,
+                    ast.Div,
+                ),
+            ):
                 raise ValueError(f"'{text}' may only use measure names, numbers and + - * / ( )")
-            if isinstance(sub, ast.Constant) and not isinstance(sub.value, (int, float)):
+            number = isinstance(sub, ast.Constant) and isinstance(sub.value, (int, float))
+            if isinstance(sub, ast.Constant) and (isinstance(sub.value, bool) or not number):
                 raise ValueError(f"'{text}': only numbers may appear as constants")
         return cls(str(text), node)
 
@@ -119,7 +135,8 @@ class Kpi:
         if self.type == "simple":
             return frozenset({self.measure})
         if self.type == "ratio":
-            assert self.numerator is not None and self.denominator is not None
+            assert self.numerator is not None
+            assert self.denominator is not None
             return self.numerator.names | self.denominator.names
         return frozenset()
 
@@ -208,59 +225,131 @@ _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _con
 _KEYS = {
     "name", "label", "description", "type", "measure", "numerator", "denominator", "function", "when_zero",
     "positive_denominator", "format", "higher_is_better", "needs", "target", "headline",
-}
+}  # fmt: skip
+_REQUIRED = ("name", "label", "description", "type", "format", "higher_is_better")
+_BY_TYPE = {"simple": ("measure",), "ratio": ("numerator", "denominator"), "cohort": ("function",)}
+_BOOLS = ("higher_is_better", "positive_denominator", "headline")
+_TEXTS = ("label", "description", "when_zero")
 
 
-def parse(path: Path, measures: frozenset[str], functions: frozenset[str], tables: frozenset[str]) -> Registry:
+def _covered(need: str, needs: Collection[str]) -> bool:
+    """Whether a KPI's ``needs`` cover one need of a measure (a table is covered by any of its columns)."""
+    return need in needs or ("." not in need and any(n.split(".", 1)[0] == need for n in needs))
+
+
+def _check_entry(entry: dict[str, Any], where: str, name: str, tables: Collection[str]) -> list[str]:
+    """Rules on the shape of one entry: keys, required fields, types of values."""
+    problems = [
+        f"{where}: unknown key '{key}'.{close_matches(key, _KEYS) or ' Known keys: ' + ', '.join(sorted(_KEYS))}"
+        for key in entry
+        if key not in _KEYS and key != "__line__"
+    ]
+    ktype = entry.get("type")
+    missing = [k for k in _REQUIRED if k not in entry]
+    missing += [k for k in _BY_TYPE.get(str(ktype), ()) if k not in entry]
+    if missing:
+        problems.append(f"{where}: '{name}' lacks {', '.join(missing)}")
+    for key in sorted({k for keys in _BY_TYPE.values() for k in keys} - set(_BY_TYPE.get(str(ktype), ()))):
+        if key in entry and ktype in TYPES:
+            problems.append(f"{where}: '{name}' is of type {ktype} and may not have '{key}'")
+    if ktype not in TYPES:
+        problems.append(f"{where}: '{name}' has type {ktype!r}; use one of {', '.join(TYPES)}")
+    if "format" in entry and entry["format"] not in FORMATS:
+        problems.append(f"{where}: '{name}' has format {entry['format']!r}; use one of {', '.join(FORMATS)}")
+    for key in _BOOLS:
+        if key in entry and not isinstance(entry[key], bool):
+            problems.append(f"{where}: '{name}': {key} must be true or false, not {entry[key]!r}")
+    for key in _TEXTS:
+        if key in entry and not (isinstance(entry[key], str) and entry[key].strip()):
+            problems.append(f"{where}: '{name}': {key} must be a non-empty text")
+    needs = entry.get("needs", [])
+    if not isinstance(needs, list) or not all(isinstance(n, str) for n in needs):
+        problems.append(f"{where}: '{name}': needs must be a list of tables or table.column names")
+    else:
+        for need in needs:
+            if need.split(".", 1)[0] not in tables:
+                problems.append(f"{where}: '{name}' needs unknown table '{need}'.{close_matches(need, tables)}")
+    if entry.get("target", "") not in ("", "sum", "mean"):
+        problems.append(f"{where}: '{name}' has target {entry.get('target')!r}; use sum or mean")
+    return problems
+
+
+def parse(
+    path: Path,
+    measures: Mapping[str, Sequence[str]],
+    functions: Mapping[str, Sequence[str]],
+    tables: Collection[str],
+) -> Registry:
     """Parse and check a KPI file, reporting every problem at once.
+
+    Parameters
+    ----------
+    path : the YAML file
+    measures : base measure name -> the tables and ``table.column`` entries it needs
+    functions : cohort function name -> the tables and ``table.column`` entries it needs
+    tables : the canonical table names
+
+    Returns
+    -------
+    Registry
 
     Raises
     ------
     ConfigError
-        Listing each problem with the file and line of the entry.
+        Listing each problem with the file and line of the entry: unknown keys, missing or
+        mistyped fields, unknown types, formats, tables, measures or functions, duplicate
+        names, expressions that are not plain arithmetic, inputs whose tables are not declared.
     """
     try:
-        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
+        raw = yaml.load(Path(path).read_text(encoding="utf-8"), Loader=_LineLoader)  # noqa: S506 - SafeLoader
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the KPI file ({exc.strerror})", file=str(path)) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: invalid YAML: {exc}", file=str(path)) from None
+    if raw is None:
+        raw = []
+    if not isinstance(raw, list):
+        msg = f"{path}: expected a list of KPI entries (each starting with '- name: ...')"
+        raise ConfigError(msg, file=str(path))
     problems: list[str] = []
     kpis: list[Kpi] = []
     seen: dict[str, int] = {}
-    for entry in raw or []:
-        line = entry.get("__line__", 0)
+    for number, entry in enumerate(raw, start=1):
+        if not isinstance(entry, dict):
+            problems.append(f"{path}: entry {number} is {entry!r}, not a mapping of keys (name, label, ...)")
+            continue
+        line = int(entry.get("__line__", 0))
         where = f"{path}:{line}"
-        name = str(entry.get("name", ""))
-        for key in entry:
-            if key not in _KEYS and key != "__line__":
-                problems.append(f"{where}: unknown key '{key}'.{close_matches(key, _KEYS)}")
-        if not name:
-            problems.append(f"{where}: entry without a name")
+        name = entry.get("name")
+        if not isinstance(name, str) or not name.isidentifier():
+            problems.append(f"{where}: entry without a valid name (a lower_case identifier): {name!r}")
             continue
         if name in seen:
             problems.append(f"{where}: KPI '{name}' is declared twice (first at line {seen[name]})")
-        seen[name] = line
-        ktype = entry.get("type")
-        if ktype not in TYPES:
-            problems.append(f"{where}: '{name}' has type {ktype!r}; use one of {', '.join(TYPES)}")
-        fmt = entry.get("format")
-        if fmt not in FORMATS:
-            problems.append(f"{where}: '{name}' has format {fmt!r}; use one of {', '.join(FORMATS)}")
-        needs = tuple(entry.get("needs") or ())
-        for need in needs:
-            if need.split(".", 1)[0] not in tables:
-                problems.append(f"{where}: '{name}' needs unknown table '{need}'.{close_matches(need, tables)}")
+        else:
+            seen[name] = line
+        problems.extend(_check_entry(entry, where, name, tables))
+        ktype = str(entry.get("type"))
         num = den = None
-        try:
-            if ktype == "ratio":
-                num, den = Expr.parse(entry.get("numerator", "")), Expr.parse(entry.get("denominator", ""))
-        except ValueError as exc:
-            problems.append(f"{where}: '{name}': {exc}")
+        if ktype == "ratio":
+            for key in ("numerator", "denominator"):
+                try:
+                    parsed = Expr.parse(entry.get(key, ""))
+                except ValueError as exc:
+                    problems.append(f"{where}: '{name}' {key}: {exc}")
+                    continue
+                if key == "numerator":
+                    num = parsed
+                else:
+                    den = parsed
+        needs = entry.get("needs", [])
+        needs = tuple(needs) if isinstance(needs, list) else ()
         kpi = Kpi(
             name=name,
             label=str(entry.get("label", name)),
             description=str(entry.get("description", "")),
-            type=str(ktype),
-            format=fmt,
+            type=ktype,
+            format=entry.get("format", "ratio"),
             higher_is_better=bool(entry.get("higher_is_better", True)),
             needs=needs,
             measure=str(entry.get("measure", "")),
@@ -274,20 +363,32 @@ def parse(path: Path, measures: frozenset[str], functions: frozenset[str], table
             file=str(path),
             line=line,
         )
-        if ktype == "cohort" and kpi.function not in functions:
-            problems.append(
-                f"{where}: '{name}' uses unknown function '{kpi.function}'.{close_matches(kpi.function, functions)}"
-            )
+        reads: dict[str, Sequence[str]] = {}
+        if ktype == "cohort":
+            if kpi.function not in functions:
+                hint = close_matches(kpi.function, functions)
+                problems.append(f"{where}: '{name}' uses unknown function '{kpi.function}'.{hint}")
+            else:
+                reads[f"function '{kpi.function}'"] = functions[kpi.function]
         if ktype in ("simple", "ratio"):
-            for m in sorted(kpi.inputs):
+            names = kpi.inputs if ktype == "simple" or (num is not None and den is not None) else frozenset()
+            for m in sorted(names):
                 if m not in measures:
                     problems.append(f"{where}: '{name}' reads unknown measure '{m}'.{close_matches(m, measures)}")
-        if kpi.target not in ("", "sum", "mean"):
-            problems.append(f"{where}: '{name}' has target {kpi.target!r}; use sum or mean")
+                else:
+                    reads[f"measure '{m}'"] = measures[m]
+        for what, wanted in reads.items():
+            lacking = [n for n in wanted if not _covered(n, needs)]
+            if lacking:
+                problems.append(
+                    f"{where}: '{name}' reads {what}, which needs {', '.join(lacking)}: add "
+                    f"{'it' if len(lacking) == 1 else 'them'} to needs"
+                )
         kpis.append(kpi)
     if problems:
         shown = "\n".join(f"  - {p}" for p in problems)
-        raise ConfigError(f"{path}: {len(problems)} problem(s) in the KPI declarations:\n{shown}", file=str(path))
+        msg = f"{path}: {len(problems)} problem(s) in the KPI declarations:\n{shown}"
+        raise ConfigError(msg, file=str(path), problems=problems)
     return Registry(kpis)
 
 
@@ -297,7 +398,9 @@ def registry() -> Registry:
     from salesreports.engine import COHORT_FUNCTIONS, MEASURES
     from salesreports.schema import TABLES
 
-    return parse(KPI_FILE, frozenset(MEASURES), frozenset(COHORT_FUNCTIONS), frozenset(TABLES))
+    measures = {name: m.needs for name, m in MEASURES.items()}
+    functions = {name: c.needs for name, c in COHORT_FUNCTIONS.items()}
+    return parse(KPI_FILE, measures, functions, frozenset(TABLES))
 
 
 def get(name: str) -> Kpi:

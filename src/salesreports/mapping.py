@@ -2,58 +2,201 @@
 
 A source file (``params/sources/*.yaml``) names, per canonical table, the file,
 database table or query it comes from, plus the mapping from the CRM's own
-columns: renames, value maps, date formats, derived columns (DuckDB SQL
-expressions, optionally over aggregates joined from a second file), constant
-defaults and a row filter. Applying a mapping never drops a row silently.
+columns. Applying a mapping never drops a row silently. The keys, per table:
+
+``file`` / ``table`` / ``query``
+    A CSV or Parquet file (relative to ``base_dir``) for a source of kind ``files``; a table
+    name or a SQL query for kinds ``duckdb`` and ``sql``.
+``distinct_from: {file: ..., column: ...}``
+    Instead of a file: one row per distinct, non-empty value of a column of another file
+    (e.g. reps = the distinct closing-rep ids of a deals export). The new table has that one
+    column (map it under ``columns``, add others with ``derive``/``defaults``); each row's
+    number is the first row where the value appears in that file.
+``encoding``, ``delimiter``, ``ragged``, ``null_values``
+    How to read a CSV file: text encoding (a byte-order mark wins), field separator, what to
+    do with rows whose field count differs from the header (``error``, ``keep_first``,
+    ``skip``), and the texts that mean "missing" (default ``['']``; e.g. ``['', 'NULL']``).
+    ``null_values`` can also be set once for the whole source.
+``columns: {canonical: source column}``
+    Renames. Ids are kept as text ("007" stays "007").
+``derive: {canonical: DuckDB SQL expression}``
+    Computed columns, e.g. ``firstName || ' ' || lastName``. Expressions see numeric text
+    columns as numbers, and the aggregates of ``join``.
+``join: [{file, on, aggregate}]``
+    Aggregates over a second file joined by a key, e.g. order lines summed per order:
+    ``aggregate: {net: 'sum(unitPrice * quantity * (1 - discount))'}``. The new columns can be
+    used under ``columns`` and in ``derive``/``where``. Keys are compared as trimmed text.
+``defaults: {canonical: constant}``
+    A constant for a column the source does not have, or the value used where the mapped
+    column is empty.
+``values: {canonical: {source value: canonical value}}``
+    Value maps, e.g. ``stage: {Closed Won: won}`` (matched ignoring case for columns with
+    allowed values such as ``stage``). Map a value to ``null`` to mean "missing".
+``date_format`` / ``dates: {canonical: format}``
+    strptime formats (``'%d/%m/%Y'``) for every date column / for one column; a list of
+    formats is tried in order (for a column that mixes formats). Default: ISO 8601.
+``where``
+    A DuckDB SQL filter; the rows it leaves out are reported as a warning.
+
+At the source level, besides ``name``, ``kind``, ``base_dir`` (relative to the source file),
+``database`` and ``url``:
+
+``severity: {rule: error|warning}``
+    Change the severity of a named data rule (see :data:`salesreports.schema.RULES`), e.g.
+    ``close_before_create: warning`` when the export is known to hold such deals and reports
+    must still run. The issues are still shown.
+``unassigned_rep: <rep id>``
+    Rows with no rep (e.g. leads a rep never touched) are attributed to this pseudo-rep, which
+    is added to the reps table, instead of failing validation; a warning counts them.
+
+A ``url`` may use ``${ENV_VAR}`` (a password stays out of the file; it is URL-encoded when it
+sits in the user:password part), and a relative SQLite path is relative to ``base_dir``.
 """
 
 from __future__ import annotations
 
+import codecs
 import os
 import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from salesreports.errors import ConfigError, close_matches
-from salesreports.schema import TABLES
+from salesreports.schema import RULES, TABLES
+from salesreports.yamlio import KeyProblemsError, Loc
 
-__all__ = ["Join", "SourceSpec", "TableSpec", "load_source"]
+__all__ = ["DistinctFrom", "Join", "SourceSpec", "TableSpec", "load_source"]
+
+Ragged = Literal["error", "keep_first", "skip"]
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Join(_Strict):
+class _CsvOptions(_Strict):
+    encoding: str = "utf-8"
+    delimiter: str = ","
+    ragged: Ragged = "error"
+
+
+class Join(_CsvOptions):
     """Aggregates joined from a second file, e.g. order lines summed per order."""
 
     file: str = Field(description="CSV or Parquet file, relative to base_dir")
     on: str | dict[str, str] = Field(description="shared key column, or {main_column: joined_column}")
     aggregate: dict[str, str] = Field(description="new column -> SQL aggregate over the joined file")
-    encoding: str = "utf-8"
-    delimiter: str = ","
+
+    @property
+    def keys(self) -> tuple[str, str]:
+        """(column of the main table, column of the joined file)."""
+        if isinstance(self.on, str):
+            return self.on, self.on
+        return next(iter(self.on.items()))
 
 
-class TableSpec(_Strict):
+class DistinctFrom(_CsvOptions):
+    """A table made of the distinct values of one column of a file."""
+
+    file: str
+    column: str
+
+
+class TableSpec(_CsvOptions):
     """Where one canonical table comes from and how its columns map."""
 
     file: str | None = None
     table: str | None = None
     query: str | None = None
-    encoding: str = "utf-8"
-    delimiter: str = ","
-    ragged: Literal["error", "keep_first", "skip"] = "error"
+    distinct_from: DistinctFrom | None = None
     null_values: list[str] | None = None
     columns: dict[str, str] = Field(default_factory=dict)
     derive: dict[str, str] = Field(default_factory=dict)
     defaults: dict[str, Any] = Field(default_factory=dict)
-    values: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    date_format: str | None = None
-    dates: dict[str, str] = Field(default_factory=dict)
+    values: dict[str, dict[Any, Any]] = Field(default_factory=dict)
+    date_format: str | list[str] | None = None
+    dates: dict[str, str | list[str]] = Field(default_factory=dict)
     join: list[Join] = Field(default_factory=list)
     where: str | None = None
+
+    def formats(self, column: str) -> list[str]:
+        """The date formats declared for a column (empty: ISO 8601)."""
+        fmt = self.dates.get(column) or self.date_format
+        if fmt is None:
+            return []
+        return [fmt] if isinstance(fmt, str) else list(fmt)
+
+    def expressions(self) -> list[str]:
+        """Every SQL text of the mapping (derive, where, join aggregates)."""
+        out = [*self.derive.values(), *([self.where] if self.where else [])]
+        for join in self.join:
+            out.extend(join.aggregate.values())
+        return out
+
+
+def _csv_problems(loc: Loc, opts: _CsvOptions) -> list[tuple[Loc, str]]:
+    out: list[tuple[Loc, str]] = []
+    try:
+        codecs.lookup(opts.encoding)
+    except LookupError:
+        hint = close_matches(opts.encoding, ["utf-8", "cp1252", "latin-1", "utf-16", "iso-8859-15", "mac-roman"])
+        out.append(((*loc, "encoding"), f"unknown encoding '{opts.encoding}'.{hint} Use e.g. utf-8, cp1252, latin-1"))
+    if len(opts.delimiter) != 1:
+        out.append(
+            (
+                (*loc, "delimiter"),
+                f'the delimiter must be one character, got {opts.delimiter!r} (write a tab as "\\t" in double quotes)',
+            )
+        )
+    return out
+
+
+def _table_problems(kind: str, tname: str, spec: TableSpec) -> list[tuple[Loc, str]]:
+    loc: Loc = ("tables", tname)
+    out = _csv_problems(loc, spec)
+    canon = TABLES[tname]
+    for section in ("columns", "derive", "defaults", "values", "dates"):
+        for col in getattr(spec, section):
+            if col not in canon.names:
+                hint = close_matches(col, canon.names)
+                out.append(
+                    (
+                        (*loc, section, col),
+                        f"'{col}' is not a column of the canonical '{tname}' table.{hint} "
+                        f"Its columns: {', '.join(canon.names)}",
+                    )
+                )
+    for col in sorted(set(spec.columns) & set(spec.derive)):
+        out.append(
+            ((*loc, "derive", col), f"'{col}' is both renamed under `columns` and computed under `derive`: keep one")
+        )
+    for col in spec.dates:
+        if col in canon.names and canon.column(col).kind != "date":
+            out.append(((*loc, "dates", col), f"'{col}' is not a date column"))
+    sources = [k for k in ("file", "distinct_from") if getattr(spec, k)]
+    db = [k for k in ("table", "query") if getattr(spec, k)]
+    if kind == "files":
+        if db:
+            out.append(((*loc, db[0]), f"`{db[0]}:` needs a source of kind 'duckdb' or 'sql'; this one reads files"))
+        if len(sources) != 1:
+            out.append((loc, "needs exactly one of `file:` (a CSV or Parquet file) and `distinct_from:`"))
+    else:
+        if spec.file:
+            out.append(((*loc, "file"), f"a source of kind '{kind}' reads `table:` or `query:`, not `file:`"))
+        if spec.table and spec.query:
+            out.append((loc, "give `table:` or `query:`, not both"))
+    for k, join in enumerate(spec.join):
+        out.extend(_csv_problems((*loc, "join", k), join))
+        if isinstance(join.on, dict) and len(join.on) != 1:
+            out.append(((*loc, "join", k, "on"), "give one key: `on: column` or `on: {main_column: joined_column}`"))
+        if not join.aggregate:
+            out.append(((*loc, "join", k, "aggregate"), "name at least one aggregate, e.g. `{total: 'sum(amount)'}`"))
+    if spec.distinct_from:
+        out.extend(_csv_problems((*loc, "distinct_from"), spec.distinct_from))
+    return out
 
 
 class SourceSpec(_Strict):
@@ -66,38 +209,45 @@ class SourceSpec(_Strict):
     database: str | None = None
     url: str | None = None
     null_values: list[str] = Field(default_factory=lambda: [""])
+    severity: dict[str, Literal["error", "warning"]] = Field(default_factory=dict)
+    unassigned_rep: str | None = None
     tables: dict[str, TableSpec]
     path: str = Field(default="", exclude=True)
 
-    @field_validator("tables")
-    @classmethod
-    def _known_tables(cls, value: dict[str, TableSpec]) -> dict[str, TableSpec]:
-        for name in value:
-            if name not in TABLES:
-                msg = f"unknown table '{name}'.{close_matches(name, TABLES)} Known: {', '.join(TABLES)}"
-                raise ValueError(msg)
-        return value
-
     @model_validator(mode="after")
-    def _columns_known(self) -> SourceSpec:
-        for tname, spec in self.tables.items():
-            canon = TABLES[tname].names
-            for section in ("columns", "derive", "defaults", "values", "dates"):
-                for col in getattr(spec, section):
-                    if col not in canon:
-                        hint = close_matches(col, canon)
-                        msg = (
-                            f"tables.{tname}.{section}: '{col}' is not a column of the canonical "
-                            f"'{tname}' table.{hint} Its columns: {', '.join(canon)}"
-                        )
-                        raise ValueError(msg)
-            if self.kind == "files" and not spec.file:
-                msg = f"tables.{tname}: needs `file:` (a CSV or Parquet file) for a source of kind 'files'"
-                raise ValueError(msg)
+    def _check(self) -> SourceSpec:
+        problems: list[tuple[Loc, str]] = []
+        for name, spec in self.tables.items():
+            if name not in TABLES:
+                problems.append(
+                    (
+                        ("tables", name),
+                        f"unknown table '{name}'.{close_matches(name, TABLES)} Known: {', '.join(TABLES)}",
+                    )
+                )
+                continue
+            problems.extend(_table_problems(self.kind, name, spec))
+        for rule in self.severity:
+            if rule not in RULES:
+                problems.append(
+                    (
+                        ("severity", rule),
+                        f"unknown rule '{rule}'.{close_matches(rule, RULES)} "
+                        f"Rules: {', '.join(r for r in RULES if RULES[r].adjustable)}",
+                    )
+                )
+            elif not RULES[rule].adjustable:
+                problems.append((("severity", rule), f"the rule '{rule}' cannot be changed: {RULES[rule].description}"))
         if self.kind == "duckdb" and not self.database:
-            raise ValueError("a source of kind 'duckdb' needs `database:` (the .duckdb file)")
+            problems.append((("database",), "a source of kind 'duckdb' needs `database:` (the .duckdb file)"))
         if self.kind == "sql" and not self.url:
-            raise ValueError("a source of kind 'sql' needs `url:` (a SQLAlchemy URL; use ${ENV_VAR} for passwords)")
+            problems.append(
+                (("url",), "a source of kind 'sql' needs `url:` (a SQLAlchemy URL; use ${ENV_VAR} for the password)")
+            )
+        if not self.tables:
+            problems.append((("tables",), "name at least one table, e.g. `deals: {file: deals.csv}`"))
+        if problems:
+            raise KeyProblemsError(problems)
         return self
 
     def root(self) -> Path:
@@ -106,20 +256,44 @@ class SourceSpec(_Strict):
         return (here / self.base_dir).resolve()
 
     def resolved_url(self) -> str:
-        """The SQL URL with ``${VAR}`` replaced from the environment (secrets stay out of files)."""
+        """The SQL URL with ``${VAR}`` replaced from the environment, and a relative SQLite path made absolute.
+
+        Raises
+        ------
+        ConfigError
+            A variable the URL uses is not set (the message names the variable, never a value).
+        """
+        from urllib.parse import quote
+
         url = self.url or ""
+        scheme, sep, rest = url.partition("://")
+        netloc = rest.split("/", 1)[0]
+        userinfo_end = len(scheme) + len(sep) + (netloc.rfind("@") if "@" in netloc else -1)
 
         def sub(match: re.Match[str]) -> str:
             var = match.group(1)
             if var not in os.environ:
                 msg = (
-                    f"{self.path}: the database URL uses ${{{var}}}, but the environment variable "
+                    f"{self.path or 'source'}: the database URL uses ${{{var}}}, but the environment variable "
                     f"{var} is not set. Fix: export {var}=... before running."
                 )
-                raise ConfigError(msg, file=self.path, key="url")
-            return os.environ[var]
+                raise ConfigError(msg, file=self.path, key="url", variable=var)
+            value = os.environ[var]
+            return quote(value, safe="") if match.start() < userinfo_end else value
 
-        return re.sub(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", sub, url)
+        resolved = _ENV.sub(sub, url)
+        if resolved.startswith("sqlite"):
+            from sqlalchemy.engine import make_url
+            from sqlalchemy.exc import ArgumentError
+
+            try:
+                parsed = make_url(resolved)
+            except ArgumentError:
+                return resolved
+            db = parsed.database
+            if db and db != ":memory:" and not db.startswith("file:") and not Path(db).is_absolute():
+                resolved = parsed.set(database=str(self.root() / db)).render_as_string(hide_password=False)
+        return resolved
 
 
 def load_source(path: Path) -> SourceSpec:
@@ -128,7 +302,8 @@ def load_source(path: Path) -> SourceSpec:
     Raises
     ------
     ConfigError
-        Unknown keys, tables or columns (with close matches), missing locations, invalid YAML.
+        Unknown keys, tables, columns or rules (with close matches), missing locations, invalid
+        YAML; every problem at once, each with its line.
     """
     from salesreports.yamlio import load_model, read_yaml
 

@@ -35,7 +35,9 @@ class RunSettings(_Model):
     """How report notebooks are executed."""
 
     workers: int = Field(default=2, ge=1, le=64, description="parallel workers")
-    mode: Literal["fast", "fresh"] = Field(default="fast", description="fast: forked warm workers; fresh: a new kernel per report")
+    mode: Literal["fast", "fresh"] = Field(
+        default="fast", description="fast: forked warm workers; fresh: a new kernel per report"
+    )
     timeout: int = Field(default=300, ge=5, description="seconds one report may take before it is stopped")
     kernel: str = Field(default="python3", description="Jupyter kernel for the fresh mode")
 
@@ -60,11 +62,13 @@ class SmtpSettings(_Model):
     port: int = 25
     security: Literal["none", "starttls", "tls"] = "none"
     username: str = ""
-    password_env: str = "SALESREPORTS_SMTP_PASSWORD"
+    password_env: str = "SALESREPORTS_SMTP_PASSWORD"  # noqa: S105 - the NAME of the variable, not a password
     timeout: float = 30.0
     rate_per_minute: int = Field(default=60, ge=1)
     max_attempts: int = Field(default=5, ge=1)
     backoff_seconds: float = Field(default=2.0, ge=0)
+    backoff_max_seconds: float = Field(default=300.0, ge=0, description="cap of one retry's wait")
+    ca_file: str = Field(default="", description="PEM bundle of CAs to trust besides the system's (relative paths)")
 
 
 class MailSettings(_Model):
@@ -75,8 +79,9 @@ class MailSettings(_Model):
     subject: str = "Your scorecard — {period_title}"
     cc_manager: bool = False
     attach_pdf: bool = True
-    unsubscribe: str = ""
-    report_link: str = ""
+    unsubscribe: str = Field(default="", description="https: or mailto: URL for the List-Unsubscribe header")
+    opt_out_note: str = Field(default="", description="footer text when there is no unsubscribe URL")
+    report_link: str = Field(default="", description="https: URL of the online report; {period}, {rep_id}, {folder}")
 
 
 class Config(_Model):
@@ -91,8 +96,8 @@ class Config(_Model):
     templates: dict[str, str] = Field(
         default_factory=lambda: {"rep": "../reports/rep_scorecard.ipynb", "team": "../reports/team_summary.ipynb"}
     )
-    goals: str = "goals.yaml"
-    coaching: str = "coaching.yaml"
+    goals: str = Field(default="goals.yaml", description="SMART goals file; empty for none")
+    coaching: str = Field(default="coaching.yaml", description="coaching rules and incentive tiers; empty for none")
     review_cycle_months: int = Field(default=3, ge=1, le=12)
     run: RunSettings = RunSettings()
     privacy: PrivacySettings = PrivacySettings()
@@ -118,7 +123,8 @@ class Config(_Model):
     def template(self, kind: str) -> Path:
         """The template of a report kind (rep, team)."""
         if kind not in self.templates:
-            msg = f"{self.path}: no template for report kind '{kind}' under `templates:`. Known: {', '.join(self.templates)}."
+            known = ", ".join(self.templates)
+            msg = f"{self.path}: no template for report kind '{kind}' under `templates:`. Known: {known}."
             raise ConfigError(msg, file=self.path, key=f"templates.{kind}")
         return self.resolve(self.templates[kind])
 
@@ -143,8 +149,9 @@ def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def load_config(path: Path | str | None = None, overrides: dict[str, Any] | None = None,
-                environ: dict[str, str] | None = None) -> Config:
+def load_config(
+    path: Path | str | None = None, overrides: dict[str, Any] | None = None, environ: dict[str, str] | None = None
+) -> Config:
     """Load settings in the documented merge order.
 
     Parameters

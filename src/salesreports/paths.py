@@ -33,7 +33,7 @@ def slug(identifier: str, max_len: int = 60) -> str:
     text = str(identifier)
     clean = _UNSAFE.sub("_", text).strip("._-")[:max_len] or "id"
     if clean.split(".")[0].upper() in _RESERVED:
-        clean = f"{clean}_"
+        clean = f"_{clean}"
     if clean != text:
         digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:8]
         clean = f"{clean}-{digest}"
@@ -59,7 +59,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> Path:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        tmp.replace(path)
     finally:
         if tmp.exists():
             tmp.unlink()

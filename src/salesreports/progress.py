@@ -33,8 +33,9 @@ class RunProgress:
         self._progress.start()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self._progress.stop()
 
     def stage(self, message: str) -> None:
@@ -43,8 +44,12 @@ class RunProgress:
 
     def plan(self, total: int) -> None:
         """The number of reports to run is known."""
-        self._progress.update(self._task, total=total, completed=0,
-                              description="reports" if total else "nothing to do: every report is up to date")
+        self._progress.update(
+            self._task,
+            total=total,
+            completed=0,
+            description="reports" if total else "nothing to do: every report is up to date",
+        )
 
     def result(self, result: Any) -> None:
         """One report finished."""

@@ -1,60 +1,196 @@
 """Read raw tables from files and databases, without any business logic.
 
-Every reader returns a :class:`RawTable`: a pyarrow table plus a ``_row``
-column holding the 1-based data row number in the source (so that every later
-error can point at the row), and the notes the reader made (ragged rows, ...).
-CSV files are read as text only: types are given later, where a failing value
-can be reported with its column and row.
+Every reader returns a :class:`RawTable`: the data plus a ``_row`` column holding
+the 1-based data row number in the source (so that every later error can point
+at the row), and the notes the reader made (ragged rows, a renamed repeated
+header, ...). Readers never type text: CSV files are read as text columns only,
+and types are given later, where a failing value can be reported with its column
+and row.
+
+How each kind of source is read:
+
+- **CSV**: decoded in Python first (so a wrong encoding is reported with its line
+  and a fix), then parsed by Arrow's multi-threaded reader. Only when Arrow
+  refuses the file (ragged rows, blank lines) does the per-row Python ``csv``
+  path take over, which knows how to keep, pad or skip ragged rows.
+- **Parquet**: never materialised in Python; DuckDB scans the file in place
+  (``read_parquet(..., file_row_number=true)``), reading only the columns the
+  mapping uses.
+- **DuckDB file / SQL database**: the table or query result is fetched as Arrow.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 
 from salesreports.errors import DataLoadError, Issue
 
-__all__ = ["ROW", "RawTable", "read_csv", "read_duckdb", "read_parquet", "read_sql"]
+__all__ = ["ROW", "RawTable", "read_csv", "read_duckdb", "read_parquet", "read_sql", "redact_url", "scrub"]
 
 ROW = "_row"
+_DELIMITERS = (",", ";", "\t", "|")
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
 
 
 @dataclass
 class RawTable:
-    """A table as read from its source, before mapping and typing."""
+    """A table as read from its source, before mapping and typing.
 
-    table: pa.Table
+    Exactly one of ``table`` (data in memory) and ``scan`` (a DuckDB ``FROM`` clause that
+    reads the data in place and yields its columns plus ``_row``) is set.
+    """
+
+    table: pa.Table | None
     origin: str
     notes: list[Issue] = field(default_factory=list)
+    scan: str = ""
+    rows: int = 0
+
+    def __post_init__(self) -> None:
+        if self.table is not None:
+            self.rows = self.table.num_rows
+
+    def register(self, con: Any, name: str) -> None:
+        """Make the table visible as ``name`` in a DuckDB connection."""
+        if self.table is not None:
+            con.register(name, self.table)
+        else:
+            con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM {self.scan}")
 
 
-def _decode(path: Path, encoding: str, table: str) -> str:
-    data = path.read_bytes()
-    if not data.strip():
-        msg = (
-            f"{path}: the file is empty. Expected a header row naming the columns, then one row per "
-            f"record. Fix: re-export the '{table}' table from the CRM, or remove it from the source file."
-        )
-        raise DataLoadError(msg, file=str(path), table=table)
+def _missing(path: Path, table: str, what: str = "file") -> DataLoadError:
+    hint = ""
+    if path.parent.exists():
+        from salesreports.errors import close_matches
+
+        hint = close_matches(path.name, [p.name for p in path.parent.iterdir()])
+    else:
+        hint = f" The folder {path.parent} does not exist either (check `base_dir`)."
+    msg = f"{path}: {what} not found (table '{table}').{hint} Fix: correct the path in the source file."
+    return DataLoadError(msg, file=str(path), table=table)
+
+
+def _decode(path: Path, data: bytes, encoding: str, table: str) -> tuple[str, list[Issue]]:
+    """Decode a file's bytes; a byte-order mark wins over the declared encoding."""
+    notes: list[Issue] = []
     try:
-        return data.decode("utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding)
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        bad = data[exc.start : exc.start + 4]
-        msg = (
-            f"{path}, line {line}: the bytes {bad!r} are not valid {encoding}. The file is probably in "
-            f"another encoding (e.g. Windows-1252 or Latin-1). Fix: add `encoding: cp1252` (or the "
-            f"right one) to table '{table}' in the source file, or re-export the file as UTF-8."
-        )
-        raise DataLoadError(msg, file=str(path), line=line, table=table) from None
+        declared = codecs.lookup(encoding).name
     except LookupError:
-        msg = f"{path}: unknown encoding '{encoding}' in the source file. Fix: use e.g. utf-8, cp1252, latin-1."
+        msg = f"{path}: unknown encoding '{encoding}'. Fix: use e.g. utf-8, cp1252 or latin-1 for table '{table}'."
         raise DataLoadError(msg, file=str(path), table=table) from None
+    payload, effective = data, encoding
+    if data.startswith(codecs.BOM_UTF8):
+        payload, effective = data[len(codecs.BOM_UTF8) :], "utf-8"
+        if declared != "utf-8":
+            notes.append(
+                Issue(
+                    "warning",
+                    table,
+                    f"the file starts with a UTF-8 byte-order mark, so it was read as UTF-8, not {encoding}",
+                    file=str(path),
+                    fix=f"remove `encoding: {encoding}` for table '{table}' in the source file",
+                )
+            )
+    else:
+        for bom, name in _BOMS:
+            if data.startswith(bom):
+                payload, effective = data, name
+                break
+    try:
+        text = payload.decode(effective)
+    except UnicodeDecodeError as exc:
+        offset = exc.start + len(data) - len(payload)
+        line = data[:offset].count(b"\n") + 1
+        bad = data[offset : offset + max(1, exc.end - exc.start)]
+        alt, guess = "", "utf-8"
+        if codecs.lookup(effective).name == "utf-8":
+            try:
+                alt = f" (in Windows-1252 they read {data[offset : offset + 1].decode('cp1252')!r})"
+                guess = "cp1252"
+            except UnicodeDecodeError:
+                guess = "latin-1"
+        msg = (
+            f"{path}, line {line}: the bytes {bad!r} are not valid {effective}{alt}. The file is in another "
+            f"encoding. Fix: add `encoding: {guess}` (or the right one) to table '{table}' in the source file, "
+            "or re-export the file as UTF-8."
+        )
+        raise DataLoadError(msg, file=str(path), line=line, table=table, encoding=guess) from None
+    if declared != "utf-8" and effective == encoding and not data.isascii():
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+        else:
+            notes.append(
+                Issue(
+                    "warning",
+                    table,
+                    f"the file is valid UTF-8 but was read as {encoding}: accented "
+                    "characters may be garbled (e.g. 'Ã©' for 'é')",
+                    file=str(path),
+                    fix=f"remove `encoding: {encoding}` for table '{table}' if the file is UTF-8",
+                )
+            )
+    return text, notes
+
+
+def _header(path: Path, text: str, delimiter: str, table: str) -> tuple[list[str], list[Issue]]:
+    """Parse and tidy the header row: strip names, name blank ones, rename repeated ones."""
+    try:
+        raw = next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    except (StopIteration, csv.Error) as exc:  # pragma: no cover - text is not blank here
+        msg = f"{path}: cannot read the header ({exc}). Fix: check the delimiter and quoting."
+        raise DataLoadError(msg, file=str(path), table=table) from None
+    notes: list[Issue] = []
+    if not any(h.strip() for h in raw):
+        msg = (
+            f"{path}: the first line is blank, but it must be the header row naming the columns. Fix: remove the "
+            "blank line(s) at the top of the file."
+        )
+        raise DataLoadError(msg, file=str(path), table=table, line=1)
+    if len(raw) == 1:
+        other = [d for d in _DELIMITERS if d != delimiter and d in raw[0]]
+        if other:
+            msg = (
+                f"{path}: the header is a single column {raw[0][:60]!r}, which looks {other[0]!r}-separated, "
+                f"but the source file says the delimiter is {delimiter!r}. Fix: add `delimiter: {other[0]!r}` "
+                f"to table '{table}' in the source file."
+            )
+            raise DataLoadError(msg, file=str(path), table=table, delimiter=other[0])
+    names: list[str] = []
+    for i, name in enumerate(raw, start=1):
+        name = name.strip() or f"column_{i}"
+        if name in names:
+            new, k = name, 2
+            while new in names:
+                new, k = f"{name}_{k}", k + 1
+            notes.append(
+                Issue(
+                    "warning",
+                    table,
+                    f"the header repeats the column '{name}'; the repeat at position {i} is read as '{new}'",
+                    file=str(path),
+                    column=name,
+                    fix="rename the repeated column in the export",
+                )
+            )
+            name = new
+        names.append(name)
+    return names, notes
 
 
 def read_csv(
@@ -71,50 +207,80 @@ def read_csv(
     ----------
     path : the CSV file
     table : the canonical table it feeds (for messages)
-    encoding : text encoding; a UTF-8 byte-order mark is accepted
+    encoding : text encoding; a byte-order mark (UTF-8 or UTF-16) wins over it
     delimiter : field separator
     ragged : what to do with rows whose field count differs from the header:
-        ``"error"`` (report them), ``"keep_first"`` (keep the first fields, warn), ``"skip"`` (drop, warn)
+        ``"error"`` (keep them padded or cut to the header's width, and report an error),
+        ``"keep_first"`` (keep the first fields, warn), ``"skip"`` (leave them out, warn)
 
     Returns
     -------
     RawTable
+        Text columns (empty fields are ``""``) plus ``_row``, the 1-based data row number
+        (the header is not counted; a blank line counts as a row).
 
     Raises
     ------
     DataLoadError
-        Missing or empty file, undecodable bytes, no header.
+        Missing or empty file, undecodable bytes, a header that looks like another delimiter.
     """
-    if not path.exists():
-        msg = f"{path}: file not found (table '{table}'). Fix: correct the path in the source file."
-        raise DataLoadError(msg, file=str(path), table=table)
-    text = _decode(path, encoding, table)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    try:
-        header = next(reader)
-    except StopIteration:  # pragma: no cover - text.strip() was checked
-        header = []
-    except csv.Error as exc:
-        msg = f"{path}: cannot read the header: {exc}. Fix: check the delimiter and quoting."
-        raise DataLoadError(msg, file=str(path), table=table) from None
-    header = [h.strip() for h in header]
-    width = len(header)
-    notes: list[Issue] = []
-    if len(set(header)) != width:
-        dupes = sorted({h for h in header if header.count(h) > 1})
-        msg = f"{path}: the header repeats column(s) {', '.join(map(repr, dupes))}. Fix: rename them in the export."
-        raise DataLoadError(msg, file=str(path), table=table)
-    if width == 1 and delimiter == "," and any(s in header[0] for s in (";", "\t", "|")):
-        sep = next(s for s in (";", "\t", "|") if s in header[0])
-        notes.append(
-            Issue(
-                "error",
-                table,
-                f"the header is one column '{header[0][:60]}', which looks {sep!r}-separated",
-                file=str(path),
-                fix=f"add `delimiter: {sep!r}` to table '{table}' in the source file",
-            )
+    if not path.is_file():
+        raise _missing(path, table)
+    data = path.read_bytes()
+    if not data.strip():
+        msg = (
+            f"{path}: the file is empty. Expected a header row naming the columns, then one row per "
+            f"record. Fix: re-export the '{table}' table from the CRM, or remove it from the source file."
         )
+        raise DataLoadError(msg, file=str(path), table=table)
+    text, notes = _decode(path, data, encoding, table)
+    header, header_notes = _header(path, text, delimiter, table)
+    notes.extend(header_notes)
+    plain = codecs.lookup(encoding).name == "utf-8" and not data.startswith((codecs.BOM_UTF8, *(b for b, _ in _BOMS)))
+    blank = re.search(r"\n[ \t]*\r?\n", text) is not None  # Arrow would read a blank line as a row
+    fast = None if blank else _read_csv_arrow(data if plain else text.encode("utf-8"), delimiter, header)
+    if fast is not None:
+        return RawTable(fast, str(path), notes)
+    return _read_csv_python(path, text, table, delimiter, ragged, header, notes)
+
+
+def _read_csv_arrow(payload: bytes, delimiter: str, header: list[str]) -> pa.Table | None:
+    """Arrow's fast reader over UTF-8 bytes, or None when the file needs the careful row-by-row path."""
+    import pyarrow.csv as pacsv
+
+    try:
+        parsed = pacsv.read_csv(
+            io.BytesIO(payload),
+            read_options=pacsv.ReadOptions(column_names=header, skip_rows=1, block_size=1 << 22),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True, ignore_empty_lines=False),
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys(header, pa.string()),
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except (pa.ArrowInvalid, pa.ArrowKeyError, ValueError):
+        return None
+    return parsed.append_column(ROW, pa.array(range(1, parsed.num_rows + 1), pa.int64()))
+
+
+def _read_csv_python(
+    path: Path, text: str, table: str, delimiter: str, ragged: str, header: list[str], notes: list[Issue]
+) -> RawTable:
+    limit = csv.field_size_limit()
+    csv.field_size_limit(1 << 30)  # long free-text or binary fields (e.g. photos) are data, not errors
+    try:
+        return _read_records(path, text, table, delimiter, ragged, header, notes)
+    finally:
+        csv.field_size_limit(limit)
+
+
+def _read_records(
+    path: Path, text: str, table: str, delimiter: str, ragged: str, header: list[str], notes: list[Issue]
+) -> RawTable:
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    next(reader)
+    width = len(header)
     columns: list[list[str]] = [[] for _ in range(width)]
     rows: list[int] = []
     short: list[int] = []
@@ -122,91 +288,94 @@ def read_csv(
     try:
         for number, record in enumerate(reader, start=1):
             n = len(record)
-            if n == 0:
-                continue
+            if n == 0 or (n == 1 and width > 1 and not record[0].strip()):
+                continue  # a blank line: not a record
             if n != width:
                 (long if n > width else short).append(number)
-                if ragged == "skip" or (ragged == "error" and n < width):
+                if ragged == "skip":
                     continue
                 record = (record + [""] * width)[:width]
             for i, value in enumerate(record):
                 columns[i].append(value)
             rows.append(number)
     except csv.Error as exc:
-        msg = f"{path}, row {reader.line_num - 1}: {exc}. Fix: check quoting in that row."
+        msg = f"{path}, data row {reader.line_num - 1}: {exc}. Fix: check the quoting in that row."
         raise DataLoadError(msg, file=str(path), table=table) from None
     for bad, word in ((long, "more"), (short, "fewer")):
-        if not bad:
-            continue
-        if ragged == "error":
-            notes.append(
-                Issue(
-                    "error",
-                    table,
-                    f"{len(bad)} row(s) have {word} fields than the header's {width} (an unquoted "
-                    "delimiter inside a value, or a truncated line)",
-                    file=str(path),
-                    rows=tuple(bad[:5]),
-                    count=len(bad),
-                    fix="quote such values in the export, or set `ragged: keep_first` (keep the first "
-                    f"{width} fields) or `ragged: skip` on table '{table}' in the source file",
-                )
-            )
-        else:
-            did = "kept their first fields" if ragged == "keep_first" and word == "more" else "were skipped"
-            if ragged == "keep_first" and word == "fewer":
-                did = "were padded with empty values"
-            notes.append(
-                Issue(
-                    "warning",
-                    table,
-                    f"{len(bad)} row(s) have {word} fields than the header's {width}; they {did} "
-                    "(fields after an unquoted delimiter are shifted: map only columns before it)",
-                    file=str(path),
-                    rows=tuple(bad[:5]),
-                    count=len(bad),
-                )
-            )
-    arrays: dict[str, pa.Array] = {name: pa.array(col, pa.string()) for name, col in zip(header, columns)}
+        if bad:
+            notes.append(_ragged_note(path, table, bad, word, width, delimiter, ragged))
+    arrays: dict[str, pa.Array] = {name: pa.array(col, pa.string()) for name, col in zip(header, columns, strict=True)}
     arrays[ROW] = pa.array(rows, pa.int64())
     return RawTable(pa.table(arrays), str(path), notes)
 
 
+def _ragged_note(path: Path, table: str, bad: list[int], word: str, width: int, delimiter: str, ragged: str) -> Issue:
+    what = f"{len(bad)} row(s) have {word} fields than the header's {width}"
+    if ragged == "error":
+        cause = f"an unquoted {delimiter!r} inside a value" if word == "more" else "a truncated line"
+        return Issue(
+            "error",
+            table,
+            f"{what} ({cause}); they were cut or padded to {width} fields",
+            file=str(path),
+            rows=tuple(bad[:5]),
+            count=len(bad),
+            fix="quote such values in the export, or set `ragged: keep_first` (keep the first "
+            f"{width} fields) or `ragged: skip` (leave the rows out) on table '{table}' in the source file",
+        )
+    if ragged == "skip":
+        did = "they were left out"
+    elif word == "more":
+        did = (
+            f"their first {width} fields were kept (an unquoted {delimiter!r} shifts the fields after it: "
+            "map only columns that come before the one holding it)"
+        )
+    else:
+        did = "they were padded with empty values"
+    return Issue("warning", table, f"{what}; {did}", file=str(path), rows=tuple(bad[:5]), count=len(bad))
+
+
 def read_parquet(path: Path, *, table: str) -> RawTable:
-    """Read a Parquet file with its own types, adding the row numbers."""
+    """Point DuckDB at a Parquet file (nothing is read into Python); rows are numbered from 1."""
     import pyarrow.parquet as pq
 
-    if not path.exists():
-        msg = f"{path}: file not found (table '{table}'). Fix: correct the path in the source file."
-        raise DataLoadError(msg, file=str(path), table=table)
+    if not path.is_file():
+        raise _missing(path, table)
     try:
-        data = pq.read_table(path)
+        meta = pq.ParquetFile(path).metadata
     except (pa.ArrowInvalid, OSError) as exc:
         msg = f"{path}: not a readable Parquet file ({exc}). Fix: re-export the '{table}' table."
         raise DataLoadError(msg, file=str(path), table=table) from None
-    return RawTable(data.append_column(ROW, pa.array(range(1, data.num_rows + 1), pa.int64())), str(path))
+    quoted = "'" + str(path.resolve()).replace("'", "''") + "'"
+    scan = (
+        f"(SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS {ROW} "
+        f"FROM read_parquet({quoted}, file_row_number = true))"
+    )
+    return RawTable(None, str(path), scan=scan, rows=int(meta.num_rows))
 
 
 def read_duckdb(path: Path, *, table: str, source_table: str = "", query: str = "") -> RawTable:
     """Read a table (or the result of a query) from a DuckDB database file, read-only."""
     import duckdb
 
-    if not path.exists():
-        msg = f"{path}: DuckDB file not found (table '{table}'). Fix: correct `database:` in the source file."
-        raise DataLoadError(msg, file=str(path), table=table)
-    sql = query or f'SELECT * FROM "{source_table or table}"'
+    if not path.is_file():
+        raise _missing(path, table, "DuckDB file")
+    name = source_table or table
+    sql = query or ".".join('"' + p.replace('"', '""') + '"' for p in name.split("."))
+    if not query:
+        sql = f"SELECT * FROM {sql}"
     try:
         with duckdb.connect(str(path), read_only=True) as con:
-            data = con.execute(sql).to_arrow_table()
+            data = con.sql(sql).to_arrow_table()
     except duckdb.Error as exc:
+        what = "the query" if query else f"table '{name}'"
         msg = (
-            f"{path}: reading '{source_table or table}' failed: {str(exc).splitlines()[0]}. "
-            f"Fix: check the table name or query for '{table}' in the source file."
+            f"{path}: reading {what} failed: {str(exc).splitlines()[0]}. "
+            f"Fix: check the `table:` or `query:` of '{table}' in the source file."
         )
         raise DataLoadError(msg, file=str(path), table=table) from None
-    return RawTable(
-        data.append_column(ROW, pa.array(range(1, data.num_rows + 1), pa.int64())), f"{path}:{source_table or table}"
-    )
+    rows = pa.array(range(1, data.num_rows + 1), pa.int64())
+    return RawTable(data.append_column(ROW, rows), f"{path}:{'query' if query else name}")
 
 
 def redact_url(url: str) -> str:
@@ -216,36 +385,74 @@ def redact_url(url: str) -> str:
 
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
+    except (ArgumentError, ValueError):
         return "<unparsable database URL>"
 
 
+def scrub(text: str, url: str) -> str:
+    """Remove the URL's password (raw and URL-encoded) from any text, e.g. a driver's error message."""
+    from urllib.parse import quote, unquote
+
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    secrets: set[str] = set()
+    try:
+        password = make_url(url).password
+        if password:
+            secrets |= {str(password), quote(str(password), safe="")}
+    except (ArgumentError, ValueError):
+        head = url.split("://", 1)[-1].split("/", 1)[0]
+        if "@" in head and ":" in head.rsplit("@", 1)[0]:
+            raw = head.rsplit("@", 1)[0].split(":", 1)[1]
+            secrets |= {raw, unquote(raw)}
+    text = text.replace(url, redact_url(url))
+    for secret in sorted(secrets, key=len, reverse=True):
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
 def read_sql(url: str, *, table: str, source_table: str = "", query: str = "") -> RawTable:
-    """Read a table (or a query) from any database SQLAlchemy can reach."""
+    """Read a table (or a query) from any database SQLAlchemy can reach.
+
+    The URL's password never appears in a message: it is redacted from the URL and scrubbed
+    from the driver's own error text.
+    """
     import sqlalchemy as sa
 
     shown = redact_url(url)
     try:
         engine = sa.create_engine(url)
-    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as exc:
-        msg = f"database {shown}: cannot use this URL ({type(exc).__name__}: {exc}). Fix: check `url:`."
-        raise DataLoadError(msg, table=table) from None
+    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError, ValueError) as exc:
+        detail = scrub(f"{type(exc).__name__}: {exc}", url)
+        msg = (
+            f"database {shown}: cannot use this URL ({detail}). Fix: check `url:` in the source file "
+            "(and install the database driver it names)."
+        )
+        raise DataLoadError(msg, table=table, url=shown) from None
     name = source_table or table
     try:
         with engine.connect() as con:
-            sql = query or f"SELECT * FROM {engine.dialect.identifier_preparer.quote(name)}"
+            quote = engine.dialect.identifier_preparer.quote
+            sql = query or f"SELECT * FROM {'.'.join(quote(p) for p in name.split('.'))}"
             result = con.execute(sa.text(sql))
             names: Sequence[str] = list(result.keys())
             records = result.fetchall()
-    except sa.exc.SQLAlchemyError as exc:
-        detail = str(exc.orig if getattr(exc, "orig", None) else exc).splitlines()[0]
-        msg = f"database {shown}: reading '{name}' failed: {detail}. Fix: check the table name or query for '{table}'."
-        raise DataLoadError(msg, table=table) from None
+    except (sa.exc.SQLAlchemyError, ImportError) as exc:
+        orig = getattr(exc, "orig", None)
+        detail = scrub(str(orig if orig is not None else exc).splitlines()[0], url)
+        what = "the query" if query else f"table '{name}'"
+        msg = (
+            f"database {shown}: reading {what} failed: {detail}. "
+            f"Fix: check the connection, and the `table:` or `query:` of '{table}' in the source file."
+        )
+        raise DataLoadError(msg, table=table, url=shown) from None
     finally:
         engine.dispose()
     cols = {n: _column([r[i] for r in records]) for i, n in enumerate(names)}
     cols[ROW] = pa.array(range(1, len(records) + 1), pa.int64())
-    return RawTable(pa.table(cols), f"{shown}:{name}")
+    return RawTable(pa.table(cols), f"{shown}:{'query' if query else name}")
 
 
 def _column(values: list[object]) -> pa.Array:

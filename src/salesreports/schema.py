@@ -1,9 +1,16 @@
-"""The canonical data model: every table and column declared once.
+"""The canonical data model: every table, column and data rule declared once.
 
 Real CRM exports are mapped onto these tables (see :mod:`salesreports.mapping`).
 The declarations drive the loaders (types), the validator (rules) and the demo
 generator (column order). Tables may be absent from a data set; KPIs that need
-an absent table are "not available".
+an absent table are "not available". Optional columns (``required=False``) may
+be absent too, e.g. ``deals.amount`` in a funnel export that records no deal
+values: KPIs that need such a column are "not available", never 0.
+
+Every data check has a name in :data:`RULES` with a default severity: errors stop
+a report run, warnings are shown and the run goes on. A source file may change
+a rule's severity (``severity: {close_before_create: warning}``) when the data
+is known to break it and reports must still run; the issue is still shown.
 """
 
 from __future__ import annotations
@@ -11,16 +18,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from salesreports.errors import Issue
+
 __all__ = [
     "ACTIVITY_TYPES",
     "FEEDBACK_SOURCES",
+    "RULES",
     "STAGES",
     "TABLES",
     "Column",
+    "Rule",
     "Table",
+    "rule_issue",
 ]
 
 Kind = Literal["str", "date", "float", "int", "bool"]
+Severity = Literal["error", "warning"]
 
 STAGES = ("open", "won", "lost")
 ACTIVITY_TYPES = ("call", "email", "meeting", "demo")
@@ -110,7 +123,14 @@ TABLES: dict[str, Table] = {
                 Column("created_date", "date"),
                 Column("close_date", "date", nullable=True, description="empty while open"),
                 Column("stage", "str", allowed=STAGES),
-                Column("amount", "float", nullable=True, min=0.0),
+                Column(
+                    "amount",
+                    "float",
+                    required=False,
+                    nullable=True,
+                    min=0.0,
+                    description="deal value; absent when the CRM export has none (revenue KPIs not available)",
+                ),
                 Column("cost", "float", required=False, nullable=True, min=0.0),
                 Column("units", "float", required=False, nullable=True, min=0.0),
             ),
@@ -164,3 +184,80 @@ TABLES: dict[str, Table] = {
         ),
     )
 }
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One named data check.
+
+    Attributes
+    ----------
+    name : how issues and source files refer to it
+    severity : the default: "error" stops a report run, "warning" does not
+    description : what it checks
+    adjustable : a source file may change its severity
+    """
+
+    name: str
+    severity: Severity
+    description: str
+    adjustable: bool = True
+
+
+RULES: dict[str, Rule] = {
+    r.name: r
+    for r in (
+        Rule("missing_column", "error", "a required column is neither in the data nor mapped", adjustable=False),
+        Rule("bad_value", "error", "a value cannot be read as a number, date or yes/no (it becomes missing)"),
+        Rule("not_allowed", "error", "a value is not one of the allowed ones, e.g. an unknown deal stage"),
+        Rule("missing_value", "error", "a value that is required is empty"),
+        Rule("duplicate_id", "error", "an id that must be unique appears more than once"),
+        Rule("out_of_range", "error", "a number is below its minimum (e.g. a negative amount) or above its maximum"),
+        Rule("unknown_rep", "error", "a row names a rep that is not in the reps table"),
+        Rule("future_date", "error", "a date of a past event (deal created or closed, lead, activity) is after today"),
+        Rule("close_before_create", "error", "a closed deal's close_date is before its created_date"),
+        Rule("closed_without_date", "error", "a won or lost deal has no close_date"),
+        Rule("won_without_amount", "error", "a won deal has no amount"),
+        Rule("large_amount", "warning", "an amount is implausibly large (unit or decimal separator?)"),
+        Rule("unknown_conversion", "error", "a lead's converted_deal_id is not in the deals table"),
+        Rule("bad_email", "error", "a rep's email is not one plain address"),
+        Rule("missing_email", "warning", "a rep has no email address: the scorecard cannot be sent"),
+        Rule("leave_before_hire", "error", "a rep's leave_date is before the hire_date"),
+        Rule("rep_without_deals", "warning", "a rep has no deals at all"),
+        Rule("unassigned_rows", "warning", "rows without a rep were attributed to the source's `unassigned_rep`"),
+        Rule("no_amount", "warning", "the deals have no amount column: revenue KPIs are not available"),
+        Rule("null_marker", "warning", "a text column holds a missing-value marker such as the string NULL"),
+        Rule("null_values", "warning", "texts listed in `null_values` (e.g. NULL) were read as missing"),
+        Rule("empty_table", "warning", "a table has a header but no rows"),
+        Rule("rows_filtered", "warning", "the mapping's `where:` left rows out"),
+        Rule("bad_period", "error", "a target's period is not a month written YYYY-MM"),
+        Rule("unknown_metric", "error", "a target names a KPI that does not exist"),
+        Rule("target_without_owner", "error", "a target has neither a rep_id nor a team"),
+    )
+}
+
+
+def rule_issue(
+    rule: str,
+    table: str,
+    message: str,
+    *,
+    severity: dict[str, str] | None = None,
+    file: str = "",
+    column: str = "",
+    rows: tuple[int, ...] = (),
+    count: int = 0,
+    fix: str = "",
+) -> Issue:
+    """Build the :class:`~salesreports.errors.Issue` of a named rule, at its (possibly overridden) severity.
+
+    An error of an adjustable rule says how to accept the data anyway, naming the rule.
+    """
+    spec = RULES[rule]
+    level = (severity or {}).get(rule, spec.severity)
+    if level != spec.severity:
+        message += f" (rule {rule}: set to {level} by the source file's `severity`; default {spec.severity})"
+    elif level == "error" and spec.adjustable:
+        accept = f"or, to run reports anyway, set `severity: {{{rule}: warning}}` in the source file"
+        fix = f"{fix}; {accept}" if fix else accept
+    return Issue(level, table, message, file=file, column=column, rows=rows, count=count, fix=fix)

@@ -63,9 +63,28 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 REP_COLUMNS = [
-    "grain", "period", "period_end", "kpi", "value", "reason", "prev_value", "change_prev", "change_prev_pct",
-    "ly_value", "change_ly", "review_period", "review_value", "change_review", "team_n_reps", "team_median",
-    "team_p25", "team_p75", "team_reason", "company_median", "percentile", "vs_team",
+    "grain",
+    "period",
+    "period_end",
+    "kpi",
+    "value",
+    "reason",
+    "prev_value",
+    "change_prev",
+    "change_prev_pct",
+    "ly_value",
+    "change_ly",
+    "review_period",
+    "review_value",
+    "change_review",
+    "team_n_reps",
+    "team_median",
+    "team_p25",
+    "team_p75",
+    "team_reason",
+    "company_median",
+    "percentile",
+    "vs_team",
 ]
 
 
@@ -127,8 +146,11 @@ class Scope:
             "period": _period_dict(self.period),
             "rep": info,
             "kpis": _records(own[[c for c in REP_COLUMNS if c in own.columns]]),
-            "team": {"name": team, "min_group_size": self.config.privacy.min_group_size,
-                     "n_reps": int(sum(1 for r in self.rep_ids() if self.team_of(r) == team))},
+            "team": {
+                "name": team,
+                "min_group_size": self.config.privacy.min_group_size,
+                "n_reps": int(sum(1 for r in self.rep_ids() if self.team_of(r) == team)),
+            },
             "ramp": _records(self._ramp(rep_id)),
             "goals": goals,
             "coaching": self._coaching(rep_id, own),
@@ -144,16 +166,20 @@ class Scope:
         tenure = None
         if hire is not None and not pd.isna(hire):
             tenure = (self.period.end.year - hire.year) * 12 + (self.period.end.month - hire.month) + 1
-        return dict(_clean({
-            "rep_id": rep_id,
-            "name": row.get("name") or rep_id,
-            "email": row.get("email"),
-            "team": self.team_of(rep_id),
-            "region": row.get("region"),
-            "manager_email": row.get("manager_email"),
-            "hire_date": hire,
-            "tenure_months": tenure,
-        }))
+        return dict(
+            _clean(
+                {
+                    "rep_id": rep_id,
+                    "name": row.get("name") or rep_id,
+                    "email": row.get("email"),
+                    "team": self.team_of(rep_id),
+                    "region": row.get("region"),
+                    "manager_email": row.get("manager_email"),
+                    "hire_date": hire,
+                    "tenure_months": tenure,
+                }
+            )
+        )
 
     def _window(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Month rows for the trend window plus every grain ending in the report's month."""
@@ -169,8 +195,9 @@ class Scope:
     def _ramp(self, rep_id: str) -> pd.DataFrame:
         frame = self.ramp.get(rep_id)
         if frame is None or frame.empty:
-            return pd.DataFrame(columns=["kpi", "period", "tenure_month", "value", "ramp_median", "ramp_reason",
-                                         "position"])
+            return pd.DataFrame(
+                columns=["kpi", "period", "tenure_month", "value", "ramp_median", "ramp_reason", "position"]
+            )
         frame = frame[frame["period"] <= str(self.period.end)]
         return frame[["kpi", "period", "tenure_month", "value", "ramp_median", "ramp_reason", "position"]]
 
@@ -183,8 +210,15 @@ class Scope:
         mine = feedback[feedback["rep_id"] == rep_id] if feedback is not None else None
         ramp = self.ramp.get(rep_id)
         rows = own.assign(rep_id=rep_id, team=self.team_of(rep_id)) if not own.empty else own
-        needs = training_needs(rep_id, rows, self.coaching, period_end=str(self.period.end), feedback=mine,
-                               ramp=ramp, currency=self.config.currency)
+        needs = training_needs(
+            rep_id,
+            rows,
+            self.coaching,
+            period_end=str(self.period.end),
+            feedback=mine,
+            ramp=ramp,
+            currency=self.config.currency,
+        )
         return [_clean(n.to_dict()) for n in needs]
 
     def _incentive(self, rep_id: str) -> dict[str, Any] | None:
@@ -192,16 +226,24 @@ class Scope:
             return None
         from salesreports.coaching import incentive_for
 
-        est = incentive_for(self.entity_rows.get(("rep", rep_id), _EMPTY), rep_id, str(self.period.end),
-                            self.coaching.incentives, currency=self.config.currency)
+        est = incentive_for(
+            self.entity_rows.get(("rep", rep_id), _EMPTY),
+            rep_id,
+            str(self.period.end),
+            self.coaching.incentives,
+            currency=self.config.currency,
+        )
         return dict(_clean(est.to_dict()))
 
     def _own_rows(self, table: str, rep_id: str, columns: list[str]) -> list[dict[str, Any]]:
         frame = self.data.get(table)
         if frame is None:
             return []
-        mine = frame[(frame["rep_id"] == rep_id) & (frame["date"] <= self.period.last_day)
-                     & (frame["date"] > self.period.last_day - pd.DateOffset(months=6))]
+        mine = frame[
+            (frame["rep_id"] == rep_id)
+            & (frame["date"] <= self.period.last_day)
+            & (frame["date"] > self.period.last_day - pd.DateOffset(months=6))
+        ]
         return _records(mine[[c for c in columns if c in mine.columns]].sort_values("date", ascending=False))
 
     def _activity_weekly(self, rep_id: str) -> list[dict[str, Any]]:
@@ -248,16 +290,23 @@ class Scope:
         }
 
 
-_EMPTY = pd.DataFrame(columns=["entity_type", "entity_id", "team", "grain", "period", "period_end", "kpi", "value",
-                               "reason"])
+_EMPTY = pd.DataFrame(
+    columns=["entity_type", "entity_id", "team", "grain", "period", "period_end", "kpi", "value", "reason"]
+)
 _EMPTY_REP = pd.DataFrame(columns=["rep_id", *REP_COLUMNS])
 COMPANY = "company"
 
 
 def _period_dict(period: Period) -> dict[str, Any]:
-    return {"label": period.label, "title": period.title, "grain": period.grain, "end": str(period.end),
-            "start": str(period.start), "first_day": period.first_day.date().isoformat(),
-            "last_day": period.last_day.date().isoformat()}
+    return {
+        "label": period.label,
+        "title": period.title,
+        "grain": period.grain,
+        "end": str(period.end),
+        "start": str(period.start),
+        "first_day": period.first_day.date().isoformat(),
+        "last_day": period.last_day.date().isoformat(),
+    }
 
 
 def build_scope(data: Dataset, table: KpiTable, config: Config, period: Period) -> Scope:
@@ -273,17 +322,29 @@ def build_scope(data: Dataset, table: KpiTable, config: Config, period: Period) 
     reps_idx = reps.drop_duplicates("rep_id").set_index("rep_id") if reps is not None else pd.DataFrame()
     ramp: dict[str, pd.DataFrame] = {}
     if "hire_date" in reps_idx.columns and reps_idx["hire_date"].notna().any():
-        ramp_frame = ramp_benchmarks(values, reps_idx["hire_date"].dropna(), kpis=["revenue", "deals_won"],
-                                     min_group_size=privacy)
+        ramp_frame = ramp_benchmarks(
+            values, reps_idx["hire_date"].dropna(), kpis=["revenue", "deals_won"], min_group_size=privacy
+        )
         ramp = {str(k): f for k, f in ramp_frame.groupby("rep_id", sort=False)}
-    return Scope(data, table, config, period, rep_rows, entity_rows, team_benchmarks(values, min_group_size=privacy),
-                 ramp, _goals(data, table, config, period), _coaching(config), reps_idx)
+    return Scope(
+        data,
+        table,
+        config,
+        period,
+        rep_rows,
+        entity_rows,
+        team_benchmarks(values, min_group_size=privacy),
+        ramp,
+        _goals(data, table, config, period),
+        _coaching(config),
+        reps_idx,
+    )
 
 
 def _goals(data: Dataset, table: KpiTable, config: Config, period: Period) -> list[dict[str, Any]]:
-    path = config.resolve(config.goals)
-    if not path.exists():
+    if not config.goals:
         return []
+    path = config.resolve(config.goals)
     from salesreports.goals import goal_progress, load_goals
 
     out = []
@@ -295,9 +356,9 @@ def _goals(data: Dataset, table: KpiTable, config: Config, period: Period) -> li
 
 
 def _coaching(config: Config) -> Any:
-    path = config.resolve(config.coaching)
-    if not path.exists():
+    if not config.coaching:
         return None
+    path = config.resolve(config.coaching)
     from salesreports.coaching import load_coaching
 
     return load_coaching(path)
@@ -346,13 +407,31 @@ def context_for(kind: str, ident: str, period: str, params_file: Path) -> dict[s
 def header(context: Mapping[str, Any]) -> dict[str, Any]:
     """The page header of a report (notebook metadata ``salesreports``), from its context."""
     period = context["period"]
-    common = {"period": period["label"], "period_title": period["title"], "company": context.get("company", ""),
-              "generated_at": context.get("generated_at", "")}
+    common = {
+        "period": period["label"],
+        "period_title": period["title"],
+        "company": context.get("company", ""),
+        "generated_at": context.get("generated_at", ""),
+    }
     if context["kind"] == "rep":
         rep = context["rep"]
-        return {**common, "kind": "rep", "title": f"{rep['name']} — scorecard", "rep_id": rep["rep_id"],
-                "rep_name": rep["name"], "team": rep["team"], "subtitle": f"Team {rep['team']} · {period['title']}"}
+        return {
+            **common,
+            "kind": "rep",
+            "title": f"{rep['name']} — scorecard",
+            "rep_id": rep["rep_id"],
+            "rep_name": rep["name"],
+            "team": rep["team"],
+            "subtitle": f"Team {rep['team']} · {period['title']}",
+        }
     team = context["team"]["name"]
     title = "Company summary" if team == COMPANY else f"Team {team} — summary"
-    return {**common, "kind": "team", "title": title, "rep_id": "", "rep_name": "", "team": team,
-            "subtitle": f"{len(context['team']['members'])} reps · {period['title']} · for managers"}
+    return {
+        **common,
+        "kind": "team",
+        "title": title,
+        "rep_id": "",
+        "rep_name": "",
+        "team": team,
+        "subtitle": f"{len(context['team']['members'])} reps · {period['title']} · for managers",
+    }

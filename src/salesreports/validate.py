@@ -1,17 +1,18 @@
 """Check a loaded data set against the canonical model and return *all* issues.
 
-Column rules (types, missing values, allowed values, bounds, uniqueness) are
-pandera schemas generated from :data:`salesreports.schema.TABLES`, so each rule
-is declared once. Cross-table and business invariants (close after create, won
-deals have a close date, every rep known, ...) are checked here too. Errors
-stop a report run; warnings are shown and the run goes on.
+Column rules (missing values, allowed values, bounds, uniqueness) are pandera
+schemas generated from :data:`salesreports.schema.TABLES`, so each rule is
+declared once. Cross-table and business invariants (close after create, won
+deals have a close date, every rep known, ...) are checked here too. Every
+check is a named rule of :data:`salesreports.schema.RULES`: errors stop a
+report run, warnings are shown and the run goes on, and a source file may
+change a rule's severity (``severity: {close_before_create: warning}``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -22,7 +23,7 @@ import pandas as pd
 from salesreports.data import Dataset
 from salesreports.errors import DataValidationError, Issue
 from salesreports.readers import ROW
-from salesreports.schema import TABLES, Column
+from salesreports.schema import TABLES, Column, rule_issue
 
 __all__ = ["Report", "check", "pandera_schema", "validate"]
 
@@ -77,155 +78,375 @@ def pandera_schema(table: str) -> Any:
     return pa.DataFrameSchema(columns, strict=False, name=table)
 
 
-def _check_columns(name: str, frame: pd.DataFrame, origin: str) -> list[Issue]:
+class _Checker:
+    """Collects the issues of one data set, at the severities its source asks for."""
+
+    def __init__(self, data: Dataset) -> None:
+        self.data = data
+        self.issues: list[Issue] = []
+
+    def add(
+        self,
+        rule: str,
+        table: str,
+        frame: pd.DataFrame,
+        mask: Any,
+        column: str,
+        message: str,
+        fix: str = "",
+        *,
+        whole: bool = False,
+    ) -> None:
+        """Report the rows of ``frame`` where ``mask`` holds; ``{n}`` in the message is their count.
+
+        ``whole``: the issue is about the table, not some of its rows (no row numbers are shown).
+        """
+        m = np.asarray(mask, dtype=bool)
+        count = int(m.sum())
+        if not count:
+            return
+        rows = () if whole else tuple(int(r) for r in frame[ROW].to_numpy()[m][:5])
+        self.issues.append(
+            rule_issue(
+                rule,
+                table,
+                message.format(n=count),
+                severity=self.data.severity,
+                file=self.data.origins.get(table, table),
+                column=column,
+                rows=rows,
+                count=count,
+                fix=fix,
+            )
+        )
+
+    def add_rows(
+        self, rule: str, table: str, rows: np.ndarray[Any, Any], column: str, message: str, fix: str = ""
+    ) -> None:
+        """Report given source rows."""
+        if not len(rows):
+            return
+        self.issues.append(
+            rule_issue(
+                rule,
+                table,
+                message.format(n=len(rows)),
+                severity=self.data.severity,
+                file=self.data.origins.get(table, table),
+                column=column,
+                rows=tuple(int(r) for r in rows[:5]),
+                count=len(rows),
+                fix=fix,
+            )
+        )
+
+
+def _sample(values: pd.Series | np.ndarray[Any, Any], n: int = 3) -> str:
+    return ", ".join(repr(str(v)) for v in pd.unique(np.asarray(values, dtype=object))[:n])
+
+
+def _check_columns(c: _Checker, name: str, frame: pd.DataFrame) -> None:
     import pandera.errors as pe
 
-    issues: list[Issue] = []
     try:
-        pandera_schema(name).validate(frame, lazy=True)
+        pandera_schema(name).validate(frame, lazy=True, inplace=True)  # checks only: no copy
     except pe.SchemaErrors as exc:
         cases = exc.failure_cases
         for (column, check), group in cases.groupby(["column", "check"], dropna=False, sort=False):
-            issues.append(_translate(name, frame, origin, str(column), str(check), group))
-    return issues
+            _translate(c, name, frame, str(column), str(check), group)
 
 
-def _translate(name: str, frame: pd.DataFrame, origin: str, column: str, check: str, group: pd.DataFrame) -> Issue:
-    idx = pd.to_numeric(group["index"], errors="coerce").dropna().astype(int).tolist()
-    rows = tuple(int(r) for r in frame[ROW].to_numpy()[idx][:5]) if idx else ()
-    count = len(idx) if idx else len(group)
-    sample = ", ".join(repr(v) for v in pd.unique(group["failure_case"].astype(str))[:3])
+def _translate(c: _Checker, name: str, frame: pd.DataFrame, column: str, check: str, group: pd.DataFrame) -> None:
+    idx = pd.to_numeric(group["index"], errors="coerce").dropna().astype(np.int64).to_numpy()
+    rows = frame[ROW].to_numpy()[idx] if len(idx) else np.array([], dtype=np.int64)
     col: Column | None = TABLES[name].column(column) if column in TABLES[name].names else None
+    values = group["failure_case"].to_numpy()
     if check == "column_in_dataframe":
-        return Issue(
-            "error",
-            name,
-            f"required column '{group['failure_case'].iloc[0]}' is missing",
-            file=origin,
-            column=str(group["failure_case"].iloc[0]),
-            fix=f"add it to the export, or map it under `tables.{name}.columns` in the source file",
-        )
+        for missing in map(str, values):
+            if any(i.table == name and i.column == missing and "is missing" in i.message for i in c.data.notes):
+                continue  # the loader already named it, with the source's close matches
+            c.issues.append(
+                rule_issue(
+                    "missing_column",
+                    name,
+                    f"required column '{missing}' is missing",
+                    severity=c.data.severity,
+                    file=c.data.origins.get(name, name),
+                    column=missing,
+                    fix=f"add it to the export, or map it under `tables.{name}.columns` in the source file",
+                )
+            )
+        return
     if check == "field_uniqueness":
-        return Issue(
-            "error", name, f"{count} row(s) share an id that must be unique (e.g. {sample})", file=origin,
-            column=column, rows=rows, count=count, fix="remove the duplicate rows or give each record its own id",
+        ids = pd.unique(np.asarray(values, dtype=object))
+        c.add_rows(
+            "duplicate_id",
+            name,
+            np.sort(rows),
+            column,
+            f"{{n:,}} row(s) share {len(ids)} id(s) that must be unique (e.g. {_sample(values)})",
+            "remove the duplicate rows, or give each record its own id",
         )
+        return
     if check == "not_nullable":
-        return Issue(
-            "error", name, f"{count} row(s) have no value, which this column requires", file=origin,
-            column=column, rows=rows, count=count, fix=f"fill in '{column}' in the export (or map a default)",
+        bad = c.data.invalid.get((name, column))
+        if bad is not None and len(bad):
+            rows = rows[~np.isin(rows, bad)]  # their values were unreadable: already reported by the loader
+        fix = f"fill in '{column}' in the export, or map a default with `defaults:`"
+        if column == "rep_id" and name != "reps":
+            fix += ", or attribute them to a pseudo-rep with `unassigned_rep: unassigned` in the source file"
+        c.add_rows("missing_value", name, rows, column, "{n:,} row(s) have no value, which this column requires", fix)
+        return
+    if "greater_than_or_equal_to" in check or "less_than_or_equal_to" in check:
+        low = "greater_than_or_equal_to" in check
+        bound = (col.min if low else col.max) if col else ""
+        word = "below the minimum" if low else "above the maximum"
+        fix = "correct the values"
+        if low and column in ("amount", "cost"):
+            fix = "correct the values (a refund or credit note is not a negative deal: record it as its own lost deal)"
+        c.add_rows(
+            "out_of_range", name, rows, column, f"{{n:,}} value(s) are {word} {bound} (e.g. {_sample(values)})", fix
         )
-    if "greater_than_or_equal_to" in check:
-        return Issue(
-            "error", name, f"{count} value(s) are below the minimum {col.min if col else ''} (e.g. {sample})",
-            file=origin, column=column, rows=rows, count=count,
-            fix="correct the values (a refund or credit note is not a negative deal)",
-        )
-    if "less_than_or_equal_to" in check:
-        return Issue(
-            "error", name, f"{count} value(s) are above the maximum {col.max if col else ''} (e.g. {sample})",
-            file=origin, column=column, rows=rows, count=count, fix="correct the values",
-        )
+        return
     if check.startswith("isin"):
-        return Issue(
-            "error", name, f"{count} value(s) are not allowed (e.g. {sample})", file=origin, column=column,
-            rows=rows, count=count, fix=f"use one of {', '.join(col.allowed) if col else ''}, or map them with `values:`",
+        allowed = ", ".join(col.allowed) if col else ""
+        c.add_rows(
+            "not_allowed",
+            name,
+            rows,
+            column,
+            f"{{n:,}} value(s) are not allowed (e.g. {_sample(values)})",
+            f"use one of {allowed}, or map them with `values:`",
         )
-    return Issue("error", name, f"{count} value(s) fail the check {check} (e.g. {sample})", file=origin,
-                 column=column, rows=rows, count=count)
+        return
+    c.add_rows("bad_value", name, rows, column, f"{{n:,}} value(s) fail the check {check} (e.g. {_sample(values)})")
 
 
-def _rows(frame: pd.DataFrame, mask: Iterable[bool] | np.ndarray | pd.Series) -> tuple[tuple[int, ...], int]:
-    m = np.asarray(mask, dtype=bool)
-    rows = frame[ROW].to_numpy()[m]
-    return tuple(int(r) for r in rows[:5]), int(m.sum())
+def _check_reps(c: _Checker, today: dt.date) -> None:
+    data = c.data
+    reps = data.get("reps")
+    pseudo = data.unassigned_rep
+    if reps is None:
+        return
+    real = ~reps["rep_id"].eq(pseudo).to_numpy() if pseudo else np.ones(len(reps), dtype=bool)
+    if "email" in reps.columns:
+        email = reps["email"]
+        bad = email.notna() & ~email.fillna("").astype(str).str.strip().str.match(EMAIL)
+        c.add(
+            "bad_email",
+            "reps",
+            reps,
+            bad,
+            "email",
+            "{n:,} email address(es) are not one plain address (line breaks, several addresses or a typo)",
+            "give each rep exactly one address like name@example.com",
+        )
+        c.add(
+            "missing_email",
+            "reps",
+            reps,
+            email.isna().to_numpy() & real,
+            "email",
+            "{n:,} rep(s) have no email address: their scorecards are built but cannot be sent",
+            "add the addresses to the reps table",
+        )
+    else:
+        c.add(
+            "missing_email",
+            "reps",
+            reps,
+            real,
+            "email",
+            "the reps table has no email column: the {n:,} reps' scorecards are built but cannot be sent",
+            "map an email column under `tables.reps.columns` if the export has one",
+            whole=True,
+        )
+    if {"hire_date", "leave_date"} <= set(reps.columns):
+        c.add(
+            "leave_before_hire",
+            "reps",
+            reps,
+            (reps["leave_date"] < reps["hire_date"]).to_numpy(),
+            "leave_date",
+            "{n:,} rep(s) leave before they were hired",
+            "correct hire_date or leave_date",
+        )
+    deals = data.get("deals")
+    if deals is not None and "rep_id" in deals.columns:
+        idle = ~reps["rep_id"].isin(deals["rep_id"].dropna().unique()).to_numpy() & real
+        c.add(
+            "rep_without_deals",
+            "reps",
+            reps,
+            idle,
+            "rep_id",
+            "{n:,} rep(s) have no deals at all: their scorecards show deal KPIs as not available",
+            "check the rep_id mapping if this is unexpected",
+        )
 
 
-def _rule(issues: list[Issue], severity: str, table: str, frame: pd.DataFrame, mask: Any, origin: str,
-          column: str, message: str, fix: str) -> None:
-    rows, count = _rows(frame, mask)
-    if count:
-        issues.append(Issue(severity, table, message.format(n=count), file=origin, column=column, rows=rows,
-                            count=count, fix=fix))
+def _check_deals(c: _Checker, deals: pd.DataFrame) -> None:
+    if not {"stage", "close_date", "created_date"} <= set(deals.columns):
+        return
+    closed = deals["stage"].isin(["won", "lost"]).to_numpy()
+    c.add(
+        "closed_without_date",
+        "deals",
+        deals,
+        closed & deals["close_date"].isna().to_numpy(),
+        "close_date",
+        "{n:,} won or lost deal(s) have no close date",
+        "fill in close_date for closed deals",
+    )
+    before = closed & (deals["close_date"] < deals["created_date"]).to_numpy()
+    example = ""
+    if before.any():
+        first = deals[before].iloc[0]
+        example = (
+            (
+                f" (e.g. deal '{first['deal_id']}': created {first['created_date']:%Y-%m-%d}, closed "
+                f"{first['close_date']:%Y-%m-%d})"
+            )
+            if "deal_id" in deals.columns
+            else ""
+        )
+    c.add(
+        "close_before_create",
+        "deals",
+        deals,
+        before,
+        "close_date",
+        "{n:,} deal(s) close before they were created" + example.replace("{", "{{").replace("}", "}}"),
+        "correct created_date or close_date (day and month swapped?)",
+    )
+    won = deals["stage"].eq("won").to_numpy()
+    if "amount" in deals.columns:
+        c.add(
+            "won_without_amount",
+            "deals",
+            deals,
+            won & deals["amount"].isna().to_numpy(),
+            "amount",
+            "{n:,} won deal(s) have no amount",
+            "fill in the amount of won deals",
+        )
+        c.add(
+            "large_amount",
+            "deals",
+            deals,
+            (deals["amount"] > ABSURD_AMOUNT).to_numpy(),
+            "amount",
+            f"{{n:,}} amount(s) are above {ABSURD_AMOUNT:,.0f}: check the unit (cents?) and decimal separator",
+            "correct the amounts, or remove test deals",
+        )
+    else:
+        from salesreports.kpis import registry
+
+        needing = ", ".join(k.label.lower() for k in registry() if ("deals", "amount") in k.columns) or "revenue"
+        c.add(
+            "no_amount",
+            "deals",
+            deals,
+            np.ones(len(deals), dtype=bool),
+            "amount",
+            f"the {{n:,}} deals have no amount column: KPIs that need it ({needing}) are shown as not available",
+            "map an amount column under `tables.deals.columns` if the export has deal values",
+            whole=True,
+        )
 
 
-def _check_rules(data: Dataset, today: dt.date) -> list[Issue]:
-    issues: list[Issue] = []
-    o = data.origins
+def _check_rules(c: _Checker, today: dt.date) -> None:
+    data = c.data
     future = pd.Timestamp(today)
     reps = data.get("reps")
-    known = set(reps["rep_id"].dropna()) if reps is not None and "rep_id" in reps else None
+    known = reps["rep_id"].dropna().unique() if reps is not None and "rep_id" in reps else None
     for name, frame in data.tables.items():
-        if "rep_id" in frame.columns and known is not None and name != "reps":
-            unknown = frame["rep_id"].notna() & ~frame["rep_id"].isin(known)
-            sample = ", ".join(repr(v) for v in pd.unique(frame.loc[unknown, "rep_id"])[:3])
-            _rule(issues, "error", name, frame, unknown, o[name], "rep_id",
-                  f"{{n}} row(s) name a rep that is not in the reps table (e.g. {sample})",
-                  "add the rep to the reps table, or correct the rep_id")
+        if name != "reps" and "rep_id" in frame.columns and known is not None:
+            unknown = (frame["rep_id"].notna() & ~frame["rep_id"].isin(known)).to_numpy()
+            c.add(
+                "unknown_rep",
+                name,
+                frame,
+                unknown,
+                "rep_id",
+                f"{{n:,}} row(s) name a rep that is not in the reps table (e.g. {_sample(frame['rep_id'][unknown])})",
+                "add the rep to the reps table, or correct the rep_id",
+            )
+        if name == "reps":
+            continue
         for col in TABLES[name].columns:
-            if col.kind == "date" and col.name in frame.columns:
-                _rule(issues, "error", name, frame, frame[col.name] > future, o[name], col.name,
-                      f"{{n}} date(s) are in the future (after {today})",
-                      "correct the dates, or check the date format (day and month swapped?)")
-    if reps is not None:
-        if "email" in reps.columns:
-            email = reps["email"]
-            bad = email.notna() & ~email.fillna("").str.match(EMAIL)
-            _rule(issues, "error", "reps", reps, bad, o["reps"], "email",
-                  "{n} email address(es) are not one plain address (line breaks, several addresses or a typo)",
-                  "give each rep exactly one address like name@example.com")
-            _rule(issues, "warning", "reps", reps, email.isna(), o["reps"], "email",
-                  "{n} rep(s) have no email address: their scorecards are built but cannot be sent",
-                  "add the addresses to the reps table")
-        if {"hire_date", "leave_date"} <= set(reps.columns):
-            _rule(issues, "error", "reps", reps, reps["leave_date"] < reps["hire_date"], o["reps"], "leave_date",
-                  "{n} rep(s) leave before they were hired", "correct hire_date or leave_date")
+            if col.kind != "date" or col.name not in frame.columns:
+                continue
+            late = (frame[col.name] > future).to_numpy()
+            if name == "deals" and col.name == "close_date" and "stage" in frame.columns:
+                late = late & frame["stage"].isin(["won", "lost"]).to_numpy()  # an open deal's is the expected close
+            c.add(
+                "future_date",
+                name,
+                frame,
+                late,
+                col.name,
+                f"{{n:,}} date(s) are in the future (after {today})",
+                "correct the dates, or check the date format (day and month swapped?)",
+            )
+    _check_reps(c, today)
     deals = data.get("deals")
-    if deals is not None and {"stage", "close_date", "created_date"} <= set(deals.columns):
-        closed = deals["stage"].isin(["won", "lost"])
-        _rule(issues, "error", "deals", deals, closed & deals["close_date"].isna(), o["deals"], "close_date",
-              "{n} won or lost deal(s) have no close date", "fill in close_date for closed deals")
-        _rule(issues, "error", "deals", deals, closed & (deals["close_date"] < deals["created_date"]), o["deals"],
-              "close_date", "{n} deal(s) close before they were created",
-              "correct created_date or close_date (day and month swapped?)")
-        if "amount" in deals.columns:
-            _rule(issues, "error", "deals", deals, (deals["stage"] == "won") & deals["amount"].isna(), o["deals"],
-                  "amount", "{n} won deal(s) have no amount", "fill in the amount of won deals")
-            _rule(issues, "warning", "deals", deals, deals["amount"] > ABSURD_AMOUNT, o["deals"], "amount",
-                  f"{{n}} amount(s) are above {ABSURD_AMOUNT:,.0f}: check the unit (cents?) and decimal separator",
-                  "correct the amounts, or remove test deals")
-        if reps is not None and "rep_id" in deals.columns:
-            idle = ~reps["rep_id"].isin(set(deals["rep_id"].dropna()))
-            _rule(issues, "warning", "reps", reps, idle, o["reps"], "rep_id",
-                  "{n} rep(s) have no deals at all: their scorecards show KPIs as not available",
-                  "check the rep_id mapping if this is unexpected")
+    if deals is not None:
+        _check_deals(c, deals)
     leads = data.get("leads")
     if leads is not None and deals is not None and "converted_deal_id" in leads.columns:
-        dangling = leads["converted_deal_id"].notna() & ~leads["converted_deal_id"].isin(set(deals["deal_id"]))
-        _rule(issues, "error", "leads", leads, dangling, o["leads"], "converted_deal_id",
-              "{n} lead(s) point at a deal that is not in the deals table", "correct converted_deal_id")
+        dangling = (leads["converted_deal_id"].notna() & ~leads["converted_deal_id"].isin(deals["deal_id"])).to_numpy()
+        c.add(
+            "unknown_conversion",
+            "leads",
+            leads,
+            dangling,
+            "converted_deal_id",
+            "{n:,} lead(s) point at a deal that is not in the deals table",
+            "correct converted_deal_id",
+        )
     targets = data.get("targets")
     if targets is not None:
-        _check_targets(issues, targets, o["targets"])
-    return issues
+        _check_targets(c, targets)
 
 
-def _check_targets(issues: list[Issue], targets: pd.DataFrame, origin: str) -> None:
+def _check_targets(c: _Checker, targets: pd.DataFrame) -> None:
     from salesreports.kpis import registry
 
     period = targets["period"].astype("string")
-    _rule(issues, "error", "targets", targets, ~period.str.fullmatch(r"\d{4}-(0[1-9]|1[0-2])").fillna(False),
-          origin, "period", "{n} period(s) are not months written YYYY-MM", "write periods like 2026-10")
+    bad = ~period.str.fullmatch(r"\d{4}-(0[1-9]|1[0-2])").fillna(False).to_numpy(dtype=bool)
+    c.add(
+        "bad_period",
+        "targets",
+        targets,
+        bad & targets["period"].notna().to_numpy(),
+        "period",
+        "{n:,} period(s) are not months written YYYY-MM",
+        "write periods like 2026-10",
+    )
     names = set(registry().names())
-    unknown = ~targets["metric"].isin(names)
-    sample = ", ".join(repr(v) for v in pd.unique(targets.loc[unknown, "metric"].astype(str))[:3])
-    _rule(issues, "error", "targets", targets, unknown, origin, "metric",
-          f"{{n}} target(s) name an unknown KPI (e.g. {sample})", "use a name from `salesreports kpis`")
-    owner = targets.get("rep_id", pd.Series(None, index=targets.index)).isna()
+    unknown = (targets["metric"].notna() & ~targets["metric"].isin(names)).to_numpy()
+    c.add(
+        "unknown_metric",
+        "targets",
+        targets,
+        unknown,
+        "metric",
+        f"{{n:,}} target(s) name an unknown KPI (e.g. {_sample(targets['metric'][unknown])})",
+        "use a name from `salesreports kpis`",
+    )
+    owner = targets["rep_id"].isna() if "rep_id" in targets.columns else pd.Series(True, index=targets.index)
     if "team" in targets.columns:
         owner &= targets["team"].isna()
-    _rule(issues, "error", "targets", targets, owner, origin, "rep_id",
-          "{n} target(s) have neither a rep_id nor a team", "fill in who the target is for")
+    c.add(
+        "target_without_owner",
+        "targets",
+        targets,
+        owner.to_numpy(),
+        "rep_id",
+        "{n:,} target(s) have neither a rep_id nor a team",
+        "fill in who the target is for",
+    )
 
 
 def check(data: Dataset, *, today: dt.date | None = None) -> Report:
@@ -234,20 +455,21 @@ def check(data: Dataset, *, today: dt.date | None = None) -> Report:
     Parameters
     ----------
     data : a loaded :class:`~salesreports.data.Dataset`
-    today : dates after this day are errors (default: today)
+    today : dates of past events after this day are errors (default: today)
 
     Returns
     -------
     Report
+        Errors first, then warnings; each issue names its file, column and sample rows.
     """
-    issues = list(data.notes)
+    c = _Checker(data)
     for name, frame in data.tables.items():
-        issues.extend(_check_columns(name, frame, data.origins.get(name, name)))
-    issues.extend(_check_rules(data, today or dt.date.today()))
-    # a value that could not be typed is reported once, by the loader, not again as "missing"
-    typed = {(i.table, i.column) for i in data.notes if i.column}
-    issues = [i for i in issues if i in data.notes or not (i.column and (i.table, i.column) in typed and "no value" in i.message)]
-    issues.sort(key=lambda i: (i.severity != "error", i.table, i.column))
+        _check_columns(c, name, frame)
+    _check_rules(c, today or dt.date.today())
+    issues = [*data.notes, *c.issues]
+    issues.sort(
+        key=lambda i: (i.severity != "error", list(TABLES).index(i.table) if i.table in TABLES else 99, i.column)
+    )
     return Report(tuple(issues))
 
 

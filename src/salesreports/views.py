@@ -97,8 +97,9 @@ class _View:
         if name == "revenue":
             attainment, _ = self.value("quota_attainment")
             target = v / attainment if v is not None and attainment else None
-        tile = Tile.for_kpi(name, v, target=target, attainment=attainment, previous=prev, reason=reason,
-                            currency=self.currency)
+        tile = Tile.for_kpi(
+            name, v, target=target, attainment=attainment, previous=prev, reason=reason, currency=self.currency
+        )
         median = _num(self.row(name).get("team_median"))
         if median is not None and tile.unavailable_reason is None:
             extra = f"team median {format_value(median, get(name).format, self.currency)}"
@@ -125,23 +126,30 @@ class _View:
                 continue
             text = g.get("text") or {}
             owner = "" if g["owner"] in (self.ctx.get("rep", {}).get("rep_id"),) else f" ({g['owner']})"
-            items.append({
-                "name": f"{g['label']}{owner}: {g['summary']}" if g.get("summary") else g["goal_id"],
-                "status": g["status"],
-                "actual": text.get("actual", ""),
-                "expected": text.get("expected", ""),
-                "projected": text.get("projected", ""),
-                "target": text.get("target", ""),
-                "progress": g.get("actual_pct"),
-                "expected_progress": g.get("expected_pct"),
-                "deadline": g.get("deadline", ""),
-                "note": g.get("objective", ""),
-            })
+            items.append(
+                {
+                    "name": f"{g['label']}{owner}: {g['summary']}" if g.get("summary") else g["goal_id"],
+                    "status": g["status"],
+                    "actual": text.get("actual", ""),
+                    "expected": text.get("expected", ""),
+                    "projected": text.get("projected", ""),
+                    "target": text.get("target", ""),
+                    "progress": g.get("actual_pct"),
+                    "expected_progress": g.get("expected_pct"),
+                    "deadline": g.get("deadline", ""),
+                    "note": g.get("objective", ""),
+                }
+            )
         shown = goal_list(items) if items else None
         if later:
-            notes = callout("info", "Goals not measured yet", [
-                f"{g['label']} ({g['owner']}): {g['status']}" + (f" — {g['note']}" if g.get("note") else "")
-                for g in later])
+            notes = callout(
+                "info",
+                "Goals not measured yet",
+                [
+                    f"{g['label']} ({g['owner']}): {g['status']}" + (f" — {g['note']}" if g.get("note") else "")
+                    for g in later
+                ],
+            )
             return notes if shown is None else shown + notes
         return shown
 
@@ -166,17 +174,19 @@ class RepView(_View):
 
         s = self.series(kpi)
         cols = ["period_end", "value", "team_median", "team_p25", "team_p75"]
-        frame = s.reindex(columns=cols).astype({c: "float64" for c in cols[1:]})
+        frame = s.reindex(columns=cols).astype(dict.fromkeys(cols[1:], "float64"))
         k = get(kpi)
         shown = frame.dropna(subset=["value"])
         if shown.empty:
             alt_text = f"{k.label}: not available for the last 12 months."
         else:
             last = shown.iloc[-1]
-            alt_text = (f"{k.label} by month, {shown['period_end'].iloc[0]} to {last['period_end']}: latest "
-                        f"{format_value(last['value'], k.format, self.currency)}, 12-month high "
-                        f"{format_value(shown['value'].max(), k.format, self.currency)}, low "
-                        f"{format_value(shown['value'].min(), k.format, self.currency)}.")
+            alt_text = (
+                f"{k.label} by month, {shown['period_end'].iloc[0]} to {last['period_end']}: latest "
+                f"{format_value(last['value'], k.format, self.currency)}, 12-month high "
+                f"{format_value(shown['value'].max(), k.format, self.currency)}, low "
+                f"{format_value(shown['value'].min(), k.format, self.currency)}."
+            )
             if not _nan(last["team_median"]):
                 alt_text += f" Team median {format_value(last['team_median'], k.format, self.currency)}."
         return chart(trend(frame, kpi, label=self.name), alt_text, name=f"trend-{kpi}")
@@ -203,8 +213,11 @@ class RepView(_View):
         frame = pd.DataFrame(rows)
         per_type = frame.groupby("type")["count"].sum()
         weeks = frame["week"].nunique()
-        alt_text = f"Activity per week over the last {weeks} weeks: " + ", ".join(
-            f"{t} {c / weeks:.1f}" for t, c in per_type.items()) + "."
+        alt_text = (
+            f"Activity per week over the last {weeks} weeks: "
+            + ", ".join(f"{t} {c / weeks:.1f}" for t, c in per_type.items())
+            + "."
+        )
         return chart(activity(frame), alt_text, name="activity")
 
     def ramp(self, kpi: str = "revenue") -> Any:
@@ -222,9 +235,11 @@ class RepView(_View):
         k = get(kpi)
         last = rows[-1]
         position = last.get("position") or "not comparable"
-        alt_text = (f"{k.label} by month of tenure, months 1 to {int(last['tenure_month'])}: latest "
-                    f"{format_value(last['value'], k.format, self.currency)} against earlier hires' median "
-                    f"{format_value(last['ramp_median'], k.format, self.currency)} ({position}).")
+        alt_text = (
+            f"{k.label} by month of tenure, months 1 to {int(last['tenure_month'])}: latest "
+            f"{format_value(last['value'], k.format, self.currency)} against earlier hires' median "
+            f"{format_value(last['ramp_median'], k.format, self.currency)} ({position})."
+        )
         if _nan(last.get("ramp_median")) and last.get("ramp_reason"):
             alt_text += f" Benchmark not available: {last['ramp_reason']}."
         return chart(ramp(frame, kpi, label=self.name), alt_text, name=f"ramp-{kpi}")
@@ -239,20 +254,26 @@ class RepView(_View):
             k = get(name)
             r = self.row(name)
             pct = _num(r.get("percentile"))
-            rows.append({
-                "KPI": k.label,
-                "You": format_value(_num(r.get("value")), k.format, self.currency),
-                "Team median": format_value(_num(r.get("team_median")), k.format, self.currency),
-                "Team middle half": (
-                    f"{format_value(_num(r.get('team_p25')), k.format, self.currency)} – "
-                    f"{format_value(_num(r.get('team_p75')), k.format, self.currency)}"
-                    if not _nan(r.get("team_p25")) else "not available"),
-                "Percentile in team": "not available" if pct is None else f"{pct:.0f}th",
-                "vs last review": self._review_text(name, r),
-            })
+            rows.append(
+                {
+                    "KPI": k.label,
+                    "You": format_value(_num(r.get("value")), k.format, self.currency),
+                    "Team median": format_value(_num(r.get("team_median")), k.format, self.currency),
+                    "Team middle half": (
+                        f"{format_value(_num(r.get('team_p25')), k.format, self.currency)} – "
+                        f"{format_value(_num(r.get('team_p75')), k.format, self.currency)}"
+                        if not _nan(r.get("team_p25"))
+                        else "not available"
+                    ),
+                    "Percentile in team": "not available" if pct is None else f"{pct:.0f}th",
+                    "vs last review": self._review_text(name, r),
+                }
+            )
         n = self.ctx["team"].get("n_reps")
-        caption = (f"Team {self.team}: {n} reps. Team figures need at least "
-                   f"{self.ctx['team']['min_group_size']} reps with a value.")
+        caption = (
+            f"Team {self.team}: {n} reps. Team figures need at least "
+            f"{self.ctx['team']['min_group_size']} reps with a value."
+        )
         return table(pd.DataFrame(rows), caption=caption)
 
     def _review_text(self, name: str, r: dict[str, Any]) -> str:
@@ -281,8 +302,11 @@ class RepView(_View):
 
         needs = self.ctx.get("coaching") or []
         if not needs:
-            return callout("good", "No training needs flagged",
-                           ["Every KPI is at or above the team benchmark and no feedback theme recurs."])
+            return callout(
+                "good",
+                "No training needs flagged",
+                ["Every KPI is at or above the team benchmark and no feedback theme recurs."],
+            )
         out: Html | None = None
         for need in needs[:4]:
             lines = [e["text"] for e in need.get("evidence", [])]
@@ -334,8 +358,7 @@ class TeamView(_View):
             frame = frame.merge(f, on="rep_id", how="left")
         frame = frame.sort_values(list(kpis[:2]), ascending=False, na_position="last")
         frame.insert(0, "Rep", frame.pop("rep_id").map(self._names))
-        return table(frame.reset_index(drop=True), caption=f"Leaderboard — {self.period_title}",
-                     currency=self.currency)
+        return table(frame.reset_index(drop=True), caption=f"Leaderboard — {self.period_title}", currency=self.currency)
 
     def most_improved(self, kpi: str = "quota_attainment", top: int = 5) -> Any:
         """The largest gains since last month."""
@@ -347,11 +370,18 @@ class TeamView(_View):
         if frame.empty:
             return callout("info", "No improvement to show", [f"No rep improved {get(kpi).label.lower()} this month."])
         k = get(kpi)
-        out = pd.DataFrame({"Rep": frame["entity"], "Last month": frame["prev_value"].astype("float64"),
-                            "This month": frame["value"], "Change": frame["change"]})
+        out = pd.DataFrame(
+            {
+                "Rep": frame["entity"],
+                "Last month": frame["prev_value"].astype("float64"),
+                "This month": frame["value"],
+                "Change": frame["change"],
+            }
+        )
         fmt = {"Last month": k.format, "This month": k.format, "Change": k.format}
-        return table(out.reset_index(drop=True), formats=fmt, caption=f"Most improved: {k.label}",
-                     currency=self.currency)
+        return table(
+            out.reset_index(drop=True), formats=fmt, caption=f"Most improved: {k.label}", currency=self.currency
+        )
 
     def distribution(self, kpi: str) -> Any:
         """Each member's value of a KPI as a strip plot."""
@@ -360,10 +390,17 @@ class TeamView(_View):
 
         frame = self.rep_frame(kpi).dropna(subset=["value"])
         k = get(kpi)
-        alt_text = f"{k.label} across {len(frame)} reps" + (
-            f": median {format_value(frame['value'].median(), k.format, self.currency)}, from "
-            f"{format_value(frame['value'].min(), k.format, self.currency)} to "
-            f"{format_value(frame['value'].max(), k.format, self.currency)}" if len(frame) else "") + "."
+        alt_text = (
+            f"{k.label} across {len(frame)} reps"
+            + (
+                f": median {format_value(frame['value'].median(), k.format, self.currency)}, from "
+                f"{format_value(frame['value'].min(), k.format, self.currency)} to "
+                f"{format_value(frame['value'].max(), k.format, self.currency)}"
+                if len(frame)
+                else ""
+            )
+            + "."
+        )
         return chart(distribution(frame[["entity", "value"]], kpi), alt_text, name=f"dist-{kpi}")
 
     def attention(self) -> Any:
@@ -374,11 +411,15 @@ class TeamView(_View):
         for kpi in ATTENTION_KPIS:
             k = get(kpi)
             f = self.rep_frame(kpi)
-            low = f[f["value"] < f["value"].quantile(0.25)] if k.higher_is_better else f[
-                f["value"] > f["value"].quantile(0.75)]
+            low = (
+                f[f["value"] < f["value"].quantile(0.25)]
+                if k.higher_is_better
+                else f[f["value"] > f["value"].quantile(0.75)]
+            )
             for _, r in low.iterrows():
                 flags.setdefault(str(r["entity"]), []).append(
-                    f"{k.label} {format_value(r['value'], k.format, self.currency)}")
+                    f"{k.label} {format_value(r['value'], k.format, self.currency)}"
+                )
         for g in self.ctx.get("goals") or []:
             if g["status"] in ("at risk", "missed") and g["owner"] in self._names:
                 flags.setdefault(self._names[g["owner"]], []).append(f"goal {g['goal_id']} {g['status']}")

@@ -12,7 +12,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run one benchmark by name; returns the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] not in BENCHES:
-        print(f"usage: python -m salesreports.bench {{{'|'.join(BENCHES)}}} [options]", file=sys.stderr)  # noqa: T201
+        print(f"usage: python -m salesreports.bench {{{'|'.join(BENCHES)}}} [options]", file=sys.stderr)
         return 2
     module = importlib.import_module(BENCHES[args[0]])
     return int(module.main(args[1:]))

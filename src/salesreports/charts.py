@@ -1,0 +1,618 @@
+"""Chart builders: pandas frames in, altair charts out (never shown or saved here).
+
+Titles, axis titles and number formats come from the KPI registry
+(:func:`salesreports.kpis.get`), so a KPI reads the same on every chart, tile and
+table. Every builder
+
+- checks its columns and raises :class:`~salesreports.errors.TemplateError` naming the missing ones;
+- embeds its rows inline (``{"values": [...]}``) with missing values as ``null``: a missing value is
+  never drawn as zero: lines break, bars and points are left out, labels say "not available";
+- returns a small "no data" chart instead of an empty frame;
+- enables the house theme (:mod:`salesreports.theme`), so ``chart.to_dict()`` carries its fonts.
+
+Wrap a chart for a notebook with :func:`salesreports.display.chart`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Final
+
+import altair as alt
+import pandas as pd
+
+from salesreports import theme
+from salesreports.errors import TemplateError
+from salesreports.kpis import Kpi, format_value, get
+
+__all__ = [
+    "ACTIVITY_TYPES",
+    "activity",
+    "axis_format",
+    "axis_title",
+    "distribution",
+    "funnel",
+    "goal_progress",
+    "leaderboard_bars",
+    "ramp",
+    "tooltip_format",
+    "trend",
+]
+
+ACTIVITY_TYPES: Final = ("call", "email", "meeting", "demo")
+
+_AXIS_FORMATS: Final = {
+    "currency": "$~s",
+    "percent": ".0%",
+    "count": ",.0f",
+    "days": ",.0f",
+    "per_week": ",.1~f",
+    "ratio": ".1~f",
+}
+_TOOLTIP_FORMATS: Final = {
+    "currency": "$,.0f",
+    "percent": ".1%",
+    "count": ",.0f",
+    "days": ",.0f",
+    "per_week": ",.1f",
+    "ratio": ".2f",
+}
+_UNITS: Final = {"days": " (days)", "per_week": " (per week)", "ratio": " (×)"}
+_INVALID: Final = "break-paths-filter-domains"  # a null breaks the line; nothing is drawn at zero
+
+
+def axis_format(kpi: Kpi | str) -> str:
+    """The d3 format of a KPI's axis labels (``$~s`` for currency: $50k, $1.2M)."""
+    return _AXIS_FORMATS[_kpi(kpi).format]
+
+
+def tooltip_format(kpi: Kpi | str) -> str:
+    """The d3 format of a KPI's exact values (tooltips, data labels)."""
+    return _TOOLTIP_FORMATS[_kpi(kpi).format]
+
+
+def axis_title(kpi: Kpi | str) -> str:
+    """The KPI's label with its unit where the numbers alone do not say it."""
+    k = _kpi(kpi)
+    return k.label + _UNITS.get(k.format, "")
+
+
+def trend(frame: pd.DataFrame, kpi: str, *, label: str = "This rep", title: str | None = None) -> alt.TopLevelMixin:
+    """A KPI month by month against the team median and the team's middle half.
+
+    Parameters
+    ----------
+    frame
+        Columns ``period_end`` ('YYYY-MM'), ``value``, ``team_median``, ``team_p25``, ``team_p75``; one row per
+        month. The band is left out when ``team_p25``/``team_p75`` are all missing.
+    kpi
+        The KPI's name in the registry (title, axis format).
+    label
+        The legend entry of ``value`` ("This rep", a team's name, ...).
+    title
+        Overrides the default title (``"<KPI label> by month"``).
+
+    Raises
+    ------
+    TemplateError
+        A column is missing. ``UnknownKpiError`` for an unknown KPI.
+    """
+    k = _kpi(kpi)
+    _require(frame, ("period_end", "value", "team_median", "team_p25", "team_p75"), "trend")
+    heading = title or f"{k.label} by month"
+    rows = _records(frame.sort_values("period_end"), ("period_end", "value", "team_median", "team_p25", "team_p75"))
+    if not rows or _all_missing(rows, ("value", "team_median")):
+        return _no_data(heading, "No values for these months.")
+    periods = [str(r["period_end"]) for r in rows]
+    has_band = not _all_missing(rows, ("team_p25", "team_p75"))
+    median_label = "Team median"
+    color = _series_colors([label, median_label], [theme.PRIMARY, theme.MUTED])
+    subtitle = "Shaded: the middle half of the team (25th to 75th percentile)." if has_band else alt.Undefined
+    x = alt.X(
+        "period_end:O",
+        sort=periods,
+        title=None,
+        axis=alt.Axis(labelExpr=_label_expr(_month_labels(periods)), labelAngle=0),
+    )
+    tfmt = tooltip_format(k)
+    y_axis = _kpi_axis(k)
+    tooltip = [
+        alt.Tooltip("period_end:O", title="Month"),
+        alt.Tooltip("value:Q", title=label, format=tfmt),
+        alt.Tooltip("team_median:Q", title=median_label, format=tfmt),
+    ]
+    layers: list[alt.Chart] = []
+    if has_band:
+        band = alt.Chart().mark_area(color=theme.BAND, opacity=0.7, invalid=_INVALID)
+        layers.append(band.encode(x=x, y=alt.Y("team_p25:Q", axis=y_axis), y2="team_p75:Q"))
+    median = alt.Chart().mark_line(strokeDash=[5, 3], strokeWidth=2, invalid=_INVALID)
+    layers.append(color(median.encode(x=x, y=alt.Y("team_median:Q", axis=y_axis)), median_label))
+    own = alt.Chart().mark_line(point=True, invalid=_INVALID)
+    layers.append(color(own.encode(x=x, y=alt.Y("value:Q", axis=y_axis), tooltip=tooltip), label))
+    return _layer(layers, rows, heading, subtitle=subtitle)
+
+
+def funnel(frame: pd.DataFrame, *, title: str = "Sales funnel") -> alt.TopLevelMixin:
+    """Horizontal bars from the first stage to the last, each labelled with its count and its share of the
+    stage before.
+
+    Parameters
+    ----------
+    frame
+        Columns ``stage`` and ``count``, in funnel order (e.g. leads, qualified, proposals, won).
+
+    Raises
+    ------
+    TemplateError
+        A column is missing.
+    """
+    _require(frame, ("stage", "count"), "funnel")
+    rows = _records(frame, ("stage", "count"))
+    if not rows or _all_missing(rows, ("count",)):
+        return _no_data(title, "No funnel data for this period.")
+    previous: float | None = None
+    top = max(float(r["count"]) for r in rows if r["count"] is not None)
+    for r in rows:
+        count = r["count"]
+        text = format_value(count, "count")
+        if count is not None and previous:
+            text += f" ({format_value(count / previous, 'percent')})"
+        r["label"] = text
+        r["label_x"] = count if count is not None else 0.0
+        previous = count
+    stages = [str(r["stage"]) for r in rows]
+    y = alt.Y("stage:N", sort=stages, title=None, axis=alt.Axis(labelLimit=200, labelPadding=6))
+    x_scale = alt.Scale(domain=[0, (top or 1) * 1.3], nice=False)
+    bars = (
+        alt.Chart()
+        .mark_bar(color=theme.PRIMARY, invalid="filter")
+        .encode(
+            y=y,
+            x=alt.X("count:Q", axis=None, scale=x_scale),
+            tooltip=[alt.Tooltip("stage:N", title="Stage"), alt.Tooltip("count:Q", title="Count", format=",.0f")],
+        )
+    )
+    labels = (
+        alt.Chart()
+        .mark_text(align="left", dx=5, baseline="middle")
+        .encode(y=y, x=alt.X("label_x:Q", scale=x_scale, axis=None), text="label:N")
+    )
+    subtitle = "In brackets: share of the stage before." if len(rows) > 1 else alt.Undefined
+    return _layer([bars, labels], rows, title, subtitle=subtitle, height=alt.Step(30))
+
+
+def activity(frame: pd.DataFrame, *, title: str = "Activity per week") -> alt.TopLevelMixin:
+    """Stacked weekly bars of calls, emails, meetings and demos.
+
+    Parameters
+    ----------
+    frame
+        Columns ``week`` ('YYYY-MM-DD', the week's first day), ``type`` and ``count``.
+
+    Raises
+    ------
+    TemplateError
+        A column is missing.
+    """
+    theme.enable()
+    _require(frame, ("week", "type", "count"), "activity")
+    rows = _records(frame.sort_values("week"), ("week", "type", "count"))
+    if not rows or _all_missing(rows, ("count",)):
+        return _no_data(title, "No activities recorded in this period.")
+    weeks = list(dict.fromkeys(str(r["week"]) for r in rows))
+    present = list(dict.fromkeys(str(r["type"]) for r in rows))
+    types = [t for t in ACTIVITY_TYPES if t in present] + [t for t in present if t not in ACTIVITY_TYPES]
+    for r in rows:
+        r["order"] = types.index(str(r["type"]))
+    colors = [theme.PALETTE[i % len(theme.PALETTE)] for i in range(len(types))]
+    chart: alt.TopLevelMixin = (
+        alt.Chart(_data(rows), title=alt.Title(title))
+        .transform_filter("isValid(datum['count']) && isFinite(datum['count'])")
+        .mark_bar()
+        .encode(
+            x=alt.X(
+                "week:O",
+                sort=weeks,
+                title="Week starting",
+                axis=alt.Axis(labelExpr=_label_expr(_week_labels(weeks)), labelAngle=0),
+            ),
+            y=alt.Y("sum(count):Q", title="Activities", axis=alt.Axis(format=",.0f", tickMinStep=1)),
+            color=alt.Color(
+                "type:N",
+                sort=types,
+                scale=alt.Scale(domain=types, range=colors),
+                legend=alt.Legend(title=None),
+            ),
+            order=alt.Order("order:Q"),
+            tooltip=[
+                alt.Tooltip("week:O", title="Week starting"),
+                alt.Tooltip("type:N", title="Type"),
+                alt.Tooltip("count:Q", title="Count", format=",.0f"),
+            ],
+        )
+        .properties(**_theme_size())
+    )
+    return chart
+
+
+def ramp(frame: pd.DataFrame, kpi: str, *, label: str = "This rep", title: str | None = None) -> alt.TopLevelMixin:
+    """A new rep's KPI by month of tenure against the trial-month benchmark.
+
+    Parameters
+    ----------
+    frame
+        Columns ``tenure_month`` (1, 2, ...), ``value`` and ``benchmark`` (median of earlier reps in that month).
+    kpi
+        The KPI's name in the registry.
+
+    Raises
+    ------
+    TemplateError
+        A column is missing.
+    """
+    k = _kpi(kpi)
+    _require(frame, ("tenure_month", "value", "benchmark"), "ramp")
+    heading = title or f"Ramp-up: {k.label.lower()} by month of tenure"
+    rows = _records(frame.sort_values("tenure_month"), ("tenure_month", "value", "benchmark"))
+    if not rows or _all_missing(rows, ("value", "benchmark")):
+        return _no_data(heading, "No tenure history yet.")
+    bench_label = "Earlier reps (median)"
+    color = _series_colors([label, bench_label], [theme.PRIMARY, theme.MUTED])
+    x = alt.X("tenure_month:Q", title="Month of tenure", axis=alt.Axis(format="d", tickMinStep=1))
+    y_axis = _kpi_axis(k)
+    tfmt = tooltip_format(k)
+    tooltip = [
+        alt.Tooltip("tenure_month:Q", title="Month of tenure"),
+        alt.Tooltip("value:Q", title=label, format=tfmt),
+        alt.Tooltip("benchmark:Q", title=bench_label, format=tfmt),
+    ]
+    bench = alt.Chart().mark_line(strokeDash=[5, 3], strokeWidth=2, invalid=_INVALID)
+    bench = color(bench.encode(x=x, y=alt.Y("benchmark:Q", axis=y_axis)), bench_label)
+    own = alt.Chart().mark_line(point=True, invalid=_INVALID)
+    own = color(own.encode(x=x, y=alt.Y("value:Q", axis=y_axis), tooltip=tooltip), label)
+    return _layer([bench, own], rows, heading)
+
+
+def goal_progress(frame: pd.DataFrame, *, title: str = "Goals: progress to target") -> alt.TopLevelMixin:
+    """One bar per goal: the share of its target reached so far, coloured by status, with a tick where the
+    goal should be by now and a line at 100%.
+
+    Parameters
+    ----------
+    frame
+        Columns ``goal`` (name), ``actual_pct`` and ``expected_pct`` (fractions of the target: 0.5 is 50%) and
+        ``status`` (achieved, ahead, on track, at risk, missed).
+
+    Raises
+    ------
+    TemplateError
+        A column is missing or a status is unknown.
+    """
+    _require(frame, ("goal", "actual_pct", "expected_pct", "status"), "goal_progress")
+    rows = _records(frame, ("goal", "actual_pct", "expected_pct", "status"))
+    if not rows:
+        return _no_data(title, "No goals for this period.")
+    for r in rows:
+        r["status"] = _status(r["status"])
+        r["label"] = format_value(r["actual_pct"], "percent") if r["actual_pct"] is not None else "not available"
+    top = max([1.0, *(float(r[c]) for r in rows for c in ("actual_pct", "expected_pct") if r[c] is not None)])
+    goals = [str(r["goal"]) for r in rows]
+    y = alt.Y("goal:N", sort=goals, title=None, axis=alt.Axis(labelLimit=220, labelPadding=6))
+    # the labels sit in a column at the right edge, clear of the bars and of the "expected" ticks
+    x_scale = alt.Scale(domain=[0, top * 1.25], nice=False)
+    step = 0.2 if top <= 2 else 0.5 if top <= 5 else 1.0
+    ticks = [round(i * step, 2) for i in range(int(top / step + 1e-9) + 1)]
+    x_axis = alt.Axis(format=".0%", title="Share of target", grid=True, values=ticks)
+    present = {r["status"] for r in rows}
+    statuses = [s for s in theme.STATUSES if s in present]
+    bars = (
+        alt.Chart()
+        .mark_bar(invalid="filter", height=alt.RelativeBandSize(0.6))
+        .encode(
+            y=y,
+            x=alt.X("actual_pct:Q", scale=x_scale, axis=x_axis),
+            color=alt.Color(
+                "status:N",
+                scale=alt.Scale(domain=statuses, range=[theme.STATUS_COLORS[s] for s in statuses]),
+                legend=alt.Legend(title=None),
+            ),
+            tooltip=[
+                alt.Tooltip("goal:N", title="Goal"),
+                alt.Tooltip("status:N", title="Status"),
+                alt.Tooltip("actual_pct:Q", title="Reached", format=".0%"),
+                alt.Tooltip("expected_pct:Q", title="Expected by now", format=".0%"),
+            ],
+        )
+    )
+    expected = (
+        alt.Chart()
+        .mark_tick(color="#222222", thickness=2.5, invalid="filter", size=22)
+        .encode(y=y, x=alt.X("expected_pct:Q", scale=x_scale))
+    )
+    target = alt.Chart().mark_rule(color=theme.MUTED, strokeDash=[4, 3]).encode(x=alt.datum(1.0))
+    labels = (
+        alt.Chart()
+        .mark_text(align="right", baseline="middle")
+        .encode(y=y, x={"value": {"expr": "width"}}, text="label:N")
+    )
+    subtitle = "Bar: share of target reached · black tick: where the goal should be by now · dashed line: target."
+    return _layer([bars, target, expected, labels], rows, title, subtitle=subtitle, height=alt.Step(34))
+
+
+def distribution(frame: pd.DataFrame, kpi: str, *, unit: str = "reps", title: str | None = None) -> alt.TopLevelMixin:
+    """How a KPI is spread across a team: a box (middle half, median) and one dot per rep.
+
+    Parameters
+    ----------
+    frame
+        Columns ``entity`` (rep or team name) and ``value``.
+    kpi
+        The KPI's name in the registry.
+    unit
+        What an entity is, for the subtitle ("12 reps · 2 not available").
+
+    Raises
+    ------
+    TemplateError
+        A column is missing.
+    """
+    theme.enable()
+    k = _kpi(kpi)
+    _require(frame, ("entity", "value"), "distribution")
+    heading = title or f"{k.label} across the team"
+    rows = _records(frame, ("entity", "value"))
+    valid = [r for r in rows if r["value"] is not None]
+    if not valid:
+        return _no_data(heading, f"No {k.label.lower()} values for these {unit}.")
+    # A deterministic vertical jitter, so dots with equal values stay visible.
+    for i, r in enumerate(valid):
+        r["jitter"] = ((i * 7919) % 17 - 8) / 8
+    median = float(pd.Series([float(r["value"]) for r in valid]).median())
+    missing = len(rows) - len(valid)
+    subtitle = f"{len(valid)} {unit} · median {format_value(median, k.format)}"
+    if missing:
+        subtitle += f" · {missing} not available"
+    x = alt.X("value:Q", axis=_kpi_axis(k, grid=True, tickCount=6))
+    box = (
+        alt.Chart()
+        .mark_boxplot(
+            extent="min-max",
+            size=34,
+            color="#cfe3f1",
+            median=alt.MarkConfig(color="#222222", strokeWidth=2),
+            rule=alt.MarkConfig(color=theme.MUTED),
+            ticks=alt.MarkConfig(color=theme.MUTED, size=14),
+            box=alt.MarkConfig(stroke=theme.MUTED, strokeWidth=1),
+        )
+        .encode(x=x)
+    )
+    dots = (
+        alt.Chart()
+        .mark_circle(size=40, opacity=0.75, color=theme.PRIMARY)
+        .encode(
+            x=x,
+            y=alt.Y("jitter:Q", axis=None, scale=alt.Scale(domain=[-3, 3])),
+            tooltip=[
+                alt.Tooltip("entity:N", title=unit[:-1].capitalize() if unit.endswith("s") else unit),
+                alt.Tooltip("value:Q", title=k.label, format=tooltip_format(k)),
+            ],
+        )
+    )
+    chart: alt.TopLevelMixin = (
+        alt.layer(box, dots, data=_data(valid), title=alt.Title(heading, subtitle=subtitle))
+        .resolve_scale(y="independent")
+        .properties(width=theme.CHART_WIDTH, height=90)
+    )
+    return chart
+
+
+def leaderboard_bars(frame: pd.DataFrame, kpi: str, *, limit: int = 30, title: str | None = None) -> alt.TopLevelMixin:
+    """Entities ranked by a KPI, best first (lowest first when lower is better), with value labels.
+
+    Parameters
+    ----------
+    frame
+        Columns ``entity`` and ``value``.
+    kpi
+        The KPI's name in the registry.
+    limit
+        Show at most this many entities (the subtitle says how many were left out); those without a value
+        come last and are labelled "not available".
+
+    Raises
+    ------
+    TemplateError
+        A column is missing.
+    """
+    k = _kpi(kpi)
+    _require(frame, ("entity", "value"), "leaderboard_bars")
+    heading = title or f"{k.label}: ranking"
+    rows = _records(frame, ("entity", "value"))
+    if not rows:
+        return _no_data(heading, "Nobody to rank.")
+    valid = sorted(
+        (r for r in rows if r["value"] is not None),
+        key=lambda r: float(r["value"]),
+        reverse=k.higher_is_better,
+    )
+    ranked = [*valid, *(r for r in rows if r["value"] is None)]
+    shown = ranked[: max(limit, 1)]
+    for r in shown:
+        r["label"] = format_value(r["value"], k.format)
+        r["label_x"] = r["value"] if r["value"] is not None else 0.0
+    values = [float(r["value"]) for r in shown if r["value"] is not None]
+    lo, hi = min([0.0, *values]), max([0.0, *values])
+    span = (hi - lo) or 1.0
+    x_scale = alt.Scale(domain=[lo - (0.3 * span if lo < 0 else 0), hi + 0.3 * span], nice=False)
+    order = [str(r["entity"]) for r in shown]
+    y = alt.Y("entity:N", sort=order, title=None, axis=alt.Axis(labelLimit=180, labelPadding=6))
+    bars = (
+        alt.Chart()
+        .mark_bar(color=theme.PRIMARY, invalid="filter")
+        .encode(
+            y=y,
+            x=alt.X("value:Q", scale=x_scale, axis=_kpi_axis(k, tickCount=6)),
+            tooltip=[
+                alt.Tooltip("entity:N", title="Name"),
+                alt.Tooltip("value:Q", title=k.label, format=tooltip_format(k)),
+            ],
+        )
+    )
+    labels = (
+        alt.Chart()
+        .mark_text(align="left", dx=5, baseline="middle")
+        .encode(y=y, x=alt.X("label_x:Q", scale=x_scale), text="label:N")
+    )
+    subtitle: Any = alt.Undefined
+    if len(ranked) > len(shown):
+        subtitle = f"Top {len(shown)} of {len(ranked)}."
+    direction = "highest first" if k.higher_is_better else "lowest first (lower is better)"
+    subtitle = f"{subtitle} Sorted {direction}." if subtitle is not alt.Undefined else f"Sorted {direction}."
+    return _layer([bars, labels], shown, heading, subtitle=subtitle, height=alt.Step(22))
+
+
+# -- helpers -------------------------------------------------------------------------------------------------
+
+
+def _kpi(kpi: Kpi | str) -> Kpi:
+    return kpi if isinstance(kpi, Kpi) else get(kpi)
+
+
+def _kpi_axis(k: Kpi, **options: Any) -> alt.Axis:
+    """An axis with the KPI's title and number format ("$0" rather than d3's "$0k" at zero)."""
+    options.setdefault("title", axis_title(k))
+    if k.format == "currency":
+        options.setdefault("labelExpr", "datum.value === 0 ? '$0' : datum.label")
+    return alt.Axis(format=axis_format(k), **options)
+
+
+def _require(frame: pd.DataFrame, columns: Sequence[str], builder: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        have = ", ".join(map(str, frame.columns)) or "none"
+        msg = (
+            f"charts.{builder}(): the frame lacks column(s) {', '.join(missing)} "
+            f"(it has: {have}); expected {', '.join(columns)}."
+        )
+        raise TemplateError(msg, builder=builder, missing=missing)
+
+
+def _clean(value: Any) -> Any:
+    """A JSON-safe Python value: NaN/NaT/None -> None, numpy scalars -> Python, dates -> ISO text."""
+    if value is None or value is pd.NaT:
+        return None
+    if isinstance(value, (pd.Timestamp, dt.date)):
+        return value.isoformat()[:10]
+    if isinstance(value, pd.Period):
+        return str(value)
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, (bool, int, float, str)):
+        return value
+    try:
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):
+        pass
+    return str(value)
+
+
+def _records(frame: pd.DataFrame, columns: Iterable[str]) -> list[dict[str, Any]]:
+    cols = list(columns)
+    data = {c: frame[c].tolist() for c in cols}
+    return [{c: _clean(data[c][i]) for c in cols} for i in range(len(frame))]
+
+
+def _all_missing(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> bool:
+    return all(r[c] is None for r in rows for c in columns)
+
+
+def _data(rows: list[dict[str, Any]]) -> Any:
+    """Inline rows (not a DataFrame: no row limit, no global data transformer, nulls stay null)."""
+    return alt.Data(values=rows)  # type: ignore[no-untyped-call]
+
+
+def _series_colors(domain: list[str], colors: list[str]) -> Any:
+    """A function that gives a layer a constant series name, coloured from one shared, legended scale."""
+    scale = alt.Scale(domain=domain, range=colors)
+    legend = alt.Legend(title=None, symbolType="stroke", symbolStrokeWidth=3)
+
+    def series(layer: alt.Chart, name: str) -> alt.TopLevelMixin:
+        return layer.transform_calculate(series=json.dumps(name)).encode(
+            color=alt.Color("series:N", scale=scale, legend=legend)
+        )
+
+    return series
+
+
+def _theme_size() -> dict[str, Any]:
+    return {"width": theme.CHART_WIDTH, "height": theme.CHART_HEIGHT}
+
+
+def _layer(
+    layers: Sequence[alt.Chart],
+    rows: list[dict[str, Any]],
+    title: str,
+    *,
+    subtitle: Any = alt.Undefined,
+    height: Any = theme.CHART_HEIGHT,
+) -> alt.TopLevelMixin:
+    theme.enable()
+    return alt.layer(*layers, data=_data(rows), title=alt.Title(title, subtitle=subtitle)).properties(
+        width=theme.CHART_WIDTH, height=height
+    )
+
+
+def _no_data(title: str, message: str) -> alt.TopLevelMixin:
+    theme.enable()
+    chart: alt.TopLevelMixin = (
+        alt.Chart(_data([{"message": message}]), title=alt.Title(title))
+        .mark_text(color=theme.MUTED, fontSize=13)
+        .encode(text="message:N")
+        .properties(width=theme.CHART_WIDTH, height=50)
+    )
+    return chart
+
+
+def _label_expr(labels: Mapping[str, str | list[str]]) -> str:
+    """A Vega expression mapping axis values to display labels (unknown values show as they are)."""
+    return f"{json.dumps(labels, ensure_ascii=True)}[datum.value] || datum.value"
+
+
+def _month_labels(periods: Sequence[str]) -> dict[str, str | list[str]]:
+    """'2026-10' -> 'Oct'; the first month and every January get the year on a second line."""
+    out: dict[str, str | list[str]] = {}
+    for i, p in enumerate(periods):
+        try:
+            d = dt.date.fromisoformat(f"{p[:7]}-01")
+        except ValueError:
+            out[p] = p
+            continue
+        out[p] = [d.strftime("%b"), str(d.year)] if i == 0 or d.month == 1 else d.strftime("%b")
+    return out
+
+
+def _week_labels(weeks: Sequence[str]) -> dict[str, str]:
+    """'2026-10-05' -> '5 Oct'."""
+    out: dict[str, str] = {}
+    for w in weeks:
+        try:
+            d = dt.date.fromisoformat(w[:10])
+        except ValueError:
+            out[w] = w
+            continue
+        out[w] = f"{d.day} {d.strftime('%b')}"
+    return out
+
+
+def _status(value: Any) -> str:
+    text = str(getattr(value, "value", value)).strip().lower().replace("_", " ").replace("-", " ")
+    if text not in theme.STATUSES:
+        msg = f"unknown goal status {value!r}; use one of: {', '.join(theme.STATUSES)}."
+        raise TemplateError(msg, status=str(value))
+    return text

@@ -1,0 +1,669 @@
+"""What notebook cells display: charts and small, escaped HTML fragments.
+
+Every builder escapes every data string (rep names, goal names, feedback text may hold
+``<script>``, ``$``, Markdown, right-to-left or zero-width characters, very long words) and
+returns an :class:`Html` object: ``text/html`` for the page, a readable ``text/plain``
+fallback (used by the plain-text email part and by ``repr``).
+
+:func:`chart` wraps an altair chart as the project's chart mimebundle::
+
+    {"application/vnd.salesreports.chart+json": {"spec": ..., "alt": ..., "name": ...}, "text/plain": alt}
+
+Notebooks never hold rendered images in batch runs (``SALESREPORTS_BATCH`` set): the
+renderer converts the spec once per process with a warm vl-convert. Outside batch runs an
+``image/svg+xml`` rendering is added so an analyst sees the chart in JupyterLab, and the
+fragments carry their own ``<style>`` so they look as they will on the page.
+"""
+
+from __future__ import annotations
+
+import html as _html
+import math
+import os
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, fields
+from functools import cache
+from importlib import resources
+from typing import Any, Final, Literal
+
+from salesreports import theme
+from salesreports.errors import TemplateError, close_matches
+from salesreports.kpis import FORMATS, format_value, registry
+
+__all__ = [
+    "BATCH_ENV",
+    "CHART_MIME",
+    "Chart",
+    "GoalItem",
+    "Html",
+    "Tile",
+    "badge",
+    "callout",
+    "chart",
+    "component_css",
+    "goal_list",
+    "in_batch",
+    "section_note",
+    "table",
+    "tiles",
+]
+
+CHART_MIME: Final = "application/vnd.salesreports.chart+json"
+BATCH_ENV: Final = "SALESREPORTS_BATCH"
+_IGNORE_MATH: Final = "tex2jax_ignore mathjax_ignore"  # JupyterLab typesets $...$ in HTML outputs otherwise
+
+Direction = Literal["good", "bad", "neutral"]
+CalloutKind = Literal["info", "good", "warn"]
+Status = Literal["achieved", "ahead", "on track", "at risk", "missed"]
+BADGE_KINDS: Final = ("good", "bad", "neutral", "info", "warn", *theme.STATUSES)
+
+# C0/C1 control characters (except tab and newline) are never meaningful in a report and break XML/PDF.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def in_batch() -> bool:
+    """Whether this process runs a batch (``SALESREPORTS_BATCH`` set to anything but ``""``/``0``/``false``)."""
+    return os.environ.get(BATCH_ENV, "").strip().lower() not in ("", "0", "false", "no")
+
+
+@cache
+def component_css() -> str:
+    """The CSS of the fragments built here (tiles, tables, callouts, goals, badges).
+
+    The page template includes it; the email module can inline it.
+    """
+    return resources.files("salesreports").joinpath("templates/salesreports/static/components.css").read_text("utf-8")
+
+
+class Html:
+    """An HTML fragment with a plain-text twin.
+
+    ``_repr_html_`` gives the HTML (IPython/nbconvert), ``repr()`` the text; ``__html__``
+    lets Jinja templates embed it unescaped. Fragments concatenate with ``+``.
+    """
+
+    __slots__ = ("html", "text")
+
+    def __init__(self, html: str, text: str) -> None:
+        self.html = html
+        self.text = text
+
+    def _repr_html_(self) -> str:
+        if in_batch():
+            return self.html
+        return f"<style>{component_css()}</style>{self.html}"
+
+    def __html__(self) -> str:
+        return self.html
+
+    def __repr__(self) -> str:
+        return self.text
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __add__(self, other: Html) -> Html:
+        if not isinstance(other, Html):
+            return NotImplemented
+        return Html(self.html + other.html, f"{self.text}\n\n{other.text}".strip())
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Html) and (self.html, self.text) == (other.html, other.text)
+
+    def __hash__(self) -> int:
+        return hash((self.html, self.text))
+
+
+# -- charts --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Chart:
+    """A chart as the notebook stores it: a Vega-Lite spec, its alt text and a slug name."""
+
+    spec: Mapping[str, Any]
+    alt: str
+    name: str
+
+    def bundle(self) -> dict[str, Any]:
+        """The project's chart mimebundle (without any rendered image)."""
+        return {CHART_MIME: {"spec": dict(self.spec), "alt": self.alt, "name": self.name}, "text/plain": self.alt}
+
+    def _repr_mimebundle_(
+        self, include: Iterable[str] | None = None, exclude: Iterable[str] | None = None
+    ) -> dict[str, Any]:
+        data = self.bundle()
+        if not in_batch():
+            from salesreports.render import spec_to_svg
+
+            data["image/svg+xml"] = spec_to_svg(self.spec)
+        return data
+
+    def __repr__(self) -> str:
+        return f"Chart {self.name}: {self.alt}"
+
+
+def chart(chart: Any, alt: str, name: str = "") -> Chart:
+    """Wrap an altair chart (or a Vega-Lite dict) for display in a report notebook.
+
+    Parameters
+    ----------
+    chart
+        An altair chart (``alt.TopLevelMixin``), e.g. from :mod:`salesreports.charts`, or a Vega-Lite spec dict.
+        Its spec is taken with the house theme enabled, so it carries the report's fonts and colours.
+    alt
+        A short summary of the data for readers who cannot see the chart (screen readers, mail clients that
+        block images), e.g. "Revenue rose from $31k in May to $44k in October; team median $38k".
+    name
+        A slug for file names and email Content-IDs; derived from ``alt`` when empty.
+
+    Raises
+    ------
+    TemplateError
+        ``alt`` is empty, or ``chart`` is neither an altair chart nor a dict.
+    """
+    text = _clean(alt).strip()
+    if not text:
+        msg = "display.chart(): every chart needs an alt text that summarises its data (alt='...')."
+        raise TemplateError(msg, chart=name)
+    if isinstance(chart, Mapping):
+        spec = dict(chart)
+    elif hasattr(chart, "to_dict"):
+        with theme.enable():
+            spec = chart.to_dict()
+    else:
+        msg = f"display.chart(): expected an altair chart or a Vega-Lite dict, got {type(chart).__name__}."
+        raise TemplateError(msg, chart=name)
+    return Chart(spec=spec, alt=text, name=_slug(name or text))
+
+
+# -- tiles ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Tile:
+    """One KPI tile.
+
+    Attributes
+    ----------
+    label : what the number is ("Revenue")
+    value : the formatted value ("$12,345")
+    sub : small lines under the value ("target $50,000 · 92% attained")
+    change : the change text ("+12% vs September"); its leading sign picks the arrow
+    direction : whether the change is good, bad or neutral (its colour; lower can be better)
+    unavailable_reason : set when the KPI cannot be computed; the tile then says "not available" and why
+    """
+
+    label: str
+    value: str = ""
+    sub: Sequence[str] = ()
+    change: str = ""
+    direction: Direction = "neutral"
+    unavailable_reason: str | None = None
+
+    @classmethod
+    def for_kpi(
+        cls,
+        kpi: str,
+        value: float | None,
+        *,
+        target: float | None = None,
+        attainment: float | None = None,
+        previous: float | None = None,
+        previous_label: str = "last month",
+        reason: str | None = None,
+        currency: str = "$",
+    ) -> Tile:
+        """A tile for a registry KPI: label and formats from the registry, direction from ``higher_is_better``.
+
+        Parameters
+        ----------
+        kpi
+            The KPI's name.
+        value
+            Its value; ``None``/NaN makes the tile "not available" (with ``reason``).
+        target, attainment
+            Shown as "target $50,000 · 92% attained" when given (attainment as a fraction).
+        previous, previous_label
+            The value of the comparison period: the tile shows the change, e.g. "+$1,200 vs last month".
+        """
+        k = registry().get(kpi)
+        if _missing(value):
+            return cls(label=k.label, unavailable_reason=reason or "not enough data")
+        assert value is not None
+        sub: list[str] = []
+        parts = []
+        if not _missing(target):
+            parts.append(f"target {format_value(target, k.format, currency)}")
+        if not _missing(attainment):
+            parts.append(f"{format_value(attainment, 'percent')} attained")
+        if parts:
+            sub.append(" · ".join(parts))
+        change, direction = "", "neutral"
+        if not _missing(previous):
+            assert previous is not None
+            delta = float(value) - float(previous)
+            change = f"{_format_delta(delta, k.format, currency)} vs {previous_label}"
+            if delta != 0:
+                direction = "good" if k.is_better(float(value), float(previous)) else "bad"
+        return cls(
+            label=k.label,
+            value=format_value(value, k.format, currency),
+            sub=tuple(sub),
+            change=change,
+            direction=direction,  # type: ignore[arg-type]
+        )
+
+
+def tiles(items: Sequence[Tile]) -> Html:
+    """A responsive grid of KPI tiles (3-4 per row on a page, 2 on a phone; never split across PDF pages).
+
+    Raises
+    ------
+    TemplateError
+        A tile has an unknown ``direction``.
+    """
+    cells: list[str] = []
+    texts: list[str] = []
+    for t in items:
+        if t.direction not in ("good", "bad", "neutral"):
+            msg = f"display.tiles(): tile '{t.label}' has direction {t.direction!r}; use good, bad or neutral."
+            raise TemplateError(msg, tile=t.label)
+        label = _esc(t.label)
+        if t.unavailable_reason is not None or not t.value.strip():
+            reason = _clean(t.unavailable_reason or "").strip()
+            cells.append(
+                f'<div class="sr-tile sr-tile--na" role="listitem"><div class="sr-tile__label">{label}</div>'
+                '<div class="sr-tile__value">not available</div>'
+                + (f'<div class="sr-tile__sub" dir="auto">{_esc(reason)}</div>' if reason else "")
+                + "</div>"
+            )
+            texts.append(f"{_clean(t.label)}: not available" + (f" ({reason})" if reason else ""))
+            continue
+        subs = "".join(f'<div class="sr-tile__sub" dir="auto">{_esc(s)}</div>' for s in t.sub if _clean(s).strip())
+        change = ""
+        if t.change.strip():
+            arrow = _arrow(t.change)
+            word = {"good": "better", "bad": "worse", "neutral": "no better or worse"}[t.direction]
+            change = (
+                f'<div class="sr-tile__change sr-change--{t.direction}">'
+                + (f'<span class="sr-arrow" aria-hidden="true">{arrow}</span> ' if arrow else "")
+                + f'{_esc(t.change)}<span class="sr-visually-hidden"> ({word})</span></div>'
+            )
+        cells.append(
+            f'<div class="sr-tile sr-tile--{t.direction}" role="listitem"><div class="sr-tile__label">{label}</div>'
+            f'<div class="sr-tile__value" dir="auto">{_esc(t.value)}</div>{subs}{change}</div>'
+        )
+        extra = [_clean(s) for s in t.sub if _clean(s).strip()]
+        if t.change.strip():
+            extra.append(_clean(t.change))
+        texts.append(f"{_clean(t.label)}: {_clean(t.value)}" + (f" ({'; '.join(extra)})" if extra else ""))
+    body = "".join(cells)
+    return Html(f'<div class="sr sr-tiles {_IGNORE_MATH}" role="list">{body}</div>', "\n".join(texts))
+
+
+# -- tables --------------------------------------------------------------------------------------------------
+
+
+def table(
+    frame: Any,
+    *,
+    formats: Mapping[str, str] | None = None,
+    labels: Mapping[str, str] | None = None,
+    caption: str = "",
+    currency: str = "$",
+) -> Html:
+    """An HTML table of a data frame (without its index), every cell escaped.
+
+    Parameters
+    ----------
+    frame
+        A pandas DataFrame.
+    formats
+        Column -> KPI format name (currency, percent, count, days, per_week, ratio). Columns named after a
+        registry KPI get the KPI's format unless given here. Missing values read "not available".
+    labels
+        Column -> header text. Columns named after a KPI default to the KPI's label.
+    caption
+        The table's caption.
+
+    Raises
+    ------
+    TemplateError
+        An unknown format name, or a format for a column the frame lacks.
+    """
+    formats = dict(formats or {})
+    labels = dict(labels or {})
+    columns = [str(c) for c in frame.columns]
+    for col, fmt in formats.items():
+        if fmt not in FORMATS:
+            msg = f"display.table(): column '{col}' has format '{fmt}'.{close_matches(fmt, FORMATS)} Use one of: "
+            msg += ", ".join(FORMATS) + "."
+            raise TemplateError(msg, column=col, format=fmt)
+        if col not in columns:
+            msg = f"display.table(): a format is given for column '{col}' but the frame has no such column."
+            msg += close_matches(col, columns)
+            raise TemplateError(msg, column=col)
+    reg = registry()
+    fmts: dict[str, str | None] = {}
+    heads: dict[str, str] = {}
+    for col in columns:
+        kpi = reg.get(col) if col in reg else None
+        fmts[col] = formats.get(col) or (kpi.format if kpi else None)
+        heads[col] = _clean(labels.get(col) or (kpi.label if kpi else col))
+    kinds = {c: _column_kind(frame[c], fmts[c]) for c in columns}
+    numeric = {c: kinds[c] == "num" for c in columns}
+    css = {"num": "sr-num", "date": "sr-date", "text": ""}
+
+    cells_text: list[list[str]] = []
+    body: list[str] = []
+    values = [frame.iloc[:, i].tolist() for i in range(len(columns))]
+    for r in range(len(frame)):
+        row_text: list[str] = []
+        tds: list[str] = []
+        for i, col in enumerate(columns):
+            text, missing = _cell(values[i][r], fmts[col], currency)
+            row_text.append(text)
+            cls = " ".join(c for c in (css[kinds[col]], "sr-na" if missing else "") if c)
+            attr = f' class="{cls}"' if cls else ""
+            direction = ' dir="auto"' if kinds[col] == "text" else ""
+            tds.append(f"<td{attr}{direction}>{_esc(text)}</td>")
+        body.append(f"<tr>{''.join(tds)}</tr>")
+        cells_text.append(row_text)
+    num_attr = ' class="sr-num"'
+    ths = "".join(f'<th scope="col"{num_attr if numeric[c] else ""}>{_esc(heads[c])}</th>' for c in columns)
+    cap = _clean(caption).strip()
+    cap_html = f"<caption>{_esc(cap)}</caption>" if cap else ""
+    empty = "" if body else f'<tr><td colspan="{max(len(columns), 1)}" class="sr-na">No rows.</td></tr>'
+    html = (
+        f'<div class="sr sr-table-wrap {_IGNORE_MATH}"><table class="sr-table">{cap_html}'
+        f"<thead><tr>{ths}</tr></thead><tbody>{''.join(body)}{empty}</tbody></table></div>"
+    )
+    return Html(
+        html, _text_table([heads[c] for c in columns], cells_text, numeric=[numeric[c] for c in columns], caption=cap)
+    )
+
+
+# -- callouts, badges, notes ---------------------------------------------------------------------------------
+
+
+def callout(kind: CalloutKind, title: str, body_lines: Sequence[str] | str = ()) -> Html:
+    """A highlighted box: ``info`` (neutral), ``good`` (well done) or ``warn`` (needs attention).
+
+    Raises
+    ------
+    TemplateError
+        An unknown ``kind``.
+    """
+    if kind not in ("info", "good", "warn"):
+        msg = f"display.callout(): kind {kind!r} is unknown; use info, good or warn."
+        raise TemplateError(msg, kind=str(kind))
+    lines = [body_lines] if isinstance(body_lines, str) else list(body_lines)
+    lines = [_clean(x).strip() for x in lines if _clean(x).strip()]
+    label = {"info": "Note", "good": "Well done", "warn": "Needs attention"}[kind]
+    if len(lines) == 1:
+        body = f'<p dir="auto">{_esc(lines[0])}</p>'
+    elif lines:
+        body = "<ul>" + "".join(f'<li dir="auto">{_esc(x)}</li>' for x in lines) + "</ul>"
+    else:
+        body = ""
+    html = (
+        f'<aside class="sr sr-callout sr-callout--{kind} {_IGNORE_MATH}" role="note" aria-label="{label}">'
+        f'<p class="sr-callout__title" dir="auto">{_esc(title)}</p>{body}</aside>'
+    )
+    text = f"[{label}] {_clean(title)}" + "".join(f"\n  - {x}" for x in lines)
+    return Html(html, text)
+
+
+def badge(text: str, kind: str = "neutral") -> Html:
+    """A small coloured label; ``kind`` is good, bad, neutral, info, warn or a goal status (e.g. "at risk").
+
+    Raises
+    ------
+    TemplateError
+        An unknown ``kind``.
+    """
+    k = _kind(kind)
+    return Html(
+        f'<span class="sr sr-badge sr-badge--{k.replace(" ", "-")}" dir="auto">{_esc(text)}</span>', f"[{_clean(text)}]"
+    )
+
+
+def section_note(text: str) -> Html:
+    """A small, muted paragraph: data caveats, definitions, "as of" dates."""
+    return Html(f'<p class="sr sr-note {_IGNORE_MATH}" dir="auto">{_esc(text)}</p>', _clean(text))
+
+
+# -- goals ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GoalItem:
+    """One goal as a scorecard shows it (all values already formatted as text).
+
+    Attributes
+    ----------
+    name : the goal ("$500,000 revenue by end of Q1")
+    status : achieved, ahead, on track, at risk or missed
+    actual, expected, projected : actual to date, expected to date at pace, projected at the deadline
+    target : the target text
+    progress : actual as a fraction of the target (drives the bar; may exceed 1)
+    expected_progress : where the goal should be by now, as a fraction of the target (the bar's marker)
+    deadline : the deadline text ("31 Mar 2027")
+    note : one more line (the objective it serves, a coaching hint)
+    """
+
+    name: str
+    status: str
+    actual: str = ""
+    expected: str = ""
+    projected: str = ""
+    target: str = ""
+    progress: float | None = None
+    expected_progress: float | None = None
+    deadline: str = ""
+    note: str = ""
+
+    @classmethod
+    def coerce(cls, goal: Any) -> GoalItem:
+        """A GoalItem from a GoalItem, a mapping or any object with the same attribute names."""
+        if isinstance(goal, GoalItem):
+            return goal
+        names = [f.name for f in fields(cls)]
+        if isinstance(goal, Mapping):
+            data = {n: goal[n] for n in names if n in goal}
+        else:
+            data = {n: getattr(goal, n) for n in names if hasattr(goal, n)}
+        if "name" not in data or "status" not in data:
+            msg = "display.goal_list(): every goal needs at least a name and a status."
+            raise TemplateError(msg)
+        for key in ("progress", "expected_progress"):
+            value = data.get(key)
+            data[key] = None if value is None or _missing(value) else float(value)
+        for key in ("name", "actual", "expected", "projected", "target", "deadline", "note"):
+            if key in data:
+                data[key] = "" if data[key] is None else str(data[key])
+        data["status"] = _status(data["status"])
+        return cls(**data)
+
+
+def goal_list(goals: Sequence[Any]) -> Html:
+    """Goals with a status badge, a small progress bar (pure HTML/CSS) and actual / expected / projected.
+
+    Parameters
+    ----------
+    goals
+        :class:`GoalItem` objects, mappings or objects with the same attribute names.
+
+    Raises
+    ------
+    TemplateError
+        A goal without a name or status, or with an unknown status.
+    """
+    items = [GoalItem.coerce(g) for g in goals]
+    if not items:
+        return Html(f'<p class="sr sr-note {_IGNORE_MATH}">No goals for this period.</p>', "No goals for this period.")
+    lis: list[str] = []
+    texts: list[str] = []
+    for g in items:
+        cls = g.status.replace(" ", "-")
+        bar = ""
+        if g.progress is not None:
+            width = max(0.0, min(g.progress, 1.0)) * 100
+            aria = f"{format_value(g.progress, 'percent')} of target reached"
+            mark = ""
+            if g.expected_progress is not None:
+                left = max(0.0, min(g.expected_progress, 1.0)) * 100
+                aria += f"; {format_value(g.expected_progress, 'percent')} expected by now"
+                mark = f'<span class="sr-bar__mark" style="left:{left:.1f}%"></span>'
+            bar = (
+                f'<div class="sr-goal__progress"><div class="sr-bar" role="img" aria-label="{_esc(aria)}">'
+                f'<span class="sr-bar__fill sr-bar__fill--{cls}" style="width:{width:.1f}%"></span>{mark}</div>'
+                f'<span class="sr-bar__pct">{_esc(format_value(g.progress, "percent"))}</span></div>'
+            )
+        facts = [
+            ("Actual", g.actual),
+            ("Expected by now", g.expected),
+            (f"Projected by {g.deadline}" if g.deadline else "Projected", g.projected),
+            ("Target", g.target),
+        ]
+        dl = "".join(
+            f'<div><dt>{_esc(k)}</dt><dd dir="auto">{_esc(v)}</dd></div>' for k, v in facts if _clean(v).strip()
+        )
+        note = f'<p class="sr-goal__note" dir="auto">{_esc(g.note)}</p>' if g.note.strip() else ""
+        lis.append(
+            f'<li class="sr-goal sr-goal--{cls}"><div class="sr-goal__head">'
+            f'<span class="sr-goal__name" dir="auto">{_esc(g.name)}</span>'
+            f'<span class="sr-badge sr-badge--{cls}">{_esc(g.status)}</span></div>{bar}'
+            + (f'<dl class="sr-goal__facts">{dl}</dl>' if dl else "")
+            + f"{note}</li>"
+        )
+        facts_text = "; ".join(f"{k.lower()} {_clean(v)}" for k, v in facts if _clean(v).strip())
+        texts.append(f"- {_clean(g.name)} [{g.status}]" + (f": {facts_text}" if facts_text else ""))
+    html = f'<ul class="sr sr-goals {_IGNORE_MATH}">{"".join(lis)}</ul>'
+    return Html(html, "\n".join(texts))
+
+
+# -- helpers -------------------------------------------------------------------------------------------------
+
+
+def _clean(value: Any) -> str:
+    """Text safe for HTML, XML and PDF: no control characters, no lone surrogates."""
+    text = "" if value is None else str(value)
+    text = _CONTROL.sub("", text)
+    if any("\ud800" <= ch <= "\udfff" for ch in text):
+        text = text.encode("utf-8", "replace").decode("utf-8")
+    return text
+
+
+def _esc(value: Any) -> str:
+    return _html.escape(_clean(value), quote=True)
+
+
+def _missing(value: Any) -> bool:
+    if value is None:
+        return True
+    try:
+        return math.isnan(float(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _arrow(change: str) -> str:
+    head = change.strip()[:1]
+    if head == "+":
+        return "▲"
+    if head in ("-", "−"):
+        return "▼"
+    return ""
+
+
+def _format_delta(delta: float, fmt: str, currency: str) -> str:
+    sign = "+" if delta > 0 else "−" if delta < 0 else "±"
+    size = abs(delta)
+    if fmt == "percent":
+        return f"{sign}{size * 100:.1f} pts"
+    return sign + format_value(size, fmt, currency)
+
+
+def _slug(text: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", _clean(text).lower()).strip("-")[:40].strip("-")
+    return slug or "chart"
+
+
+def _kind(kind: str) -> str:
+    k = str(kind).strip().lower().replace("_", " ").replace("-", " ")
+    if k not in BADGE_KINDS:
+        msg = f"display.badge(): kind {kind!r} is unknown.{close_matches(k, BADGE_KINDS)} Use one of: "
+        msg += ", ".join(BADGE_KINDS) + "."
+        raise TemplateError(msg, kind=str(kind))
+    return k
+
+
+def _status(value: Any) -> str:
+    text = str(getattr(value, "value", value)).strip().lower().replace("_", " ").replace("-", " ")
+    if text not in theme.STATUSES:
+        msg = f"display.goal_list(): unknown goal status {value!r}.{close_matches(text, theme.STATUSES)} "
+        msg += "Use one of: " + ", ".join(theme.STATUSES) + "."
+        raise TemplateError(msg, status=str(value))
+    return text
+
+
+def _column_kind(series: Any, fmt: str | None) -> str:
+    """num (right-aligned), date (kept on one line) or text."""
+    kind = getattr(getattr(series, "dtype", None), "kind", "O")
+    if fmt is not None or kind in "iuf":
+        return "num"
+    return "date" if kind == "M" else "text"
+
+
+def _cell(value: Any, fmt: str | None, currency: str) -> tuple[str, bool]:
+    """(text, is_missing) of one table cell."""
+    if value is None or _missing_scalar(value):
+        return "not available", True
+    if fmt is not None:
+        try:
+            return format_value(float(value), fmt, currency), False
+        except (TypeError, ValueError):
+            return _clean(value), False
+    if isinstance(value, bool):
+        return ("yes" if value else "no"), False
+    if isinstance(value, int) or (hasattr(value, "is_integer") and isinstance(value, float) and value.is_integer()):
+        return f"{value:,.0f}" if isinstance(value, float) else f"{value:,}", False
+    if isinstance(value, float):
+        return f"{value:,.2f}", False
+    if hasattr(value, "isoformat"):
+        text = value.isoformat()
+        return (text[:10] if text.endswith("T00:00:00") else text), False
+    if hasattr(value, "item"):
+        return _cell(value.item(), fmt, currency)
+    return _clean(value), False
+
+
+def _missing_scalar(value: Any) -> bool:
+    if isinstance(value, float):
+        return math.isnan(value)
+    try:
+        import pandas as pd
+
+        return bool(pd.isna(value)) if not isinstance(value, (str, bytes, list, tuple, dict)) else False
+    except (TypeError, ValueError):
+        return False
+
+
+def _text_table(heads: list[str], rows: list[list[str]], *, numeric: list[bool], caption: str) -> str:
+    widths = [min(max([len(h), *(len(r[i]) for r in rows)]), 40) for i, h in enumerate(heads)]
+
+    def line(cells: Sequence[str]) -> str:
+        out = []
+        for i, c in enumerate(cells):
+            c = c if len(c) <= 40 else c[:39] + "…"
+            out.append(c.rjust(widths[i]) if numeric[i] else c.ljust(widths[i]))
+        return "  ".join(out).rstrip()
+
+    parts = [caption] if caption else []
+    parts.append(line(heads))
+    parts.append("  ".join("-" * w for w in widths))
+    parts.extend(line(r) for r in rows)
+    return "\n".join(parts)

@@ -1,0 +1,223 @@
+"""The index page of one period: every rep and team report, its status, headline KPIs and links.
+
+:func:`write_index` writes one self-contained ``index.html`` (inline CSS, a few lines of
+inline JavaScript, no network): a search box, status/kind/team filters, headers that sort
+on click and pages of 100 rows. The reports travel as one JSON block; the script builds only
+the rows of the visible page, so 5,000 reps stay fast (filtering and sorting are
+``O(n)`` and ``O(n log n)`` over plain arrays, never DOM reordering).
+
+Manifest contract (paths relative to the index's folder)::
+
+    {"period": "2026-10", "period_title": "October 2026", "generated_at": ISO, "company": str,
+     "reports": [{"kind": "rep"|"team", "id": "R001", "name": "Ann Archer", "team": "North",
+                  "status": "ok"|"failed"|"skipped", "error": str|None, "reason": str|None,
+                  "outputs": {"html": "R001/scorecard.html", "pdf": "R001/scorecard.pdf", "ipynb": ...},
+                  "headline": {"revenue": {"value": 12345.0, "text": "$12,345"}, ...}}]}
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Mapping, Sequence
+from functools import cache
+from pathlib import Path, PurePosixPath
+from typing import Any, Final
+from urllib.parse import quote
+
+from salesreports import __version__
+from salesreports.errors import RenderError
+from salesreports.kpis import format_value, registry
+from salesreports.render import atomic_write, format_timestamp, json_for_script
+
+__all__ = ["STATUSES", "write_index"]
+
+STATUSES: Final = ("ok", "failed", "skipped")
+KINDS: Final = ("rep", "team")
+_TEMPLATE_DIR: Final = Path(__file__).with_name("templates") / "index"
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+
+
+def write_index(manifest: Mapping[str, Any], out: Path) -> Path:
+    """Write the period's ``index.html`` (atomically).
+
+    Parameters
+    ----------
+    manifest
+        The run manifest (see the module docstring). Unknown keys are ignored; a report's ``headline`` maps
+        KPI names (labels come from the registry) or free names to ``{"value": float|None, "text": str}``.
+    out
+        The file to write; report links are made relative to its folder.
+
+    Returns
+    -------
+    The path written.
+
+    Raises
+    ------
+    RenderError
+        The manifest has no ``reports`` list, or a report lacks ``id``/``name``, or has an unknown status or
+        kind (all problems are listed at once).
+    """
+    out = Path(out)
+    reports = manifest.get("reports")
+    if not isinstance(reports, Sequence) or isinstance(reports, (str, bytes)):
+        msg = f"{out}: the manifest has no 'reports' list; cannot write the index."
+        raise RenderError(msg, stage="index", path=str(out))
+    problems: list[str] = []
+    kpi_keys: dict[str, None] = {}
+    for n, r in enumerate(reports, start=1):
+        if not isinstance(r, Mapping):
+            problems.append(f"report {n}: expected a mapping, got {type(r).__name__}")
+            continue
+        where = f"report {n} ({r.get('id', '?')})"
+        if not str(r.get("id") or "").strip():
+            problems.append(f"{where}: no id")
+        if r.get("status", "ok") not in STATUSES:
+            problems.append(f"{where}: status {r.get('status')!r}; expected one of {', '.join(STATUSES)}")
+        if r.get("kind", "rep") not in KINDS:
+            problems.append(f"{where}: kind {r.get('kind')!r}; expected rep or team")
+        for key in (r.get("headline") or {}) if isinstance(r.get("headline"), Mapping) else ():
+            kpi_keys.setdefault(str(key), None)
+    if problems:
+        shown = "\n".join(f"  - {p}" for p in problems[:10])
+        more = f"\n  … and {len(problems) - 10} more" if len(problems) > 10 else ""
+        msg = f"{out}: the manifest has {len(problems)} problem(s):\n{shown}{more}"
+        raise RenderError(msg, stage="index", path=str(out))
+
+    base = out.parent.resolve()
+    kpis = list(kpi_keys)
+    reg = registry()
+    kpi_labels = [reg.get(k).label if k in reg else k.replace("_", " ").capitalize() for k in kpis]
+    rows = [_row(r, kpis, base) for r in reports]
+    counts = dict.fromkeys(STATUSES, 0)
+    kinds = dict.fromkeys(KINDS, 0)
+    for r in rows:
+        counts[r["s"]] += 1
+        kinds[r["kind"]] += 1
+    teams = sorted({r["t"] for r in rows if r["t"]}, key=str.casefold)
+    period_title = str(manifest.get("period_title") or manifest.get("period") or "")
+    company = _text(manifest.get("company"))
+    columns = [
+        {"key": "name", "label": "Name", "type": "text"},
+        {"key": "kind", "label": "Kind", "type": "text"},
+        {"key": "team", "label": "Team", "type": "text"},
+        {"key": "status", "label": "Status", "type": "text"},
+        *({"key": f"kpi:{i}", "label": label, "type": "num"} for i, label in enumerate(kpi_labels)),
+    ]
+    data = {"rows": rows, "kpis": kpi_labels, "columns": len(columns)}
+    summary = f"{kinds['rep']:,} rep scorecard{'s' if kinds['rep'] != 1 else ''}"
+    summary += f" and {kinds['team']:,} team summar{'ies' if kinds['team'] != 1 else 'y'}"
+    html = _template().render(
+        version=__version__,
+        title=f"Reports · {period_title}" if period_title else "Reports",
+        heading=f"Sales reports · {period_title}" if period_title else "Sales reports",
+        company=company,
+        summary=summary,
+        generated=format_timestamp(manifest.get("generated_at")),
+        period_title=period_title,
+        counts=[
+            {"key": "all", "n": f"{len(rows):,}", "label": "reports"},
+            *({"key": s, "n": f"{counts[s]:,}", "label": s} for s in STATUSES),
+        ],
+        teams=teams,
+        columns=columns,
+        total=f"{len(rows):,}",
+        css=_asset("index.css"),
+        js=_asset("index.js"),
+        data=json_for_script(data),
+    )
+    atomic_write(out, lambda tmp: tmp.write_text(html, encoding="utf-8"))
+    return out
+
+
+def _row(report: Mapping[str, Any], kpis: list[str], base: Path) -> dict[str, Any]:
+    status = str(report.get("status") or "ok")
+    outputs = report.get("outputs") or {}
+    headline = report.get("headline") or {}
+    values: list[float | None] = []
+    texts: list[str] = []
+    for key in kpis:
+        item = headline.get(key)
+        value, text = _headline(key, item)
+        values.append(value)
+        texts.append(text)
+    message = report.get("error") if status == "failed" else report.get("reason") if status == "skipped" else None
+    return {
+        "kind": str(report.get("kind") or "rep"),
+        "i": _text(report.get("id")),
+        "n": _text(report.get("name") or report.get("id")),
+        "t": _text(report.get("team")),
+        "s": status,
+        "m": _text(message),
+        "h": _href(outputs.get("html"), base),
+        "p": _href(outputs.get("pdf"), base),
+        "b": _href(outputs.get("ipynb"), base),
+        "v": values,
+        "x": texts,
+    }
+
+
+def _headline(key: str, item: Any) -> tuple[float | None, str]:
+    """(sortable value, display text) of one headline KPI; missing values sort last and read "not available"."""
+    if item is None:
+        return None, ""  # not reported (a failed or skipped report): the page shows a dash
+    if isinstance(item, Mapping):
+        raw, text = item.get("value"), item.get("text")
+    else:
+        raw, text = item, None
+    value: float | None
+    try:
+        value = float(raw) if raw is not None else None
+    except (TypeError, ValueError):
+        value = None
+    if value is not None and not math.isfinite(value):
+        value = None
+    if text is None or str(text).strip() == "":
+        reg = registry()
+        fmt = reg.get(key).format if key in reg else "ratio"
+        text = format_value(value, fmt) if key in reg else ("not available" if value is None else f"{value:,.2f}")
+    return value, _text(text)
+
+
+def _href(path: Any, base: Path) -> str | None:
+    """A safe relative URL for a report file, or None (no scheme, no absolute paths, percent-encoded)."""
+    if path is None or str(path).strip() == "":
+        return None
+    text = str(path).strip().replace("\\", "/")
+    if _SCHEME.match(text) and not re.match(r"^[A-Za-z]:/", text):
+        return None  # javascript:, http:, file: ... never; links stay next to the index
+    candidate = Path(text)
+    if candidate.is_absolute() or re.match(r"^[A-Za-z]:/", text):
+        try:
+            text = os.path.relpath(candidate, base).replace(os.sep, "/")
+        except ValueError:
+            return None
+    clean = PurePosixPath(text).as_posix()
+    return quote(clean, safe="/-._~")
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    text = re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", "", str(value))
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
+@cache
+def _asset(name: str) -> str:
+    return (_TEMPLATE_DIR / name).read_text(encoding="utf-8")
+
+
+@cache
+def _template() -> Any:
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(_TEMPLATE_DIR)),
+        autoescape=True,
+        trim_blocks=False,
+        keep_trailing_newline=True,
+    )
+    return env.get_template("index.html.j2")

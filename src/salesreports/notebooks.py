@@ -1,0 +1,233 @@
+"""Check and scaffold notebook templates (``salesreports check``, ``salesreports new-template``).
+
+A template passes the check when:
+
+* its first code cell is tagged ``parameters`` and holds literal assignments only, each with a comment
+  saying what it is (``rep_id = "R007"  # the rep, as in the reps table``);
+* it declares the parameters the runner passes for its kind (rep: rep_id, period, context; team: team,
+  period, context);
+* it is committed without outputs (they may hold a rep's data) and without execution counts;
+* it executes top to bottom with its default parameters on the configured data.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from salesreports.errors import TemplateError
+
+__all__ = ["Finding", "check_template", "execute_defaults", "scaffold"]
+
+KIND_PARAMS = {"rep": ("rep_id", "period", "context"), "team": ("team", "period", "context")}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem with a template."""
+
+    template: str
+    message: str
+    fix: str
+
+    def __str__(self) -> str:
+        return f"{self.template}: {self.message}. Fix: {self.fix}."
+
+
+def _kind(nb: Any) -> str:
+    source = next((c.source for c in nb.cells if "parameters" in c.metadata.get("tags", [])), "")
+    return "team" if "team =" in source else "rep"
+
+
+def check_template(path: Path) -> list[Finding]:
+    """Every problem with a template (empty when it passes the static checks).
+
+    Raises
+    ------
+    TemplateError
+        The file is missing or is not a notebook.
+    """
+    import nbformat
+
+    if not path.exists():
+        raise TemplateError(f"{path}: template not found. Fix: check the path.", file=str(path))
+    try:
+        nb = nbformat.read(str(path), as_version=4)
+    except Exception as exc:
+        msg = f"{path}: not a readable notebook ({type(exc).__name__}). Fix: restore it from git or re-save it."
+        raise TemplateError(msg, file=str(path)) from None
+    name = str(path)
+    found: list[Finding] = []
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    params = [c for c in code if "parameters" in c.metadata.get("tags", [])]
+    if not params:
+        found.append(
+            Finding(
+                name,
+                "no code cell is tagged 'parameters'",
+                "tag the first code cell `parameters` (JupyterLab: property inspector, Add Tag)",
+            )
+        )
+    elif code and params[0] is not code[0]:
+        found.append(Finding(name, "the parameters cell is not the first code cell", "move it to the top"))
+    if params:
+        found.extend(_check_parameters(name, params[0].source, _kind(nb)))
+    with_outputs = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and (c.outputs or c.execution_count)]
+    if with_outputs:
+        found.append(
+            Finding(
+                name,
+                f"{len(with_outputs)} cell(s) carry outputs or execution counts (cells "
+                f"{', '.join(str(i + 1) for i in with_outputs[:5])})",
+                "clear them (JupyterLab: Edit > Clear Outputs of All Cells) before committing",
+            )
+        )
+    for i, cell in enumerate(code):
+        try:
+            ast.parse(cell.source)
+        except SyntaxError as exc:
+            found.append(
+                Finding(
+                    name, f"code cell {i + 1} has a syntax error at line {exc.lineno}: {exc.msg}", "correct the cell"
+                )
+            )
+    return found
+
+
+def _check_parameters(name: str, source: str, kind: str) -> list[Finding]:
+    found = []
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []  # reported with the other syntax errors
+    declared = []
+    lines = source.splitlines()
+    for node in tree.body:
+        if not isinstance(node, (ast.Assign, ast.AnnAssign)):
+            found.append(
+                Finding(
+                    name,
+                    f"the parameters cell has a statement that is not an assignment (line {node.lineno})",
+                    "keep only `name = literal  # what it is` lines there",
+                )
+            )
+            continue
+        target = node.targets[0] if isinstance(node, ast.Assign) else node.target
+        var = target.id if isinstance(target, ast.Name) else ast.unparse(target)
+        declared.append(var)
+        value = node.value
+        try:
+            ast.literal_eval(value) if value is not None else None
+        except ValueError:
+            found.append(
+                Finding(
+                    name,
+                    f"parameter '{var}' has a default that is not a literal",
+                    "give it a literal default (a string, number, list...); compute in later cells",
+                )
+            )
+        if "#" not in lines[node.lineno - 1]:
+            found.append(
+                Finding(
+                    name,
+                    f"parameter '{var}' has no comment saying what it is",
+                    f"add one: `{var} = ...  # what it means and its format`",
+                )
+            )
+    missing = [p for p in KIND_PARAMS[kind] if p not in declared]
+    if missing:
+        found.append(
+            Finding(
+                name,
+                f"the parameters cell lacks {', '.join(missing)} (the runner passes them to every {kind} report)",
+                "declare them with a literal default",
+            )
+        )
+    return found
+
+
+def execute_defaults(path: Path, out: Path) -> None:
+    """Execute a template with its default parameters (in this process, via the in-process engine).
+
+    Raises
+    ------
+    TemplateError
+        Naming the failing cell and error.
+    """
+    import papermill as pm
+
+    from salesreports.nbengine import ENGINE_NAME
+
+    try:
+        pm.execute_notebook(str(path), str(out), engine_name=ENGINE_NAME, progress_bar=False, cwd=str(path.parent))
+    except pm.PapermillExecutionError as exc:
+        msg = (
+            f"{path}: cell [{exc.exec_count}] fails with its default parameters ({exc.ename}): "
+            f"{str(exc.evalue).rstrip('.')}. To see it: open the template in JupyterLab (`make lab`) and run it."
+        )
+        raise TemplateError(msg, file=str(path)) from None
+
+
+REP_CELLS = [
+    ("markdown", "## {title}\n\nWhat this report is for, in a sentence or two."),
+    ("code", "from salesreports.views import rep_view\n\nview = rep_view(rep_id, period, context, params_file)"),
+    ("markdown", "## Headline KPIs"),
+    ("code", "view.tiles()"),
+    ("markdown", "## Revenue trend"),
+    ("code", 'view.trend("revenue")'),
+]
+TEAM_CELLS = [
+    ("markdown", "## {title}\n\nWhat this report is for, in a sentence or two."),
+    ("code", "from salesreports.views import team_view\n\nview = team_view(team, period, context, params_file)"),
+    ("markdown", "## Team totals"),
+    ("code", "view.tiles()"),
+    ("markdown", "## Leaderboard"),
+    ("code", "view.leaderboard()"),
+]
+
+
+def scaffold(name: str, folder: Path, *, kind: str = "rep") -> Path:
+    """Write a new template ``folder/<name>.ipynb`` that already passes the checks.
+
+    Raises
+    ------
+    TemplateError
+        The name is not a plain file name, the kind is unknown, or the file exists.
+    """
+    import re
+
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", name):
+        raise TemplateError(f"'{name}' is not a template name. Fix: use letters, digits, - and _ only.", name=name)
+    if kind not in KIND_PARAMS:
+        raise TemplateError(f"unknown template kind '{kind}'. Fix: use rep or team.", kind=kind)
+    path = folder / f"{name}.ipynb"
+    if path.exists():
+        raise TemplateError(f"{path} already exists. Fix: choose another name or delete it.", file=str(path))
+    first = (
+        'rep_id = "R007"  # the rep, as in the reps table'
+        if kind == "rep"
+        else 'team = "North"  # a team name, or "company" for everyone'
+    )
+    params = new_code_cell(
+        f"{first}\n"
+        'period = "2026-10"  # the month, YYYY-MM\n'
+        'context = ""  # set by `salesreports run`; empty: build it from params_file (JupyterLab preview)\n'
+        'params_file = "../params/config.yaml"  # settings used when context is empty'
+    )
+    params.metadata["tags"] = ["parameters"]
+    title = name.replace("_", " ").replace("-", " ").capitalize()
+    cells = [new_markdown_cell(f"# {title}"), params]
+    for kind_, text in REP_CELLS if kind == "rep" else TEAM_CELLS:
+        body = text.format(title=title)
+        cells.append(new_markdown_cell(body) if kind_ == "markdown" else new_code_cell(body))
+    nb = new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+    nb.metadata["language_info"] = {"name": "python"}
+    folder.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, str(path))
+    return path

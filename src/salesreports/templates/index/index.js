@@ -1,0 +1,138 @@
+// salesreports index: filter, sort and page through the reports; builds only the visible rows.
+(function () {
+  "use strict";
+  var data = JSON.parse(document.getElementById("ix-data").textContent);
+  var rows = data.rows, cols = data.columns;
+  var collator = new Intl.Collator(undefined, {numeric: true, sensitivity: "base"});
+  var statusRank = {failed: 0, skipped: 1, ok: 2};
+  var fold = function (s) {
+    return String(s || "").normalize("NFD").replace(/[\u0300-\u036f]/g, "").toLowerCase();
+  };
+  rows.forEach(function (r, i) { r.ix = i; r.hay = fold([r.n, r.i, r.t, r.s, r.kind].join(" ")); });
+
+  var els = {
+    q: document.getElementById("ix-q"), status: document.getElementById("ix-status"),
+    kind: document.getElementById("ix-kind"), team: document.getElementById("ix-team"),
+    size: document.getElementById("ix-size"), body: document.getElementById("ix-rows"),
+    prev: document.getElementById("ix-prev"), next: document.getElementById("ix-next"),
+    line: document.getElementById("ix-status-line"), heads: document.querySelectorAll("#ix-table th[data-key]")
+  };
+  var state = {key: "", dir: 1, page: 0};
+  var view = [];
+
+  function value(r, key) {
+    if (key.indexOf("kpi:") === 0) { return r.v[+key.slice(4)]; }
+    if (key === "status") { return statusRank[r.s]; }
+    return {name: r.n, id: r.i, team: r.t, kind: r.kind}[key];
+  }
+  function defaultOrder(a, b) {
+    return (statusRank[a.s] - statusRank[b.s]) || ((a.kind === "team" ? 0 : 1) - (b.kind === "team" ? 0 : 1)) ||
+      collator.compare(a.n, b.n) || a.ix - b.ix;
+  }
+  function compare(a, b) {
+    var x = value(a, state.key), y = value(b, state.key);
+    var xm = x === null || x === undefined || x !== x, ym = y === null || y === undefined || y !== y;
+    if (xm || ym) { return xm && ym ? a.ix - b.ix : (xm ? 1 : -1); }  // missing values last, either direction
+    var c = typeof x === "number" && typeof y === "number" ? x - y : collator.compare(String(x), String(y));
+    return c * state.dir || a.ix - b.ix;
+  }
+  function refilter() {
+    var q = fold(els.q.value).trim().split(/\s+/).filter(Boolean);
+    var st = els.status.value, kind = els.kind.value, team = els.team.value;
+    view = rows.filter(function (r) {
+      if (st && r.s !== st) { return false; }
+      if (kind && r.kind !== kind) { return false; }
+      if (team && r.t !== team) { return false; }
+      for (var i = 0; i < q.length; i++) { if (r.hay.indexOf(q[i]) < 0) { return false; } }
+      return true;
+    });
+    view.sort(state.key ? compare : defaultOrder);
+    state.page = 0;
+    draw();
+  }
+  function el(tag, cls, text) {
+    var e = document.createElement(tag);
+    if (cls) { e.className = cls; }
+    if (text !== undefined && text !== null) { e.textContent = text; }
+    return e;
+  }
+  function link(parent, href, label) {
+    if (!href) { return; }
+    var a = el("a", "", label);
+    a.href = href;
+    parent.appendChild(a);
+  }
+  function row(r) {
+    var tr = document.createElement("tr");
+    tr.dataset.id = r.i;
+    var name = el("td");
+    name.appendChild(el("bdi", "ix-name", r.n));
+    name.appendChild(document.createTextNode(" "));
+    name.appendChild(el("span", "ix-id", r.i));
+    tr.appendChild(name);
+    var kind = el("td");
+    kind.appendChild(el("span", "ix-badge" + (r.kind === "team" ? " ix-badge--team" : ""),
+      r.kind === "team" ? "team" : "rep"));
+    tr.appendChild(kind);
+    var team = el("td");
+    team.appendChild(el("bdi", "", r.t));
+    tr.appendChild(team);
+    var st = el("td");
+    st.appendChild(el("span", "ix-badge ix-badge--" + r.s, r.s));
+    if (r.m) {
+      var m = el("bdi", "ix-msg", r.m.length > 200 ? r.m.slice(0, 199) + "…" : r.m);
+      m.title = r.m;
+      st.appendChild(m);
+    }
+    tr.appendChild(st);
+    for (var k = 0; k < data.kpis.length; k++) {
+      var missing = r.v[k] === null;
+      tr.appendChild(el("td", "ix-num" + (missing && r.x[k] ? " ix-na" : ""), r.x[k] || "—"));
+    }
+    var links = el("td", "ix-links");
+    link(links, r.h, "HTML");
+    link(links, r.p, "PDF");
+    if (r.s !== "ok") { link(links, r.b, "notebook"); }
+    tr.appendChild(links);
+    return tr;
+  }
+  function draw() {
+    var size = +els.size.value || 100;
+    var pages = Math.max(1, Math.ceil(view.length / size));
+    state.page = Math.min(state.page, pages - 1);
+    var start = state.page * size, end = Math.min(view.length, start + size);
+    var frag = document.createDocumentFragment();
+    for (var i = start; i < end; i++) { frag.appendChild(row(view[i])); }
+    if (!view.length) {
+      var tr = el("tr"), td = el("td", "ix-empty", "No report matches.");
+      td.colSpan = cols + 1;
+      tr.appendChild(td);
+      frag.appendChild(tr);
+    }
+    els.body.replaceChildren(frag);
+    els.line.textContent = view.length ? "Showing " + (start + 1).toLocaleString() + "–" + end.toLocaleString() +
+      " of " + view.length.toLocaleString() + (view.length < rows.length ? " (filtered from " +
+      rows.length.toLocaleString() + ")" : "") : "0 of " + rows.length.toLocaleString();
+    els.prev.disabled = state.page === 0;
+    els.next.disabled = state.page >= pages - 1;
+  }
+  els.heads.forEach(function (th) {
+    th.querySelector("button").addEventListener("click", function () {
+      var key = th.dataset.key;
+      if (state.key === key) { state.dir = -state.dir; } else { state.key = key; state.dir = th.dataset.type === "num" ? -1 : 1; }
+      els.heads.forEach(function (h) { h.setAttribute("aria-sort", "none"); });
+      th.setAttribute("aria-sort", state.dir > 0 ? "ascending" : "descending");
+      view.sort(compare);
+      state.page = 0;
+      draw();
+    });
+  });
+  document.getElementById("ix-form").addEventListener("submit", function (e) { e.preventDefault(); });
+  var timer = 0;
+  els.q.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(refilter, 80); });
+  [els.status, els.kind, els.team].forEach(function (s) { s.addEventListener("change", refilter); });
+  els.size.addEventListener("change", function () { state.page = 0; draw(); });
+  els.prev.addEventListener("click", function () { state.page -= 1; draw(); });
+  els.next.addEventListener("click", function () { state.page += 1; draw(); });
+  refilter();
+}());

@@ -1,0 +1,59 @@
+"""Shared fixtures: the tiny hand-computable data set and settings files pointing at it."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "tests" / "fixtures"
+TINY = FIXTURES / "tiny"
+SHARED = ROOT.parent / "shared" / "datasets"
+
+
+def write_config(tmp_path: Path, source: Path = TINY / "source.yaml", extra: str = "", **templates: Path) -> Path:
+    """Write a settings file for the tiny fixture (or ``source``) into ``tmp_path``."""
+    rep = templates.get("rep", ROOT / "reports" / "rep_scorecard.ipynb")
+    team = templates.get("team", ROOT / "reports" / "team_summary.ipynb")
+    path = tmp_path / "params" / "config.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        textwrap.dedent(f"""\
+            company: Tiny Test Co
+            source: {source}
+            output_dir: {tmp_path / "reports"}
+            outbox_dir: {tmp_path / "outbox"}
+            templates:
+              rep: {rep}
+              team: {team}
+            goals: ""
+            coaching: {ROOT / "params" / "coaching.yaml"}
+            privacy:
+              min_group_size: 3
+            run:
+              workers: 1
+              timeout: 120
+            """)
+        + textwrap.dedent(extra),
+        encoding="utf-8",
+    )
+    return path
+
+
+@pytest.fixture
+def make_config(tmp_path: Path) -> Callable[..., Path]:
+    """Write a settings file for the tiny fixture into tmp_path; keyword arguments as :func:`write_config`."""
+
+    def make(source: Path = TINY / "source.yaml", extra: str = "", **templates: Path) -> Path:
+        return write_config(tmp_path, source, extra, **templates)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def tiny_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One settings file for the tiny fixture, shared by read-only tests."""
+    return write_config(tmp_path_factory.mktemp("tiny-config"))

@@ -1,0 +1,135 @@
+"""The batch runner end to end on the tiny fixture: real templates, real papermill, real rendering."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from conftest import ROOT, TINY
+from salesreports.batch import check_parameters, default_period, run_reports
+from salesreports.errors import DataValidationError, ParamsError, TemplateError
+from salesreports.params import load_config
+
+pytestmark = pytest.mark.notebooks
+REP_TEMPLATE = ROOT / "reports" / "rep_scorecard.ipynb"
+
+
+def failing_template(tmp_path: Path, rep: str) -> Path:
+    """The rep template with one more cell that fails for ``rep``."""
+    nb = nbformat.read(str(REP_TEMPLATE), as_version=4)
+    nb.cells.insert(4, nbformat.v4.new_code_cell(f'assert rep_id != "{rep}", "planted failure for {rep}"'))
+    path = tmp_path / "failing.ipynb"
+    nbformat.write(nb, str(path))
+    return path
+
+
+def manifest(config_path: Path, period: str = "2025-03") -> dict[str, dict[str, object]]:
+    folder = load_config(config_path, environ={}).output_path / period
+    data = json.loads((folder / "manifest.json").read_text())
+    return {r["key"]: r for r in data["reports"]}
+
+
+def test_full_run_then_nothing_to_do(make_config: Callable[..., Path]) -> None:
+    config = load_config(make_config(), environ={})
+    summary = run_reports(config, periods="2025-03", mode="fast", workers=2)
+    assert summary.ok, summary.failed
+    keys = sorted(r["key"] for r in summary.results)
+    assert keys == ["rep/R1", "rep/R2", "rep/R3", "team/North", "team/South", "team/company"]
+    folder = config.output_path / "2025-03"
+    for sub in ("R1", "R2", "R3", "team-North", "team-company"):
+        for name in ("scorecard.ipynb", "scorecard.html", "scorecard.pdf", "context.json"):
+            assert (folder / sub / name).stat().st_size > 0
+    assert not list(folder.rglob(".*.tmp*")), "no temp file may be left behind"
+    html = (folder / "R1" / "scorecard.html").read_text()
+    assert "Ann Archer" in html and "$4,000" in html
+    entry = manifest(Path(config.path))["rep/R1"]
+    assert entry["status"] == "ok" and entry["headline"]["revenue"]["text"] == "$4,000"
+    assert entry["parameters"] == {"period": "2025-03", "rep_id": "R1"}
+    again = run_reports(config, periods="2025-03")
+    assert again.results == [] and again.unchanged == 6
+
+
+def test_a_failing_rep_does_not_stop_the_others(tmp_path: Path, make_config: Callable[..., Path]) -> None:
+    path = make_config(rep=failing_template(tmp_path, "R2"))
+    config = load_config(path, environ={})
+    summary = run_reports(config, periods="2025-03", kinds=("rep",))
+    assert not summary.ok
+    failed = {r["key"]: r for r in summary.failed}
+    assert list(failed) == ["rep/R2"]
+    assert "planted failure for R2" in failed["rep/R2"]["error"]
+    folder = config.output_path / "2025-03"
+    assert (folder / "R2" / "scorecard.failed.ipynb").exists()
+    assert not (folder / "R2" / "scorecard.html").exists()
+    entries = manifest(path)
+    assert entries["rep/R1"]["status"] == "ok" and entries["rep/R2"]["status"] == "failed"
+    assert entries["rep/R2"]["failed_notebook"] == "R2/scorecard.failed.ipynb"
+    # fix the template, retry only the failure
+    fixed = make_config()
+    retry = run_reports(load_config(fixed, environ={}), periods="2025-03", kinds=("rep",), retry_failed=True)
+    assert [r["key"] for r in retry.results] == ["rep/R2"] and retry.ok
+    assert not (folder / "R2" / "scorecard.failed.ipynb").exists()
+
+
+def test_fresh_kernel_mode(make_config: Callable[..., Path]) -> None:
+    config = load_config(make_config(), environ={})
+    summary = run_reports(config, periods="2025-03", reps=["R1"], kinds=("rep",), mode="fresh")
+    assert summary.ok, summary.failed
+    nb = nbformat.read(str(config.output_path / "2025-03" / "R1" / "scorecard.ipynb"), as_version=4)
+    assert nb.metadata["salesreports"]["rep_name"] == "Ann Archer"
+    assert nb.metadata["papermill"]["parameters"]["rep_id"] == "R1"
+
+
+def test_reps_outside_their_employment_are_skipped(make_config: Callable[..., Path]) -> None:
+    config = load_config(make_config(), environ={})
+    summary = run_reports(config, periods="2025-01", reps=["R2"], kinds=("rep",))
+    assert summary.results == []
+    assert summary.skipped[0]["reason"] == "joined on 2025-02-15, after January 2025"
+
+
+def test_bad_requests_stop_before_anything_runs(tmp_path: Path, make_config: Callable[..., Path]) -> None:
+    config = load_config(make_config(), environ={})
+    with pytest.raises(ParamsError, match="unknown rep id"):
+        run_reports(config, periods="2025-03", reps=["R9"])
+    with pytest.raises(ParamsError, match="no data for June 2030"):
+        run_reports(config, periods="2030-06")
+    with pytest.raises(ParamsError, match="not a month"):
+        run_reports(config, periods="2025-Q1")
+    assert not (config.output_path / "2030-06").exists()
+
+
+def test_invalid_data_stops_the_run(tmp_path: Path, make_config: Callable[..., Path]) -> None:
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for f in TINY.iterdir():
+        (bad / f.name).write_text(f.read_text())
+    deals = (bad / "deals.csv").read_text().replace("D8,R1,A7", "D1,R1,A7")  # duplicate deal id
+    (bad / "deals.csv").write_text(deals)
+    config = load_config(make_config(source=bad / "source.yaml"), environ={})
+    with pytest.raises(DataValidationError, match="unique"):
+        run_reports(config, periods="2025-03")
+    assert not config.output_path.exists()
+
+
+def test_parameters_are_checked_against_the_template(tmp_path: Path) -> None:
+    check_parameters(REP_TEMPLATE, ["rep_id", "period", "context"])
+    with pytest.raises(ParamsError, match=r"'rep_idd'.*Did you mean 'rep_id'"):
+        check_parameters(REP_TEMPLATE, ["rep_idd"])
+    nb = nbformat.read(str(REP_TEMPLATE), as_version=4)
+    for cell in nb.cells:
+        cell.metadata.pop("tags", None)
+    plain = tmp_path / "plain.ipynb"
+    nbformat.write(nb, str(plain))
+    with pytest.raises(TemplateError, match="tagged 'parameters'"):
+        check_parameters(plain, ["rep_id"])
+
+
+def test_default_period_is_the_latest_complete_month() -> None:
+    import pandas as pd
+
+    assert default_period(pd.Timestamp("2026-10-30")).label == "2026-10"  # Friday; the 31st is a Saturday
+    assert default_period(pd.Timestamp("2026-10-29")).label == "2026-09"
+    assert default_period(pd.Timestamp("2026-10-31")).label == "2026-10"

@@ -1,0 +1,292 @@
+"""Tests for salesreports.charts and salesreports.theme, on ``chart.to_dict()`` (schema-validated), not pixels."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import altair as alt
+import pandas as pd
+import pytest
+
+from salesreports import charts, kpis, theme
+from salesreports.errors import TemplateError, UnknownKpiError
+
+NAN = math.nan
+MONTHS = ["2025-12", "2026-01", "2026-02", "2026-03"]
+
+
+def trend_frame(**overrides: list[float]) -> pd.DataFrame:
+    data: dict[str, list[Any]] = {
+        "period_end": MONTHS,
+        "value": [10.0, NAN, 30.0, 40.0],
+        "team_median": [12.0, 15.0, 20.0, NAN],
+        "team_p25": [8.0, 9.0, 10.0, 11.0],
+        "team_p75": [15.0, 18.0, 25.0, 30.0],
+    }
+    data.update(overrides)
+    return pd.DataFrame(data)
+
+
+FUNNEL = pd.DataFrame({"stage": ["Leads", "Qualified", "Won"], "count": [120, 54.0, NAN]})
+ACTIVITY = pd.DataFrame(
+    {
+        "week": ["2026-10-05", "2026-10-05", "2026-10-12", "2026-10-12"],
+        "type": ["meeting", "call", "call", "webinar"],
+        "count": [3.0, 5.0, NAN, 1.0],
+    }
+)
+RAMP = pd.DataFrame({"tenure_month": [1, 2, 3], "value": [0.1, NAN, 0.5], "benchmark": [0.2, 0.35, 0.5]})
+GOALS = pd.DataFrame(
+    {
+        "goal": ["Revenue Q1", "Conversion 25%"],
+        "actual_pct": [0.62, NAN],
+        "expected_pct": [0.5, 0.7],
+        "status": ["ahead", "At_Risk"],
+    }
+)
+ENTITIES = pd.DataFrame({"entity": ["Ann", "Bob", "Chen", "Dana"], "value": [0.4, NAN, 0.2, 0.3]})
+
+BUILDERS: dict[str, Callable[[], alt.TopLevelMixin]] = {
+    "trend": lambda: charts.trend(trend_frame(), "revenue"),
+    "funnel": lambda: charts.funnel(FUNNEL),
+    "activity": lambda: charts.activity(ACTIVITY),
+    "ramp": lambda: charts.ramp(RAMP, "quota_attainment"),
+    "goal_progress": lambda: charts.goal_progress(GOALS),
+    "distribution": lambda: charts.distribution(ENTITIES, "win_rate"),
+    "leaderboard_bars": lambda: charts.leaderboard_bars(ENTITIES, "win_rate"),
+}
+
+
+def rows(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every inline data row of a spec (top level, layers, named datasets)."""
+    found: list[dict[str, Any]] = []
+    for values in spec.get("datasets", {}).values():
+        found.extend(values)
+
+    def walk(node: Any) -> Iterator[dict[str, Any]]:
+        if isinstance(node, dict):
+            data = node.get("data")
+            if isinstance(data, dict) and isinstance(data.get("values"), list):
+                yield from data["values"]
+            for value in node.values():
+                yield from walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                yield from walk(value)
+
+    found.extend(walk(spec))
+    return found
+
+
+def encodings(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    layers = spec.get("layer", [spec])
+    return [layer.get("encoding", {}) for layer in layers]
+
+
+@pytest.mark.parametrize("name", list(BUILDERS))
+def test_builders_give_valid_themed_specs(name: str) -> None:
+    with alt.theme.enable("default"):
+        chart = BUILDERS[name]()
+    with theme.enable():
+        spec = chart.to_dict()  # validates against the Vega-Lite schema
+    cfg = spec["config"]
+    assert cfg["font"] == theme.FONT
+    assert cfg["axis"]["labelFont"] == cfg["axis"]["titleFont"] == theme.FONT
+    assert cfg["legend"]["labelFont"] == cfg["title"]["font"] == theme.FONT
+    assert cfg["range"]["category"][0] == theme.PRIMARY
+    assert spec["width"] == theme.CHART_WIDTH
+    assert spec["title"]["text"]
+
+
+def test_builders_enable_the_house_theme() -> None:
+    with alt.theme.enable("default"):
+        charts.funnel(FUNNEL)
+        assert alt.theme.active == theme.NAME
+
+
+@pytest.mark.parametrize(
+    ("kpi", "axis_format", "title"),
+    [
+        ("revenue", "$~s", "Revenue"),
+        ("win_rate", ".0%", "Win rate"),
+        ("sales_cycle_days", ",.0f", "Sales cycle (days)"),
+        ("calls_per_week", ",.1~f", "Calls per week (per week)"),
+    ],
+)
+def test_trend_takes_title_and_format_from_the_registry(kpi: str, axis_format: str, title: str) -> None:
+    label = kpis.get(kpi).label
+    assert title.startswith(label)
+    spec = charts.trend(trend_frame(), kpi).to_dict()
+    assert spec["title"]["text"] == f"{label} by month"
+    axes = [e["y"]["axis"] for e in encodings(spec) if "axis" in e.get("y", {})]
+    assert axes
+    assert all(a["format"] == axis_format and a["title"] == charts.axis_title(kpi) for a in axes)
+    assert charts.axis_title(kpi) == (title if kpi != "calls_per_week" else f"{label} (per week)")
+
+
+def test_every_registry_kpi_has_formats() -> None:
+    for kpi in kpis.registry():
+        assert charts.axis_format(kpi)
+        assert charts.tooltip_format(kpi)
+
+
+def test_trend_missing_values_are_null_and_break_the_line() -> None:
+    spec = charts.trend(trend_frame(), "revenue").to_dict()
+    data = rows(spec)
+    assert [r["value"] for r in data] == [10.0, None, 30.0, 40.0]
+    assert data[3]["team_median"] is None
+    marks = [layer["mark"] for layer in spec["layer"]]
+    assert all(m["invalid"] == "break-paths-filter-domains" for m in marks)
+    assert spec["title"]["subtitle"].startswith("Shaded")
+    assert "area" in [m["type"] for m in marks]
+
+
+def test_trend_scenegraph_draws_no_point_for_a_missing_month() -> None:
+    vlc = pytest.importorskip("vl_convert")
+    with theme.enable():
+        spec = charts.trend(trend_frame(), "revenue").to_dict()
+    scene = vlc.vegalite_to_scenegraph(spec)
+
+    def symbols(node: Any) -> Iterator[dict[str, Any]]:
+        if isinstance(node, dict):
+            if node.get("marktype") == "symbol" and node.get("role") == "mark":
+                yield from node.get("items", [])
+            for value in node.values():
+                yield from symbols(value)
+        elif isinstance(node, list):
+            for value in node:
+                yield from symbols(value)
+
+    points = [s for s in symbols(scene) if "y" in s]
+    assert len(points) == 3  # 4 months, 1 missing: nothing is drawn at zero
+
+
+def test_trend_without_band_or_values() -> None:
+    spec = charts.trend(trend_frame(team_p25=[NAN] * 4, team_p75=[NAN] * 4), "revenue").to_dict()
+    assert "area" not in [layer["mark"]["type"] for layer in spec["layer"]]
+    assert "subtitle" not in spec["title"]
+    empty = charts.trend(trend_frame(value=[NAN] * 4, team_median=[NAN] * 4), "revenue").to_dict()
+    assert empty["mark"]["type"] == "text"
+    assert rows(empty) == [{"message": "No values for these months."}]
+
+
+def test_trend_month_labels_show_the_year_on_first_month_and_january() -> None:
+    spec = charts.trend(trend_frame(), "revenue").to_dict()
+    expr = spec["layer"][0]["encoding"]["x"]["axis"]["labelExpr"]
+    assert '"2025-12": ["Dec", "2025"]' in expr
+    assert '"2026-01": ["Jan", "2026"]' in expr
+    assert '"2026-02": "Feb"' in expr
+
+
+def test_funnel_labels_and_missing_stage() -> None:
+    spec = charts.funnel(FUNNEL).to_dict()
+    data = rows(spec)
+    assert [r["label"] for r in data] == ["120", "54 (45.0%)", "not available"]
+    assert data[2]["count"] is None
+    assert list(spec["layer"][0]["encoding"]["y"]["sort"]) == ["Leads", "Qualified", "Won"]
+
+
+def test_activity_stacks_known_types_first_and_filters_missing_counts() -> None:
+    spec = charts.activity(ACTIVITY).to_dict()
+    assert spec["encoding"]["color"]["scale"]["domain"] == ["call", "meeting", "webinar"]
+    assert any("isValid(datum['count'])" in t.get("filter", "") for t in spec["transform"])
+    assert None in [r["count"] for r in rows(spec)]
+    assert "5 Oct" in spec["encoding"]["x"]["axis"]["labelExpr"]
+
+
+def test_ramp_lines_and_benchmark() -> None:
+    spec = charts.ramp(RAMP, "quota_attainment").to_dict()
+    assert spec["title"]["text"] == "Ramp-up: quota attainment by month of tenure"
+    assert [r["value"] for r in rows(spec)] == [0.1, None, 0.5]
+    scale = spec["layer"][0]["encoding"]["color"]["scale"]
+    assert scale["domain"] == ["This rep", "Earlier reps (median)"]
+
+
+def test_goal_progress_status_colours_and_missing_actual() -> None:
+    spec = charts.goal_progress(GOALS).to_dict()
+    color = spec["layer"][0]["encoding"]["color"]["scale"]
+    assert color["domain"] == ["ahead", "at risk"]
+    assert color["range"] == [theme.STATUS_COLORS["ahead"], theme.STATUS_COLORS["at risk"]]
+    data = rows(spec)
+    assert data[1]["actual_pct"] is None
+    assert data[1]["label"] == "not available"
+    with pytest.raises(TemplateError, match="unknown goal status"):
+        charts.goal_progress(GOALS.assign(status=["ahead", "late"]))
+
+
+def test_distribution_leaves_out_missing_values() -> None:
+    spec = charts.distribution(ENTITIES, "win_rate").to_dict()
+    assert [r["entity"] for r in rows(spec)] == ["Ann", "Chen", "Dana"]
+    assert spec["title"]["subtitle"] == "3 reps · median 30.0% · 1 not available"
+
+
+def test_distribution_has_no_row_limit() -> None:
+    big = pd.DataFrame({"entity": [f"R{i}" for i in range(6000)], "value": [i % 37 / 37 for i in range(6000)]})
+    assert len(rows(charts.distribution(big, "win_rate").to_dict())) == 6000
+
+
+@pytest.mark.parametrize(("kpi", "first"), [("win_rate", "Ann"), ("sales_cycle_days", "Chen")])
+def test_leaderboard_orders_best_first_and_missing_last(kpi: str, first: str) -> None:
+    spec = charts.leaderboard_bars(ENTITIES, kpi).to_dict()
+    order = spec["layer"][0]["encoding"]["y"]["sort"]
+    assert order[0] == first
+    assert order[-1] == "Bob"
+    assert rows(spec)[-1]["label"] == "not available"
+
+
+def test_leaderboard_limit() -> None:
+    spec = charts.leaderboard_bars(ENTITIES, "win_rate", limit=2).to_dict()
+    assert len(rows(spec)) == 2
+    assert spec["title"]["subtitle"] == "Top 2 of 4. Sorted highest first."
+
+
+@pytest.mark.parametrize(
+    ("build", "frame", "column"),
+    [
+        (lambda f: charts.trend(f, "revenue"), trend_frame(), "team_p75"),
+        (charts.funnel, FUNNEL, "count"),
+        (charts.activity, ACTIVITY, "week"),
+        (lambda f: charts.ramp(f, "revenue"), RAMP, "benchmark"),
+        (charts.goal_progress, GOALS, "status"),
+        (lambda f: charts.distribution(f, "revenue"), ENTITIES, "entity"),
+        (lambda f: charts.leaderboard_bars(f, "revenue"), ENTITIES, "value"),
+    ],
+)
+def test_builders_name_missing_columns(
+    build: Callable[[pd.DataFrame], alt.TopLevelMixin], frame: pd.DataFrame, column: str
+) -> None:
+    with pytest.raises(TemplateError, match=rf"lacks column\(s\) {column} ") as err:
+        build(frame.drop(columns=[column]))
+    assert err.value.missing == [column]
+
+
+def test_unknown_kpi() -> None:
+    with pytest.raises(UnknownKpiError, match="Did you mean 'revenue'"):
+        charts.trend(trend_frame(), "revenu")
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: charts.funnel(FUNNEL.iloc[:0]),
+        lambda: charts.activity(ACTIVITY.iloc[:0]),
+        lambda: charts.ramp(RAMP.iloc[:0], "revenue"),
+        lambda: charts.goal_progress(GOALS.iloc[:0]),
+        lambda: charts.distribution(ENTITIES.iloc[:0], "revenue"),
+        lambda: charts.leaderboard_bars(ENTITIES.iloc[:0], "revenue"),
+    ],
+)
+def test_empty_frames_give_a_no_data_chart(build: Callable[[], alt.TopLevelMixin]) -> None:
+    spec = build().to_dict()
+    assert spec["mark"]["type"] == "text"
+    assert rows(spec)[0]["message"]
+
+
+def test_theme_is_registered_and_idempotent() -> None:
+    theme.register()
+    theme.register()
+    assert theme.NAME in alt.theme.names()
+    assert set(theme.STATUS_COLORS) == set(theme.STATUSES)
+    assert theme.config()["config"]["font"] == "Liberation Sans"

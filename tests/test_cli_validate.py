@@ -1,0 +1,157 @@
+"""`salesreports validate`: exit codes, where messages go, and no traceback for a user's mistake."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from salesreports.cli import app
+
+ROOT = Path(__file__).parents[1]
+SHARED = Path(__file__).parents[2] / "shared" / "datasets"
+runner = CliRunner()
+
+
+def _run(*args: str) -> Result:
+    return runner.invoke(app, ["validate", *args])
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split())  # the console wraps long lines
+
+
+def _source(tmp_path: Path, source: str, **files: str) -> Path:
+    for name, text in files.items():
+        (tmp_path / name.replace("_csv", ".csv")).write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+    path = tmp_path / "source.yaml"
+    path.write_text("name: t\n" + textwrap.dedent(source).lstrip("\n"), encoding="utf-8")
+    return path
+
+
+def test_valid_source_exits_0_and_lists_warnings() -> None:
+    result = _run("--source", str(ROOT / "tests" / "fixtures" / "tiny" / "source.yaml"))
+    assert result.exit_code == 0, result.output
+    out = _flat(result.stdout)
+    assert "OK" in out
+    assert "3 reps, 8 deals, 4 leads, 14 activities, 2 targets, 3 feedback" in out
+    assert "0 error(s), 2 warning(s)" in out
+    assert "warning" in out
+    assert "have no deals at all" in out
+    assert result.stderr == ""
+
+
+def test_quiet_hides_warnings() -> None:
+    result = _run("--source", str(ROOT / "tests" / "fixtures" / "tiny" / "source.yaml"), "--quiet")
+    assert result.exit_code == 0
+    assert "have no deals at all" not in result.stdout
+    assert "2 warning(s)" in _flat(result.stdout)
+
+
+def test_data_errors_exit_1_and_are_listed(tmp_path: Path) -> None:
+    path = _source(
+        tmp_path,
+        "tables: {reps: {file: reps.csv}, deals: {file: deals.csv}}\n",
+        reps_csv="rep_id,name,email\nR1,Ann,ann@example.com\n",
+        deals_csv="""
+                       deal_id,rep_id,account_id,created_date,close_date,stage,amount
+                       D1,R1,A1,2025-01-01,2025-02-01,won,100
+                       D1,R9,A1,2025-01-01,2025-02-01,won,-5
+                   """,
+    )
+    result = _run("--source", str(path))
+    assert result.exit_code == 1
+    out = _flat(result.stdout)
+    assert "FAILED" in out
+    assert "3 error(s)" in out
+    assert "column 'deal_id': 2 row(s) share 1 id(s) that must be unique" in out
+    assert "column 'rep_id': 1 row(s) name a rep that is not in the reps table (e.g. 'R9') (row 2)" in out
+    assert "below the minimum 0.0" in out
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("source", "files", "code", "message"),
+    [
+        ("tables: {deals: {file: deals.csv}}\n", {"deals_csv": ""}, 1, "deals.csv: the file is empty"),
+        ("tables: {deals: {file: deals.csv}}\n", {"deals_csv": "deal_id;rep_id\nD1;R1\n"}, 1, "looks ';'-separated"),
+        (
+            "tables: {deals: {file: deals.csv, columns: {amount: amout}}}\n",
+            {"deals_csv": "deal_id,amount\nD1,1\n"},
+            1,
+            "Did you mean 'amount'?",
+        ),
+        ("tables: {deals: {file: deals.csv, colums: {}}}\n", {}, 2, "key 'tables.deals.colums' is not known"),
+        ("tables: {deals: {file: nowhere.csv}}\n", {}, 1, "nowhere.csv: file not found"),
+    ],
+    ids=["empty-file", "wrong-delimiter", "mapping-typo", "config-typo", "missing-file"],
+)
+def test_unusable_sources_print_one_message_without_traceback(
+    tmp_path: Path, source: str, files: dict[str, str], code: int, message: str
+) -> None:
+    result = _run("--source", str(_source(tmp_path, source, **files)))
+    assert result.exit_code == code
+    assert result.stdout == ""
+    err = _flat(result.stderr)
+    assert err.startswith("error:")
+    assert message in err
+    assert "Traceback" not in result.output
+
+
+def test_missing_source_file_is_a_settings_error(tmp_path: Path) -> None:
+    result = _run("--source", str(tmp_path / "nope.yaml"))
+    assert result.exit_code == 2
+    assert "nope.yaml: file not found" in _flat(result.stderr)
+
+
+def test_database_password_never_printed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CRM_PASSWORD", "hunter2-secret")
+    path = _source(
+        tmp_path,
+        """
+        kind: sql
+        url: postgresql://sales:${CRM_PASSWORD}@127.0.0.1:1/crm
+        tables: {reps: {table: reps}}
+    """,
+    )
+    result = _run("--source", str(path))
+    assert result.exit_code == 1
+    assert "hunter2" not in result.output
+    assert "postgresql://sales:***@127.0.0.1:1/crm" in _flat(result.stderr)
+
+
+@pytest.mark.skipif(not SHARED.is_dir(), reason=f"the shared public data sets are not beside the repo ({SHARED})")
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        (
+            "northwind",
+            [
+                "OK",
+                "9 reps, 830 deals",
+                "176 row(s) have more fields than the header's 14",
+                "1 value(s) written 'NULL' were read as missing",
+                "0 error(s), 3 warning(s)",
+            ],
+        ),
+        (
+            "olist",
+            [
+                "OK",
+                "23 reps, 842 deals, 8,000 leads",
+                "1 deal(s) close before they were created",
+                "7,158 of 8,000 row(s) have no rep",
+                "the 842 deals have no amount column",
+                "0 error(s), 4 warning(s)",
+            ],
+        ),
+    ],
+)
+def test_shared_datasets_validate(name: str, expected: list[str]) -> None:
+    result = _run("--source", str(ROOT / "params" / "sources" / f"{name}.yaml"))
+    assert result.exit_code == 0, result.output
+    out = _flat(result.stdout)
+    for text in expected:
+        assert text in out

@@ -1,0 +1,164 @@
+"""Tests for salesreports.index: the period's self-contained, sortable and filterable index page.
+
+``manifest`` is also used by test_browser.py.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from salesreports.errors import RenderError
+from salesreports.index import write_index
+
+TEAMS = ("North", "South", "East", "West")
+
+
+def manifest(n_reps: int = 6, *, base: Path | None = None) -> dict[str, Any]:
+    """A run manifest with one team report per team and ``n_reps`` rep reports (deterministic)."""
+    reports: list[dict[str, Any]] = [
+        {
+            "kind": "team",
+            "id": f"team-{t.lower()}",
+            "name": f"{t} team",
+            "team": t,
+            "status": "ok",
+            "error": None,
+            "reason": None,
+            "outputs": {"html": f"teams/{t.lower()}/summary.html", "pdf": f"teams/{t.lower()}/summary.pdf"},
+            "headline": {"revenue": {"value": 400000.0 + i, "text": f"${400000 + i:,}"}},
+        }
+        for i, t in enumerate(TEAMS)
+    ]
+    for i in range(n_reps):
+        rid = f"R{i + 1:04d}"
+        status = "failed" if i % 17 == 3 else "skipped" if i % 19 == 5 else "ok"
+        revenue = None if i % 13 == 7 else float((i * 7919) % 90000 + 1000)
+        reports.append(
+            {
+                "kind": "rep",
+                "id": rid,
+                "name": f"Rep {i:04d} Example",
+                "team": TEAMS[i % 4],
+                "status": status,
+                "error": "PapermillExecutionError: cell 7: KeyError 'amount'" if status == "failed" else None,
+                "reason": "no deals in this period" if status == "skipped" else None,
+                "outputs": {
+                    "html": f"{rid}/scorecard.html",
+                    "pdf": f"{rid}/scorecard.pdf",
+                    "ipynb": f"{rid}/scorecard.ipynb",
+                },
+                "headline": {}
+                if status != "ok"
+                else {
+                    "revenue": {"value": revenue, "text": None},
+                    "win_rate": {"value": ((i * 31) % 60) / 100, "text": None},
+                },
+            }
+        )
+    if base is not None:
+        reports[-1]["outputs"]["html"] = str(base / "abs" / "page.html")
+    return {
+        "period": "2026-10",
+        "period_title": "October 2026",
+        "generated_at": "2026-11-01T08:00:00Z",
+        "company": "Example Corp",
+        "reports": reports,
+    }
+
+
+def page_data(html: str) -> dict[str, Any]:
+    match = re.search(r'<script type="application/json" id="ix-data">(.*?)</script>', html, flags=re.DOTALL)
+    assert match
+    return json.loads(match[1])  # type: ignore[no-any-return]
+
+
+def test_index_lists_every_report_with_status_and_links(tmp_path: Path) -> None:
+    out = write_index(manifest(20, base=tmp_path), tmp_path / "index.html")
+    html = out.read_text(encoding="utf-8")
+    data = page_data(html)
+    assert len(data["rows"]) == 24
+    assert data["kpis"] == ["Revenue", "Win rate"]  # labels from the KPI registry
+    failed = next(r for r in data["rows"] if r["s"] == "failed")
+    assert failed["m"].startswith("PapermillExecutionError")
+    assert failed["b"].endswith("scorecard.ipynb")
+    skipped = next(r for r in data["rows"] if r["s"] == "skipped")
+    assert skipped["m"] == "no deals in this period"
+    assert skipped["x"] == ["", ""]
+    ok = next(r for r in data["rows"] if r["i"] == "R0001")
+    assert ok["h"] == "R0001/scorecard.html"
+    assert ok["x"][0] == "$1,000"
+    assert ok["v"][0] == 1000.0
+    missing = next(r for r in data["rows"] if r["i"] == "R0008")
+    assert missing["v"][0] is None
+    assert missing["x"][0] == "not available"
+    assert data["rows"][-1]["h"] == "abs/page.html"  # absolute paths become relative to the index
+    assert "Example Corp" in html
+    assert "October 2026" in html
+    assert "Generated 1 Nov 2026, 08:00 UTC" in html
+    assert "20 rep scorecards and 4 team summaries" in html
+
+
+def test_index_is_offline_and_escapes_data(tmp_path: Path) -> None:
+    m = manifest(2)
+    m["reports"].append(
+        {
+            "kind": "rep",
+            "id": "X<1>",
+            "name": "</script><script>alert(1)</script>",
+            "team": "<b>T</b>",
+            "status": "ok",
+            "outputs": {"html": "javascript:alert(1)", "pdf": "X 1/a#b.pdf", "ipynb": "http://example.org/x"},
+            "headline": {"revenue": 5.0},
+        }
+    )
+    html = write_index(m, tmp_path / "index.html").read_text(encoding="utf-8")
+    assert "<script>alert" not in html
+    assert "<b>T</b>" not in html
+    assert "&lt;b&gt;T&lt;/b&gt;" in html  # the team filter option
+    row = page_data(html)["rows"][-1]
+    assert row["n"] == "</script><script>alert(1)</script>"
+    assert row["h"] is None
+    assert row["b"] is None
+    assert row["p"] == "X%201/a%23b.pdf"
+    refs = re.findall(r"""\b(?:src|href)\s*=\s*["']([^"']*)["']""", html)
+    assert refs == []  # links are built by the script from relative paths
+    assert "http://" not in html
+    assert "https://" not in html
+    assert html.count("<script") == 2  # the JSON data and the few lines that sort and filter
+
+
+def test_index_for_5000_reps_is_fast_and_small(tmp_path: Path) -> None:
+    write_index(manifest(2), tmp_path / "warm.html")
+    start = time.perf_counter()
+    out = write_index(manifest(5000), tmp_path / "index.html")
+    elapsed = time.perf_counter() - start
+    assert elapsed < 2.0
+    assert out.stat().st_size < 2_500_000
+    assert len(page_data(out.read_text(encoding="utf-8"))["rows"]) == 5004
+
+
+def test_index_rejects_a_broken_manifest_listing_every_problem(tmp_path: Path) -> None:
+    with pytest.raises(RenderError, match="no 'reports' list"):
+        write_index({"period": "2026-10"}, tmp_path / "index.html")
+    bad = manifest(1)
+    bad["reports"].extend([{"id": "", "status": "ok"}, {"id": "R9", "status": "done", "kind": "boss"}, "nope"])
+    with pytest.raises(RenderError, match=r"4 problem\(s\)") as err:
+        write_index(bad, tmp_path / "index.html")
+    message = str(err.value)
+    assert "no id" in message
+    assert "status 'done'" in message
+    assert "kind 'boss'" in message
+    assert "got str" in message
+    assert not (tmp_path / "index.html").exists()
+
+
+def test_index_with_no_reports(tmp_path: Path) -> None:
+    html = write_index({"reports": []}, tmp_path / "index.html").read_text(encoding="utf-8")
+    assert "0 rep scorecards and 0 team summaries" in html
+    assert page_data(html)["rows"] == []

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from salesreports.errors import ConfigError
+from salesreports.params import load_config
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+def test_merge_order_defaults_file_env_flags(tmp_path: Path) -> None:
+    path = write(tmp_path, "run:\n  workers: 3\n  timeout: 50\nsmtp:\n  host: mail.example.com\n")
+    env = {"SALESREPORTS_RUN__TIMEOUT": "70", "SALESREPORTS_SMTP__PORT": "2525"}
+    config = load_config(path, {"run": {"workers": 5}}, environ=env)
+    assert config.run.workers == 5  # flag beats file
+    assert config.run.timeout == 70  # env beats file
+    assert config.smtp.host == "mail.example.com"  # file beats default
+    assert config.smtp.port == 2525
+    assert config.privacy.min_group_size == 5  # default
+
+
+def test_relative_paths_resolve_against_the_file(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, "source: sources/x.yaml\noutput_dir: ../out\n"), environ={})
+    assert config.source_path == (tmp_path / "sources" / "x.yaml").resolve()
+    assert config.output_path == (tmp_path.parent / "out").resolve()
+
+
+def test_unknown_key_names_the_close_match(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, "run:\n  wokers: 2\n"), environ={})
+    assert "run.wokers" in str(err.value) and "workers" in str(err.value)
+    assert err.value.file.endswith("config.yaml")
+
+
+def test_invalid_values_and_yaml(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="min_group_size"):
+        load_config(write(tmp_path, "privacy:\n  min_group_size: 1\n"), environ={})
+    with pytest.raises(ConfigError, match=r"line \d+, column \d+: invalid YAML"):
+        load_config(write(tmp_path, "run:\n  workers: [1\n"), environ={})
+
+
+def test_project_settings_load() -> None:
+    root = Path(__file__).resolve().parents[1]
+    config = load_config(root / "params" / "config.yaml", environ={})
+    assert config.template("rep").exists() and config.source_path.exists()
+    with pytest.raises(ConfigError, match="no template for report kind 'manager'"):
+        config.template("manager")

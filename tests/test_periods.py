@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+import pytest
+
+from salesreports.errors import ParamsError
+from salesreports.periods import parse_period, parse_periods
+
+
+@pytest.mark.parametrize(
+    ("text", "label", "title", "days", "months"),
+    [
+        ("2026-10", "2026-10", "October 2026", 31, 1),
+        ("2026-Q4", "2026-Q4", "Q4 2026", 92, 3),
+        ("2026-q1", "2026-Q1", "Q1 2026", 90, 3),
+        ("2024", "2024", "2024", 366, 12),
+        ("2026-10-YTD", "2026-10-YTD", "Jan 2026 – Oct 2026", 304, 10),
+        ("2026-02-T12M", "2026-02-T12M", "Mar 2025 – Feb 2026", 365, 12),
+    ],
+)
+def test_parse(text: str, label: str, title: str, days: int, months: int) -> None:
+    p = parse_period(text)
+    assert (p.label, p.title, p.days, len(p.months)) == (label, title, days, months)
+
+
+def test_previous_and_last_year() -> None:
+    assert parse_period("2026-01").previous().label == "2025-12"
+    assert parse_period("2026-Q1").previous().label == "2025-Q4"
+    assert parse_period("2026-03").last_year().label == "2025-03"
+
+
+def test_ranges_and_lists() -> None:
+    assert [p.label for p in parse_periods("2026-08..2026-10, 2026-Q1")] == ["2026-08", "2026-09", "2026-10", "2026-Q1"]
+
+
+@pytest.mark.parametrize("bad", ["2026-13", "Oct 2026", "2026-10..2026-08", "", "2026-Q5"])
+def test_bad_periods_say_what_is_accepted(bad: str) -> None:
+    with pytest.raises(ParamsError, match=r"2026-10|range of months|no period"):
+        parse_periods(bad)
