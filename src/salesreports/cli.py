@@ -33,7 +33,7 @@ DEFAULT_PARAMS = Path("params/config.yaml")
 def _console(stderr: bool = False) -> Any:
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False)
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
 
 
 def _esc(value: object) -> str:

@@ -1,0 +1,89 @@
+"""Views over real contexts of the tiny fixture (what a template's cells display)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from salesreports.data import load_dataset
+from salesreports.engine import compute_kpis
+from salesreports.errors import ParamsError
+from salesreports.params import load_config
+from salesreports.periods import parse_period
+from salesreports.scope import Scope, build_scope
+from salesreports.views import RepView, TeamView, rep_view, team_view
+
+
+@pytest.fixture(scope="module")
+def scope(tiny_config: Path) -> Scope:
+    config = load_config(tiny_config, environ={})
+    data = load_dataset(config.source_path)
+    return build_scope(data, compute_kpis(data), config, parse_period("2025-03"))
+
+
+@pytest.fixture(scope="module")
+def ann(scope: Scope) -> RepView:
+    return RepView(json.loads(json.dumps(scope.rep_context("R1"))))
+
+
+def test_tiles_show_value_target_and_change(ann: RepView) -> None:
+    text = repr(ann.tiles())
+    assert "Revenue: $4,000 (target $5,000 · 80.0% attained" in text
+    assert "Win rate: 66.7%" in text
+    assert "Lead-to-sale conversion: 25.0%" in text
+    assert "team median" not in text  # North has 2 reps, fewer than min_group_size 3
+
+
+def test_unavailable_kpis_say_why(scope: Scope) -> None:
+    bob = RepView(json.loads(json.dumps(scope.rep_context("R2"))))
+    text = repr(bob.tiles())
+    assert "Average deal size: not available (no deals won in the period)" in text
+    assert "Quota attainment: not available (no revenue target for this period)" in text
+
+
+def test_charts_carry_specs_and_alt_text(ann: RepView) -> None:
+    trend = ann.trend("revenue")
+    assert trend.alt.startswith("Revenue by month") and "latest $4,000" in trend.alt
+    assert trend.bundle()["application/vnd.salesreports.chart+json"]["spec"]["$schema"].startswith("https://vega")
+    assert ann.funnel().alt == "Funnel this month: Leads 4, Qualified 3, Won deals 2."
+    assert "call" in ann.activity().alt
+
+
+def test_sections(ann: RepView) -> None:
+    assert "Ramp-up complete" in repr(ann.ramp())
+    assert "No goals" in repr(ann.goals())
+    position = repr(ann.position())
+    assert "Team North: 2 reps" in position and "not available" in position
+    assert "Quick answers and a clear proposal." in repr(ann.feedback())
+    assert "80% attainment: estimated bonus" in repr(ann.incentive())
+    assert repr(ann.coaching())
+
+
+def test_team_view(scope: Scope) -> None:
+    north = TeamView(json.loads(json.dumps(scope.team_context("North"))))
+    board = repr(north.leaderboard()).splitlines()
+    assert board[0] == "Leaderboard — March 2025"
+    assert board[3].startswith("Ann Archer") and "80.0%" in board[3]
+    assert "across 2 reps" in north.distribution("win_rate").alt
+    assert "Revenue: $4,000" in repr(north.tiles())
+    assert repr(north.attention())
+    assert repr(north.most_improved())
+
+
+def test_views_from_context_files(scope: Scope, tmp_path: Path) -> None:
+    path = tmp_path / "ctx.json"
+    path.write_text(json.dumps(scope.rep_context("R1")))
+    assert rep_view("R1", "2025-03", str(path)).name == "Ann Archer"
+    with pytest.raises(ParamsError, match="context file .* not found"):
+        rep_view("R1", "2025-03", str(tmp_path / "missing.json"))
+
+
+def test_views_without_context_build_one(tiny_config: Path) -> None:
+    """JupyterLab preview: the default parameters build the same scoped context in-process."""
+    view = rep_view("R1", "2025-03", "", str(tiny_config))
+    assert view.value("revenue") == (4000.0, "")
+    assert team_view("company", "2025-03", "", str(tiny_config)).name == "company"
+    with pytest.raises(ParamsError, match="unknown rep 'R11'.*Did you mean 'R1'"):
+        rep_view("R11", "2025-03", "", str(tiny_config))
