@@ -483,3 +483,36 @@ def test_retention_lapses_after_twelve_months() -> None:
     assert t.get("A", "retention_rate", "2025-06") == 1.0  # S = {c1 (2025-03), c2 (2025-05)}
     assert t.get("A", "retention_rate", "2025-06-YTD") == 1.0
     assert np.isnan(t.get("A", "retention_rate", "2024-12"))
+
+
+def test_as_of_before_the_data_counts_nothing() -> None:
+    t = compute_kpis(load_dataset(FIXTURES / "tiny" / "source.yaml"), as_of=dt.date(2020, 1, 31))
+    assert [str(m) for m in t.grid.months] == ["2024-03"]
+    value, reason = t.lookup("company", "revenue", "2024-03", "company")
+    assert math.isnan(value)
+    assert reason == "not employed in this period"
+    assert (t.values["value"].isna()).all()
+
+
+# ------------------------------------------------------------------------- the benchmark, on a toy scale
+
+
+def test_kpi_benchmark_runs_and_caches(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from salesreports.bench.kpis import main
+
+    args = ["--scale", "0.05", "--months", "3", "--out", str(tmp_path)]
+    assert main(args) == 0
+    first = capsys.readouterr().out
+    assert "generating" in first
+    assert "compute" in first
+    result = json.loads((tmp_path / "kpis.json").read_text(encoding="utf-8"))
+    assert result["met"] == {"compute_seconds": True, "peak_rss_bytes": True}
+    assert result["grid"]["kpis"] == len(registry())
+    assert result["data"]["rows"]["deals"] > 0
+    assert main([*args, "--loader", "dataset", "--profile"]) == 0
+    second = capsys.readouterr().out
+    assert "reusing" in second
+    assert "cumulative" in second
+    assert main(["--no-such-option"]) == 2

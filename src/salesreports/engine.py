@@ -134,11 +134,11 @@ class Grid:
 
     def month_of_days(self, days: Array, *, cut: bool = True) -> Array:
         """Grid month index of each day number (-1 when missing, off the grid or, with ``cut``, after as_of)."""
-        bounds = self.bounds
+        idx = np.searchsorted(self.bounds, days, side="right") - 1  # missing (_NONE) sorts first: -1
+        off = idx >= len(self.months)
         if cut:
-            bounds[-1] = min(int(bounds[-1]), self.as_of_day + 1)
-        idx = np.searchsorted(bounds, days, side="right") - 1  # missing (_NONE) sorts first: -1
-        idx[(idx >= len(self.months)) | (days >= bounds[-1])] = -1
+            off |= days > self.as_of_day
+        idx[off] = -1
         return idx
 
     def month_index(self, dates: pd.Series, *, cut: bool = True) -> Array:

@@ -116,6 +116,8 @@ class Kpi:
     positive_denominator: bool = False
     target: str = ""
     headline: bool = False
+    tile_grain: str = "month"
+    tile_note: str = ""
     file: str = ""
     line: int = 0
 
@@ -224,12 +226,13 @@ _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _con
 
 _KEYS = {
     "name", "label", "description", "type", "measure", "numerator", "denominator", "function", "when_zero",
-    "positive_denominator", "format", "higher_is_better", "needs", "target", "headline",
+    "positive_denominator", "format", "higher_is_better", "needs", "target", "headline", "tile_grain", "tile_note",
 }  # fmt: skip
 _REQUIRED = ("name", "label", "description", "type", "format", "higher_is_better")
 _BY_TYPE = {"simple": ("measure",), "ratio": ("numerator", "denominator"), "cohort": ("function",)}
 _BOOLS = ("higher_is_better", "positive_denominator", "headline")
-_TEXTS = ("label", "description", "when_zero")
+_TEXTS = ("label", "description", "when_zero", "tile_note")
+_TILE_GRAINS = ("month", "quarter", "ytd", "t12m")
 
 
 def _covered(need: str, needs: Collection[str]) -> bool:
@@ -360,9 +363,15 @@ def parse(
             positive_denominator=bool(entry.get("positive_denominator", False)),
             target=str(entry.get("target", "")),
             headline=bool(entry.get("headline", False)),
+            tile_grain=str(entry.get("tile_grain", "month")),
+            tile_note=str(entry.get("tile_note", "")),
             file=str(path),
             line=line,
         )
+        if kpi.tile_grain not in _TILE_GRAINS:
+            problems.append(
+                f"{where}: '{name}' has tile_grain {kpi.tile_grain!r}; use one of {', '.join(_TILE_GRAINS)}"
+            )
         reads: dict[str, Sequence[str]] = {}
         if ktype == "cohort":
             if kpi.function not in functions:

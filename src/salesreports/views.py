@@ -6,8 +6,12 @@ Templates stay thin: each cell is one call on a view (``view.tiles()``,
 
 In a batch run the view reads the context file the runner wrote (the notebook
 never sees the data set). In JupyterLab, with the template's default parameters
-(``context = ""``), the view builds that same context in-process from the
-settings file — and still keeps only the scoped context.
+(``context = ""``), the view has that same context built from the settings file
+by a child process (``python -m salesreports.scope``) and reads back only the
+JSON: the template's kernel never loads the data set, in a preview either.
+
+A view also checks that its context is the one asked for (kind, rep or team,
+period), so that a mixed-up context path cannot show one rep another's report.
 """
 
 from __future__ import annotations
@@ -44,10 +48,60 @@ def _load(context: str, kind: str, ident: str, period: str, params_file: str) ->
             msg = f"context file {path} not found. Fix: run the report with `salesreports run` or leave context empty."
             raise ParamsError(msg, file=str(path))
         data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-        return data
-    from salesreports.scope import context_for
+    else:
+        data = _preview_context(kind, ident, period, params_file)
+    _check_context(data, kind, ident, period, context or "the preview context")
+    return data
 
-    return context_for(kind, ident, period, Path(params_file))
+
+def _preview_context(kind: str, ident: str, period: str, params_file: str) -> dict[str, Any]:
+    """The context of a preview, built by a child process so that this kernel never holds the data set."""
+    import subprocess
+    import sys
+    import tempfile
+
+    from salesreports import errors
+
+    with tempfile.TemporaryDirectory(prefix="salesreports-preview-") as tmp:
+        out = Path(tmp) / "context.json"
+        args = [
+            sys.executable,
+            "-m",
+            "salesreports.scope",
+            kind,
+            ident,
+            period,
+            str(Path(params_file).resolve()),
+            str(out),
+        ]
+        proc = subprocess.run(args, capture_output=True, text=True, check=False)
+        if not out.exists():
+            tail = "\n".join(proc.stderr.strip().splitlines()[-20:])
+            msg = f"building the preview context of {kind} '{ident}' failed (exit {proc.returncode}):\n{tail}"
+            raise errors.InternalError(msg)
+        data: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
+    if "error" in data and "kind" not in data:
+        cls = getattr(errors, str(data["error"]), errors.SalesReportsError)
+        if not (isinstance(cls, type) and issubclass(cls, errors.SalesReportsError)):
+            cls = errors.SalesReportsError
+        err = cls.__new__(cls)
+        errors.SalesReportsError.__init__(err, str(data.get("message", "")))
+        raise err
+    return data
+
+
+def _check_context(data: dict[str, Any], kind: str, ident: str, period: str, where: str) -> None:
+    """Refuse a context that is not the report asked for (another rep's, another period's)."""
+    got_kind = data.get("kind")
+    got_id = (data.get("rep") or {}).get("rep_id") if got_kind == "rep" else (data.get("team") or {}).get("name")
+    got_period = (data.get("period") or {}).get("label")
+    if (got_kind, got_id, got_period) != (kind, ident, period):
+        msg = (
+            f"{where} is the {got_kind} report of '{got_id}' for {got_period}, but the notebook asks for the "
+            f"{kind} report of '{ident}' for {period}. Fix: pass the context file written for this report "
+            "(`salesreports run` does), or leave context empty for a preview."
+        )
+        raise ParamsError(msg, file=where, kind=kind, id=ident, period=period)
 
 
 class _View:
@@ -68,7 +122,7 @@ class _View:
         """The context row of a KPI (value, reason, team figures, trends); {} when absent."""
         k = self._kpis
         hit = k[(k["kpi"] == kpi) & (k["grain"] == grain) & (k["period_end"] == (period_end or self.period_end))]
-        return {} if hit.empty else dict(hit.iloc[0].to_dict())
+        return {} if hit.empty else {str(k): v for k, v in hit.iloc[0].to_dict().items()}
 
     def value(self, kpi: str, grain: str = "month", period_end: str | None = None) -> tuple[float | None, str]:
         """(value, reason) of a KPI; value None when not available."""
@@ -91,8 +145,9 @@ class _View:
     def _tile(self, name: str) -> Any:
         from salesreports.display import Tile
 
-        v, reason = self.value(name)
-        prev, _ = self.value(name, period_end=self.previous_end)
+        grain = get(name).tile_grain
+        v, reason = self.value(name, grain)
+        prev, _ = self.value(name, grain, period_end=self.previous_end)
         target = attainment = None
         if name == "revenue":
             attainment, _ = self.value("quota_attainment")
@@ -100,10 +155,12 @@ class _View:
         tile = Tile.for_kpi(
             name, v, target=target, attainment=attainment, previous=prev, reason=reason, currency=self.currency
         )
-        median = _num(self.row(name).get("team_median"))
+        median = _num(self.row(name, grain).get("team_median"))
+        extra = [get(name).tile_note] if get(name).tile_note else []
         if median is not None and tile.unavailable_reason is None:
-            extra = f"team median {format_value(median, get(name).format, self.currency)}"
-            tile = Tile(tile.label, tile.value, (*tile.sub, extra), tile.change, tile.direction, None)
+            extra.append(f"team median {format_value(median, get(name).format, self.currency)}")
+        if extra and tile.unavailable_reason is None:
+            tile = Tile(tile.label, tile.value, (*tile.sub, *extra), tile.change, tile.direction, None)
         return tile
 
     def tiles(self, kpis: Sequence[str] | None = None) -> Any:
@@ -322,8 +379,12 @@ class RepView(_View):
         est = self.ctx.get("incentive")
         if not est:
             return callout("info", "No incentive plan", ["params/coaching.yaml defines no incentive tiers."])
-        kind = "good" if (est.get("attainment") or 0) >= 1 else "info"
-        return callout(kind, "Estimated bonus", [est["summary"], "An estimate from attainment tiers, not a payslip."])
+        good = (est.get("attainment") or 0) >= 1
+        return callout(
+            "good" if good else "info",
+            "Estimated bonus",
+            [est["summary"], "An estimate from attainment tiers, not a payslip."],
+        )
 
 
 class TeamView(_View):
