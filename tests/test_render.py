@@ -312,7 +312,7 @@ def test_error_outputs_are_reported_in_the_page(renderer: render.Renderer) -> No
     assert "This section could not be computed." in html
     assert "KeyError: &#39;amount&#39;" in html
     assert "Scorecard" not in html
-    assert "notebook (in memory)" in html
+    assert "<title>Report</title>" in html  # no metadata: a neutral title
 
 
 # -- errors and atomic writes --------------------------------------------------------------------------------

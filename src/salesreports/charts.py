@@ -181,7 +181,7 @@ def funnel(frame: pd.DataFrame, *, title: str = "Sales funnel") -> alt.TopLevelM
         .encode(y=y, x=alt.X("label_x:Q", scale=x_scale, axis=None), text="label:N")
     )
     subtitle = "In brackets: share of the stage before." if len(rows) > 1 else alt.Undefined
-    return _layer([bars, labels], rows, title, subtitle=subtitle, height=alt.Step(30))
+    return _layer([bars, labels], rows, title, subtitle=subtitle, height=30 * len(rows))
 
 
 def activity(frame: pd.DataFrame, *, title: str = "Activity per week") -> alt.TopLevelMixin:
@@ -339,7 +339,7 @@ def goal_progress(frame: pd.DataFrame, *, title: str = "Goals: progress to targe
         .encode(y=y, x={"value": {"expr": "width"}}, text="label:N")
     )
     subtitle = "Bar: share of target reached · black tick: where the goal should be by now · dashed line: target."
-    return _layer([bars, target, expected, labels], rows, title, subtitle=subtitle, height=alt.Step(34))
+    return _layer([bars, target, expected, labels], rows, title, subtitle=subtitle, height=34 * len(rows))
 
 
 def distribution(frame: pd.DataFrame, kpi: str, *, unit: str = "reps", title: str | None = None) -> alt.TopLevelMixin:
@@ -471,7 +471,7 @@ def leaderboard_bars(frame: pd.DataFrame, kpi: str, *, limit: int = 30, title: s
         subtitle = f"Top {len(shown)} of {len(ranked)}."
     direction = "highest first" if k.higher_is_better else "lowest first (lower is better)"
     subtitle = f"{subtitle} Sorted {direction}." if subtitle is not alt.Undefined else f"Sorted {direction}."
-    return _layer([bars, labels], shown, heading, subtitle=subtitle, height=alt.Step(22))
+    return _layer([bars, labels], shown, heading, subtitle=subtitle, height=22 * len(shown))
 
 
 # -- helpers -------------------------------------------------------------------------------------------------

@@ -68,12 +68,17 @@ def in_batch() -> bool:
 
 
 @cache
-def component_css() -> str:
+def component_css(*, browser: bool = True) -> str:
     """The CSS of the fragments built here (tiles, tables, callouts, goals, badges).
 
-    The page template includes it; the email module can inline it.
+    The page template includes it; the email module can inline it. ``browser=False`` leaves out the rules only
+    browsers understand (phone media queries, print colours), which WeasyPrint would warn about.
     """
-    return resources.files("salesreports").joinpath("templates/salesreports/static/components.css").read_text("utf-8")
+    static = resources.files("salesreports").joinpath("templates/salesreports/static")
+    css = static.joinpath("components.css").read_text("utf-8")
+    if browser:
+        css += "\n" + static.joinpath("components-screen.css").read_text("utf-8")
+    return css
 
 
 class Html:

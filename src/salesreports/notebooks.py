@@ -7,6 +7,8 @@ A template passes the check when:
 * it declares the parameters the runner passes for its kind (rep: rep_id, period, context; team: team,
   period, context);
 * it is committed without outputs (they may hold a rep's data) and without execution counts;
+* it reads nothing but its context (the privacy boundary): no import of the data layer
+  (:data:`DATA_MODULES`) and no call that reads files or databases (:data:`DATA_CALLS`);
 * it executes top to bottom with its default parameters on the configured data.
 """
 
@@ -19,9 +21,40 @@ from typing import Any
 
 from salesreports.errors import TemplateError
 
-__all__ = ["Finding", "check_template", "execute_defaults", "scaffold"]
+__all__ = ["DATA_CALLS", "DATA_MODULES", "Finding", "check_template", "execute_defaults", "fatal_findings", "scaffold"]
 
 KIND_PARAMS = {"rep": ("rep_id", "period", "context"), "team": ("team", "period", "context")}
+# A template sees one report's context through salesreports.views, nothing else: these would load the data set.
+DATA_MODULES = (
+    "salesreports.data",
+    "salesreports.readers",
+    "salesreports.mapping",
+    "salesreports.engine",
+    "salesreports.scope",
+    "salesreports.validate",
+    "salesreports.benchmarks",
+    "salesreports.goals",
+    "salesreports.coaching",
+    "salesreports.demo",
+    "salesreports.batch",
+    "duckdb",
+    "sqlalchemy",
+    "sqlite3",
+    "pyarrow",
+)
+DATA_CALLS = (
+    "open",
+    "read_csv",
+    "read_parquet",
+    "read_sql",
+    "read_excel",
+    "read_json",
+    "read_table",
+    "load_dataset",
+    "context_for",
+    "build_scope",
+    "compute_kpis",
+)
 
 
 @dataclass(frozen=True)
@@ -86,14 +119,64 @@ def check_template(path: Path) -> list[Finding]:
         )
     for i, cell in enumerate(code):
         try:
-            ast.parse(cell.source)
+            tree = ast.parse(cell.source)
         except SyntaxError as exc:
             found.append(
                 Finding(
                     name, f"code cell {i + 1} has a syntax error at line {exc.lineno}: {exc.msg}", "correct the cell"
                 )
             )
+            continue
+        found.extend(_data_access(name, i + 1, tree))
     return found
+
+
+def _data_access(name: str, cell: int, tree: ast.AST) -> list[Finding]:
+    """Imports of the data layer and calls that read data, which would bypass the report's context."""
+    found = []
+    fix = (
+        "a template may only use its view (`view = rep_view(...)`); if it needs more, add a method to "
+        "salesreports.views that reads the context"
+    )
+    for node in ast.walk(tree):
+        modules: list[str] = []
+        if isinstance(node, ast.Import):
+            modules = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            modules = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+        for module in modules:
+            if any(module == m or module.startswith(f"{m}.") for m in DATA_MODULES):
+                found.append(
+                    Finding(
+                        name,
+                        f"code cell {cell} imports {module} (line {getattr(node, 'lineno', '?')}), which reads the "
+                        "whole data set: a report sees only its own context (privacy boundary)",
+                        fix,
+                    )
+                )
+                break
+        if isinstance(node, ast.Call):
+            func = node.func
+            called = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+            if called in DATA_CALLS:
+                found.append(
+                    Finding(
+                        name,
+                        f"code cell {cell} calls {called}() (line {node.lineno}), which reads data beside the "
+                        "report's context (privacy boundary)",
+                        fix,
+                    )
+                )
+    return found
+
+
+def fatal_findings(path: Path) -> list[Finding]:
+    """The problems that stop a run before anything is written: no parameters cell, a syntax error, data access.
+
+    (Outputs left in the template and undocumented parameters are for ``salesreports check``.)
+    """
+    fatal = ("no code cell is tagged", "syntax error", "privacy boundary")
+    return [f for f in check_template(path) if any(word in f.message for word in fatal)]
 
 
 def _check_parameters(name: str, source: str, kind: str) -> list[Finding]:
@@ -221,7 +304,9 @@ def scaffold(name: str, folder: Path, *, kind: str = "rep") -> Path:
     )
     params.metadata["tags"] = ["parameters"]
     title = name.replace("_", " ").replace("-", " ").capitalize()
-    cells = [new_markdown_cell(f"# {title}"), params]
+    note = new_markdown_cell(f"# {title}\n\nNotes for analysts (this cell is tagged `remove_cell`: not in the report).")
+    note.metadata["tags"] = ["remove_cell"]
+    cells = [note, params]
     for kind_, text in REP_CELLS if kind == "rep" else TEAM_CELLS:
         body = text.format(title=title)
         cells.append(new_markdown_cell(body) if kind_ == "markdown" else new_code_cell(body))

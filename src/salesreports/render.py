@@ -13,7 +13,9 @@ disk) once per page and re-draws every chart live from its spec; the static SVG 
 the fallback and for printing. Nothing is ever loaded from the network.
 
 PDF comes from WeasyPrint with the page's print CSS: page size and margins, "<rep> · <period>"
-and page numbers in the footer, tiles and charts never split across pages.
+and page numbers in the footer, tiles and charts never split across pages. The page keeps
+browser-only CSS (phone layouts) in a ``<style data-sr-browser-only>`` block that the PDF leaves
+out, so WeasyPrint logs no warning.
 
 Both writers write atomically (a temporary file in the target folder, then ``os.replace``).
 A :class:`Renderer` keeps vl-convert, the template and the PDF stylesheets warm, so a worker
@@ -49,6 +51,7 @@ __all__ = [
     "Renderer",
     "atomic_write",
     "chart_figure",
+    "default_renderer",
     "format_timestamp",
     "json_for_script",
     "offline_html",
@@ -80,7 +83,10 @@ function srEmbedAll() {
     var target = document.createElement("div");
     target.className = "sr-chart__live";
     fig.insertBefore(target, fig.querySelector(".sr-chart__alt"));
-    vegaEmbed(target, JSON.parse(data.textContent), {renderer: "svg", actions: false, mode: "vega-lite"})
+    var spec = JSON.parse(data.textContent);
+    // drawn at the column's true width (not scaled by CSS), so pointer positions and tooltips stay exact
+    if (!spec.hconcat && !spec.vconcat && !spec.concat && !spec.facet && !spec.repeat) { spec.width = "container"; }
+    vegaEmbed(target, spec, {renderer: "svg", actions: false, mode: "vega-lite"})
       .then(function () { fig.classList.add("sr-chart--live"); })
       .catch(function (err) { target.remove(); console.warn("salesreports: chart kept static:", err); });
   });
@@ -93,6 +99,7 @@ if (document.readyState === "loading") {
 """
 
 _SCRIPT_BLOCK = re.compile(r"<script\b[^>]*>.*?</script\s*>", re.IGNORECASE | re.DOTALL)
+_BROWSER_STYLE = re.compile(r"<style data-sr-browser-only>.*?</style\s*>", re.IGNORECASE | re.DOTALL)
 _SCRIPT_OPEN = re.compile(r"<script\b[^>]*>", re.IGNORECASE)
 _LINK_TAG = re.compile(r"<link\b[^>]*>", re.IGNORECASE)
 _REMOTE_ATTR = re.compile(r"""\b(src|href|srcset|poster|data)\s*=\s*(["'])\s*(?:https?:)?//[^"']*\2""", re.IGNORECASE)
@@ -311,7 +318,7 @@ class Renderer:
         except OSError as exc:
             msg = f"{html}: cannot read the HTML report for the PDF: {exc.strerror or exc}."
             raise RenderError(msg, notebook=str(html), stage="pdf") from exc
-        text = _SCRIPT_BLOCK.sub("", text)
+        text = _BROWSER_STYLE.sub("", _SCRIPT_BLOCK.sub("", text))
         weasyprint = _weasyprint()
         try:
             document = weasyprint.HTML(
@@ -329,7 +336,7 @@ class Renderer:
     def render(self, notebook: Path | Any, html_out: Path, pdf_out: Path | None = None) -> RenderResult:
         """HTML (and, with ``pdf_out``, PDF) of one notebook, with timings for the run manifest."""
         t0 = time.perf_counter()
-        html = self.html(notebook, html_out, interactive=False if pdf_out is not None else None)
+        html = self.html(notebook, html_out)
         t1 = time.perf_counter()
         pdf = self.pdf(html, pdf_out) if pdf_out is not None else None
         t2 = time.perf_counter()
@@ -373,7 +380,8 @@ class Renderer:
     def _resources(self, nb: Any, name: str, *, interactive: bool, page_size: str) -> dict[str, Any]:
         meta = dict(nb.metadata.get("salesreports", {}) or {})
         kind = str(meta.get("kind") or "rep")
-        title = str(meta.get("title") or meta.get("rep_name") or name)
+        fallback = Path(name).stem if name.endswith(".ipynb") else "Report"
+        title = str(meta.get("title") or meta.get("rep_name") or fallback)
         subtitle = str(meta.get("subtitle") or "")
         who = str((meta.get("rep_name") if kind == "rep" else meta.get("team")) or meta.get("team") or title)
         when = str(meta.get("period_title") or meta.get("period") or "")
@@ -393,7 +401,8 @@ class Renderer:
             "generated": generated,
             "page_title": " · ".join(p for p in (title, subtitle) if p),
             "page_size": page_size,
-            "css": _page_css(),
+            "css": _page_css(browser=False),
+            "css_browser": _page_css(browser=True),
             "footer": footer,
             "bundle": self._get_bundle() if interactive else "",
         }
@@ -403,6 +412,11 @@ class Renderer:
 
 _DEFAULT: Renderer | None = None
 _DEFAULT_LOCK = threading.Lock()
+
+
+def default_renderer() -> Renderer:
+    """The process-wide renderer behind :func:`render_html` and :func:`render_pdf` (warm it in a batch worker)."""
+    return _default()
 
 
 def _default() -> Renderer:
@@ -637,9 +651,16 @@ def _offline_tag(match: re.Match[str]) -> str:
 
 
 @cache
-def _page_css() -> str:
+def _page_css(*, browser: bool) -> str:
+    """The page's CSS: portable rules (browsers and WeasyPrint), or the browser-only ones."""
     static = TEMPLATE_DIR / TEMPLATE_NAME / "static"
-    return component_css() + "\n" + (static / "report.css").read_text(encoding="utf-8")
+    if browser:
+        return (
+            (static / "components-screen.css").read_text(encoding="utf-8")
+            + "\n"
+            + (static / "report-screen.css").read_text(encoding="utf-8")
+        )
+    return component_css(browser=False) + "\n" + (static / "report.css").read_text(encoding="utf-8")
 
 
 def json_for_script(value: Any) -> str:

@@ -11,6 +11,22 @@ managers) get per-rep figures of their own team.
 Contexts are built for all reps of a period at once from the precomputed KPI
 table (grouped once, no per-rep scans of raw data) and written as small JSON
 files that the notebooks read; the batch runner passes only the file's path.
+
+What a rep's context may hold of other people, and nothing more:
+
+* team and company median, percentile rank and counts, when at least
+  ``min_group_size`` reps have a value; the interquartile band (p25, p75) only
+  when at least :data:`QUARTILE_MIN_GROUP` do (with 3 or 4 reps, the median,
+  both quartiles and one's own value give away every other value);
+* team and company goals with their numbers only when at least
+  ``min_group_size`` reps of the group contributed in the goal's window (and
+  scope): otherwise the goal is listed without numbers or status, since a team
+  total minus one's own value is the colleague's value;
+* ramp medians of at least ``min_group_size`` earlier hires.
+
+A JupyterLab preview (a template run with an empty ``context``) gets its
+context from :func:`context_for` run in a child process (``python -m
+salesreports.scope``), so a template's kernel never holds the data set.
 """
 
 from __future__ import annotations
@@ -32,10 +48,25 @@ from salesreports.params import Config
 from salesreports.paths import atomic_write_text
 from salesreports.periods import Period
 
-__all__ = ["CONTEXT_VERSION", "Scope", "build_scope", "write_context"]
+__all__ = ["CONTEXT_VERSION", "QUARTILE_MIN_GROUP", "Scope", "build_scope", "context_for", "write_context"]
 
 CONTEXT_VERSION = 1
 TREND_MONTHS = 12
+QUARTILE_MIN_GROUP = 5
+GOAL_NUMBERS = (
+    "elapsed",
+    "target",
+    "baseline",
+    "actual",
+    "expected",
+    "expected_seasonal",
+    "projected",
+    "pace",
+    "actual_pct",
+    "expected_pct",
+    "periods_met",
+    "periods_done",
+)
 
 
 def _clean(value: Any) -> Any:
@@ -135,7 +166,7 @@ class Scope:
         info = self._rep_info(rep_id)
         team = info["team"]
         own = self._window(self.rep_rows.get(rep_id, _EMPTY_REP))
-        goals = [g for g in self.goals if g["owner"] in (rep_id, team, COMPANY)]
+        goals = self._rep_goals(rep_id, team)
         return {
             "version": CONTEXT_VERSION,
             "kind": "rep",
@@ -160,8 +191,25 @@ class Scope:
             "funnel": self._funnel(own),
         }
 
+    def _rep_goals(self, rep_id: str, team: str) -> list[dict[str, Any]]:
+        """The rep's own goals plus their team's and the company's; group goals lose their numbers
+        when fewer than ``min_group_size`` reps contributed (a team total minus one's own value is
+        the colleague's value). Other reps' goals are never included."""
+        n_min = self.config.privacy.min_group_size
+        out = []
+        for g in self.goals:
+            kind = g.get("owner_type", "")
+            if kind == "rep":
+                if g["owner"] == rep_id:
+                    out.append(g)
+            elif (kind == "team" and g["owner"] == team) or kind == COMPANY:
+                out.append(g if int(g.get("contributors") or 0) >= n_min else _redacted_goal(g, n_min))
+        return out
+
     def _rep_info(self, rep_id: str) -> dict[str, Any]:
-        row: Mapping[str, Any] = self.reps.loc[rep_id].to_dict() if rep_id in self.reps.index else {}
+        row: Mapping[str, Any] = (
+            {str(k): v for k, v in self.reps.loc[rep_id].to_dict().items()} if rep_id in self.reps.index else {}
+        )
         hire = row.get("hire_date")
         tenure = None
         if hire is not None and not pd.isna(hire):
@@ -233,7 +281,7 @@ class Scope:
             self.coaching.incentives,
             currency=self.config.currency,
         )
-        return dict(_clean(est.to_dict()))
+        return dict(_clean({**est.to_dict(), "grain": self.coaching.incentives.grain}))
 
     def _own_rows(self, table: str, rep_id: str, columns: list[str]) -> list[dict[str, Any]]:
         frame = self.data.get(table)
@@ -290,6 +338,41 @@ class Scope:
         }
 
 
+def _redacted_goal(goal: Mapping[str, Any], n_min: int) -> dict[str, Any]:
+    """A group goal as a rep may see it when too few reps contributed: what it is, without numbers or status."""
+    out = {k: v for k, v in goal.items() if k not in GOAL_NUMBERS}
+    out.update(dict.fromkeys(GOAL_NUMBERS))
+    who = "the company" if goal.get("owner_type") == COMPANY else f"team {goal.get('owner')}"
+    out.update(
+        status="not available",
+        summary="",
+        measured_on="",
+        note=f"figures hidden: fewer than {n_min} reps of {who} contributed, so they would reveal a colleague's",
+        text=dict.fromkeys(goal.get("text") or {}, "not available"),
+    )
+    return out
+
+
+def _suppress_quartiles(bench: pd.DataFrame, min_group_size: int) -> pd.DataFrame:
+    """Blank team and company quartiles of groups smaller than :data:`QUARTILE_MIN_GROUP`.
+
+    With 3 reps, the median, both quartiles (linear interpolation) and one's own value give
+    the other two values exactly; with 4 reps they give all three. The median and percentile
+    rank stay (they need ``min_group_size``, at least 3).
+    """
+    need = max(min_group_size, QUARTILE_MIN_GROUP)
+    for level in ("team", "company"):
+        count = f"{level}_n_reps"
+        if count not in bench.columns:
+            continue
+        few = (bench[count].fillna(0) < need).to_numpy()
+        if few.any():
+            for q in ("p25", "p75"):
+                if f"{level}_{q}" in bench.columns:
+                    bench[f"{level}_{q}"] = bench[f"{level}_{q}"].where(~few)
+    return bench
+
+
 _EMPTY = pd.DataFrame(
     columns=["entity_type", "entity_id", "team", "grain", "period", "period_end", "kpi", "value", "reason"]
 )
@@ -316,6 +399,7 @@ def build_scope(data: Dataset, table: KpiTable, config: Config, period: Period) 
     values = table.values
     privacy = config.privacy.min_group_size
     bench = rep_benchmarks(values, min_group_size=privacy, review_cycle_months=config.review_cycle_months)
+    bench = _suppress_quartiles(bench, privacy)
     rep_rows = {str(k): f for k, f in bench.groupby("rep_id", sort=False)}
     entity_rows = {(str(a), str(b)): f for (a, b), f in values.groupby(["entity_type", "entity_id"], sort=False)}
     reps = data.get("reps")
@@ -347,12 +431,51 @@ def _goals(data: Dataset, table: KpiTable, config: Config, period: Period) -> li
     path = config.resolve(config.goals)
     from salesreports.goals import goal_progress, load_goals
 
+    goals = load_goals(path)
     out = []
-    for g in goal_progress(load_goals(path), table, data=data, period=period):
+    for goal, g in zip(goals, goal_progress(goals, table, data=data, period=period), strict=True):
         item = dict(_clean(g.to_dict()))
         item["text"] = g.formatted(config.currency)
+        if g.owner_type in ("team", COMPANY):
+            item["contributors"] = _contributors(data, table, goal, g.owner_type, period)
         out.append(item)
     return out
+
+
+def _contributors(data: Dataset, table: KpiTable, goal: Any, owner_type: str, period: Period) -> int:
+    """How many reps of a goal's group have rows in the goal's tables, scope and window (start to period end)."""
+    from salesreports.errors import SalesReportsError
+    from salesreports.goals import SCOPE_COLUMNS
+    from salesreports.kpis import registry
+    from salesreports.periods import parse_period
+
+    grid = table.grid
+    teams = pd.Series([str(grid.teams[i]) for i in grid.rep_team], index=[str(r) for r in grid.reps], dtype=object)
+    members = set(teams.index if owner_type == COMPANY else teams.index[teams == goal.owner])
+    members.discard(data.unassigned_rep or "")
+    reg = registry()
+    names = reg.get(goal.metric).tables if goal.metric in reg else ("deals",)
+    try:
+        first = parse_period(goal.start).first_day
+    except (SalesReportsError, ValueError):
+        first = period.first_day
+    found: set[str] = set()
+    for name in names:
+        frame = data.get(name)
+        if frame is None or "rep_id" not in frame.columns:
+            continue
+        keep = np.array(frame["rep_id"].isin(members), dtype=bool)
+        for col, vals in goal.scope:
+            if name in SCOPE_COLUMNS.get(col, ()) and col in frame.columns:
+                keep &= frame[col].astype(str).isin(vals).to_numpy() & frame[col].notna().to_numpy()
+        dates = [c for c in ("close_date", "created_date", "date") if c in frame.columns]
+        if dates:
+            window = np.zeros(len(frame), dtype=bool)
+            for c in dates:
+                window |= ((frame[c] >= first) & (frame[c] <= period.last_day)).to_numpy()
+            keep &= window
+        found |= set(frame.loc[keep, "rep_id"].astype(str))
+    return len(found)
 
 
 def _coaching(config: Config) -> Any:
@@ -383,7 +506,18 @@ def write_context(context: Mapping[str, Any], path: Path) -> bool:
 
 
 def context_for(kind: str, ident: str, period: str, params_file: Path) -> dict[str, Any]:
-    """Build one report's context in-process (JupyterLab previews with default parameters)."""
+    """Build one report's context from the settings file (JupyterLab previews with default parameters).
+
+    Templates never call this in their own kernel: :mod:`salesreports.views` runs it in a child
+    process (:func:`main`) and reads back only the JSON context, like a batch run does.
+
+    Raises
+    ------
+    ParamsError
+        Unknown rep or team (with close matches).
+    DataValidationError, DataLoadError, ConfigError
+        The data or settings are broken.
+    """
     from salesreports.data import load_dataset
     from salesreports.engine import compute_kpis
     from salesreports.params import load_config
@@ -401,7 +535,38 @@ def context_for(kind: str, ident: str, period: str, params_file: Path) -> dict[s
             msg = f"unknown rep '{ident}'.{close_matches(ident, scope.rep_ids())} Fix: set rep_id to a rep of the data."
             raise ParamsError(msg, rep=ident)
         return scope.rep_context(ident)
+    if ident != COMPANY and ident not in scope.teams():
+        from salesreports.errors import ParamsError, close_matches
+
+        known = [*scope.teams(), COMPANY]
+        msg = f"unknown team '{ident}'.{close_matches(ident, known)} Fix: set team to one of {', '.join(known)}."
+        raise ParamsError(msg, team=ident)
     return scope.team_context(ident)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m salesreports.scope KIND ID PERIOD PARAMS_FILE OUT``: write one report's context to OUT.
+
+    Used by :mod:`salesreports.views` for previews, so that the data set is loaded in this child
+    process and never in a template's kernel. A :class:`~salesreports.errors.SalesReportsError` is
+    written to OUT as ``{"error": class name, "message": text}`` (exit code 1).
+    """
+    import sys
+
+    from salesreports.errors import SalesReportsError
+
+    kind, ident, period, params_file, out = sys.argv[1:] if argv is None else argv
+    try:
+        context: dict[str, Any] = context_for(kind, ident, period, Path(params_file))
+        code = 0
+    except SalesReportsError as err:
+        context, code = {"error": type(err).__name__, "message": str(err)}, 1
+    atomic_write_text(Path(out), json.dumps(context, allow_nan=False, ensure_ascii=False))
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover - run by salesreports.views in a child process
+    raise SystemExit(main())
 
 
 def header(context: Mapping[str, Any]) -> dict[str, Any]:

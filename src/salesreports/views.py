@@ -380,10 +380,10 @@ class RepView(_View):
         if not est:
             return callout("info", "No incentive plan", ["params/coaching.yaml defines no incentive tiers."])
         good = (est.get("attainment") or 0) >= 1
+        span = {"month": "this month", "quarter": "quarter to date", "ytd": "year to date", "t12m": "last 12 months"}
+        title = f"Estimated bonus — {span.get(str(est.get('grain')), 'this period')}"
         return callout(
-            "good" if good else "info",
-            "Estimated bonus",
-            [est["summary"], "An estimate from attainment tiers, not a payslip."],
+            "good" if good else "info", title, [est["summary"], "An estimate from the attainment tiers, not a payslip."]
         )
 
 
