@@ -290,3 +290,34 @@ def test_theme_is_registered_and_idempotent() -> None:
     assert theme.NAME in alt.theme.names()
     assert set(theme.STATUS_COLORS) == set(theme.STATUSES)
     assert theme.config()["config"]["font"] == "Liberation Sans"
+
+
+def test_long_names_with_emoji_render() -> None:
+    """Vega's own truncation split emoji into half surrogate pairs and vl-convert failed the report."""
+    from salesreports.render import spec_to_svg
+
+    name = "Zoë 😀 " * 12
+    frame = pd.DataFrame(
+        {
+            "period_end": ["2026-08", "2026-09"],
+            "value": [1.0, 2.0],
+            "team_median": [1.0, 1.0],
+            "team_p25": [0.5, 0.5],
+            "team_p75": [2.0, 2.0],
+        }
+    )
+    svg = spec_to_svg(charts.trend(frame, "revenue", label=name).to_dict())
+    assert "😀" in svg and "…" in svg
+    people = pd.DataFrame({"entity": [name, name + "x", "Bob"], "value": [1.0, 2.0, 3.0]})
+    spec = charts.leaderboard_bars(people, "revenue").to_dict()
+    labels = [r["entity"] for r in spec["data"]["values"]]
+    assert len(set(labels)) == len(labels) == 3  # two names that cut alike stay two bars
+    assert spec_to_svg(spec)
+    assert spec_to_svg(charts.distribution(people, "revenue").to_dict())
+
+
+def test_ramp_ticks_are_whole_months() -> None:
+    frame = pd.DataFrame({"tenure_month": [1, 2, 3], "value": [0.0, 5.0, 9.0], "benchmark": [1.0, 4.0, 8.0]})
+    spec = charts.ramp(frame, "revenue").to_dict()
+    axes = [layer["encoding"]["x"]["axis"] for layer in spec["layer"] if "x" in layer.get("encoding", {})]
+    assert axes and all(a["values"] == [1, 2, 3] for a in axes)

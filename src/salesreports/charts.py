@@ -109,6 +109,7 @@ def trend(frame: pd.DataFrame, kpi: str, *, label: str = "This rep", title: str 
     periods = [str(r["period_end"]) for r in rows]
     has_band = not _all_missing(rows, ("team_p25", "team_p75"))
     median_label = "Team median"
+    label = _short(label)
     color = _series_colors([label, median_label], [theme.PRIMARY, theme.MUTED])
     subtitle = "Shaded: the middle half of the team (25th to 75th percentile)." if has_band else alt.Undefined
     x = alt.X(
@@ -164,7 +165,7 @@ def funnel(frame: pd.DataFrame, *, title: str = "Sales funnel") -> alt.TopLevelM
         r["label_x"] = count if count is not None else 0.0
         previous = count
     stages = [str(r["stage"]) for r in rows]
-    y = alt.Y("stage:N", sort=stages, title=None, axis=alt.Axis(labelLimit=200, labelPadding=6))
+    y = alt.Y("stage:N", sort=stages, title=None, axis=alt.Axis(labelLimit=0, labelPadding=6))
     x_scale = alt.Scale(domain=[0, (top or 1) * 1.3], nice=False)
     bars = (
         alt.Chart()
@@ -260,8 +261,11 @@ def ramp(frame: pd.DataFrame, kpi: str, *, label: str = "This rep", title: str |
     if not rows or _all_missing(rows, ("value", "benchmark")):
         return _no_data(heading, "No tenure history yet.")
     bench_label = "Earlier reps (median)"
+    label = _short(label)
     color = _series_colors([label, bench_label], [theme.PRIMARY, theme.MUTED])
-    x = alt.X("tenure_month:Q", title="Month of tenure", axis=alt.Axis(format="d", tickMinStep=1))
+    months = sorted({int(r["tenure_month"]) for r in rows if r["tenure_month"] is not None})
+    ticks = list(range(months[0], months[-1] + 1)) if months else []
+    x = alt.X("tenure_month:Q", title="Month of tenure", axis=alt.Axis(format="d", values=ticks))
     y_axis = _kpi_axis(k)
     tfmt = tooltip_format(k)
     tooltip = [
@@ -300,7 +304,7 @@ def goal_progress(frame: pd.DataFrame, *, title: str = "Goals: progress to targe
         r["label"] = format_value(r["actual_pct"], "percent") if r["actual_pct"] is not None else "not available"
     top = max([1.0, *(float(r[c]) for r in rows for c in ("actual_pct", "expected_pct") if r[c] is not None)])
     goals = [str(r["goal"]) for r in rows]
-    y = alt.Y("goal:N", sort=goals, title=None, axis=alt.Axis(labelLimit=220, labelPadding=6))
+    y = alt.Y("goal:N", sort=goals, title=None, axis=alt.Axis(labelLimit=0, labelPadding=6))
     # the labels sit in a column at the right edge, clear of the bars and of the "expected" ticks
     x_scale = alt.Scale(domain=[0, top * 1.25], nice=False)
     step = 0.2 if top <= 2 else 0.5 if top <= 5 else 1.0
@@ -448,7 +452,7 @@ def leaderboard_bars(frame: pd.DataFrame, kpi: str, *, limit: int = 30, title: s
     span = (hi - lo) or 1.0
     x_scale = alt.Scale(domain=[lo - (0.3 * span if lo < 0 else 0), hi + 0.3 * span], nice=False)
     order = [str(r["entity"]) for r in shown]
-    y = alt.Y("entity:N", sort=order, title=None, axis=alt.Axis(labelLimit=180, labelPadding=6))
+    y = alt.Y("entity:N", sort=order, title=None, axis=alt.Axis(labelLimit=0, labelPadding=6))
     bars = (
         alt.Chart()
         .mark_bar(color=theme.PRIMARY, invalid="filter")
@@ -522,10 +526,31 @@ def _clean(value: Any) -> Any:
     return str(value)
 
 
+LABEL_CHARS = 32
+
+
+def _short(text: str, limit: int = LABEL_CHARS) -> str:
+    """Cut a label at a character (code point) boundary.
+
+    Vega's own label truncation cuts UTF-16 units and can split an emoji into half a surrogate pair, which
+    vl-convert cannot measure (the whole report then fails). So the theme turns Vega's truncation off
+    (``labelLimit: 0``) and every label from data is cut here instead.
+    """
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
 def _records(frame: pd.DataFrame, columns: Iterable[str]) -> list[dict[str, Any]]:
     cols = list(columns)
     data = {c: frame[c].tolist() for c in cols}
-    return [{c: _clean(data[c][i]) for c in cols} for i in range(len(frame))]
+    rows = [{c: _clean(data[c][i]) for c in cols} for i in range(len(frame))]
+    for c in cols:
+        seen: dict[str, int] = {}
+        for r in rows:
+            if isinstance(r[c], str) and len(r[c]) > LABEL_CHARS:
+                cut = _short(r[c])
+                seen[cut] = seen.get(cut, 0) + 1
+                r[c] = cut if seen[cut] == 1 else f"{cut} ({seen[cut]})"
+    return rows
 
 
 def _all_missing(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> bool:

@@ -443,6 +443,150 @@ def goals_show(
         out.print(f"[bold]{_esc(p.goal_id)}[/]: {_esc(p.summary)}{note}", soft_wrap=True, highlight=False)
 
 
+# --------------------------------------------------------------------------- send (owned by the mail module)
+
+_SEND_STYLE = {
+    "sent": "green",
+    "test sent": "green",
+    "written": "cyan",
+    "already sent": "dim",
+    "not in period": "dim",
+    "no email": "yellow",
+    "not resent": "yellow",
+    "failed-temporary": "yellow",
+    "possibly-sent": "magenta",
+    "pending": "yellow",
+    "sending": "magenta",
+}
+
+
+@app.command()
+def send(
+    params: ParamsOpt = DEFAULT_PARAMS,
+    period: Annotated[str | None, typer.Option(help="The month to mail (default: the newest with a manifest).")] = None,
+    reps: Annotated[str, typer.Option(help="'all' or a comma-separated list of rep ids.")] = "all",
+    really: Annotated[
+        bool | None,
+        typer.Option(
+            "--send/--dry-run",
+            help="Send over SMTP, or only write .eml files "
+            "to the outbox for review (the default, except with --test-to).",
+            show_default=False,
+        ),
+    ] = None,
+    test_to: Annotated[
+        str | None,
+        typer.Option(
+            "--test-to",
+            metavar="ADDRESS",
+            help="Send every message to this address instead, [TEST] in the subject; nothing is recorded as delivered.",
+        ),
+    ] = None,
+    resend: Annotated[
+        bool,
+        typer.Option(
+            "--resend",
+            help="Send again what was sent, possibly sent, failed permanently, or changed since it was sent.",
+        ),
+    ] = False,
+    status: Annotated[bool, typer.Option("--status", help="Print the delivery ledger and exit.")] = False,
+) -> None:
+    """Email every rep their scorecard: a dry run (.eml files in the outbox) unless --send.
+
+    Exit code 1 when anything is left unsent (failed, possibly sent, invalid address, failed report).
+    Example: [bold]salesreports send --period 2026-10 --send[/]
+    """
+    from rich.table import Table
+
+    from salesreports.mail import ledger_rows, send_reports
+    from salesreports.params import load_config
+
+    err = _console(stderr=True)
+    chosen = None if reps.strip().lower() == "all" else [r.strip() for r in reps.split(",") if r.strip()]
+    try:
+        config = load_config(params)
+        if status:
+            path, rows = ledger_rows(config, period)
+            if not rows:
+                _console().print(f"No deliveries recorded{f' for {period}' if period else ''} ({path}).")
+                return
+            grid = Table(title=f"Delivery ledger {path}", show_lines=False)
+            for col in ("period", "rep", "report", "state", "tries", "last reply", "message-id", "updated"):
+                grid.add_column(col, overflow="fold")
+            for r in rows:
+                style = "red" if r.state.startswith("failed-p") else _SEND_STYLE.get(r.state, "")
+                grid.add_row(
+                    r.period,
+                    r.rep_id,
+                    r.report_hash[:8],
+                    f"[{style}]{r.state}[/]" if style else r.state,
+                    str(r.attempts),
+                    r.last_reply,
+                    r.message_id,
+                    r.updated_at,
+                )
+            _console().print(grid)
+            counts: dict[str, int] = {}
+            for r in rows:
+                counts[r.state] = counts.get(r.state, 0) + 1
+            _console().print(", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+            return
+
+        def progress(row: Any) -> None:
+            style = "red" if row.failing else _SEND_STYLE.get(row.state, "")
+            state = f"[{style}]{row.state}[/]" if style else row.state
+            err.print(
+                f"{state:<10} {row.rep_id} {row.name} {('→ ' + row.to) if row.to else ''}"
+                f"{(' — ' + row.detail) if row.detail else ''}",
+                soft_wrap=True,
+                highlight=False,
+            )
+
+        summary = send_reports(
+            config,
+            period=period,
+            reps=chosen,
+            send=bool(really if really is not None else test_to),
+            test_to=test_to,
+            resend=resend,
+            on_row=progress,
+        )
+    except SalesReportsError as exc:
+        _fail(exc)
+    out = _console()
+    grid = Table(title=f"Scorecard emails {summary.period} ({summary.mode})", show_lines=False)
+    for col in ("rep", "name", "to", "state", "tries", "size", "detail"):
+        grid.add_column(col, overflow="fold", justify="right" if col in ("tries", "size") else "left")
+    for r in summary.rows:
+        style = "red" if r.failing else _SEND_STYLE.get(r.state, "")
+        grid.add_row(
+            r.rep_id,
+            r.name,
+            r.to,
+            f"[{style}]{r.state}[/]" if style else r.state,
+            str(r.attempts) if r.attempts else "",
+            f"{r.size / 1024:,.0f} KB" if r.size else "",
+            r.detail,
+        )
+    out.print(grid)
+    counts = {}
+    for r in summary.rows:
+        counts[r.state] = counts.get(r.state, 0) + 1
+    line = ", ".join(f"{n} {s}" for s, n in counts.items()) or "nothing to send"
+    where = (
+        f" Review the .eml files in {summary.outbox}." if summary.mode == "dry-run" and counts.get("written") else ""
+    )
+    out.print(f"{line} in {summary.seconds:.1f} s.{where}", soft_wrap=True)
+    if summary.recovered:
+        err.print(
+            f"[magenta]An earlier send was interrupted:[/] {', '.join(summary.recovered)} may or may not have "
+            "been delivered (state possibly-sent). Check with the recipients; --resend --reps ... sends again.",
+            soft_wrap=True,
+        )
+    if not summary.ok:
+        raise typer.Exit(1)
+
+
 def main() -> None:
     """Entry point of the ``salesreports`` console script."""
     try:

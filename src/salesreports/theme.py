@@ -94,7 +94,7 @@ def config() -> dict[str, Any]:
                 "domainColor": DOMAIN,
                 "tickColor": DOMAIN,
                 "labelOverlap": "greedy",
-                "labelLimit": 180,
+                "labelLimit": 0,  # no Vega truncation (it can split emoji); charts cut labels themselves
             },
             "axisX": {"labelAngle": 0, "grid": False, "labelPadding": 4},
             "axisY": {"grid": True, "tickCount": 5, "domain": False, "ticks": False, "labelPadding": 6},
@@ -106,7 +106,7 @@ def config() -> dict[str, Any]:
                 "direction": "horizontal",
                 "symbolSize": 80,
                 "columnPadding": 16,
-                "labelLimit": 220,
+                "labelLimit": 0,
                 "titleLimit": 300,
             },
             "header": {"labelFont": FONT, "titleFont": FONT, "labelFontSize": 11, "titleFontSize": 12},

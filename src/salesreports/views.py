@@ -142,7 +142,8 @@ class _View:
         s = k[(k["kpi"] == kpi) & (k["grain"] == "month") & (k["period_end"] <= self.period_end)]
         return s.sort_values("period_end").tail(12).reset_index(drop=True)
 
-    def _tile(self, name: str) -> Any:
+    def tile(self, name: str) -> Any:
+        """One headline tile (also used by the email, so mail and page agree)."""
         from salesreports.display import Tile
 
         grain = get(name).tile_grain
@@ -167,7 +168,7 @@ class _View:
         """Headline KPI tiles: value, target and attainment, change vs last month, team median."""
         from salesreports.display import tiles
 
-        return tiles([self._tile(n) for n in (kpis or [k.name for k in registry().headline()])])
+        return tiles([self.tile(n) for n in (kpis or [k.name for k in registry().headline()])])
 
     def goals(self) -> Any:
         """Goal progress: actual, expected at pace, projected to the deadline, status."""

@@ -1,0 +1,154 @@
+"""`salesreports send`: dry run, real send, --status, exit codes, and a sender killed in the middle of a batch."""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from salesreports.cli import app
+from salesreports.params import Config
+from test_delivery import Recorder, Servers, free_port, ledger_states, servers, smtp_config  # noqa: F401
+from test_mail import PERIOD, mail_config, shared_reports
+
+runner = CliRunner()
+WIDE = {"COLUMNS": "250"}
+
+
+def _send(config: Config, *args: str) -> Result:
+    return runner.invoke(app, ["send", "--params", config.path, *args], env=WIDE)
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return shared_reports(tmp_path_factory)
+
+
+@pytest.mark.notebooks
+def test_dry_run_is_the_default(reports: Path, tmp_path: Path) -> None:
+    cfg = mail_config(reports, tmp_path)
+    result = _send(cfg, "--reps", "R1,R2,R3")
+    assert result.exit_code == 0, result.output
+    out = _flat(result.stdout)
+    assert "Scorecard emails 2025-03 (dry-run)" in out
+    assert "2 written, 1 no email" in out
+    assert f"Review the .eml files in {tmp_path / PERIOD}" in out
+    assert sorted(p.name for p in (tmp_path / PERIOD).glob("*.eml")) == ["R1.eml", "R2.eml"]
+    assert "written R2 Bob Baker → bob.baker@example.com" in _flat(result.stderr)
+
+
+@pytest.mark.notebooks
+def test_unsendable_reports_exit_1_and_name_the_rep(reports: Path, tmp_path: Path) -> None:
+    result = _send(mail_config(reports, tmp_path), "--reps", "R7,R8,R9", "--dry-run")
+    assert result.exit_code == 1
+    out = _flat(result.stdout)
+    assert "rep R9: email 'rep9@example.com\\r\\nBcc: spy@example.org' contains a line break" in out
+    assert "rep R7: email 'rep7@example.com, rep7b@example.org' holds several addresses" in out
+    assert "report failed" in out
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.notebooks
+def test_user_errors_have_exit_codes_and_no_traceback(reports: Path, tmp_path: Path) -> None:
+    cfg = mail_config(reports, tmp_path)
+    unknown = _send(cfg, "--reps", "R99")
+    assert unknown.exit_code == 2
+    assert "rep(s) 'R99' have no report for 2025-03" in _flat(unknown.stderr)
+    bad = _send(cfg, "--reps", "R2", "--test-to", "qa@example.org\r\nBcc: x@example.org")
+    assert bad.exit_code == 1
+    assert "--test-to address" in _flat(bad.stderr)
+    period = _send(cfg, "--period", "2030-01")
+    assert period.exit_code == 1
+    assert "no manifest for period 2030-01" in _flat(period.stderr)
+    for r in (unknown, bad, period):
+        assert "Traceback" not in r.output
+
+
+@pytest.mark.smtp
+@pytest.mark.notebooks
+def test_send_then_status(reports: Path, tmp_path: Path, servers: Servers) -> None:  # noqa: F811
+    cfg = smtp_config(reports, tmp_path, servers.start(handler := Recorder()))
+    empty = _send(cfg, "--status")
+    assert empty.exit_code == 0
+    assert "No deliveries recorded" in empty.stdout
+    sent = _send(cfg, "--send", "--reps", "R2,R10")
+    assert sent.exit_code == 0, sent.output
+    assert "2 sent" in _flat(sent.stdout)
+    assert handler.count() == Counter({"bob.baker@example.com": 1, "r10@example.com": 1})
+    status = _send(cfg, "--status", "--period", PERIOD)
+    assert status.exit_code == 0
+    out = _flat(status.stdout)
+    assert "R10" in out
+    assert "2 sent" in out
+    assert "250 2.0.0 OK queued" in out
+    test = _send(cfg, "--reps", "R2", "--test-to", "qa@example.org")  # --test-to sends unless --dry-run
+    assert test.exit_code == 0, test.output
+    assert "1 test sent" in _flat(test.stdout)
+    assert handler.received[-1].rcpt_tos == ["qa@example.org"]
+
+
+@pytest.mark.smtp
+@pytest.mark.notebooks
+def test_unreachable_server_exits_1(reports: Path, tmp_path: Path) -> None:
+    cfg = smtp_config(reports, tmp_path, free_port(), max_attempts=2, backoff_seconds=0.01)
+    result = _send(cfg, "--send", "--reps", "R10")
+    assert result.exit_code == 1
+    assert "failed-temporary" in result.stdout
+
+
+def _sqlite_state(path: Path) -> dict[str, str]:
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as con:
+        return dict(con.execute("SELECT rep_id, state FROM deliveries"))
+
+
+@pytest.mark.smtp
+@pytest.mark.notebooks
+@pytest.mark.slow
+def test_sender_killed_between_data_and_ledger_update(reports: Path, tmp_path: Path, servers: Servers) -> None:  # noqa: F811
+    """SIGKILL while the server holds R11's reply: the re-run sends the rest, R11 is possibly-sent, never twice."""
+    handler = Recorder(stall_on="r11@example.com")
+    cfg = smtp_config(reports, tmp_path, servers.start(handler))
+    reps = "R10,R11,R12"
+    cmd = [sys.executable, "-m", "salesreports.cli", "send", "--send", "--params", cfg.path, "--reps", reps]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert handler.stalled.wait(timeout=60), proc.communicate(timeout=5)
+        # the server has the whole message; the sender waits for its reply with the row committed "sending"
+        assert _sqlite_state(tmp_path / "ledger.sqlite") == {"R10": "sent", "R11": "sending", "R12": "pending"}
+        proc.send_signal(signal.SIGKILL)
+        assert proc.wait(timeout=30) == -signal.SIGKILL
+    finally:
+        if proc.poll() is None:  # pragma: no cover - only when an assertion above failed
+            proc.kill()
+            proc.wait(timeout=30)
+        proc.stdout.close()  # type: ignore[union-attr]
+        proc.stderr.close()  # type: ignore[union-attr]
+        handler.release.set()
+
+    rerun = _send(cfg, "--send", "--reps", reps)
+    assert rerun.exit_code == 1  # the possibly-sent message needs a decision
+    assert "R11 may or may not have been delivered" in _flat(rerun.stderr)
+    assert handler.count() == Counter({"r10@example.com": 1, "r11@example.com": 1, "r12@example.com": 1})
+    states = ledger_states(cfg)
+    assert {r: s[0] for r, s in states.items()} == {"R10": "sent", "R11": "possibly-sent", "R12": "sent"}
+    assert states["R11"][1] == 1
+
+    again = _send(cfg, "--send", "--reps", reps)
+    assert again.exit_code == 1
+    assert "possibly-sent" in again.stdout
+    assert sum(handler.count().values()) == 3  # nothing sent twice
+
+    resend = _send(cfg, "--send", "--reps", "R11", "--resend")  # the operator decides: send it again
+    assert resend.exit_code == 0, resend.output
+    assert handler.count()["r11@example.com"] == 2
+    assert ledger_states(cfg)["R11"][:2] == ("sent", 2)
