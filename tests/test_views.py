@@ -76,7 +76,7 @@ def test_views_from_context_files(scope: Scope, tmp_path: Path) -> None:
     path = tmp_path / "ctx.json"
     path.write_text(json.dumps(scope.rep_context("R1")))
     assert rep_view("R1", "2025-03", str(path)).name == "Ann Archer"
-    with pytest.raises(ParamsError, match="context file .* not found"):
+    with pytest.raises(ParamsError, match=r"context file .* not found"):
         rep_view("R1", "2025-03", str(tmp_path / "missing.json"))
 
 
@@ -85,5 +85,5 @@ def test_views_without_context_build_one(tiny_config: Path) -> None:
     view = rep_view("R1", "2025-03", "", str(tiny_config))
     assert view.value("revenue") == (4000.0, "")
     assert team_view("company", "2025-03", "", str(tiny_config)).name == "company"
-    with pytest.raises(ParamsError, match="unknown rep 'R11'.*Did you mean 'R1'"):
+    with pytest.raises(ParamsError, match=r"unknown rep 'R11'.*Did you mean 'R1'"):
         rep_view("R11", "2025-03", "", str(tiny_config))
