@@ -418,3 +418,11 @@ def test_more_reps(tmp_path: Path) -> None:
     assert reps.name.is_unique
     assert reps.email.dropna().is_unique
     assert reps.team.value_counts().eq(15).all()
+
+
+@pytest.mark.parametrize("n_reps", [8, 12])
+def test_small_teams_generate(tmp_path: Path, n_reps: int) -> None:
+    summary = generate_demo(tmp_path / "demo", n_reps=n_reps, months=14)
+    assert summary.rows["reps"] == n_reps
+    reps = pd.read_csv(tmp_path / "demo" / "reps.csv")
+    assert reps["leave_date"].notna().sum() >= 1

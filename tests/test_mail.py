@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import csv
 import email
+import email.utils
 import json
 import re
 import shutil
@@ -284,7 +285,11 @@ def test_everything_from_the_data_is_escaped(config: Config) -> None:
     assert HOSTILE_NAME in r1.text  # plain text is not HTML: shown as written
     raw_to = email.message_from_bytes(r1.data, policy=policy.compat32)["To"]
     # RFC 2047 decoding (policy.default's parser wrongly keeps the fold between two encoded words)
-    assert str(make_header(decode_header(raw_to))) == f"{HOSTILE_NAME} <ann.archer@example.com>"
+    to = str(make_header(decode_header(raw_to)))
+    name, address = email.utils.parseaddr(to)
+    assert address == "ann.archer@example.com"  # the display name can never turn into another address
+    assert name.startswith("Ann script alert")  # specials dropped from the courtesy name
+    assert not set(name) & set('<>()[]@,;:"')
     r2 = _built(config, "R2")
     assert "Bob Baker" in r2.html
     assert "onerror" not in "".join(str(a) for _, a in tags(r2.html))

@@ -52,3 +52,11 @@ def test_project_settings_load() -> None:
     assert config.template("rep").exists() and config.source_path.exists()
     with pytest.raises(ConfigError, match="no template for report kind 'manager'"):
         config.template("manager")
+
+
+def test_a_pasted_password_is_refused_and_never_echoed(tmp_path: Path) -> None:
+    path = write(tmp_path, "smtp:\n  password_env: 'hunter2!s3cret'\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path, environ={})
+    assert "smtp.password_env" in str(err.value)
+    assert "hunter2" not in str(err.value)

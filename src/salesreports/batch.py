@@ -26,7 +26,7 @@ from salesreports.errors import ParamsError, TemplateError
 from salesreports.executors import Job, JobResult, LocalExecutor
 from salesreports.manifest import Manifest, load_manifest
 from salesreports.params import Config
-from salesreports.paths import inside, slug
+from salesreports.paths import folder_names, inside, slug
 from salesreports.periods import Period, parse_period, parse_periods
 
 __all__ = ["RunSummary", "check_parameters", "default_period", "plan_period", "run_reports"]
@@ -70,8 +70,9 @@ def template_parameters(template: Path) -> dict[str, Any]:
     if not template.exists():
         msg = f"{template}: template not found. Fix: correct `templates:` in the settings file."
         raise TemplateError(msg, file=str(template))
+    nbf: Any = nbformat  # nbformat's functions are untyped
     try:
-        nb = nbformat.read(str(template), as_version=4)
+        nb = nbf.read(str(template), as_version=4)
     except Exception as exc:
         msg = f"{template}: not a readable notebook ({type(exc).__name__}: {exc}). Fix: restore it from git."
         raise TemplateError(msg, file=str(template)) from None
@@ -82,6 +83,22 @@ def template_parameters(template: Path) -> dict[str, Any]:
         )
         raise TemplateError(msg, file=str(template))
     return dict(pm.inspect_notebook(str(template)))
+
+
+def check_template_runs(template: Path) -> None:
+    """Raise TemplateError when a template cannot run: no parameters cell, a syntax error, data access.
+
+    Checked before anything is written, so that a broken template fails the run at once instead of
+    leaving one failed notebook per rep.
+    """
+    from salesreports.notebooks import fatal_findings
+
+    template_parameters(template)  # missing or unreadable file, no parameters cell
+    found = fatal_findings(template)
+    if found:
+        shown = "\n".join(f"  - {f.message}. Fix: {f.fix}." for f in found[:5])
+        msg = f"{template}: the template cannot run:\n{shown}\nNothing was run or written."
+        raise TemplateError(msg, file=str(template), problems=[str(f) for f in found])
 
 
 def check_parameters(template: Path, given: Sequence[str]) -> None:
@@ -149,11 +166,6 @@ def plan_period(
 
     period: Period = scope.period
     folder = config.output_path / slug(period.label)
-    folder.mkdir(parents=True, exist_ok=True)
-    manifest = load_manifest(folder, period.label)
-    manifest.period_title = period.title
-    manifest.company = config.company
-    manifest.data_fingerprint = fingerprint
     pdf = config.pdf.enabled
     jobs: list[Job] = []
     entries: dict[str, dict[str, Any]] = {}
@@ -167,9 +179,11 @@ def plan_period(
             if unknown:
                 from salesreports.errors import close_matches
 
+                where = scope.data.origins.get("reps", "the reps table")
+                known = ", ".join(all_reps[:8]) + (", …" if len(all_reps) > 8 else "")
                 msg = (
-                    f"unknown rep id(s) {', '.join(map(repr, unknown))}.{close_matches(unknown[0], all_reps)} "
-                    "Fix: use ids from the reps table (see data/demo/reps.csv), or --reps all."
+                    f"unknown rep id(s) {', '.join(map(repr, unknown))}: not in {where} (known: {known})."
+                    f"{close_matches(unknown[0], all_reps)} Fix: use ids from the reps table, or --reps all."
                 )
                 raise ParamsError(msg, reps=unknown)
         pseudo = scope.data.unassigned_rep  # rows without a rep: counted in team totals, no scorecard of its own
@@ -180,11 +194,19 @@ def plan_period(
     templates = {k: config.template(k) for k in {w[0] for w in wanted}}
     template_hash = {}
     for kind, template in templates.items():
+        check_template_runs(template)
         check_parameters(template, sorted(REPORT_PARAMS[kind]))
         template_hash[kind] = _hash_file(template)
+    # every check passed: only now is anything written
+    folder.mkdir(parents=True, exist_ok=True)
+    manifest = load_manifest(folder, period.label)
+    manifest.period_title = period.title
+    manifest.company = config.company
+    manifest.data_fingerprint = fingerprint
+    folders = folder_names(scope.rep_ids(), [*scope.teams(), "company"])
     for kind, ident, name in wanted:
         key = f"{kind}/{ident}"
-        sub = slug(ident) if kind == "rep" else f"team-{slug(ident)}"
+        sub = folders[(kind, ident)]
         out = inside(folder, sub)
         base = {"key": key, "kind": kind, "id": ident, "name": name, "folder": sub}
         if kind == "rep":
@@ -314,6 +336,7 @@ def run_reports(
                 f"Fix: pass a month in that range, e.g. --period {default_period(table.grid.as_of).label}."
             )
             raise ParamsError(msg, period=period.label)
+    for period in wanted:  # every period is checked before the first one writes anything
         stage(f"preparing {period.label}")
         scope = build_scope(data, table, config, period)
         plans.append(
@@ -334,6 +357,9 @@ def run_reports(
             entry = plan.entries[job.key.split(":", 1)[1]]
             if res is None:
                 res = JobResult(job.key, "failed", "the job produced no result")
+            for notebook in (job.notebook, res.failed_notebook):
+                if notebook:
+                    strip_default_parameters(Path(notebook))
             entry.update(
                 status=res.status,
                 error=res.error or None,
@@ -362,6 +388,37 @@ def run_reports(
         summary.index_paths.append(_write_index(plan))
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+DEFAULTS_NOTE = "# The template's default parameters are left out of executed reports: see the injected cell below."
+
+
+def strip_default_parameters(notebook: Path) -> bool:
+    """Blank the template's ``parameters`` cell in an executed notebook; True when the file changed.
+
+    papermill keeps the template's defaults (e.g. ``rep_id = "R007"``, whatever rep the analyst last
+    previewed) above the injected parameters, so every rep's notebook would name that rep. Only the
+    injected parameters are kept.
+    """
+    from salesreports.paths import atomic_write_text
+
+    if not notebook.is_file():
+        return False
+    nb = json.loads(notebook.read_text(encoding="utf-8"))
+    changed = False
+    for cell in nb.get("cells", []):
+        if "parameters" in cell.get("metadata", {}).get("tags", []) and cell.get("source") != DEFAULTS_NOTE:
+            cell["source"] = DEFAULTS_NOTE
+            if cell.get("cell_type") == "code":
+                cell["outputs"] = []
+            changed = True
+    papermill = nb.get("metadata", {}).get("papermill", {})
+    if papermill.get("default_parameters"):
+        papermill["default_parameters"] = {}
+        changed = True
+    if changed:
+        atomic_write_text(notebook, json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+    return changed
 
 
 def _write_index(plan: PeriodPlan) -> Path:

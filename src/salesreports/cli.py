@@ -338,6 +338,13 @@ def _print_summary(summary: Any) -> None:
 # --------------------------------------------------------------------------- goals (owned by the goals module)
 
 _MARKS = {"ok": "[green]✓[/]", "warning": "[yellow]![/]", "error": "[red]✗[/]"}
+_GOAL_FIXES = {
+    "S": "correct `owner:` (a rep id, a team name or company), `metric:` and `scope:` of the goal",
+    "M": "choose a KPI from `salesreports kpis` that the data can compute for this owner and scope",
+    "A": "lower the target or move the deadline, unless the owner's history says otherwise",
+    "R": "add `objective:`, the business objective the goal serves",
+    "T": "set `start:` and a `deadline:` after it (YYYY-MM, YYYY-Qn or YYYY)",
+}
 _STATUS_STYLE = {"achieved": "green", "ahead": "blue", "on track": "cyan", "at risk": "yellow", "missed": "red"}
 
 
@@ -385,8 +392,10 @@ def goals_check(params: ParamsOpt = DEFAULT_PARAMS) -> None:
         if f.severity != "ok":
             colour = "red" if f.severity == "error" else "yellow"
             where = f" ({Path(f.file).name}:{f.line})" if f.line else ""
+            fix = _GOAL_FIXES.get(f.letter, "")
+            text = f.message.rstrip(". ") + (f". Fix: {fix}" if fix and "Fix:" not in f.message else "")
             out.print(
-                f"[{colour}]{f.severity:<7}[/] {_esc(f.goal_id)}{_esc(where)} {_esc(f.criterion)}: {_esc(f.message)}",
+                f"[{colour}]{f.severity:<7}[/] {_esc(f.goal_id)}{_esc(where)} {_esc(f.criterion)}: {_esc(text)}",
                 soft_wrap=True,
                 markup=True,
                 highlight=False,

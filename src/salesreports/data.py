@@ -263,7 +263,10 @@ def _read(spec: SourceSpec, name: str, tspec: TableSpec) -> RawTable:
         db = (root / (spec.database or "")).resolve()
         return read_duckdb(db, table=name, source_table=tspec.table or "", query=tspec.query or "")
     if spec.kind == "sql":
-        return read_sql(spec.resolved_url(), table=name, source_table=tspec.table or "", query=tspec.query or "")
+        try:
+            return read_sql(spec.resolved_url(), table=name, source_table=tspec.table or "", query=tspec.query or "")
+        except DataLoadError as err:  # the message names the (redacted) URL; say which file holds it
+            raise DataLoadError(f"{spec.path or 'source file'}, `url:`: {err}", **err.fields) from None
     return _read_file(root / (tspec.file or ""), name, tspec.encoding, tspec.delimiter, tspec.ragged)
 
 
@@ -479,6 +482,14 @@ def _guess_date_formats(sample: list[str]) -> list[str]:
     return fits
 
 
+def _overflows(text: str) -> bool:
+    """A number too large for a float (e.g. ``1e999``)."""
+    try:
+        return bool(re.fullmatch(r"\s*[+-]?[\d.]+(?:[eE][+-]?\d+)?\s*", text)) and not np.isfinite(float(text))
+    except ValueError:
+        return False
+
+
 def _formats(formats: list[str]) -> str:
     return f"'{formats[0]}'" if len(formats) == 1 else "[" + ", ".join(f"'{f}'" for f in formats) + "]"
 
@@ -530,7 +541,11 @@ def _bad_values(
         fix = "; and ".join(parts)
     elif col.kind in ("float", "int"):
         what = f"{n} value(s) are not numbers (e.g. {shown})"
-        if any(re.fullmatch(r"-?\d+,\d{1,2}", v.strip()) for v in rest):
+        huge = [v for v in rest if _overflows(v)]
+        if huge:
+            what = f"{n} value(s) are not usable numbers (e.g. {shown}): {huge[0]!r} is too large to store"
+            parts.append("correct the values (an absurd amount, or an overflow in the export?)")
+        elif any(re.fullmatch(r"-?\d+,\d{1,2}", v.strip()) for v in rest):
             parts.append("export '.' as the decimal separator (the values use decimal commas)")
         elif rest:
             parts.append("export plain numbers: no currency symbols, no thousands separators, '.' for decimals")
@@ -657,7 +672,19 @@ def _load_table(
                 count=left,
             )
         )
-    if total == 0:
+    if total == 0 and name in ("reps", "deals"):
+        notes.append(
+            rule_issue(
+                "no_rows",
+                name,
+                f"the table has a header but no rows: there are no {name} to report on",
+                severity=severity,
+                file=raw.origin,
+                fix=f"re-export the '{name}' table with its rows (a truncated or filtered export?), or remove "
+                "it from the source file if the CRM has none",
+            )
+        )
+    elif total == 0:
         notes.append(
             rule_issue(
                 "empty_table",
@@ -812,9 +839,15 @@ def load_dataset(
     if len(failures) == 1:
         raise failures[0]
     if failures:
-        listed = "\n".join(f"  - {f}" for f in failures)
-        msg = f"{len(failures)} tables of {spec.path or spec.name} could not be loaded:\n{listed}"
-        raise DataLoadError(msg, file=spec.path, errors=[str(f) for f in failures])
+        distinct = list(dict.fromkeys(str(f) for f in failures))
+        if len(distinct) == 1:  # e.g. a database that cannot be reached: one reason, said once
+            names = ", ".join(str(f.fields.get("table", "?")) for f in failures)
+            where = spec.path or spec.name
+            msg = f"none of the {len(failures)} tables of {where} ({names}) could be loaded: {distinct[0]}"
+        else:
+            listed = "\n".join(f"  - {f}" for f in distinct)
+            msg = f"{len(failures)} tables of {spec.path or spec.name} could not be loaded:\n{listed}"
+        raise DataLoadError(msg, file=spec.path, errors=distinct)
     if spec.unassigned_rep:
         _attribute_unassigned(out, spec.unassigned_rep)
     return out

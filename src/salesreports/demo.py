@@ -559,11 +559,13 @@ class _Generator:
         new_hire = np.zeros(n, dtype=bool)
         new_hire[n - n_new :] = True
         tenured = np.flatnonzero(~new_hire)
-        forced = rng.choice(tenured, size=6, replace=False)
-        skill[forced[:3]] = [2.0, 1.75, 1.5]
-        skill[forced[3:]] = [-2.0, -1.75, -1.5]
+        half = min(3, len(tenured) // 4)  # 3 clear strong and 3 clear weak performers (fewer in tiny teams)
+        forced = rng.choice(tenured, size=2 * half, replace=False)
+        skill[forced[:half]] = [2.0, 1.75, 1.5][:half]
+        skill[forced[half:]] = [-2.0, -1.75, -1.5][:half]
         candidates = np.setdiff1d(tenured, forced)
         candidates = candidates[skill[candidates] < np.median(skill[candidates])]
+        n_leave = min(n_leave, len(candidates))
         leavers = np.sort(rng.choice(candidates, size=n_leave, replace=False))
 
         hire = self.start_day - rng.integers(150, 3650, n)

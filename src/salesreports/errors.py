@@ -131,7 +131,7 @@ class Issue:
         if self.rows:
             text += f" ({format_rows(self.rows)})"
         if self.fix:
-            text += f". Fix: {self.fix}"
+            text += f"{' ' if text.endswith(('.', '?', '!')) else '. '}Fix: {self.fix}"
         return text
 
 

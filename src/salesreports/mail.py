@@ -137,8 +137,14 @@ class Recipient:
     name: str = ""
 
     def header(self) -> Address:
-        """For a To/Cc header (the policy quotes and encodes the name)."""
-        return Address(display_name=_line(self.name, 120), addr_spec=self.address)
+        """For a To/Cc header.
+
+        The display name is only a courtesy: RFC 5322 specials are dropped and it is kept short, because
+        Python's SMTP policy folds a long quoted name without its quotes and the header would then parse
+        as another address.
+        """
+        name = _line(re.sub(r'[()<>\[\]:;@\\,."]', " ", _line(self.name)), 40)
+        return Address(display_name=name, addr_spec=self.address)
 
     def __str__(self) -> str:
         return self.address

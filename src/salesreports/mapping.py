@@ -307,6 +307,12 @@ def load_source(path: Path) -> SourceSpec:
     """
     from salesreports.yamlio import load_model, read_yaml
 
+    if not path.is_file():
+        msg = (
+            f"{path}: file not found (the data source file). Fix: correct `source:` in the settings file (relative "
+            "paths are relative to its folder) or the --source option, or create it (see params/sources/demo.yaml)."
+        )
+        raise ConfigError(msg, file=str(path), key="source")
     data = read_yaml(path)
     if not isinstance(data, dict):
         msg = f"{path}: expected a mapping with `name:` and `tables:`. Fix: see params/sources/demo.yaml."

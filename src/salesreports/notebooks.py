@@ -84,10 +84,11 @@ def check_template(path: Path) -> list[Finding]:
     """
     import nbformat
 
+    nbf: Any = nbformat  # nbformat's functions are untyped
     if not path.exists():
         raise TemplateError(f"{path}: template not found. Fix: check the path.", file=str(path))
     try:
-        nb = nbformat.read(str(path), as_version=4)
+        nb = nbf.read(str(path), as_version=4)
     except Exception as exc:
         msg = f"{path}: not a readable notebook ({type(exc).__name__}). Fix: restore it from git or re-save it."
         raise TemplateError(msg, file=str(path)) from None
@@ -282,7 +283,9 @@ def scaffold(name: str, folder: Path, *, kind: str = "rep") -> Path:
     import re
 
     import nbformat
-    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+    nbf: Any = nbformat  # nbformat's functions are untyped
+    new_code_cell, new_markdown_cell, new_notebook = nbf.v4.new_code_cell, nbf.v4.new_markdown_cell, nbf.v4.new_notebook
 
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", name):
         raise TemplateError(f"'{name}' is not a template name. Fix: use letters, digits, - and _ only.", name=name)
@@ -314,5 +317,5 @@ def scaffold(name: str, folder: Path, *, kind: str = "rep") -> Path:
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
     folder.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, str(path))
+    nbf.write(nb, str(path))
     return path

@@ -15,10 +15,11 @@ environment variables that hold them.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from salesreports.errors import ConfigError
 
@@ -62,7 +63,19 @@ class SmtpSettings(_Model):
     port: int = 25
     security: Literal["none", "starttls", "tls"] = "none"
     username: str = ""
-    password_env: str = "SALESREPORTS_SMTP_PASSWORD"  # noqa: S105 - the NAME of the variable, not a password
+    password_env: str = Field(
+        default="SALESREPORTS_SMTP_PASSWORD",
+        description="the NAME of the environment variable holding the SMTP password (never the password itself)",
+    )
+
+    @field_validator("password_env")
+    @classmethod
+    def _variable_name(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+            msg = "must be the NAME of an environment variable (letters, digits, _), never the password itself"
+            raise ValueError(msg)
+        return value
+
     timeout: float = 30.0
     rate_per_minute: int = Field(default=60, ge=1)
     max_attempts: int = Field(default=5, ge=1)

@@ -4,7 +4,10 @@ Rep ids and team names come from CRM data and may be anything: ``../../etc/passw
 ``CON``, ``a/b``, empty, with newlines. :func:`slug` maps them to a name that never
 leaves its folder, is valid on every operating system, and never collides: when
 the cleaned name differs from the id, a short hash of the id is appended, so two
-ids that clean to the same text still get two folders.
+ids that clean to the same text still get two folders. :func:`folder_names` gives
+every report of a period its folder: unique even on case-insensitive file systems
+(``R1`` and ``r1``), never a team folder (a rep with the id ``team-North``) and
+never a file the run writes beside them (``index.html``, ``manifest.json``).
 """
 
 from __future__ import annotations
@@ -12,9 +15,14 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "inside", "slug"]
+__all__ = ["atomic_write_bytes", "atomic_write_text", "folder_names", "inside", "slug"]
+
+# files a run writes into a period folder, beside the report folders
+RESERVED_FILES = ("index.html", "manifest.json")
 
 _RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(10)), *(f"LPT{i}" for i in range(10))}
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -35,9 +43,41 @@ def slug(identifier: str, max_len: int = 60) -> str:
     if clean.split(".")[0].upper() in _RESERVED:
         clean = f"_{clean}"
     if clean != text:
-        digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:8]
-        clean = f"{clean}-{digest}"
+        clean = f"{clean}-{_digest(text)}"
     return clean
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+
+
+def folder_names(reps: Iterable[str], teams: Iterable[str]) -> dict[tuple[str, str], str]:
+    """The folder of every report of a period, keyed by ``("rep", id)`` and ``("team", name)``.
+
+    Reps get :func:`slug` of their id, teams ``team-`` + slug. Names that would clash when case is
+    ignored (``R1`` / ``r1``; a rep ``team-North`` / the team North) or that are a file the run writes
+    (:data:`RESERVED_FILES`) get a short hash of their kind and id appended, so no two reports
+    share a folder. Pass every rep and team of the data set (not just those of one run), so that a
+    report keeps its folder from run to run.
+
+    Examples
+    --------
+    >>> names = folder_names(["R1", "r1", "team-North"], ["North"])
+    >>> names[("rep", "R1")] != names[("rep", "r1")]
+    True
+    >>> names[("rep", "team-North")] != names[("team", "North")]
+    True
+    """
+    items = [("team", str(t), f"team-{slug(str(t))}") for t in teams]
+    items += [("rep", str(r), slug(str(r))) for r in reps]
+    seen = Counter(name.casefold() for _, _, name in items)
+    reserved = {f.casefold() for f in RESERVED_FILES}
+    out: dict[tuple[str, str], str] = {}
+    for kind, ident, name in items:
+        if seen[name.casefold()] > 1 or name.casefold() in reserved:
+            name = f"{name}-{_digest(f'{kind}/{ident}')}"
+        out[(kind, ident)] = name
+    return out
 
 
 def inside(root: Path, *parts: str) -> Path:

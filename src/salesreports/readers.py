@@ -84,6 +84,37 @@ def _missing(path: Path, table: str, what: str = "file") -> DataLoadError:
     return DataLoadError(msg, file=str(path), table=table)
 
 
+_MAGIC = (
+    (
+        b"PK\x03\x04",
+        "a zip archive: an Excel workbook (.xlsx) or a zipped export",
+        "save it as CSV UTF-8 (Excel: File > Save As > CSV UTF-8), or unzip it",
+    ),
+    (b"\xd0\xcf\x11\xe0", "an old Excel workbook (.xls)", "save it as CSV UTF-8 (Excel: File > Save As > CSV UTF-8)"),
+    (b"PAR1", "a Parquet file", "rename it to .parquet (Parquet files are read as such)"),
+    (b"SQLite format 3\x00", "a SQLite database", "read it with `kind: sql` and `url: sqlite:///...` instead"),
+)
+
+
+def _refuse_binary(path: Path, data: bytes, declared: str, table: str) -> None:
+    """A file that is not text at all (a workbook, Parquet, UTF-16 without its mark) gets its own message."""
+    for magic, what, fix in _MAGIC:
+        if data.startswith(magic):
+            msg = f"{path}: this is {what}, not CSV text (table '{table}'). Fix: {fix}."
+            raise DataLoadError(msg, file=str(path), table=table)
+    has_bom = data.startswith((codecs.BOM_UTF8, *(b for b, _ in _BOMS)))
+    head = data[:4096]
+    if not has_bom and not declared.startswith(("utf-16", "utf-32")) and head.count(0) >= len(head) // 4:
+        guess = "utf-16-le" if head[1::2].count(0) > head[::2].count(0) else "utf-16-be"
+        line = data[: data.index(b"\x00")].count(b"\n") + 1
+        msg = (
+            f"{path}, line {line}: the file holds NUL bytes, so it is not {declared} text; it looks like UTF-16 "
+            f"without a byte-order mark (Excel's 'Unicode Text'). Fix: add `encoding: {guess}` to table "
+            f"'{table}' in the source file, or re-export the file as CSV UTF-8."
+        )
+        raise DataLoadError(msg, file=str(path), table=table, line=line, encoding=guess)
+
+
 def _decode(path: Path, data: bytes, encoding: str, table: str) -> tuple[str, list[Issue]]:
     """Decode a file's bytes; a byte-order mark wins over the declared encoding."""
     notes: list[Issue] = []
@@ -92,6 +123,7 @@ def _decode(path: Path, data: bytes, encoding: str, table: str) -> tuple[str, li
     except LookupError:
         msg = f"{path}: unknown encoding '{encoding}'. Fix: use e.g. utf-8, cp1252 or latin-1 for table '{table}'."
         raise DataLoadError(msg, file=str(path), table=table) from None
+    _refuse_binary(path, data, declared, table)
     payload, effective = data, encoding
     if data.startswith(codecs.BOM_UTF8):
         payload, effective = data[len(codecs.BOM_UTF8) :], "utf-8"
@@ -301,16 +333,30 @@ def _read_records(
     except csv.Error as exc:
         msg = f"{path}, data row {reader.line_num - 1}: {exc}. Fix: check the quoting in that row."
         raise DataLoadError(msg, file=str(path), table=table) from None
+    last = rows[-1] if rows else 0
+    cut = bool(short) and short[-1] == last and not text.endswith(("\n", "\r"))
     for bad, word in ((long, "more"), (short, "fewer")):
         if bad:
-            notes.append(_ragged_note(path, table, bad, word, width, delimiter, ragged))
+            notes.append(_ragged_note(path, table, bad, word, width, delimiter, ragged, cut and word == "fewer"))
     arrays: dict[str, pa.Array] = {name: pa.array(col, pa.string()) for name, col in zip(header, columns, strict=True)}
     arrays[ROW] = pa.array(rows, pa.int64())
     return RawTable(pa.table(arrays), str(path), notes)
 
 
-def _ragged_note(path: Path, table: str, bad: list[int], word: str, width: int, delimiter: str, ragged: str) -> Issue:
+def _ragged_note(
+    path: Path, table: str, bad: list[int], word: str, width: int, delimiter: str, ragged: str, cut: bool = False
+) -> Issue:
     what = f"{len(bad)} row(s) have {word} fields than the header's {width}"
+    if cut:
+        return Issue(
+            "error",
+            table,
+            f"{what}, the last one without a line end: the file looks cut off (an interrupted export or download)",
+            file=str(path),
+            rows=tuple(bad[:5]),
+            count=len(bad),
+            fix=f"export the '{table}' table again and check that the file is complete",
+        )
     if ragged == "error":
         cause = f"an unquoted {delimiter!r} inside a value" if word == "more" else "a truncated line"
         return Issue(
@@ -378,38 +424,59 @@ def read_duckdb(path: Path, *, table: str, source_table: str = "", query: str = 
     return RawTable(data.append_column(ROW, rows), f"{path}:{'query' if query else name}")
 
 
-def redact_url(url: str) -> str:
-    """Return a database URL with any password replaced by ``***``."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except (ArgumentError, ValueError):
-        return "<unparsable database URL>"
+# query parameters of a database URL that hold secrets (libpq's password=, sslpassword=, an API token, ...)
+_SECRET_PARAM = re.compile(r"pass|pwd|secret|token|key|auth|credential|signature", re.IGNORECASE)
 
 
-def scrub(text: str, url: str) -> str:
-    """Remove the URL's password (raw and URL-encoded) from any text, e.g. a driver's error message."""
-    from urllib.parse import quote, unquote
+def _url_secrets(url: str) -> set[str]:
+    """The secrets in a database URL: the userinfo password and secret-looking query values (raw and encoded)."""
+    from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
-    secrets: set[str] = set()
+    found: set[str] = set()
     try:
         password = make_url(url).password
         if password:
-            secrets |= {str(password), quote(str(password), safe="")}
+            found.add(str(password))
     except (ArgumentError, ValueError):
         head = url.split("://", 1)[-1].split("/", 1)[0]
         if "@" in head and ":" in head.rsplit("@", 1)[0]:
-            raw = head.rsplit("@", 1)[0].split(":", 1)[1]
-            secrets |= {raw, unquote(raw)}
+            found.add(head.rsplit("@", 1)[0].split(":", 1)[1])
+    try:
+        query = urlsplit(url).query or url.partition("?")[2]
+    except ValueError:
+        query = url.partition("?")[2]
+    found |= {v for k, v in parse_qsl(query, keep_blank_values=False) if _SECRET_PARAM.search(k)}
+    forms = set()
+    for secret in found:
+        forms |= {secret, unquote(secret), quote(secret, safe=""), quote(unquote(secret), safe="")}
+    return {f for f in forms if f}
+
+
+def redact_url(url: str) -> str:
+    """Return a database URL with its password and secret query parameters replaced by ``***``."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        shown = make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):
+        return "<unparsable database URL>"
+    for secret in sorted(_url_secrets(url), key=len, reverse=True):
+        shown = shown.replace(secret, "***")
+    return shown
+
+
+def scrub(text: str, url: str) -> str:
+    """Remove the URL's secrets (password, secret query values; raw and URL-encoded) from any text.
+
+    Used on drivers' own error messages, which may quote the URL or the connection string.
+    """
     text = text.replace(url, redact_url(url))
-    for secret in sorted(secrets, key=len, reverse=True):
-        if secret:
-            text = text.replace(secret, "***")
+    for secret in sorted(_url_secrets(url), key=len, reverse=True):
+        text = text.replace(secret, "***")
     return text
 
 

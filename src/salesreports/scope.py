@@ -22,7 +22,9 @@ What a rep's context may hold of other people, and nothing more:
   ``min_group_size`` reps of the group contributed in the goal's window (and
   scope): otherwise the goal is listed without numbers or status, since a team
   total minus one's own value is the colleague's value;
-* ramp medians of at least ``min_group_size`` earlier hires.
+* ramp medians of at least ``min_group_size`` earlier hires;
+* the rep's own feedback, in which other reps' names and email addresses
+  (free text written by managers and peers) are replaced by ``[a colleague]``.
 
 A JupyterLab preview (a template run with an empty ``context``) gets its
 context from :func:`context_for` run in a child process (``python -m
@@ -34,6 +36,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,6 +137,7 @@ class Scope:
     goals: list[dict[str, Any]]
     coaching: Any
     reps: pd.DataFrame
+    colleagues: re.Pattern[str] | None = None  # every rep's name and email, to keep them out of others' feedback
 
     def rep_ids(self) -> list[str]:
         """Every rep on the grid."""
@@ -186,7 +190,7 @@ class Scope:
             "goals": goals,
             "coaching": self._coaching(rep_id, own),
             "incentive": self._incentive(rep_id),
-            "feedback": self._own_rows("feedback", rep_id, ["date", "source", "score", "tags", "text"]),
+            "feedback": self._recent(self._feedback(rep_id), ["date", "source", "score", "tags", "text"]),
             "activity_weekly": self._activity_weekly(rep_id),
             "funnel": self._funnel(own),
         }
@@ -218,7 +222,7 @@ class Scope:
             _clean(
                 {
                     "rep_id": rep_id,
-                    "name": row.get("name") or rep_id,
+                    "name": name if isinstance(name := row.get("name"), str) and name.strip() else rep_id,
                     "email": row.get("email"),
                     "team": self.team_of(rep_id),
                     "region": row.get("region"),
@@ -254,8 +258,7 @@ class Scope:
             return []
         from salesreports.coaching import training_needs
 
-        feedback = self.data.get("feedback")
-        mine = feedback[feedback["rep_id"] == rep_id] if feedback is not None else None
+        mine = self._feedback(rep_id)
         ramp = self.ramp.get(rep_id)
         rows = own.assign(rep_id=rep_id, team=self.team_of(rep_id)) if not own.empty else own
         needs = training_needs(
@@ -283,14 +286,30 @@ class Scope:
         )
         return dict(_clean({**est.to_dict(), "grain": self.coaching.incentives.grain}))
 
-    def _own_rows(self, table: str, rep_id: str, columns: list[str]) -> list[dict[str, Any]]:
-        frame = self.data.get(table)
+    def _feedback(self, rep_id: str) -> pd.DataFrame | None:
+        """The rep's own feedback, other reps' names and emails in its text replaced by ``[a colleague]``."""
+        frame = self.data.get("feedback")
         if frame is None:
+            return None
+        mine = frame[frame["rep_id"] == rep_id]
+        pattern = self.colleagues
+        if pattern is None or mine.empty or "text" not in mine.columns:
+            return mine
+        row: Mapping[Any, Any] = self.reps.loc[rep_id].to_dict() if rep_id in self.reps.index else {}
+        own = {str(row.get(k)).strip().casefold() for k in ("name", "email") if isinstance(row.get(k), str)}
+
+        def hide(match: re.Match[str]) -> str:
+            return match.group(0) if match.group(0).casefold() in own else COLLEAGUE
+
+        text = [pattern.sub(hide, t) if isinstance(t, str) else t for t in mine["text"]]
+        return mine.assign(text=pd.Series(text, index=mine.index, dtype=mine["text"].dtype))
+
+    def _recent(self, mine: pd.DataFrame | None, columns: list[str]) -> list[dict[str, Any]]:
+        """The last six months of a rep's own rows, newest first."""
+        if mine is None:
             return []
-        mine = frame[
-            (frame["rep_id"] == rep_id)
-            & (frame["date"] <= self.period.last_day)
-            & (frame["date"] > self.period.last_day - pd.DateOffset(months=6))
+        mine = mine[
+            (mine["date"] <= self.period.last_day) & (mine["date"] > self.period.last_day - pd.DateOffset(months=6))
         ]
         return _records(mine[[c for c in columns if c in mine.columns]].sort_values("date", ascending=False))
 
@@ -422,7 +441,24 @@ def build_scope(data: Dataset, table: KpiTable, config: Config, period: Period) 
         _goals(data, table, config, period),
         _coaching(config),
         reps_idx,
+        _colleague_pattern(reps_idx),
     )
+
+
+COLLEAGUE = "[a colleague]"
+
+
+def _colleague_pattern(reps: pd.DataFrame) -> re.Pattern[str] | None:
+    """One pattern matching every rep's full name and email address as whole words (any case and spacing)."""
+    words: set[str] = set()
+    for column in ("name", "email"):
+        if column in reps.columns:
+            words |= {v.strip() for v in reps[column].dropna().astype(str) if len(v.strip()) >= 3}
+    if not words:
+        return None
+    ordered = sorted(words, key=len, reverse=True)
+    alternatives = "|".join(r"\s+".join(re.escape(part) for part in w.split()) for w in ordered)
+    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE)
 
 
 def _goals(data: Dataset, table: KpiTable, config: Config, period: Period) -> list[dict[str, Any]]:

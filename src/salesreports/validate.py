@@ -21,13 +21,13 @@ import numpy as np
 import pandas as pd
 
 from salesreports.data import Dataset
-from salesreports.errors import DataValidationError, Issue
+from salesreports.errors import DataValidationError, Issue, close_matches
 from salesreports.readers import ROW
 from salesreports.schema import TABLES, Column, rule_issue
 
 __all__ = ["Report", "check", "pandera_schema", "validate"]
 
-EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+$")
+EMAIL = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+")
 ABSURD_AMOUNT = 1e9
 
 
@@ -226,21 +226,14 @@ def _check_reps(c: _Checker, today: dt.date) -> None:
     data = c.data
     reps = data.get("reps")
     pseudo = data.unassigned_rep
-    if reps is None:
-        return
+    if reps is None or "rep_id" not in reps.columns:
+        return  # the missing column is reported on its own
     real = ~reps["rep_id"].eq(pseudo).to_numpy() if pseudo else np.ones(len(reps), dtype=bool)
+    for column in ("email", "manager_email"):
+        if column in reps.columns:
+            _check_addresses(c, reps, column)
     if "email" in reps.columns:
         email = reps["email"]
-        bad = email.notna() & ~email.fillna("").astype(str).str.strip().str.match(EMAIL)
-        c.add(
-            "bad_email",
-            "reps",
-            reps,
-            bad,
-            "email",
-            "{n:,} email address(es) are not one plain address (line breaks, several addresses or a typo)",
-            "give each rep exactly one address like name@example.com",
-        )
         c.add(
             "missing_email",
             "reps",
@@ -271,6 +264,16 @@ def _check_reps(c: _Checker, today: dt.date) -> None:
             "{n:,} rep(s) leave before they were hired",
             "correct hire_date or leave_date",
         )
+    if "team" in reps.columns:
+        c.add(
+            "reserved_team",
+            "reps",
+            reps,
+            reps["team"].fillna("").astype(str).str.strip().str.casefold().eq("company").to_numpy(dtype=bool),
+            "team",
+            "{n:,} rep(s) are in a team called 'company', the name of the company-wide summary",
+            "rename the team in the export, or map it with `values: {team: {company: Company team}}`",
+        )
     deals = data.get("deals")
     if deals is not None and "rep_id" in deals.columns:
         idle = ~reps["rep_id"].isin(deals["rep_id"].dropna().unique()).to_numpy() & real
@@ -283,6 +286,31 @@ def _check_reps(c: _Checker, today: dt.date) -> None:
             "{n:,} rep(s) have no deals at all: their scorecards show deal KPIs as not available",
             "check the rep_id mapping if this is unexpected",
         )
+
+
+def _check_addresses(c: _Checker, reps: pd.DataFrame, column: str) -> None:
+    """One plain address per rep: no line breaks (header injection), no lists, no display names."""
+    values = reps[column]
+    text = values.fillna("").astype(str).str.strip(" \t")
+    plain = np.array([EMAIL.fullmatch(v) is not None for v in text], dtype=bool)
+    bad = values.notna().to_numpy(dtype=bool) & ~plain
+    if not bad.any():
+        return
+    shown = "; ".join(
+        f"rep '{rep}': {value!r}"
+        for rep, value in zip(reps.loc[bad, "rep_id"].head(3), values[bad].head(3), strict=False)
+    )
+    whose = "a rep's manager" if column == "manager_email" else "the rep"
+    c.add(
+        "bad_email",
+        "reps",
+        reps,
+        bad,
+        column,
+        "{n:,} address(es) are not one plain address (" + shown.replace("{", "{{").replace("}", "}}") + ")",
+        f"write exactly one address like name@example.com for {whose}: no line breaks, no second address "
+        "after a comma or semicolon, no display name",
+    )
 
 
 def _check_deals(c: _Checker, deals: pd.DataFrame) -> None:
@@ -372,6 +400,18 @@ def _check_rules(c: _Checker, today: dt.date) -> None:
                 f"{{n:,}} row(s) name a rep that is not in the reps table (e.g. {_sample(frame['rep_id'][unknown])})",
                 "add the rep to the reps table, or correct the rep_id",
             )
+        for col in TABLES[name].columns:
+            if col.kind in ("float", "int") and col.name in frame.columns:
+                c.add(
+                    "bad_value",
+                    name,
+                    frame,
+                    np.isinf(frame[col.name].to_numpy(dtype=np.float64, na_value=np.nan)),
+                    col.name,
+                    "{n:,} value(s) are infinite (a number too large to store, such as 1e999, or a division by zero "
+                    "in the export)",
+                    "correct the values in the export",
+                )
         if name == "reps":
             continue
         for col in TABLES[name].columns:
@@ -394,7 +434,7 @@ def _check_rules(c: _Checker, today: dt.date) -> None:
     if deals is not None:
         _check_deals(c, deals)
     leads = data.get("leads")
-    if leads is not None and deals is not None and "converted_deal_id" in leads.columns:
+    if leads is not None and deals is not None and "converted_deal_id" in leads.columns and "deal_id" in deals.columns:
         dangling = (leads["converted_deal_id"].notna() & ~leads["converted_deal_id"].isin(deals["deal_id"])).to_numpy()
         c.add(
             "unknown_conversion",
@@ -406,7 +446,7 @@ def _check_rules(c: _Checker, today: dt.date) -> None:
             "correct converted_deal_id",
         )
     targets = data.get("targets")
-    if targets is not None:
+    if targets is not None and {"period", "metric"} <= set(targets.columns):
         _check_targets(c, targets)
 
 
@@ -426,13 +466,16 @@ def _check_targets(c: _Checker, targets: pd.DataFrame) -> None:
     )
     names = set(registry().names())
     unknown = (targets["metric"].notna() & ~targets["metric"].isin(names)).to_numpy()
+    first = str(targets["metric"][unknown].iloc[0]) if unknown.any() else ""
+    hint = close_matches(first, names).strip()
     c.add(
         "unknown_metric",
         "targets",
         targets,
         unknown,
         "metric",
-        f"{{n:,}} target(s) name an unknown KPI (e.g. {_sample(targets['metric'][unknown])})",
+        f"{{n:,}} target(s) name an unknown KPI (e.g. {_sample(targets['metric'][unknown])})"
+        + (f". {hint}".replace("{", "{{").replace("}", "}}") if hint else ""),
         "use a name from `salesreports kpis`",
     )
     owner = targets["rep_id"].isna() if "rep_id" in targets.columns else pd.Series(True, index=targets.index)

@@ -328,9 +328,10 @@ class RepView(_View):
                 }
             )
         n = self.ctx["team"].get("n_reps")
+        need = self.ctx["team"]["min_group_size"]
         caption = (
-            f"Team {self.team}: {n} reps. Team figures need at least "
-            f"{self.ctx['team']['min_group_size']} reps with a value."
+            f"Team {self.team}: {n} reps. Team figures need at least {need} reps with a value, "
+            f"the middle half at least {max(need, 5)}, so that no colleague's own number can be worked out."
         )
         return table(pd.DataFrame(rows), caption=caption)
 

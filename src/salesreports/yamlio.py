@@ -163,7 +163,12 @@ def _describe(model: type[BaseModel], err: dict[str, Any]) -> list[tuple[Loc, st
         return [(loc, f"key '{shown}' is required but missing")]
     given = err.get("input")
     given_text = repr(given) if not isinstance(given, dict | list) else type(given).__name__
+    if _SECRET.search(shown):  # a value under a secret-looking key is never echoed (it may be the secret)
+        return [(loc, f"key '{shown}': {err['msg']}")]
     return [(loc, f"key '{shown}': {err['msg']} (got {given_text})")]
+
+
+_SECRET = re.compile(r"password|secret|token|credential|api_?key", re.IGNORECASE)
 
 
 def _inner_model(annotation: Any) -> Any:
