@@ -164,6 +164,18 @@ class Scope:
             return f"left on {leave.date()}, before {self.period.title}"
         return ""
 
+    def _common(self, kind: str) -> dict[str, Any]:
+        """The fields every context starts with."""
+        return {
+            "version": CONTEXT_VERSION,
+            "kind": kind,
+            "company": self.config.company,
+            "currency": self.config.currency,
+            "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "as_of": self.table.grid.as_of.date().isoformat(),
+            "period": _period_dict(self.period),
+        }
+
     # -- rep contexts -------------------------------------------------------------------------
     def rep_context(self, rep_id: str) -> dict[str, Any]:
         """The context of one rep's scorecard: own rows plus team aggregates only."""
@@ -172,13 +184,7 @@ class Scope:
         own = self._window(self.rep_rows.get(rep_id, _EMPTY_REP))
         goals = self._rep_goals(rep_id, team)
         return {
-            "version": CONTEXT_VERSION,
-            "kind": "rep",
-            "company": self.config.company,
-            "currency": self.config.currency,
-            "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "as_of": self.table.grid.as_of.date().isoformat(),
-            "period": _period_dict(self.period),
+            **self._common("rep"),
             "rep": info,
             "kpis": _records(own[[c for c in REP_COLUMNS if c in own.columns]]),
             "team": {
@@ -343,13 +349,7 @@ class Scope:
         goals = [g for g in self.goals if g["owner"] in (*members, team, COMPANY)]
         own = self._window(self.entity_rows.get(entity, _EMPTY))
         return {
-            "version": CONTEXT_VERSION,
-            "kind": "team",
-            "company": self.config.company,
-            "currency": self.config.currency,
-            "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "as_of": self.table.grid.as_of.date().isoformat(),
-            "period": _period_dict(self.period),
+            **self._common("team"),
             "team": {"name": team, "members": reps},
             "kpis": _records(own.drop(columns=["entity_type", "entity_id", "team"], errors="ignore")),
             "rep_kpis": _records(rep_rows[keep]),
