@@ -1,0 +1,43 @@
+"""``salesreports --help`` stays fast: the CLI module imports no heavy library (checked, not timed)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+HEAVY = ("pandas", "numpy", "pyarrow", "altair", "duckdb", "papermill", "nbformat", "nbconvert", "IPython",
+         "weasyprint", "vl_convert", "dask", "distributed", "sqlalchemy", "pandera")  # fmt: skip
+
+
+def imported_by(code: str) -> list[str]:
+    probe = f"{code}\nimport json, sys\nprint(json.dumps(sorted(m for m in {HEAVY!r} if m in sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120)
+    return list(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import salesreports.cli",
+        "import salesreports",
+        "import salesreports.executors",
+        "import salesreports.distributed",
+        "import salesreports.bench.reports",
+    ],
+)
+def test_importing_the_cli_and_runner_entry_points_loads_no_heavy_library(code: str) -> None:
+    assert imported_by(code) == []
+
+
+def test_help_lists_the_commands_without_loading_them() -> None:
+    code = (
+        "import sys\nfrom salesreports.cli import main\nsys.argv = ['salesreports', '--help']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass"
+    )
+    probe = f"{code}\nimport json\nprint(json.dumps(sorted(m for m in {HEAVY!r} if m in sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120)
+    assert "run" in done.stdout and "validate" in done.stdout
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []

@@ -1,0 +1,118 @@
+"""The dask executor on a real LocalCluster (processes on 127.0.0.1, 2 workers): same results as the local runner."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+
+from conftest import FIXTURES, write_config
+from salesreports.batch import run_reports
+from salesreports.distributed import DaskExecutor, _common_root
+from salesreports.executors import Job, JobResult
+from salesreports.params import load_config
+
+pytestmark = pytest.mark.dask
+TEMPLATES = FIXTURES / "templates"
+PERIOD = "2025-03"
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[Any]:
+    from distributed import Client, LocalCluster
+
+    with (
+        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None) as c,
+        Client(c) as cl,
+    ):
+        yield cl
+
+
+def context_without_stamp(path: Path) -> dict[str, Any]:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data.pop("generated_at")
+    return data
+
+
+def outputs(path: Path) -> list[Any]:
+    nb = nbformat.read(str(path), as_version=4)
+    return [[o.get("data", o.get("text")) for o in c.outputs] for c in nb.cells if c.cell_type == "code"][2:]
+
+
+@pytest.mark.notebooks
+def test_dask_runs_the_same_plan_as_the_local_runner(tmp_path: Path) -> None:
+    local = load_config(write_config(tmp_path / "local"), environ={})
+    remote = load_config(write_config(tmp_path / "dask"), environ={})
+    here = run_reports(local, periods=PERIOD, mode="fast", workers=2)
+    there = run_reports(remote, periods=PERIOD, executor=DaskExecutor(mode="fast", workers=2))
+    assert here.ok and there.ok, (here.failed, there.failed)
+    assert sorted(r["key"] for r in here.results) == sorted(r["key"] for r in there.results)
+    a, b = local.output_path / PERIOD, remote.output_path / PERIOD
+    contexts = sorted(p.relative_to(a) for p in a.glob("*/context.json"))
+    assert contexts and contexts == sorted(p.relative_to(b) for p in b.glob("*/context.json"))
+    for rel in contexts:
+        assert context_without_stamp(a / rel) == context_without_stamp(b / rel), rel
+        # byte for byte once the stamp is gone: the same JSON text
+        assert json.dumps(context_without_stamp(a / rel), sort_keys=True) == json.dumps(
+            context_without_stamp(b / rel), sort_keys=True
+        )
+        assert outputs(a / rel.parent / "scorecard.ipynb") == outputs(b / rel.parent / "scorecard.ipynb"), rel
+        assert (b / rel.parent / "scorecard.pdf").read_bytes().startswith(b"%PDF")
+    manifests = [json.loads((f / "manifest.json").read_text()) for f in (a, b)]
+    heads = [{r["key"]: r.get("headline") for r in m["reports"]} for m in manifests]
+    assert heads[0] == heads[1]
+    assert any(h for h in heads[1].values()), "rep reports carry headline values"
+    assert {r["key"]: r["status"] for r in manifests[1]["reports"]} == {r["key"]: "ok" for r in manifests[1]["reports"]}
+
+
+def job(root: Path, template: str, name: str, *, html: bool = True, timeout: int = 120, **params: object) -> Job:
+    folder = root / PERIOD / name
+    return Job(
+        key=name,
+        kind="rep",
+        template=str(TEMPLATES / template),
+        notebook=str(folder / "scorecard.ipynb"),
+        parameters={"rep_id": name, "period": PERIOD, "context": "", **params},
+        cwd=str(TEMPLATES),
+        html=str(folder / "scorecard.html") if html else "",
+        pdf=str(folder / "scorecard.pdf") if html else "",
+        timeout=timeout,
+    )
+
+
+def test_failures_stay_in_their_task_and_outputs_upload_with_fsspec(tmp_path: Path, client: Any) -> None:
+    root = tmp_path / "planned"
+    remote = tmp_path / "remote"
+    stale = remote / PERIOD / "R2" / "scorecard.html"
+    stale.parent.mkdir(parents=True)
+    stale.write_text("last month's page")
+    jobs = [
+        job(root, "raises.ipynb", "R1", fail_for="R2"),
+        job(root, "raises.ipynb", "R2", fail_for="R2"),
+        job(root, "crash.ipynb", "abort", html=False, how="abort"),
+        job(root, "hang.ipynb", "hang", html=False, timeout=3),
+    ]
+    seen: list[JobResult] = []
+    executor = DaskExecutor(client=client, ship_inputs=True, output_url=f"file://{remote}")
+    results = {r.key: r for r in executor.run(jobs, on_result=seen.append)}
+    assert len(seen) == 4
+    assert results["R1"].status == "ok"
+    assert "planted failure for R2" in results["R2"].error
+    assert results["R2"].failed_notebook == f"file://{remote}/{PERIOD}/R2/scorecard.failed.ipynb"
+    assert "SIGABRT" in results["abort"].error
+    assert "timed out after 3 s" in results["hang"].error
+    for name in ("scorecard.ipynb", "scorecard.html", "scorecard.pdf"):
+        assert (remote / PERIOD / "R1" / name).stat().st_size > 0
+    assert (remote / PERIOD / "R2" / "scorecard.failed.ipynb").exists()
+    assert not stale.exists(), "a failed report's old page is removed"
+    assert not root.exists(), "with an output URL nothing is written at the planned paths"
+
+
+def test_the_upload_root_is_above_the_period_folders(tmp_path: Path) -> None:
+    jobs = [job(tmp_path / "out", "raises.ipynb", r) for r in ("R1", "R2")]
+    assert _common_root(jobs) == str(tmp_path / "out")
+    assert DaskExecutor().run([]) == []
