@@ -162,6 +162,9 @@ def run(
     scheduler: Annotated[
         str | None, typer.Option(help="Dask scheduler address tcp://HOST:PORT (default: a LocalCluster).")
     ] = None,
+    output_url: Annotated[
+        str | None, typer.Option(help="With --executor dask: an fsspec URL the workers upload reports to.")
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="Redo reports whose inputs did not change.")] = False,
     retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Re-run only the reports that failed.")] = False,
 ) -> None:
@@ -183,7 +186,7 @@ def run(
     chosen = None if reps.strip().lower() == "all" else [r.strip() for r in reps.split(",") if r.strip()]
     try:
         config = load_config(params, overrides)
-        runner = _executor(executor, scheduler, config)
+        runner = _executor(executor, scheduler, config, output_url)
         from salesreports.batch import run_reports
 
         with RunProgress(_console(stderr=True)) as progress:
@@ -303,13 +306,17 @@ def _params_error(message: str) -> SalesReportsError:
     return ParamsError(message)
 
 
-def _executor(kind: str, scheduler: str | None, config: Any) -> Any:
+def _executor(kind: str, scheduler: str | None, config: Any, output_url: str | None = None) -> Any:
     if kind == "local":
+        if output_url:
+            raise _params_error("--output-url needs --executor dask (a local run writes to output_dir).")
         return None
     if kind == "dask":
         from salesreports.distributed import DaskExecutor
 
-        return DaskExecutor(scheduler=scheduler, mode=config.run.mode, workers=config.run.workers)
+        return DaskExecutor(
+            scheduler=scheduler, mode=config.run.mode, workers=config.run.workers, output_url=output_url
+        )
     raise _params_error(f"--executor must be local or dask, not '{kind}'.")
 
 

@@ -34,11 +34,12 @@ salesreports.scope``), so a template's kernel never holds the data set.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -138,6 +139,28 @@ class Scope:
     coaching: Any
     reps: pd.DataFrame
     colleagues: re.Pattern[str] | None = None  # every rep's name and email, to keep them out of others' feedback
+    # lookups built once per period, so that a context costs the same with 40 reps or 5,000
+    _team: dict[str, str] = field(init=False, repr=False)
+    _members: dict[str, list[str]] = field(init=False, repr=False)
+    _feedback_rows: dict[str, pd.DataFrame] = field(init=False, repr=False)
+    _weekly: dict[str, pd.DataFrame] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        grid = self.table.grid
+        self._team = {str(r): str(grid.teams[t]) for r, t in zip(grid.reps, grid.rep_team, strict=True)}
+        self._members = {}
+        for rep, team in self._team.items():
+            self._members.setdefault(team, []).append(rep)
+        feedback = self.data.get("feedback")
+        self._feedback_rows = {} if feedback is None else {str(k): f for k, f in feedback.groupby("rep_id")}
+        self._weekly = {}
+        acts = self.data.get("activities")
+        if acts is not None:
+            start = self.period.last_day - pd.Timedelta(weeks=12)
+            recent = acts[(acts["date"] > start) & (acts["date"] <= self.period.last_day)]
+            week = recent["date"].dt.to_period("W-SUN").dt.start_time.dt.strftime("%Y-%m-%d").rename("week")
+            counts = recent.groupby([recent["rep_id"], week, recent["type"]]).size().rename("count").reset_index()
+            self._weekly = {str(k): f.drop(columns="rep_id") for k, f in counts.groupby("rep_id")}
 
     def rep_ids(self) -> list[str]:
         """Every rep on the grid."""
@@ -149,8 +172,7 @@ class Scope:
 
     def team_of(self, rep_id: str) -> str:
         """The rep's team."""
-        grid = self.table.grid
-        return str(grid.teams[grid.rep_team[grid.reps.get_loc(rep_id)]])
+        return self._team[rep_id]
 
     def employment(self, rep_id: str) -> str:
         """Why a rep has no report for the period ("" when they have one)."""
@@ -190,7 +212,7 @@ class Scope:
             "team": {
                 "name": team,
                 "min_group_size": self.config.privacy.min_group_size,
-                "n_reps": int(sum(1 for r in self.rep_ids() if self.team_of(r) == team)),
+                "n_reps": len(self._members.get(team, [])),
             },
             "ramp": _records(self._ramp(rep_id)),
             "goals": goals,
@@ -294,10 +316,9 @@ class Scope:
 
     def _feedback(self, rep_id: str) -> pd.DataFrame | None:
         """The rep's own feedback, other reps' names and emails in its text replaced by ``[a colleague]``."""
-        frame = self.data.get("feedback")
-        if frame is None:
+        if self.data.get("feedback") is None:
             return None
-        mine = frame[frame["rep_id"] == rep_id]
+        mine = self._feedback_rows.get(rep_id, self.data.tables["feedback"].iloc[:0])
         pattern = self.colleagues
         if pattern is None or mine.empty or "text" not in mine.columns:
             return mine
@@ -320,14 +341,8 @@ class Scope:
         return _records(mine[[c for c in columns if c in mine.columns]].sort_values("date", ascending=False))
 
     def _activity_weekly(self, rep_id: str) -> list[dict[str, Any]]:
-        acts = self.data.get("activities")
-        if acts is None:
-            return []
-        start = self.period.last_day - pd.Timedelta(weeks=12)
-        mine = acts[(acts["rep_id"] == rep_id) & (acts["date"] > start) & (acts["date"] <= self.period.last_day)]
-        week = mine["date"].dt.to_period("W-SUN").dt.start_time.dt.strftime("%Y-%m-%d")
-        counts = mine.groupby([week.rename("week"), mine["type"]]).size().rename("count").reset_index()
-        return _records(counts)
+        counts = self._weekly.get(rep_id)
+        return [] if counts is None else _records(counts)
 
     def _funnel(self, own: pd.DataFrame) -> list[dict[str, Any]]:
         if own.empty:
@@ -339,14 +354,15 @@ class Scope:
     # -- team contexts ------------------------------------------------------------------------
     def team_context(self, team: str) -> dict[str, Any]:
         """The context of a team summary (for its manager): per-rep figures of that team only."""
-        members = [r for r in self.rep_ids() if team == COMPANY or self.team_of(r) == team]
+        members = self.rep_ids() if team == COMPANY else list(self._members.get(team, []))
         entity = (COMPANY, COMPANY) if team == COMPANY else ("team", team)
         reps = [{**self._rep_info(r), "skipped": self.employment(r)} for r in members]
         end = str(self.period.end)
         rows = [f[f["period_end"] == end] for r in members if not (f := self.rep_rows.get(r, _EMPTY_REP)).empty]
         rep_rows = pd.concat(rows, ignore_index=True) if rows else _EMPTY_REP
         keep = ["rep_id", *[c for c in REP_COLUMNS if c in rep_rows.columns]]
-        goals = [g for g in self.goals if g["owner"] in (*members, team, COMPANY)]
+        owners = {*members, team, COMPANY}
+        goals = [g for g in self.goals if g["owner"] in owners]
         own = self._window(self.entity_rows.get(entity, _EMPTY))
         return {
             **self._common("team"),
@@ -528,16 +544,13 @@ def write_context(context: Mapping[str, Any], path: Path) -> bool:
     body = dict(context)
     stamp = body.pop("generated_at", None)
     text = json.dumps(body, sort_keys=True, allow_nan=False, ensure_ascii=False)
-    if path.exists():
-        try:
-            old = json.loads(path.read_text(encoding="utf-8"))
-            old.pop("generated_at", None)
-            if json.dumps(old, sort_keys=True, allow_nan=False, ensure_ascii=False) == text:
-                return False
-        except ValueError:
-            pass
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    stamp_file = path.with_name(path.name + ".sha256")
+    if path.exists() and stamp_file.exists() and stamp_file.read_text(encoding="utf-8").strip() == digest:
+        return False  # same content as last time: keep the file (and its time stamp) as it is
     body["generated_at"] = stamp
-    atomic_write_text(path, json.dumps(body, sort_keys=True, allow_nan=False, ensure_ascii=False, indent=1))
+    atomic_write_text(path, json.dumps(body, sort_keys=True, allow_nan=False, ensure_ascii=False))
+    atomic_write_text(stamp_file, digest)
     return True
 
 
