@@ -212,7 +212,8 @@ def plan_period(
         if kind == "rep":
             reason = scope.employment(ident)
             if reason:
-                entry = {**base, "status": "skipped", "reason": reason, "team": scope._rep_info(ident)["team"]}
+                info = scope._rep_info(ident)
+                entry = {**base, "name": info["name"], "status": "skipped", "reason": reason, "team": info["team"]}
                 skipped.append(entry)
                 entries[key] = entry
                 continue
@@ -253,7 +254,7 @@ def plan_period(
             "data_fingerprint": fingerprint,
             "inputs": inputs,
             "outputs": names,
-            "headline": _headline(context) if kind == "rep" else {},
+            "headline": _headline(context),
         }
         jobs.append(
             Job(
@@ -277,10 +278,10 @@ def _headline(context: dict[str, Any]) -> dict[str, Any]:
     from salesreports.kpis import registry
 
     end = context["period"]["end"]
-    values = {r["kpi"]: r["value"] for r in context["kpis"] if r["grain"] == "month" and r["period_end"] == end}
+    values = {(r["kpi"], r["grain"]): r["value"] for r in context["kpis"] if r["period_end"] == end}
     out = {}
     for k in registry().headline():
-        v = values.get(k.name)
+        v = values.get((k.name, k.tile_grain))  # the same figure as the report's tile
         out[k.name] = {"value": v, "text": k.format_value(v, context.get("currency", "$")), "label": k.label}
     return out
 
