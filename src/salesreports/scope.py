@@ -34,7 +34,6 @@ salesreports.scope``), so a template's kernel never holds the data set.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import math
 import re
@@ -544,13 +543,16 @@ def write_context(context: Mapping[str, Any], path: Path) -> bool:
     body = dict(context)
     stamp = body.pop("generated_at", None)
     text = json.dumps(body, sort_keys=True, allow_nan=False, ensure_ascii=False)
-    digest = hashlib.sha256(text.encode()).hexdigest()
-    stamp_file = path.with_name(path.name + ".sha256")
-    if path.exists() and stamp_file.exists() and stamp_file.read_text(encoding="utf-8").strip() == digest:
-        return False  # same content as last time: keep the file (and its time stamp) as it is
+    if path.exists():
+        try:
+            old = json.loads(path.read_text(encoding="utf-8"))
+            old.pop("generated_at", None)
+            if json.dumps(old, sort_keys=True, allow_nan=False, ensure_ascii=False) == text:
+                return False  # same content as last time: keep the file (and its time stamp) as it is
+        except ValueError:
+            pass
     body["generated_at"] = stamp
     atomic_write_text(path, json.dumps(body, sort_keys=True, allow_nan=False, ensure_ascii=False))
-    atomic_write_text(stamp_file, digest)
     return True
 
 
