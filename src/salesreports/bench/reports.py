@@ -21,12 +21,15 @@ renderer warm, one report run before timing), no isolation, no parallelism.
 
 Each mode runs in a child process of its own, so its peak memory is its own: ``ru_maxrss`` of the mode's
 main process and of its largest descendant, and the peak of the summed proportional set size (PSS) of the
-whole process tree, sampled every 0.25 s (shared pages counted once). It prints per-report seconds,
-reports per minute, CPU seconds, peak memory, the speed-up over the naive loop and the ratio to the floor,
-the time ``salesreports --help`` takes, and writes ``build/bench/results.json``.
+whole process tree, sampled every 0.25 s (shared pages counted once). Read the PSS: Linux keeps a process's
+``ru_maxrss`` across ``exec``, so a worker started after the runner loaded the data reports at least the
+runner's size then. It prints per-report seconds, reports per minute, CPU seconds, peak memory, the
+speed-up over the naive loop and the ratio to the floor, the time ``salesreports --help`` takes, and
+writes ``build/bench/results.json``.
 
-Optionally (``--plan-reps 5000``) it times planning a large organisation: the contexts, jobs, manifest
-and index of N synthetic reps (the demo's reps cloned), with the KPI table computed from the cloned data.
+Optionally (``--plan-reps 5000``, alone with ``--plan-only``) it times planning a large organisation: the
+contexts, jobs, manifest and index of N reps (the demo generator's reps cloned into more teams, 14 months),
+with the KPI table computed from the cloned data.
 
 Exit code 0 when the targets are met, 1 when not, 2 on bad arguments.
 """
