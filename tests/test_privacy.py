@@ -305,7 +305,7 @@ def test_detector_catches_a_planted_leak(make_config: Any, monkeypatch: pytest.M
     for name in ("context.json", "scorecard.ipynb", "scorecard.html", "scorecard.pdf"):
         assert find_leaks(texts[name], forbidden) == ["D5", "Bob Baker"], name
     # the template's default rep_id (whatever rep an analyst last previewed) is not kept in executed notebooks
-    from salesreports.batch import DEFAULTS_NOTE
+    from salesreports.executors import DEFAULTS_NOTE
 
     notebook = texts["scorecard.ipynb"]
     assert DEFAULTS_NOTE in notebook and 'rep_id = "R007"' not in notebook and "R007" not in notebook

@@ -358,9 +358,6 @@ def run_reports(
             entry = plan.entries[job.key.split(":", 1)[1]]
             if res is None:
                 res = JobResult(job.key, "failed", "the job produced no result")
-            for notebook in (job.notebook, res.failed_notebook):
-                if notebook:
-                    strip_default_parameters(Path(notebook))
             entry.update(
                 status=res.status,
                 error=res.error or None,
@@ -389,37 +386,6 @@ def run_reports(
         summary.index_paths.append(_write_index(plan))
     summary.seconds = time.perf_counter() - started
     return summary
-
-
-DEFAULTS_NOTE = "# The template's default parameters are left out of executed reports: see the injected cell below."
-
-
-def strip_default_parameters(notebook: Path) -> bool:
-    """Blank the template's ``parameters`` cell in an executed notebook; True when the file changed.
-
-    papermill keeps the template's defaults (e.g. ``rep_id = "R007"``, whatever rep the analyst last
-    previewed) above the injected parameters, so every rep's notebook would name that rep. Only the
-    injected parameters are kept.
-    """
-    from salesreports.paths import atomic_write_text
-
-    if not notebook.is_file():
-        return False
-    nb = json.loads(notebook.read_text(encoding="utf-8"))
-    changed = False
-    for cell in nb.get("cells", []):
-        if "parameters" in cell.get("metadata", {}).get("tags", []) and cell.get("source") != DEFAULTS_NOTE:
-            cell["source"] = DEFAULTS_NOTE
-            if cell.get("cell_type") == "code":
-                cell["outputs"] = []
-            changed = True
-    papermill = nb.get("metadata", {}).get("papermill", {})
-    if papermill.get("default_parameters"):
-        papermill["default_parameters"] = {}
-        changed = True
-    if changed:
-        atomic_write_text(notebook, json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
-    return changed
 
 
 def _write_index(plan: PeriodPlan) -> Path:

@@ -290,6 +290,40 @@ def _stamp(job: Job, notebook: Path) -> None:
         atomic_write_text(notebook, nbf.writes(nb))
 
 
+DEFAULTS_NOTE = "# The template's default parameters are left out of executed reports: see the injected cell below."
+
+
+def strip_default_parameters(notebook: Path) -> bool:
+    """Blank the template's ``parameters`` cell in an executed notebook; True when the file changed.
+
+    papermill keeps the template's defaults (e.g. ``rep_id = "R007"``, whatever rep the analyst last
+    previewed) above the injected parameters, so every rep's notebook would name that rep. Only the
+    injected parameters are kept.
+    """
+    from salesreports.paths import atomic_write_text
+
+    if not notebook.is_file():
+        return False
+    try:
+        nb = json.loads(notebook.read_text(encoding="utf-8"))
+    except ValueError:  # a report process killed while writing: keep its partial notebook as it is
+        return False
+    changed = False
+    for cell in nb.get("cells", []):
+        if "parameters" in cell.get("metadata", {}).get("tags", []) and cell.get("source") != DEFAULTS_NOTE:
+            cell["source"] = DEFAULTS_NOTE
+            if cell.get("cell_type") == "code":
+                cell["outputs"] = []
+            changed = True
+    papermill = nb.get("metadata", {}).get("papermill", {})
+    if papermill.get("default_parameters"):
+        papermill["default_parameters"] = {}
+        changed = True
+    if changed:
+        atomic_write_text(notebook, json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+    return changed
+
+
 # --------------------------------------------------------------------------------------------------------- zygote
 
 
@@ -715,10 +749,12 @@ def run_job(job: Job, mode: Mode = "fast") -> JobResult:
         if error:
             _discard_outputs(job)
             if tmp.exists():
+                strip_default_parameters(tmp)
                 tmp.replace(failed)
             return JobResult(job.key, "failed", error, str(failed) if failed.exists() else "", timings, os.getpid())
         if mode != "fast":
             _stamp(job, tmp)
+        strip_default_parameters(tmp)  # here, where the notebook is written: also on dask workers
         tmp.replace(notebook)
         with contextlib.suppress(FileNotFoundError):
             failed.unlink()
