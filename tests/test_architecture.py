@@ -86,6 +86,11 @@ def test_views_read_contexts_not_data() -> None:
     assert not imports(MODULES["views"], top_level_only=True) & {"data", "readers", "engine"}
 
 
+def test_contexts_know_nothing_of_data() -> None:
+    """What a notebook reads is a file format, not a door to the data set."""
+    assert imports(MODULES["contexts"]) <= {"errors", "paths"}
+
+
 def test_errors_is_a_leaf() -> None:
     assert imports(MODULES["errors"]) == set()
 

@@ -60,6 +60,10 @@ def test_dask_runs_the_same_plan_as_the_local_runner(tmp_path: Path) -> None:
         assert json.dumps(context_without_stamp(a / rel), sort_keys=True) == json.dumps(
             context_without_stamp(b / rel), sort_keys=True
         )
+        tables = sorted(p.name for p in (a / rel.parent).glob("*.parquet"))  # the KPI tables
+        assert tables and tables == sorted(p.name for p in (b / rel.parent).glob("*.parquet")), rel
+        for name in tables:
+            assert (a / rel.parent / name).read_bytes() == (b / rel.parent / name).read_bytes(), rel.parent / name
         assert outputs(a / rel.parent / "scorecard.ipynb") == outputs(b / rel.parent / "scorecard.ipynb"), rel
         assert (b / rel.parent / "scorecard.pdf").read_bytes().startswith(b"%PDF")
     manifests = [json.loads((f / "manifest.json").read_text()) for f in (a, b)]

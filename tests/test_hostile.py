@@ -92,7 +92,9 @@ def test_every_hostile_report_runs_in_its_own_folder(hostile_run: tuple[Path, Ru
     for r in summary.results:
         out = (folder / r["folder"]).resolve()
         assert out.parent == folder.resolve() and out.is_dir(), r["folder"]
-        assert {p.name for p in out.iterdir()} == {"context.json", "scorecard.ipynb", "scorecard.html", "scorecard.pdf"}
+        files = {"context.json", "kpis.parquet", "scorecard.ipynb", "scorecard.html", "scorecard.pdf"}
+        files |= {"rep_kpis.parquet"} if r["kind"] == "team" else set()
+        assert {p.name for p in out.iterdir()} == files
         context = json.loads((out / "context.json").read_text(encoding="utf-8"))
         assert context["rep"]["rep_id"] == r["id"] if r["kind"] == "rep" else context["team"]["name"] == r["id"]
     # nothing escaped the output folder: the only files of the whole tmp tree are the settings and reports

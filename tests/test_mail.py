@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 
 from salesreports import mail
+from salesreports.contexts import read_context, write_context
 from salesreports.errors import ConfigError, DeliveryError, ParamsError
 from salesreports.params import Config, load_config
 
@@ -123,10 +124,10 @@ def _build(root: Path) -> None:
     for rep_id, change in extra.items():
         shutil.copytree(folder / "R2", folder / rep_id)
         ctx_path = folder / rep_id / "context.json"
-        ctx = json.loads(ctx_path.read_text(encoding="utf-8"))
+        ctx = read_context(ctx_path)
         address = change.get("email", f"{rep_id.lower()}@example.com")
         ctx["rep"].update(rep_id=rep_id, name=f"Rep {rep_id}", email=address)
-        ctx_path.write_text(json.dumps(ctx), encoding="utf-8")
+        write_context(ctx, ctx_path)
         entry = json.loads(json.dumps(base))
         entry.update(
             key=f"rep/{rep_id}",

@@ -24,6 +24,7 @@ import pandas as pd
 import pytest
 
 from conftest import TINY, write_config
+from salesreports.contexts import plain, records, write_context
 from salesreports.data import Dataset, load_dataset
 from salesreports.engine import compute_kpis
 from salesreports.errors import ParamsError, TemplateError
@@ -125,15 +126,20 @@ def eml_texts(path: Path, tmp: Path) -> dict[str, str]:
 
 
 def report_texts(folder: Path) -> dict[str, str]:
-    """Every file of one rep's report folder as text."""
+    """Every file of one rep's report folder as text (a file of a kind not read here fails the test)."""
     out = {}
     for path in sorted(folder.iterdir()):
         if path.suffix in (".json", ".ipynb"):
             out[path.name] = json_text(path)
+        elif path.suffix == ".parquet":
+            frame = pd.read_parquet(path)
+            out[path.name] = "\n".join([*map(str, frame.columns), *_strings(records(frame))])
         elif path.suffix == ".html":
             out[path.name] = html_text(path.read_text(encoding="utf-8"))
         elif path.suffix == ".pdf":
             out[path.name] = pdf_text(path)
+        else:
+            raise AssertionError(f"{path}: a report file the leak detector does not read")
     return out
 
 
@@ -224,7 +230,7 @@ def test_every_rep_context_is_clean(demo: tuple[Path, Dataset]) -> None:
     for rep_id in scope.rep_ids():
         if scope.employment(rep_id):
             continue
-        text = "\n".join(_strings(json.loads(json.dumps(scope.rep_context(rep_id)))))
+        text = "\n".join(_strings(plain(scope.rep_context(rep_id))))
         assert find_leaks(text, forbidden_for(data, rep_id)) == [], rep_id
         checked += 1
     assert checked >= 12
@@ -252,7 +258,7 @@ def test_no_rep_scorecard_leaks(demo: tuple[Path, Dataset], demo_run: tuple[Path
     assert len(reps) >= 12
     for entry in reps:
         texts = report_texts(folder / entry["folder"])
-        assert set(texts) >= {"context.json", "scorecard.ipynb", "scorecard.html", "scorecard.pdf"}
+        assert set(texts) >= {"context.json", "kpis.parquet", "scorecard.ipynb", "scorecard.html", "scorecard.pdf"}
         forbidden = forbidden_for(data, entry["id"])
         for name, text in texts.items():
             assert find_leaks(text, forbidden) == [], f"{entry['id']}/{name}"
@@ -294,6 +300,9 @@ def test_detector_catches_a_planted_leak(make_config: Any, monkeypatch: pytest.M
         ctx = original(self, rep_id)
         if rep_id == "R1":
             ctx["feedback"][0]["text"] = "Bob Baker closed D5 for you."
+            kpis = ctx["kpis"].to_pandas()
+            kpis.loc[0, "reason"] = "behind Bob Baker"
+            ctx["kpis"] = kpis
         return ctx
 
     monkeypatch.setattr(Scope, "rep_context", leaky)
@@ -304,6 +313,7 @@ def test_detector_catches_a_planted_leak(make_config: Any, monkeypatch: pytest.M
     forbidden = forbidden_for(load_dataset(TINY / "source.yaml"), "R1")
     for name in ("context.json", "scorecard.ipynb", "scorecard.html", "scorecard.pdf"):
         assert find_leaks(texts[name], forbidden) == ["D5", "Bob Baker"], name
+    assert find_leaks(texts["kpis.parquet"], forbidden) == ["Bob Baker"]
     # the template's default rep_id (whatever rep an analyst last previewed) is not kept in executed notebooks
     from salesreports.executors import DEFAULTS_NOTE
 
@@ -395,7 +405,7 @@ def test_colleagues_named_in_feedback_are_hidden(tmp_path: Path) -> None:
     ]
     quotes = [q["text"] for need in ctx["coaching"] for q in need["quotes"]]
     assert quotes and all("Cy Cole" not in q and "Bob Baker" not in q for q in quotes)
-    assert find_leaks(json.dumps(ctx), forbidden_for(data, "R1")) == []
+    assert find_leaks(json.dumps(plain(ctx)), forbidden_for(data, "R1")) == []
 
 
 def test_quartiles_need_five_reps(tmp_path: Path) -> None:
@@ -407,7 +417,7 @@ def test_quartiles_need_five_reps(tmp_path: Path) -> None:
     scope = build_scope(
         data, compute_kpis(data), load_config(write_config(tmp_path), environ={}), parse_period("2026-10")
     )
-    rows = pd.concat(scope.rep_rows.values())
+    rows = scope.rep_table
     few = rows["team_n_reps"] < QUARTILE_MIN_GROUP
     assert few.any() and (rows.loc[few, "team_n_reps"] >= 3).any()
     assert rows.loc[few, ["team_p25", "team_p75"]].isna().all().all()
@@ -416,7 +426,7 @@ def test_quartiles_need_five_reps(tmp_path: Path) -> None:
     many = rows["company_n_reps"] >= QUARTILE_MIN_GROUP
     assert rows.loc[many, "company_p25"].notna().any()
     ctx = scope.rep_context("R005")
-    kpis = pd.DataFrame(ctx["kpis"])
+    kpis = ctx["kpis"].to_pandas()
     assert kpis.loc[kpis["team_n_reps"] < QUARTILE_MIN_GROUP, ["team_p25", "team_p75"]].isna().all().all()
     for need in ctx["coaching"]:  # coaching evidence falls back to company quartiles, never a small team's
         for ev in need["evidence"]:
@@ -452,7 +462,7 @@ def test_rep_context_keys_are_the_documented_ones(tmp_path: Path, tiny_data: Dat
         ["rep_id", "name", "email", "team", "region", "manager_email", "hire_date", "tenure_months"]
     )
     assert "team_context" not in ctx and "rep_kpis" not in ctx and "members" not in ctx["team"]
-    kpi_columns = set().union(*(r.keys() for r in ctx["kpis"]))
+    kpi_columns = set(ctx["kpis"].column_names)
     assert "rep_id" not in kpi_columns and not any(c.startswith("company_p") for c in kpi_columns)
 
 
@@ -479,7 +489,7 @@ def test_view_refuses_another_reps_context(tiny_config: Path, tmp_path: Path, ti
 
     scope = tiny_scope(tmp_path, tiny_data)
     path = tmp_path / "bob.json"
-    path.write_text(json.dumps(scope.rep_context("R2")), encoding="utf-8")
+    write_context(scope.rep_context("R2"), path)
     with pytest.raises(ParamsError, match=r"is the rep report of 'R2' for 2025-03, but the notebook asks for .* 'R1'"):
         rep_view("R1", "2025-03", str(path))
     with pytest.raises(ParamsError, match="for 2025-02"):

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from salesreports.contexts import read_context, write_context
 from salesreports.data import load_dataset
 from salesreports.engine import compute_kpis
 from salesreports.errors import ParamsError
@@ -23,9 +24,22 @@ def scope(tiny_config: Path) -> Scope:
     return build_scope(data, compute_kpis(data), config, parse_period("2025-03"))
 
 
+def on_disk(context: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """The context as a notebook gets it: written by the runner, read back from its files."""
+    folder.mkdir(parents=True, exist_ok=True)
+    write_context(context, folder / "context.json")
+    return read_context(folder / "context.json")
+
+
 @pytest.fixture(scope="module")
-def ann(scope: Scope) -> RepView:
-    return RepView(json.loads(json.dumps(scope.rep_context("R1"))))
+def ann(scope: Scope, tmp_path_factory: pytest.TempPathFactory) -> RepView:
+    return RepView(on_disk(scope.rep_context("R1"), tmp_path_factory.mktemp("ann")))
+
+
+def test_in_memory_and_on_disk_contexts_give_the_same_view(scope: Scope, ann: RepView) -> None:
+    fresh = RepView(scope.rep_context("R1"))  # Arrow tables, as built
+    assert repr(fresh.tiles()) == repr(ann.tiles())
+    assert fresh.series("revenue")["value"].tolist() == ann.series("revenue")["value"].tolist()
 
 
 def test_tiles_show_value_target_and_change(ann: RepView) -> None:
@@ -36,8 +50,8 @@ def test_tiles_show_value_target_and_change(ann: RepView) -> None:
     assert "team median" not in text  # North has 2 reps, fewer than min_group_size 3
 
 
-def test_unavailable_kpis_say_why(scope: Scope) -> None:
-    bob = RepView(json.loads(json.dumps(scope.rep_context("R2"))))
+def test_unavailable_kpis_say_why(scope: Scope, tmp_path: Path) -> None:
+    bob = RepView(on_disk(scope.rep_context("R2"), tmp_path))
     text = repr(bob.tiles())
     assert "Average deal size: not available (no deals won in the period)" in text
     assert "Quota attainment: not available (no revenue target for this period)" in text
@@ -61,8 +75,8 @@ def test_sections(ann: RepView) -> None:
     assert repr(ann.coaching())
 
 
-def test_team_view(scope: Scope) -> None:
-    north = TeamView(json.loads(json.dumps(scope.team_context("North"))))
+def test_team_view(scope: Scope, tmp_path: Path) -> None:
+    north = TeamView(on_disk(scope.team_context("North"), tmp_path))
     board = repr(north.leaderboard()).splitlines()
     assert board[0] == "Leaderboard — March 2025"
     assert board[3].startswith("Ann Archer") and "80.0%" in board[3]
@@ -74,7 +88,7 @@ def test_team_view(scope: Scope) -> None:
 
 def test_views_from_context_files(scope: Scope, tmp_path: Path) -> None:
     path = tmp_path / "ctx.json"
-    path.write_text(json.dumps(scope.rep_context("R1")))
+    write_context(scope.rep_context("R1"), path)
     assert rep_view("R1", "2025-03", str(path)).name == "Ann Archer"
     with pytest.raises(ParamsError, match=r"context file .* not found"):
         rep_view("R1", "2025-03", str(tmp_path / "missing.json"))

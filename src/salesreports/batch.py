@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -162,7 +163,7 @@ def plan_period(
     html: bool = True,
 ) -> PeriodPlan:
     """Write the contexts of one period and decide which reports must run."""
-    from salesreports.scope import write_context
+    from salesreports.contexts import write_context
 
     period: Period = scope.period
     folder = config.output_path / slug(period.label)
@@ -224,8 +225,7 @@ def plan_period(
             context = scope.team_context(ident)
             base["team"] = ident
         ctx_path = out / "context.json"
-        write_context(context, ctx_path)
-        ctx_hash = _hash_file(ctx_path)
+        ctx_hash = write_context(context, ctx_path)
         inputs = _inputs_hash(template_hash[kind], ctx_hash, __version__, str(pdf), config.pdf.page_size)
         names = {"ipynb": f"{sub}/scorecard.ipynb", "html": f"{sub}/scorecard.html"}
         if pdf:
@@ -275,13 +275,15 @@ def plan_period(
 
 
 def _headline(context: dict[str, Any]) -> dict[str, Any]:
+    from salesreports.contexts import records
     from salesreports.kpis import registry
 
     end = context["period"]["end"]
-    values = {(r["kpi"], r["grain"]): r["value"] for r in context["kpis"] if r["period_end"] == end}
+    values = {(r["kpi"], r["grain"]): r["value"] for r in records(context["kpis"]) if r["period_end"] == end}
     out = {}
     for k in registry().headline():
         v = values.get((k.name, k.tile_grain))  # the same figure as the report's tile
+        v = None if v is None or math.isnan(v) else float(v)
         out[k.name] = {"value": v, "text": k.format_value(v, context.get("currency", "$")), "label": k.label}
     return out
 

@@ -32,7 +32,7 @@ ramp (trial-month benchmark)
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -140,13 +140,15 @@ def _direction_word(delta: pd.Series, sign: pd.Series) -> np.ndarray[Any, Any]:
     return np.select([signed > 0, signed < 0, signed == 0], ["better", "worse", "same"], default="")
 
 
-def trends(values: pd.DataFrame, *, review_cycle_months: int = 3) -> pd.DataFrame:
+def trends(values: pd.DataFrame, *, review_cycle_months: int = 3, history: pd.DataFrame | None = None) -> pd.DataFrame:
     """Changes vs the previous period, the same period last year and the last review, for every row.
 
     Parameters
     ----------
     values : the tidy KPI table
     review_cycle_months : ``review_cycle_months`` of the settings (the last review was this many months ago)
+    history : where to look up past values (default: ``values`` itself); pass the whole table when
+        ``values`` holds only the rows wanted
 
     Returns
     -------
@@ -161,10 +163,11 @@ def trends(values: pd.DataFrame, *, review_cycle_months: int = 3) -> pd.DataFram
     ordinal = _month_ordinal(out["period_end"])
     sign = out["kpi"].map(_directions(out["kpi"].unique())).astype(np.float64)
     key = ["entity_type", "entity_id", "grain", "kpi"]
-    lookup = out[key].copy()
-    lookup["_want"] = ordinal
-    lookup["_period"] = out["period"]
-    lookup["_value"] = out["value"]
+    source = out if history is None else history.reset_index(drop=True)
+    lookup = source[key].copy()
+    lookup["_want"] = ordinal if history is None else _month_ordinal(source["period_end"])
+    lookup["_period"] = source["period"]
+    lookup["_value"] = source["value"]
     offsets = {
         "prev": out["grain"].map(TREND_OFFSETS).fillna(1).astype(np.int64),
         "ly": pd.Series(12, index=out.index),
@@ -191,6 +194,7 @@ def rep_benchmarks(
     min_group_size: int = 5,
     review_cycle_months: int = 3,
     with_trends: bool = True,
+    period_ends: Collection[str] | None = None,
 ) -> pd.DataFrame:
     """Each rep's values next to their team's and the company's distribution, with rank and trends.
 
@@ -201,6 +205,8 @@ def rep_benchmarks(
         and the percentile rank
     review_cycle_months : months back for the "vs last review" comparison
     with_trends : add the columns of :func:`trends`
+    period_ends : only rows ending in these months (``YYYY-MM``); trends still look back into the
+        whole table. The same rows as without it, filtered, at a fraction of the cost.
 
     Returns
     -------
@@ -211,12 +217,16 @@ def rep_benchmarks(
         missing), ``vs_team`` ("better", "worse" or "same" than the team median, "" when unknown);
         and the trend columns.
     """
-    reps = values[values["entity_type"] == "rep"].reset_index(drop=True)
+    history = values[values["entity_type"] == "rep"].reset_index(drop=True)
+    reps = history if period_ends is None else history[history["period_end"].isin(period_ends)]
     team = group_stats(reps, ["team", *KEYS], min_group_size=min_group_size)
     company = group_stats(reps, KEYS, min_group_size=min_group_size)
     out = reps.rename(columns={"entity_id": "rep_id"})
     if with_trends:
-        out = trends(reps, review_cycle_months=review_cycle_months).rename(columns={"entity_id": "rep_id"})
+        past = None if period_ends is None else history
+        out = trends(reps, review_cycle_months=review_cycle_months, history=past).rename(
+            columns={"entity_id": "rep_id"}
+        )
     out = out.drop(columns=["entity_type"])
     out = out.merge(team.rename(columns={c: f"team_{c}" for c in STAT_COLUMNS}), on=["team", *KEYS], how="left")
     out = out.merge(company.rename(columns={c: f"company_{c}" for c in STAT_COLUMNS}), on=KEYS, how="left")

@@ -35,7 +35,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -55,6 +54,7 @@ __all__ = [
     "estimate_incentive",
     "incentive_for",
     "load_coaching",
+    "needs_from_rows",
     "training_needs",
 ]
 
@@ -435,67 +435,66 @@ def _kpi_evidence(
     return Evidence("kpi", text, kpi=kpi.name, value=value, benchmark=threshold, benchmark_name=name)
 
 
-def _window(feedback: pd.DataFrame, period_end: str, months: int) -> pd.DataFrame:
-    end = pd.Period(period_end, freq="M")
-    first = (end - (months - 1)).start_time
-    last = end.end_time
-    dates = pd.to_datetime(feedback["date"])
-    return feedback[(dates >= first) & (dates <= last)]
+def _tags(value: Any) -> list[str]:
+    """A note's tags: lower case, each once, sorted ("Pricing; objections" -> ["objections", "pricing"])."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return []
+    return sorted({x.strip().lower() for x in _TAG_SPLIT.split(str(value)) if x.strip()})
 
 
 def _feedback_evidence(
-    rep_feedback: pd.DataFrame, period_end: str, s: FeedbackSettings
+    rep_feedback: Sequence[Mapping[str, Any]], period_end: str, s: FeedbackSettings
 ) -> dict[str, tuple[list[Evidence], list[Quote], list[str]]]:
-    """Topic -> (evidence, quotes, tags) from recurring tags in the rep's own feedback."""
-    if rep_feedback is None or rep_feedback.empty or "tags" not in rep_feedback.columns:
+    """Topic -> (evidence, quotes, tags) from recurring tags in the rep's own feedback notes (row dicts).
+
+    A rep has a few dozen notes at most, so this works on plain rows (no per-rep pandas work).
+    """
+    if not rep_feedback or "tags" not in rep_feedback[0]:
         return {}
-    recent = _window(rep_feedback, period_end, s.months).reset_index(drop=True)
-    if recent.empty:
+    end = pd.Period(period_end, freq="M")
+    first, last = (end - (s.months - 1)).start_time, end.end_time
+    recent = [(pd.Timestamp(r["date"]), r) for r in rep_feedback]
+    recent = [(d, r) for d, r in recent if first <= d <= last]
+    if not recent:
         return {}
-    tags = (
-        recent["tags"]
-        .fillna("")
-        .astype(str)
-        .map(lambda t: sorted({x.strip().lower() for x in _TAG_SPLIT.split(t) if x.strip()}))
-    )
-    scores = pd.to_numeric(recent["score"], errors="coerce") if "score" in recent.columns else None
-    if scores is not None:  # praise does not make a training need; notes without a score count
-        keep = (scores.isna() | (scores <= s.max_score)).to_numpy()
-        recent, tags, scores = recent[keep], tags[keep], scores[keep]
-    long = pd.DataFrame({"row": recent.index, "tag": tags}).explode("tag").dropna(subset=["tag"])
-    if long.empty:
-        return {}
-    long["low"] = (scores.reindex(long["row"]).to_numpy() <= s.low_score) if scores is not None else False
-    counts = long.groupby("tag").agg(mentions=("row", "nunique"), low=("low", "sum"))
-    recurring = counts[(counts["mentions"] >= s.min_mentions) | (counts["low"] > 0)]
+    has_score = "score" in rep_feedback[0]
+    notes = []  # (position, score or None, tags, date, row) of notes that may show a need
+    for pos, (date, row) in enumerate(recent):
+        value = _num(row.get("score")) if has_score else None
+        if value is not None and value > s.max_score:
+            continue  # praise does not make a training need; notes without a score count
+        notes.append((pos, value, _tags(row.get("tags")), date, row))
+    by_tag: dict[str, list[tuple[int, float | None]]] = {}
+    for pos, value, tags, *_ in notes:
+        for tag in tags:
+            by_tag.setdefault(tag, []).append((pos, value))
     since = (pd.Period(period_end, freq="M") - (s.months - 1)).strftime("%b %Y")
     out: dict[str, tuple[list[Evidence], list[Quote], list[str]]] = {}
-    for tag, c in recurring.iterrows():
-        topic = s.tags.get(str(tag))
-        if topic is None:
+    for tag in sorted(by_tag):
+        hits = by_tag[tag]
+        n = len(hits)
+        low = sum(1 for _, v in hits if v is not None and v <= s.low_score)
+        topic = s.tags.get(tag)
+        if topic is None or (n < s.min_mentions and low == 0):
             continue
-        n, low = int(c["mentions"]), int(c["low"])
         text = f"'{tag}' raised in {n} feedback note{'s' if n != 1 else ''} since {since}"
-        if scores is not None:
-            tagged = scores.reindex(long.loc[long["tag"] == tag, "row"].unique()).dropna().sort_values()
-            if len(tagged):
-                word = "score" if len(tagged) == 1 else "scores"
-                text += f" ({word} {', '.join(f'{v:g}' for v in tagged)})"
-        evidence, quotes, tag_list = out.setdefault(topic, ([], [], []))
-        evidence.append(Evidence("feedback", text, tag=str(tag), mentions=n, low_scores=low))
-        tag_list.append(str(tag))
+        tagged = sorted(v for _, v in hits if v is not None)
+        if has_score and tagged:
+            word = "score" if len(tagged) == 1 else "scores"
+            text += f" ({word} {', '.join(f'{v:g}' for v in tagged)})"
+        evidence, _, tag_list = out.setdefault(topic, ([], [], []))
+        evidence.append(Evidence("feedback", text, tag=tag, mentions=n, low_scores=low))
+        tag_list.append(tag)
     for _, quotes, tag_list in out.values():
-        rows = sorted(set(long.loc[long["tag"].isin(tag_list), "row"]))
-        chosen = recent.loc[rows].copy()
-        chosen["_score"] = scores.loc[rows] if scores is not None else np.nan
-        chosen["_date"] = pd.to_datetime(chosen["date"])
-        chosen = chosen.sort_values(["_score", "_date"], ascending=[True, False], na_position="last")
-        for _, r in chosen.head(s.max_quotes).iterrows():
-            quotes.append(_quote(r, s.quote_chars))
+        wanted = set(tag_list)
+        chosen = [(v, date, pos, row) for pos, v, tags, date, row in notes if wanted & set(tags)]
+        # lowest score first (notes without a score last), then newest, then in data order
+        chosen.sort(key=lambda c: (c[0] is None, c[0] or 0.0, -c[1].value, c[2]))
+        quotes.extend(_quote(row, s.quote_chars) for *_, row in chosen[: s.max_quotes])
     return out
 
 
-def _quote(row: pd.Series, limit: int) -> Quote:
+def _quote(row: Mapping[Any, Any], limit: int) -> Quote:
     text = " ".join(str(row.get("text") or "").split())
     if len(text) > limit:
         text = text[: limit - 1].rstrip() + "…"
@@ -543,25 +542,46 @@ def training_needs(
         & (benchmarks["grain"] == config.grain)
         & (benchmarks["period_end"] == period_end)
     ]
-    rows: dict[str, dict[str, Any]] = {
-        str(r["kpi"]): {str(k): v for k, v in r.items()} for r in mine.to_dict(orient="records")
-    }
+    rows = {str(r["kpi"]): {str(k): v for k, v in r.items()} for r in mine.to_dict(orient="records")}
     ramp_rows: dict[str, dict[str, Any]] = {}
     if ramp is not None and not ramp.empty:
         own = ramp[(ramp["rep_id"] == rep_id) & (ramp["period"] == period_end)]
         ramp_rows = {str(r["kpi"]): {str(k): v for k, v in r.items()} for r in own.to_dict(orient="records")}
+    notes: list[dict[str, Any]] = []
+    if feedback is not None and not feedback.empty:
+        own_fb = feedback[feedback["rep_id"] == rep_id] if "rep_id" in feedback.columns else feedback
+        notes = [{str(k): v for k, v in r.items()} for r in own_fb.to_dict(orient="records")]
+    return needs_from_rows(rows, config, period_end=period_end, notes=notes, ramp_rows=ramp_rows, currency=currency)
+
+
+def needs_from_rows(
+    rows: Mapping[str, Mapping[str, Any]],
+    config: CoachingConfig,
+    *,
+    period_end: str,
+    notes: Sequence[Mapping[str, Any]] = (),
+    ramp_rows: Mapping[str, Mapping[str, Any]] | None = None,
+    currency: str = "$",
+) -> list[TrainingNeed]:
+    """:func:`training_needs` from one rep's rows already picked out (how a batch calls it for every rep).
+
+    Parameters
+    ----------
+    rows : KPI name -> the rep's benchmark row at ``config.grain`` ending in ``period_end``
+    notes : the rep's own feedback notes (row dicts: date, source, score, tags, text)
+    ramp_rows : KPI name -> the rep's ramp row for ``period_end``
+    """
+    ramp_rows = ramp_rows or {}
     found: dict[str, tuple[list[Evidence], list[Quote], list[str]]] = {}
     for rule in config.rules:
         ev = _kpi_evidence(rule, rows.get(rule.kpi, {}), ramp_rows.get(rule.kpi), currency)
         if ev is not None:
             found.setdefault(rule.topic, ([], [], []))[0].append(ev)
-    if feedback is not None and not feedback.empty:
-        own_fb = feedback[feedback["rep_id"] == rep_id] if "rep_id" in feedback.columns else feedback
-        for topic, (evidence, quotes, tags) in _feedback_evidence(own_fb, period_end, config.feedback).items():
-            slot = found.setdefault(topic, ([], [], []))
-            slot[0].extend(evidence)
-            slot[1].extend(quotes)
-            slot[2].extend(tags)
+    for topic, (evidence, quotes, tags) in _feedback_evidence(notes, period_end, config.feedback).items():
+        slot = found.setdefault(topic, ([], [], []))
+        slot[0].extend(evidence)
+        slot[1].extend(quotes)
+        slot[2].extend(tags)
     needs = []
     for topic, (evidence, quotes, tags) in found.items():
         priority = 0.0

@@ -150,10 +150,13 @@ def _common_root(jobs: list[Job]) -> str:
 
 def _inputs(job: Job) -> dict[str, bytes]:
     """The files a report reads, to send with its task: its template and its context."""
+    from salesreports.contexts import context_files
+
     out = {"template": Path(job.template).read_bytes()}
     context = job.parameters.get("context")
     if context:
-        out["context"] = Path(context).read_bytes()
+        for file in context_files(Path(context)):
+            out[f"context/{file.name}"] = file.read_bytes()
     return out
 
 
@@ -178,10 +181,11 @@ def _run_task(job: Job, mode: Mode, inputs: dict[str, bytes] | None, output_url:
             template.parent.mkdir(parents=True)
             template.write_bytes(inputs["template"])
             parameters = dict(job.parameters)
-            if "context" in inputs:
-                context = template.parent / "context.json"
-                context.write_bytes(inputs["context"])
-                parameters["context"] = str(context)
+            names = [name.split("/", 1)[1] for name in inputs if name.startswith("context/")]
+            for name in names:
+                (template.parent / Path(name).name).write_bytes(inputs[f"context/{name}"])
+            if names:
+                parameters["context"] = str(template.parent / Path(str(job.parameters["context"])).name)
             local = replace(local, template=str(template), parameters=parameters, cwd=str(template.parent))
         if output_url is None:
             return run_job(local, mode)

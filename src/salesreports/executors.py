@@ -98,6 +98,8 @@ REPORT_MODULES = (
     "salesreports.display",
     "salesreports.theme",
     "salesreports.scope",
+    "salesreports.contexts",
+    "pyarrow.parquet",  # a report reads its KPI tables from Parquet
 )
 # Modules a report imported are preloaded into the zygote for the next reports only when they belong to the
 # standard library or to these packages (the toolkit and its own dependencies, whose imports change no state a

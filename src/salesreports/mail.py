@@ -371,10 +371,16 @@ def _candidate(config: Config, folder: Path, entry: dict[str, Any]) -> Candidate
         )
         return c
     c.files = files
+    from salesreports.contexts import read_context
+    from salesreports.errors import ParamsError
+
     try:
-        c.context = json.loads(files["context"].read_text(encoding="utf-8"))
+        c.context = read_context(files["context"])
         rep = dict(c.context.get("rep") or {})
-    except (OSError, ValueError, AttributeError) as exc:
+    except ParamsError as exc:
+        c.state, c.problem = "incomplete report", str(exc)
+        return c
+    except (ValueError, AttributeError, TypeError) as exc:
         c.state, c.problem = "incomplete report", f"{files['context']}: unreadable ({exc})"
         return c
     c.name = _line(rep.get("name") or c.name, 120)

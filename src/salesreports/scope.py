@@ -1,6 +1,6 @@
 """The privacy boundary: build each report's *context*, the only data its notebook sees.
 
-A rep's scorecard notebook never gets the data set. It gets one JSON context
+A rep's scorecard notebook never gets the data set. It gets one context
 holding that rep's own KPI values, own feedback, own activity and funnel, plus
 team figures that are **aggregates only** (medians, quartiles, counts) and are
 suppressed when fewer than ``privacy.min_group_size`` reps contribute, so a team
@@ -9,8 +9,9 @@ of other reps are never copied into a rep's context. Team summaries (for
 managers) get per-rep figures of their own team.
 
 Contexts are built for all reps of a period at once from the precomputed KPI
-table (grouped once, no per-rep scans of raw data) and written as small JSON
-files that the notebooks read; the batch runner passes only the file's path.
+table (grouped once, no per-rep scans of raw data) and written by
+:mod:`salesreports.contexts` as a small JSON file with the report's slice of the
+KPI table beside it as Parquet; the batch runner passes only the JSON file's path.
 
 What a rep's context may hold of other people, and nothing more:
 
@@ -36,7 +37,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,10 +50,11 @@ from salesreports.engine import KpiTable
 from salesreports.params import Config
 from salesreports.paths import atomic_write_text
 from salesreports.periods import Period
+from salesreports.redact import Redactor
 
-__all__ = ["CONTEXT_VERSION", "QUARTILE_MIN_GROUP", "Scope", "build_scope", "context_for", "write_context"]
+__all__ = ["CONTEXT_VERSION", "QUARTILE_MIN_GROUP", "Scope", "build_scope", "context_for"]
 
-CONTEXT_VERSION = 1
+CONTEXT_VERSION = 2  # 2: KPI tables as Parquet beside context.json (salesreports.contexts)
 TREND_MONTHS = 12
 QUARTILE_MIN_GROUP = 5
 GOAL_NUMBERS = (
@@ -92,8 +93,27 @@ def _clean(value: Any) -> Any:
     return value
 
 
+def _column(series: pd.Series) -> list[Any]:
+    """A column as JSON-safe Python values, converted a column at a time (not value by value)."""
+    kind = series.dtype.kind
+    if kind == "M":
+        return [None if v is None else v[:10] for v in series.dt.strftime("%Y-%m-%d").astype(object).tolist()]
+    if kind == "f":
+        values = series.to_numpy(dtype="float64")
+        good = np.isfinite(values)
+        if good.all():
+            return values.tolist()
+        return [v if ok else None for v, ok in zip(values.tolist(), good.tolist(), strict=True)]
+    if kind in "iub":
+        return series.tolist()
+    return [v if isinstance(v, str) else _clean(v) for v in series.tolist()]
+
+
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return [_clean(r) for r in frame.to_dict(orient="records")]
+    """Rows as JSON-safe dicts."""
+    columns = [str(c) for c in frame.columns]
+    values = [_column(frame[c]) for c in frame.columns]
+    return [dict(zip(columns, row, strict=True)) for row in zip(*values, strict=True)] if columns else []
 
 
 REP_COLUMNS = [
@@ -124,42 +144,105 @@ REP_COLUMNS = [
 
 @dataclass
 class Scope:
-    """Everything shared by the contexts of one period, computed once for all reps."""
+    """Everything shared by the contexts of one period, computed once for all reps.
+
+    Each rep's pieces (own KPI rows, coaching inputs, feedback, activity, ramp, incentive) are cut
+    from whole tables in one pass when the scope is built, so that a context is a handful of
+    dictionary lookups: 5,000 contexts cost 5,000 lookups, not 5,000 scans of the tables.
+    """
 
     data: Dataset
     table: KpiTable
     config: Config
     period: Period
-    rep_rows: dict[str, pd.DataFrame]
-    entity_rows: dict[tuple[str, str], pd.DataFrame]
-    team_stats: pd.DataFrame
-    ramp: dict[str, pd.DataFrame]
+    rep_table: pd.DataFrame  # every rep's benchmark rows in the report's window (see _in_window), by rep
+    entity_rows: dict[tuple[str, str], pd.DataFrame]  # team and company rows in the window
+    ramp: pd.DataFrame  # ramp_benchmarks rows up to the period
     goals: list[dict[str, Any]]
     coaching: Any
     reps: pd.DataFrame
-    colleagues: re.Pattern[str] | None = None  # every rep's name and email, to keep them out of others' feedback
-    # lookups built once per period, so that a context costs the same with 40 reps or 5,000
+    colleagues: Redactor | None = None  # every rep's name and email, to keep them out of others' feedback
     _team: dict[str, str] = field(init=False, repr=False)
     _members: dict[str, list[str]] = field(init=False, repr=False)
-    _feedback_rows: dict[str, pd.DataFrame] = field(init=False, repr=False)
-    _weekly: dict[str, pd.DataFrame] = field(init=False, repr=False)
+    _info: dict[str, dict[str, Any]] = field(init=False, repr=False)
+    _notes: dict[str, list[tuple[bool, dict[str, Any]]]] = field(init=False, repr=False)
+    _weekly: dict[str, list[dict[str, Any]]] = field(init=False, repr=False)
+    _ramp: dict[str, list[dict[str, Any]]] = field(init=False, repr=False)
+    _at_end: dict[tuple[str, str], dict[str, dict[str, Any]]] = field(init=False, repr=False)
+    _kpis: Any = field(init=False, repr=False)  # rep_table's REP_COLUMNS as one Arrow table, sliced per rep
+    _slices: dict[str, tuple[int, int]] = field(init=False, repr=False)
+    _now: pd.DataFrame = field(init=False, repr=False)  # rep_table rows ending in the report's month
+    _attainment: dict[str, float | None] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         grid = self.table.grid
+        end = str(self.period.end)
         self._team = {str(r): str(grid.teams[t]) for r, t in zip(grid.reps, grid.rep_team, strict=True)}
         self._members = {}
         for rep, team in self._team.items():
             self._members.setdefault(team, []).append(rep)
+        self._info = {str(k): {str(c): v for c, v in row.items()} for k, row in self.reps.to_dict("index").items()}
+        self._notes = self._feedback_notes()
+        self._weekly = self._weekly_counts()
+        self._ramp = _bucket(self.ramp[list(RAMP_COLUMNS)], self.ramp["rep_id"]) if len(self.ramp) else {}
+        table = self.rep_table
+        self._kpis = _arrow(table[REP_COLUMNS])
+        ids = table["rep_id"].astype(str).to_numpy()
+        starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]]) if len(ids) else np.array([], dtype=np.int64)
+        lengths = np.diff(np.r_[starts, len(ids)])
+        self._slices = {str(ids[a]): (int(a), int(n)) for a, n in zip(starts, lengths, strict=True)}
+        # rows at the period end, by rep and grain: coaching (its grain), the funnel (month), team summaries
+        self._now = table[table["period_end"] == end]
+        self._at_end = {}
+        for rep_id, row in zip(self._now["rep_id"].astype(str).tolist(), _records(self._now), strict=True):
+            self._at_end.setdefault((rep_id, str(row["grain"])), {})[str(row["kpi"])] = row
+        self._attainment = {}
+        plan = None if self.coaching is None else self.coaching.incentives
+        if plan is not None:
+            v = self.table.values
+            hit = v[
+                (v["entity_type"] == "rep")
+                & (v["kpi"] == plan.metric)
+                & (v["grain"] == plan.grain)
+                & (v["period_end"] == end)
+            ]
+            self._attainment = dict(zip(hit["entity_id"].astype(str), _column(hit["value"]), strict=True))
+
+    def _feedback_notes(self) -> dict[str, list[tuple[bool, dict[str, Any]]]]:
+        """Each rep's feedback of the months a context shows (coaching window, last six months), colleagues'
+        names and emails replaced by ``[a colleague]``; flagged True when in the last six months."""
         feedback = self.data.get("feedback")
-        self._feedback_rows = {} if feedback is None else {str(k): f for k, f in feedback.groupby("rep_id")}
-        self._weekly = {}
+        if feedback is None:
+            return {}
+        months = 6 if self.coaching is None else max(6, self.coaching.feedback.months)
+        end = pd.Period(str(self.period.end), freq="M")
+        first = min((end - (months - 1)).start_time, self.period.last_day - pd.DateOffset(months=6))
+        dates = feedback["date"]
+        keep = (dates >= first) & (dates <= end.end_time)
+        frame = feedback[keep]
+        recent = (
+            (frame["date"] <= self.period.last_day) & (frame["date"] > self.period.last_day - pd.DateOffset(months=6))
+        ).tolist()
+        out: dict[str, list[tuple[bool, dict[str, Any]]]] = {}
+        for flag, row, rep in zip(recent, _records(frame), frame["rep_id"].astype(str).tolist(), strict=True):
+            out.setdefault(rep, []).append((flag, row))
+        if self.colleagues and "text" in feedback.columns:
+            for rep, notes in out.items():
+                own = [v for k in ("name", "email") if isinstance(v := self._info.get(rep, {}).get(k), str)]
+                for _, row in notes:
+                    if isinstance(row.get("text"), str):
+                        row["text"] = self.colleagues.redact(row["text"], keep=own)
+        return out
+
+    def _weekly_counts(self) -> dict[str, list[dict[str, Any]]]:
         acts = self.data.get("activities")
-        if acts is not None:
-            start = self.period.last_day - pd.Timedelta(weeks=12)
-            recent = acts[(acts["date"] > start) & (acts["date"] <= self.period.last_day)]
-            week = recent["date"].dt.to_period("W-SUN").dt.start_time.dt.strftime("%Y-%m-%d").rename("week")
-            counts = recent.groupby([recent["rep_id"], week, recent["type"]]).size().rename("count").reset_index()
-            self._weekly = {str(k): f.drop(columns="rep_id") for k, f in counts.groupby("rep_id")}
+        if acts is None:
+            return {}
+        start = self.period.last_day - pd.Timedelta(weeks=12)
+        recent = acts[(acts["date"] > start) & (acts["date"] <= self.period.last_day)]
+        week = recent["date"].dt.to_period("W-SUN").dt.start_time.dt.strftime("%Y-%m-%d").rename("week")
+        counts = recent.groupby([recent["rep_id"], week, recent["type"]]).size().rename("count").reset_index()
+        return _bucket(counts.drop(columns="rep_id"), counts["rep_id"])
 
     def rep_ids(self) -> list[str]:
         """Every rep on the grid."""
@@ -175,9 +258,9 @@ class Scope:
 
     def employment(self, rep_id: str) -> str:
         """Why a rep has no report for the period ("" when they have one)."""
-        if rep_id not in self.reps.index:
+        row = self._info.get(rep_id)
+        if row is None:
             return ""
-        row = self.reps.loc[rep_id]
         hire, leave = row.get("hire_date"), row.get("leave_date")
         if hire is not None and not pd.isna(hire) and hire > self.period.last_day:
             return f"joined on {hire.date()}, after {self.period.title}"
@@ -202,24 +285,24 @@ class Scope:
         """The context of one rep's scorecard: own rows plus team aggregates only."""
         info = self._rep_info(rep_id)
         team = info["team"]
-        own = self._window(self.rep_rows.get(rep_id, _EMPTY_REP))
-        goals = self._rep_goals(rep_id, team)
+        start, length = self._slices.get(rep_id, (0, 0))
+        notes = self._notes.get(rep_id, [])
         return {
             **self._common("rep"),
             "rep": info,
-            "kpis": _records(own[[c for c in REP_COLUMNS if c in own.columns]]),
+            "kpis": self._kpis.slice(start, length),
             "team": {
                 "name": team,
                 "min_group_size": self.config.privacy.min_group_size,
                 "n_reps": len(self._members.get(team, [])),
             },
-            "ramp": _records(self._ramp(rep_id)),
-            "goals": goals,
-            "coaching": self._coaching(rep_id, own),
+            "ramp": self._ramp.get(rep_id, []),
+            "goals": self._rep_goals(rep_id, team),
+            "coaching": self._coaching(rep_id, notes),
             "incentive": self._incentive(rep_id),
-            "feedback": self._recent(self._feedback(rep_id), ["date", "source", "score", "tags", "text"]),
-            "activity_weekly": self._activity_weekly(rep_id),
-            "funnel": self._funnel(own),
+            "feedback": self._recent(notes),
+            "activity_weekly": self._weekly.get(rep_id, []),
+            "funnel": self._funnel(rep_id),
         }
 
     def _rep_goals(self, rep_id: str, team: str) -> list[dict[str, Any]]:
@@ -238,9 +321,7 @@ class Scope:
         return out
 
     def _rep_info(self, rep_id: str) -> dict[str, Any]:
-        row: Mapping[str, Any] = (
-            {str(k): v for k, v in self.reps.loc[rep_id].to_dict().items()} if rep_id in self.reps.index else {}
-        )
+        row = self._info.get(rep_id, {})
         hire = row.get("hire_date")
         tenure = None
         if hire is not None and not pd.isna(hire):
@@ -260,41 +341,17 @@ class Scope:
             )
         )
 
-    def _window(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """Month rows for the trend window plus every grain ending in the report's month."""
-        if frame.empty:
-            return frame
-        end = str(self.period.end)
-        first = str(self.period.end - TREND_MONTHS)
-        keep = (frame["period_end"] <= end) & (
-            ((frame["grain"] == "month") & (frame["period_end"] >= first)) | (frame["period_end"] == end)
-        )
-        return frame.loc[keep]
-
-    def _ramp(self, rep_id: str) -> pd.DataFrame:
-        frame = self.ramp.get(rep_id)
-        if frame is None or frame.empty:
-            return pd.DataFrame(
-                columns=["kpi", "period", "tenure_month", "value", "ramp_median", "ramp_reason", "position"]
-            )
-        frame = frame[frame["period"] <= str(self.period.end)]
-        return frame[["kpi", "period", "tenure_month", "value", "ramp_median", "ramp_reason", "position"]]
-
-    def _coaching(self, rep_id: str, own: pd.DataFrame) -> list[dict[str, Any]]:
+    def _coaching(self, rep_id: str, notes: list[tuple[bool, dict[str, Any]]]) -> list[dict[str, Any]]:
         if self.coaching is None:
             return []
-        from salesreports.coaching import training_needs
+        from salesreports.coaching import needs_from_rows
 
-        mine = self._feedback(rep_id)
-        ramp = self.ramp.get(rep_id)
-        rows = own.assign(rep_id=rep_id, team=self.team_of(rep_id)) if not own.empty else own
-        needs = training_needs(
-            rep_id,
-            rows,
+        needs = needs_from_rows(
+            self._at_end.get((rep_id, self.coaching.grain), {}),
             self.coaching,
             period_end=str(self.period.end),
-            feedback=mine,
-            ramp=ramp,
+            notes=[row for _, row in notes],
+            ramp_rows={r["kpi"]: r for r in self._ramp.get(rep_id, []) if r["period"] == str(self.period.end)},
             currency=self.config.currency,
         )
         return [_clean(n.to_dict()) for n in needs]
@@ -302,53 +359,21 @@ class Scope:
     def _incentive(self, rep_id: str) -> dict[str, Any] | None:
         if self.coaching is None or self.coaching.incentives is None:
             return None
-        from salesreports.coaching import incentive_for
+        from salesreports.coaching import estimate_incentive
 
-        est = incentive_for(
-            self.entity_rows.get(("rep", rep_id), _EMPTY),
-            rep_id,
-            str(self.period.end),
-            self.coaching.incentives,
-            currency=self.config.currency,
-        )
-        return dict(_clean({**est.to_dict(), "grain": self.coaching.incentives.grain}))
+        plan = self.coaching.incentives
+        est = estimate_incentive(self._attainment.get(rep_id), plan, currency=self.config.currency)
+        return dict(_clean({**est.to_dict(), "grain": plan.grain}))
 
-    def _feedback(self, rep_id: str) -> pd.DataFrame | None:
-        """The rep's own feedback, other reps' names and emails in its text replaced by ``[a colleague]``."""
-        if self.data.get("feedback") is None:
-            return None
-        mine = self._feedback_rows.get(rep_id, self.data.tables["feedback"].iloc[:0])
-        pattern = self.colleagues
-        if pattern is None or mine.empty or "text" not in mine.columns:
-            return mine
-        row: Mapping[Any, Any] = self.reps.loc[rep_id].to_dict() if rep_id in self.reps.index else {}
-        own = {str(row.get(k)).strip().casefold() for k in ("name", "email") if isinstance(row.get(k), str)}
+    def _recent(self, notes: list[tuple[bool, dict[str, Any]]]) -> list[dict[str, Any]]:
+        """The last six months of a rep's own feedback, newest first."""
+        rows = [{k: row[k] for k in FEEDBACK_COLUMNS if k in row} for recent, row in notes if recent]
+        return sorted(rows, key=lambda r: str(r["date"]), reverse=True)
 
-        def hide(match: re.Match[str]) -> str:
-            return match.group(0) if match.group(0).casefold() in own else COLLEAGUE
-
-        text = [pattern.sub(hide, t) if isinstance(t, str) else t for t in mine["text"]]
-        return mine.assign(text=pd.Series(text, index=mine.index, dtype=mine["text"].dtype))
-
-    def _recent(self, mine: pd.DataFrame | None, columns: list[str]) -> list[dict[str, Any]]:
-        """The last six months of a rep's own rows, newest first."""
-        if mine is None:
-            return []
-        mine = mine[
-            (mine["date"] <= self.period.last_day) & (mine["date"] > self.period.last_day - pd.DateOffset(months=6))
-        ]
-        return _records(mine[[c for c in columns if c in mine.columns]].sort_values("date", ascending=False))
-
-    def _activity_weekly(self, rep_id: str) -> list[dict[str, Any]]:
-        counts = self._weekly.get(rep_id)
-        return [] if counts is None else _records(counts)
-
-    def _funnel(self, own: pd.DataFrame) -> list[dict[str, Any]]:
-        if own.empty:
-            return []
-        rows = own[(own["grain"] == "month") & (own["period_end"] == str(self.period.end))].set_index("kpi")["value"]
+    def _funnel(self, rep_id: str) -> list[dict[str, Any]]:
+        rows = self._at_end.get((rep_id, "month"), {})
         stages = [("Leads", "leads"), ("Qualified", "qualified_leads"), ("Won deals", "deals_won")]
-        return [dict(_clean({"stage": s, "count": rows.get(k)})) for s, k in stages if k in rows.index]
+        return [{"stage": s, "count": rows[k]["value"]} for s, k in stages if k in rows]
 
     # -- team contexts ------------------------------------------------------------------------
     def team_context(self, team: str) -> dict[str, Any]:
@@ -356,20 +381,49 @@ class Scope:
         members = self.rep_ids() if team == COMPANY else list(self._members.get(team, []))
         entity = (COMPANY, COMPANY) if team == COMPANY else ("team", team)
         reps = [{**self._rep_info(r), "skipped": self.employment(r)} for r in members]
-        end = str(self.period.end)
-        rows = [f[f["period_end"] == end] for r in members if not (f := self.rep_rows.get(r, _EMPTY_REP)).empty]
-        rep_rows = pd.concat(rows, ignore_index=True) if rows else _EMPTY_REP
-        keep = ["rep_id", *[c for c in REP_COLUMNS if c in rep_rows.columns]]
+        now = self._now
+        if team != COMPANY:
+            now = now[now["rep_id"].isin(members)]
+        position = {r: i for i, r in enumerate(members)}
+        now = now.iloc[np.argsort(now["rep_id"].map(position).to_numpy(), kind="stable")]  # in members' order
         owners = {*members, team, COMPANY}
         goals = [g for g in self.goals if g["owner"] in owners]
-        own = self._window(self.entity_rows.get(entity, _EMPTY))
+        own = self.entity_rows.get(entity, _EMPTY).drop(columns=["entity_type", "entity_id", "team"], errors="ignore")
         return {
             **self._common("team"),
             "team": {"name": team, "members": reps},
-            "kpis": _records(own.drop(columns=["entity_type", "entity_id", "team"], errors="ignore")),
-            "rep_kpis": _records(rep_rows[keep]),
+            "kpis": _arrow(own),
+            "rep_kpis": _arrow(now[["rep_id", *REP_COLUMNS]]),
             "goals": goals,
         }
+
+
+FEEDBACK_COLUMNS = ("date", "source", "score", "tags", "text")
+RAMP_COLUMNS = ("kpi", "period", "tenure_month", "value", "ramp_median", "ramp_reason", "position")
+
+
+def _arrow(frame: pd.DataFrame) -> Any:
+    """A frame as an Arrow table (the form a context's tables take; missing values become null)."""
+    import pyarrow as pa
+
+    return pa.Table.from_pandas(frame.reset_index(drop=True), preserve_index=False)
+
+
+def _bucket(frame: pd.DataFrame, keys: pd.Series) -> dict[str, list[dict[str, Any]]]:
+    """A frame's rows as JSON-safe dicts, grouped by ``keys`` (one pass, order kept)."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for key, row in zip(keys.astype(str).tolist(), _records(frame), strict=True):
+        out.setdefault(key, []).append(row)
+    return out
+
+
+def _in_window(frame: pd.DataFrame, period: Period) -> pd.DataFrame:
+    """Month rows of the trend window plus every grain ending in the report's month."""
+    end = str(period.end)
+    first = str(period.end - TREND_MONTHS)
+    ends = frame["period_end"]
+    keep = (ends <= end) & (((frame["grain"] == "month") & (ends >= first)) | (ends == end))
+    return frame.loc[keep]
 
 
 def _redacted_goal(goal: Mapping[str, Any], n_min: int) -> dict[str, Any]:
@@ -410,7 +464,6 @@ def _suppress_quartiles(bench: pd.DataFrame, min_group_size: int) -> pd.DataFram
 _EMPTY = pd.DataFrame(
     columns=["entity_type", "entity_id", "team", "grain", "period", "period_end", "kpi", "value", "reason"]
 )
-_EMPTY_REP = pd.DataFrame(columns=["rep_id", *REP_COLUMNS])
 COMPANY = "company"
 
 
@@ -428,52 +481,45 @@ def _period_dict(period: Period) -> dict[str, Any]:
 
 def build_scope(data: Dataset, table: KpiTable, config: Config, period: Period) -> Scope:
     """Prepare everything shared by one period's contexts, once for all reps (grouped, no per-rep scans)."""
-    from salesreports.benchmarks import ramp_benchmarks, rep_benchmarks, team_benchmarks
+    from salesreports.benchmarks import ramp_benchmarks, rep_benchmarks
 
     values = table.values
     privacy = config.privacy.min_group_size
-    bench = rep_benchmarks(values, min_group_size=privacy, review_cycle_months=config.review_cycle_months)
-    bench = _suppress_quartiles(bench, privacy)
-    rep_rows = {str(k): f for k, f in bench.groupby("rep_id", sort=False)}
-    entity_rows = {(str(a), str(b)): f for (a, b), f in values.groupby(["entity_type", "entity_id"], sort=False)}
+    months = [str(period.end - n) for n in range(TREND_MONTHS + 1)]
+    bench = rep_benchmarks(
+        values, min_group_size=privacy, review_cycle_months=config.review_cycle_months, period_ends=months
+    )
+    bench = _in_window(_suppress_quartiles(bench, privacy), period)
+    bench = bench.iloc[np.argsort(bench["rep_id"].astype(str).to_numpy(), kind="stable")]  # each rep's rows together
+    groups = _in_window(values[(values["entity_type"] != "rep") & values["period_end"].isin(months)], period)
+    entity_rows = {(str(a), str(b)): f for (a, b), f in groups.groupby(["entity_type", "entity_id"], sort=False)}
     reps = data.get("reps")
     reps_idx = reps.drop_duplicates("rep_id").set_index("rep_id") if reps is not None else pd.DataFrame()
-    ramp: dict[str, pd.DataFrame] = {}
+    ramp = pd.DataFrame(columns=["rep_id", *RAMP_COLUMNS])
     if "hire_date" in reps_idx.columns and reps_idx["hire_date"].notna().any():
-        ramp_frame = ramp_benchmarks(
+        ramp = ramp_benchmarks(
             values, reps_idx["hire_date"].dropna(), kpis=["revenue", "deals_won"], min_group_size=privacy
         )
-        ramp = {str(k): f for k, f in ramp_frame.groupby("rep_id", sort=False)}
+        ramp = ramp[ramp["period"] <= str(period.end)]
     return Scope(
         data,
         table,
         config,
         period,
-        rep_rows,
+        bench,
         entity_rows,
-        team_benchmarks(values, min_group_size=privacy),
         ramp,
         _goals(data, table, config, period),
         _coaching(config),
         reps_idx,
-        _colleague_pattern(reps_idx),
+        _colleagues(reps_idx),
     )
 
 
-COLLEAGUE = "[a colleague]"
-
-
-def _colleague_pattern(reps: pd.DataFrame) -> re.Pattern[str] | None:
-    """One pattern matching every rep's full name and email address as whole words (any case and spacing)."""
-    words: set[str] = set()
-    for column in ("name", "email"):
-        if column in reps.columns:
-            words |= {v.strip() for v in reps[column].dropna().astype(str) if len(v.strip()) >= 3}
-    if not words:
-        return None
-    ordered = sorted(words, key=len, reverse=True)
-    alternatives = "|".join(r"\s+".join(re.escape(part) for part in w.split()) for w in ordered)
-    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE)
+def _colleagues(reps: pd.DataFrame) -> Redactor | None:
+    """Every rep's full name and email address, to find in other reps' feedback."""
+    names = [v for c in ("name", "email") if c in reps.columns for v in reps[c].dropna().astype(str)]
+    return Redactor(names) or None
 
 
 def _goals(data: Dataset, table: KpiTable, config: Config, period: Period) -> list[dict[str, Any]]:
@@ -538,24 +584,6 @@ def _coaching(config: Config) -> Any:
     return load_coaching(path)
 
 
-def write_context(context: Mapping[str, Any], path: Path) -> bool:
-    """Write a context atomically; returns False when the file already holds the same content."""
-    body = dict(context)
-    stamp = body.pop("generated_at", None)
-    text = json.dumps(body, sort_keys=True, allow_nan=False, ensure_ascii=False)
-    if path.exists():
-        try:
-            old = json.loads(path.read_text(encoding="utf-8"))
-            old.pop("generated_at", None)
-            if json.dumps(old, sort_keys=True, allow_nan=False, ensure_ascii=False) == text:
-                return False  # same content as last time: keep the file (and its time stamp) as it is
-        except ValueError:
-            pass
-    body["generated_at"] = stamp
-    atomic_write_text(path, json.dumps(body, sort_keys=True, allow_nan=False, ensure_ascii=False))
-    return True
-
-
 def context_for(kind: str, ident: str, period: str, params_file: Path) -> dict[str, Any]:
     """Build one report's context from the settings file (JupyterLab previews with default parameters).
 
@@ -604,16 +632,16 @@ def main(argv: list[str] | None = None) -> int:
     """
     import sys
 
+    from salesreports.contexts import write_context
     from salesreports.errors import SalesReportsError
 
     kind, ident, period, params_file, out = sys.argv[1:] if argv is None else argv
     try:
-        context: dict[str, Any] = context_for(kind, ident, period, Path(params_file))
-        code = 0
+        write_context(context_for(kind, ident, period, Path(params_file)), Path(out))
     except SalesReportsError as err:
-        context, code = {"error": type(err).__name__, "message": str(err)}, 1
-    atomic_write_text(Path(out), json.dumps(context, allow_nan=False, ensure_ascii=False))
-    return code
+        atomic_write_text(Path(out), json.dumps({"error": type(err).__name__, "message": str(err)}, ensure_ascii=False))
+        return 1
+    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover - run by salesreports.views in a child process

@@ -16,7 +16,6 @@ period), so that a mixed-up context path cannot show one rep another's report.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -41,13 +40,24 @@ def _num(v: Any) -> float | None:
     return None if _nan(v) else float(v)
 
 
+def _table(rows: Any, columns: list[str]) -> pd.DataFrame:
+    """A context table as a DataFrame (read from Parquet, an Arrow table, or row dicts); empty with ``columns``."""
+    if hasattr(rows, "to_pandas"):
+        rows = rows.to_pandas()
+    if isinstance(rows, pd.DataFrame):
+        return rows if len(rows.columns) else pd.DataFrame(columns=columns)
+    return pd.DataFrame(rows) if rows else pd.DataFrame(columns=columns)
+
+
 def _load(context: str, kind: str, ident: str, period: str, params_file: str) -> dict[str, Any]:
+    from salesreports.contexts import read_context
+
     if context:
         path = Path(context)
         if not path.exists():
             msg = f"context file {path} not found. Fix: run the report with `salesreports run` or leave context empty."
             raise ParamsError(msg, file=str(path))
-        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        data: dict[str, Any] = read_context(path)
     else:
         data = _preview_context(kind, ident, period, params_file)
     _check_context(data, kind, ident, period, context or "the preview context")
@@ -79,7 +89,9 @@ def _preview_context(kind: str, ident: str, period: str, params_file: str) -> di
             tail = "\n".join(proc.stderr.strip().splitlines()[-20:])
             msg = f"building the preview context of {kind} '{ident}' failed (exit {proc.returncode}):\n{tail}"
             raise errors.InternalError(msg)
-        data: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
+        from salesreports.contexts import read_context
+
+        data: dict[str, Any] = read_context(out)
     if "error" in data and "kind" not in data:
         cls = getattr(errors, str(data["error"]), errors.SalesReportsError)
         if not (isinstance(cls, type) and issubclass(cls, errors.SalesReportsError)):
@@ -110,8 +122,7 @@ class _View:
         self.currency = str(context.get("currency", "$"))
         self.period_end = str(context["period"]["end"])
         self.previous_end = str(pd.Period(self.period_end, "M") - 1)
-        rows = context.get("kpis") or []
-        self._kpis = pd.DataFrame(rows) if rows else pd.DataFrame(columns=KPI_COLUMNS)
+        self._kpis = _table(context.get("kpis"), KPI_COLUMNS)
 
     @property
     def period_title(self) -> str:
@@ -394,8 +405,7 @@ class TeamView(_View):
 
     def __init__(self, context: dict[str, Any]) -> None:
         super().__init__(context)
-        rows = context.get("rep_kpis") or []
-        self._reps = pd.DataFrame(rows) if rows else pd.DataFrame(columns=["rep_id", *KPI_COLUMNS])
+        self._reps = _table(context.get("rep_kpis"), ["rep_id", *KPI_COLUMNS])
         self._names = {m["rep_id"]: m["name"] for m in context["team"]["members"]}
 
     @property

@@ -179,6 +179,7 @@ def _config(spec: dict[str, Any], out: Path, mode: str = "fast") -> Any:
 def _child_prep(spec: dict[str, Any]) -> dict[str, Any]:
     """Plan every rep of the period (contexts only) and pick the benchmark's reps."""
     from salesreports.batch import run_reports
+    from salesreports.contexts import context_files
 
     out = Path(spec["out"]) / "prep"
     shutil.rmtree(out, ignore_errors=True)
@@ -189,7 +190,7 @@ def _child_prep(spec: dict[str, Any]) -> dict[str, Any]:
     period = summary.periods[0]
     folder = out / period
     contexts = {r: str((folder / r / "context.json").resolve()) for r in reps}
-    sizes = [Path(p).stat().st_size for p in contexts.values()]
+    sizes = [sum(f.stat().st_size for f in context_files(Path(p))) for p in contexts.values()]
     config = _config(spec, out)
     return {
         "period": period,
@@ -431,6 +432,7 @@ def _plan_data(out: Path, reps: int) -> Path:
 def _child_plan(spec: dict[str, Any]) -> dict[str, Any]:
     """Planning for a large organisation: N cloned reps, one month (contexts, jobs, manifest, index)."""
     from salesreports.batch import run_reports
+    from salesreports.contexts import context_files
     from salesreports.params import load_config
 
     reps = int(spec["plan_reps"])
@@ -465,7 +467,7 @@ def _child_plan(spec: dict[str, Any]) -> dict[str, Any]:
     period = summary.periods[0]
     folder = reports / period
     contexts = list(folder.glob("*/context.json"))
-    sizes = [p.stat().st_size for p in contexts]
+    sizes = [sum(f.stat().st_size for f in context_files(p)) for p in contexts]
     manifest = folder / "manifest.json"
     jobs = len(summary.results)
     result = {

@@ -1,0 +1,146 @@
+"""A report's context on disk: a small JSON file with its KPI tables beside it as Parquet.
+
+:mod:`salesreports.scope` builds a context (a dict) per report; this module writes and reads it.
+One report's context is a few files in the report's own folder::
+
+    context.json       everything but the tables, with "tables": {"kpis": "kpis.parquet", ...}
+    kpis.parquet       the report's own slice of the precomputed KPI table
+    rep_kpis.parquet   team summaries only: the members' rows for the period
+
+A notebook reads only these files (never the data set), and a rep's files hold only that rep's
+rows plus team aggregates (see :mod:`salesreports.scope`). In memory the tables sit under the same
+keys (``context["kpis"]``): Arrow tables as :mod:`salesreports.scope` builds them (one table for all
+reps, sliced without copying), pandas DataFrames as :func:`read_context` reads them; a value that is
+not available is null (NaN in pandas), never 0. :func:`records` turns either into row dicts.
+
+Writing is idempotent: a file whose content did not change is left alone (its time stamp too), and
+:func:`write_context` returns a hash of the content, without the ``generated_at`` stamp, that the
+runner uses to skip unchanged reports.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from salesreports.errors import ParamsError
+from salesreports.paths import atomic_write_bytes
+
+__all__ = ["TABLES", "context_files", "plain", "read_context", "records", "write_context"]
+
+TABLES = ("kpis", "rep_kpis")
+STAMP = "generated_at"
+
+
+def _dumps(body: Mapping[str, Any]) -> str:
+    return json.dumps(body, sort_keys=True, allow_nan=False, ensure_ascii=False)
+
+
+def _is_table(value: Any) -> bool:
+    return isinstance(value, pd.DataFrame) or type(value).__module__.startswith("pyarrow")
+
+
+def _parquet(table: Any) -> bytes:
+    """A table (Arrow or pandas) as Parquet bytes; the same table always gives the same bytes."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if isinstance(table, pd.DataFrame):
+        table = pa.Table.from_pandas(table.reset_index(drop=True), preserve_index=False)
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer, compression="snappy")
+    return buffer.getvalue()
+
+
+def records(table: Any) -> list[dict[str, Any]]:
+    """A context table (Arrow, pandas, or already rows) as row dicts; missing values are None."""
+    if isinstance(table, pd.DataFrame):
+        return [
+            {str(k): (None if not isinstance(v, str) and pd.isna(v) else v) for k, v in row.items()}
+            for row in table.astype(object).to_dict(orient="records")
+        ]
+    if _is_table(table):
+        rows: list[dict[str, Any]] = table.to_pylist()
+        return rows
+    return list(table or [])
+
+
+def plain(context: Mapping[str, Any]) -> dict[str, Any]:
+    """The context with its tables as lists of row dicts (JSON-ready apart from the tables' NaN-free values)."""
+    return {k: records(v) if k in TABLES else v for k, v in context.items()}
+
+
+def _write_if_changed(path: Path, data: bytes) -> bool:
+    try:
+        if path.read_bytes() == data:
+            return False
+    except OSError:
+        pass
+    atomic_write_bytes(path, data)
+    return True
+
+
+def write_context(context: Mapping[str, Any], path: Path) -> str:
+    """Write a context (``path`` is its ``context.json``) and its tables; return the content's hash.
+
+    Files whose content is unchanged are not rewritten, so a rerun leaves them (and their time
+    stamps) alone. The hash leaves out the ``generated_at`` stamp.
+    """
+    body = {k: v for k, v in context.items() if k not in TABLES}
+    stamp = body.pop(STAMP, None)
+    tables = {k: context[k] for k in TABLES if _is_table(context.get(k))}
+    blobs = {name: _parquet(frame) for name, frame in tables.items()}
+    body["tables"] = {name: f"{name}.parquet" for name in blobs}
+    text = _dumps(body)
+    digest = hashlib.sha256(text.encode("utf-8"))
+    for name, blob in blobs.items():
+        digest.update(b"\x1f" + name.encode() + b"\x1f" + blob)
+        _write_if_changed(path.with_name(f"{name}.parquet"), blob)
+    try:
+        old = json.loads(path.read_text(encoding="utf-8"))
+        old.pop(STAMP, None)
+        same = _dumps(old) == text
+    except (OSError, ValueError):
+        same = False
+    if not same:
+        atomic_write_bytes(path, _dumps({**body, STAMP: stamp}).encode("utf-8"))
+    return digest.hexdigest()[:16]
+
+
+def context_files(path: Path) -> list[Path]:
+    """A context's files: its JSON and the tables it names (to ship a report to another machine)."""
+    body = json.loads(path.read_text(encoding="utf-8"))
+    return [path, *(path.with_name(name) for name in (body.get("tables") or {}).values())]
+
+
+def read_context(path: Path) -> dict[str, Any]:
+    """Read a context written by :func:`write_context`: its tables come back as DataFrames.
+
+    Raises
+    ------
+    ParamsError
+        A file is missing or unreadable (names it, with the fix).
+    """
+    fix = "Fix: run the report again with `salesreports run` (it rewrites the context)."
+    try:
+        context: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        msg = f"context file {path} not found. {fix}"
+        raise ParamsError(msg, file=str(path)) from None
+    except (OSError, ValueError) as exc:
+        msg = f"context file {path} is unreadable ({exc}). {fix}"
+        raise ParamsError(msg, file=str(path)) from None
+    for name, file in (context.pop("tables", None) or {}).items():
+        table = path.with_name(Path(str(file)).name)  # a bare name beside context.json, never a path elsewhere
+        try:
+            context[name] = pd.read_parquet(table)
+        except (OSError, ValueError) as exc:
+            msg = f"context table {table} is missing or unreadable ({type(exc).__name__}: {exc}). {fix}"
+            raise ParamsError(msg, file=str(table)) from None
+    return context

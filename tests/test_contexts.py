@@ -1,0 +1,92 @@
+"""A context on disk: context.json plus its KPI tables as Parquet; idempotent writes; clear errors."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from salesreports.contexts import context_files, plain, read_context, records, write_context
+from salesreports.errors import ParamsError
+
+
+def context(value: float = 4000.0, stamp: str = "2026-11-01T00:00:00+00:00") -> dict[str, object]:
+    kpis = pd.DataFrame(
+        {
+            "kpi": ["revenue", "win_rate"],
+            "grain": ["month", "month"],
+            "period_end": ["2025-03", "2025-03"],
+            "value": [value, math.nan],
+            "reason": ["", "no closed deals"],
+        }
+    )
+    return {"kind": "rep", "rep": {"rep_id": "R1"}, "generated_at": stamp, "kpis": pa.Table.from_pandas(kpis)}
+
+
+def test_round_trip_keeps_values_and_missing_as_missing(tmp_path: Path) -> None:
+    path = tmp_path / "context.json"
+    write_context(context(), path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["context.json", "kpis.parquet"]
+    assert json.loads(path.read_text(encoding="utf-8"))["tables"] == {"kpis": "kpis.parquet"}
+    back = read_context(path)
+    assert back["rep"] == {"rep_id": "R1"} and back["generated_at"] == "2026-11-01T00:00:00+00:00"
+    rows = records(back["kpis"])
+    assert rows[0]["value"] == 4000.0 and rows[0]["kpi"] == "revenue"
+    assert rows[1]["value"] is None and rows[1]["reason"] == "no closed deals"  # not available, never 0
+    assert context_files(path) == [path, tmp_path / "kpis.parquet"]
+
+
+def test_rewrite_with_only_a_new_stamp_changes_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "context.json"
+    first = write_context(context(), path)
+    files = sorted(tmp_path.iterdir())
+    for f in files:
+        os.utime(f, (1_000_000, 1_000_000))
+    again = write_context(context(stamp="2099-01-01T00:00:00+00:00"), path)
+    assert again == first
+    assert all(f.stat().st_mtime == 1_000_000 for f in files)  # nothing rewritten
+    changed = write_context(context(value=5000.0), path)
+    assert changed != first
+    assert (tmp_path / "kpis.parquet").stat().st_mtime != 1_000_000
+    assert records(read_context(path)["kpis"])[0]["value"] == 5000.0
+
+
+def test_records_and_plain_accept_every_table_form() -> None:
+    frame = pd.DataFrame({"a": [1.0, math.nan], "b": ["x", None]})
+    expected = [{"a": 1.0, "b": "x"}, {"a": None, "b": None}]
+    assert records(frame) == expected
+    assert records(pa.Table.from_pandas(frame)) == expected
+    assert records(expected) == expected and records(None) == []
+    assert json.dumps(plain({"kpis": frame, "kind": "rep"}))  # JSON-ready
+
+
+def test_missing_or_broken_files_name_the_file_and_the_fix(tmp_path: Path) -> None:
+    path = tmp_path / "context.json"
+    with pytest.raises(ParamsError, match=r"context\.json not found.*salesreports run"):
+        read_context(path)
+    write_context(context(), path)
+    (tmp_path / "kpis.parquet").write_bytes(b"not parquet")
+    with pytest.raises(ParamsError, match=r"kpis\.parquet is missing or unreadable.*salesreports run"):
+        read_context(path)
+    path.write_text("{broken", encoding="utf-8")
+    with pytest.raises(ParamsError, match=r"context\.json is unreadable"):
+        read_context(path)
+
+
+def test_a_table_name_cannot_point_outside_the_report_folder(tmp_path: Path) -> None:
+    """``tables`` names files beside context.json only: "../x" reads ./x, never another folder's file."""
+    folder = tmp_path / "R1"
+    folder.mkdir()
+    write_context(context(), folder / "context.json")
+    other = tmp_path / "R2"
+    other.mkdir()
+    write_context(context(value=9.0), other / "context.json")
+    body = json.loads((folder / "context.json").read_text(encoding="utf-8"))
+    body["tables"] = {"kpis": "../R2/kpis.parquet"}
+    (folder / "context.json").write_text(json.dumps(body), encoding="utf-8")
+    assert records(read_context(folder / "context.json")["kpis"])[0]["value"] == 4000.0
