@@ -14,7 +14,7 @@ REPS    ?= all
 DEBIAN_PACKAGES := chromium poppler-utils fonts-liberation libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0
 
 .PHONY: help setup sysdeps demo-data validate reports preview send lab check lint format typecheck test \
-        test-fast bench bench-kpis clean distclean
+        test-fast bench bench-kpis bench-plan clean distclean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}'
@@ -81,6 +81,9 @@ bench: setup data/demo/deals.csv ## Benchmark: naive loop vs fresh kernels vs fa
 
 bench-kpis: setup ## Benchmark: every KPI on 10 million deals
 	$(PY) -m salesreports.bench kpis
+
+bench-plan: setup ## Benchmark: planning 1,000 and 5,000 reps (contexts, manifest, index; writes build/bench/plan.json)
+	$(PY) -m salesreports.bench reports --plan-only --plan-reps 1000,5000
 
 clean: ## Remove build outputs
 	rm -rf build

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import textwrap
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -339,3 +339,24 @@ def test_incentive_for_reads_the_reps_attainment() -> None:
     assert incentive_for(values, "R2", "2026-09", PLAN).bonus is None
     assert incentive_for(values, "R3", "2026-09", PLAN).bonus is None
     assert json.loads(json.dumps(estimate_incentive(1.2, PLAN).to_dict()))["rate"] == 1.5
+
+
+def test_quotes_lowest_score_first_then_newest_unscored_last_praise_never() -> None:
+    """Ties and notes without a score, computed by hand: score 1, then the two 2s newest first, then no score."""
+    notes = pd.DataFrame(
+        [
+            ("R1", "2026-08-01", "peer", None, "closing", "no score"),
+            ("R1", "2026-07-01", "manager", 2.0, "Closing", "older two"),
+            ("R1", "2026-09-01", "manager", 2.0, "closing", "newer two"),
+            ("R1", "2026-06-01", "client", 1.0, "closing | pricing", "one"),
+            ("R1", "2026-09-15", "client", 5.0, "closing", "praise"),
+        ],
+        columns=["rep_id", "date", "source", "score", "tags", "text"],
+    ).assign(date=lambda f: pd.to_datetime(f["date"]))
+    config = replace(CONFIG, feedback=replace(CONFIG.feedback, max_quotes=4))
+    needs = {n.topic: n for n in training_needs("R1", BENCH.iloc[:0], config, period_end="2026-10", feedback=notes)}
+    closing = needs["Closing skills"]
+    assert [q.text for q in closing.quotes] == ["one", "newer two", "older two", "no score"]
+    # four notes (praise left out), three of them scored, listed lowest first
+    assert closing.evidence[0].text == "'closing' raised in 4 feedback notes since May 2026 (scores 1, 2, 2)"
+    assert (closing.evidence[0].mentions, closing.evidence[0].low_scores) == (4, 3)
