@@ -79,14 +79,45 @@ def test_missing_or_broken_files_name_the_file_and_the_fix(tmp_path: Path) -> No
 
 
 def test_a_table_name_cannot_point_outside_the_report_folder(tmp_path: Path) -> None:
-    """``tables`` names files beside context.json only: "../x" reads ./x, never another folder's file."""
+    """``tables`` may only name ``<table>.parquet`` beside context.json: never another folder's file."""
     folder = tmp_path / "R1"
     folder.mkdir()
     write_context(context(), folder / "context.json")
-    other = tmp_path / "R2"
-    other.mkdir()
-    write_context(context(value=9.0), other / "context.json")
     body = json.loads((folder / "context.json").read_text(encoding="utf-8"))
-    body["tables"] = {"kpis": "../R2/kpis.parquet"}
-    (folder / "context.json").write_text(json.dumps(body), encoding="utf-8")
-    assert records(read_context(folder / "context.json")["kpis"])[0]["value"] == 4000.0
+    for tables in ({"kpis": "../R2/kpis.parquet"}, {"kpis": ".."}, {"other": "other.parquet"}, {"kpis": ""}):
+        (folder / "context.json").write_text(json.dumps({**body, "tables": tables}), encoding="utf-8")
+        with pytest.raises(ParamsError, match=r"names an unexpected table.*salesreports run"):
+            read_context(folder / "context.json")
+        with pytest.raises(ParamsError, match=r"names an unexpected table"):
+            context_files(folder / "context.json")
+    for text in ("[]", '{"tables": []}'):
+        (folder / "context.json").write_text(text, encoding="utf-8")
+        with pytest.raises(ParamsError, match=r"is not a context written by salesreports"):
+            read_context(folder / "context.json")
+
+
+def test_context_files_names_a_missing_table(tmp_path: Path) -> None:
+    path = tmp_path / "context.json"
+    write_context(context(), path)
+    (tmp_path / "kpis.parquet").unlink()
+    with pytest.raises(ParamsError, match=r"kpis\.parquet missing.*salesreports run"):
+        context_files(path)
+
+
+def test_rows_given_as_dicts_are_written_too(tmp_path: Path) -> None:
+    path = tmp_path / "context.json"
+    write_context({"kind": "rep", "kpis": [{"kpi": "revenue", "value": 1.0}, {"kpi": "win_rate", "value": None}]}, path)
+    assert records(read_context(path)["kpis"]) == [{"kpi": "revenue", "value": 1.0}, {"kpi": "win_rate", "value": None}]
+
+
+def test_hash_ignores_library_versions_but_not_values(tmp_path: Path) -> None:
+    """The files carry no pandas metadata, and the hash is over values, so a library upgrade re-runs nothing."""
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "context.json"
+    first = write_context(context(), path)
+    assert pq.read_schema(tmp_path / "kpis.parquet").metadata is None
+    table = context()["kpis"]
+    tagged = table.replace_schema_metadata({b"pandas": b'{"pandas_version": "99.0"}'})
+    assert write_context({**context(), "kpis": tagged}, path) == first
+    assert write_context(context(value=4000.5), path) != first

@@ -48,7 +48,8 @@ def test_dask_runs_the_same_plan_as_the_local_runner(tmp_path: Path) -> None:
     local = load_config(write_config(tmp_path / "local"), environ={})
     remote = load_config(write_config(tmp_path / "dask"), environ={})
     here = run_reports(local, periods=PERIOD, mode="fast", workers=2)
-    there = run_reports(remote, periods=PERIOD, executor=DaskExecutor(mode="fast", workers=2))
+    # ship_inputs: each task carries its context files and template, as on a cluster without a shared disk
+    there = run_reports(remote, periods=PERIOD, executor=DaskExecutor(mode="fast", workers=2, ship_inputs=True))
     assert here.ok and there.ok, (here.failed, there.failed)
     assert sorted(r["key"] for r in here.results) == sorted(r["key"] for r in there.results)
     a, b = local.output_path / PERIOD, remote.output_path / PERIOD
@@ -114,6 +115,23 @@ def test_failures_stay_in_their_task_and_outputs_upload_with_fsspec(tmp_path: Pa
     assert (remote / PERIOD / "R2" / "scorecard.failed.ipynb").exists()
     assert not stale.exists(), "a failed report's old page is removed"
     assert not root.exists(), "with an output URL nothing is written at the planned paths"
+
+
+def test_a_report_with_broken_context_files_fails_alone(tmp_path: Path, client: Any) -> None:
+    from salesreports.contexts import write_context
+
+    context = tmp_path / "R1" / "context.json"
+    context.parent.mkdir()
+    ctx = {"kind": "rep", "period": {"label": PERIOD, "title": "March 2025"}, "rep": {"rep_id": "R1"}, "kpis": []}
+    write_context({**ctx, "kpis": [{"kpi": "revenue", "value": 1.0}]}, context)
+    (tmp_path / "R1" / "kpis.parquet").unlink()
+    jobs = [
+        job(tmp_path / "out", "raises.ipynb", "R1", context=str(context)),
+        job(tmp_path / "out", "raises.ipynb", "R2"),
+    ]
+    results = {r.key: r for r in DaskExecutor(client=client, ship_inputs=True).run(jobs)}
+    assert results["R1"].status == "failed" and "kpis.parquet missing" in results["R1"].error
+    assert results["R2"].status == "ok"
 
 
 def test_the_upload_root_is_above_the_period_folders(tmp_path: Path) -> None:

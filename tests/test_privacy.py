@@ -10,6 +10,7 @@ from __future__ import annotations
 import email
 import html
 import json
+import pickle
 import re
 import shutil
 import subprocess
@@ -230,8 +231,12 @@ def test_every_rep_context_is_clean(demo: tuple[Path, Dataset]) -> None:
     for rep_id in scope.rep_ids():
         if scope.employment(rep_id):
             continue
-        text = "\n".join(_strings(plain(scope.rep_context(rep_id))))
+        ctx = scope.rep_context(rep_id)
+        text = "\n".join(_strings(plain(ctx)))
         assert find_leaks(text, forbidden_for(data, rep_id)) == [], rep_id
+        # the rep's table holds only the rep's rows in memory too (pickled, it carries nothing more)
+        kpis = pickle.loads(pickle.dumps(ctx["kpis"]))
+        assert kpis.get_total_buffer_size() < 1.5 * kpis.nbytes, rep_id
         checked += 1
     assert checked >= 12
 

@@ -46,16 +46,35 @@ def _is_table(value: Any) -> bool:
     return isinstance(value, pd.DataFrame) or type(value).__module__.startswith("pyarrow")
 
 
-def _parquet(table: Any) -> bytes:
-    """A table (Arrow or pandas) as Parquet bytes; the same table always gives the same bytes."""
+def _arrow(table: Any) -> Any:
+    """A context table (Arrow, pandas or a list of row dicts) as an Arrow table without schema metadata."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     if isinstance(table, pd.DataFrame):
         table = pa.Table.from_pandas(table.reset_index(drop=True), preserve_index=False)
+    elif not _is_table(table):
+        table = pa.Table.from_pylist(list(table))
+    return table.replace_schema_metadata(None)  # no library versions in the files
+
+
+def _parquet(table: Any) -> bytes:
+    """An Arrow table as Parquet bytes."""
+    import pyarrow.parquet as pq
+
     buffer = io.BytesIO()
     pq.write_table(table, buffer, compression="snappy")
     return buffer.getvalue()
+
+
+def _fingerprint(table: Any) -> bytes:
+    """The table's columns and values as Arrow IPC bytes: unlike Parquet's, free of library versions, so that
+    upgrading pandas or pyarrow does not make every report look changed."""
+    import pyarrow as pa
+
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return bytes(sink.getvalue())
 
 
 def records(table: Any) -> list[dict[str, Any]]:
@@ -94,14 +113,13 @@ def write_context(context: Mapping[str, Any], path: Path) -> str:
     """
     body = {k: v for k, v in context.items() if k not in TABLES}
     stamp = body.pop(STAMP, None)
-    tables = {k: context[k] for k in TABLES if _is_table(context.get(k))}
-    blobs = {name: _parquet(frame) for name, frame in tables.items()}
-    body["tables"] = {name: f"{name}.parquet" for name in blobs}
+    tables = {k: _arrow(context[k]) for k in TABLES if context.get(k) is not None}
+    body["tables"] = {name: f"{name}.parquet" for name in tables}
     text = _dumps(body)
     digest = hashlib.sha256(text.encode("utf-8"))
-    for name, blob in blobs.items():
-        digest.update(b"\x1f" + name.encode() + b"\x1f" + blob)
-        _write_if_changed(path.with_name(f"{name}.parquet"), blob)
+    for name, table in tables.items():
+        digest.update(b"\x1f" + name.encode() + b"\x1f" + _fingerprint(table))
+        _write_if_changed(path.with_name(f"{name}.parquet"), _parquet(table))
     try:
         old = json.loads(path.read_text(encoding="utf-8"))
         old.pop(STAMP, None)
@@ -113,10 +131,46 @@ def write_context(context: Mapping[str, Any], path: Path) -> str:
     return digest.hexdigest()[:16]
 
 
+FIX = "Fix: run the report again with `salesreports run` (it rewrites the context)."
+
+
+def _body(path: Path) -> tuple[dict[str, Any], dict[str, Path]]:
+    """The JSON of a context and the files of its tables: only ``<table>.parquet`` beside ``context.json``."""
+    try:
+        body = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        msg = f"context file {path} not found. {FIX}"
+        raise ParamsError(msg, file=str(path)) from None
+    except (OSError, ValueError) as exc:
+        msg = f"context file {path} is unreadable ({exc}). {FIX}"
+        raise ParamsError(msg, file=str(path)) from None
+    tables = body.get("tables") if isinstance(body, dict) else None
+    if not isinstance(body, dict) or not isinstance(tables, (dict, type(None))):
+        msg = f"context file {path} is not a context written by salesreports. {FIX}"
+        raise ParamsError(msg, file=str(path))
+    files = {}
+    for name, file in (tables or {}).items():
+        if name not in TABLES or file != f"{name}.parquet":
+            msg = f"context file {path} names an unexpected table {name!r}: {file!r}. {FIX}"
+            raise ParamsError(msg, file=str(path))
+        files[name] = path.with_name(file)
+    return body, files
+
+
 def context_files(path: Path) -> list[Path]:
-    """A context's files: its JSON and the tables it names (to ship a report to another machine)."""
-    body = json.loads(path.read_text(encoding="utf-8"))
-    return [path, *(path.with_name(name) for name in (body.get("tables") or {}).values())]
+    """A context's files: its JSON and the tables it names (to ship a report to another machine).
+
+    Raises
+    ------
+    ParamsError
+        The context is missing, unreadable or names a table that is not there.
+    """
+    _, files = _body(path)
+    missing = [str(f) for f in files.values() if not f.is_file()]
+    if missing:
+        msg = f"context table(s) {', '.join(missing)} missing. {FIX}"
+        raise ParamsError(msg, file=missing[0])
+    return [path, *files.values()]
 
 
 def read_context(path: Path) -> dict[str, Any]:
@@ -127,20 +181,12 @@ def read_context(path: Path) -> dict[str, Any]:
     ParamsError
         A file is missing or unreadable (names it, with the fix).
     """
-    fix = "Fix: run the report again with `salesreports run` (it rewrites the context)."
-    try:
-        context: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        msg = f"context file {path} not found. {fix}"
-        raise ParamsError(msg, file=str(path)) from None
-    except (OSError, ValueError) as exc:
-        msg = f"context file {path} is unreadable ({exc}). {fix}"
-        raise ParamsError(msg, file=str(path)) from None
-    for name, file in (context.pop("tables", None) or {}).items():
-        table = path.with_name(Path(str(file)).name)  # a bare name beside context.json, never a path elsewhere
+    context, files = _body(path)
+    context.pop("tables", None)
+    for name, table in files.items():
         try:
             context[name] = pd.read_parquet(table)
         except (OSError, ValueError) as exc:
-            msg = f"context table {table} is missing or unreadable ({type(exc).__name__}: {exc}). {fix}"
+            msg = f"context table {table} is missing or unreadable ({type(exc).__name__}: {exc}). {FIX}"
             raise ParamsError(msg, file=str(table)) from None
     return context

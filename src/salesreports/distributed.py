@@ -35,6 +35,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from salesreports.errors import SalesReportsError
 from salesreports.executors import Job, JobResult, Mode, run_job, warm_up
 
 __all__ = ["DaskExecutor"]
@@ -86,8 +87,15 @@ class DaskExecutor:
             client = self.client or stack.enter_context(self._client())
             root = self.local_root or _common_root(jobs)
             futures = {}
+            unsent: list[JobResult] = []
             for job in jobs:
-                inputs = _inputs(job) if self.ship_inputs else None
+                try:
+                    inputs = _inputs(job) if self.ship_inputs else None
+                except SalesReportsError as err:  # this report's files are broken: it fails, the others run
+                    unsent.append(JobResult(job.key, "failed", str(err)))
+                    if on_result is not None:
+                        on_result(unsent[-1])
+                    continue
                 future = client.submit(
                     _run_task,
                     job,
@@ -100,7 +108,7 @@ class DaskExecutor:
                     retries=0,
                 )
                 futures[future] = job
-            return _collect(futures, on_result)
+            return unsent + _collect(futures, on_result)
 
     @contextlib.contextmanager
     def _client(self) -> Any:

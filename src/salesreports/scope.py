@@ -97,7 +97,9 @@ def _column(series: pd.Series) -> list[Any]:
     """A column as JSON-safe Python values, converted a column at a time (not value by value)."""
     kind = series.dtype.kind
     if kind == "M":
-        return [None if v is None else v[:10] for v in series.dt.strftime("%Y-%m-%d").astype(object).tolist()]
+        return [v[:10] if isinstance(v, str) else None for v in series.dt.strftime("%Y-%m-%d").astype(object).tolist()]
+    if kind in "iub" and series.hasnans:  # nullable integers and booleans: pd.NA -> None
+        return [None if pd.isna(v) else v for v in series.astype(object).tolist()]
     if kind == "f":
         values = series.to_numpy(dtype="float64")
         good = np.isfinite(values)
@@ -290,7 +292,8 @@ class Scope:
         return {
             **self._common("rep"),
             "rep": info,
-            "kpis": self._kpis.slice(start, length),
+            # a copy of the rep's rows: a zero-copy slice would carry every rep's rows along when pickled
+            "kpis": self._kpis.take(np.arange(start, start + length)),
             "team": {
                 "name": team,
                 "min_group_size": self.config.privacy.min_group_size,
@@ -403,10 +406,14 @@ RAMP_COLUMNS = ("kpi", "period", "tenure_month", "value", "ramp_median", "ramp_r
 
 
 def _arrow(frame: pd.DataFrame) -> Any:
-    """A frame as an Arrow table (the form a context's tables take; missing values become null)."""
+    """A frame as an Arrow table (the form a context's tables take): missing and infinite values become null."""
     import pyarrow as pa
 
-    return pa.Table.from_pandas(frame.reset_index(drop=True), preserve_index=False)
+    frame = frame.reset_index(drop=True)
+    floats = [c for c in frame.columns if frame[c].dtype.kind == "f"]
+    if floats:
+        frame = frame.assign(**{c: frame[c].where(np.isfinite(frame[c])) for c in floats})
+    return pa.Table.from_pandas(frame, preserve_index=False).replace_schema_metadata(None)
 
 
 def _bucket(frame: pd.DataFrame, keys: pd.Series) -> dict[str, list[dict[str, Any]]]:
