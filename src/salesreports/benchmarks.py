@@ -135,6 +135,16 @@ def _month_ordinal(labels: pd.Series) -> pd.Series:
     return text.str.slice(0, 4).astype(np.int64) * 12 + text.str.slice(5, 7).astype(np.int64) - 1
 
 
+def _per_value(column: pd.Series, func: Any, dtype: Any) -> np.ndarray[Any, Any]:
+    """``func`` of each row's value, computed once per distinct value (a tidy table repeats a few labels)."""
+    codes, uniques = pd.factorize(column)
+    return np.array([func(u) for u in uniques], dtype=dtype)[codes] if len(uniques) else np.zeros(0, dtype=dtype)
+
+
+def _ordinals(labels: pd.Series) -> np.ndarray[Any, Any]:
+    return _per_value(labels, lambda u: int(str(u)[:4]) * 12 + int(str(u)[5:7]) - 1, np.int64)
+
+
 def _direction_word(delta: pd.Series, sign: pd.Series) -> np.ndarray[Any, Any]:
     signed = delta * sign
     return np.select([signed > 0, signed < 0, signed == 0], ["better", "worse", "same"], default="")
@@ -160,25 +170,37 @@ def trends(values: pd.DataFrame, *, review_cycle_months: int = 3, history: pd.Da
         direction).
     """
     out = values.reset_index(drop=True).copy()
-    ordinal = _month_ordinal(out["period_end"])
-    sign = out["kpi"].map(_directions(out["kpi"].unique())).astype(np.float64)
+    ordinal = _ordinals(out["period_end"])
+    directions = _directions(out["kpi"].unique())
+    sign = pd.Series(_per_value(out["kpi"], directions.__getitem__, np.float64), index=out.index)
     key = ["entity_type", "entity_id", "grain", "kpi"]
     source = out if history is None else history.reset_index(drop=True)
-    lookup = source[key].copy()
-    lookup["_want"] = ordinal if history is None else _month_ordinal(source["period_end"])
-    lookup["_period"] = source["period"]
-    lookup["_value"] = source["value"]
+    src_ordinal = ordinal if history is None else _ordinals(source["period_end"])
+    # every (entity, grain, KPI, month) as one integer, so that a look-up is a hash probe, not a 5-column merge
+    frames = [out] if history is None else [out, source]
+    codes = _row_codes(frames, key)
+    out_code, src_code = codes[0], codes[-1]
+    first = int(min(ordinal.min(initial=0), src_ordinal.min(initial=0)))
+    width = int(max(ordinal.max(initial=0), src_ordinal.max(initial=0))) - first + 1
+    where = pd.Index(src_code * width + (src_ordinal - first))
+    keep = ~where.duplicated(keep="first")  # the tidy table has one row per key; stay safe if not
+    where, positions = where[keep], np.flatnonzero(keep)
+    src_value = source["value"].to_numpy(dtype=np.float64)
+    period_code, period_uniques = pd.factorize(source["period"])
+    period_label = np.append(np.asarray(period_uniques, dtype=object).astype(str), "")  # code -1 (no row): ""
     offsets = {
-        "prev": out["grain"].map(TREND_OFFSETS).fillna(1).astype(np.int64),
-        "ly": pd.Series(12, index=out.index),
-        "review": pd.Series(int(review_cycle_months), index=out.index),
+        "prev": _per_value(out["grain"], lambda g: TREND_OFFSETS.get(str(g), 1), np.int64),
+        "ly": np.full(len(out), 12, dtype=np.int64),
+        "review": np.full(len(out), int(review_cycle_months), dtype=np.int64),
     }
     for name, offset in offsets.items():
-        left = out[key].copy()
-        left["_want"] = ordinal - offset
-        hit = left.merge(lookup, on=[*key, "_want"], how="left", sort=False)
-        past = hit["_value"].to_numpy(dtype=np.float64)
-        out[f"{name}_period"] = hit["_period"].fillna("").astype(str).to_numpy()
+        wanted = ordinal - offset
+        probe = np.where(wanted >= first, out_code * width + (wanted - first), -1)
+        hit = where.get_indexer(probe)
+        found = hit >= 0
+        row = positions[np.where(found, hit, 0)] if len(positions) else np.zeros(len(out), dtype=np.int64)
+        past = np.where(found, src_value[row] if len(src_value) else np.nan, np.nan)
+        out[f"{name}_period"] = period_label[np.where(found, period_code[row] if len(period_code) else -1, -1)]
         out[f"{name}_value"] = past
         delta = out["value"] - past
         out[f"change_{name}"] = delta
@@ -186,6 +208,17 @@ def trends(values: pd.DataFrame, *, review_cycle_months: int = 3, history: pd.Da
             out[f"change_{name}_pct"] = np.where(past != 0, delta / np.abs(past), np.nan)
         out[f"trend_{name}"] = _direction_word(delta, sign)
     return out
+
+
+def _row_codes(frames: list[pd.DataFrame], columns: list[str]) -> list[np.ndarray[Any, Any]]:
+    """One int64 per row standing for its values in ``columns``, the same in every frame of ``frames``."""
+    sizes = [len(f) for f in frames]
+    combined = np.zeros(sum(sizes), dtype=np.int64)
+    for column in columns:
+        both = pd.concat([f[column] for f in frames], ignore_index=True) if len(frames) > 1 else frames[0][column]
+        codes, uniques = pd.factorize(both, use_na_sentinel=False)
+        combined = combined * (len(uniques) + 1) + codes
+    return np.split(combined, np.cumsum(sizes)[:-1])
 
 
 def rep_benchmarks(
