@@ -101,3 +101,14 @@ def test_views_without_context_build_one(tiny_config: Path) -> None:
     assert team_view("company", "2025-03", "", str(tiny_config)).name == "company"
     with pytest.raises(ParamsError, match=r"unknown rep 'R11'.*Did you mean 'R1'"):
         rep_view("R11", "2025-03", "", str(tiny_config))
+
+
+def test_position_and_team_tables_use_the_tiles_period(scope: Scope) -> None:
+    """Lead-to-sale conversion's tile covers the last 12 months: the position table and team views do too."""
+    rep = RepView(scope.rep_context("R1"))
+    line = next(x for x in repr(rep.position()).splitlines() if x.startswith("Lead-to-sale"))
+    assert "(leads of the l" in line and "25.0%" in line
+    team = TeamView(scope.team_context("North"))
+    assert set(team.rep_frame("lead_conversion")["grain"]) == {"t12m"}
+    assert set(team.rep_frame("lead_conversion", "month")["grain"]) == {"month"}
+    assert set(team.rep_frame("win_rate")["grain"]) == {"month"}

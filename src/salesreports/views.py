@@ -314,18 +314,18 @@ class RepView(_View):
         return chart(ramp(frame, kpi, label=self.name), alt_text, name=f"ramp-{kpi}")
 
     def position(self, kpis: Sequence[str] | None = None) -> Any:
-        """Percentile position in the team per KPI (team aggregates only)."""
+        """Percentile position in the team per KPI (team aggregates only), over the same period as its tile."""
         from salesreports.display import table
 
         names = kpis or [k.name for k in registry().headline()]
         rows = []
         for name in names:
             k = get(name)
-            r = self.row(name)
+            r = self.row(name, k.tile_grain)
             pct = _num(r.get("percentile"))
             rows.append(
                 {
-                    "KPI": k.label,
+                    "KPI": f"{k.label} ({k.tile_note})" if k.tile_note else k.label,
                     "You": format_value(_num(r.get("value")), k.format, self.currency),
                     "Team median": format_value(_num(r.get("team_median")), k.format, self.currency),
                     "Team middle half": (
@@ -413,8 +413,9 @@ class TeamView(_View):
         """The team's name."""
         return str(self.ctx["team"]["name"])
 
-    def rep_frame(self, kpi: str, grain: str = "month") -> pd.DataFrame:
-        """Each member's row of a KPI for the period, with their name as ``entity``."""
+    def rep_frame(self, kpi: str, grain: str | None = None) -> pd.DataFrame:
+        """Each member's row of a KPI for the period (default: the grain of the KPI's tile), name as ``entity``."""
+        grain = grain or get(kpi).tile_grain
         r = self._reps
         frame = r[(r["kpi"] == kpi) & (r["grain"] == grain)].copy()
         frame["entity"] = frame["rep_id"].map(self._names)
