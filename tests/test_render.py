@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import base64
 import math
 import re
 import shutil
@@ -17,6 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+from PIL import Image, ImageChops
 
 from salesreports import charts, render
 from salesreports import display as d
@@ -414,6 +416,35 @@ def test_pdf_pages_and_first_page_image(built: dict[str, Path], tmp_path: Path) 
     png = next(tmp_path.glob("p*.png"))
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert png.stat().st_size > 5_000
+
+
+def test_pdf_draws_each_chart_as_an_svg_image() -> None:
+    page = (
+        '<figure><div class="sr-chart__svg" aria-hidden="true"><svg width="10"><g><text>a</text></g></svg></div>'
+        '</figure><div class="sr-chart__svg">\n<svg width="20"><svg><rect/></svg></svg>\n</div><p>x</p>'
+    )
+    out = render._charts_as_images(page)
+    assert "<svg" not in out and out.count('<img src="data:image/svg+xml;base64,') == 2
+    assert out.endswith("</div><p>x</p>")
+    svgs = [base64.b64decode(m).decode() for m in re.findall(r"base64,([^\"]+)", out)]
+    assert svgs == ['<svg width="10"><g><text>a</text></g></svg>', '<svg width="20"><svg><rect/></svg></svg>']
+
+
+@needs_poppler
+def test_pdf_charts_as_images_look_the_same_as_inline(
+    built: dict[str, Path], renderer: render.Renderer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The faster image route draws the same pixels as WeasyPrint's inline SVG, and the axis text stays text."""
+    monkeypatch.setattr(render, "_charts_as_images", lambda text: text)
+    inline = renderer.pdf(built["html"], tmp_path / "inline.pdf")
+    pages = []
+    for pdf in (built["pdf"], inline):
+        subprocess.run(["pdftoppm", "-png", "-r", "50", str(pdf), str(tmp_path / pdf.stem)], check=True)
+        pages.append(sorted(tmp_path.glob(f"{pdf.stem}-*.png")))
+    assert len(pages[0]) == len(pages[1]) >= 2
+    for a, b in zip(*pages, strict=True):
+        assert ImageChops.difference(Image.open(a).convert("RGB"), Image.open(b).convert("RGB")).getbbox() is None, a
+    assert _pdftext(built["pdf"]) == _pdftext(inline)
 
 
 @needs_poppler

@@ -101,6 +101,8 @@ if (document.readyState === "loading") {
 _SCRIPT_BLOCK = re.compile(r"<script\b[^>]*>.*?</script\s*>", re.IGNORECASE | re.DOTALL)
 _BROWSER_STYLE = re.compile(r"<style data-sr-browser-only>.*?</style\s*>", re.IGNORECASE | re.DOTALL)
 _SCRIPT_OPEN = re.compile(r"<script\b[^>]*>", re.IGNORECASE)
+# a chart's static SVG inside its figure: drawn into the PDF as an image (see _charts_as_images)
+_CHART_SVG = re.compile(r'(<div class="sr-chart__svg"[^>]*>)\s*(<svg\b.*?</svg>)\s*(</div>)', re.DOTALL)
 _LINK_TAG = re.compile(r"<link\b[^>]*>", re.IGNORECASE)
 _REMOTE_ATTR = re.compile(r"""\b(src|href|srcset|poster|data)\s*=\s*(["'])\s*(?:https?:)?//[^"']*\2""", re.IGNORECASE)
 _EVENT_ATTR = re.compile(r"""\son[a-z]+\s*=\s*(?:"[^"]*"|'[^']*'|[^\s>]+)""", re.IGNORECASE)
@@ -318,7 +320,7 @@ class Renderer:
         except OSError as exc:
             msg = f"{html}: cannot read the HTML report for the PDF: {exc.strerror or exc}."
             raise RenderError(msg, notebook=str(html), stage="pdf") from exc
-        text = _BROWSER_STYLE.sub("", _SCRIPT_BLOCK.sub("", text))
+        text = _charts_as_images(_BROWSER_STYLE.sub("", _SCRIPT_BLOCK.sub("", text)))
         weasyprint = _weasyprint()
         try:
             document = weasyprint.HTML(
@@ -478,6 +480,23 @@ def render_pdf(html: Path, out: Path, *, page_size: PageSize = "A4") -> Path:
 
 
 # -- helpers -------------------------------------------------------------------------------------------------
+
+
+def _charts_as_images(text: str) -> str:
+    """Each chart's inline SVG as an ``<img>`` of the same SVG, for WeasyPrint.
+
+    The page looks the same (checked pixel for pixel with pdftoppm), but WeasyPrint lays out an SVG
+    image about a third faster than the same SVG inline, where every element goes through the HTML
+    tree and its style cascade.
+    """
+    import base64
+
+    def image(match: re.Match[str]) -> str:
+        data = base64.b64encode(match.group(2).encode("utf-8")).decode("ascii")
+        img = f'<img src="data:image/svg+xml;base64,{data}" alt="" style="display:block;width:100%;height:auto">'
+        return f"{match.group(1)}{img}{match.group(3)}"
+
+    return _CHART_SVG.sub(image, text)
 
 
 def _page_size(size: str) -> PageSize:
