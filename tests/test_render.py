@@ -402,6 +402,11 @@ def test_pdf_text_has_rep_period_tiles_and_footer(built: dict[str, Path]) -> Non
     assert f"{REP} · October 2026" in text  # the running footer
     assert "Page 1 of" in text
     assert "$5 and $6" in text
+    # the closing "Made by" line sits at the foot of the last page (out of the flow: never a page of its own)
+    pages = text.split("\f")
+    pages = [p for p in pages if p.strip()]
+    assert text.count("Made by salesreports") == 1 and "Made by salesreports" in pages[-1]
+    assert all(len(p.split()) > 20 for p in pages), "a page with hardly anything on it"
 
 
 @needs_poppler
