@@ -214,3 +214,40 @@ def test_index_sorts_filters_and_pages_offline(open_page: Any, site: dict[str, P
     page.select_option("#ix-size", "1000")
     assert page.locator("#ix-rows tr").count() == 254
     opened.assert_clean()
+
+
+def test_figures_in_a_crowded_table_never_break_inside_a_number(open_page: Any, tmp_path: Path) -> None:
+    """The position table's figures wrap between words only; without ``figures`` they would break mid-number."""
+    import pandas as pd
+
+    from salesreports import display
+
+    long = "Lead-to-sale conversion (leads of the last 12 months) " * 2
+    frame = pd.DataFrame(
+        {
+            "KPI": [long, "Revenue"],
+            "You": ["$33,320", "$1,234,567"],
+            "Team median": ["$47,345", "104.1%"],
+            "Team middle half": ["$29,670 – $84,418", "40.5% – 104.1%"],
+            "vs last review": ["$20,680 → $33,320", "$10,340 → $8,330"],
+        }
+    )
+    lines_per_word = """cells => cells.map(td => td.textContent.split(' ').filter(w => w.length > 1).map(word => {
+        const text = td.firstChild, at = text.textContent.indexOf(word), range = document.createRange();
+        range.setStart(text, at); range.setEnd(text, at + word.length);
+        return new Set([...range.getClientRects()].map(r => Math.round(r.top))).size;
+    })).flat()"""
+    lines = {}
+    for name, figures in (("kept", [c for c in frame.columns if c != "KPI"]), ("plain", [])):
+        table = display.table(frame, figures=figures).html
+        page = tmp_path / f"{name}.html"
+        page.write_text(
+            f"<!doctype html><html><head><meta charset='utf-8'><style>{display.component_css()}</style></head>"
+            f"<body><div class='sr' style='width: 420px'>{table}</div></body></html>",
+            encoding="utf-8",
+        )
+        opened = open_page(page, width=800)
+        lines[name] = opened.page.eval_on_selector_all("td:not(:first-child)", lines_per_word)
+        opened.assert_clean()
+    assert lines["kept"] and set(lines["kept"]) == {1}  # every figure on one line
+    assert max(lines["plain"]) > 1  # the same table without `figures` breaks a number: the test can fail

@@ -274,3 +274,13 @@ def test_chart_accepts_a_dict_and_requires_alt() -> None:
         d.chart(_plain_chart(), alt="  ")
     with pytest.raises(TemplateError, match="expected an altair chart"):
         d.chart(42, alt="x")
+
+
+def test_table_figure_columns_break_only_between_words() -> None:
+    frame = pd.DataFrame({"KPI": ["Revenue"], "You": ["$33,320"], "Range": [None]})
+    html = d.table(frame, figures=["You", "Range"]).html
+    assert '<td dir="auto">Revenue</td>' in html
+    assert '<td class="sr-fig" dir="auto">$33,320</td>' in html
+    assert '<td class="sr-fig sr-na" dir="auto">not available</td>' in html
+    css = d.component_css()
+    assert "@media print, (min-width: 40em) { .sr-table .sr-fig { overflow-wrap: normal; } }" in css

@@ -344,7 +344,8 @@ class RepView(_View):
             f"Team {self.team}: {n} reps. Team figures need at least {need} reps with a value, "
             f"the middle half at least {max(need, 5)}, so that no colleague's own number can be worked out."
         )
-        return table(pd.DataFrame(rows), caption=caption)
+        frame = pd.DataFrame(rows)
+        return table(frame, caption=caption, figures=[c for c in frame.columns if c != "KPI"])
 
     def _review_text(self, name: str, r: dict[str, Any]) -> str:
         k = get(name)
