@@ -170,7 +170,15 @@ CONFIG = CoachingConfig(
     FeedbackSettings(months=6, min_mentions=2, low_score=2, max_score=3, max_quotes=2, quote_chars=40, tags=TAGS),
     topics={"Closing skills": "Asking for the order."},
 )
-FEEDBACK = pd.DataFrame(
+
+
+def feedback_frame(rows: list[tuple[object, ...]]) -> pd.DataFrame:
+    """Feedback notes as the loader gives them: rep_id, date (datetime), source, score, tags, text."""
+    frame = pd.DataFrame(rows, columns=["rep_id", "date", "source", "score", "tags", "text"])
+    return frame.assign(date=pd.to_datetime(frame["date"]))
+
+
+FEEDBACK = feedback_frame(
     [
         # closing: twice, scored 3 and 2 -> recurring
         ("R1", "2026-09-10", "client", 3.0, "closing", "Needed a nudge to send the order form."),
@@ -193,9 +201,8 @@ FEEDBACK = pd.DataFrame(
         # a tag no topic is mapped to, and another rep's note
         ("R1", "2026-07-20", "client", 1.0, "pricing", "Too expensive."),
         ("R2", "2026-09-01", "client", 1.0, "closing", "Never called back."),
-    ],
-    columns=["rep_id", "date", "source", "score", "tags", "text"],
-).assign(date=lambda f: pd.to_datetime(f["date"]))
+    ]
+)
 
 
 def test_training_needs_combine_kpi_gaps_and_feedback() -> None:
@@ -343,16 +350,15 @@ def test_incentive_for_reads_the_reps_attainment() -> None:
 
 def test_quotes_lowest_score_first_then_newest_unscored_last_praise_never() -> None:
     """Ties and notes without a score, computed by hand: score 1, then the two 2s newest first, then no score."""
-    notes = pd.DataFrame(
+    notes = feedback_frame(
         [
             ("R1", "2026-08-01", "peer", None, "closing", "no score"),
             ("R1", "2026-07-01", "manager", 2.0, "Closing", "older two"),
             ("R1", "2026-09-01", "manager", 2.0, "closing", "newer two"),
             ("R1", "2026-06-01", "client", 1.0, "closing | pricing", "one"),
             ("R1", "2026-09-15", "client", 5.0, "closing", "praise"),
-        ],
-        columns=["rep_id", "date", "source", "score", "tags", "text"],
-    ).assign(date=lambda f: pd.to_datetime(f["date"]))
+        ]
+    )
     config = replace(CONFIG, feedback=replace(CONFIG.feedback, max_quotes=4))
     needs = {n.topic: n for n in training_needs("R1", BENCH.iloc[:0], config, period_end="2026-10", feedback=notes)}
     closing = needs["Closing skills"]
