@@ -595,7 +595,7 @@ def context_for(kind: str, ident: str, period: str, params_file: Path) -> dict[s
     """Build one report's context from the settings file (JupyterLab previews with default parameters).
 
     Templates never call this in their own kernel: :mod:`salesreports.views` runs it in a child
-    process (:func:`main`) and reads back only the JSON context, like a batch run does.
+    process (:func:`main`) and reads back only the context's files, like a batch run does.
 
     Raises
     ------

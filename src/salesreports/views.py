@@ -4,11 +4,12 @@ Templates stay thin: each cell is one call on a view (``view.tiles()``,
 ``view.trend("revenue")``, ...) that returns a displayable object from
 :mod:`salesreports.display` or a chart from :mod:`salesreports.charts`.
 
-In a batch run the view reads the context file the runner wrote (the notebook
+In a batch run the view reads the context files the runner wrote (``context.json``
+and its KPI tables as Parquet, see :mod:`salesreports.contexts`; the notebook
 never sees the data set). In JupyterLab, with the template's default parameters
 (``context = ""``), the view has that same context built from the settings file
-by a child process (``python -m salesreports.scope``) and reads back only the
-JSON: the template's kernel never loads the data set, in a preview either.
+by a child process (``python -m salesreports.scope``) and reads back only its
+files: the template's kernel never loads the data set, in a preview either.
 
 A view also checks that its context is the one asked for (kind, rep or team,
 period), so that a mixed-up context path cannot show one rep another's report.
