@@ -129,20 +129,16 @@ def team_benchmarks(values: pd.DataFrame, *, min_group_size: int = 5) -> pd.Data
     return pd.concat([team, company], ignore_index=True)
 
 
-def _month_ordinal(labels: pd.Series) -> pd.Series:
-    """``YYYY-MM`` -> months since year 0 (vectorised)."""
-    text = labels.astype(str)
-    return text.str.slice(0, 4).astype(np.int64) * 12 + text.str.slice(5, 7).astype(np.int64) - 1
-
-
 def _per_value(column: pd.Series, func: Any, dtype: Any) -> np.ndarray[Any, Any]:
     """``func`` of each row's value, computed once per distinct value (a tidy table repeats a few labels)."""
-    codes, uniques = pd.factorize(column)
+    codes, uniques = pd.factorize(column, use_na_sentinel=False)
     return np.array([func(u) for u in uniques], dtype=dtype)[codes] if len(uniques) else np.zeros(0, dtype=dtype)
 
 
-def _ordinals(labels: pd.Series) -> np.ndarray[Any, Any]:
-    return _per_value(labels, lambda u: int(str(u)[:4]) * 12 + int(str(u)[5:7]) - 1, np.int64)
+def _month_ordinal(labels: pd.Series) -> pd.Series:
+    """``YYYY-MM`` -> months since year 0."""
+    ordinals = _per_value(labels, lambda u: int(str(u)[:4]) * 12 + int(str(u)[5:7]) - 1, np.int64)
+    return pd.Series(ordinals, index=labels.index)
 
 
 def _direction_word(delta: pd.Series, sign: pd.Series) -> np.ndarray[Any, Any]:
@@ -170,12 +166,12 @@ def trends(values: pd.DataFrame, *, review_cycle_months: int = 3, history: pd.Da
         direction).
     """
     out = values.reset_index(drop=True).copy()
-    ordinal = _ordinals(out["period_end"])
+    ordinal = _month_ordinal(out["period_end"]).to_numpy()
     directions = _directions(out["kpi"].unique())
-    sign = pd.Series(_per_value(out["kpi"], directions.__getitem__, np.float64), index=out.index)
+    sign = pd.Series(_per_value(out["kpi"], lambda k: directions.get(k, 1.0), np.float64), index=out.index)
     key = ["entity_type", "entity_id", "grain", "kpi"]
     source = out if history is None else history.reset_index(drop=True)
-    src_ordinal = ordinal if history is None else _ordinals(source["period_end"])
+    src_ordinal = ordinal if history is None else _month_ordinal(source["period_end"]).to_numpy()
     # every (entity, grain, KPI, month) as one integer, so that a look-up is a hash probe, not a 5-column merge
     frames = [out] if history is None else [out, source]
     codes = _row_codes(frames, key)

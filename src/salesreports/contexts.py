@@ -42,17 +42,13 @@ def _dumps(body: Mapping[str, Any]) -> str:
     return json.dumps(body, sort_keys=True, allow_nan=False, ensure_ascii=False)
 
 
-def _is_table(value: Any) -> bool:
-    return isinstance(value, pd.DataFrame) or type(value).__module__.startswith("pyarrow")
-
-
 def _arrow(table: Any) -> Any:
     """A context table (Arrow, pandas or a list of row dicts) as an Arrow table without schema metadata."""
     import pyarrow as pa
 
     if isinstance(table, pd.DataFrame):
         table = pa.Table.from_pandas(table.reset_index(drop=True), preserve_index=False)
-    elif not _is_table(table):
+    elif not isinstance(table, pa.Table):
         table = pa.Table.from_pylist(list(table))
     return table.replace_schema_metadata(None)  # no library versions in the files
 
@@ -84,7 +80,7 @@ def records(table: Any) -> list[dict[str, Any]]:
             {str(k): (None if not isinstance(v, str) and pd.isna(v) else v) for k, v in row.items()}
             for row in table.astype(object).to_dict(orient="records")
         ]
-    if _is_table(table):
+    if hasattr(table, "to_pylist"):  # an Arrow table
         rows: list[dict[str, Any]] = table.to_pylist()
         return rows
     return list(table or [])
