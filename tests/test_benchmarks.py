@@ -17,7 +17,7 @@ from salesreports.benchmarks import (
     tenure_month,
     trends,
 )
-from salesreports.data import load_dataset
+from salesreports.data.loading import load_dataset
 from salesreports.engine import compute_kpis
 
 TINY = Path(__file__).parent / "fixtures" / "tiny" / "source.yaml"

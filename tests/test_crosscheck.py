@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from salesreports.data import load_dataset
+from salesreports.data.loading import load_dataset
 from salesreports.engine import KpiTable, compute_kpis
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -115,9 +115,9 @@ def _check_all(table: KpiTable, deals: pd.DataFrame, leads: pd.DataFrame | None)
 
 @pytest.fixture(scope="module")
 def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    demo = pytest.importorskip("salesreports.demo")
+    demo = pytest.importorskip("salesreports.data.demo")
     if not hasattr(demo, "generate_demo"):
-        pytest.skip("salesreports.demo.generate_demo is not written yet")
+        pytest.skip("salesreports.data.demo.generate_demo is not written yet")
     out = tmp_path_factory.mktemp("crosscheck") / "demo"
     demo.generate_demo(out, seed=11, scale=0.2, end_month="2026-10", months=6, fmt="csv")
     source = out.parent / "source.yaml"

@@ -15,9 +15,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from salesreports.data import Dataset, load_dataset
+from salesreports.data.loading import Dataset, load_dataset
+from salesreports.data.mapping import SourceSpec, TableSpec
 from salesreports.errors import ConfigError, DataLoadError, Issue
-from salesreports.mapping import SourceSpec, TableSpec
 
 REPS = "rep_id,name\nR1,Ann\nR2,Bob\n"
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from salesreports.data import Dataset, load_dataset
-from salesreports.validate import Report, check
+from salesreports.data.loading import Dataset, load_dataset
+from salesreports.data.validate import Report, check
 
 ROOT = Path(__file__).parents[1]
 SHARED = Path(__file__).parents[2] / "shared" / "datasets"

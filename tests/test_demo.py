@@ -10,9 +10,9 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from salesreports.demo import DEMO_TABLES, PRODUCTS, SEGMENTS, TEAMS, DemoSummary, generate_demo
+from salesreports.data.demo import DEMO_TABLES, PRODUCTS, SEGMENTS, TEAMS, DemoSummary, generate_demo
+from salesreports.data.schema import ACTIVITY_TYPES, FEEDBACK_SOURCES, STAGES, TABLES
 from salesreports.errors import ConfigError
-from salesreports.schema import ACTIVITY_TYPES, FEEDBACK_SOURCES, STAGES, TABLES
 
 TAG_VOCABULARY = {
     "closing",

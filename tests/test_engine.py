@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from salesreports.data import Dataset, load_dataset
+from salesreports.data.loading import Dataset, load_dataset
 from salesreports.engine import COHORT_FUNCTIONS, MEASURES, KpiTable, compute_kpis
 from salesreports.kpis import registry
 from salesreports.periods import parse_period

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from salesreports.data import Dataset
+from salesreports.data.loading import Dataset
 from salesreports.engine import KpiTable, compute_kpis
 
 BASE = pd.Timestamp("2024-01-01")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from salesreports.data import Dataset, load_dataset
+from salesreports.data.loading import Dataset, load_dataset
 from salesreports.engine import KpiTable, compute_kpis
 from salesreports.errors import ConfigError, ParamsError
 from salesreports.goals import (
@@ -555,7 +555,7 @@ def test_lower_is_better_goals_flip_the_comparison(tmp_path: Path, table: KpiTab
 
 @pytest.mark.slow
 def test_shipped_goals_are_smart_and_tracked_on_the_demo_data(tmp_path: Path) -> None:
-    from salesreports.demo import DEMO_TABLES, generate_demo
+    from salesreports.data.demo import DEMO_TABLES, generate_demo
 
     generate_demo(tmp_path / "data", fmt="parquet")
     tables = "".join(f"  {name}: {{file: {name}.parquet}}\n" for name in DEMO_TABLES)

@@ -31,7 +31,7 @@ import pytest
 
 from conftest import FIXTURES, write_config
 from salesreports.batch import RunSummary, run_reports
-from salesreports.data import load_dataset
+from salesreports.data.loading import load_dataset
 from salesreports.params import load_config
 
 HOSTILE = FIXTURES / "hostile"
@@ -321,7 +321,7 @@ def test_ids_that_collide_get_their_own_folder() -> None:
     ],
 )
 def test_an_address_that_is_not_one_plain_address_is_an_error(tmp_path: Path, address: str) -> None:
-    from salesreports.validate import check
+    from salesreports.data.validate import check
 
     (tmp_path / "reps.csv").write_bytes(
         b"rep_id,name,email,manager_email\r\n"
@@ -336,7 +336,7 @@ def test_an_address_that_is_not_one_plain_address_is_an_error(tmp_path: Path, ad
 
 
 def test_plain_addresses_pass(tmp_path: Path) -> None:
-    from salesreports.validate import check
+    from salesreports.data.validate import check
 
     (tmp_path / "reps.csv").write_text(
         "rep_id,email,manager_email\nR1,ann.o'neil+crm@sub.example.com,boss@example.com\nR2, bob@example.com ,\n",

@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from salesreports.data.schema import TABLES
 from salesreports.engine import COHORT_FUNCTIONS, MEASURES
 from salesreports.errors import ConfigError, UnknownKpiError
 from salesreports.kpis import FORMATS, KPI_FILE, Expr, format_value, get, parse, registry
-from salesreports.schema import TABLES
 
 MEASURE_NEEDS = {name: m.needs for name, m in MEASURES.items()}
 FUNCTION_NEEDS = {name: c.needs for name, c in COHORT_FUNCTIONS.items()}

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from salesreports.data.mapping import Join, SourceSpec, TableSpec, load_source
 from salesreports.errors import ConfigError
-from salesreports.mapping import Join, SourceSpec, TableSpec, load_source
 
 
 def _source(tmp_path: Path, text: str) -> Path:

@@ -26,7 +26,7 @@ import pytest
 
 from conftest import TINY, write_config
 from salesreports.contexts import plain, records, write_context
-from salesreports.data import Dataset, load_dataset
+from salesreports.data.loading import Dataset, load_dataset
 from salesreports.engine import compute_kpis
 from salesreports.errors import ParamsError, TemplateError
 from salesreports.params import load_config
@@ -210,7 +210,7 @@ GOALS = """\
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Dataset]:
     """A generated demo data set (16 reps in 4 teams, 14 months) with settings: min_group_size 3."""
-    from salesreports.demo import generate_demo
+    from salesreports.data.demo import generate_demo
 
     root = tmp_path_factory.mktemp("privacy-demo")
     generate_demo(root / "data", months=14, n_reps=16, end_month="2026-10")
@@ -415,7 +415,7 @@ def test_colleagues_named_in_feedback_are_hidden(tmp_path: Path) -> None:
 
 def test_quartiles_need_five_reps(tmp_path: Path) -> None:
     """With 3 or 4 reps, median + quartiles + one's own value give away every colleague's value."""
-    from salesreports.demo import generate_demo
+    from salesreports.data.demo import generate_demo
 
     generate_demo(tmp_path / "data", months=14, n_reps=16, end_month="2026-10")
     data = load_dataset(demo_source(tmp_path / "data"))
@@ -476,14 +476,14 @@ def test_rep_context_keys_are_the_documented_ones(tmp_path: Path, tiny_data: Dat
 
 def test_preview_never_loads_the_data_in_the_kernel(tiny_config: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """With an empty context a view gets its context from a child process: this process never loads data."""
-    import salesreports.data
+    import salesreports.data.loading
     import salesreports.scope
     from salesreports.views import rep_view
 
     def refuse(*_: Any, **__: Any) -> Any:
         raise AssertionError("the data set was loaded in the template's kernel")
 
-    monkeypatch.setattr(salesreports.data, "load_dataset", refuse)
+    monkeypatch.setattr(salesreports.data.loading, "load_dataset", refuse)
     monkeypatch.setattr(salesreports.scope, "build_scope", refuse)
     view = rep_view("R1", "2025-03", "", str(tiny_config))
     assert view.name == "Ann Archer" and view.value("revenue") == (4000.0, "")
@@ -518,7 +518,7 @@ def _template_with(tmp_path: Path, line: str) -> Path:
 @pytest.mark.parametrize(
     ("line", "words"),
     [
-        ("from salesreports.data import load_dataset", "imports salesreports.data"),
+        ("from salesreports.data.loading import load_dataset", "imports salesreports.data.loading"),
         ("import salesreports.engine as e", "imports salesreports.engine"),
         ("import duckdb", "imports duckdb"),
         ("import pandas as pd\ndeals = pd.read_csv('../data/demo/deals.csv')", "calls read_csv()"),

@@ -11,8 +11,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from salesreports.data.readers import ROW, RawTable, read_csv, read_duckdb, read_parquet, read_sql, redact_url, scrub
 from salesreports.errors import DataLoadError
-from salesreports.readers import ROW, RawTable, read_csv, read_duckdb, read_parquet, read_sql, redact_url, scrub
 
 
 def _write(tmp_path: Path, text: str, name: str = "deals.csv", encoding: str = "utf-8") -> Path:

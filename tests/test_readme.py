@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from salesreports import kpis
-from salesreports.data import load_dataset
+from salesreports.data.loading import load_dataset
 from salesreports.engine import compute_kpis
 
 ROOT = Path(__file__).resolve().parents[1]

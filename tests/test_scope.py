@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from salesreports.contexts import plain, records
-from salesreports.data import load_dataset
+from salesreports.data.loading import load_dataset
 from salesreports.engine import compute_kpis
 from salesreports.params import load_config
 from salesreports.periods import parse_period

@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 
 from conftest import TINY, write_config
 from salesreports.cli import app
-from salesreports.readers import redact_url, scrub
+from salesreports.data.readers import redact_url, scrub
 
 DB_SECRET = "Xy9-db-SECRET_pw.42"
 SMTP_SECRET = "Smtp-SECRET~77"

@@ -9,10 +9,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from salesreports.data import Dataset, load_dataset
+from salesreports.data.loading import Dataset, load_dataset
+from salesreports.data.schema import RULES, TABLES, rule_issue
+from salesreports.data.validate import Report, check, pandera_schema, validate
 from salesreports.errors import DataValidationError, Issue
-from salesreports.schema import RULES, TABLES, rule_issue
-from salesreports.validate import Report, check, pandera_schema, validate
 
 TODAY = dt.date(2025, 6, 30)
 REPS = """

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from salesreports.contexts import read_context, write_context
-from salesreports.data import load_dataset
+from salesreports.data.loading import load_dataset
 from salesreports.engine import compute_kpis
 from salesreports.errors import ParamsError
 from salesreports.params import load_config

@@ -10,16 +10,15 @@ and ``import salesreports`` stay fast::
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from salesreports.lazy import exports
 
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "Dataset": "salesreports.data",
-    "load_dataset": "salesreports.data",
-    "check": "salesreports.validate",
-    "validate": "salesreports.validate",
+    "Dataset": "salesreports.data.loading",
+    "load_dataset": "salesreports.data.loading",
+    "check": "salesreports.data.validate",
+    "validate": "salesreports.data.validate",
     "compute_kpis": "salesreports.engine",
     "KpiTable": "salesreports.engine",
     "registry": "salesreports.kpis",
@@ -28,17 +27,5 @@ _EXPORTS = {
     "SalesReportsError": "salesreports.errors",
 }
 
-__all__ = sorted([*_EXPORTS, "__version__"])
-
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'salesreports' has no attribute '{name}'")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__, _names = exports(__name__, _EXPORTS)
+__all__ = sorted([*_names, "__version__"])

@@ -312,10 +312,10 @@ def run_reports(
     ParamsError, TemplateError, ConfigError
         Bad settings, periods, rep ids or templates (nothing is run).
     """
-    from salesreports.data import load_dataset
+    from salesreports.data.loading import load_dataset
+    from salesreports.data.validate import validate
     from salesreports.engine import compute_kpis
     from salesreports.scope import build_scope
-    from salesreports.validate import validate
 
     started = time.perf_counter()
     stage = on_stage or (lambda _msg: None)

@@ -63,7 +63,7 @@ def demo_data(
     """
     from rich.progress import Progress
 
-    from salesreports.demo import generate_demo
+    from salesreports.data.demo import generate_demo
 
     try:
         with Progress(transient=True, console=_console(stderr=True)) as progress:
@@ -95,9 +95,9 @@ def validate(
 
     Example: [bold]salesreports validate --source params/sources/northwind.yaml[/]
     """
-    from salesreports.data import load_dataset
+    from salesreports.data.loading import load_dataset
+    from salesreports.data.validate import check
     from salesreports.params import load_config
-    from salesreports.validate import check
 
     try:
         path = source or load_config(params).source_path
@@ -357,7 +357,7 @@ _STATUS_STYLE = {"achieved": "green", "ahead": "blue", "on track": "cyan", "at r
 
 def _goal_inputs(params: Path) -> tuple[Any, Any, Any, Any]:
     """Settings, goals, data set and KPI table for the goals commands."""
-    from salesreports.data import load_dataset
+    from salesreports.data.loading import load_dataset
     from salesreports.engine import compute_kpis
     from salesreports.goals import load_goals
     from salesreports.params import load_config

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
-from salesreports.data import Dataset
+from salesreports.data.loading import Dataset
 from salesreports.periods import GRAINS, of_grain
 
 if TYPE_CHECKING:

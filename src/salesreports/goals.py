@@ -59,7 +59,7 @@ from salesreports.errors import ConfigError, ParamsError, UnknownKpiError, close
 from salesreports.periods import Period, parse_period
 
 if TYPE_CHECKING:
-    from salesreports.data import Dataset
+    from salesreports.data.loading import Dataset
     from salesreports.engine import KpiTable
     from salesreports.kpis import Kpi
 

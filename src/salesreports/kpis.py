@@ -404,8 +404,8 @@ def parse(
 @cache
 def registry() -> Registry:
     """The project's KPI registry (parsed once per process)."""
+    from salesreports.data.schema import TABLES
     from salesreports.engine import COHORT_FUNCTIONS, MEASURES
-    from salesreports.schema import TABLES
 
     measures = {name: m.needs for name, m in MEASURES.items()}
     functions = {name: c.needs for name, c in COHORT_FUNCTIONS.items()}

@@ -27,15 +27,11 @@ KIND_PARAMS = {"rep": ("rep_id", "period", "context"), "team": ("team", "period"
 # A template sees one report's context through salesreports.views, nothing else: these would load the data set.
 DATA_MODULES = (
     "salesreports.data",
-    "salesreports.readers",
-    "salesreports.mapping",
     "salesreports.engine",
     "salesreports.scope",
-    "salesreports.validate",
     "salesreports.benchmarks",
     "salesreports.goals",
     "salesreports.coaching",
-    "salesreports.demo",
     "salesreports.batch",
     "duckdb",
     "sqlalchemy",

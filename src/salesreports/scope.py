@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from salesreports.data import Dataset
+from salesreports.data.loading import Dataset
 from salesreports.engine import KpiTable
 from salesreports.params import Config
 from salesreports.paths import atomic_write_text
@@ -604,11 +604,11 @@ def context_for(kind: str, ident: str, period: str, params_file: Path) -> dict[s
     DataValidationError, DataLoadError, ConfigError
         The data or settings are broken.
     """
-    from salesreports.data import load_dataset
+    from salesreports.data.loading import load_dataset
+    from salesreports.data.validate import validate
     from salesreports.engine import compute_kpis
     from salesreports.params import load_config
     from salesreports.periods import parse_period
-    from salesreports.validate import validate
 
     config = load_config(params_file)
     data = load_dataset(config.source_path)

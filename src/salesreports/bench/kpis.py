@@ -9,9 +9,9 @@ targets (compute under 20 s, peak under 4 GiB) and writes ``build/bench/kpis.jso
 The data set is generated in a child process, so its memory does not count. Two loaders:
 
 - ``parquet`` (default): the columns the engine reads, straight from Parquet with pyarrow, as the same
-  typed canonical frames :func:`~salesreports.data.load_dataset` gives (text as Arrow strings, dates
+  typed canonical frames :func:`~salesreports.data.loading.load_dataset` gives (text as Arrow strings, dates
   as datetime64);
-- ``dataset``: the full :func:`~salesreports.data.load_dataset` path (mapping in DuckDB, every column,
+- ``dataset``: the full :func:`~salesreports.data.loading.load_dataset` path (mapping in DuckDB, every column,
   typing and checks): slower and larger, for comparison.
 
 Exit code 0 when the targets are met, 1 when not, 2 on bad arguments.
@@ -90,7 +90,7 @@ def _stamp(data_dir: Path) -> Path:
 
 def _generate(args: argparse.Namespace, data_dir: Path) -> dict[str, int]:
     """Write the demo data set as Parquet (runs in the child process)."""
-    from salesreports.demo import generate_demo
+    from salesreports.data.demo import generate_demo
 
     summary = generate_demo(data_dir, seed=args.seed, scale=args.scale, months=args.months, fmt="parquet")
     rows = {k: int(v) for k, v in summary.rows.items()}
@@ -112,7 +112,7 @@ def _cached_rows(args: argparse.Namespace, data_dir: Path) -> dict[str, int] | N
 def _load_parquet(data_dir: Path) -> Any:
     import pyarrow.parquet as pq
 
-    from salesreports.data import Dataset
+    from salesreports.data.loading import Dataset
 
     tables = {}
     for name in TABLES:
@@ -123,7 +123,7 @@ def _load_parquet(data_dir: Path) -> Any:
 
 
 def _load_dataset(data_dir: Path) -> Any:
-    from salesreports.data import load_dataset
+    from salesreports.data.loading import load_dataset
 
     source = data_dir.with_name(data_dir.name + ".source.yaml")
     lines = [f"name: bench\nbase_dir: {data_dir.name}\ntables:"]

@@ -394,7 +394,7 @@ def _plan_data(out: Path, reps: int) -> Path:
 
     import pandas as pd
 
-    from salesreports.demo import generate_demo
+    from salesreports.data.demo import generate_demo
 
     clones = max(1, math.ceil(reps / 999))
     base = math.ceil(reps / clones)

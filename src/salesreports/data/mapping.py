@@ -42,7 +42,7 @@ At the source level, besides ``name``, ``kind``, ``base_dir`` (relative to the s
 ``database`` and ``url``:
 
 ``severity: {rule: error|warning}``
-    Change the severity of a named data rule (see :data:`salesreports.schema.RULES`), e.g.
+    Change the severity of a named data rule (see :data:`salesreports.data.schema.RULES`), e.g.
     ``close_before_create: warning`` when the export is known to hold such deals and reports
     must still run. The issues are still shown.
 ``unassigned_rep: <rep id>``
@@ -63,8 +63,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from salesreports.data.schema import RULES, TABLES
 from salesreports.errors import ConfigError, close_matches
-from salesreports.schema import RULES, TABLES
 from salesreports.yamlio import KeyProblemsError, Loc
 
 __all__ = ["DistinctFrom", "Join", "SourceSpec", "TableSpec", "load_source"]

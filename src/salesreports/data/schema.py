@@ -1,6 +1,6 @@
 """The canonical data model: every table, column and data rule declared once.
 
-Real CRM exports are mapped onto these tables (see :mod:`salesreports.mapping`).
+Real CRM exports are mapped onto these tables (see :mod:`salesreports.data.mapping`).
 The declarations drive the loaders (types), the validator (rules) and the demo
 generator (column order). Tables may be absent from a data set; KPIs that need
 an absent table are "not available". Optional columns (``required=False``) may

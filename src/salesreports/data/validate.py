@@ -1,10 +1,10 @@
 """Check a loaded data set against the canonical model and return *all* issues.
 
 Column rules (missing values, allowed values, bounds, uniqueness) are pandera
-schemas generated from :data:`salesreports.schema.TABLES`, so each rule is
+schemas generated from :data:`salesreports.data.schema.TABLES`, so each rule is
 declared once. Cross-table and business invariants (close after create, won
 deals have a close date, every rep known, ...) are checked here too. Every
-check is a named rule of :data:`salesreports.schema.RULES`: errors stop a
+check is a named rule of :data:`salesreports.data.schema.RULES`: errors stop a
 report run, warnings are shown and the run goes on, and a source file may
 change a rule's severity (``severity: {close_before_create: warning}``).
 """
@@ -20,10 +20,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from salesreports.data import Dataset
+from salesreports.data.loading import Dataset
+from salesreports.data.readers import ROW
+from salesreports.data.schema import TABLES, Column, rule_issue
 from salesreports.errors import DataValidationError, Issue, close_matches
-from salesreports.readers import ROW
-from salesreports.schema import TABLES, Column, rule_issue
 
 __all__ = ["Report", "check", "pandera_schema", "validate"]
 
@@ -497,7 +497,7 @@ def check(data: Dataset, *, today: dt.date | None = None) -> Report:
 
     Parameters
     ----------
-    data : a loaded :class:`~salesreports.data.Dataset`
+    data : a loaded :class:`~salesreports.data.loading.Dataset`
     today : dates of past events after this day are errors (default: today)
 
     Returns

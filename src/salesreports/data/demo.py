@@ -38,8 +38,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from salesreports.data.schema import ACTIVITY_TYPES, FEEDBACK_SOURCES, STAGES, TABLES
 from salesreports.errors import ConfigError
-from salesreports.schema import ACTIVITY_TYPES, FEEDBACK_SOURCES, STAGES, TABLES
 
 __all__ = ["DEMO_TABLES", "PRODUCTS", "SEGMENTS", "TEAMS", "DemoSummary", "generate_demo"]
 

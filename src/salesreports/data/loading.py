@@ -30,10 +30,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from salesreports.data.mapping import SourceSpec, TableSpec, load_source
+from salesreports.data.readers import ROW, RawTable, read_csv, read_duckdb, read_parquet, read_sql
+from salesreports.data.schema import TABLES, Column, rule_issue
 from salesreports.errors import DataLoadError, Issue, close_matches
-from salesreports.mapping import SourceSpec, TableSpec, load_source
-from salesreports.readers import ROW, RawTable, read_csv, read_duckdb, read_parquet, read_sql
-from salesreports.schema import TABLES, Column, rule_issue
 
 __all__ = ["Dataset", "load_dataset"]
 
@@ -88,7 +88,7 @@ class Dataset:
     source : the source's name
     invalid : (table, column) -> the ``_row`` numbers whose value could not be typed (they are
         missing in the frame and already reported in ``notes``)
-    severity : rule name -> severity, the source file's overrides of :data:`~salesreports.schema.RULES`
+    severity : rule name -> severity, the source file's overrides of :data:`~salesreports.data.schema.RULES`
     unassigned_rep : the pseudo-rep rows without a rep were attributed to, if the source names one
     """
 
@@ -807,7 +807,7 @@ def load_dataset(
     -------
     Dataset
         Tables, their origins and every issue found while loading. Bad values are never raised
-        here: :func:`salesreports.validate.validate` decides what is fatal.
+        here: :func:`salesreports.data.validate.validate` decides what is fatal.
 
     Raises
     ------
