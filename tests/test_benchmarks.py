@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from salesreports.benchmarks import (
+from salesreports.data.loading import load_dataset
+from salesreports.metrics.benchmarks import (
     group_stats,
     ramp_benchmarks,
     rep_benchmarks,
@@ -17,8 +18,7 @@ from salesreports.benchmarks import (
     tenure_month,
     trends,
 )
-from salesreports.data.loading import load_dataset
-from salesreports.engine import compute_kpis
+from salesreports.metrics.engine import compute_kpis
 
 TINY = Path(__file__).parent / "fixtures" / "tiny" / "source.yaml"
 COLUMNS = ["entity_type", "entity_id", "team", "grain", "period", "period_end", "kpi", "value", "reason"]

@@ -10,8 +10,9 @@ import altair as alt
 import pandas as pd
 import pytest
 
-from salesreports import charts, kpis, theme
+from salesreports import charts, theme
 from salesreports.errors import TemplateError, UnknownKpiError
+from salesreports.metrics import kpis
 
 NAN = math.nan
 MONTHS = ["2025-12", "2026-01", "2026-02", "2026-03"]

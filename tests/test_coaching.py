@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from salesreports.coaching import (
+from salesreports.errors import ConfigError
+from salesreports.metrics.coaching import (
     CoachingConfig,
     FeedbackSettings,
     IncentivePlan,
@@ -22,7 +23,6 @@ from salesreports.coaching import (
     load_coaching,
     training_needs,
 )
-from salesreports.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 NAN = float("nan")

@@ -22,7 +22,7 @@ import pandas as pd
 import pytest
 
 from salesreports.data.loading import load_dataset
-from salesreports.engine import KpiTable, compute_kpis
+from salesreports.metrics.engine import KpiTable, compute_kpis
 
 ROOT = Path(__file__).resolve().parents[1]
 DATASETS = ROOT.parent / "shared" / "datasets"

@@ -27,9 +27,10 @@ import pandas as pd
 import pytest
 
 from salesreports.data.loading import Dataset, load_dataset
-from salesreports.engine import COHORT_FUNCTIONS, MEASURES, KpiTable, compute_kpis
-from salesreports.kpis import registry
-from salesreports.periods import parse_period
+from salesreports.metrics.engine import COHORT_FUNCTIONS, KpiTable, compute_kpis
+from salesreports.metrics.kpis import registry
+from salesreports.metrics.measures import COHORTS, MEASURES
+from salesreports.metrics.periods import parse_period
 
 FIXTURES = Path(__file__).parent / "fixtures"
 AS_OF = {"tiny": dt.date(2025, 3, 31), "kpi_edge": dt.date(2025, 3, 31), "kpi_deals_only": None, "kpi_no_amounts": None}
@@ -254,7 +255,7 @@ def test_every_measure_and_cohort_function_is_used() -> None:
     for k in registry():
         used |= set(k.inputs)
     assert set(MEASURES) - used <= {"emails", "deals_lost", "active_days"} | used
-    assert {k.function for k in registry() if k.type == "cohort"} == set(COHORT_FUNCTIONS)
+    assert {k.function for k in registry() if k.type == "cohort"} == set(COHORT_FUNCTIONS) == set(COHORTS)
 
 
 # ------------------------------------------------------------------------- shape of the table

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from salesreports.data.loading import Dataset
-from salesreports.engine import KpiTable, compute_kpis
+from salesreports.metrics.engine import KpiTable, compute_kpis
 
 BASE = pd.Timestamp("2024-01-01")
 AS_OF = dt.date(2025, 6, 30)

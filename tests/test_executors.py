@@ -157,7 +157,7 @@ def test_auto_spawns_when_this_process_has_threads(monkeypatch: pytest.MonkeyPat
     ("name", "expected"),
     [
         ("pandas.io.formats.html", True),
-        ("salesreports.coaching", True),
+        ("salesreports.metrics.coaching", True),
         ("json", True),
         ("IPython.core.magics", True),
         ("my_template_helpers", False),

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from salesreports.data.loading import Dataset, load_dataset
-from salesreports.engine import KpiTable, compute_kpis
 from salesreports.errors import ConfigError, ParamsError
-from salesreports.goals import (
+from salesreports.metrics.engine import KpiTable, compute_kpis
+from salesreports.metrics.goals import (
     STATUSES,
     Finding,
     Goal,

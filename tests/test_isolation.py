@@ -68,7 +68,7 @@ def test_without_a_fork_per_report_the_check_does_see_the_leaks(tmp_path: Path) 
         "a pandas option",
         "the altair theme",
         "a salesreports attribute",
-        "a salesreports.kpis attribute",
+        "a salesreports.metrics.kpis attribute",
         "an environment variable",
         "a sys.modules entry",
     ):

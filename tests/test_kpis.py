@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 
 from salesreports.data.schema import TABLES
-from salesreports.engine import COHORT_FUNCTIONS, MEASURES
 from salesreports.errors import ConfigError, UnknownKpiError
-from salesreports.kpis import FORMATS, KPI_FILE, Expr, format_value, get, parse, registry
+from salesreports.metrics.kpis import FORMATS, KPI_FILE, Expr, format_value, get, parse, registry
+from salesreports.metrics.measures import COHORTS, MEASURES
 
 MEASURE_NEEDS = {name: m.needs for name, m in MEASURES.items()}
-FUNCTION_NEEDS = {name: c.needs for name, c in COHORT_FUNCTIONS.items()}
+FUNCTION_NEEDS = {name: c.needs for name, c in COHORTS.items()}
 
 
 def _parse(tmp_path: Path, text: str) -> object:
@@ -50,7 +50,7 @@ def test_project_registry_loads() -> None:
 
 @pytest.mark.parametrize("kpi", registry(), ids=lambda k: k.name)
 def test_every_declared_kpi_is_complete(kpi: object) -> None:
-    from salesreports.kpis import Kpi
+    from salesreports.metrics.kpis import Kpi
 
     assert isinstance(kpi, Kpi)
     assert kpi.label

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from salesreports.errors import ParamsError
-from salesreports.periods import parse_period, parse_periods
+from salesreports.metrics.periods import parse_period, parse_periods
 
 
 @pytest.mark.parametrize(

@@ -27,10 +27,10 @@ import pytest
 from conftest import TINY, write_config
 from salesreports.contexts import plain, records, write_context
 from salesreports.data.loading import Dataset, load_dataset
-from salesreports.engine import compute_kpis
 from salesreports.errors import ParamsError, TemplateError
+from salesreports.metrics.engine import compute_kpis
+from salesreports.metrics.periods import parse_period
 from salesreports.params import load_config
-from salesreports.periods import parse_period
 from salesreports.scope import QUARTILE_MIN_GROUP, Scope, build_scope
 
 PDFTOTEXT = shutil.which("pdftotext")
@@ -519,7 +519,7 @@ def _template_with(tmp_path: Path, line: str) -> Path:
     ("line", "words"),
     [
         ("from salesreports.data.loading import load_dataset", "imports salesreports.data.loading"),
-        ("import salesreports.engine as e", "imports salesreports.engine"),
+        ("import salesreports.metrics.engine as e", "imports salesreports.metrics.engine"),
         ("import duckdb", "imports duckdb"),
         ("import pandas as pd\ndeals = pd.read_csv('../data/demo/deals.csv')", "calls read_csv()"),
         ("text = open('../data/demo/reps.csv').read()", "calls open()"),

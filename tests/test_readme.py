@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from salesreports import kpis
 from salesreports.data.loading import load_dataset
-from salesreports.engine import compute_kpis
+from salesreports.metrics import kpis
+from salesreports.metrics.engine import compute_kpis
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -9,10 +9,10 @@ import pytest
 
 from salesreports.contexts import read_context, write_context
 from salesreports.data.loading import load_dataset
-from salesreports.engine import compute_kpis
 from salesreports.errors import ParamsError
+from salesreports.metrics.engine import compute_kpis
+from salesreports.metrics.periods import parse_period
 from salesreports.params import load_config
-from salesreports.periods import parse_period
 from salesreports.scope import Scope, build_scope
 from salesreports.views import RepView, TeamView, rep_view, team_view
 

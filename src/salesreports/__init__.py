@@ -19,11 +19,11 @@ _EXPORTS = {
     "load_dataset": "salesreports.data.loading",
     "check": "salesreports.data.validate",
     "validate": "salesreports.data.validate",
-    "compute_kpis": "salesreports.engine",
-    "KpiTable": "salesreports.engine",
-    "registry": "salesreports.kpis",
+    "compute_kpis": "salesreports.metrics.engine",
+    "KpiTable": "salesreports.metrics.engine",
+    "registry": "salesreports.metrics.kpis",
     "load_config": "salesreports.params",
-    "parse_period": "salesreports.periods",
+    "parse_period": "salesreports.metrics.periods",
     "SalesReportsError": "salesreports.errors",
 }
 

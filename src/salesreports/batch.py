@@ -26,9 +26,9 @@ from salesreports import __version__
 from salesreports.errors import ParamsError, TemplateError
 from salesreports.executors import Job, JobResult, LocalExecutor
 from salesreports.manifest import Manifest, load_manifest
+from salesreports.metrics.periods import Period, parse_period, parse_periods
 from salesreports.params import Config
 from salesreports.paths import folder_names, inside, slug
-from salesreports.periods import Period, parse_period, parse_periods
 
 __all__ = ["RunSummary", "check_parameters", "default_period", "plan_period", "run_reports"]
 
@@ -276,7 +276,7 @@ def plan_period(
 
 def _headline(context: dict[str, Any]) -> dict[str, Any]:
     from salesreports.contexts import records
-    from salesreports.kpis import registry
+    from salesreports.metrics.kpis import registry
 
     end = context["period"]["end"]
     values = {(r["kpi"], r["grain"]): r["value"] for r in records(context["kpis"]) if r["period_end"] == end}
@@ -314,7 +314,7 @@ def run_reports(
     """
     from salesreports.data.loading import load_dataset
     from salesreports.data.validate import validate
-    from salesreports.engine import compute_kpis
+    from salesreports.metrics.engine import compute_kpis
     from salesreports.scope import build_scope
 
     started = time.perf_counter()

@@ -1,7 +1,7 @@
 """Chart builders: pandas frames in, altair charts out (never shown or saved here).
 
 Titles, axis titles and number formats come from the KPI registry
-(:func:`salesreports.kpis.get`), so a KPI reads the same on every chart, tile and
+(:func:`salesreports.metrics.kpis.get`), so a KPI reads the same on every chart, tile and
 table. Every builder
 
 - checks its columns and raises :class:`~salesreports.errors.TemplateError` naming the missing ones;
@@ -26,7 +26,7 @@ import pandas as pd
 
 from salesreports import theme
 from salesreports.errors import TemplateError
-from salesreports.kpis import Kpi, format_value, get
+from salesreports.metrics.kpis import Kpi, format_value, get
 
 __all__ = [
     "ACTIVITY_TYPES",

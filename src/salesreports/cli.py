@@ -131,7 +131,7 @@ def kpis() -> None:
     """
     from rich.table import Table
 
-    from salesreports.kpis import registry
+    from salesreports.metrics.kpis import registry
 
     table = Table(title="KPIs", show_lines=False)
     for col in ("name", "label", "definition", "format", "better", "needs"):
@@ -358,8 +358,8 @@ _STATUS_STYLE = {"achieved": "green", "ahead": "blue", "on track": "cyan", "at r
 def _goal_inputs(params: Path) -> tuple[Any, Any, Any, Any]:
     """Settings, goals, data set and KPI table for the goals commands."""
     from salesreports.data.loading import load_dataset
-    from salesreports.engine import compute_kpis
-    from salesreports.goals import load_goals
+    from salesreports.metrics.engine import compute_kpis
+    from salesreports.metrics.goals import load_goals
     from salesreports.params import load_config
 
     config = load_config(params)
@@ -376,7 +376,7 @@ def goals_check(params: ParamsOpt = DEFAULT_PARAMS) -> None:
     """
     from rich.table import Table
 
-    from salesreports.goals import LETTERS, check_goals
+    from salesreports.metrics.goals import LETTERS, check_goals
 
     try:
         _, goals, data, table = _goal_inputs(params)
@@ -429,8 +429,8 @@ def goals_show(
     """
     from rich.table import Table
 
-    from salesreports.goals import goal_progress
-    from salesreports.periods import parse_period
+    from salesreports.metrics.goals import goal_progress
+    from salesreports.metrics.periods import parse_period
 
     try:
         config, goals, data, table = _goal_inputs(params)

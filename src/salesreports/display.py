@@ -29,7 +29,7 @@ from typing import Any, Final, Literal
 
 from salesreports import theme
 from salesreports.errors import TemplateError, close_matches
-from salesreports.kpis import FORMATS, format_value, registry
+from salesreports.metrics.kpis import FORMATS, format_value, registry
 
 __all__ = [
     "BATCH_ENV",

@@ -28,7 +28,7 @@ from urllib.parse import quote
 
 from salesreports import __version__
 from salesreports.errors import RenderError
-from salesreports.kpis import format_value, registry
+from salesreports.metrics.kpis import format_value, registry
 from salesreports.render import atomic_write, format_timestamp, json_for_script
 
 __all__ = ["STATUSES", "write_index"]

@@ -541,7 +541,7 @@ def chart_png(spec: Mapping[str, Any]) -> tuple[bytes, int, int]:
 
 
 def _tiles(context: dict[str, Any]) -> list[dict[str, Any]]:
-    from salesreports.kpis import registry
+    from salesreports.metrics.kpis import registry
     from salesreports.views import RepView
 
     view = RepView(context)

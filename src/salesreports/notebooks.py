@@ -27,11 +27,11 @@ KIND_PARAMS = {"rep": ("rep_id", "period", "context"), "team": ("team", "period"
 # A template sees one report's context through salesreports.views, nothing else: these would load the data set.
 DATA_MODULES = (
     "salesreports.data",
-    "salesreports.engine",
+    "salesreports.metrics.engine",
+    "salesreports.metrics.benchmarks",
+    "salesreports.metrics.goals",
+    "salesreports.metrics.coaching",
     "salesreports.scope",
-    "salesreports.benchmarks",
-    "salesreports.goals",
-    "salesreports.coaching",
     "salesreports.batch",
     "duckdb",
     "sqlalchemy",

@@ -46,10 +46,10 @@ import numpy as np
 import pandas as pd
 
 from salesreports.data.loading import Dataset
-from salesreports.engine import KpiTable
+from salesreports.metrics.engine import KpiTable
+from salesreports.metrics.periods import Period
 from salesreports.params import Config
 from salesreports.paths import atomic_write_text
-from salesreports.periods import Period
 from salesreports.redact import Redactor
 
 __all__ = ["CONTEXT_VERSION", "QUARTILE_MIN_GROUP", "Scope", "build_scope", "context_for"]
@@ -347,7 +347,7 @@ class Scope:
     def _coaching(self, rep_id: str, notes: list[tuple[bool, dict[str, Any]]]) -> list[dict[str, Any]]:
         if self.coaching is None:
             return []
-        from salesreports.coaching import needs_from_rows
+        from salesreports.metrics.coaching import needs_from_rows
 
         needs = needs_from_rows(
             self._at_end.get((rep_id, self.coaching.grain), {}),
@@ -362,7 +362,7 @@ class Scope:
     def _incentive(self, rep_id: str) -> dict[str, Any] | None:
         if self.coaching is None or self.coaching.incentives is None:
             return None
-        from salesreports.coaching import estimate_incentive
+        from salesreports.metrics.coaching import estimate_incentive
 
         plan = self.coaching.incentives
         est = estimate_incentive(self._attainment.get(rep_id), plan, currency=self.config.currency)
@@ -488,7 +488,7 @@ def _period_dict(period: Period) -> dict[str, Any]:
 
 def build_scope(data: Dataset, table: KpiTable, config: Config, period: Period) -> Scope:
     """Prepare everything shared by one period's contexts, once for all reps (grouped, no per-rep scans)."""
-    from salesreports.benchmarks import ramp_benchmarks, rep_benchmarks
+    from salesreports.metrics.benchmarks import ramp_benchmarks, rep_benchmarks
 
     values = table.values
     privacy = config.privacy.min_group_size
@@ -533,7 +533,7 @@ def _goals(data: Dataset, table: KpiTable, config: Config, period: Period) -> li
     if not config.goals:
         return []
     path = config.resolve(config.goals)
-    from salesreports.goals import goal_progress, load_goals
+    from salesreports.metrics.goals import goal_progress, load_goals
 
     goals = load_goals(path)
     out = []
@@ -549,9 +549,9 @@ def _goals(data: Dataset, table: KpiTable, config: Config, period: Period) -> li
 def _contributors(data: Dataset, table: KpiTable, goal: Any, owner_type: str, period: Period) -> int:
     """How many reps of a goal's group have rows in the goal's tables, scope and window (start to period end)."""
     from salesreports.errors import SalesReportsError
-    from salesreports.goals import SCOPE_COLUMNS
-    from salesreports.kpis import registry
-    from salesreports.periods import parse_period
+    from salesreports.metrics.goals import SCOPE_COLUMNS
+    from salesreports.metrics.kpis import registry
+    from salesreports.metrics.periods import parse_period
 
     grid = table.grid
     teams = pd.Series([str(grid.teams[i]) for i in grid.rep_team], index=[str(r) for r in grid.reps], dtype=object)
@@ -586,7 +586,7 @@ def _coaching(config: Config) -> Any:
     if not config.coaching:
         return None
     path = config.resolve(config.coaching)
-    from salesreports.coaching import load_coaching
+    from salesreports.metrics.coaching import load_coaching
 
     return load_coaching(path)
 
@@ -606,9 +606,9 @@ def context_for(kind: str, ident: str, period: str, params_file: Path) -> dict[s
     """
     from salesreports.data.loading import load_dataset
     from salesreports.data.validate import validate
-    from salesreports.engine import compute_kpis
+    from salesreports.metrics.engine import compute_kpis
+    from salesreports.metrics.periods import parse_period
     from salesreports.params import load_config
-    from salesreports.periods import parse_period
 
     config = load_config(params_file)
     data = load_dataset(config.source_path)

@@ -25,7 +25,7 @@ from typing import Any
 import pandas as pd
 
 from salesreports.errors import ParamsError
-from salesreports.kpis import format_value, get, registry
+from salesreports.metrics.kpis import format_value, get, registry
 
 __all__ = ["RepView", "TeamView", "rep_view", "team_view"]
 

@@ -2,7 +2,7 @@
 
 ``python -m salesreports.bench kpis`` (or ``make bench-kpis``) generates a demo data set as Parquet
 (``generate_demo(scale=350)``: ~10.8 million deals, ~25 million leads, 44 reps, 36 months), caches it
-under ``build/bench/``, loads it, runs :func:`salesreports.engine.compute_kpis`, prints the seconds
+under ``build/bench/``, loads it, runs :func:`salesreports.metrics.engine.compute_kpis`, prints the seconds
 spent loading and computing and the peak memory of the process (``ru_maxrss``), compares them with the
 targets (compute under 20 s, peak under 4 GiB) and writes ``build/bench/kpis.json``.
 
@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(f"reusing {data_dir}")
 
-    from salesreports.engine import compute_kpis
+    from salesreports.metrics.engine import compute_kpis
 
     baseline = _peak_bytes()
     t0 = time.perf_counter()

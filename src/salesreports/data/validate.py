@@ -368,7 +368,7 @@ def _check_deals(c: _Checker, deals: pd.DataFrame) -> None:
             "correct the amounts, or remove test deals",
         )
     else:
-        from salesreports.kpis import registry
+        from salesreports.metrics.kpis import registry
 
         needing = ", ".join(k.label.lower() for k in registry() if ("deals", "amount") in k.columns) or "revenue"
         c.add(
@@ -451,7 +451,7 @@ def _check_rules(c: _Checker, today: dt.date) -> None:
 
 
 def _check_targets(c: _Checker, targets: pd.DataFrame) -> None:
-    from salesreports.kpis import registry
+    from salesreports.metrics.kpis import registry
 
     period = targets["period"].astype("string")
     bad = ~period.str.fullmatch(r"\d{4}-(0[1-9]|1[0-2])").fillna(False).to_numpy(dtype=bool)

@@ -1,6 +1,6 @@
 """Benchmarks from the tidy KPI table: team distributions, percentile ranks, trends and ramp curves.
 
-Everything here reads the table of :func:`salesreports.engine.compute_kpis` (columns ``entity_type,
+Everything here reads the table of :func:`salesreports.metrics.engine.compute_kpis` (columns ``entity_type,
 entity_id, team, grain, period, period_end, kpi, value, reason``) and works with ``groupby`` and
 merges over all reps at once, never with per-rep loops over raw data.
 
@@ -58,7 +58,7 @@ COMPANY = "company"
 
 def _directions(kpis: Iterable[str]) -> dict[str, float]:
     """+1 for KPIs where higher is better, -1 for the others (unknown names count as +1)."""
-    from salesreports.kpis import registry
+    from salesreports.metrics.kpis import registry
 
     reg = registry()
     return {k: (1.0 if (k not in reg or reg.get(k).higher_is_better) else -1.0) for k in kpis}

@@ -4,7 +4,7 @@ Each KPI is declared once (name, label, definition, type, inputs, format,
 direction, the tables it needs). :func:`registry` parses the file into frozen
 :class:`Kpi` objects, keeping each entry's file and line, and reports every
 problem at once. Formulas are small arithmetic expressions over the base
-measures of :mod:`salesreports.engine`, parsed here without ``eval``.
+measures of :mod:`salesreports.metrics.measures`, parsed here without ``eval``.
 """
 
 from __future__ import annotations
@@ -405,10 +405,10 @@ def parse(
 def registry() -> Registry:
     """The project's KPI registry (parsed once per process)."""
     from salesreports.data.schema import TABLES
-    from salesreports.engine import COHORT_FUNCTIONS, MEASURES
+    from salesreports.metrics.measures import COHORTS, MEASURES
 
     measures = {name: m.needs for name, m in MEASURES.items()}
-    functions = {name: c.needs for name, c in COHORT_FUNCTIONS.items()}
+    functions = {name: c.needs for name, c in COHORTS.items()}
     return parse(KPI_FILE, measures, functions, frozenset(TABLES))
 
 

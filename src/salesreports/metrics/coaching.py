@@ -4,9 +4,9 @@
 
 ``rules``
     ``{kpi: win_rate, below: team_p25, topic: Closing skills}``: when the rep's KPI (at the coaching
-    ``grain``, default quarter) is below (or ``above``) a benchmark of :func:`salesreports.benchmarks.
+    ``grain``, default quarter) is below (or ``above``) a benchmark of :func:`salesreports.metrics.benchmarks.
     rep_benchmarks` (``team_median``, ``team_p25``, ``team_p75``, the same with ``company_``, or
-    ``ramp_median`` from :func:`~salesreports.benchmarks.ramp_benchmarks`) or a number, the topic is a
+    ``ramp_median`` from :func:`~salesreports.metrics.benchmarks.ramp_benchmarks`) or a number, the topic is a
     training need, with the numbers as evidence. A team figure that is suppressed for privacy (a small
     team) falls back to the company's. Rules name KPIs of the registry; an unknown name, or a rule that
     would flag *good* values (``below`` on a KPI where lower is better), is an error at load time.
@@ -220,7 +220,7 @@ class CoachingConfig:
 
 
 def _check_rule(i: int, r: _RuleModel, topics: Mapping[str, str]) -> tuple[Rule | None, list[str]]:
-    from salesreports.kpis import registry
+    from salesreports.metrics.kpis import registry
 
     reg = registry()
     where = f"rules[{i}]"
@@ -260,7 +260,7 @@ def _check_rule(i: int, r: _RuleModel, topics: Mapping[str, str]) -> tuple[Rule 
 
 
 def _check_incentives(m: _IncentiveModel) -> tuple[IncentivePlan | None, list[str]]:
-    from salesreports.kpis import registry
+    from salesreports.metrics.kpis import registry
 
     problems: list[str] = []
     if m.metric not in registry():
@@ -396,7 +396,7 @@ def _num(v: Any) -> float | None:
 def _kpi_evidence(
     rule: Rule, row: Mapping[str, Any], ramp_row: Mapping[str, Any] | None, currency: str
 ) -> Evidence | None:
-    from salesreports.kpis import get
+    from salesreports.metrics.kpis import get
 
     kpi = get(rule.kpi)
     value = _num(row.get("value")) if row else None
@@ -523,13 +523,13 @@ def training_needs(
     Parameters
     ----------
     rep_id : the rep
-    benchmarks : :func:`salesreports.benchmarks.rep_benchmarks` rows (the rep's own values with team
+    benchmarks : :func:`salesreports.metrics.benchmarks.rep_benchmarks` rows (the rep's own values with team
         aggregates; other reps' rows are ignored)
     config : the coaching file
     period_end : ``YYYY-MM``: KPIs at ``config.grain`` ending in this month; feedback of the
         ``feedback.months`` months up to its end
     feedback : the feedback table (or the rep's rows of it): rep_id, date, source, score, tags, text
-    ramp : :func:`salesreports.benchmarks.ramp_benchmarks` rows, for ``ramp_median`` rules
+    ramp : :func:`salesreports.metrics.benchmarks.ramp_benchmarks` rows, for ``ramp_median`` rules
     currency : the currency symbol for the evidence text
 
     Returns
@@ -647,7 +647,7 @@ def estimate_incentive(attainment: float | None, plan: IncentivePlan, *, currenc
     With a base bonus of 10,000 and tiers ``0: 0, 0.5: 1, 1.0: 1.5``: 40% earns 0, 75% earns 5,000,
     100% earns 10,000 and 120% earns 16,000.
     """
-    from salesreports.kpis import format_value
+    from salesreports.metrics.kpis import format_value
 
     if attainment is None or (isinstance(attainment, float) and math.isnan(attainment)):
         return IncentiveEstimate(

@@ -26,77 +26,26 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from salesreports.data.loading import Dataset
-from salesreports.periods import GRAINS, of_grain
+from salesreports.metrics.measures import COHORTS, HISTORY_MONTHS, MEASURES
+from salesreports.metrics.periods import GRAINS, of_grain
 
 if TYPE_CHECKING:
-    from salesreports.kpis import Kpi
-    from salesreports.periods import Period
+    from salesreports.metrics.kpis import Kpi
+    from salesreports.metrics.periods import Period
 
-__all__ = ["COHORT_FUNCTIONS", "MEASURES", "Cohort", "Grid", "KpiTable", "Measure", "compute_kpis"]
+__all__ = ["COHORT_FUNCTIONS", "Grid", "KpiTable", "compute_kpis"]
 
 Array = np.ndarray[Any, Any]
 
 UNASSIGNED = "Unassigned"
 COMPANY = "company"
-HISTORY_MONTHS = 12  # "active" customer = a won deal in the trailing 12 months; "new" = none in the 12 before
 _NONE = np.iinfo(np.int64).min  # NaT as int64
-
-
-@dataclass(frozen=True)
-class Measure:
-    """An additive base measure on the (rep x month) grid.
-
-    Attributes
-    ----------
-    table : the table it is counted from ("" when it comes from the calendar and the reps table)
-    columns : optional columns of that table it needs
-    rollup : how months add up to a longer period: ``sum``, or ``last`` (a month-end stock)
-    history : months of data needed before a period for the value to be known
-    also : other tables it reads
-    """
-
-    table: str
-    columns: tuple[str, ...] = ()
-    rollup: Literal["sum", "last"] = "sum"
-    history: int = 0
-    also: tuple[str, ...] = ()
-
-    @property
-    def needs(self) -> tuple[str, ...]:
-        """``table`` and ``table.column`` entries a KPI reading this measure must declare."""
-        if not self.table:
-            return self.also
-        return (self.table, *(f"{self.table}.{c}" for c in self.columns), *self.also)
-
-
-MEASURES: dict[str, Measure] = {
-    "revenue": Measure("deals", ("amount",)),
-    "revenue_costed": Measure("deals", ("amount", "cost")),
-    "deals_won": Measure("deals"),
-    "deals_lost": Measure("deals"),
-    "cost_won": Measure("deals", ("amount", "cost")),
-    "units_won": Measure("deals", ("units",)),
-    "new_customers": Measure("deals", history=HISTORY_MONTHS),
-    "repeat_revenue": Measure("deals", ("amount",), history=HISTORY_MONTHS),
-    "new_segment_revenue": Measure("deals", ("amount", "segment"), history=HISTORY_MONTHS),
-    "pipeline_open": Measure("deals", ("amount",), rollup="last"),
-    "leads_created": Measure("leads"),
-    "leads_qualified": Measure("leads"),
-    "leads_converted": Measure("leads", ("converted_deal_id",), also=("deals",)),
-    "calls": Measure("activities"),
-    "meetings": Measure("activities"),
-    "emails": Measure("activities"),
-    "demos": Measure("activities"),
-    "active_days": Measure(""),
-    "target_revenue": Measure("targets"),
-}
-"""Every base measure by name; KPI formulas in ``kpis.yaml`` are written over these names."""
 
 
 @dataclass
@@ -617,19 +566,6 @@ class _Context:
 CohortFn = Callable[[_Context, str], Array]
 
 
-@dataclass(frozen=True)
-class Cohort:
-    """A registered non-additive KPI function: ``fn(context, grain) -> (entities, months)`` values.
-
-    NaN values get the KPI's ``when_zero`` reason. ``needs`` lists the tables and columns it reads;
-    ``history`` the months of data it needs before a period.
-    """
-
-    fn: CohortFn
-    needs: tuple[str, ...]
-    history: int = 0
-
-
 def _median_from_hist(hist: Array, values: Array) -> Array:
     """Exact median from histograms (..., bins) over the sorted bin ``values``; NaN where empty."""
     cum = np.cumsum(hist, axis=-1)
@@ -717,11 +653,8 @@ def _retention(ctx: _Context, grain: str) -> Array:
     return np.concatenate(out, axis=0)
 
 
-COHORT_FUNCTIONS: dict[str, Cohort] = {
-    "sales_cycle": Cohort(_sales_cycle, ("deals",)),
-    "retention": Cohort(_retention, ("deals",), history=HISTORY_MONTHS),
-}
-"""Registered cohort functions by name (``function:`` of a cohort KPI in ``kpis.yaml``)."""
+COHORT_FUNCTIONS: dict[str, CohortFn] = {"sales_cycle": _sales_cycle, "retention": _retention}
+"""The implementation of every cohort function declared in :data:`~salesreports.metrics.measures.COHORTS`."""
 
 
 # --------------------------------------------------------------------------- compute
@@ -758,7 +691,7 @@ def compute_kpis(data: Dataset, *, as_of: dt.date | None = None, grains: tuple[s
     ValueError
         An unknown grain.
     """
-    from salesreports.kpis import registry
+    from salesreports.metrics.kpis import registry
 
     bad = [g for g in grains if g not in GRAINS]
     if bad:
@@ -845,7 +778,7 @@ def _missing(kpi: Kpi, data: Dataset) -> str:
 
 def _history(kpi: Kpi) -> int:
     if kpi.type == "cohort":
-        return COHORT_FUNCTIONS[kpi.function].history
+        return COHORTS[kpi.function].history
     return max((MEASURES[name].history for name in kpi.inputs), default=0)
 
 
@@ -867,7 +800,7 @@ def _evaluate(
             bad = np.isnan(den) | (den <= 0 if kpi.positive_denominator else den == 0)
             value = np.where(bad, np.nan, num / np.where(bad, 1.0, den))
         else:
-            value = np.asarray(COHORT_FUNCTIONS[kpi.function].fn(ctx, grain), dtype=np.float64)
+            value = np.asarray(COHORT_FUNCTIONS[kpi.function](ctx, grain), dtype=np.float64)
     value = np.broadcast_to(value, shape).astype(np.float64)
     # reasons, from the most specific to the most general (a later one wins)
     reason = np.where(np.isnan(value), kpi.when_zero, "").astype(object)

@@ -56,12 +56,12 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from salesreports.errors import ConfigError, ParamsError, UnknownKpiError, close_matches
-from salesreports.periods import Period, parse_period
+from salesreports.metrics.periods import Period, parse_period
 
 if TYPE_CHECKING:
     from salesreports.data.loading import Dataset
-    from salesreports.engine import KpiTable
-    from salesreports.kpis import Kpi
+    from salesreports.metrics.engine import KpiTable
+    from salesreports.metrics.kpis import Kpi
 
 __all__ = [
     "LETTERS",
@@ -452,7 +452,7 @@ class GoalProgress:
 
     def formatted(self, currency: str = "$") -> dict[str, str]:
         """target, baseline, actual, expected, expected_seasonal and projected formatted by the KPI's format."""
-        from salesreports.kpis import format_value, registry
+        from salesreports.metrics.kpis import format_value, registry
 
         reg = registry()
         fmt = reg.get(self.metric).format if self.metric in reg else "ratio"
@@ -545,7 +545,7 @@ class _Plan:
         return 1.0 if self.kpi is None or self.kpi.higher_is_better else -1.0
 
     def fmt(self, value: float | None, currency: str = "$") -> str:
-        from salesreports.kpis import format_value
+        from salesreports.metrics.kpis import format_value
 
         return format_value(value, self.kpi.format if self.kpi else "ratio", currency)
 
@@ -565,7 +565,7 @@ def _new_plan(goal: Goal) -> _Plan:
 
 def _resolve_static(goal: Goal) -> _Plan:
     """Metric, window, mode and target shape: everything that does not need data."""
-    from salesreports.kpis import registry
+    from salesreports.metrics.kpis import registry
 
     plan = _new_plan(goal)
     p, w = plan.problems, plan.warnings
@@ -663,7 +663,7 @@ class _Tables:
         if key not in self._values:
             if self.data is None:
                 return None
-            from salesreports.engine import compute_kpis
+            from salesreports.metrics.engine import compute_kpis
 
             scoped = _filter(self.data, key)
             self._values[key] = _Values(compute_kpis(scoped, as_of=self.table.grid.as_of.date()))

@@ -1,0 +1,85 @@
+"""What the engine can measure, declared once: base measures and cohort functions by name.
+
+The KPI registry (:mod:`salesreports.metrics.kpis`) checks every declaration of ``kpis.yaml`` against
+these names and the tables and columns they need; the engine (:mod:`salesreports.metrics.engine`)
+computes them. Both import this module, neither imports the other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+__all__ = ["COHORTS", "HISTORY_MONTHS", "MEASURES", "Cohort", "Measure"]
+
+HISTORY_MONTHS = 12  # "active" customer = a won deal in the trailing 12 months; "new" = none in the 12 before
+
+
+@dataclass(frozen=True)
+class Measure:
+    """An additive base measure on the (rep x month) grid.
+
+    Attributes
+    ----------
+    table : the table it is counted from ("" when it comes from the calendar and the reps table)
+    columns : optional columns of that table it needs
+    rollup : how months add up to a longer period: ``sum``, or ``last`` (a month-end stock)
+    history : months of data needed before a period for the value to be known
+    also : other tables it reads
+    """
+
+    table: str
+    columns: tuple[str, ...] = ()
+    rollup: Literal["sum", "last"] = "sum"
+    history: int = 0
+    also: tuple[str, ...] = ()
+
+    @property
+    def needs(self) -> tuple[str, ...]:
+        """``table`` and ``table.column`` entries a KPI reading this measure must declare."""
+        if not self.table:
+            return self.also
+        return (self.table, *(f"{self.table}.{c}" for c in self.columns), *self.also)
+
+
+MEASURES: dict[str, Measure] = {
+    "revenue": Measure("deals", ("amount",)),
+    "revenue_costed": Measure("deals", ("amount", "cost")),
+    "deals_won": Measure("deals"),
+    "deals_lost": Measure("deals"),
+    "cost_won": Measure("deals", ("amount", "cost")),
+    "units_won": Measure("deals", ("units",)),
+    "new_customers": Measure("deals", history=HISTORY_MONTHS),
+    "repeat_revenue": Measure("deals", ("amount",), history=HISTORY_MONTHS),
+    "new_segment_revenue": Measure("deals", ("amount", "segment"), history=HISTORY_MONTHS),
+    "pipeline_open": Measure("deals", ("amount",), rollup="last"),
+    "leads_created": Measure("leads"),
+    "leads_qualified": Measure("leads"),
+    "leads_converted": Measure("leads", ("converted_deal_id",), also=("deals",)),
+    "calls": Measure("activities"),
+    "meetings": Measure("activities"),
+    "emails": Measure("activities"),
+    "demos": Measure("activities"),
+    "active_days": Measure(""),
+    "target_revenue": Measure("targets"),
+}
+"""Every base measure by name; KPI formulas in ``kpis.yaml`` are written over these names."""
+
+
+@dataclass(frozen=True)
+class Cohort:
+    """A registered non-additive KPI function, declared (the engine implements it under the same name).
+
+    NaN values get the KPI's ``when_zero`` reason. ``needs`` lists the tables and columns it reads;
+    ``history`` the months of data it needs before a period.
+    """
+
+    needs: tuple[str, ...]
+    history: int = 0
+
+
+COHORTS: dict[str, Cohort] = {
+    "sales_cycle": Cohort(("deals",)),
+    "retention": Cohort(("deals",), history=HISTORY_MONTHS),
+}
+"""Registered cohort functions by name (``function:`` of a cohort KPI in ``kpis.yaml``)."""
