@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from salesreports.index import write_index
-from salesreports.render import Renderer
+from salesreports.report.index import write_index
+from salesreports.report.render import Renderer
 from test_index import manifest
 from test_render import REP, scorecard_notebook, team_notebook
 
@@ -220,7 +220,7 @@ def test_figures_in_a_crowded_table_never_break_inside_a_number(open_page: Any, 
     """The position table's figures wrap between words only; without ``figures`` they would break mid-number."""
     import pandas as pd
 
-    from salesreports import display
+    from salesreports.report import display
 
     long = "Lead-to-sale conversion (leads of the last 12 months) " * 2
     frame = pd.DataFrame(

@@ -1,4 +1,4 @@
-"""Tests for salesreports.charts and salesreports.theme, on ``chart.to_dict()`` (schema-validated), not pixels."""
+"""Tests for salesreports.report.charts and .theme, on ``chart.to_dict()`` (schema-validated), not pixels."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import altair as alt
 import pandas as pd
 import pytest
 
-from salesreports import charts, theme
 from salesreports.errors import TemplateError, UnknownKpiError
 from salesreports.metrics import kpis
+from salesreports.report import charts, theme
 
 NAN = math.nan
 MONTHS = ["2025-12", "2026-01", "2026-02", "2026-03"]
@@ -295,7 +295,7 @@ def test_theme_is_registered_and_idempotent() -> None:
 
 def test_long_names_with_emoji_render() -> None:
     """Vega's own truncation split emoji into half surrogate pairs and vl-convert failed the report."""
-    from salesreports.render import spec_to_svg
+    from salesreports.report.vega import spec_to_svg
 
     name = "Zoë 😀 " * 12
     frame = pd.DataFrame(

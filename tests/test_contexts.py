@@ -11,8 +11,8 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from salesreports.contexts import context_files, plain, read_context, records, write_context
 from salesreports.errors import ParamsError
+from salesreports.report.contexts import context_files, plain, read_context, records, write_context
 
 
 def context(value: float = 4000.0, stamp: str = "2026-11-01T00:00:00+00:00") -> dict[str, object]:

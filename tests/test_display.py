@@ -1,4 +1,4 @@
-"""Tests for salesreports.display: escaped HTML fragments, text fallbacks and the chart bundle."""
+"""Tests for salesreports.report.display: escaped HTML fragments, text fallbacks and the chart bundle."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
-from salesreports import display as d
-from salesreports import theme
 from salesreports.errors import TemplateError
+from salesreports.report import display as d
+from salesreports.report import theme
 
 EVIL = "<script>alert('x')</script> $5 *bold* \u202eevil\u200b"
 

@@ -118,7 +118,7 @@ def test_failures_stay_in_their_task_and_outputs_upload_with_fsspec(tmp_path: Pa
 
 
 def test_a_report_with_broken_context_files_fails_alone(tmp_path: Path, client: Any) -> None:
-    from salesreports.contexts import write_context
+    from salesreports.report.contexts import write_context
 
     context = tmp_path / "R1" / "context.json"
     context.parent.mkdir()

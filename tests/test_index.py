@@ -1,4 +1,4 @@
-"""Tests for salesreports.index: the period's self-contained, sortable and filterable index page.
+"""Tests for salesreports.report.index: the period's self-contained, sortable and filterable index page.
 
 ``manifest`` is also used by test_browser.py.
 """
@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from salesreports.errors import RenderError
-from salesreports.index import write_index
+from salesreports.report.index import write_index
 
 TEAMS = ("North", "South", "East", "West")
 

@@ -26,9 +26,9 @@ from typing import Any
 import pytest
 
 from salesreports import mail
-from salesreports.contexts import read_context, write_context
 from salesreports.errors import ConfigError, DeliveryError, ParamsError
 from salesreports.params import Config, load_config
+from salesreports.report.contexts import read_context, write_context
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = Path(__file__).parent / "fixtures" / "tiny"

@@ -25,13 +25,13 @@ import pandas as pd
 import pytest
 
 from conftest import TINY, write_config
-from salesreports.contexts import plain, records, write_context
 from salesreports.data.loading import Dataset, load_dataset
 from salesreports.errors import ParamsError, TemplateError
 from salesreports.metrics.engine import compute_kpis
 from salesreports.metrics.periods import parse_period
 from salesreports.params import load_config
-from salesreports.scope import QUARTILE_MIN_GROUP, Scope, build_scope
+from salesreports.report.contexts import plain, records, write_context
+from salesreports.report.scope import QUARTILE_MIN_GROUP, Scope, build_scope
 
 PDFTOTEXT = shutil.which("pdftotext")
 TABLES = ("reps", "deals", "leads", "activities", "targets", "feedback")
@@ -477,20 +477,20 @@ def test_rep_context_keys_are_the_documented_ones(tmp_path: Path, tiny_data: Dat
 def test_preview_never_loads_the_data_in_the_kernel(tiny_config: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """With an empty context a view gets its context from a child process: this process never loads data."""
     import salesreports.data.loading
-    import salesreports.scope
-    from salesreports.views import rep_view
+    import salesreports.report.scope
+    from salesreports.report.views import rep_view
 
     def refuse(*_: Any, **__: Any) -> Any:
         raise AssertionError("the data set was loaded in the template's kernel")
 
     monkeypatch.setattr(salesreports.data.loading, "load_dataset", refuse)
-    monkeypatch.setattr(salesreports.scope, "build_scope", refuse)
+    monkeypatch.setattr(salesreports.report.scope, "build_scope", refuse)
     view = rep_view("R1", "2025-03", "", str(tiny_config))
     assert view.name == "Ann Archer" and view.value("revenue") == (4000.0, "")
 
 
 def test_view_refuses_another_reps_context(tiny_config: Path, tmp_path: Path, tiny_data: Dataset) -> None:
-    from salesreports.views import rep_view, team_view
+    from salesreports.report.views import rep_view, team_view
 
     scope = tiny_scope(tmp_path, tiny_data)
     path = tmp_path / "bob.json"
@@ -528,7 +528,7 @@ def _template_with(tmp_path: Path, line: str) -> Path:
 def test_templates_may_not_read_data(tmp_path: Path, make_config: Any, line: str, words: str) -> None:
     """`salesreports check` flags a template that reads data, and a run refuses it before writing anything."""
     from salesreports.batch import run_reports
-    from salesreports.notebooks import check_template
+    from salesreports.report.notebooks import check_template
 
     template = _template_with(tmp_path, line)
     found = [str(f) for f in check_template(template)]
@@ -540,7 +540,7 @@ def test_templates_may_not_read_data(tmp_path: Path, make_config: Any, line: str
 
 
 def test_shipped_templates_read_only_their_context() -> None:
-    from salesreports.notebooks import check_template
+    from salesreports.report.notebooks import check_template
 
     root = Path(__file__).parents[1] / "reports"
     for template in sorted(root.glob("*.ipynb")):

@@ -8,7 +8,7 @@ import sys
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from salesreports.redact import COLLEAGUE, Redactor, fold
+from salesreports.report.redact import COLLEAGUE, Redactor, fold
 
 
 def one_big_pattern(names: list[str], text: str, keep: list[str]) -> str:

@@ -1,4 +1,4 @@
-"""Tests for salesreports.render: notebooks built here with nbformat, rendered to HTML and PDF in tmp_path.
+"""Tests for salesreports.report.render: notebooks built here with nbformat, rendered to HTML and PDF in tmp_path.
 
 ``scorecard_notebook`` and ``team_notebook`` are also used by test_browser.py.
 """
@@ -20,9 +20,9 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 from PIL import Image, ImageChops
 
-from salesreports import charts, render
-from salesreports import display as d
 from salesreports.errors import RenderError
+from salesreports.report import charts, render
+from salesreports.report import display as d
 
 REP = "Ann Ärcher-Lindqvist"
 CODE_MARKER = "SECRET_CODE_NEVER_SHOWN"

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from salesreports.contexts import plain, records
 from salesreports.data.loading import load_dataset
 from salesreports.metrics.engine import compute_kpis
 from salesreports.metrics.periods import parse_period
 from salesreports.params import load_config
-from salesreports.scope import Scope, build_scope, header
+from salesreports.report.contexts import plain, records
+from salesreports.report.scope import Scope, build_scope, header
 
 OTHERS_OF_R1 = ["R2", "R3", "Bob Baker", "Cy Cole", "bob.baker@example.com", "D5", "D6", "A4", "A5"]
 

@@ -7,14 +7,14 @@ from typing import Any
 
 import pytest
 
-from salesreports.contexts import read_context, write_context
 from salesreports.data.loading import load_dataset
 from salesreports.errors import ParamsError
 from salesreports.metrics.engine import compute_kpis
 from salesreports.metrics.periods import parse_period
 from salesreports.params import load_config
-from salesreports.scope import Scope, build_scope
-from salesreports.views import RepView, TeamView, rep_view, team_view
+from salesreports.report.contexts import read_context, write_context
+from salesreports.report.scope import Scope, build_scope
+from salesreports.report.views import RepView, TeamView, rep_view, team_view
 
 
 @pytest.fixture(scope="module")

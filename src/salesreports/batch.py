@@ -1,7 +1,7 @@
 """Plan and run a batch of reports: params x reps x periods -> jobs -> executor -> manifest.
 
 ``run_reports`` loads and validates the data once, computes every KPI once,
-writes one context per report (see :mod:`salesreports.scope`), checks the
+writes one context per report (see :mod:`salesreports.report.scope`), checks the
 parameters against each template's declared parameters **before** starting,
 skips reports whose inputs did not change, runs the rest in parallel, and
 records everything in the period's manifest. A failing report never stops the
@@ -92,7 +92,7 @@ def check_template_runs(template: Path) -> None:
     Checked before anything is written, so that a broken template fails the run at once instead of
     leaving one failed notebook per rep.
     """
-    from salesreports.notebooks import fatal_findings
+    from salesreports.report.notebooks import fatal_findings
 
     template_parameters(template)  # missing or unreadable file, no parameters cell
     found = fatal_findings(template)
@@ -163,7 +163,7 @@ def plan_period(
     html: bool = True,
 ) -> PeriodPlan:
     """Write the contexts of one period and decide which reports must run."""
-    from salesreports.contexts import write_context
+    from salesreports.report.contexts import write_context
 
     period: Period = scope.period
     folder = config.output_path / slug(period.label)
@@ -275,8 +275,8 @@ def plan_period(
 
 
 def _headline(context: dict[str, Any]) -> dict[str, Any]:
-    from salesreports.contexts import records
     from salesreports.metrics.kpis import registry
+    from salesreports.report.contexts import records
 
     end = context["period"]["end"]
     values = {(r["kpi"], r["grain"]): r["value"] for r in records(context["kpis"]) if r["period_end"] == end}
@@ -315,7 +315,7 @@ def run_reports(
     from salesreports.data.loading import load_dataset
     from salesreports.data.validate import validate
     from salesreports.metrics.engine import compute_kpis
-    from salesreports.scope import build_scope
+    from salesreports.report.scope import build_scope
 
     started = time.perf_counter()
     stage = on_stage or (lambda _msg: None)
@@ -393,7 +393,7 @@ def run_reports(
 def _write_index(plan: PeriodPlan) -> Path:
     path = plan.folder / "index.html"
     try:
-        from salesreports.index import write_index
+        from salesreports.report.index import write_index
     except ImportError:  # pragma: no cover - the index module ships with the package
         return path
     return write_index(json.loads(json.dumps(plan.manifest.to_dict(), default=str)), path)

@@ -255,8 +255,8 @@ def check(
     """
     import tempfile
 
-    from salesreports.notebooks import check_template, execute_defaults
     from salesreports.params import load_config
+    from salesreports.report.notebooks import check_template, execute_defaults
 
     out = _console()
     failed = False
@@ -288,7 +288,7 @@ def new_template(
 
     Example: [bold]salesreports new-template quarterly_review --kind rep[/]
     """
-    from salesreports.notebooks import scaffold
+    from salesreports.report.notebooks import scaffold
 
     try:
         path = scaffold(name, folder, kind=kind)

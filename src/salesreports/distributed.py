@@ -158,7 +158,7 @@ def _common_root(jobs: list[Job]) -> str:
 
 def _inputs(job: Job) -> dict[str, bytes]:
     """The files a report reads, to send with its task: its template and its context."""
-    from salesreports.contexts import context_files
+    from salesreports.report.contexts import context_files
 
     out = {"template": Path(job.template).read_bytes()}
     context = job.parameters.get("context")

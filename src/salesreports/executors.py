@@ -93,12 +93,12 @@ REPORT_MODULES = (
     "papermill",
     "nbformat",
     "salesreports.nbengine",
-    "salesreports.views",
-    "salesreports.charts",
-    "salesreports.display",
-    "salesreports.theme",
-    "salesreports.scope",
-    "salesreports.contexts",
+    "salesreports.report.views",
+    "salesreports.report.charts",
+    "salesreports.report.display",
+    "salesreports.report.theme",
+    "salesreports.report.scope",
+    "salesreports.report.contexts",
     "pyarrow.parquet",  # a report reads its KPI tables from Parquet
 )
 # Modules a report imported are preloaded into the zygote for the next reports only when they belong to the
@@ -248,7 +248,7 @@ def report_metadata(job: Job) -> dict[str, Any]:
     context = job.parameters.get("context")
     if not context:
         return {}
-    from salesreports.scope import header
+    from salesreports.report.scope import header
 
     return {"salesreports": header(json.loads(Path(context).read_text(encoding="utf-8")))}
 
@@ -784,7 +784,7 @@ def _render(job: Job, notebook: Path, timings: dict[str, float]) -> None:
         return
     import nbformat
 
-    from salesreports.render import render_html, render_pdf
+    from salesreports.report.render import render_html, render_pdf
 
     nbf: Any = nbformat
     t, cpu = time.perf_counter(), time.process_time()
@@ -835,8 +835,8 @@ def _warm_renderer() -> None:
     import nbformat
     import pandas as pd
 
-    from salesreports import display
-    from salesreports.render import _default, render_html, render_pdf
+    from salesreports.report import display
+    from salesreports.report.render import _default, render_html, render_pdf
 
     _default().warm()
     v4: Any = nbformat.v4

@@ -371,8 +371,8 @@ def _candidate(config: Config, folder: Path, entry: dict[str, Any]) -> Candidate
         )
         return c
     c.files = files
-    from salesreports.contexts import read_context
     from salesreports.errors import ParamsError
+    from salesreports.report.contexts import read_context
 
     try:
         c.context = read_context(files["context"])
@@ -445,7 +445,7 @@ def _env(autoescape: bool) -> Any:
     import jinja2
 
     return jinja2.Environment(
-        loader=jinja2.PackageLoader("salesreports", "templates/email"),
+        loader=jinja2.PackageLoader("salesreports.report", "templates/email"),
         autoescape=autoescape,  # noqa: S701 - off only for the text/plain part
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -458,7 +458,7 @@ def _env(autoescape: bool) -> Any:
 def _css() -> str:
     from importlib import resources
 
-    base = resources.files("salesreports").joinpath("templates/email")
+    base = resources.files("salesreports.report").joinpath("templates/email")
     return base.joinpath("email.css").read_text("utf-8") + "\n" + base.joinpath("responsive.css").read_text("utf-8")
 
 
@@ -496,7 +496,7 @@ def notebook_charts(path: Path) -> list[dict[str, Any]]:
 def _png(spec_json: str) -> bytes:
     import vl_convert as vlc
 
-    from salesreports.render import vl_version
+    from salesreports.report.vega import vl_version
 
     spec = json.loads(spec_json)
     return _shrink(bytes(vlc.vegalite_to_png(spec, scale=2, vl_version=vl_version(spec))))
@@ -542,7 +542,7 @@ def chart_png(spec: Mapping[str, Any]) -> tuple[bytes, int, int]:
 
 def _tiles(context: dict[str, Any]) -> list[dict[str, Any]]:
     from salesreports.metrics.kpis import registry
-    from salesreports.views import RepView
+    from salesreports.report.views import RepView
 
     view = RepView(context)
     out = []

@@ -179,7 +179,7 @@ def _config(spec: dict[str, Any], out: Path, mode: str = "fast") -> Any:
 def _child_prep(spec: dict[str, Any]) -> dict[str, Any]:
     """Plan every rep of the period (contexts only) and pick the benchmark's reps."""
     from salesreports.batch import run_reports
-    from salesreports.contexts import context_files
+    from salesreports.report.contexts import context_files
 
     out = Path(spec["out"]) / "prep"
     shutil.rmtree(out, ignore_errors=True)
@@ -332,7 +332,7 @@ def _child_floor(spec: dict[str, Any]) -> dict[str, Any]:
     from papermill.parameterize import parameterize_notebook
 
     from salesreports import executors, nbengine
-    from salesreports.render import _default, render_html, render_pdf
+    from salesreports.report.render import _default, render_html, render_pdf
 
     for name in executors.REPORT_MODULES:
         importlib.import_module(name)
@@ -432,8 +432,8 @@ def _plan_data(out: Path, reps: int) -> Path:
 def _child_plan(spec: dict[str, Any]) -> dict[str, Any]:
     """Planning for a large organisation: N cloned reps, one month (contexts, jobs, manifest, index)."""
     from salesreports.batch import run_reports
-    from salesreports.contexts import context_files
     from salesreports.params import load_config
+    from salesreports.report.contexts import context_files
 
     reps = int(spec["plan_reps"])
     out = Path(spec["out"])

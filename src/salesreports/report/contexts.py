@@ -1,6 +1,6 @@
 """A report's context on disk: a small JSON file with its KPI tables beside it as Parquet.
 
-:mod:`salesreports.scope` builds a context (a dict) per report; this module writes and reads it.
+:mod:`salesreports.report.scope` builds a context (a dict) per report; this module writes and reads it.
 One report's context is a few files in the report's own folder::
 
     context.json       everything but the tables, with "tables": {"kpis": "kpis.parquet", ...}
@@ -8,8 +8,8 @@ One report's context is a few files in the report's own folder::
     rep_kpis.parquet   team summaries only: the members' rows for the period
 
 A notebook reads only these files (never the data set), and a rep's files hold only that rep's
-rows plus team aggregates (see :mod:`salesreports.scope`). In memory the tables sit under the same
-keys (``context["kpis"]``): Arrow tables as :mod:`salesreports.scope` builds them (one table for all
+rows plus team aggregates (see :mod:`salesreports.report.scope`). In memory the tables sit under the same
+keys (``context["kpis"]``): Arrow tables as :mod:`salesreports.report.scope` builds them (one table for all
 reps, sliced without copying), pandas DataFrames as :func:`read_context` reads them; a value that is
 not available is null (NaN in pandas), never 0. :func:`records` turns either into row dicts.
 

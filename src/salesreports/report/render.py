@@ -3,7 +3,7 @@
 HTML comes from nbconvert's ``HTMLExporter`` with the package's own template
 (``templates/salesreports``): no code cells, no prompts, no require.js, MathJax or
 CDN scripts. Before the template runs, every chart bundle
-(``application/vnd.salesreports.chart+json``, see :mod:`salesreports.display`) is
+(``application/vnd.salesreports.chart+json``, see :mod:`salesreports.report.display`) is
 converted to inline SVG by vl-convert (same font as the page) inside a
 ``<figure role="img" aria-label=...>`` with the alt text as a small caption.
 Markdown is rendered without math, so ``$50,000`` stays money.
@@ -42,8 +42,9 @@ from pathlib import Path
 from typing import Any, Final, Literal
 
 from salesreports import __version__
-from salesreports.display import CHART_MIME, component_css
 from salesreports.errors import RenderError
+from salesreports.report.display import CHART_MIME, component_css
+from salesreports.report.vega import spec_to_svg
 
 __all__ = [
     "PAGE_SIZES",
@@ -57,9 +58,7 @@ __all__ = [
     "offline_html",
     "render_html",
     "render_pdf",
-    "spec_to_svg",
     "vega_bundle",
-    "vl_version",
 ]
 
 PageSize = Literal["A4", "Letter"]
@@ -67,7 +66,6 @@ PAGE_SIZES: Final = ("A4", "Letter")
 TEMPLATE_DIR: Final = Path(__file__).with_name("templates")
 TEMPLATE_NAME: Final = "salesreports"
 CACHE_ENV: Final = "SALESREPORTS_CACHE_DIR"
-FONT_FALLBACK: Final = "Liberation Sans, Arial, Helvetica, sans-serif"
 # Cell tags that leave a cell, or its outputs, out of the report.
 REMOVE_CELL_TAGS: Final = frozenset({"remove_cell", "remove-cell", "hide"})
 REMOVE_OUTPUT_TAGS: Final = frozenset({"remove_output", "remove-output", "hide-output"})
@@ -108,8 +106,6 @@ _REMOTE_ATTR = re.compile(r"""\b(src|href|srcset|poster|data)\s*=\s*(["'])\s*(?:
 _EVENT_ATTR = re.compile(r"""\son[a-z]+\s*=\s*(?:"[^"]*"|'[^']*'|[^\s>]+)""", re.IGNORECASE)
 _JS_URL = re.compile(r"""\b(href|src)\s*=\s*(["'])\s*javascript:[^"']*\2""", re.IGNORECASE)
 _TAG = re.compile(r"<[A-Za-z][^<>]*>")
-_SVG_ID = re.compile(r'\bid="([^"]+)"')
-_SVG_FONT = re.compile(r'font-family="Liberation Sans"')
 
 
 @dataclass(frozen=True)
@@ -123,43 +119,6 @@ class RenderResult:
 
 
 # -- charts --------------------------------------------------------------------------------------------------
-
-
-def vl_version(spec: Mapping[str, Any]) -> str | None:
-    """The vl-convert Vega-Lite version matching the spec's ``$schema`` (``"6.4"``), or ``None`` for the latest."""
-    import vl_convert as vlc
-
-    match = re.search(r"/v(\d+)\.(\d+)", str(spec.get("$schema", "")))
-    if not match:
-        return None
-    wanted = f"{match[1]}.{match[2]}"
-    return wanted if wanted in _vl_versions(vlc) else None
-
-
-@cache
-def _vl_versions(vlc: Any) -> tuple[str, ...]:
-    return tuple(vlc.get_vegalite_versions())
-
-
-def spec_to_svg(spec: Mapping[str, Any], *, id_prefix: str = "") -> str:
-    """Convert a Vega-Lite spec to an SVG string with vl-convert.
-
-    The chart's font gets metric-compatible fallbacks (Arial, Helvetica) for viewers without Liberation
-    Sans, and with ``id_prefix`` the SVG's internal ids (clip paths) are made unique on the page.
-    """
-    import vl_convert as vlc
-
-    svg: str = vlc.vegalite_to_svg(dict(spec), vl_version=vl_version(spec))
-    svg = _SVG_FONT.sub(f'font-family="{FONT_FALLBACK}"', svg)
-    if id_prefix:
-        ids = set(_SVG_ID.findall(svg))
-        if ids:
-            svg = re.sub(
-                r'(\bid="|url\(#|href="#)([^")]+)',
-                lambda m: m[1] + (f"{id_prefix}-{m[2]}" if m[2] in ids else m[2]),
-                svg,
-            )
-    return svg
 
 
 def chart_figure(payload: Mapping[str, Any], *, index: int = 1, interactive: bool = False) -> str:
@@ -180,7 +139,7 @@ def chart_figure(payload: Mapping[str, Any], *, index: int = 1, interactive: boo
     try:
         svg = spec_to_svg(spec, id_prefix=f"sr{index}-{slug}")
     except Exception as exc:  # vl-convert raises plain ValueError/RuntimeError with the JS message
-        msg = f"chart '{name}' could not be drawn: {exc}. Check the chart in JupyterLab (salesreports.charts)."
+        msg = f"chart '{name}' could not be drawn: {exc}. Check the chart in JupyterLab (salesreports.report.charts)."
         raise RenderError(msg, chart=name, stage="chart") from exc
     label = _html.escape(alt or name, quote=True)
     caption = f'<figcaption class="sr-chart__alt">{_html.escape(alt)}</figcaption>' if alt else ""

@@ -27,9 +27,9 @@ from functools import cache
 from importlib import resources
 from typing import Any, Final, Literal
 
-from salesreports import theme
 from salesreports.errors import TemplateError, close_matches
 from salesreports.metrics.kpis import FORMATS, format_value, registry
+from salesreports.report import theme
 
 __all__ = [
     "BATCH_ENV",
@@ -74,7 +74,7 @@ def component_css(*, browser: bool = True) -> str:
     The page template includes it; the email module can inline it. ``browser=False`` leaves out the rules only
     browsers understand (phone media queries, print colours), which WeasyPrint would warn about.
     """
-    static = resources.files("salesreports").joinpath("templates/salesreports/static")
+    static = resources.files("salesreports.report").joinpath("templates/salesreports/static")
     css = static.joinpath("components.css").read_text("utf-8")
     if browser:
         css += "\n" + static.joinpath("components-screen.css").read_text("utf-8")
@@ -140,7 +140,7 @@ class Chart:
     ) -> dict[str, Any]:
         data = self.bundle()
         if not in_batch():
-            from salesreports.render import spec_to_svg
+            from salesreports.report.vega import spec_to_svg
 
             data["image/svg+xml"] = spec_to_svg(self.spec)
         return data
@@ -155,7 +155,7 @@ def chart(chart: Any, alt: str, name: str = "") -> Chart:
     Parameters
     ----------
     chart
-        An altair chart (``alt.TopLevelMixin``), e.g. from :mod:`salesreports.charts`, or a Vega-Lite spec dict.
+        An altair chart (``alt.TopLevelMixin``), e.g. from :mod:`salesreports.report.charts`, or a Vega-Lite spec dict.
         Its spec is taken with the house theme enabled, so it carries the report's fonts and colours.
     alt
         A short summary of the data for readers who cannot see the chart (screen readers, mail clients that

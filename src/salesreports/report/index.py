@@ -29,7 +29,7 @@ from urllib.parse import quote
 from salesreports import __version__
 from salesreports.errors import RenderError
 from salesreports.metrics.kpis import format_value, registry
-from salesreports.render import atomic_write, format_timestamp, json_for_script
+from salesreports.report.render import atomic_write, format_timestamp, json_for_script
 
 __all__ = ["STATUSES", "write_index"]
 

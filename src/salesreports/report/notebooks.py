@@ -24,14 +24,14 @@ from salesreports.errors import TemplateError
 __all__ = ["DATA_CALLS", "DATA_MODULES", "Finding", "check_template", "execute_defaults", "fatal_findings", "scaffold"]
 
 KIND_PARAMS = {"rep": ("rep_id", "period", "context"), "team": ("team", "period", "context")}
-# A template sees one report's context through salesreports.views, nothing else: these would load the data set.
+# A template sees one report's context through salesreports.report.views, nothing else: these would load the data set.
 DATA_MODULES = (
     "salesreports.data",
     "salesreports.metrics.engine",
     "salesreports.metrics.benchmarks",
     "salesreports.metrics.goals",
     "salesreports.metrics.coaching",
-    "salesreports.scope",
+    "salesreports.report.scope",
     "salesreports.batch",
     "duckdb",
     "sqlalchemy",
@@ -133,7 +133,7 @@ def _data_access(name: str, cell: int, tree: ast.AST) -> list[Finding]:
     found = []
     fix = (
         "a template may only use its view (`view = rep_view(...)`); if it needs more, add a method to "
-        "salesreports.views that reads the context"
+        "salesreports.report.views that reads the context"
     )
     for node in ast.walk(tree):
         modules: list[str] = []
@@ -252,7 +252,7 @@ def execute_defaults(path: Path, out: Path) -> None:
 
 REP_CELLS = [
     ("markdown", "## {title}\n\nWhat this report is for, in a sentence or two."),
-    ("code", "from salesreports.views import rep_view\n\nview = rep_view(rep_id, period, context, params_file)"),
+    ("code", "from salesreports.report.views import rep_view\n\nview = rep_view(rep_id, period, context, params_file)"),
     ("markdown", "## Headline KPIs"),
     ("code", "view.tiles()"),
     ("markdown", "## Revenue trend"),
@@ -260,7 +260,7 @@ REP_CELLS = [
 ]
 TEAM_CELLS = [
     ("markdown", "## {title}\n\nWhat this report is for, in a sentence or two."),
-    ("code", "from salesreports.views import team_view\n\nview = team_view(team, period, context, params_file)"),
+    ("code", "from salesreports.report.views import team_view\n\nview = team_view(team, period, context, params_file)"),
     ("markdown", "## Team totals"),
     ("code", "view.tiles()"),
     ("markdown", "## Leaderboard"),

@@ -8,9 +8,9 @@ table. Every builder
 - embeds its rows inline (``{"values": [...]}``) with missing values as ``null``: a missing value is
   never drawn as zero: lines break, bars and points are left out, labels say "not available";
 - returns a small "no data" chart instead of an empty frame;
-- enables the house theme (:mod:`salesreports.theme`), so ``chart.to_dict()`` carries its fonts.
+- enables the house theme (:mod:`salesreports.report.theme`), so ``chart.to_dict()`` carries its fonts.
 
-Wrap a chart for a notebook with :func:`salesreports.display.chart`.
+Wrap a chart for a notebook with :func:`salesreports.report.display.chart`.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from typing import Any, Final
 import altair as alt
 import pandas as pd
 
-from salesreports import theme
 from salesreports.errors import TemplateError
 from salesreports.metrics.kpis import Kpi, format_value, get
+from salesreports.report import theme
 
 __all__ = [
     "ACTIVITY_TYPES",

@@ -10,7 +10,7 @@ managers) get per-rep figures of their own team.
 
 Contexts are built for all reps of a period at once from the precomputed KPI
 table (grouped once, no per-rep scans of raw data) and written by
-:mod:`salesreports.contexts` as a small JSON file with the report's slice of the
+:mod:`salesreports.report.contexts` as a small JSON file with the report's slice of the
 KPI table beside it as Parquet; the batch runner passes only the JSON file's path.
 
 What a rep's context may hold of other people, and nothing more:
@@ -29,7 +29,7 @@ What a rep's context may hold of other people, and nothing more:
 
 A JupyterLab preview (a template run with an empty ``context``) gets its
 context from :func:`context_for` run in a child process (``python -m
-salesreports.scope``), so a template's kernel never holds the data set.
+salesreports.report.scope``), so a template's kernel never holds the data set.
 """
 
 from __future__ import annotations
@@ -50,11 +50,11 @@ from salesreports.metrics.engine import KpiTable
 from salesreports.metrics.periods import Period
 from salesreports.params import Config
 from salesreports.paths import atomic_write_text
-from salesreports.redact import Redactor
+from salesreports.report.redact import Redactor
 
 __all__ = ["CONTEXT_VERSION", "QUARTILE_MIN_GROUP", "Scope", "build_scope", "context_for"]
 
-CONTEXT_VERSION = 2  # 2: KPI tables as Parquet beside context.json (salesreports.contexts)
+CONTEXT_VERSION = 2  # 2: KPI tables as Parquet beside context.json (salesreports.report.contexts)
 TREND_MONTHS = 12
 QUARTILE_MIN_GROUP = 5
 GOAL_NUMBERS = (
@@ -594,7 +594,7 @@ def _coaching(config: Config) -> Any:
 def context_for(kind: str, ident: str, period: str, params_file: Path) -> dict[str, Any]:
     """Build one report's context from the settings file (JupyterLab previews with default parameters).
 
-    Templates never call this in their own kernel: :mod:`salesreports.views` runs it in a child
+    Templates never call this in their own kernel: :mod:`salesreports.report.views` runs it in a child
     process (:func:`main`) and reads back only the context's files, like a batch run does.
 
     Raises
@@ -631,16 +631,16 @@ def context_for(kind: str, ident: str, period: str, params_file: Path) -> dict[s
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m salesreports.scope KIND ID PERIOD PARAMS_FILE OUT``: write one report's context to OUT.
+    """``python -m salesreports.report.scope KIND ID PERIOD PARAMS_FILE OUT``: write one report's context to OUT.
 
-    Used by :mod:`salesreports.views` for previews, so that the data set is loaded in this child
+    Used by :mod:`salesreports.report.views` for previews, so that the data set is loaded in this child
     process and never in a template's kernel. A :class:`~salesreports.errors.SalesReportsError` is
     written to OUT as ``{"error": class name, "message": text}`` (exit code 1).
     """
     import sys
 
-    from salesreports.contexts import write_context
     from salesreports.errors import SalesReportsError
+    from salesreports.report.contexts import write_context
 
     kind, ident, period, params_file, out = sys.argv[1:] if argv is None else argv
     try:
@@ -651,7 +651,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":  # pragma: no cover - run by salesreports.views in a child process
+if __name__ == "__main__":  # pragma: no cover - run by salesreports.report.views in a child process
     raise SystemExit(main())
 
 

@@ -2,7 +2,7 @@
 
 Importing this module registers the ``"salesreports"`` altair theme (a registry, no
 other side effect); :func:`enable` makes it the active theme and
-:func:`salesreports.display.chart` applies it while converting a chart to its spec, so
+:func:`salesreports.report.display.chart` applies it while converting a chart to its spec, so
 every chart spec carries the same fonts and colours whatever the global altair state.
 
 The font is explicit and installed (``Liberation Sans``, metric-compatible with Arial):
