@@ -10,9 +10,9 @@ import nbformat
 import pytest
 
 from conftest import ROOT, TINY
-from salesreports.batch import check_parameters, default_period, run_reports
 from salesreports.errors import DataValidationError, ParamsError, TemplateError
 from salesreports.params import load_config
+from salesreports.run.batch import check_parameters, default_period, run_reports
 
 pytestmark = pytest.mark.notebooks
 REP_TEMPLATE = ROOT / "reports" / "rep_scorecard.ipynb"

@@ -23,8 +23,8 @@ def imported_by(code: str) -> list[str]:
     [
         "import salesreports.cli",
         "import salesreports",
-        "import salesreports.executors",
-        "import salesreports.distributed",
+        "import salesreports.run.local",
+        "import salesreports.run.distributed",
         "import salesreports.bench.reports",
     ],
 )

@@ -11,10 +11,10 @@ import nbformat
 import pytest
 
 from conftest import FIXTURES, write_config
-from salesreports.batch import run_reports
-from salesreports.distributed import DaskExecutor, _common_root
-from salesreports.executors import Job, JobResult
 from salesreports.params import load_config
+from salesreports.run.batch import run_reports
+from salesreports.run.distributed import DaskExecutor, _common_root
+from salesreports.run.jobs import Job, JobResult
 
 pytestmark = pytest.mark.dask
 TEMPLATES = FIXTURES / "templates"

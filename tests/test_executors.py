@@ -16,8 +16,12 @@ import nbformat
 import pytest
 
 from conftest import FIXTURES
-from salesreports import executors
-from salesreports.executors import Job, JobResult, LocalExecutor, Zygote, learnable, run_job
+from salesreports.run import processes
+from salesreports.run import zygote as zygote_module
+from salesreports.run.jobs import Job, JobResult
+from salesreports.run.local import LocalExecutor
+from salesreports.run.worker import run_job
+from salesreports.run.zygote import Zygote, learnable
 
 TEMPLATES = FIXTURES / "templates"
 CONTEXT = {
@@ -106,26 +110,26 @@ def test_run_job_here_starts_a_zygote_as_a_fresh_interpreter(tmp_path: Path) -> 
         first = run_job(job(tmp_path, "plant_state.ipynb", "R1", role="plant"), "fast")
         second = run_job(job(tmp_path, "plant_state.ipynb", "R2", role="check"), "fast")
         assert (first.status, second.status) == ("ok", "ok"), (first.error, second.error)
-        with executors._ZYGOTES.acquire() as zygote:
+        with zygote_module.zygotes.acquire() as zygote:
             assert zygote.how == "spawn"
             info = zygote.ping()
         assert info["threads"] == 1
     finally:
         stop.set()
         helper.join()
-        executors._ZYGOTES.close()
+        zygote_module.zygotes.close()
 
 
 def test_a_forked_zygote_is_single_threaded_and_learns_safe_modules(tmp_path: Path) -> None:
     code = textwrap.dedent(f"""
         import json, os
-        from salesreports import executors
-        executors._quiet_threads()
+        from salesreports.run import jobs, processes, zygote
+        processes.quiet_threads()
         import importlib
-        for name in executors.REPORT_MODULES:
+        for name in zygote.REPORT_MODULES:
             importlib.import_module(name)
-        z = executors.Zygote.start("auto")
-        job = executors.Job(key="R1", kind="rep", template={str(TEMPLATES / "plant_state.ipynb")!r},
+        z = zygote.Zygote.start("auto")
+        job = jobs.Job(key="R1", kind="rep", template={str(TEMPLATES / "plant_state.ipynb")!r},
                             notebook="", parameters={{"role": "check", "rep_id": "R1"}}, cwd={str(tmp_path)!r})
         ready = z.wait_ready()
         reply = z.execute(job, __import__("pathlib").Path({str(tmp_path / "out.ipynb")!r}))
@@ -133,7 +137,7 @@ def test_a_forked_zygote_is_single_threaded_and_learns_safe_modules(tmp_path: Pa
         z.close()
         print(json.dumps({{"ready": ready, "reply": reply, "info": info}}))
     """)
-    env = {k: v for k, v in os.environ.items() if k not in executors.QUIET_THREADS}
+    env = {k: v for k, v in os.environ.items() if k not in processes.QUIET_THREADS}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env)
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout.strip().splitlines()[-1])
@@ -143,7 +147,7 @@ def test_a_forked_zygote_is_single_threaded_and_learns_safe_modules(tmp_path: Pa
 
 
 def test_auto_spawns_when_this_process_has_threads(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(executors, "os_threads", lambda: 3)
+    monkeypatch.setattr(zygote_module, "os_threads", lambda: 3)
     zygote = Zygote.start("auto", learn=False)
     try:
         assert zygote.how == "spawn"

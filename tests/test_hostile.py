@@ -30,9 +30,9 @@ from typing import Any
 import pytest
 
 from conftest import FIXTURES, write_config
-from salesreports.batch import RunSummary, run_reports
 from salesreports.data.loading import load_dataset
 from salesreports.params import load_config
+from salesreports.run.batch import RunSummary, run_reports
 
 HOSTILE = FIXTURES / "hostile"
 PERIOD = "2025-03"

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from conftest import FIXTURES
-from salesreports.executors import Job, JobResult, LocalExecutor
+from salesreports.run.jobs import Job, JobResult
+from salesreports.run.local import LocalExecutor
 
 TEMPLATES = FIXTURES / "templates"
 
@@ -50,7 +51,7 @@ def test_without_a_fork_per_report_the_check_does_see_the_leaks(tmp_path: Path) 
     """The control: the same two reports in one process (no fork) leak, so the test above has teeth."""
     code = textwrap.dedent(f"""
         import json, papermill as pm
-        from salesreports.nbengine import ENGINE_NAME
+        from salesreports.run.nbengine import ENGINE_NAME
         template = {str(TEMPLATES / "plant_state.ipynb")!r}
         out = {str(tmp_path)!r}
         pm.execute_notebook(template, out + "/a.ipynb", parameters={{"role": "plant", "rep_id": "R1"}},

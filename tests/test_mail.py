@@ -78,8 +78,8 @@ def write_params(root: Path, outbox: Path, **sections: dict[str, Any]) -> Path:
 
 
 def _build(root: Path) -> None:
-    from salesreports.batch import run_reports
-    from salesreports.manifest import load_manifest
+    from salesreports.run.batch import run_reports
+    from salesreports.run.manifest import load_manifest
 
     data = root / "data"
     shutil.copytree(TINY, data)

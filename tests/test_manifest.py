@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from salesreports.errors import ConfigError
-from salesreports.manifest import Manifest, load_manifest
+from salesreports.run.manifest import Manifest, load_manifest
 
 
 def test_round_trip_and_order(tmp_path: Path) -> None:

@@ -9,8 +9,8 @@ import nbformat
 import papermill as pm
 import pytest
 
-from salesreports import nbengine
-from salesreports.nbengine import ENGINE_NAME, execute_cells
+from salesreports.run import nbengine
+from salesreports.run.nbengine import ENGINE_NAME, execute_cells
 
 v4: Any = nbformat.v4
 

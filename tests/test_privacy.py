@@ -243,7 +243,7 @@ def test_every_rep_context_is_clean(demo: tuple[Path, Dataset]) -> None:
 
 @pytest.fixture(scope="module")
 def demo_run(demo: tuple[Path, Dataset]) -> tuple[Path, Any]:
-    from salesreports.batch import run_reports
+    from salesreports.run.batch import run_reports
 
     config_path, _ = demo
     config = load_config(config_path, environ={})
@@ -297,7 +297,7 @@ def test_no_rep_email_leaks(demo: tuple[Path, Dataset], demo_run: tuple[Path, An
 @pytest.mark.notebooks
 def test_detector_catches_a_planted_leak(make_config: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """Plant Bob Baker's name and deal in Ann's context: the detector must find them in notebook, HTML and PDF."""
-    from salesreports.batch import run_reports
+    from salesreports.run.batch import run_reports
 
     original = Scope.rep_context
 
@@ -320,7 +320,7 @@ def test_detector_catches_a_planted_leak(make_config: Any, monkeypatch: pytest.M
         assert find_leaks(texts[name], forbidden) == ["D5", "Bob Baker"], name
     assert find_leaks(texts["kpis.parquet"], forbidden) == ["Bob Baker"]
     # the template's default rep_id (whatever rep an analyst last previewed) is not kept in executed notebooks
-    from salesreports.executors import DEFAULTS_NOTE
+    from salesreports.run.jobs import DEFAULTS_NOTE
 
     notebook = texts["scorecard.ipynb"]
     assert DEFAULTS_NOTE in notebook and 'rep_id = "R007"' not in notebook and "R007" not in notebook
@@ -527,8 +527,8 @@ def _template_with(tmp_path: Path, line: str) -> Path:
 )
 def test_templates_may_not_read_data(tmp_path: Path, make_config: Any, line: str, words: str) -> None:
     """`salesreports check` flags a template that reads data, and a run refuses it before writing anything."""
-    from salesreports.batch import run_reports
     from salesreports.report.notebooks import check_template
+    from salesreports.run.batch import run_reports
 
     template = _template_with(tmp_path, line)
     found = [str(f) for f in check_template(template)]

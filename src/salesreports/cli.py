@@ -187,7 +187,7 @@ def run(
     try:
         config = load_config(params, overrides)
         runner = _executor(executor, scheduler, config, output_url)
-        from salesreports.batch import run_reports
+        from salesreports.run.batch import run_reports
 
         with RunProgress(_console(stderr=True)) as progress:
             summary = run_reports(
@@ -219,8 +219,8 @@ def preview(
 
     Example: [bold]salesreports preview --rep R007 --period 2026-10[/]
     """
-    from salesreports.batch import run_reports
     from salesreports.params import load_config
+    from salesreports.run.batch import run_reports
 
     try:
         config = load_config(params, {"run": {"workers": 1}})
@@ -312,7 +312,7 @@ def _executor(kind: str, scheduler: str | None, config: Any, output_url: str | N
             raise _params_error("--output-url needs --executor dask (a local run writes to output_dir).")
         return None
     if kind == "dask":
-        from salesreports.distributed import DaskExecutor
+        from salesreports.run.distributed import DaskExecutor
 
         return DaskExecutor(
             scheduler=scheduler, mode=config.run.mode, workers=config.run.workers, output_url=output_url

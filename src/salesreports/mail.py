@@ -307,8 +307,8 @@ def select_reports(config: Config, period: str | None = None, reps: Sequence[str
     ParamsError
         A rep id of ``reps`` is not in the manifest (with close matches).
     """
-    from salesreports.manifest import FILE, load_manifest
     from salesreports.paths import slug
+    from salesreports.run.manifest import FILE, load_manifest
 
     label = period or default_period(config)
     folder = config.output_path / slug(label)

@@ -12,7 +12,7 @@ __all__ = ["RunProgress"]
 
 
 class RunProgress:
-    """Context manager handing callbacks to :func:`salesreports.batch.run_reports`."""
+    """Context manager handing callbacks to :func:`salesreports.run.batch.run_reports`."""
 
     def __init__(self, console: Console) -> None:
         self.failed = 0

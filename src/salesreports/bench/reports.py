@@ -164,7 +164,7 @@ class _NoRun:
     """An executor that runs nothing: planning alone (contexts, jobs, manifest, index)."""
 
     def run(self, jobs: Any, on_result: Any = None) -> list[Any]:
-        from salesreports.executors import JobResult
+        from salesreports.run.jobs import JobResult
 
         return [JobResult(j.key, "failed", "not run (planning only)") for j in jobs]
 
@@ -178,8 +178,8 @@ def _config(spec: dict[str, Any], out: Path, mode: str = "fast") -> Any:
 
 def _child_prep(spec: dict[str, Any]) -> dict[str, Any]:
     """Plan every rep of the period (contexts only) and pick the benchmark's reps."""
-    from salesreports.batch import run_reports
     from salesreports.report.contexts import context_files
+    from salesreports.run.batch import run_reports
 
     out = Path(spec["out"]) / "prep"
     shutil.rmtree(out, ignore_errors=True)
@@ -205,8 +205,8 @@ def _child_prep(spec: dict[str, Any]) -> dict[str, Any]:
 
 def _child_runner(spec: dict[str, Any], mode: str) -> dict[str, Any]:
     """``salesreports run`` for the chosen reps, in-process (what the CLI calls), timed from the start."""
-    from salesreports.batch import run_reports
-    from salesreports.executors import LocalExecutor
+    from salesreports.run.batch import run_reports
+    from salesreports.run.local import LocalExecutor
 
     out = Path(spec["out"]) / mode
     shutil.rmtree(out, ignore_errors=True)
@@ -331,10 +331,10 @@ def _child_floor(spec: dict[str, Any]) -> dict[str, Any]:
     from papermill.iorw import load_notebook_node
     from papermill.parameterize import parameterize_notebook
 
-    from salesreports import executors, nbengine
     from salesreports.report.render import _default, render_html, render_pdf
+    from salesreports.run import jobs, nbengine, zygote
 
-    for name in executors.REPORT_MODULES:
+    for name in zygote.REPORT_MODULES:
         importlib.import_module(name)
     _default().warm()
     prep = spec["prep"]
@@ -354,11 +354,11 @@ def _child_floor(spec: dict[str, Any]) -> dict[str, Any]:
         for index, rep in enumerate([reps[0], *reps]):  # the first run warms up and is not counted
             parameters = {"rep_id": rep, "period": prep["period"], "context": prep["contexts"][rep]}
             nb = parameterize_notebook(copy.deepcopy(template), parameters)
-            job = executors.Job(rep, "rep", prep["template"], "", parameters, str(cwd))
+            job = jobs.Job(rep, "rep", prep["template"], "", parameters, str(cwd))
             html, pdf = out / rep / "scorecard.html", out / rep / "scorecard.pdf"
             c, t0 = time.process_time(), time.perf_counter()
             ok = nbengine.execute_cells(nb)
-            nb.metadata.update(executors.report_metadata(job))
+            nb.metadata.update(jobs.report_metadata(job))
             t1 = time.perf_counter()
             render_html(nb, html)
             t2 = time.perf_counter()
@@ -431,9 +431,9 @@ def _plan_data(out: Path, reps: int) -> Path:
 
 def _child_plan(spec: dict[str, Any]) -> dict[str, Any]:
     """Planning for a large organisation: N cloned reps, one month (contexts, jobs, manifest, index)."""
-    from salesreports.batch import run_reports
     from salesreports.params import load_config
     from salesreports.report.contexts import context_files
+    from salesreports.run.batch import run_reports
 
     reps = int(spec["plan_reps"])
     out = Path(spec["out"])

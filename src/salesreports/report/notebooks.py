@@ -32,7 +32,7 @@ DATA_MODULES = (
     "salesreports.metrics.goals",
     "salesreports.metrics.coaching",
     "salesreports.report.scope",
-    "salesreports.batch",
+    "salesreports.run.batch",
     "duckdb",
     "sqlalchemy",
     "sqlite3",
@@ -238,7 +238,7 @@ def execute_defaults(path: Path, out: Path) -> None:
     """
     import papermill as pm
 
-    from salesreports.nbengine import ENGINE_NAME
+    from salesreports.run.nbengine import ENGINE_NAME
 
     try:
         pm.execute_notebook(str(path), str(out), engine_name=ENGINE_NAME, progress_bar=False, cwd=str(path.parent))

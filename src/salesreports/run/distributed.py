@@ -1,6 +1,6 @@
 """Run report jobs on a dask.distributed cluster: ``salesreports run --executor dask [--scheduler tcp://HOST:PORT]``.
 
-Each report is one task. A task runs :func:`salesreports.executors.run_job` on a worker, in the same
+Each report is one task. A task runs :func:`salesreports.run.worker.run_job` on a worker, in the same
 mode as the local runner: ``fast`` forks the report from a warm zygote (the zygote is started as a fresh
 interpreter, since a dask worker process has threads), ``fresh`` starts a kernel. A failing, crashing
 or hanging report fails only its own task: the result (status, error, timings) comes back to the
@@ -36,7 +36,8 @@ from pathlib import Path
 from typing import Any
 
 from salesreports.errors import SalesReportsError
-from salesreports.executors import Job, JobResult, Mode, run_job, warm_up
+from salesreports.run.jobs import Job, JobResult, Mode
+from salesreports.run.worker import run_job, warm_up
 
 __all__ = ["DaskExecutor"]
 

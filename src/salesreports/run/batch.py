@@ -24,11 +24,12 @@ import pandas as pd
 
 from salesreports import __version__
 from salesreports.errors import ParamsError, TemplateError
-from salesreports.executors import Job, JobResult, LocalExecutor
-from salesreports.manifest import Manifest, load_manifest
 from salesreports.metrics.periods import Period, parse_period, parse_periods
 from salesreports.params import Config
 from salesreports.paths import folder_names, inside, slug
+from salesreports.run.jobs import Job, JobResult
+from salesreports.run.local import LocalExecutor
+from salesreports.run.manifest import Manifest, load_manifest
 
 __all__ = ["RunSummary", "check_parameters", "default_period", "plan_period", "run_reports"]
 

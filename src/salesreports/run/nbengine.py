@@ -5,7 +5,7 @@ imports and shut-down before any cell runs). This engine runs the cells in an
 ``IPython.core.interactiveshell.InteractiveShell`` inside the calling process,
 capturing display data, results, streams and errors as notebook outputs, just
 as a kernel would. It gives no isolation by itself: the fast executor
-(:mod:`salesreports.executors`) runs it in a freshly forked child per report,
+(:mod:`salesreports.run.zygote`) runs it in a freshly forked child per report,
 so nothing a report does can reach the next one.
 
 :func:`prepare` readies a process for that: it builds a pristine shell and fills

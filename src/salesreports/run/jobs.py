@@ -1,0 +1,138 @@
+"""One report job, and executing its notebook in this process with papermill.
+
+A :class:`Job` is picklable: it travels to local workers and dask workers alike. Errors are reported as
+:class:`JobResult` values, never raised, so one report never stops a batch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+__all__ = [
+    "DEFAULTS_NOTE",
+    "Job",
+    "JobResult",
+    "Mode",
+    "describe_error",
+    "execute_here",
+    "report_metadata",
+    "strip_default_parameters",
+]
+
+Mode = Literal["fast", "fresh"]
+
+_MAX_ERROR = 8000
+
+
+@dataclass(frozen=True)
+class Job:
+    """One report to produce (picklable, sent to workers)."""
+
+    key: str
+    kind: str
+    template: str
+    notebook: str
+    parameters: dict[str, Any]
+    cwd: str
+    html: str = ""
+    pdf: str = ""
+    page_size: str = "A4"
+    timeout: int = 300
+    kernel: str = "python3"
+
+
+@dataclass
+class JobResult:
+    """What became of a job."""
+
+    key: str
+    status: Literal["ok", "failed"]
+    error: str = ""
+    failed_notebook: str = ""
+    timings: dict[str, float] = field(default_factory=dict)
+    worker: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return asdict(self)
+
+
+def describe_error(exc: BaseException) -> str:
+    ename = getattr(exc, "ename", type(exc).__name__)
+    evalue = getattr(exc, "evalue", str(exc))
+    cell = getattr(exc, "exec_count", None)
+    where = f" in cell [{cell}]" if cell is not None else ""
+    return f"{ename}{where}: {evalue}".strip()[:_MAX_ERROR]
+
+
+def report_metadata(job: Job) -> dict[str, Any]:
+    """The executed notebook's ``salesreports`` metadata: the page header, from the job's context."""
+    context = job.parameters.get("context")
+    if not context:
+        return {}
+    from salesreports.report.scope import header
+
+    return {"salesreports": header(json.loads(Path(context).read_text(encoding="utf-8")))}
+
+
+def execute_here(job: Job, out: Path, engine: str | None) -> None:
+    import papermill as pm
+
+    os.environ["SALESREPORTS_BATCH"] = "1"
+    kwargs: dict[str, Any] = {}
+    if engine is None:
+        kwargs["execution_timeout"] = job.timeout
+        # the kernel's own log (an unencrypted-TCP warning at every start, "KeyboardInterrupt caught" at every
+        # shutdown) would flood the run's progress display; its errors reach the notebook anyway
+        kwargs["extra_arguments"] = ["--IPKernelApp.log_level=CRITICAL"]
+    else:
+        kwargs["metadata"] = report_metadata(job)
+    pm.execute_notebook(
+        job.template,
+        str(out),
+        parameters=job.parameters,
+        engine_name=engine,
+        kernel_name=job.kernel,
+        progress_bar=False,
+        cwd=job.cwd,
+        request_save_on_cell_execute=False,
+        **kwargs,
+    )
+
+
+DEFAULTS_NOTE = "# The template's default parameters are left out of executed reports: see the injected cell below."
+
+
+def strip_default_parameters(notebook: Path) -> bool:
+    """Blank the template's ``parameters`` cell in an executed notebook; True when the file changed.
+
+    papermill keeps the template's defaults (e.g. ``rep_id = "R007"``, whatever rep the analyst last
+    previewed) above the injected parameters, so every rep's notebook would name that rep. Only the
+    injected parameters are kept.
+    """
+    from salesreports.paths import atomic_write_text
+
+    if not notebook.is_file():
+        return False
+    try:
+        nb = json.loads(notebook.read_text(encoding="utf-8"))
+    except ValueError:  # a report process killed while writing: keep its partial notebook as it is
+        return False
+    changed = False
+    for cell in nb.get("cells", []):
+        if "parameters" in cell.get("metadata", {}).get("tags", []) and cell.get("source") != DEFAULTS_NOTE:
+            cell["source"] = DEFAULTS_NOTE
+            if cell.get("cell_type") == "code":
+                cell["outputs"] = []
+            changed = True
+    papermill = nb.get("metadata", {}).get("papermill", {})
+    if papermill.get("default_parameters"):
+        papermill["default_parameters"] = {}
+        changed = True
+    if changed:
+        atomic_write_text(notebook, json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+    return changed
