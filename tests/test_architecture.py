@@ -43,7 +43,7 @@ DATA_AND_ENGINE = {"readers", "mapping", "data", "validate", "engine", "benchmar
 
 
 # Modules by their leaf name (the layer subpackages keep leaf names unique); two leaves were renamed by the move.
-_RENAMED = {"data.loading": "data", "mail.message": "mail"}
+_RENAMED = {"data.loading": "data"}
 
 
 def _leaf(dotted: str) -> str:

@@ -1,4 +1,4 @@
-"""Tests for salesreports.delivery (and the sending side of salesreports.mail) against a real SMTP server.
+"""Tests for salesreports.mail.delivery (and salesreports.mail.send) against a real SMTP server.
 
 Every server is an aiosmtpd ``Controller`` on 127.0.0.1 and a free port, started by a fixture that stops it
 (and releases any stalled handler) at teardown. The handler records every accepted message and can be told
@@ -31,9 +31,10 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from salesreports import delivery, mail
+from salesreports import mail
 from salesreports.errors import DeliveryError
-from salesreports.ledger import Ledger
+from salesreports.mail import delivery
+from salesreports.mail.ledger import Ledger
 from salesreports.params import Config, SmtpSettings
 from test_mail import CLONES, PERIOD, mail_config, shared_reports
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from salesreports.errors import DeliveryError
-from salesreports.ledger import STATES, Ledger
+from salesreports.mail.ledger import STATES, Ledger
 
 KEY = ("2026-10", "R001", "abc123")
 
@@ -85,7 +85,7 @@ def test_sending_is_durable_across_a_killed_process(tmp_path: Path) -> None:
     path = tmp_path / "ledger.sqlite"
     code = textwrap.dedent(f"""
         import os, signal
-        from salesreports.ledger import Ledger
+        from salesreports.mail.ledger import Ledger
         led = Ledger({str(path)!r})
         led.acquire()
         led.add({KEY!r}, message_id="<m@example.com>", recipients=["a@example.com"])

@@ -1,4 +1,4 @@
-"""Tests for salesreports.mail: selecting reports, building the scorecard email, dry runs.
+"""Tests for salesreports.mail (recipients, message, send): selecting reports, building the scorecard email, dry runs.
 
 The report set is built once per session by :func:`shared_reports` (also used by test_delivery.py and
 test_cli_send.py): the tiny fixture data, with a hostile rep name and hostile feedback, run through the
@@ -27,6 +27,7 @@ import pytest
 
 from salesreports import mail
 from salesreports.errors import ConfigError, DeliveryError, ParamsError
+from salesreports.mail import message
 from salesreports.params import Config, load_config
 from salesreports.report.contexts import read_context, write_context
 
@@ -396,12 +397,12 @@ def test_compact_version_when_the_html_is_too_large(config: Config, monkeypatch:
     assert full.html.count('class="goal"') == mail.MAX_GOALS
     assert "44 more goal(s) in the attached report" in full.html
     assert len(re.findall("s{299}", full.html)) == mail.MAX_GOALS  # long texts are cut
-    monkeypatch.setattr(mail, "HTML_BUDGET", full.html_size - 1)
+    monkeypatch.setattr(message, "HTML_BUDGET", full.html_size - 1)
     compact = mail.build_message(config, sel, c)
     assert compact.compact
     assert compact.html_size < full.html_size
     assert compact.html.count('class="goal"') == 3
-    monkeypatch.setattr(mail, "HTML_BUDGET", 1000)
+    monkeypatch.setattr(message, "HTML_BUDGET", 1000)
     with pytest.raises(DeliveryError, match=r"rep R2: the email's HTML part is [\d,]+ bytes even in its compact form"):
         mail.build_message(config, sel, c)
 

@@ -273,13 +273,9 @@ def test_no_rep_scorecard_leaks(demo: tuple[Path, Dataset], demo_run: tuple[Path
 @pytest.mark.notebooks
 @pytest.mark.slow
 def test_no_rep_email_leaks(demo: tuple[Path, Dataset], demo_run: tuple[Path, Any], tmp_path: Path) -> None:
-    """HOOK for salesreports.mail: every rep's email (headers, text, HTML, PDF attachment) is clean too.
+    """Every rep's email (headers, text, HTML, PDF attachment) is clean too."""
+    from salesreports import mail
 
-    Skipped while salesreports.mail (or its dry-run ``send_reports``) does not exist.
-    """
-    mail = pytest.importorskip("salesreports.mail", reason="salesreports.mail not written yet (hook ready)")
-    if not hasattr(mail, "send_reports"):
-        pytest.skip("salesreports.mail has no send_reports yet (hook ready)")
     _, data = demo
     config_path, summary = demo_run
     config = load_config(config_path, environ={})

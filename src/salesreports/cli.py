@@ -514,7 +514,7 @@ def send(
     """
     from rich.table import Table
 
-    from salesreports.mail import ledger_rows, send_reports
+    from salesreports.mail.send import ledger_rows, send_reports
     from salesreports.params import load_config
 
     err = _console(stderr=True)

@@ -1,7 +1,7 @@
 """Vega-Lite specs to pictures with vl-convert: the one place that knows vl-convert's versions and fonts.
 
 :mod:`salesreports.report.display` shows SVG in JupyterLab, :mod:`salesreports.report.render` draws
-the pages' SVG and :mod:`salesreports.mail` the emails' PNG through these functions.
+the pages' SVG and :mod:`salesreports.mail.message` the emails' PNG through these functions.
 """
 
 from __future__ import annotations

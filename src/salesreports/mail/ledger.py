@@ -19,7 +19,7 @@ hash of template, context and render settings, so a changed report is a new row)
 Every transition is committed (WAL journal, ``synchronous=FULL``) before the sender moves on, and
 every transition is also appended to an ``events`` table, so ``salesreports send --status`` can show the
 history. The ledger never holds a password: only addresses, Message-IDs and the server's replies
-(scrubbed by :mod:`salesreports.delivery`).
+(scrubbed by :mod:`salesreports.mail.delivery`).
 
 One sender at a time: :meth:`Ledger.lock` takes an exclusive ``flock`` on ``ledger.sqlite.lock``
 that the operating system releases when the process ends, even by ``SIGKILL``. Only the lock holder

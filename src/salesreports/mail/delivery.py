@@ -51,7 +51,7 @@ from dataclasses import dataclass, field
 from typing import Final, Literal
 
 from salesreports.errors import DeliveryError
-from salesreports.ledger import Key, Ledger, State
+from salesreports.mail.ledger import Key, Ledger, State
 from salesreports.params import SmtpSettings
 
 __all__ = [

@@ -1,0 +1,542 @@
+"""One scorecard email, built from the report's context and executed notebook.
+
+The message
+-----------
+``multipart/mixed`` [ ``multipart/alternative`` [ ``text/plain``, ``multipart/related`` [ ``text/html``,
+``image/png``... ] ], ``application/pdf`` ]. The HTML is made for mail clients, not browsers: a
+640-pixel table layout, CSS inlined with css-inline, no script, no SVG, charts as PNG parts (2x pixels)
+referenced by ``cid:``, each with its alt text also printed as a caption. Every value from the data is
+escaped by Jinja's autoescaping; control and bidi-override characters are removed; long texts are cut.
+The HTML part stays under 100 KB (Gmail clips larger bodies): when the full version is larger, a compact
+one (fewer goals, no quotes) is sent, and if even that is too large the rep's message is an error.
+
+Headers: From, To (the rep), Cc (the manager when ``mail.cc_manager``), Reply-To, Subject (from
+``mail.subject``), Date, Message-ID (stable per period, rep and report hash, so a resend is
+recognisable), Auto-Submitted, List-Unsubscribe (when ``mail.unsubscribe`` is set; otherwise
+``mail.opt_out_note`` goes in the footer).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+import string
+import struct
+import urllib.parse
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from email import policy
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from functools import cache
+from pathlib import Path
+from typing import Any, Final
+
+from salesreports.errors import ConfigError, DeliveryError, close_matches
+from salesreports.mail.recipients import (
+    LINEBREAK,
+    TEXT_LIMIT,
+    Candidate,
+    Recipient,
+    Selection,
+    check_address,
+    clean,
+    config_address,
+    missing,
+    one_line,
+)
+from salesreports.params import Config
+
+__all__ = ["CHART_MIME", "HTML_BUDGET", "BuiltMail", "build_message", "chart_png", "message_id", "notebook_charts"]
+
+
+CHART_MIME: Final = "application/vnd.salesreports.chart+json"
+
+
+HTML_BUDGET: Final = 100_000  # bytes of the HTML part; Gmail clips bodies over ~102 KB
+
+
+MAX_GOALS: Final = 6
+
+
+MAX_EVIDENCE: Final = 3
+
+
+MAX_QUOTES: Final = 2
+
+
+CHART_WIDTH: Final = 560  # CSS pixels in the 640-pixel layout
+
+
+SUBJECT_FIELDS: Final = ("period_title", "period", "name", "rep_id", "team", "company")
+
+
+LINK_FIELDS: Final = ("period", "rep_id", "folder")
+
+
+TEST_PREFIX: Final = "[TEST] "
+
+
+_SMTP = policy.SMTP.clone(max_line_length=78)
+
+
+def _url(config: Config, key: str, value: str, schemes: Sequence[str]) -> str:
+    parsed = urllib.parse.urlsplit(value)
+    if parsed.scheme not in schemes or LINEBREAK.search(value) or re.search(r"\s|[<>\"]", value):
+        msg = (
+            f"{config.path or 'settings'}: mail.{key} {value!r} must be a {' or '.join(schemes)} URL without "
+            "spaces. Fix: correct it or leave it empty."
+        )
+        raise ConfigError(msg, key=f"mail.{key}")
+    return value
+
+
+def _format_template(config: Config, key: str, template: str, values: Mapping[str, str], allowed: Sequence[str]) -> str:
+    """``template.format(**values)`` restricted to plain ``{name}`` fields from ``allowed``."""
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError as exc:
+        raise ConfigError(
+            f"mail.{key} {template!r}: {exc}. Fix: balance the braces ({{{{ for a brace}}.", key=f"mail.{key}"
+        ) from None
+    for _, name, spec, conv in parsed:
+        if name is None:
+            continue
+        if name not in allowed or spec or conv:
+            hint = close_matches(name, allowed)
+            msg = (
+                f"mail.{key} {template!r}: unknown field {{{name}}}.{hint} Fix: use only "
+                f"{', '.join('{' + a + '}' for a in allowed)}."
+            )
+            raise ConfigError(msg, key=f"mail.{key}")
+    return template.format_map(dict(values))
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def message_id(period: str, rep_id: str, report_hash: str, domain: str) -> str:
+    """The stable Message-ID of a (period, rep, report) scorecard email."""
+    return f"<scorecard.{_digest(period, rep_id, report_hash)[:32]}@{domain}>"
+
+
+@dataclass
+class BuiltMail:
+    """A built message and what delivery needs of it."""
+
+    candidate: Candidate
+    message: EmailMessage
+    message_id: str
+    sender: str
+    recipients: tuple[str, ...]
+    html: str
+    text: str
+    compact: bool = False
+    _data: bytes = b""
+
+    @property
+    def data(self) -> bytes:
+        """The message as sent (CRLF line ends)."""
+        if not self._data:
+            self._data = self.message.as_bytes(policy=_SMTP)
+        return self._data
+
+    @property
+    def html_size(self) -> int:
+        """Bytes of the HTML part (UTF-8, before transfer encoding)."""
+        return len(self.html.encode("utf-8"))
+
+    @property
+    def size(self) -> int:
+        """Bytes of the whole message."""
+        return len(self.data)
+
+
+@cache
+def _env(autoescape: bool) -> Any:
+    import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("salesreports.report", "templates/email"),
+        autoescape=autoescape,  # noqa: S701 - off only for the text/plain part
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+@cache
+def _css() -> str:
+    from importlib import resources
+
+    base = resources.files("salesreports.report").joinpath("templates/email")
+    return base.joinpath("email.css").read_text("utf-8") + "\n" + base.joinpath("responsive.css").read_text("utf-8")
+
+
+def _inline(html: str) -> str:
+    import css_inline
+
+    inliner = css_inline.CSSInliner(keep_style_tags=False, keep_at_rules=True, load_remote_stylesheets=False)
+    return str(inliner.inline(html))
+
+
+def notebook_charts(path: Path) -> list[dict[str, Any]]:
+    """The chart payloads (``{"spec", "alt", "name"}``) of an executed notebook, in order.
+
+    Raises
+    ------
+    DeliveryError
+        The notebook cannot be read.
+    """
+    try:
+        nb = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise DeliveryError(
+            f"{path}: not a readable notebook ({exc}). Fix: run the report again.", file=str(path)
+        ) from None
+    charts = []
+    for cell in nb.get("cells", []):
+        for out in cell.get("outputs", []) or []:
+            payload = (out.get("data") or {}).get(CHART_MIME)
+            if isinstance(payload, dict) and isinstance(payload.get("spec"), dict):
+                charts.append(payload)
+    return charts
+
+
+@cache
+def _png(spec_json: str) -> bytes:
+    import vl_convert as vlc
+
+    from salesreports.report.vega import vl_version
+
+    spec = json.loads(spec_json)
+    return _shrink(bytes(vlc.vegalite_to_png(spec, scale=2, vl_version=vl_version(spec))))
+
+
+def _shrink(png: bytes) -> bytes:
+    """The PNG with a 256-colour palette (flat chart colours survive; ~5x smaller), when Pillow is installed."""
+    try:
+        from PIL import Image
+    except ImportError:  # pragma: no cover - Pillow comes with weasyprint
+        return png
+    import io
+
+    with Image.open(io.BytesIO(png)) as im:
+        rgb = im.convert("RGBA")
+        flat = Image.new("RGB", rgb.size, "white")
+        flat.paste(rgb, mask=rgb.getchannel("A"))
+        out = io.BytesIO()
+        flat.quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE).save(
+            out, "PNG", optimize=True
+        )
+    return out.getvalue() if out.tell() < len(png) else png
+
+
+def chart_png(spec: Mapping[str, Any]) -> tuple[bytes, int, int]:
+    """A chart as PNG at 2x pixels, with its display size in CSS pixels (at most 560 wide).
+
+    Raises
+    ------
+    DeliveryError
+        vl-convert cannot convert the spec.
+    """
+    try:
+        data = _png(json.dumps(spec, sort_keys=True))
+    except Exception as exc:  # vl-convert raises plain ValueError/RuntimeError
+        raise DeliveryError(f"a chart could not be converted to PNG: {exc}") from None
+    width, height = struct.unpack(">II", data[16:24])
+    css_w, css_h = width / 2, height / 2
+    if css_w > CHART_WIDTH:
+        css_w, css_h = CHART_WIDTH, css_h * CHART_WIDTH / css_w
+    return data, round(css_w), round(css_h)
+
+
+def _tiles(context: dict[str, Any]) -> list[dict[str, Any]]:
+    from salesreports.metrics.kpis import registry
+    from salesreports.report.views import RepView
+
+    view = RepView(context)
+    out = []
+    for k in registry().headline():
+        t = view.tile(k.name)
+        subs = [one_line(s, 120) for s in t.sub if one_line(s)]
+        change = one_line(t.change, 120)
+        if t.unavailable_reason is not None or not t.value.strip():
+            reason = one_line(t.unavailable_reason or "", 120)
+            out.append(
+                {
+                    "label": one_line(t.label),
+                    "available": False,
+                    "reason": reason,
+                    "direction": "neutral",
+                    "text": f"{one_line(t.label)}: not available" + (f" ({reason})" if reason else ""),
+                }
+            )
+            continue
+        head = change[:1]
+        arrow = "▲" if head == "+" else "▼" if head in ("-", "−") else ""
+        extra = [*subs, change] if change else subs
+        out.append(
+            {
+                "label": one_line(t.label),
+                "available": True,
+                "value": one_line(t.value),
+                "sub": subs,
+                "change": change,
+                "arrow": arrow,
+                "direction": t.direction,
+                "text": f"{one_line(t.label)}: {one_line(t.value)}" + (f" ({'; '.join(extra)})" if extra else ""),
+            }
+        )
+    return out
+
+
+def _goals(context: dict[str, Any], limit: int) -> tuple[list[dict[str, Any]], list[str], int]:
+    rep_id = str((context.get("rep") or {}).get("rep_id", ""))
+    shown: list[dict[str, Any]] = []
+    later: list[str] = []
+    for g in context.get("goals") or []:
+        status = one_line(g.get("status") or "", 40)
+        owner = "" if str(g.get("owner")) == rep_id else f" ({one_line(g.get('owner'), 60)})"
+        name = one_line(g.get("label") or g.get("goal_id") or "goal", 120) + owner
+        if status in ("not started", "not available"):
+            later.append(f"{name}: {status}")
+            continue
+        text = g.get("text") or {}
+        facts = [
+            f"target {one_line(text['target'])}" if text.get("target") else "",
+            f"expected by now {one_line(text['expected'])}" if text.get("expected") else "",
+            f"projected {one_line(text['projected'])}" if text.get("projected") else "",
+        ]
+        deadline = one_line(g.get("deadline") or "")
+        if deadline:
+            facts.append(f"deadline {deadline}")
+        fact_line = " · ".join(f for f in facts if f and "not available" not in f)
+        pct = g.get("actual_pct")
+        progress = None if missing(pct) else max(0, min(100, round(float(pct) * 100)))
+        shown.append(
+            {
+                "name": name,
+                "status": status or "unknown",
+                "status_class": re.sub(r"[^a-z]+", "-", status),
+                "summary": clean(g.get("summary"), TEXT_LIMIT),
+                "facts": fact_line,
+                "progress": progress,
+            }
+        )
+    return shown[:limit], later[:limit], max(0, len(shown) - limit)
+
+
+def _coaching(context: dict[str, Any], *, quotes: bool) -> dict[str, Any] | None:
+    needs = [n for n in context.get("coaching") or [] if isinstance(n, dict) and n.get("topic")]
+    if not needs:
+        return None
+    top = needs[0]
+    return {
+        "topic": one_line(top.get("topic"), 120),
+        "description": clean(top.get("description"), TEXT_LIMIT),
+        "evidence": [
+            clean(e.get("text"), TEXT_LIMIT)
+            for e in (top.get("evidence") or [])[:MAX_EVIDENCE]
+            if isinstance(e, dict) and e.get("text")
+        ],
+        "quotes": [
+            {
+                "text": clean(q.get("text"), 200),
+                "source": one_line(q.get("source") or "feedback", 40),
+                "date": one_line(q.get("date") or "", 10),
+            }
+            for q in (top.get("quotes") or [])[:MAX_QUOTES]
+            if quotes and isinstance(q, dict) and q.get("text")
+        ],
+        "others": [one_line(n.get("topic"), 80) for n in needs[1:4]],
+    }
+
+
+def _model(
+    config: Config,
+    sel: Selection,
+    c: Candidate,
+    charts: list[dict[str, Any]],
+    *,
+    subject: str,
+    attachment: str,
+    link: str,
+    test_note: str,
+    compact: bool,
+) -> dict[str, Any]:
+    ctx = c.context
+    tiles = _tiles(ctx)
+    goals, later, more = _goals(ctx, 3 if compact else MAX_GOALS)
+    incentive = ctx.get("incentive") or {}
+    at_risk = sum(1 for g in goals if g["status"] in ("at risk", "missed"))
+    pre = [f"{t['label']} {t['value']}" for t in tiles[:2] if t["available"]]
+    if at_risk:
+        pre.append(f"{at_risk} goal(s) at risk")
+    unsubscribe = config.mail.unsubscribe
+    return {
+        "subject": subject,
+        "css": _css(),
+        "preheader": " · ".join(pre),
+        "test_note": test_note,
+        "company": one_line(sel.company, 120),
+        "period_title": one_line(sel.period_title, 60),
+        "as_of": one_line(ctx.get("as_of") or "", 10),
+        "name": c.name,
+        "team": c.team,
+        "tiles": tiles,
+        "goals": goals,
+        "later_goals": later,
+        "goals_more": more,
+        "charts": charts,
+        "coaching": _coaching(ctx, quotes=not compact),
+        "incentive": clean(incentive.get("summary"), TEXT_LIMIT) if isinstance(incentive, dict) else "",
+        "attachment": attachment,
+        "link": link,
+        "reply_to": bool(config.mail.reply_to),
+        "unsubscribe": unsubscribe,
+        "opt_out": clean(config.mail.opt_out_note, TEXT_LIMIT) if not unsubscribe else "",
+    }
+
+
+def build_message(
+    config: Config,
+    selection: Selection,
+    candidate: Candidate,
+    *,
+    test_to: str | None = None,
+    now: dt.datetime | None = None,
+) -> BuiltMail:
+    """Build the email of one ready candidate (see :func:`select_reports`).
+
+    Parameters
+    ----------
+    config : the settings (``mail`` section)
+    selection : the period's selection (period, title, company)
+    candidate : a candidate with ``ready`` true
+    test_to : send to this address instead, with ``[TEST]`` in the subject and a random Message-ID
+    now : the Date header (default: now)
+
+    Raises
+    ------
+    DeliveryError
+        The candidate is not ready, a chart cannot be converted, a file cannot be read, or even the compact
+        HTML part exceeds :data:`HTML_BUDGET`.
+    ConfigError
+        Invalid ``mail`` settings (sender, subject template, URLs).
+    """
+    from salesreports.paths import slug
+
+    c = candidate
+    if not c.ready or c.to is None:
+        raise DeliveryError(f"rep {c.rep_id}: cannot build a message: {c.problem or 'no address'}", rep=c.rep_id)
+    m = config.mail
+    sender_name, sender = config_address(config, "sender", m.sender)
+    domain = sender.rsplit("@", 1)[1]
+    reply_to = config_address(config, "reply_to", m.reply_to) if m.reply_to else None
+    values = {
+        "period_title": selection.period_title,
+        "period": selection.period,
+        "name": c.name,
+        "rep_id": one_line(c.rep_id, 60),
+        "team": c.team,
+        "company": one_line(selection.company, 120),
+    }
+    subject = one_line(_format_template(config, "subject", m.subject, values, SUBJECT_FIELDS), 200)
+    unsubscribe = _url(config, "unsubscribe", m.unsubscribe, ("https", "http", "mailto")) if m.unsubscribe else ""
+    link = ""
+    if m.report_link:
+        quoted = {"period": selection.period, "rep_id": c.rep_id, "folder": str(c.entry.get("folder") or c.rep_id)}
+        quoted = {k: urllib.parse.quote(v, safe="") for k, v in quoted.items()}
+        link = _url(
+            config,
+            "report_link",
+            _format_template(config, "report_link", m.report_link, quoted, LINK_FIELDS),
+            ("https", "http"),
+        )
+    test_note = ""
+    if test_to:
+        to_addr = check_address(test_to, rep_id=c.rep_id, role="--test-to")
+        assert to_addr is not None
+        real = c.to.address + (f" (Cc {', '.join(r.address for r in c.cc)})" if c.cc else "")
+        test_note = f"Test message: the real one goes to {real}."
+        subject = TEST_PREFIX + subject
+        mid = make_msgid(idstring="scorecard-test", domain=domain)
+        to, cc = Recipient(to_addr, c.name), tuple[Recipient, ...]()
+    else:
+        mid = message_id(selection.period, c.rep_id, c.report_hash, domain)
+        to, cc = c.to, c.cc
+
+    charts = []
+    images: list[tuple[bytes, str, str]] = []
+    for i, payload in enumerate(notebook_charts(c.files["ipynb"]), start=1):
+        png, width, height = chart_png(payload["spec"])
+        name = slug(str(payload.get("name") or f"chart-{i}"))[:40]
+        cid = f"{name}.{_digest(mid, str(i))[:12]}@{domain}"
+        alt = one_line(payload.get("alt") or f"Chart {i}", TEXT_LIMIT)
+        charts.append({"cid": cid, "width": width, "height": height, "alt": alt})
+        images.append((png, cid, f"{name}.png"))
+    pdf = c.files.get("pdf") if m.attach_pdf else None
+    attachment = f"scorecard-{slug(selection.period)}-{slug(c.rep_id)}.pdf" if pdf else ""
+
+    html = text = ""
+    compact = False
+    for compact in (False, True):
+        model = _model(
+            config,
+            selection,
+            c,
+            charts,
+            subject=subject,
+            attachment=attachment,
+            link=link,
+            test_note=test_note,
+            compact=compact,
+        )
+        html = _inline(_env(True).get_template("scorecard.html.j2").render(model))
+        if len(html.encode("utf-8")) <= HTML_BUDGET:
+            text = _env(False).get_template("scorecard.txt.j2").render(model)
+            break
+    else:
+        msg = (
+            f"rep {c.rep_id}: the email's HTML part is {len(html.encode('utf-8')):,} bytes even in its compact "
+            f"form (limit {HTML_BUDGET:,}; Gmail clips larger bodies)."
+        )
+        raise DeliveryError(msg, rep=c.rep_id)
+
+    msg_ = EmailMessage(policy=_SMTP)
+    msg_["From"] = Address(display_name=sender_name, addr_spec=sender)
+    msg_["To"] = to.header()
+    if cc:
+        msg_["Cc"] = [r.header() for r in cc]
+    if reply_to:
+        msg_["Reply-To"] = Address(display_name=reply_to[0], addr_spec=reply_to[1])
+    msg_["Subject"] = subject
+    msg_["Date"] = format_datetime(now or dt.datetime.now(dt.UTC).astimezone())
+    msg_["Message-ID"] = mid
+    msg_["Auto-Submitted"] = "auto-generated"
+    msg_["X-Auto-Response-Suppress"] = "All"
+    if unsubscribe:
+        msg_["List-Unsubscribe"] = f"<{unsubscribe}>"
+    msg_["X-Salesreports-Report"] = f"{slug(selection.period)}; {slug(c.rep_id)}; {slug(c.report_hash)}"
+    msg_.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
+    msg_.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
+    html_part = msg_.get_payload()[1]  # type: ignore[index]
+    assert isinstance(html_part, EmailMessage)
+    for png, cid, filename in images:
+        html_part.add_related(
+            png, maintype="image", subtype="png", cid=f"<{cid}>", filename=filename, disposition="inline"
+        )
+    if pdf is not None:
+        try:
+            data = pdf.read_bytes()
+        except OSError as exc:
+            raise DeliveryError(f"rep {c.rep_id}: cannot read {pdf}: {exc}", rep=c.rep_id) from None
+        msg_.add_attachment(data, maintype="application", subtype="pdf", filename=attachment)
+    recipients = (to.address, *(r.address for r in cc))
+    return BuiltMail(c, msg_, mid, sender, recipients, html, text, compact)

@@ -1,0 +1,306 @@
+"""Which reports go out, and to whom: recipients from the manifest and the reps table, addresses checked
+against header injection, and the text cleaning every header and body line goes through.
+
+Which reports go out
+--------------------
+Only rep reports whose manifest status is ``ok`` and whose files exist. A failed report, a rep without
+an email address ("skipped: no email", never guessed), an address holding a line break or several
+addresses (header injection, an error naming the rep) are listed in the summary and not sent.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from email.headerregistry import Address
+from email.utils import parseaddr
+from pathlib import Path
+from typing import Any, Final
+
+from salesreports.errors import ConfigError, DeliveryError, ParamsError, close_matches
+from salesreports.params import Config
+
+__all__ = [
+    "ADDRESS",
+    "LINEBREAK",
+    "TEXT_LIMIT",
+    "Candidate",
+    "Recipient",
+    "Selection",
+    "check_address",
+    "clean",
+    "config_address",
+    "default_period",
+    "missing",
+    "one_line",
+    "select_reports",
+]
+
+
+TEXT_LIMIT: Final = 300
+
+
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f\ufeff]")
+
+
+LINEBREAK = re.compile(r"[\r\n\x0b\x0c\x85\u2028\u2029]")
+
+
+ADDRESS = re.compile(
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@"
+    r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+)
+
+
+def clean(value: Any, limit: int = 0) -> str:
+    """Text from the data: no control or bidi-override characters, lone surrogates replaced, cut to ``limit``."""
+    text = "" if value is None else str(value)
+    if isinstance(value, float) and value != value:  # NaN
+        text = ""
+    text = CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+    text = text.encode("utf-8", "replace").decode("utf-8")
+    if limit and len(text) > limit:
+        text = text[: limit - 1].rstrip() + "…"
+    return text
+
+
+def one_line(value: Any, limit: int = 0) -> str:
+    """One line of text (runs of white space, line breaks included, become one space)."""
+    return clean(" ".join(clean(value).split()), limit)
+
+
+def missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and value != value) or str(value).strip() == ""
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """A checked address with its display name."""
+
+    address: str
+    name: str = ""
+
+    def header(self) -> Address:
+        """For a To/Cc header.
+
+        The display name is only a courtesy: RFC 5322 specials are dropped and it is kept short, because
+        Python's SMTP policy folds a long quoted name without its quotes and the header would then parse
+        as another address.
+        """
+        name = one_line(re.sub(r'[()<>\[\]:;@\\,."]', " ", one_line(self.name)), 40)
+        return Address(display_name=name, addr_spec=self.address)
+
+    def __str__(self) -> str:
+        return self.address
+
+
+def check_address(value: Any, *, rep_id: str, role: str = "email") -> str | None:
+    """One plain address from the data, or ``None`` when the field is empty.
+
+    Parameters
+    ----------
+    value : the field's value (``ann@example.com``)
+    rep_id : the rep, named in errors
+    role : which field (``email``, ``manager_email``), named in errors
+
+    Raises
+    ------
+    DeliveryError
+        A line break (header injection), several addresses, or not an address. Fields ``rep`` and ``role``.
+    """
+    if missing(value):
+        return None
+    text = str(value)
+    where = f"rep {rep_id}: {role} {text!r}"
+    if LINEBREAK.search(text) or any(ord(c) < 32 for c in text):
+        msg = (
+            f"{where} contains a line break or control character (a header injection attempt or a broken "
+            "export); nothing is sent to this rep. Fix: correct the address in the reps table."
+        )
+        raise DeliveryError(msg, rep=rep_id, role=role)
+    text = text.strip()
+    if len(re.findall(r"@", text)) > 1 or re.search(r"[,;]", text):
+        msg = (
+            f"{where} holds several addresses; one field must hold exactly one. Fix: keep one address in the "
+            "reps table (use mail.cc_manager for the manager)."
+        )
+        raise DeliveryError(msg, rep=rep_id, role=role)
+    if not ADDRESS.match(text) or len(text) > 254:
+        msg = f"{where} is not a plain email address (name@example.com, ASCII). Fix: correct it in the reps table."
+        raise DeliveryError(msg, rep=rep_id, role=role)
+    return text
+
+
+def config_address(config: Config, key: str, value: str) -> tuple[str, str]:
+    """(display name, address) of a configured address such as ``Sales Ops <sales-ops@example.com>``."""
+    where = f"{config.path or 'settings'}: mail.{key} {value!r}"
+    if LINEBREAK.search(value):
+        raise ConfigError(f"{where} contains a line break. Fix: one address on one line.", key=f"mail.{key}")
+    name, addr = parseaddr(value)
+    if not addr or not ADDRESS.match(addr) or value.count("@") != 1:
+        msg = f'{where} is not one address. Fix: write e.g. "Sales Ops <sales-ops@example.com>".'
+        raise ConfigError(msg, key=f"mail.{key}")
+    return name, addr
+
+
+@dataclass
+class Candidate:
+    """A rep report of the manifest and whether it can be mailed.
+
+    ``problem`` is empty when the report can be sent; otherwise ``state`` says why not (``no email``,
+    ``report failed``, ``not in period``, ``invalid address``, ``incomplete report``).
+    """
+
+    rep_id: str
+    name: str
+    team: str
+    entry: dict[str, Any]
+    report_hash: str = ""
+    to: Recipient | None = None
+    cc: tuple[Recipient, ...] = ()
+    context: dict[str, Any] = field(default_factory=dict)
+    files: dict[str, Path] = field(default_factory=dict)
+    state: str = ""
+    problem: str = ""
+    note: str = ""
+
+    @property
+    def ready(self) -> bool:
+        """Whether a message can be built."""
+        return not self.problem
+
+
+@dataclass
+class Selection:
+    """The period's reports chosen for mailing."""
+
+    period: str
+    period_title: str
+    folder: Path
+    company: str
+    candidates: list[Candidate]
+
+
+def default_period(config: Config) -> str:
+    """The newest period folder under the output folder that holds a manifest.
+
+    Raises
+    ------
+    DeliveryError
+        No period has a manifest yet.
+    """
+    root = config.output_path
+    found = sorted(p.parent.name for p in root.glob("*/manifest.json")) if root.exists() else []
+    if not found:
+        msg = f"no reports in {root} (no */manifest.json). Fix: run `salesreports run` first, then send."
+        raise DeliveryError(msg, folder=str(root))
+    return found[-1]
+
+
+def select_reports(config: Config, period: str | None = None, reps: Sequence[str] | None = None) -> Selection:
+    """Read a period's manifest and decide, per rep report, whether it can be mailed.
+
+    Raises
+    ------
+    DeliveryError
+        No manifest for the period.
+    ParamsError
+        A rep id of ``reps`` is not in the manifest (with close matches).
+    """
+    from salesreports.paths import slug
+    from salesreports.run.manifest import FILE, load_manifest
+
+    label = period or default_period(config)
+    folder = config.output_path / slug(label)
+    if not (folder / FILE).exists():
+        have = (
+            sorted(p.parent.name for p in config.output_path.glob(f"*/{FILE}")) if config.output_path.exists() else []
+        )
+        msg = f"no manifest for period {label} in {folder}. Fix: run `salesreports run --period {label}` first" + (
+            f", or pick one of {', '.join(have)}." if have else "."
+        )
+        raise DeliveryError(msg, period=label)
+    manifest = load_manifest(folder, label)
+    entries = [e for e in manifest.reports.values() if e.get("kind") == "rep"]
+    if reps:
+        known = [str(e.get("id")) for e in entries]
+        unknown = [r for r in reps if r not in known]
+        if unknown:
+            msg = (
+                f"rep(s) {', '.join(map(repr, unknown))} have no report for {label}."
+                f"{close_matches(unknown[0], known)} Fix: use rep ids of the manifest ({folder / FILE})."
+            )
+            raise ParamsError(msg, reps=unknown)
+        entries = [e for e in entries if str(e.get("id")) in set(reps)]
+    entries.sort(key=lambda e: str(e.get("id")))
+    out = [_candidate(config, folder, e) for e in entries]
+    return Selection(label, manifest.period_title or label, folder, manifest.company or config.company, out)
+
+
+def _candidate(config: Config, folder: Path, entry: dict[str, Any]) -> Candidate:
+    from salesreports.paths import inside
+
+    rep_id = str(entry.get("id"))
+    c = Candidate(
+        rep_id,
+        one_line(entry.get("name") or rep_id, 120),
+        one_line(entry.get("team") or "", 80),
+        entry,
+        report_hash=str(entry.get("inputs") or entry.get("context_hash") or ""),
+    )
+    status = entry.get("status")
+    if status == "skipped":
+        c.state, c.problem = "not in period", one_line(entry.get("reason") or "no report for this period")
+        return c
+    if status != "ok":
+        c.state, c.problem = "report failed", one_line(entry.get("error") or f"report status {status!r}", TEXT_LIMIT)
+        return c
+    outputs = dict(entry.get("outputs") or {})
+    try:
+        files = {"context": inside(folder, str(entry.get("folder") or rep_id), "context.json")}
+        files.update({k: inside(folder, str(v)) for k, v in outputs.items() if k in ("ipynb", "pdf")})
+    except ValueError as exc:
+        c.state, c.problem = "incomplete report", str(exc)
+        return c
+    needed = ["context", "ipynb"] + (["pdf"] if config.mail.attach_pdf and "pdf" in files else [])
+    missing = [str(files[k]) for k in needed if k not in files or not files[k].exists()]
+    if missing or not c.report_hash:
+        c.state = "incomplete report"
+        c.problem = (f"missing {', '.join(missing)}" if missing else "no report hash in the manifest") + (
+            ". Fix: run `salesreports run` again."
+        )
+        return c
+    c.files = files
+    from salesreports.errors import ParamsError
+    from salesreports.report.contexts import read_context
+
+    try:
+        c.context = read_context(files["context"])
+        rep = dict(c.context.get("rep") or {})
+    except ParamsError as exc:
+        c.state, c.problem = "incomplete report", str(exc)
+        return c
+    except (ValueError, AttributeError, TypeError) as exc:
+        c.state, c.problem = "incomplete report", f"{files['context']}: unreadable ({exc})"
+        return c
+    c.name = one_line(rep.get("name") or c.name, 120)
+    c.team = one_line(rep.get("team") or c.team, 80)
+    try:
+        to = check_address(rep.get("email"), rep_id=rep_id, role="email")
+        manager = None
+        if config.mail.cc_manager:
+            manager = check_address(rep.get("manager_email"), rep_id=rep_id, role="manager_email")
+    except DeliveryError as exc:
+        c.state, c.problem = "invalid address", str(exc)
+        return c
+    if to is None:
+        c.state, c.problem = "no email", "no email address in the reps table; not guessed. Fix: add one."
+        return c
+    c.to = Recipient(to, c.name)
+    if config.mail.cc_manager:
+        if manager is None:
+            c.note = "no manager address: no Cc"
+        elif manager.lower() != to.lower():
+            c.cc = (Recipient(manager),)
+    return c
