@@ -63,7 +63,7 @@ def demo_data(
     """
     from rich.progress import Progress
 
-    from salesreports.data.demo import generate_demo
+    from salesreports.data.demo.generate import generate_demo
 
     try:
         with Progress(transient=True, console=_console(stderr=True)) as progress:

@@ -1,87 +1,109 @@
-"""Deterministic demo CRM data in the canonical model.
+"""The demo's fictional sales organisation and every random draw, month by month with numpy.
 
-:func:`generate_demo` writes ``reps``, ``deals``, ``leads``, ``activities``,
-``targets`` and ``feedback`` (CSV or Parquet) for a fictional sales
-organisation: four regional teams with managers, reps with a latent skill
-(a few clear strong and weak performers), new hires who ramp up, leavers,
-seasonality (summer dip, strong Q4, December close push), a mild growth
-trend, repeat business, a product and a segment launched partway through,
-and qualitative feedback whose themes match each rep's weak spot.
+Four regional teams with managers, reps with a latent skill (a few clear strong and weak performers), new
+hires who ramp up, leavers, seasonality (summer dip, strong Q4, December close push), a mild growth trend,
+repeat business, a product and a segment launched partway through, and qualitative feedback whose themes
+match each rep's weak spot.
 
-The same arguments always give byte-identical files: nothing depends on
-today's date (the last month is a parameter) and every random draw comes
-from a stream derived from ``seed``. Rows are generated month by month with
-numpy and streamed to disk with pyarrow, so tens of millions of deals fit in
-modest memory.
-
-Dates are ISO ``YYYY-MM-DD``. Deals created up to five months before the
-first month appear when they close inside the window (the pipeline carried
-in); every other date lies inside the window, and none after the last month.
+Dates are ISO ``YYYY-MM-DD``. Deals created up to five months before the first month appear when they close
+inside the window (the pipeline carried in); every other date lies inside the window, and none after the
+last month.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import secrets
-import shutil
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pa_csv
-import pyarrow.parquet as pq
 
-from salesreports.data.schema import ACTIVITY_TYPES, FEEDBACK_SOURCES, STAGES, TABLES
-from salesreports.errors import ConfigError
+from salesreports.data.demo.output import DEMO_TABLES, Format, Sink
+from salesreports.data.schema import ACTIVITY_TYPES, FEEDBACK_SOURCES, STAGES
 
-__all__ = ["DEMO_TABLES", "PRODUCTS", "SEGMENTS", "TEAMS", "DemoSummary", "generate_demo"]
+__all__ = ["MONTH_RE", "PRODUCTS", "SEGMENTS", "TEAMS", "Generator"]
+
 
 IntArray = npt.NDArray[np.int64]
-FloatArray = npt.NDArray[np.float64]
-BoolArray = npt.NDArray[np.bool_]
-Format = Literal["csv", "parquet"]
 
-DEMO_TABLES: tuple[str, ...] = ("reps", "deals", "leads", "activities", "targets", "feedback")
+
+FloatArray = npt.NDArray[np.float64]
+
+
+BoolArray = npt.NDArray[np.bool_]
+
+
 """The tables :func:`generate_demo` writes, in the order it lists them."""
 
+
 TEAMS: tuple[str, ...] = ("North", "South", "East", "West")
+
 """Team names; each team covers the region of the same name."""
+
 
 PRODUCTS: tuple[str, ...] = (
     "Core", "Analytics", "Support Plan", "Enterprise Suite", "Training", "Cloud Add-on",
 )  # fmt: skip
+
 """Products sold; ``Cloud Add-on`` launches a third of the way into the window."""
 
+
 SEGMENTS: tuple[str, ...] = ("SMB", "Mid-Market", "Enterprise", "Public Sector")
+
 """Customer segments; ``Public Sector`` is entered halfway through the window."""
 
-# --------------------------------------------------------------------------- model constants
 
 _WARMUP = 5  # months of pipeline generated before the window (only deals closing inside it are kept)
+
+
 _DEALS_PER_REP_MONTH = 21.5  # at scale 1, fully ramped, average skill, no season
+
+
 _VOLUME_GROWTH = 0.06  # per year
+
+
 _PRICE_GROWTH = 0.03  # per year
+
+
 _RAMP_MONTHS = 5.0
+
+
 _ID_WIDTH = {"deal": 7, "lead": 7, "account": 5}
+
 
 # calendar month 1..12 -> factor
 _VOLUME_SEASON = np.array([0.92, 0.97, 1.05, 1.0, 1.0, 0.95, 0.82, 0.78, 1.04, 1.1, 1.12, 0.95])
+
+
 _WIN_SEASON = np.array([0.95, 0.97, 1.05, 0.98, 1.0, 1.04, 0.9, 0.88, 1.05, 1.06, 1.1, 1.2])
+
+
 _ACTIVITY_SEASON = np.array([0.97, 1.0, 1.03, 1.0, 1.0, 0.97, 0.9, 0.85, 1.03, 1.05, 1.05, 0.9])
+
+
 _VACATION = np.array([0.04, 0.03, 0.03, 0.05, 0.05, 0.06, 0.12, 0.15, 0.04, 0.03, 0.03, 0.08])
 
+
 _PRODUCT_MEDIAN = np.array([12000.0, 8000.0, 4000.0, 30000.0, 2500.0, 6000.0])
+
+
 _PRODUCT_SIGMA = np.array([0.45, 0.4, 0.3, 0.45, 0.35, 0.4])
+
+
 _PRODUCT_COST = np.array([0.55, 0.45, 0.42, 0.62, 0.70, 0.48])  # cost share of amount
+
+
 _PRODUCT_UNITS = np.array([4.0, 2.0, 0.3, 0.5, 3.0, 2.0])  # units = 1 + Poisson(this * segment factor)
+
+
 _CLOUD = PRODUCTS.index("Cloud Add-on")
+
+
 # P(product | segment); rows follow SEGMENTS, columns PRODUCTS
 _PRODUCT_MIX = np.array(
     [
@@ -91,32 +113,76 @@ _PRODUCT_MIX = np.array(
         [0.35, 0.15, 0.15, 0.15, 0.15, 0.05],
     ]
 )
+
+
 _SEG_SHARE = np.array([0.50, 0.35, 0.15, 0.0])
+
+
 _PUBLIC = SEGMENTS.index("Public Sector")
+
+
 _PUBLIC_SHARE = 0.12  # reached six months after launch
+
+
 _SEG_AMOUNT = np.array([0.7, 1.0, 1.7, 1.4])
+
+
 _SEG_CYCLE = np.array([0.75, 1.0, 1.45, 1.6])
+
+
 _SEG_WIN = np.array([1.08, 1.0, 0.85, 0.8])
+
+
 _SEG_UNITS = np.array([0.6, 1.0, 2.0, 1.5])
+
+
 _CYCLE_MEDIAN = 48.0
+
+
 _CYCLE_SIGMA = 0.38
+
+
 _CYCLE_MIN, _CYCLE_MAX = 20, 116
+
+
 _REPEAT_WIN, _NEW_WIN = 1.3, 0.9
+
+
 _REPEAT_AMOUNT = 0.85
 
+
 _LEAD_SOURCES = ("web", "referral", "event", "outbound", "partner")
+
+
 _SOURCE_MIX = np.array([0.38, 0.14, 0.14, 0.24, 0.10])  # leads that do not become deals
+
+
 _SOURCE_MIX_CONVERTED = np.array([0.30, 0.26, 0.16, 0.12, 0.16])
+
+
 _SOURCE_QUALIFIED = np.array([0.28, 0.5, 0.36, 0.2, 0.45])  # of leads that do not become deals
+
+
 _LINK_WON, _LINK_OTHER = 0.85, 0.40  # share of deals that came from a lead
 
+
 _ACTIVITY_RATE = np.array([7.0, 10.0, 1.1, 0.45])  # per working day, order of ACTIVITY_TYPES
+
+
 _ACTIVITY_SKILL = np.array([0.22, 0.15, 0.25, 0.3])
 
+
 _TARGET_METRICS = ("revenue", "deals_won", "qualified_leads")
+
+
 _TARGET_SKILL_SHRINK = 0.5  # quotas follow territory more than skill: strong reps beat them
+
+
 _TARGET_WIN_MIX = 1.04  # average effect of segment, repeat, season and leavers on the win rate (measured)
+
+
 _CLOSE_LAG = np.array([0.10, 0.42, 0.33, 0.12, 0.03])  # months from creation to a won close
+
 
 _FIRST_NAMES = (
     "Amara", "Ben", "Carla", "Dmitri", "Elena", "Farid", "Grace", "Hiro", "Ines", "Jonas",
@@ -126,6 +192,8 @@ _FIRST_NAMES = (
     "Oscar", "Priya", "Rafael", "Sofia", "Tomas", "Uma", "Victor", "Wanda", "Yara", "Zane",
     "Alma", "Bruno", "Clara", "Diego", "Esme", "Felix", "Greta", "Hugo", "Iris", "Joel",
 )  # fmt: skip
+
+
 _LAST_NAMES = (
     "Abbott", "Baptiste", "Castillo", "Dahl", "Eriksen", "Fontaine", "Garcia", "Hayes", "Ibsen",
     "Jovanovic", "Kowalski", "Lindqvist", "Moreau", "Nakamura", "Okafor", "Petrov", "Quintero",
@@ -136,11 +204,16 @@ _LAST_NAMES = (
     "Costa", "Dunn", "Ellis", "Fischer", "Grant", "Holm", "Ishikawa", "Keller",
 )  # fmt: skip
 
+
 _TAGS = (
     "closing", "negotiation", "discovery", "follow-up", "product-knowledge",
     "responsiveness", "prospecting", "qualification", "presentation",
 )  # fmt: skip
+
+
 _SKILL_TAGS = (("closing", "negotiation"), ("prospecting", "follow-up"), ("qualification", "discovery"))
+
+
 _TAG_PHRASE = {
     "closing": "closing",
     "negotiation": "negotiation",
@@ -152,6 +225,8 @@ _TAG_PHRASE = {
     "qualification": "lead qualification",
     "presentation": "presentations",
 }
+
+
 _TEXTS: dict[tuple[str, str], tuple[str, ...]] = {
     ("client", "good"): (
         "Very good {p} throughout the process.",
@@ -179,223 +254,11 @@ _TEXTS: dict[tuple[str, str], tuple[str, ...]] = {
     ("peer", "poor"): ("Could use support on {p}.", "Often asks for help with {p}."),
 }
 
-_MONTH_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+
+MONTH_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+
+
 _NEVER = np.iinfo(np.int64).max // 4  # leave day of reps who stay
-
-
-# --------------------------------------------------------------------------- public API
-
-
-@dataclass(frozen=True)
-class DemoSummary:
-    """What :func:`generate_demo` wrote.
-
-    Attributes
-    ----------
-    out_dir : the directory holding the data set
-    seed : the random seed used
-    scale : the deal-volume multiplier used
-    fmt : ``"csv"`` or ``"parquet"``
-    rows : row count per table, in :data:`DEMO_TABLES` order
-    first_month, last_month : the window, ``YYYY-MM``
-    files : the files written, in :data:`DEMO_TABLES` order
-    """
-
-    out_dir: Path
-    seed: int
-    scale: float
-    fmt: str
-    rows: Mapping[str, int] = field(hash=False)
-    first_month: str
-    last_month: str
-    files: tuple[Path, ...]
-
-
-def generate_demo(
-    out_dir: Path,
-    *,
-    seed: int = 7,
-    scale: float = 1.0,
-    end_month: str = "2026-10",
-    months: int = 36,
-    fmt: Format = "csv",
-    n_reps: int = 44,
-    progress: Callable[[str], None] | None = None,
-) -> DemoSummary:
-    """Write a realistic, deterministic CRM data set in the canonical model.
-
-    The six tables are written to a new directory beside ``out_dir`` and then
-    renamed into place, so an interrupted run never leaves a half data set.
-
-    Parameters
-    ----------
-    out_dir : Path
-        Directory to (re)create. If it exists it may hold only files of an
-        earlier demo data set (``<table>.csv`` / ``<table>.parquet``).
-    seed : int
-        Random seed (>= 0); the same arguments give byte-identical files.
-    scale : float
-        Multiplies the deal volume (leads follow; activities do not). About
-        21 deals are created per rep per month at scale 1.
-    end_month : str
-        The last month of the window, ``YYYY-MM``. No date lies after it.
-    months : int
-        Length of the window in months (>= 3).
-    fmt : {"csv", "parquet"}
-        File format.
-    n_reps : int
-        Number of reps (8 to 999), split over four regional teams.
-    progress : callable, optional
-        Called with a short message after every generated month and step.
-
-    Returns
-    -------
-    DemoSummary
-        Row counts, window and files written.
-
-    Raises
-    ------
-    ConfigError
-        An argument is out of range, or ``out_dir`` holds files that are not
-        part of a demo data set.
-    """
-    _check_args(seed, scale, end_month, months, fmt, n_reps)
-    out_dir = Path(out_dir).resolve()
-    _check_out_dir(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir.parent / f".{out_dir.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
-    tmp.mkdir()
-    try:
-        gen = _Generator(seed=seed, scale=scale, end_month=end_month, months=months, n_reps=n_reps)
-        rows = gen.run(tmp, fmt, progress or _no_progress)
-        _publish(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    files = tuple(out_dir / f"{name}.{fmt}" for name in DEMO_TABLES)
-    return DemoSummary(
-        out_dir=out_dir,
-        seed=seed,
-        scale=scale,
-        fmt=fmt,
-        rows=MappingProxyType(rows),
-        first_month=gen.first_month,
-        last_month=end_month,
-        files=files,
-    )
-
-
-# --------------------------------------------------------------------------- arguments and files
-
-
-def _no_progress(message: str) -> None:
-    """Ignore a progress message."""
-
-
-def _check_args(seed: int, scale: float, end_month: str, months: int, fmt: str, n_reps: int) -> None:
-    problems = []
-    if not isinstance(seed, int) or seed < 0:
-        problems.append(f"seed must be a whole number >= 0, got {seed!r}")
-    if not isinstance(scale, int | float) or not scale > 0 or not np.isfinite(scale):
-        problems.append(f"scale must be a positive number, got {scale!r}")
-    if not isinstance(end_month, str) or not _MONTH_RE.match(end_month):
-        problems.append(f"end_month must look like 2026-10 (YYYY-MM), got {end_month!r}")
-    if not isinstance(months, int) or months < 3:
-        problems.append(f"months must be a whole number >= 3, got {months!r}")
-    if fmt not in ("csv", "parquet"):
-        problems.append(f"fmt must be 'csv' or 'parquet', got {fmt!r}")
-    if not isinstance(n_reps, int) or not 8 <= n_reps <= 999:
-        problems.append(f"n_reps must be a whole number from 8 to 999, got {n_reps!r}")
-    if problems:
-        msg = "Invalid demo-data arguments: " + "; ".join(problems) + "."
-        raise ConfigError(msg, problems=problems)
-
-
-def _check_out_dir(out_dir: Path) -> None:
-    if out_dir.exists() and not out_dir.is_dir():
-        msg = f"{out_dir}: exists and is not a directory; choose a directory for the demo data."
-        raise ConfigError(msg, file=str(out_dir))
-    if not out_dir.is_dir():
-        return
-    ours = {f"{name}.{ext}" for name in DEMO_TABLES for ext in ("csv", "parquet")}
-    foreign = sorted(p.name for p in out_dir.iterdir() if p.name not in ours)
-    if foreign:
-        shown = ", ".join(foreign[:5]) + (f", … ({len(foreign)} in all)" if len(foreign) > 5 else "")
-        msg = (
-            f"{out_dir}: holds files that are not demo tables ({shown}); the demo generator replaces the "
-            "whole directory. Choose a new or empty directory."
-        )
-        raise ConfigError(msg, file=str(out_dir))
-
-
-def _publish(tmp: Path, out_dir: Path) -> None:
-    """Move the finished data set ``tmp`` to ``out_dir``, replacing an earlier one."""
-    if not out_dir.exists():
-        tmp.replace(out_dir)
-        return
-    old = out_dir.parent / f".{out_dir.name}.old-{os.getpid()}-{secrets.token_hex(4)}"
-    out_dir.replace(old)
-    tmp.replace(out_dir)
-    shutil.rmtree(old, ignore_errors=True)
-
-
-_ARROW_TYPES = {"str": "string", "date": "date32", "float": "float64", "int": "int64", "bool": "bool_"}
-
-
-def _arrow_schema(table: str) -> Any:
-    cols = TABLES[table].columns
-    return pa.schema([pa.field(c.name, getattr(pa, _ARROW_TYPES[c.kind])()) for c in cols])
-
-
-class _Sink:
-    """Stream one table to a CSV or Parquet file, in chunks."""
-
-    _ROW_GROUP = 262_144
-
-    def __init__(self, path: Path, table: str, fmt: Format) -> None:
-        self.table = table
-        self.schema = _arrow_schema(table)
-        self.fmt = fmt
-        self.rows = 0
-        self._pending: list[Any] = []
-        self._pending_rows = 0
-        if fmt == "csv":
-            options = pa_csv.WriteOptions(include_header=True, quoting_style="needed")
-            self._writer: Any = pa_csv.CSVWriter(str(path), self.schema, write_options=options)
-        else:
-            self._writer = pq.ParquetWriter(str(path), self.schema, compression="zstd")
-
-    def write(self, columns: Mapping[str, Any]) -> int:
-        """Append rows given as one array per column; return the number of rows."""
-        arrays = [columns[name] for name in TABLES[self.table].names]
-        batch = pa.Table.from_arrays(arrays, schema=self.schema)
-        n = int(batch.num_rows)
-        if n == 0:
-            return 0
-        self.rows += n
-        if self.fmt == "csv":
-            self._writer.write_table(batch)
-            return n
-        self._pending.append(batch)
-        self._pending_rows += n
-        if self._pending_rows >= self._ROW_GROUP:
-            self._flush()
-        return n
-
-    def _flush(self) -> None:
-        if self._pending:
-            self._writer.write_table(pa.concat_tables(self._pending), row_group_size=self._ROW_GROUP)
-        self._pending = []
-        self._pending_rows = 0
-
-    def close(self) -> None:
-        """Write what is buffered and close the file."""
-        if self.fmt == "parquet":
-            self._flush()
-        self._writer.close()
-
-
-# --------------------------------------------------------------------------- helpers
 
 
 def _rng(seed: int, *keys: int) -> np.random.Generator:
@@ -457,10 +320,7 @@ class _RepModel:
     managers: list[tuple[str, str, str]]  # (id, first, last) per team
 
 
-# --------------------------------------------------------------------------- the generator
-
-
-class _Generator:
+class Generator:
     """Holds the calendar, the rep model and the running state of one generation."""
 
     def __init__(self, *, seed: int, scale: float, end_month: str, months: int, n_reps: int) -> None:
@@ -1054,7 +914,7 @@ class _Generator:
     # ----------------------------------------------------------------- driver
 
     def run(self, folder: Path, fmt: Format, progress: Callable[[str], None]) -> dict[str, int]:
-        sinks = {name: _Sink(folder / f"{name}.{fmt}", name, fmt) for name in DEMO_TABLES}
+        sinks = {name: Sink(folder / f"{name}.{fmt}", name, fmt) for name in DEMO_TABLES}
         try:
             sinks["reps"].write(self.reps_table())
             total = self.month_index.size
