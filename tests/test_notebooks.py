@@ -6,7 +6,7 @@ import nbformat
 import pytest
 
 from salesreports.errors import TemplateError
-from salesreports.report.notebooks import check_template, execute_defaults, scaffold
+from salesreports.run.notebooks import check_template, execute_defaults, scaffold
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -523,8 +523,8 @@ def _template_with(tmp_path: Path, line: str) -> Path:
 )
 def test_templates_may_not_read_data(tmp_path: Path, make_config: Any, line: str, words: str) -> None:
     """`salesreports check` flags a template that reads data, and a run refuses it before writing anything."""
-    from salesreports.report.notebooks import check_template
     from salesreports.run.batch import run_reports
+    from salesreports.run.notebooks import check_template
 
     template = _template_with(tmp_path, line)
     found = [str(f) for f in check_template(template)]
@@ -536,7 +536,7 @@ def test_templates_may_not_read_data(tmp_path: Path, make_config: Any, line: str
 
 
 def test_shipped_templates_read_only_their_context() -> None:
-    from salesreports.report.notebooks import check_template
+    from salesreports.run.notebooks import check_template
 
     root = Path(__file__).parents[1] / "reports"
     for template in sorted(root.glob("*.ipynb")):

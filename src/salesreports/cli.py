@@ -256,7 +256,7 @@ def check(
     import tempfile
 
     from salesreports.params import load_config
-    from salesreports.report.notebooks import check_template, execute_defaults
+    from salesreports.run.notebooks import check_template, execute_defaults
 
     out = _console()
     failed = False
@@ -288,7 +288,7 @@ def new_template(
 
     Example: [bold]salesreports new-template quarterly_review --kind rep[/]
     """
-    from salesreports.report.notebooks import scaffold
+    from salesreports.run.notebooks import scaffold
 
     try:
         path = scaffold(name, folder, kind=kind)

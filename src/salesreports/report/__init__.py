@@ -4,8 +4,8 @@ The privacy boundary first: ``scope`` builds one report's context (a rep's own r
 only), ``redact`` removes colleagues' names from feedback, ``contexts`` writes and reads it on disk.
 Then presentation, which only formats what a context holds: ``views`` (what a template calls),
 ``display`` (HTML fragments), ``charts`` and ``theme`` (altair), ``vega`` (specs to SVG/PNG),
-``render`` (executed notebook to HTML and PDF), ``index`` (the period's index page) and ``notebooks``
-(template checks and scaffolding), with the nbconvert, index and email templates in ``templates/``.
+``render`` (executed notebook to HTML and PDF) and ``index`` (the period's index page), with the nbconvert,
+index and email templates in ``templates/``.
 
 ``scope`` may import ``data`` and ``metrics``; presentation may import only the KPI registry and
 periods of ``metrics``, never ``data``, the engine, ``run`` or ``mail``.

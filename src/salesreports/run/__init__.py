@@ -3,8 +3,8 @@
 ``batch`` plans params × reps × periods, writes the contexts and runs the jobs; ``jobs`` is one job and
 its notebook's execution; ``zygote`` the warm process that forks a child per report; ``worker`` one report
 from job to pages in a worker process; ``local`` the pool of workers on this machine; ``distributed`` the
-same jobs on a dask.distributed cluster; ``nbengine`` the in-process papermill engine; ``manifest`` the
-run's record. May import ``data``, ``metrics`` and ``report``; never ``mail``.
+same jobs on a dask.distributed cluster; ``nbengine`` the in-process papermill engine; ``notebooks`` template
+checks and scaffolding; ``manifest`` the run's record. May import ``data``, ``metrics`` and ``report``; never ``mail``.
 """
 
 from __future__ import annotations

@@ -93,7 +93,7 @@ def check_template_runs(template: Path) -> None:
     Checked before anything is written, so that a broken template fails the run at once instead of
     leaving one failed notebook per rep.
     """
-    from salesreports.report.notebooks import fatal_findings
+    from salesreports.run.notebooks import fatal_findings
 
     template_parameters(template)  # missing or unreadable file, no parameters cell
     found = fatal_findings(template)
