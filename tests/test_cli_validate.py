@@ -155,3 +155,15 @@ def test_shared_datasets_validate(name: str, expected: list[str]) -> None:
     out = _flat(result.stdout)
     for text in expected:
         assert text in out
+
+
+def test_validate_says_what_the_reports_will_show_and_leave_out() -> None:
+    result = _run("--source", str(ROOT / "tests" / "fixtures" / "deals_only" / "source.yaml"))
+    out = _flat(result.output)
+    assert result.exit_code == 0, out
+    shown = "Revenue, Deals won, Win rate, Average deal size, Sales cycle, Open pipeline"
+    assert f"The reports will show: {shown}." in out
+    assert f"Headline tiles: {shown}." in out
+    assert "- the data source has no targets table: quota attainment, pipeline coverage, the incentive estimate" in out
+    assert "- the reps table has no hire_date values: the ramp-up comparison with earlier hires" in out
+    assert "the data starts in March 2026: new customers, customer retention, repeat business" in out

@@ -75,6 +75,7 @@ HAND = [
     _e("tiny", "R1", "repeat_business", "2025-03", 0.25),  # A1 bought in 2024-04: 1000 / 4000
     _e("tiny", "R1", "quota_attainment", "2025-03", 0.8),  # 4000 / 5000
     _e("tiny", "R1", "pipeline_coverage", "2025-03", 5.0),  # D7 5000 / (5000 - 4000)
+    _e("tiny", "R1", "open_pipeline", "2025-03", 5000.0),  # D7, open at the end of March
     _e("tiny", "R1", "leads", "2025-03", 4),
     _e("tiny", "R1", "qualified_leads", "2025-03", 3),
     _e("tiny", "R1", "lead_quality", "2025-03", 0.75),
@@ -123,6 +124,7 @@ HAND = [
     _e("kpi_edge", "E1", "retention_rate", "2025-01", 1.0),  # S = {B1}; K2 renews B1 just in time
     _e("kpi_edge", "E1", "quota_attainment", "2025-01", 0.8),  # 2000 / 2500
     _e("kpi_edge", "E1", "pipeline_coverage", "2025-01", 14.0),  # (K3 3000 + K4 4000) / (2500 - 2000)
+    _e("kpi_edge", "E1", "open_pipeline", "2025-01", 7000.0),  # K3 3000 + K4 4000
     _e("kpi_edge", "E1", "units_sold", "2025-01", 2),
     _e("kpi_edge", "E1", "revenue", "2025-02", 3000),  # K3: created 2024-12-15
     _e("kpi_edge", "E1", "sales_cycle_days", "2025-02", 50),

@@ -36,3 +36,16 @@ def test_ranges_and_lists() -> None:
 def test_bad_periods_say_what_is_accepted(bad: str) -> None:
     with pytest.raises(ParamsError, match=r"2026-10|range of months|no period"):
         parse_periods(bad)
+
+
+@pytest.mark.parametrize(
+    ("label", "months", "title"),
+    [("2024-04-QTD", ["2024-04"], "Q2 2024 to date"), ("2026-11-QTD", ["2026-10", "2026-11"], "Q4 2026 to date")],
+)
+def test_quarter_to_date_labels_parse_back(label: str, months: list[str], title: str) -> None:
+    """The engine labels a quarter's rows before its last month YYYY-MM-QTD: every label it writes parses."""
+    period = parse_period(label)
+    assert period.label == label
+    assert [str(m) for m in period.months] == months
+    assert period.title == title
+    assert parse_period("2026-12-qtd").label == "2026-Q4"  # the quarter's last month is the whole quarter

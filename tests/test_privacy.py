@@ -456,7 +456,12 @@ def test_rep_context_keys_are_the_documented_ones(tmp_path: Path, tiny_data: Dat
             "feedback",
             "activity_weekly",
             "funnel",
+            "capabilities",  # of the data set: its tables, first months, unsupported KPIs and sections; no person
+            "headline",  # KPI names
         ]
+    )
+    assert sorted(ctx["capabilities"]) == sorted(
+        ["tables", "first_months", "last_month", "unsupported", "sections", "section_labels", "closed_deal_kpis"]
     )
     assert sorted(ctx["team"]) == ["min_group_size", "n_reps", "name"]
     assert sorted(ctx["rep"]) == sorted(

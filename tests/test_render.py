@@ -465,3 +465,30 @@ def test_team_pdf_letter(renderer: render.Renderer, tmp_path: Path) -> None:
     assert "North · October 2026" in text
     assert "Leaderboard" in text
     assert sorted(p.name for p in tmp_path.iterdir()) == ["letter.pdf", "team.html", "team.pdf"]
+
+
+def test_a_section_the_data_could_not_fill_is_left_out_with_its_heading() -> None:
+    """A view returns None for a section without its data: its heading and narrative go with it."""
+    shown = new_output("display_data", data={"text/plain": "tiles"})
+    nb = new_notebook(
+        cells=[
+            new_markdown_cell("## Headline KPIs\n\nThis month."),
+            new_code_cell("view.tiles()", outputs=[shown]),
+            new_markdown_cell("## Ramp\n\nFor reps in their first months."),
+            new_code_cell("view.ramp()", outputs=[]),
+            new_markdown_cell("## Funnel and activity"),
+            new_code_cell("view.funnel()", outputs=[]),
+            new_code_cell("view.activity()", outputs=[shown]),
+            new_markdown_cell("Closing words, no heading."),
+            new_code_cell("x = 1", outputs=[]),
+            new_markdown_cell("## The end"),
+        ]
+    )
+    prepared, _ = render._prepare(nb, interactive=False)
+    texts = [c.source for c in prepared.cells if c.cell_type == "markdown"]
+    assert texts == [
+        "## Headline KPIs\n\nThis month.",
+        "## Funnel and activity",
+        "Closing words, no heading.",
+        "## The end",
+    ]

@@ -121,6 +121,29 @@ def validate(
     )
     if not report.ok:
         raise typer.Exit(1)
+    if not quiet:
+        _print_capabilities(data, out)
+
+
+def _print_capabilities(data: Any, out: Any) -> None:
+    """What the reports will show and what they will leave out (the pages' own rule)."""
+    from salesreports.metrics.capabilities import SECTIONS, capabilities, choose_headline
+    from salesreports.metrics.kpis import registry
+
+    caps = capabilities(data)
+    reg = registry()
+    shown = [k.label for k in reg if caps.supports(k.name)]
+    out.print(f"The reports will show: {_esc(', '.join(shown) or 'no KPI')}.", soft_wrap=True)
+    out.print(f"Headline tiles: {_esc(', '.join(reg.get(k).label for k in choose_headline(caps)))}.", soft_wrap=True)
+    left: dict[str, list[str]] = {}
+    for name, why in caps.unsupported.items():
+        left.setdefault(why, []).append(reg.get(name).label.lower())
+    for section, why in caps.sections.items():
+        left.setdefault(why, []).append(SECTIONS[section][2])
+    if left:
+        out.print("They will leave out (not in your data):")
+        for why, labels in left.items():
+            out.print(f"  - {_esc(why)}: {_esc(', '.join(labels))}", soft_wrap=True)
 
 
 @app.command()
@@ -329,6 +352,8 @@ def _print_summary(summary: Any) -> None:
         f"{ok} report(s) written, {len(summary.failed)} failed, {summary.unchanged} unchanged (skipped), "
         f"{len(summary.skipped)} rep(s) without a report for the period, in {summary.seconds:.1f} s."
     )
+    for note in summary.notes:
+        out.print(f"[yellow]warning[/] {_esc(note)} (see `salesreports goals check`)", soft_wrap=True)
     if summary.failed:
         table = Table(title="Failed reports", show_lines=False)
         for col in ("period", "report", "error", "failed notebook"):

@@ -49,6 +49,19 @@ class PrivacySettings(_Model):
     min_group_size: int = Field(default=5, ge=3, description="team figures need at least this many reps")
 
 
+class ScorecardSettings(_Model):
+    """What the pages show first (KPI names from `salesreports kpis`)."""
+
+    headline: tuple[str, ...] = Field(
+        default=(),
+        description="KPIs of the headline tiles; empty: the registry's headline KPIs the data supports, topped up",
+    )
+    ranking: tuple[str, ...] = Field(
+        default=("quota_attainment", "revenue"),
+        description="team summaries rank reps by the first of these KPIs that has values",
+    )
+
+
 class PdfSettings(_Model):
     """PDF page settings."""
 
@@ -114,6 +127,7 @@ class Config(_Model):
     review_cycle_months: int = Field(default=3, ge=1, le=12)
     run: RunSettings = RunSettings()
     privacy: PrivacySettings = PrivacySettings()
+    scorecard: ScorecardSettings = ScorecardSettings()
     pdf: PdfSettings = PdfSettings()
     smtp: SmtpSettings = SmtpSettings()
     mail: MailSettings = MailSettings()

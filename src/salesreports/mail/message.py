@@ -256,14 +256,23 @@ def chart_png(spec: Mapping[str, Any]) -> tuple[bytes, int, int]:
     return data, round(css_w), round(css_h)
 
 
-def _tiles(context: dict[str, Any]) -> list[dict[str, Any]]:
-    from salesreports.metrics.kpis import registry
+def _tiles(context: dict[str, Any]) -> tuple[list[dict[str, Any]], str]:
     from salesreports.report.views import RepView
 
     view = RepView(context)
     out = []
-    for k in registry().headline():
-        t = view.tile(k.name)
+    tiles, notice = view.tile_list()
+    if notice:
+        out.append(
+            {
+                "label": one_line(notice),
+                "available": False,
+                "reason": "",
+                "direction": "neutral",
+                "text": one_line(notice),
+            }
+        )
+    for t in tiles:
         subs = [one_line(s, 120) for s in t.sub if one_line(s)]
         change = one_line(t.change, 120)
         if t.unavailable_reason is not None or not t.value.strip():
@@ -293,7 +302,7 @@ def _tiles(context: dict[str, Any]) -> list[dict[str, Any]]:
                 "text": f"{one_line(t.label)}: {one_line(t.value)}" + (f" ({'; '.join(extra)})" if extra else ""),
             }
         )
-    return out
+    return out, one_line(notice)
 
 
 def _goals(context: dict[str, Any], limit: int) -> tuple[list[dict[str, Any]], list[str], int]:
@@ -333,6 +342,8 @@ def _goals(context: dict[str, Any], limit: int) -> tuple[list[dict[str, Any]], l
 
 
 def _coaching(context: dict[str, Any], *, quotes: bool) -> dict[str, Any] | None:
+    from salesreports.report.views import evidence_text
+
     needs = [n for n in context.get("coaching") or [] if isinstance(n, dict) and n.get("topic")]
     if not needs:
         return None
@@ -341,7 +352,7 @@ def _coaching(context: dict[str, Any], *, quotes: bool) -> dict[str, Any] | None
         "topic": one_line(top.get("topic"), 120),
         "description": clean(top.get("description"), TEXT_LIMIT),
         "evidence": [
-            clean(e.get("text"), TEXT_LIMIT)
+            clean(evidence_text(top, e), TEXT_LIMIT)
             for e in (top.get("evidence") or [])[:MAX_EVIDENCE]
             if isinstance(e, dict) and e.get("text")
         ],
@@ -371,7 +382,7 @@ def _model(
     compact: bool,
 ) -> dict[str, Any]:
     ctx = c.context
-    tiles = _tiles(ctx)
+    tiles, notice = _tiles(ctx)
     goals, later, more = _goals(ctx, 3 if compact else MAX_GOALS)
     incentive = ctx.get("incentive") or {}
     at_risk = sum(1 for g in goals if g["status"] in ("at risk", "missed"))
@@ -390,6 +401,7 @@ def _model(
         "name": c.name,
         "team": c.team,
         "tiles": tiles,
+        "notice": notice,
         "goals": goals,
         "later_goals": later,
         "goals_more": more,

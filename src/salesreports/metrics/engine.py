@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from salesreports.metrics.kpis import Kpi
     from salesreports.metrics.periods import Period
 
-__all__ = ["COHORT_FUNCTIONS", "Grid", "KpiTable", "compute_kpis"]
+__all__ = ["COHORT_FUNCTIONS", "Grid", "KpiTable", "compute_kpis", "history_months", "missing_reason"]
 
 Array = np.ndarray[Any, Any]
 
@@ -58,6 +58,8 @@ class Grid:
     rep_team: Array  # team index of each rep
     as_of: pd.Timestamp
     employed: Array = field(default_factory=lambda: np.zeros((0, 0)))  # (R, M) active days
+    # reps without a hire date: counted from the month of their first deal, lead or activity (none: never)
+    inferred: Array = field(default_factory=lambda: np.zeros(0, dtype=bool))  # (R,)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -264,7 +266,7 @@ def _grid(data: Dataset, as_of: dt.date | None) -> Grid:
     teams_of_reps = teams_of_reps.where(teams_of_reps.notna(), UNASSIGNED).astype(str)
     teams = pd.Index(sorted(teams_of_reps.unique()))
     grid = Grid(months, rep_ids, teams, np.asarray(teams.get_indexer(teams_of_reps), dtype=np.int64), stamp)
-    grid.employed = _active_days(grid, data.get("reps"))
+    grid.employed, grid.inferred = _active_days(grid, data)
     return grid
 
 
@@ -287,13 +289,42 @@ def _reps(data: Dataset) -> tuple[pd.Index, dict[str, str]]:
     return pd.Index(ids + sorted(extra), dtype=object), team_of
 
 
-def _active_days(grid: Grid, reps: pd.DataFrame | None) -> Array:
+_FIRST_SIGNS = (("deals", ("created_date", "close_date")), ("leads", ("created_date",)), ("activities", ("date",)))
+
+
+def _first_signs(grid: Grid, data: Dataset) -> Array:
+    """Each rep's first day with a deal (created or closed), a lead or an activity; ``_NONE`` when there is none."""
+    first = np.full(len(grid.reps), np.iinfo(np.int64).max, dtype=np.int64)
+    for name, columns in _FIRST_SIGNS:
+        table = data.get(name)
+        if table is None or "rep_id" not in table.columns:
+            continue
+        rep = grid.rep_index(table["rep_id"])
+        for column in columns:
+            if column not in table.columns:
+                continue
+            days = _days(table[column])
+            ok = (rep >= 0) & (days != _NONE)
+            np.minimum.at(first, rep[ok], days[ok])
+    return np.where(first == np.iinfo(np.int64).max, _NONE, first)
+
+
+def _active_days(grid: Grid, data: Dataset) -> tuple[Array, Array]:
+    """Days employed per (rep, month), and which reps' start was inferred from their first sign in the data.
+
+    The reps table's ``hire_date`` and ``leave_date`` decide. A rep without a hire date starts in the month
+    of their first deal, lead or activity: before it, and for a rep in the team list who has none at all,
+    every KPI is "not available" and the rep counts in no team figure (a name in a team list that never
+    sold is not a rep at $0).
+    """
     starts = grid.months.start_time.normalize().to_numpy(dtype="datetime64[D]")
     ends = grid.months.end_time.normalize().to_numpy(dtype="datetime64[D]")
     ends = np.minimum(ends, np.datetime64(grid.as_of.normalize(), "D"))
     r = len(grid.reps)
-    hire = np.full(r, np.datetime64("1900-01-01", "D"))
-    leave = np.full(r, np.datetime64("2999-12-31", "D"))
+    never = np.datetime64("2999-12-31", "D")
+    hire = np.full(r, np.datetime64("NaT", "D"))
+    leave = np.full(r, never)
+    reps = data.get("reps")
     if reps is not None:
         by_id = reps.dropna(subset=["rep_id"]).drop_duplicates("rep_id")
         by_id = by_id.set_index(by_id["rep_id"].astype(str)).reindex(grid.reps)
@@ -303,10 +334,15 @@ def _active_days(grid: Grid, reps: pd.DataFrame | None) -> Array:
         if "leave_date" in by_id:
             lv = _days(by_id["leave_date"])
             leave = np.where(lv == _NONE, leave, lv.astype("datetime64[D]"))
+    inferred = np.isnat(hire)
+    if inferred.any():
+        sign = _first_signs(grid, data)
+        month_start = sign.astype("datetime64[D]").astype("datetime64[M]").astype("datetime64[D]")
+        hire = np.where(inferred, np.where(sign == _NONE, never, month_start), hire)
     lo = np.maximum(starts[None, :], hire[:, None])
     hi = np.minimum(ends[None, :], leave[:, None])
     days = (hi - lo).astype(np.int64) + 1
-    return np.asarray(np.clip(days, 0, None), dtype=np.float64)
+    return np.asarray(np.clip(days, 0, None), dtype=np.float64), np.asarray(inferred)
 
 
 # --------------------------------------------------------------------------- base measures
@@ -700,7 +736,7 @@ def compute_kpis(data: Dataset, *, as_of: dt.date | None = None, grains: tuple[s
     grid = _grid(data, as_of)
     monthly, extra = _measures(data, grid)
     kpis = list(registry())
-    unavailable = {k.name: why for k in kpis if (why := _missing(k, data))}
+    unavailable = {k.name: why for k in kpis if (why := missing_reason(k, data))}
     r, m = grid.shape
     ctx = _Context(grid, extra, [np.arange(r), grid.rep_team, np.zeros(r, dtype=np.int64)])
     ent_type = np.array(["rep"] * r + ["team"] * len(grid.teams) + ["company"], dtype=object)
@@ -762,7 +798,7 @@ def _measures(data: Dataset, grid: Grid) -> tuple[dict[str, Array], dict[str, An
     return monthly, extra
 
 
-def _missing(kpi: Kpi, data: Dataset) -> str:
+def missing_reason(kpi: Kpi, data: Dataset) -> str:
     """Why a KPI cannot be computed at all from this data set ("" when it can)."""
     for table in kpi.tables:
         if not data.has(table):
@@ -776,7 +812,8 @@ def _missing(kpi: Kpi, data: Dataset) -> str:
     return ""
 
 
-def _history(kpi: Kpi) -> int:
+def history_months(kpi: Kpi) -> int:
+    """Months of data a KPI needs before a period for its value to be known."""
     if kpi.type == "cohort":
         return COHORTS[kpi.function].history
     return max((MEASURES[name].history for name in kpi.inputs), default=0)
@@ -806,10 +843,13 @@ def _evaluate(
     reason = np.where(np.isnan(value), kpi.when_zero, "").astype(object)
     start = _span_start(grain, ctx.grid.months)
     first = str(ctx.grid.months[0])
-    need = _history(kpi)
+    need = history_months(kpi)
     not_employed = ~(rolled["active_days"] > 0)
     value[not_employed] = np.nan
     reason[not_employed] = "not employed in this period"
+    inferred = np.zeros(shape[0], dtype=bool)
+    inferred[: len(ctx.grid.inferred)] = ctx.grid.inferred  # rep rows come first
+    reason[not_employed & inferred[:, None]] = "no deal, lead or activity of this rep by this period"
     if need:
         short = (start >= 0) & (start < need)
         value[:, short] = np.nan

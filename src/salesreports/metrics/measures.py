@@ -26,6 +26,7 @@ class Measure:
     rollup : how months add up to a longer period: ``sum``, or ``last`` (a month-end stock)
     history : months of data needed before a period for the value to be known
     also : other tables it reads
+    closed : counted from the deals closed in the period (no deal closed: nothing to show)
     """
 
     table: str
@@ -33,6 +34,7 @@ class Measure:
     rollup: Literal["sum", "last"] = "sum"
     history: int = 0
     also: tuple[str, ...] = ()
+    closed: bool = False
 
     @property
     def needs(self) -> tuple[str, ...]:
@@ -43,15 +45,15 @@ class Measure:
 
 
 MEASURES: dict[str, Measure] = {
-    "revenue": Measure("deals", ("amount",)),
-    "revenue_costed": Measure("deals", ("amount", "cost")),
-    "deals_won": Measure("deals"),
-    "deals_lost": Measure("deals"),
-    "cost_won": Measure("deals", ("amount", "cost")),
-    "units_won": Measure("deals", ("units",)),
-    "new_customers": Measure("deals", history=HISTORY_MONTHS),
-    "repeat_revenue": Measure("deals", ("amount",), history=HISTORY_MONTHS),
-    "new_segment_revenue": Measure("deals", ("amount", "segment"), history=HISTORY_MONTHS),
+    "revenue": Measure("deals", ("amount",), closed=True),
+    "revenue_costed": Measure("deals", ("amount", "cost"), closed=True),
+    "deals_won": Measure("deals", closed=True),
+    "deals_lost": Measure("deals", closed=True),
+    "cost_won": Measure("deals", ("amount", "cost"), closed=True),
+    "units_won": Measure("deals", ("units",), closed=True),
+    "new_customers": Measure("deals", history=HISTORY_MONTHS, closed=True),
+    "repeat_revenue": Measure("deals", ("amount",), history=HISTORY_MONTHS, closed=True),
+    "new_segment_revenue": Measure("deals", ("amount", "segment"), history=HISTORY_MONTHS, closed=True),
     "pipeline_open": Measure("deals", ("amount",), rollup="last"),
     "leads_created": Measure("leads"),
     "leads_qualified": Measure("leads"),
@@ -71,15 +73,17 @@ class Cohort:
     """A registered non-additive KPI function, declared (the engine implements it under the same name).
 
     NaN values get the KPI's ``when_zero`` reason. ``needs`` lists the tables and columns it reads;
-    ``history`` the months of data it needs before a period.
+    ``history`` the months of data it needs before a period; ``closed`` says it reads only the deals closed
+    in the period.
     """
 
     needs: tuple[str, ...]
     history: int = 0
+    closed: bool = False
 
 
 COHORTS: dict[str, Cohort] = {
-    "sales_cycle": Cohort(("deals",)),
+    "sales_cycle": Cohort(("deals",), closed=True),
     "retention": Cohort(("deals",), history=HISTORY_MONTHS),
 }
 """Registered cohort functions by name (``function:`` of a cohort KPI in ``kpis.yaml``)."""

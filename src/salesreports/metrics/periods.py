@@ -25,6 +25,7 @@ _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 _QUARTER = re.compile(r"^(\d{4})-Q([1-4])$", re.IGNORECASE)
 _YEAR = re.compile(r"^(\d{4})$")
 _ROLL = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])-(YTD|T12M)$", re.IGNORECASE)
+_QTD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])-QTD$", re.IGNORECASE)
 
 
 @dataclass(frozen=True, order=True)
@@ -37,11 +38,11 @@ class Period:
 
     @property
     def label(self) -> str:
-        """The canonical label: 2026-10, 2026-Q4, 2026, 2026-10-YTD, 2026-10-T12M."""
+        """The canonical label: 2026-10, 2026-Q4, 2026-11-QTD (a quarter to date), 2026, 2026-10-YTD, 2026-10-T12M."""
         if self.grain == "month":
             return str(self.end)
         if self.grain == "quarter":
-            return f"{self.end.year}-Q{self.end.quarter}"
+            return f"{self.end}-QTD" if self.end.month % 3 else f"{self.end.year}-Q{self.end.quarter}"
         if self.grain == "year":
             return str(self.end.year)
         return f"{self.end}-{self.grain.upper()}"
@@ -53,7 +54,7 @@ class Period:
         if self.grain == "month":
             return end.strftime("%B %Y")
         if self.grain == "quarter":
-            return f"Q{self.end.quarter} {self.end.year}"
+            return f"Q{self.end.quarter} {self.end.year}" + (" to date" if self.end.month % 3 else "")
         if self.grain == "year":
             return str(self.end.year)
         start = self.start.to_timestamp()
@@ -124,12 +125,15 @@ def parse_period(text: str) -> Period:
         return of_grain("quarter", pd.Period(year=int(m.group(1)), month=int(m.group(2)) * 3, freq="M"))
     if m := _YEAR.match(t):
         return of_grain("year", pd.Period(year=int(m.group(1)), month=12, freq="M"))
+    if m := _QTD.match(t):
+        end = pd.Period(year=int(m.group(1)), month=int(m.group(2)), freq="M")
+        return Period(of_grain("quarter", end).start, end, "quarter")
     if m := _ROLL.match(t):
         end = pd.Period(year=int(m.group(1)), month=int(m.group(2)), freq="M")
         return of_grain("ytd" if m.group(3).upper() == "YTD" else "t12m", end)
     msg = (
         f"'{text}' is not a period. Write a month 2026-10, a quarter 2026-Q4, a year 2026, "
-        "2026-10-YTD, 2026-10-T12M, or a range of months 2026-08..2026-10."
+        "2026-10-YTD, 2026-10-T12M, a quarter to date 2026-11-QTD, or a range of months 2026-08..2026-10."
     )
     raise ParamsError(msg, value=text)
 

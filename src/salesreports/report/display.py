@@ -44,6 +44,7 @@ __all__ = [
     "component_css",
     "goal_list",
     "in_batch",
+    "ordinal",
     "section_note",
     "table",
     "tiles",
@@ -420,8 +421,9 @@ def callout(kind: CalloutKind, title: str, body_lines: Sequence[str] | str = ())
         body = "<ul>" + "".join(f'<li dir="auto">{_esc(x)}</li>' for x in lines) + "</ul>"
     else:
         body = ""
+    long = " sr-callout--long" if len(lines) > 4 else ""  # a long list may break across PDF pages (whole lines)
     html = (
-        f'<aside class="sr sr-callout sr-callout--{kind} {_IGNORE_MATH}" role="note" aria-label="{label}">'
+        f'<aside class="sr sr-callout sr-callout--{kind}{long} {_IGNORE_MATH}" role="note" aria-label="{label}">'
         f'<p class="sr-callout__title" dir="auto">{_esc(title)}</p>{body}</aside>'
     )
     text = f"[{label}] {_clean(title)}" + "".join(f"\n  - {x}" for x in lines)
@@ -558,6 +560,13 @@ def goal_list(goals: Sequence[Any]) -> Html:
 
 
 # -- helpers -------------------------------------------------------------------------------------------------
+
+
+def ordinal(value: float) -> str:
+    """A rank for people: 1st, 2nd, 3rd, 4th, 11th, 12th, 13th, 21st, 41st, 92nd."""
+    n = round(value)
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
 
 
 def _clean(value: Any) -> str:

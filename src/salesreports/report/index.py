@@ -88,9 +88,14 @@ def write_index(manifest: Mapping[str, Any], out: Path) -> Path:
 
     base = out.parent.resolve()
     kpis = list(kpi_keys)
+    rows = [_row(r, kpis, base) for r in reports]
+    # a KPI column without a value for anyone says nothing: leave it out
+    filled = [i for i in range(len(kpis)) if any(r["v"][i] is not None for r in rows)]
+    kpis = [kpis[i] for i in filled]
+    for r in rows:
+        r["v"], r["x"] = [r["v"][i] for i in filled], [r["x"][i] for i in filled]
     reg = registry()
     kpi_labels = [reg.get(k).label if k in reg else k.replace("_", " ").capitalize() for k in kpis]
-    rows = [_row(r, kpis, base) for r in reports]
     counts = dict.fromkeys(STATUSES, 0)
     kinds = dict.fromkeys(KINDS, 0)
     for r in rows:

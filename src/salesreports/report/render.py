@@ -544,7 +544,30 @@ def _prepare(nb: Any, *, interactive: bool) -> tuple[Any, int]:
             new_outputs.append(output)
         cells.append(node({**cell, "outputs": new_outputs}))
     # a shallow copy: the caller's notebook is left as it was; nbconvert deep-copies what it gets anyway
-    return node({**nb, "cells": cells}), count
+    return node({**nb, "cells": _without_empty_sections(cells)}), count
+
+
+def _is_heading(cell: Mapping[str, Any]) -> bool:
+    source = cell.get("source", "")
+    text = "".join(source) if isinstance(source, list) else str(source)
+    return cell.get("cell_type") == "markdown" and text.lstrip().startswith("#")
+
+
+def _without_empty_sections(cells: list[Any]) -> list[Any]:
+    """Leave out a section the data could not fill: a Markdown cell that starts with a heading, followed by
+    code cells (up to the next Markdown cell) none of which shows anything. A view returns ``None`` for a
+    section without its data (no ramp without hire dates), so its heading and narrative go with it."""
+    keep = [True] * len(cells)
+    for i, cell in enumerate(cells):
+        if not _is_heading(cell):
+            continue
+        j = i + 1
+        while j < len(cells) and cells[j].get("cell_type") != "markdown":
+            j += 1
+        code = [c for c in cells[i + 1 : j] if c.get("cell_type") == "code"]
+        if code and not any(c.get("outputs") for c in code):
+            keep[i] = False
+    return [c for c, k in zip(cells, keep, strict=True) if k]
 
 
 def _make_exporter() -> Any:

@@ -46,6 +46,7 @@ import numpy as np
 import pandas as pd
 
 from salesreports.data.loading import Dataset
+from salesreports.metrics.capabilities import Capabilities, capabilities, choose_headline, choose_ranking
 from salesreports.metrics.engine import KpiTable
 from salesreports.metrics.periods import Period
 from salesreports.params import Config
@@ -164,6 +165,10 @@ class Scope:
     coaching: Any
     reps: pd.DataFrame
     colleagues: Redactor | None = None  # every rep's name and email, to keep them out of others' feedback
+    caps: Capabilities | None = None  # what the data set can show (KPIs, sections, first months)
+    headline: list[str] = field(default_factory=list)  # the headline tiles' KPIs
+    ranking: list[str] = field(default_factory=list)  # team summaries rank by the first of these with values
+    goal_notes: list[str] = field(default_factory=list)  # goals this data set cannot measure, with the reasons
     _team: dict[str, str] = field(init=False, repr=False)
     _members: dict[str, list[str]] = field(init=False, repr=False)
     _info: dict[str, dict[str, Any]] = field(init=False, repr=False)
@@ -280,6 +285,8 @@ class Scope:
             "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "as_of": self.table.grid.as_of.date().isoformat(),
             "period": _period_dict(self.period),
+            "capabilities": None if self.caps is None else self.caps.to_dict(),
+            "headline": list(self.headline),
         }
 
     # -- rep contexts -------------------------------------------------------------------------
@@ -357,10 +364,12 @@ class Scope:
             ramp_rows={r["kpi"]: r for r in self._ramp.get(rep_id, []) if r["period"] == str(self.period.end)},
             currency=self.config.currency,
         )
-        return [_clean(n.to_dict()) for n in needs]
+        return [_clean({**n.to_dict(), "grain": self.coaching.grain}) for n in needs]
 
     def _incentive(self, rep_id: str) -> dict[str, Any] | None:
         if self.coaching is None or self.coaching.incentives is None:
+            return None
+        if self.caps is not None and "incentive" in self.caps.sections:
             return None
         from salesreports.metrics.coaching import estimate_incentive
 
@@ -398,6 +407,7 @@ class Scope:
             "kpis": _arrow(own),
             "rep_kpis": _arrow(now[["rep_id", *REP_COLUMNS]]),
             "goals": goals,
+            "ranking": list(self.ranking),
         }
 
 
@@ -508,6 +518,8 @@ def build_scope(data: Dataset, table: KpiTable, config: Config, period: Period) 
             values, reps_idx["hire_date"].dropna(), kpis=["revenue", "deals_won"], min_group_size=privacy
         )
         ramp = ramp[ramp["period"] <= str(period.end)]
+    caps = capabilities(data, table)
+    goals, goal_notes = _goals(data, table, config, period)
     return Scope(
         data,
         table,
@@ -516,11 +528,32 @@ def build_scope(data: Dataset, table: KpiTable, config: Config, period: Period) 
         bench,
         entity_rows,
         ramp,
-        _goals(data, table, config, period),
+        goals,
         _coaching(config),
         reps_idx,
         _colleagues(reps_idx),
+        caps,
+        choose_headline(caps, _known_kpis(config, "headline")),
+        choose_ranking(caps, _known_kpis(config, "ranking")),
+        goal_notes,
     )
+
+
+def _known_kpis(config: Config, key: str) -> list[str]:
+    """``scorecard.<key>`` of the settings, every name checked against the KPI registry."""
+    from salesreports.errors import ConfigError, close_matches
+    from salesreports.metrics.kpis import registry
+
+    names = list(getattr(config.scorecard, key))
+    known = registry().names()
+    for name in names:
+        if name not in known:
+            msg = (
+                f"{config.path or 'the settings'}: scorecard.{key} names an unknown KPI {name!r}."
+                f"{close_matches(name, known)} Fix: use names from `salesreports kpis`."
+            )
+            raise ConfigError(msg, file=config.path, key=f"scorecard.{key}")
+    return names
 
 
 def _colleagues(reps: pd.DataFrame) -> Redactor | None:
@@ -529,21 +562,44 @@ def _colleagues(reps: pd.DataFrame) -> Redactor | None:
     return Redactor(names) or None
 
 
-def _goals(data: Dataset, table: KpiTable, config: Config, period: Period) -> list[dict[str, Any]]:
+def _goals(data: Dataset, table: KpiTable, config: Config, period: Period) -> tuple[list[dict[str, Any]], list[str]]:
+    """The goals this data set can measure, with progress as of the period; and a note per goal it cannot.
+
+    A goal whose SMART check finds it cannot be tracked on this data (unknown owner, metric, product or
+    segment, a KPI the data cannot compute, no start or deadline) or whose window lies outside the data is
+    never shown on a page (it would show a made-up reason); the run prints it once with the check's reasons.
+    """
     if not config.goals:
-        return []
+        return [], []
     path = config.resolve(config.goals)
-    from salesreports.metrics.goals import goal_progress, load_goals
+    from salesreports.metrics.goals import check_goals, goal_progress, load_goals
+    from salesreports.metrics.periods import parse_period
 
     goals = load_goals(path)
+    problems: dict[str, list[str]] = {}
+    for f in check_goals(goals, table, data=data):
+        if f.severity == "error":
+            problems.setdefault(f.goal_id, []).append(f"{f.criterion}: {f.message}")
+    first, last = table.grid.months[0], table.grid.months[-1]
+    for goal in goals:
+        try:
+            start, deadline = parse_period(goal.start), parse_period(goal.deadline)
+        except Exception:  # noqa: S112 - an unparsable window is a Time-bound error of the check already
+            continue
+        if deadline.end < first or start.start > last:
+            window = f"{start.label} to {deadline.label}"
+            problems.setdefault(goal.id, []).append(f"its window ({window}) lies outside the data ({first} to {last})")
     out = []
+    notes = [f"goal '{gid}' ({path.name}) is not shown: {'; '.join(reasons)}" for gid, reasons in problems.items()]
     for goal, g in zip(goals, goal_progress(goals, table, data=data, period=period), strict=True):
+        if goal.id in problems:
+            continue
         item = dict(_clean(g.to_dict()))
         item["text"] = g.formatted(config.currency)
         if g.owner_type in ("team", COMPANY):
             item["contributors"] = _contributors(data, table, goal, g.owner_type, period)
         out.append(item)
-    return out
+    return out, notes
 
 
 def _contributors(data: Dataset, table: KpiTable, goal: Any, owner_type: str, period: Period) -> int:

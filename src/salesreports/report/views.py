@@ -13,6 +13,11 @@ files: the template's kernel never loads the data set, in a preview either.
 
 A view also checks that its context is the one asked for (kind, rep or team,
 period), so that a mixed-up context path cannot show one rep another's report.
+
+Pages show what the data set supports (the context's ``capabilities``, see
+:mod:`salesreports.metrics.capabilities`): a KPI the data set can never compute gets no tile, row,
+column or chart, and a section without its data returns ``None`` (nothing is shown, and the renderer
+leaves out the section's heading with it). What is missing is named once, by :meth:`not_in_data`.
 """
 
 from __future__ import annotations
@@ -27,10 +32,15 @@ import pandas as pd
 from salesreports.errors import ParamsError
 from salesreports.metrics.kpis import format_value, get, registry
 
-__all__ = ["RepView", "TeamView", "rep_view", "team_view"]
+__all__ = ["RepView", "TeamView", "evidence_text", "rep_view", "team_view"]
 
 KPI_COLUMNS = ["grain", "period", "period_end", "kpi", "value", "reason"]
 ATTENTION_KPIS = ("quota_attainment", "win_rate", "lead_conversion", "calls_per_week")
+SPAN = {"month": "this month", "quarter": "quarter to date", "ytd": "year to date", "t12m": "last 12 months"}
+NO_SIGN = "no deal, lead or activity of this rep by this period"
+ADD_TABLE = "README.md#your-crm-data"
+NA = "not available"
+NO_FIGURE = "—"  # a team figure withheld (too few reps) or a comparison without a value
 
 
 def _nan(v: Any) -> bool:
@@ -48,6 +58,14 @@ def _table(rows: Any, columns: list[str]) -> pd.DataFrame:
     if isinstance(rows, pd.DataFrame):
         return rows if len(rows.columns) else pd.DataFrame(columns=columns)
     return pd.DataFrame(rows) if rows else pd.DataFrame(columns=columns)
+
+
+def evidence_text(need: dict[str, Any], evidence: dict[str, Any]) -> str:
+    """One line of coaching evidence; a KPI figure of another period than the month says which period."""
+    span = SPAN.get(str(need.get("grain") or "month"), "")
+    if evidence.get("kind") == "kpi" and span and span != SPAN["month"]:
+        return f"{span.capitalize()}: {evidence['text']}"
+    return str(evidence["text"])
 
 
 def _load(context: str, kind: str, ident: str, period: str, params_file: str) -> dict[str, Any]:
@@ -124,6 +142,43 @@ class _View:
         self.period_end = str(context["period"]["end"])
         self.previous_end = str(pd.Period(self.period_end, "M") - 1)
         self._kpis = _table(context.get("kpis"), KPI_COLUMNS)
+        caps = context.get("capabilities") or {}
+        self._unsupported: dict[str, str] = dict(caps.get("unsupported") or {})
+        self._missing_sections: dict[str, str] = dict(caps.get("sections") or {})
+        self._section_labels: dict[str, str] = dict(caps.get("section_labels") or {})
+        self._first_months: dict[str, str] = dict(caps.get("first_months") or {})
+        self._closed = frozenset(caps.get("closed_deal_kpis") or ())
+        self.headline: list[str] = list(context.get("headline") or [k.name for k in registry().headline()])
+
+    def supports(self, kpi: str) -> bool:
+        """Whether the data set can compute this KPI at all (a data set without targets never has attainment)."""
+        return kpi not in self._unsupported
+
+    def shows(self, section: str) -> bool:
+        """Whether the data set has what a section needs (``funnel``, ``activity``, ``feedback``, ``ramp``, ...)."""
+        return section not in self._missing_sections
+
+    def first_month(self, kpi: str) -> str:
+        """The first month of data of the KPI's tables ("" when unknown): no chart starts before it."""
+        months = [self._first_months[t] for t in get(kpi).tables if t in self._first_months]
+        return max(months) if months else ""
+
+    def not_in_data(self) -> Any:
+        """One short note naming what this data set cannot show, grouped by why (``None`` when it shows all)."""
+        from salesreports.report.display import callout
+
+        reg = registry()
+        missing: dict[str, list[str]] = {}
+        for name, why in self._unsupported.items():
+            if name in reg.names():
+                missing.setdefault(why, []).append(reg.get(name).label.lower())
+        for section, why in self._missing_sections.items():
+            missing.setdefault(why, []).append(self._section_labels.get(section, section))
+        if not missing:
+            return None
+        lines = [f"{why[:1].upper()}{why[1:]}: {', '.join(labels)}." for why, labels in missing.items()]
+        lines.append(f"Add the missing tables or columns to your source file to see them ({ADD_TABLE}).")
+        return callout("info", "These figures need data your source does not have", lines)
 
     @property
     def period_title(self) -> str:
@@ -149,9 +204,12 @@ class _View:
         return format_value(v, get(kpi).format, self.currency)
 
     def series(self, kpi: str) -> pd.DataFrame:
-        """The KPI's monthly rows over the last 12 months."""
+        """The KPI's monthly rows over the last 12 months, never before the data's first month."""
         k = self._kpis
         s = k[(k["kpi"] == kpi) & (k["grain"] == "month") & (k["period_end"] <= self.period_end)]
+        first = self.first_month(kpi)
+        if first:
+            s = s[s["period_end"] >= first]
         return s.sort_values("period_end").tail(12).reset_index(drop=True)
 
     def tile(self, name: str) -> Any:
@@ -176,19 +234,23 @@ class _View:
             tile = Tile(tile.label, tile.value, (*tile.sub, *extra), tile.change, tile.direction, None)
         return tile
 
+    def tile_names(self, kpis: Sequence[str] | None = None) -> list[str]:
+        """The KPIs of the headline tiles that this data set supports (default: the context's headline)."""
+        return [n for n in (kpis or self.headline) if self.supports(n)]
+
     def tiles(self, kpis: Sequence[str] | None = None) -> Any:
         """Headline KPI tiles: value, target and attainment, change vs last month, team median."""
         from salesreports.report.display import tiles
 
-        return tiles([self.tile(n) for n in (kpis or [k.name for k in registry().headline()])])
+        return tiles([self.tile(n) for n in self.tile_names(kpis)])
 
     def goals(self) -> Any:
-        """Goal progress: actual, expected at pace, projected to the deadline, status."""
+        """Goal progress: actual, expected at pace, projected to the deadline, status (``None`` without goals)."""
         from salesreports.report.display import callout, goal_list
 
         goals = self.ctx.get("goals") or []
         if not goals:
-            return callout("info", "No goals", ["No goals in params/goals.yaml concern this report."])
+            return None
         items = []
         later = [g for g in goals if g["status"] in ("not started", "not available")]
         for g in goals:
@@ -237,28 +299,71 @@ class RepView(_View):
         """The rep's team."""
         return str(self.ctx["rep"]["team"])
 
+    @property
+    def no_sign(self) -> bool:
+        """True for a rep in the team list with no deal, lead or activity in the data by this period."""
+        k = self._kpis
+        return bool(((k["period_end"] == self.period_end) & (k["reason"] == NO_SIGN)).any())
+
+    def closed_nothing(self) -> str:
+        """Why the rep has no closed-deal figures this month ("" when they closed deals)."""
+        won, why = self.value("deals_won")
+        rate, _ = self.value("win_rate")
+        if not self.supports("deals_won") or rate is not None:
+            return ""
+        if won is None and why == NO_SIGN:
+            return f"No deals, leads or activity of {self.name} in the data up to {self.period_title}."
+        if won is None:
+            return ""
+        return f"No deals closed in {self.period_title}."
+
+    def tile_list(self, kpis: Sequence[str] | None = None) -> tuple[list[Any], str]:
+        """The headline tiles, and a notice replacing the closed-deal tiles when the rep closed no deal.
+
+        A rep who closed no deal this month gets "No deals closed in October 2026" instead of $0 tiles
+        with arrows; tiles of other KPIs (open pipeline, leads, activity) stay.
+        """
+        names = self.tile_names(kpis)
+        notice = self.closed_nothing()
+        if self.no_sign:
+            names = []
+        elif notice:
+            names = [n for n in names if n not in self._closed]
+        return [self.tile(n) for n in names], notice
+
+    def tiles(self, kpis: Sequence[str] | None = None) -> Any:
+        """Headline KPI tiles; a rep who closed no deal this month gets one notice instead of the deal tiles."""
+        from salesreports.report.display import callout, tiles
+
+        items, notice = self.tile_list(kpis)
+        box = callout("info", notice, []) if notice else None
+        if not items:
+            return box
+        return tiles(items) if box is None else box + tiles(items)
+
     def trend(self, kpi: str) -> Any:
-        """A 12-month trend of a KPI with the team's median and interquartile band."""
+        """A 12-month trend of a KPI with the team's median and interquartile band (``None`` if unsupported)."""
         from salesreports.report.charts import trend
         from salesreports.report.display import chart
 
+        if not self.supports(kpi) or self.no_sign:
+            return None
         s = self.series(kpi)
         cols = ["period_end", "value", "team_median", "team_p25", "team_p75"]
         frame = s.reindex(columns=cols).astype(dict.fromkeys(cols[1:], "float64"))
         k = get(kpi)
         shown = frame.dropna(subset=["value"])
         if shown.empty:
-            alt_text = f"{k.label}: not available for the last 12 months."
-        else:
-            last = shown.iloc[-1]
-            alt_text = (
-                f"{k.label} by month, {shown['period_end'].iloc[0]} to {last['period_end']}: latest "
-                f"{format_value(last['value'], k.format, self.currency)}, 12-month high "
-                f"{format_value(shown['value'].max(), k.format, self.currency)}, low "
-                f"{format_value(shown['value'].min(), k.format, self.currency)}."
-            )
-            if not _nan(last["team_median"]):
-                alt_text += f" Team median {format_value(last['team_median'], k.format, self.currency)}."
+            return None  # no chart without the rep's own values
+        last = shown.iloc[-1]
+        alt_text = (
+            f"{k.label} by month, {shown['period_end'].iloc[0]} to {last['period_end']}: latest "
+            f"{format_value(last['value'], k.format, self.currency)}, 12-month high "
+            f"{format_value(shown['value'].max(), k.format, self.currency)}, low "
+            f"{format_value(shown['value'].min(), k.format, self.currency)}."
+        )
+        if not _nan(last["team_median"]):
+            alt_text += f" Team median {format_value(last['team_median'], k.format, self.currency)}."
         return chart(trend(frame, kpi, label=self.name), alt_text, name=f"trend-{kpi}")
 
     def funnel(self) -> Any:
@@ -266,6 +371,8 @@ class RepView(_View):
         from salesreports.report.charts import funnel
         from salesreports.report.display import callout, chart
 
+        if not self.shows("funnel"):
+            return None
         rows = [r for r in self.ctx.get("funnel", []) if r.get("count") is not None]
         if not rows:
             return callout("info", "Funnel not available", ["The data has no leads for this period."])
@@ -277,9 +384,11 @@ class RepView(_View):
         from salesreports.report.charts import activity
         from salesreports.report.display import callout, chart
 
+        if not self.shows("activity"):
+            return None
         rows = self.ctx.get("activity_weekly") or []
         if not rows:
-            return callout("info", "Activity not available", ["No calls, emails or meetings are logged."])
+            return callout("info", "No activity logged", ["No calls, emails, meetings or demos in the last 12 weeks."])
         frame = pd.DataFrame(rows)
         per_type = frame.groupby("type")["count"].sum()
         weeks = frame["week"].nunique()
@@ -296,10 +405,15 @@ class RepView(_View):
         from salesreports.report.display import callout, chart
 
         tenure = self.ctx["rep"].get("tenure_months")
+        if not self.shows("ramp") or tenure is None:
+            return None  # no hire date: nothing to say about ramp-up
         rows = [r for r in self.ctx.get("ramp", []) if r["kpi"] == kpi and r["tenure_month"] <= 12]
-        if tenure is None or tenure > 12 or not rows:
-            why = "no hire date in the data" if tenure is None else f"{tenure} months in the role"
-            return callout("info", "Ramp-up complete", [f"The ramp comparison covers the first 12 months ({why})."])
+        if tenure > 12 or not rows:
+            return callout(
+                "info",
+                "Ramp-up complete",
+                [f"The ramp comparison covers the first 12 months ({tenure} months in the role)."],
+            )
         frame = pd.DataFrame(rows).rename(columns={"ramp_median": "benchmark"})
         frame = frame[["tenure_month", "value", "benchmark"]].astype("float64")
         k = get(kpi)
@@ -315,50 +429,66 @@ class RepView(_View):
         return chart(ramp(frame, kpi, label=self.name), alt_text, name=f"ramp-{kpi}")
 
     def position(self, kpis: Sequence[str] | None = None) -> Any:
-        """Percentile position in the team per KPI (team aggregates only), over the same period as its tile."""
-        from salesreports.report.display import table
+        """Percentile position in the team per KPI (team aggregates only), over the same period as its tile.
 
-        names = kpis or [k.name for k in registry().headline()]
+        Only KPIs the data supports; a row without any figure and a column without a figure for any row
+        are left out, and the table with them when nothing is left (``None``).
+        """
+        from salesreports.report.display import ordinal, table
+
+        if self.no_sign:
+            return None
+        names = self.tile_names(kpis)
+        if self.closed_nothing():  # no deal closed: no rank on $0 of closed deals (the tiles say why)
+            names = [n for n in names if n not in self._closed]
         rows = []
         for name in names:
             k = get(name)
             r = self.row(name, k.tile_grain)
             pct = _num(r.get("percentile"))
-            rows.append(
-                {
-                    "KPI": f"{k.label} ({k.tile_note})" if k.tile_note else k.label,
-                    "You": format_value(_num(r.get("value")), k.format, self.currency),
-                    "Team median": format_value(_num(r.get("team_median")), k.format, self.currency),
-                    "Team middle half": (
-                        f"{format_value(_num(r.get('team_p25')), k.format, self.currency)} – "
-                        f"{format_value(_num(r.get('team_p75')), k.format, self.currency)}"
-                        if not _nan(r.get("team_p25"))
-                        else "not available"
-                    ),
-                    "Percentile in team": "not available" if pct is None else f"{pct:.0f}th",
-                    "vs last review": self._review_text(name, r),
-                }
-            )
+            row = {
+                "KPI": f"{k.label} ({k.tile_note})" if k.tile_note else k.label,
+                "You": format_value(_num(r.get("value")), k.format, self.currency),
+                "Team median": format_value(_num(r.get("team_median")), k.format, self.currency)
+                if not _nan(r.get("team_median"))
+                else NO_FIGURE,
+                "Team middle half": (
+                    f"{format_value(_num(r.get('team_p25')), k.format, self.currency)} – "
+                    f"{format_value(_num(r.get('team_p75')), k.format, self.currency)}"
+                    if not _nan(r.get("team_p25"))
+                    else NO_FIGURE
+                ),
+                "Percentile in team": NO_FIGURE if pct is None else ordinal(pct),
+                "vs last review": self._review_text(name, r),
+            }
+            if any(v not in (NA, NO_FIGURE) for c, v in row.items() if c != "KPI"):
+                rows.append(row)
+        frame = pd.DataFrame(rows)
+        if frame.empty:
+            return None
+        frame = frame[[c for c in frame.columns if c == "KPI" or (~frame[c].isin([NA, NO_FIGURE])).any()]]
         n = self.ctx["team"].get("n_reps")
         need = self.ctx["team"]["min_group_size"]
         caption = (
             f"Team {self.team}: {n} reps. Team figures need at least {need} reps with a value, "
-            f"the middle half at least {max(need, 5)}, so that no colleague's own number can be worked out."
+            f"the middle half at least {max(need, 5)}, so that no colleague's own number can be worked out "
+            f"({NO_FIGURE} where fewer have one)."
         )
-        frame = pd.DataFrame(rows)
         return table(frame, caption=caption, figures=[c for c in frame.columns if c != "KPI"])
 
     def _review_text(self, name: str, r: dict[str, Any]) -> str:
         k = get(name)
         before, now = _num(r.get("review_value")), _num(r.get("value"))
         if before is None or now is None:
-            return "not available"
+            return NO_FIGURE
         return f"{format_value(before, k.format, self.currency)} → {format_value(now, k.format, self.currency)}"
 
     def feedback(self) -> Any:
         """The rep's own recent feedback (client, manager, peer), as quotes."""
         from salesreports.report.display import callout
 
+        if not self.shows("feedback"):
+            return None
         rows = self.ctx.get("feedback") or []
         if not rows:
             return callout("info", "No feedback", ["No client, manager or peer feedback in the last six months."])
@@ -369,19 +499,26 @@ class RepView(_View):
         return callout("info", f"Recent feedback ({len(rows)} notes in six months)", lines)
 
     def coaching(self) -> Any:
-        """Training topics with their evidence (numbers and quotes)."""
+        """Training topics with their evidence (numbers and quotes), each number with its period.
+
+        "No training needs flagged" is said only of a rep with figures to compare: a rep who closed no
+        deal gets no claim either way (``None``).
+        """
         from salesreports.report.display import Html, callout
 
         needs = self.ctx.get("coaching") or []
         if not needs:
+            if self.closed_nothing():
+                return None
+            feedback = " and no feedback theme recurs" if self.shows("feedback") else ""
             return callout(
                 "good",
                 "No training needs flagged",
-                ["Every KPI is at or above the team benchmark and no feedback theme recurs."],
+                [f"Every KPI the coaching rules compare is at or above its benchmark{feedback}."],
             )
         out: Html | None = None
         for need in needs[:4]:
-            lines = [e["text"] for e in need.get("evidence", [])]
+            lines = [evidence_text(need, e) for e in need.get("evidence", [])]
             lines += [f"“{q['text']}” ({q['source']}, {q['date']})" for q in need.get("quotes", [])[:2]]
             box = callout("warn", f"{need['topic']}: {need.get('description', '')}".strip(": "), lines)
             out = box if out is None else out + box
@@ -392,8 +529,8 @@ class RepView(_View):
         from salesreports.report.display import callout
 
         est = self.ctx.get("incentive")
-        if not est:
-            return callout("info", "No incentive plan", ["params/coaching.yaml defines no incentive tiers."])
+        if not est or not self.shows("incentive"):
+            return None
         good = (est.get("attainment") or 0) >= 1
         span = {"month": "this month", "quarter": "quarter to date", "ytd": "year to date", "t12m": "last 12 months"}
         title = f"Estimated bonus — {span.get(str(est.get('grain')), 'this period')}"
@@ -424,28 +561,48 @@ class TeamView(_View):
         frame["value"] = frame["value"].astype("float64")
         return frame
 
-    def leaderboard(self, kpis: Sequence[str] = ("quota_attainment", "revenue", "win_rate", "deals_won")) -> Any:
-        """Members ranked by attainment (then revenue), with headline KPIs."""
+    @property
+    def ranking(self) -> str:
+        """The KPI reps are ranked by: the first of ``scorecard.ranking`` with a value for any member."""
+        for kpi in [*(self.ctx.get("ranking") or ["quota_attainment", "revenue"]), *self.headline]:
+            if self.supports(kpi) and self.rep_frame(kpi)["value"].notna().any():
+                return str(kpi)
+        return ""
+
+    def leaderboard(self, kpis: Sequence[str] | None = None) -> Any:
+        """Members ranked by the ranking KPI, with the headline KPIs that have a value for anyone."""
         from salesreports.report.display import table
 
+        rank = self.ranking
+        if not rank:
+            return None
+        names = list(dict.fromkeys([rank, *(kpis or self.tile_names())]))
         frame = pd.DataFrame({"rep_id": list(self._names)})
-        for kpi in kpis:
+        for kpi in names:
             f = self.rep_frame(kpi)[["rep_id", "value"]].rename(columns={"value": kpi})
             frame = frame.merge(f, on="rep_id", how="left")
-        frame = frame.sort_values(list(kpis[:2]), ascending=False, na_position="last")
+        frame = frame[["rep_id", *[k for k in names if frame[k].notna().any()]]]
+        frame = frame.sort_values(rank, ascending=not get(rank).higher_is_better, na_position="last")
         frame.insert(0, "Rep", frame.pop("rep_id").map(self._names))
-        return table(frame.reset_index(drop=True), caption=f"Leaderboard — {self.period_title}", currency=self.currency)
+        caption = f"Leaderboard — {self.period_title}, ranked by {get(rank).label.lower()}"
+        return table(frame.reset_index(drop=True), caption=caption, currency=self.currency)
 
-    def most_improved(self, kpi: str = "quota_attainment", top: int = 5) -> Any:
-        """The largest gains since last month."""
+    def most_improved(self, kpi: str | None = None, top: int = 5) -> Any:
+        """The largest gains of the ranking KPI since last month (``None`` when nobody has two months)."""
         from salesreports.report.display import callout, table
 
+        kpi = kpi or self.ranking
+        if not kpi or not self.supports(kpi):
+            return None
+        k = get(kpi)
         frame = self.rep_frame(kpi)
         frame = frame.assign(change=frame["change_prev"].astype("float64")).dropna(subset=["change"])
-        frame = frame[frame["change"] > 0].sort_values("change", ascending=False).head(top)
         if frame.empty:
-            return callout("info", "No improvement to show", [f"No rep improved {get(kpi).label.lower()} this month."])
-        k = get(kpi)
+            return None
+        better = frame["change"] > 0 if k.higher_is_better else frame["change"] < 0
+        frame = frame[better].sort_values("change", ascending=not k.higher_is_better).head(top)
+        if frame.empty:
+            return callout("info", "No improvement to show", [f"No rep improved {k.label.lower()} this month."])
         out = pd.DataFrame(
             {
                 "Rep": frame["entity"],
@@ -459,43 +616,62 @@ class TeamView(_View):
             out.reset_index(drop=True), formats=fmt, caption=f"Most improved: {k.label}", currency=self.currency
         )
 
-    def distribution(self, kpi: str) -> Any:
-        """Each member's value of a KPI as a strip plot."""
+    def distribution(self, kpi: str | None = None) -> Any:
+        """Each member's value of a KPI (default: the ranking KPI) as a strip plot; ``None`` without values."""
         from salesreports.report.charts import distribution
         from salesreports.report.display import chart
 
+        kpi = kpi or self.ranking
+        if not kpi or not self.supports(kpi):
+            return None
         frame = self.rep_frame(kpi).dropna(subset=["value"])
+        if frame.empty:
+            return None
         k = get(kpi)
+        values = frame["value"]
+        fmt, cur = k.format, self.currency
         alt_text = (
-            f"{k.label} across {len(frame)} reps"
-            + (
-                f": median {format_value(frame['value'].median(), k.format, self.currency)}, from "
-                f"{format_value(frame['value'].min(), k.format, self.currency)} to "
-                f"{format_value(frame['value'].max(), k.format, self.currency)}"
-                if len(frame)
-                else ""
-            )
-            + "."
+            f"{k.label} across {len(frame)} reps: median {format_value(values.median(), fmt, cur)}, "
+            f"from {format_value(values.min(), fmt, cur)} to {format_value(values.max(), fmt, cur)}."
         )
         return chart(distribution(frame[["entity", "value"]], kpi), alt_text, name=f"dist-{kpi}")
 
     def attention(self) -> Any:
-        """Reps below the team's lower quartile on a key KPI, or with a goal at risk or missed."""
+        """Reps below the team's lower quartile on a key KPI, with a goal at risk or missed, or with no deal
+        closed this month (each listed with the reason, none silently left out)."""
         from salesreports.report.display import callout
 
         flags: dict[str, list[str]] = {}
         for kpi in ATTENTION_KPIS:
+            if not self.supports(kpi):
+                continue
             k = get(kpi)
             f = self.rep_frame(kpi)
+            v = f["value"]  # at or past the quartile and worse than the median (ties at $0 included)
             low = (
-                f[f["value"] < f["value"].quantile(0.25)]
+                f[(v <= v.quantile(0.25)) & (v < v.median())]
                 if k.higher_is_better
-                else f[f["value"] > f["value"].quantile(0.75)]
+                else f[(v >= v.quantile(0.75)) & (v > v.median())]
             )
             for _, r in low.iterrows():
                 flags.setdefault(str(r["entity"]), []).append(
                     f"{k.label} {format_value(r['value'], k.format, self.currency)}"
                 )
+        if self.supports("win_rate"):
+            closed = self.rep_frame("win_rate", "month")
+            won = self.rep_frame("deals_won", "month").set_index("rep_id")["reason"]
+            skipped = {m["rep_id"] for m in self.ctx["team"]["members"] if m.get("skipped")}
+            for _, r in closed[closed["value"].isna()].iterrows():
+                if r["rep_id"] in skipped:
+                    continue
+                why = (
+                    "no deal, lead or activity in the data yet"
+                    if won.get(r["rep_id"]) == NO_SIGN
+                    else f"no deals closed in {self.period_title}"
+                )
+                if won.get(r["rep_id"]) == "not employed in this period":
+                    continue
+                flags.setdefault(str(r["entity"]), []).append(why)
         for g in self.ctx.get("goals") or []:
             if g["status"] in ("at risk", "missed") and g["owner"] in self._names:
                 flags.setdefault(self._names[g["owner"]], []).append(f"goal {g['goal_id']} {g['status']}")

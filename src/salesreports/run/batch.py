@@ -46,6 +46,7 @@ class RunSummary:
     unchanged: int = 0
     seconds: float = 0.0
     index_paths: list[Path] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # said once per run: goals this data set cannot measure
 
     @property
     def failed(self) -> list[dict[str, Any]]:
@@ -282,7 +283,8 @@ def _headline(context: dict[str, Any]) -> dict[str, Any]:
     end = context["period"]["end"]
     values = {(r["kpi"], r["grain"]): r["value"] for r in records(context["kpis"]) if r["period_end"] == end}
     out = {}
-    for k in registry().headline():
+    reg = registry()
+    for k in [reg.get(n) for n in context.get("headline") or [k.name for k in reg.headline()]]:
         v = values.get((k.name, k.tile_grain))  # the same figure as the report's tile
         v = None if v is None or math.isnan(v) else float(v)
         out[k.name] = {"value": v, "text": k.format_value(v, context.get("currency", "$")), "label": k.label}
@@ -329,6 +331,7 @@ def run_reports(
     wanted = parse_periods(periods) if periods else [default_period(table.grid.as_of)]
     fingerprint = data.fingerprint()
     plans: list[PeriodPlan] = []
+    notes: list[str] = []
     for period in wanted:
         if period.grain != "month":
             msg = f"scorecards are monthly: '{period.label}' is not a month. Fix: pass e.g. --period 2026-10."
@@ -343,6 +346,7 @@ def run_reports(
     for period in wanted:  # every period is checked before the first one writes anything
         stage(f"preparing {period.label}")
         scope = build_scope(data, table, config, period)
+        notes.extend(n for n in scope.goal_notes if n not in notes)
         plans.append(
             plan_period(
                 scope, config, reps=reps, kinds=kinds, force=force, retry_failed=retry_failed, fingerprint=fingerprint
@@ -353,7 +357,7 @@ def run_reports(
         on_plan(len(jobs))
     runner = executor or LocalExecutor(workers or config.run.workers, mode or config.run.mode)  # type: ignore[arg-type]
     results = {r.key: r for r in runner.run(jobs, on_result)} if jobs else {}
-    summary = RunSummary([p.period.label for p in plans])
+    summary = RunSummary([p.period.label for p in plans], notes=notes)
     for plan in plans:
         finished = []
         for job in plan.jobs:

@@ -68,7 +68,7 @@
     var name = el("td");
     name.appendChild(el("bdi", "ix-name", r.n));
     name.appendChild(document.createTextNode(" "));
-    name.appendChild(el("span", "ix-id", r.i));
+    if (r.i !== r.n) name.appendChild(el("span", "ix-id", r.i));  // a CRM whose rep id is the name: once
     tr.appendChild(name);
     var kind = el("td");
     kind.appendChild(el("span", "ix-badge" + (r.kind === "team" ? " ix-badge--team" : ""),

@@ -1,0 +1,129 @@
+"""What a data set can show (salesreports.metrics.capabilities), on the deals-only fixture and the tiny one."""
+
+from __future__ import annotations
+
+import csv
+import statistics
+from pathlib import Path
+
+import pytest
+
+from salesreports.data.loading import Dataset, load_dataset
+from salesreports.metrics.capabilities import Capabilities, capabilities, choose_headline, choose_ranking
+from salesreports.metrics.engine import KpiTable, compute_kpis
+from salesreports.metrics.kpis import registry
+
+FIXTURES = Path(__file__).parent / "fixtures"
+DEALS_ONLY = FIXTURES / "deals_only"
+NO_SIGN = "no deal, lead or activity of this rep by this period"
+
+
+@pytest.fixture(scope="module")
+def deals_only() -> tuple[Dataset, KpiTable, Capabilities]:
+    data = load_dataset(DEALS_ONLY / "source.yaml")
+    table = compute_kpis(data)
+    return data, table, capabilities(data, table)
+
+
+def test_a_deals_only_export_supports_the_deal_kpis(deals_only: tuple[Dataset, KpiTable, Capabilities]) -> None:
+    _, _, caps = deals_only
+    assert caps.tables == ("deals", "reps")
+    assert caps.first_months == {"deals": "2026-03"}  # the first close month, not a pipeline's old created dates
+    assert caps.last_month == "2026-10"
+    supported = {k.name for k in registry() if caps.supports(k.name)}
+    assert supported == {"revenue", "deals_won", "win_rate", "avg_deal_size", "sales_cycle_days", "open_pipeline"}
+
+
+def test_every_unsupported_kpi_says_why(deals_only: tuple[Dataset, KpiTable, Capabilities]) -> None:
+    _, _, caps = deals_only
+    history = "needs 12 months of history before a month; the data starts in March 2026"
+    assert caps.unsupported["quota_attainment"] == "the data source has no targets table"
+    assert caps.unsupported["lead_conversion"] == "the data source has no leads table"
+    assert caps.unsupported["calls_per_week"] == "the data source has no activities table"
+    assert caps.unsupported["profit_margin"] == "the deals table has no cost values"
+    assert caps.unsupported["repeat_business"] == history  # eight months of data: never computable
+    assert caps.unsupported["new_customers"] == history
+    assert caps.sections == {
+        "funnel": "the data source has no leads table",
+        "activity": "the data source has no activities table",
+        "feedback": "the data source has no feedback table",
+        "ramp": "the reps table has no hire_date values",
+        "incentive": "the data source has no targets table",
+    }
+
+
+def test_the_headline_is_topped_up_with_what_the_data_supports(
+    deals_only: tuple[Dataset, KpiTable, Capabilities],
+) -> None:
+    _, _, caps = deals_only
+    assert choose_headline(caps) == [
+        "revenue",
+        "deals_won",
+        "win_rate",
+        "avg_deal_size",
+        "sales_cycle_days",
+        "open_pipeline",
+    ]
+    assert choose_headline(caps, ["quota_attainment", "win_rate", "revenue"]) == ["win_rate", "revenue"]
+    assert choose_ranking(caps, ["quota_attainment", "revenue"]) == ["revenue"]
+
+
+def test_a_full_data_set_keeps_the_registry_headline(tiny_config: Path) -> None:
+    data = load_dataset(FIXTURES / "tiny" / "source.yaml")
+    caps = capabilities(data, compute_kpis(data))
+    assert choose_headline(caps) == [k.name for k in registry().headline()]
+    assert caps.sections == {}
+    assert caps.supports("quota_attainment")
+
+
+def test_closed_deal_kpis_are_those_counted_from_closed_deals(
+    deals_only: tuple[Dataset, KpiTable, Capabilities],
+) -> None:
+    _, _, caps = deals_only
+    assert {"revenue", "deals_won", "win_rate", "avg_deal_size", "sales_cycle_days"} <= set(caps.closed_deal_kpis)
+    assert "open_pipeline" not in caps.closed_deal_kpis  # open deals still count when nothing closed
+    assert "quota_attainment" not in caps.closed_deal_kpis
+
+
+def _raw_deals() -> list[dict[str, str]]:
+    with (DEALS_ONLY / "deals.csv").open(newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def test_reps_without_hire_date_count_from_their_first_deal(deals_only: tuple[Dataset, KpiTable, Capabilities]) -> None:
+    """A name in the team list that never sold is no rep at $0: not available, and in no team median."""
+    _, table, _ = deals_only
+    value, reason = table.lookup("Gus Lind", "revenue", "2026-10")
+    assert value != value and reason == NO_SIGN  # NaN, with the reason
+    # independent: the team median of October revenue over the Inside Sales reps who had any deal by October
+    with (DEALS_ONLY / "reps.csv").open(newline="", encoding="utf-8") as f:
+        inside = [r["Owner"] for r in csv.DictReader(f) if r["Team"] == "Inside Sales"]
+    deals = _raw_deals()
+    counted = [rep for rep in inside if any(d["Deal owner"] == rep for d in deals)]
+    revenue = {
+        rep: sum(
+            float(d["Amount"])
+            for d in deals
+            if d["Deal owner"] == rep and d["Stage"] == "Closed Won" and d["Close date"].startswith("2026-10")
+        )
+        for rep in counted
+    }
+    assert len(counted) == 6 and len(inside) == 8
+    from salesreports.metrics.benchmarks import team_benchmarks
+
+    bench = team_benchmarks(table.values, min_group_size=5)
+    row = bench[(bench["team"] == "Inside Sales") & (bench["kpi"] == "revenue") & (bench["period"] == "2026-10")]
+    assert int(row["n_reps"].iloc[0]) == 6
+    assert row["median"].iloc[0] == pytest.approx(statistics.median(revenue.values()))
+
+
+def test_a_rep_counts_from_the_month_of_their_first_deal(deals_only: tuple[Dataset, KpiTable, Capabilities]) -> None:
+    _, table, _ = deals_only
+    deals = _raw_deals()
+    for rep in ("Ana Silva", "Omar Haddad"):
+        first = min(min(d["Created"], d["Close date"] or "9999") for d in deals if d["Deal owner"] == rep)[:7]
+        before = f"{first[:4]}-{int(first[5:7]) - 1:02d}" if first[5:7] != "01" else f"{int(first[:4]) - 1}-12"
+        assert table.lookup(rep, "deals_won", first)[1] == ""
+        if rep == "Omar Haddad":
+            assert first == "2026-07"
+            assert table.lookup(rep, "deals_won", before)[1] == NO_SIGN

@@ -1,0 +1,334 @@
+"""Every page type on every kind of data set: each page is the best page the data supports, and says nothing false.
+
+Data sets: a generated demo (every table), Northwind and Olist from ``../shared/datasets`` (fewer tables), and the
+deals-only fixture (a pipeline and a team list: no targets, leads, activities, feedback or hire dates; eight months;
+three reps who never sold). Page types: rep scorecard, team summary, company summary (HTML, PDF), the index, the
+rep's email. What the data supports comes from each report's own context (``capabilities``); what a rep did comes
+from the raw files, read here with the ``csv`` module.
+"""
+
+from __future__ import annotations
+
+import csv
+import email
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import textwrap
+from dataclasses import dataclass
+from email import policy
+from pathlib import Path
+from typing import Any
+
+import pytest
+from bs4 import BeautifulSoup
+
+from salesreports.metrics.kpis import registry
+from salesreports.params import load_config
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "datasets"
+DEALS_ONLY = ROOT / "tests" / "fixtures" / "deals_only"
+NOTE_TITLE = "These figures need data your source does not have"
+
+pytestmark = [pytest.mark.notebooks, pytest.mark.slow]
+
+
+@dataclass
+class Run:
+    name: str
+    folder: Path  # build/reports/<period>
+    outbox: Path
+    period: str
+
+
+def _settings(root: Path, source: Path, goals: str = '""') -> Path:
+    path = root / "params" / "config.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        textwrap.dedent(f"""\
+            company: Matrix Co
+            source: {source}
+            output_dir: {root / "reports"}
+            outbox_dir: {root / "outbox"}
+            templates:
+              rep: {ROOT / "reports" / "rep_scorecard.ipynb"}
+              team: {ROOT / "reports" / "team_summary.ipynb"}
+            goals: {goals}
+            coaching: {ROOT / "params" / "coaching.yaml"}
+            run:
+              workers: 2
+              timeout: 120
+            """),
+        encoding="utf-8",
+    )
+    return path
+
+
+def _run(name: str, root: Path, source: Path, period: str, reps: list[str], goals: str = '""') -> Run:
+    from salesreports.mail.send import send_reports
+    from salesreports.run.batch import run_reports
+
+    if name in ("northwind", "olist") and not SHARED.is_dir():
+        pytest.fail(f"the shared data sets are missing ({SHARED}): the page matrix needs them")
+    config = load_config(_settings(root, source, goals), environ={})
+    summary = run_reports(config, periods=period, reps=reps)
+    assert summary.ok, summary.failed
+    send_reports(config, period=period)  # a dry run: .eml files in the outbox
+    return Run(name, config.output_path / period, root / "outbox" / period, period)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
+    from salesreports.data.demo import generate_demo
+
+    out: dict[str, Run] = {}
+    demo = tmp_path_factory.mktemp("pages-demo")
+    generate_demo(demo / "data", months=14, n_reps=12, end_month="2026-10")
+    source = demo / "data" / "source.yaml"
+    source.write_text(
+        "name: demo\nkind: files\nbase_dir: .\ntables:\n"
+        + "".join(
+            f"  {t}: {{file: {t}.csv}}\n" for t in ("reps", "deals", "leads", "activities", "targets", "feedback")
+        ),
+        encoding="utf-8",
+    )
+    out["demo"] = _run("demo", demo, source, "2026-10", ["R001", "R002"])
+    nw = tmp_path_factory.mktemp("pages-northwind")
+    out["northwind"] = _run("northwind", nw, ROOT / "params" / "sources" / "northwind.yaml", "1998-04", ["1", "5"])
+    ol = tmp_path_factory.mktemp("pages-olist")
+    olist_reps = _olist_reps()
+    out["olist"] = _run("olist", ol, ROOT / "params" / "sources" / "olist.yaml", "2018-10", olist_reps)
+    do = tmp_path_factory.mktemp("pages-deals-only")
+    goals = str(ROOT / "params" / "goals.yaml")  # a new user copies params/: the demo's goals come along
+    reps = ["Ana Silva", "Dev Patel", "Gus Lind", "Omar Haddad", "Kofi Mensah"]
+    out["deals_only"] = _run("deals_only", do, DEALS_ONLY / "source.yaml", "2026-10", reps, goals)
+    return out
+
+
+def _olist_reps() -> list[str]:
+    """Two closing reps of Olist: the one with the most won deals, and one with few."""
+    if not SHARED.is_dir():
+        return []
+    with (SHARED / "olist-marketing-funnel" / "olist_closed_deals_dataset.csv").open(encoding="utf-8") as f:
+        counts: dict[str, int] = {}
+        for row in csv.DictReader(f):
+            counts[row["sr_id"]] = counts.get(row["sr_id"], 0) + 1
+    ranked = sorted(counts, key=lambda r: (-counts[r], r))
+    return [ranked[0], ranked[-1]]
+
+
+def _pages(run: Run) -> list[tuple[str, Path, dict[str, Any]]]:
+    """(kind, report folder, context) of every report of the run."""
+    manifest = json.loads((run.folder / "manifest.json").read_text(encoding="utf-8"))
+    out = []
+    for entry in manifest["reports"]:
+        if entry.get("status") != "ok":
+            continue
+        folder = run.folder / entry["folder"]
+        ctx = json.loads((folder / "context.json").read_text(encoding="utf-8"))
+        kind = "company" if entry["id"] == "company" else entry["kind"]
+        out.append((kind, folder, ctx))
+    return out
+
+
+def _soup(folder: Path) -> BeautifulSoup:
+    return BeautifulSoup((folder / "scorecard.html").read_text(encoding="utf-8"), "html.parser")
+
+
+def _label_to_kpi() -> dict[str, str]:
+    return {k.label.lower(): k.name for k in registry()}
+
+
+DATASETS = ["demo", "northwind", "olist", "deals_only"]
+
+
+@pytest.mark.parametrize("name", DATASETS)
+def test_no_tile_row_column_or_chart_without_a_value(runs: dict[str, Run], name: str) -> None:
+    labels = _label_to_kpi()
+    for kind, folder, ctx in _pages(runs[name]):
+        caps = ctx["capabilities"]
+        soup = _soup(folder)
+        for tile in soup.select(".sr-tile"):
+            label = tile.select_one(".sr-tile__label").get_text(strip=True).lower()
+            kpi = labels[label]
+            assert kpi not in caps["unsupported"], f"{folder.name}: a tile for {kpi}, which the data cannot show"
+            if "sr-tile--na" in tile["class"]:  # supported, but this rep, team or month lacks it: and says why
+                assert tile.select_one(".sr-tile__sub").get_text(strip=True), f"{folder.name}: {label} without why"
+        for table in soup.select("table.sr-table"):
+            rows = [[td.get_text(strip=True) for td in tr.select("td")] for tr in table.select("tbody tr")]
+            empty = {"not available", "—", ""}
+            for col in range(1, len(rows[0]) if rows else 0):
+                assert any(r[col] not in empty for r in rows), f"{folder.name}: an empty column {col}"
+            if kind == "rep":
+                for r in rows:
+                    assert any(c not in empty for c in r[1:]), f"{folder.name}: an empty row {r[0]}"
+        for fig in soup.select("figure.sr-chart"):
+            alt = fig["aria-label"]
+            assert "not available" not in alt and "across 0 reps" not in alt, f"{folder.name}: {alt}"
+        assert "across 0 reps" not in soup.get_text()
+
+
+@pytest.mark.parametrize("name", DATASETS)
+def test_the_not_in_your_data_note_names_exactly_what_is_missing(runs: dict[str, Run], name: str) -> None:
+    reg = registry()
+    for _, folder, ctx in _pages(runs[name]):
+        caps = ctx["capabilities"]
+        soup = _soup(folder)
+        notes = [a for a in soup.select("aside.sr-callout") if NOTE_TITLE in a.get_text()]
+        expected = [reg.get(k).label.lower() for k in caps["unsupported"]] + list(caps["section_labels"].values())
+        if not expected:
+            assert notes == [], folder.name
+            continue
+        assert len(notes) == 1, folder.name
+        text = notes[0].get_text(" ", strip=True)
+        for label in expected:
+            assert label in text, f"{folder.name}: '{label}' missing from the note"
+        for k in reg:
+            if k.name not in caps["unsupported"]:
+                assert re.search(rf"[:,] {re.escape(k.label.lower())}[,.]", text) is None, (folder.name, k.name)
+
+
+@pytest.mark.parametrize("name", DATASETS)
+def test_no_chart_month_before_the_data_starts(runs: dict[str, Run], name: str) -> None:
+    reg = registry()
+    checked = 0
+    for kind, folder, ctx in _pages(runs[name]):
+        if kind != "rep":
+            continue
+        first_months = ctx["capabilities"]["first_months"]
+        nb = json.loads((folder / "scorecard.ipynb").read_text(encoding="utf-8"))
+        for cell in nb["cells"]:
+            for output in cell.get("outputs", []):
+                payload = output.get("data", {}).get("application/vnd.salesreports.chart+json")
+                if not payload or not str(payload.get("name", "")).startswith("trend-"):
+                    continue
+                kpi = payload["name"].removeprefix("trend-").replace("-", "_")
+                start = max(first_months[t] for t in reg.get(kpi).tables if t in first_months)
+                spec = payload["spec"]
+                data = [*spec.get("datasets", {}).values(), spec.get("data", {}).get("values", [])]
+                rows = [r for d in data for r in d if "period_end" in r]
+                assert rows
+                assert min(str(r["period_end"]) for r in rows) >= start, f"{folder.name}: {kpi} before {start}"
+                checked += 1
+    assert checked
+
+
+def _deals_only_closed(period: str) -> dict[str, int]:
+    with (DEALS_ONLY / "deals.csv").open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    closed: dict[str, int] = {}
+    for r in rows:
+        closed.setdefault(r["Deal owner"], 0)
+        if r["Close date"].startswith(period):
+            closed[r["Deal owner"]] += 1
+    return closed
+
+
+def test_no_praise_or_benchmark_claim_for_a_rep_without_closed_deals(runs: dict[str, Run]) -> None:
+    run = runs["deals_only"]
+    closed = _deals_only_closed("2026-10")
+    seen = 0
+    for kind, folder, ctx in _pages(run):
+        if kind != "rep" or closed.get(ctx["rep"]["rep_id"], 0):
+            continue
+        text = _soup(folder).get_text(" ", strip=True)
+        assert "No training needs flagged" not in text, folder.name
+        position = [tr.get_text(" ", strip=True) for tr in _soup(folder).select("table.sr-table tbody tr")]
+        assert not [r for r in position if r.startswith(("Revenue", "Win rate", "Deals won"))], folder.name
+        tiles = {t.get_text(strip=True) for t in _soup(folder).select(".sr-tile__label")}
+        assert tiles <= {"Open pipeline"}, folder.name  # no $0 tiles with arrows: only what is not from closed deals
+        assert "No deals closed in October 2026" in text or "No deals, leads or activity" in text, folder.name
+        seen += 1
+    assert seen == 2  # Gus Lind never sold; Dev Patel closed nothing in October (raw data)
+
+
+def test_reps_who_never_sold_are_named_with_their_reason_for_managers(runs: dict[str, Run]) -> None:
+    run = runs["deals_only"]
+    team = next(f for k, f, c in _pages(run) if k == "team" and c["team"]["name"] == "Inside Sales")
+    attention = next(a for a in _soup(team).select("aside.sr-callout") if "to talk to" in a.get_text())
+    text = attention.get_text(" ", strip=True)
+    assert "Gus Lind: no deal, lead or activity in the data yet" in text
+    assert "Hana Sato: no deal, lead or activity in the data yet" in text
+    board = _soup(team).select_one("table.sr-table caption").get_text()
+    assert board == "Leaderboard — October 2026, ranked by revenue"  # no targets: quota attainment cannot rank
+
+
+def test_a_deals_only_scorecard_says_not_available_at_most_three_times(runs: dict[str, Run]) -> None:
+    run = runs["deals_only"]
+    for kind, folder, ctx in _pages(run):
+        if kind == "rep" and ctx["rep"]["rep_id"] in ("Ana Silva", "Omar Haddad"):
+            text = _soup(folder).get_text(" ", strip=True)
+            assert text.count("not available") <= 3, folder.name
+
+
+def test_goals_the_data_cannot_measure_never_reach_a_page(runs: dict[str, Run]) -> None:
+    """The demo's goals copied along with params/: unknown owners, a product the export has no column for."""
+    run = runs["deals_only"]
+    for _, folder, ctx in _pages(run):
+        assert ctx["goals"] == [], folder.name
+        text = _soup(folder).get_text(" ", strip=True)
+        assert "figures hidden" not in text and "Goals not measured yet" not in text
+
+
+def test_the_deals_only_pdf_keeps_page_one_full(runs: dict[str, Run]) -> None:
+    if shutil.which("pdftotext") is None:
+        pytest.fail("pdftotext (poppler-utils) is missing: `make sysdeps` installs it")
+    run = runs["deals_only"]
+    folder = next(f for k, f, c in _pages(run) if k == "rep" and c["rep"]["rep_id"] == "Ana Silva")
+    pdf = folder / "scorecard.pdf"
+    page1 = subprocess.run(["pdftotext", "-f", "1", "-l", "1", str(pdf), "-"], capture_output=True, text=True).stdout
+    for text in ("Ana Silva", "Headline KPIs", "OPEN PIPELINE", "Trends", "Revenue by month"):
+        assert text in page1, text
+    pages = int(
+        re.search(r"Pages:\s+(\d+)", subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True).stdout)[1]
+    )
+    last = subprocess.run(
+        ["pdftotext", "-f", str(pages), "-l", str(pages), str(pdf), "-"], capture_output=True, text=True
+    )
+    assert len(last.stdout.split()) > 40, "a nearly empty last page"
+
+
+@pytest.mark.parametrize("name", DATASETS)
+def test_index_columns_have_values(runs: dict[str, Run], name: str) -> None:
+    html = (runs[name].folder / "index.html").read_text(encoding="utf-8")
+    data = json.loads(re.search(r'<script type="application/json" id="ix-data">(.*?)</script>', html, re.S)[1])
+    for i, label in enumerate(data["kpis"]):
+        assert any(r["v"][i] is not None for r in data["rows"]), f"{name}: index column {label} is empty"
+
+
+def test_the_index_names_a_rep_once_when_the_id_is_the_name(runs: dict[str, Run]) -> None:
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(chromium).exists():
+        pytest.fail("Chromium is missing: `make sysdeps` installs it")
+    index = runs["deals_only"].folder / "index.html"
+    with tempfile.TemporaryDirectory() as profile:
+        dom = subprocess.run(
+            [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={profile}",
+             "--dump-dom", index.as_uri()],
+            capture_output=True, text=True, timeout=60, check=True, env={**os.environ, "HOME": profile},
+        ).stdout  # fmt: skip
+    row = next(tr for tr in BeautifulSoup(dom, "html.parser").select("tr") if "Ana Silva" in tr.get_text())
+    assert row.select(".ix-id") == []
+    assert row.get_text(" ", strip=True).count("Ana Silva") == 1
+
+
+@pytest.mark.parametrize("name", DATASETS)
+def test_emails_show_only_what_the_data_supports(runs: dict[str, Run], name: str) -> None:
+    run = runs[name]
+    reg = registry()
+    contexts = {c["rep"]["rep_id"]: c for k, _, c in _pages(run) if k == "rep"}
+    sent = 0
+    for eml in sorted(run.outbox.glob("*.eml")):
+        msg = email.message_from_bytes(eml.read_bytes(), policy=policy.default)
+        text = msg.get_body(("plain",)).get_content()
+        ctx = next(c for c in contexts.values() if c["rep"].get("email") and c["rep"]["email"] in msg["To"])
+        for kpi in ctx["capabilities"]["unsupported"]:
+            assert f"- {reg.get(kpi).label}:" not in text, f"{eml.name}: {kpi}"
+        sent += 1
+    if name in ("demo", "deals_only"):
+        assert sent >= 2  # Northwind and Olist have no email addresses
