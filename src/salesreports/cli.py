@@ -211,34 +211,43 @@ def run(
 
 @app.command()
 def preview(
-    rep: Annotated[str, typer.Option(help="The rep's id.")],
+    rep: Annotated[str | None, typer.Option(help="The rep's id (a rep template).")] = None,
+    team: Annotated[str | None, typer.Option(help="The team's name, or company (a team template).")] = None,
     params: ParamsOpt = DEFAULT_PARAMS,
     period: Annotated[str | None, typer.Option(help="The month (default: the latest complete month).")] = None,
+    template: Annotated[
+        Path | None, typer.Option(help="The template to preview (default: the one in the settings for its kind).")
+    ] = None,
+    pdf: Annotated[bool, typer.Option(help="Also render the PDF.")] = True,
 ) -> None:
-    """Execute and render one rep's scorecard now, and print where it is.
+    """Execute and render one report into build/preview/ (never the period's reports, manifest or outbox).
 
-    Example: [bold]salesreports preview --rep R007 --period 2026-10[/]
+    Example: [bold]salesreports preview --rep R007 --period 2026-10 --template reports/rep_scorecard.ipynb[/]
     """
     from salesreports.params import load_config
-    from salesreports.run.batch import run_reports
+    from salesreports.run.preview import Previewer
 
+    if (rep is None) == (team is None):
+        _fail(_params_error("give either --rep ID or --team NAME."))
     try:
-        config = load_config(params, {"run": {"workers": 1}})
-        summary = run_reports(config, periods=period, reps=[rep], kinds=("rep",), force=True)
+        config = load_config(params)
+        previewer = Previewer(
+            config,
+            str(rep or team),
+            period=period,
+            template=template,
+            kind="rep" if rep is not None else "team",
+            pdf=pdf,
+        )
+        result = previewer.render()
     except SalesReportsError as err:
         _fail(err)
-    for r in summary.results:
-        if r["status"] != "ok":
-            _console(stderr=True).print(
-                f"[red]failed:[/] {_esc(r.get('error'))}; notebook: {_esc(r.get('failed_notebook'))}", soft_wrap=True
-            )
-            raise typer.Exit(1)
-    for s in summary.skipped:
-        _console(stderr=True).print(f"[yellow]no report:[/] {_esc(s['id'])} {_esc(s.get('reason'))}")
+    if result.status != "ok":
+        _console(stderr=True).print(
+            f"[red]failed:[/] {_esc(result.error)}; notebook: {_esc(result.failed_notebook)}", soft_wrap=True
+        )
         raise typer.Exit(1)
-    folder = config.output_path / summary.periods[0]
-    for r in summary.results:
-        _console().print(f"{folder / r['outputs']['html']}\n{folder / r['outputs'].get('pdf', '')}")
+    _console().print("\n".join(str(p) for p in (result.html, result.pdf) if p))
 
 
 @app.command()
