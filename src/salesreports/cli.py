@@ -254,32 +254,51 @@ def preview(
 def check(
     params: ParamsOpt = DEFAULT_PARAMS,
     templates: Annotated[
-        list[Path] | None, typer.Argument(help="Templates to check (default: those in the settings).")
+        list[Path] | None,
+        typer.Argument(help="Templates to check (default: every notebook in the templates' folder, e.g. reports/)."),
     ] = None,
     execute: Annotated[bool, typer.Option(help="Also execute each template with its default parameters.")] = True,
 ) -> None:
-    """Lint notebook templates: parameters cell, documented literal parameters, no outputs, executes.
+    """Lint notebook templates: parameters cell, documented literal parameters, no outputs, privacy, executes.
 
     Example: [bold]salesreports check reports/rep_scorecard.ipynb[/]
     """
     import tempfile
 
     from salesreports.params import load_config
-    from salesreports.run.notebooks import check_template, execute_defaults
+    from salesreports.run.notebooks import check_template
 
     out = _console()
     failed = False
     try:
-        paths = templates or [load_config(params).template(k) for k in ("rep", "team")]
+        config = load_config(params)
+        if templates:
+            paths = list(templates)
+        else:
+            configured = [config.template(k) for k in ("rep", "team")]
+            folders = sorted({p.parent for p in configured})
+            paths = sorted({*configured, *(p.resolve() for f in folders for p in f.glob("*.ipynb"))})
+        clean = []
         for path in paths:
             findings = check_template(path)
             for f in findings:
                 out.print(f"[red]✗[/] {_esc(f)}", soft_wrap=True)
             failed |= bool(findings)
-            if execute and not findings:
-                with tempfile.TemporaryDirectory() as tmp:
-                    execute_defaults(path, Path(tmp) / path.name)
             if not findings:
+                clean.append(path)
+        errors: dict[Path, str] = dict.fromkeys(clean, "")
+        if execute and clean:
+            from salesreports.metrics.kpis import registry
+            from salesreports.run.preview import execute_defaults
+
+            registry()  # a mistake in kpis.yaml is reported against that file and line, not a template's cell
+            with tempfile.TemporaryDirectory(prefix="salesreports-check-") as tmp:
+                errors = execute_defaults(config, clean, Path(tmp))
+        for path in clean:
+            if errors.get(path):
+                out.print(f"[red]✗[/] {_esc(errors[path])}", soft_wrap=True)
+                failed = True
+            else:
                 out.print(f"[green]✓[/] {_esc(path)}" + (" (executes with its defaults)" if execute else ""))
     except SalesReportsError as err:
         _fail(err)
