@@ -13,7 +13,7 @@ WORKERS ?=
 REPS    ?= all
 DEBIAN_PACKAGES := chromium poppler-utils fonts-liberation libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0
 
-.PHONY: help setup sysdeps demo-data validate reports preview send lab check lint format typecheck test \
+.PHONY: help setup sysdeps demo-data validate reports preview send lab kernel check lint format typecheck test \
         test-fast bench bench-kpis bench-plan clean distclean
 
 help: ## List the targets
@@ -24,7 +24,8 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev,lab,dask]'
 	@touch $(STAMP)
 
-setup: $(STAMP) sysdeps ## Create .venv and install the package, tools and Debian packages (only what is missing)
+setup: $(STAMP) sysdeps ## Create .venv and install the package, tools, Debian packages and the pre-commit hook
+	@if [ -d .git ] || git rev-parse --git-dir >/dev/null 2>&1; then $(VENV)/bin/pre-commit install -q >/dev/null; fi
 
 sysdeps: ## Install Debian packages (chromium, poppler-utils, fonts) when missing
 	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -47,14 +48,21 @@ reports: setup data/demo/deals.csv ## Demo data if absent, validate, run and ren
 	$(SR) validate --params $(PARAMS) --quiet
 	$(SR) run --params $(PARAMS) $(if $(PERIOD),--period $(PERIOD)) --reps $(REPS) $(if $(WORKERS),--workers $(WORKERS))
 
-preview: setup data/demo/deals.csv ## Execute and render one scorecard: make preview REP=R007 PERIOD=2026-10
-	$(SR) preview --params $(PARAMS) --rep $${REP:-R001} $(if $(PERIOD),--period $(PERIOD))
+preview: setup data/demo/deals.csv ## One scorecard into build/preview/ (never the period's reports): make preview REP=R007 PERIOD=2026-10
+	$(SR) preview --params $(PARAMS) --rep $${REP:-R001} $(if $(PERIOD),--period $(PERIOD)) $(if $(TEMPLATE),--template $(TEMPLATE))
 
 send: setup ## Write scorecard emails to build/outbox (dry run); make send PERIOD=2026-10 SEND=1 sends them
 	$(SR) send --params $(PARAMS) $(if $(PERIOD),--period $(PERIOD)) $(if $(SEND),--send,--dry-run)
 
-lab: setup data/demo/deals.csv ## Start JupyterLab on reports/ with the project's kernel
-	$(VENV)/bin/jupyter lab --notebook-dir=reports
+# as root, JupyterLab wants --allow-root; without a display (a server, CI) it cannot open a browser: it prints the URL
+LAB_FLAGS = $(if $(filter 0,$(shell id -u)),--allow-root) $(if $(DISPLAY)$(WAYLAND_DISPLAY),,--no-browser)
+LAB_ARGS ?=
+
+kernel: $(STAMP) ## Install the project's Jupyter kernel "salesreports" (this .venv's Python) into the .venv
+	$(PY) -m ipykernel install --sys-prefix --name salesreports --display-name "salesreports (.venv)" >/dev/null
+
+lab: setup data/demo/deals.csv kernel ## Start JupyterLab on reports/ with the project's kernel; LAB_ARGS="--port 8899" adds flags
+	$(VENV)/bin/jupyter lab --notebook-dir=reports --ServerApp.ip=127.0.0.1 $(LAB_FLAGS) $(LAB_ARGS)
 
 check: setup ## Lint the notebook templates (parameters cell, no outputs, executes)
 	$(SR) check --params $(PARAMS)

@@ -16,7 +16,7 @@ import salesreports
 PACKAGE = Path(salesreports.__file__).parent
 ROOT = PACKAGE.parents[1]
 LAYERS = ("data", "metrics", "report", "run", "mail")  # bottom to top
-TOP_LEVEL = {"cli", "bench", "errors", "lazy", "params", "paths", "progress", "views", "yamlio"}
+TOP_LEVEL = {"cli", "bench", "errors", "guard", "lazy", "params", "paths", "progress", "views", "yamlio"}
 # Presentation formats what a context holds: it may read the KPI registry and period labels, never compute.
 PRESENTATION = {"report.views", "report.display", "report.charts", "report.theme", "report.vega", "report.render"}
 PRESENTATION |= {"report.index", "report.contexts", "report.redact"}

@@ -310,3 +310,47 @@ def test_empty_file_is_an_empty_registry(tmp_path: Path) -> None:
 def test_registry_values_are_nan_safe() -> None:
     assert math.isnan(float("nan"))
     assert format_value(np.float64("nan"), "count") == "not available"
+
+
+def test_a_yaml_mistake_names_the_file_and_line(tmp_path: Path) -> None:
+    from salesreports.metrics import kpis as kpis_module
+
+    path = tmp_path / "kpis.yaml"
+    path.write_text("# KPIs\n- name: a\n  label: A\n  type simple\n  format: count\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        kpis_module.parse(path, {}, {}, frozenset())
+    assert str(caught.value).startswith(f"{path}, line 5: invalid YAML"), str(caught.value)
+    assert caught.value.fields["line"] == 5 and "Fix:" in str(caught.value)
+
+
+def test_the_registry_follows_edits_of_kpis_yaml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A running kernel sees a KPI added to kpis.yaml without a restart (the file is parsed again on change)."""
+    import os
+
+    from salesreports.metrics import kpis as kpis_module
+
+    path = tmp_path / "kpis.yaml"
+    original = kpis_module.KPI_FILE.read_text(encoding="utf-8")
+    path.write_text(original, encoding="utf-8")
+    monkeypatch.setattr(kpis_module, "KPI_FILE", path)
+    before = kpis_module.registry()
+    assert kpis_module.registry() is before, "parsed once while the file does not change"
+    with pytest.raises(UnknownKpiError):
+        kpis_module.get("demos_per_week")
+    path.write_text(original + textwrap.dedent(DEMOS_PER_WEEK), encoding="utf-8")
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 1_000_000))
+    assert kpis_module.get("demos_per_week").label == "Demos per week"
+
+
+DEMOS_PER_WEEK = """\
+    - name: demos_per_week
+      label: Demos per week
+      description: Demos logged in the period per week the rep was employed.
+      type: ratio
+      numerator: demos * 7
+      denominator: active_days
+      when_zero: the rep was not employed in the period
+      format: per_week
+      higher_is_better: true
+      needs: [activities]
+"""

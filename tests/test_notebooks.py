@@ -88,3 +88,19 @@ def test_execute_defaults_names_the_failing_cell(tmp_path: Path) -> None:
     nbformat.write(nb, str(path))
     with pytest.raises(TemplateError, match=r"cell \[2\] fails with its default parameters \(ZeroDivisionError\)"):
         execute_defaults(path, tmp_path / "out.ipynb")
+
+
+def test_cells_are_named_as_jupyterlab_shows_them_and_the_scaffold_title_appears_once(tmp_path: Path) -> None:
+    import nbformat
+
+    path = scaffold("quarterly_review", tmp_path)
+    nb = nbformat.read(str(path), as_version=4)
+    text = "\n".join(c.source for c in nb.cells)
+    assert text.count("Quarterly review") == 1, text
+    assert nb.metadata["kernelspec"]["name"] == "salesreports"
+    nb.cells[3].outputs = [nbformat.v4.new_output("stream", name="stdout", text="x")]
+    nb.cells.append(nbformat.v4.new_code_cell("x = (\n"))
+    nbformat.write(nb, str(path))
+    found = [str(f) for f in check_template(path)]
+    assert any("cell(s) carry outputs or execution counts: cell 4 (`from salesreports.report.views" in f for f in found)
+    assert any(f"cell {len(nb.cells)} (`x = (`) has a syntax error at line" in f for f in found), found

@@ -234,66 +234,94 @@ def run(
 
 @app.command()
 def preview(
-    rep: Annotated[str, typer.Option(help="The rep's id.")],
+    rep: Annotated[str | None, typer.Option(help="The rep's id (a rep template).")] = None,
+    team: Annotated[str | None, typer.Option(help="The team's name, or company (a team template).")] = None,
     params: ParamsOpt = DEFAULT_PARAMS,
     period: Annotated[str | None, typer.Option(help="The month (default: the latest complete month).")] = None,
+    template: Annotated[
+        Path | None, typer.Option(help="The template to preview (default: the one in the settings for its kind).")
+    ] = None,
+    pdf: Annotated[bool, typer.Option(help="Also render the PDF.")] = True,
 ) -> None:
-    """Execute and render one rep's scorecard now, and print where it is.
+    """Execute and render one report into build/preview/ (never the period's reports, manifest or outbox).
 
-    Example: [bold]salesreports preview --rep R007 --period 2026-10[/]
+    Example: [bold]salesreports preview --rep R007 --period 2026-10 --template reports/rep_scorecard.ipynb[/]
     """
     from salesreports.params import load_config
-    from salesreports.run.batch import run_reports
+    from salesreports.run.preview import Previewer
 
+    if (rep is None) == (team is None):
+        _fail(_params_error("give either --rep ID or --team NAME."))
     try:
-        config = load_config(params, {"run": {"workers": 1}})
-        summary = run_reports(config, periods=period, reps=[rep], kinds=("rep",), force=True)
+        config = load_config(params)
+        previewer = Previewer(
+            config,
+            str(rep or team),
+            period=period,
+            template=template,
+            kind="rep" if rep is not None else "team",
+            pdf=pdf,
+        )
+        result = previewer.render()
     except SalesReportsError as err:
         _fail(err)
-    for r in summary.results:
-        if r["status"] != "ok":
-            _console(stderr=True).print(
-                f"[red]failed:[/] {_esc(r.get('error'))}; notebook: {_esc(r.get('failed_notebook'))}", soft_wrap=True
-            )
-            raise typer.Exit(1)
-    for s in summary.skipped:
-        _console(stderr=True).print(f"[yellow]no report:[/] {_esc(s['id'])} {_esc(s.get('reason'))}")
+    if result.status != "ok":
+        _console(stderr=True).print(
+            f"[red]failed:[/] {_esc(result.error)}; notebook: {_esc(result.failed_notebook)}", soft_wrap=True
+        )
         raise typer.Exit(1)
-    folder = config.output_path / summary.periods[0]
-    for r in summary.results:
-        _console().print(f"{folder / r['outputs']['html']}\n{folder / r['outputs'].get('pdf', '')}")
+    _console().print("\n".join(str(p) for p in (result.html, result.pdf) if p))
 
 
 @app.command()
 def check(
     params: ParamsOpt = DEFAULT_PARAMS,
     templates: Annotated[
-        list[Path] | None, typer.Argument(help="Templates to check (default: those in the settings).")
+        list[Path] | None,
+        typer.Argument(help="Templates to check (default: every notebook in the templates' folder, e.g. reports/)."),
     ] = None,
     execute: Annotated[bool, typer.Option(help="Also execute each template with its default parameters.")] = True,
 ) -> None:
-    """Lint notebook templates: parameters cell, documented literal parameters, no outputs, executes.
+    """Lint notebook templates: parameters cell, documented literal parameters, no outputs, privacy, executes.
 
     Example: [bold]salesreports check reports/rep_scorecard.ipynb[/]
     """
     import tempfile
 
     from salesreports.params import load_config
-    from salesreports.run.notebooks import check_template, execute_defaults
+    from salesreports.run.notebooks import check_template
 
     out = _console()
     failed = False
     try:
-        paths = templates or [load_config(params).template(k) for k in ("rep", "team")]
+        config = load_config(params)
+        if templates:
+            paths = list(templates)
+        else:
+            configured = [config.template(k) for k in ("rep", "team")]
+            folders = sorted({p.parent for p in configured})
+            paths = sorted({*configured, *(p.resolve() for f in folders for p in f.glob("*.ipynb"))})
+        clean = []
         for path in paths:
             findings = check_template(path)
             for f in findings:
                 out.print(f"[red]✗[/] {_esc(f)}", soft_wrap=True)
             failed |= bool(findings)
-            if execute and not findings:
-                with tempfile.TemporaryDirectory() as tmp:
-                    execute_defaults(path, Path(tmp) / path.name)
             if not findings:
+                clean.append(path)
+        errors: dict[Path, str] = dict.fromkeys(clean, "")
+        if execute and clean:
+            from salesreports.metrics.kpis import registry
+            from salesreports.run.preview import execute_defaults
+
+            registry()  # a mistake in kpis.yaml is reported against that file and line, not a template's cell
+            with tempfile.TemporaryDirectory(prefix="salesreports-check-") as tmp:
+                errors = execute_defaults(config, clean, Path(tmp))
+        for path in clean:
+            if errors.get(path):
+                out.print(f"[red]✗[/] {_esc(errors[path])}", soft_wrap=True)
+                failed = True
+            else:
                 out.print(f"[green]✓[/] {_esc(path)}" + (" (executes with its defaults)" if execute else ""))
     except SalesReportsError as err:
         _fail(err)

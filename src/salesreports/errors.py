@@ -21,6 +21,7 @@ __all__ = [
     "InternalError",
     "Issue",
     "ParamsError",
+    "PrivacyError",
     "RenderError",
     "SalesReportsError",
     "TemplateError",
@@ -83,6 +84,10 @@ def _rebuild(cls: type[SalesReportsError], message: str, fields: dict[str, Any])
 
 class UserError(SalesReportsError):
     """Something the user can fix: their data, params, templates or settings."""
+
+    def _render_traceback_(self) -> list[str]:
+        """How IPython (JupyterLab) shows it: the message alone, which says where and how to fix it."""
+        return [f"\x1b[0;31m{type(self).__name__}\x1b[0m: {self.message}"]
 
 
 class ConfigError(UserError):
@@ -153,6 +158,10 @@ class UnknownKpiError(UserError):
 
 class TemplateError(UserError):
     """A notebook template is broken or a report notebook failed to execute."""
+
+
+class PrivacyError(TemplateError):
+    """A report tried to read beyond its own context (a file, the data layer, a database)."""
 
 
 class RenderError(UserError):

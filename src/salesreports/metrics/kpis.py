@@ -308,7 +308,12 @@ def parse(
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read the KPI file ({exc.strerror})", file=str(path)) from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML: {exc}", file=str(path)) from None
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        where = f"{path}, line {line}" if line else str(path)
+        what = " ".join(str(p) for p in (getattr(exc, "context", None), getattr(exc, "problem", None)) if p) or exc
+        msg = f"{where}: invalid YAML ({what}). Fix: correct that line (indentation, a missing ':' or quote)."
+        raise ConfigError(msg, file=str(path), line=line) from None
     if raw is None:
         raw = []
     if not isinstance(raw, list):
@@ -401,15 +406,30 @@ def parse(
     return Registry(kpis)
 
 
-@cache
 def registry() -> Registry:
-    """The project's KPI registry (parsed once per process)."""
+    """The project's KPI registry, parsed again when ``kpis.yaml`` changes (its mtime and size).
+
+    So a running Jupyter kernel sees a KPI added to the file without a restart.
+    """
+    try:
+        info = KPI_FILE.stat()
+        stamp = (info.st_mtime_ns, info.st_size)
+    except OSError:
+        stamp = (0, 0)  # parse() reports the missing file
+    return _registry(stamp)
+
+
+@cache
+def _registry(stamp: tuple[int, int]) -> Registry:
     from salesreports.data.schema import TABLES
     from salesreports.metrics.measures import COHORTS, MEASURES
 
     measures = {name: m.needs for name, m in MEASURES.items()}
     functions = {name: c.needs for name, c in COHORTS.items()}
     return parse(KPI_FILE, measures, functions, frozenset(TABLES))
+
+
+registry.cache_clear = _registry.cache_clear  # type: ignore[attr-defined]
 
 
 def get(name: str) -> Kpi:

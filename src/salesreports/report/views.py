@@ -79,8 +79,27 @@ def _load(context: str, kind: str, ident: str, period: str, params_file: str) ->
         data: dict[str, Any] = read_context(path)
     else:
         data = _preview_context(kind, ident, period, params_file)
+        _guard_kernel()
     _check_context(data, kind, ident, period, context or "the preview context")
     return data
+
+
+def _guard_kernel() -> None:
+    """In a Jupyter kernel (JupyterLab), guard the kernel once its preview context is built.
+
+    From then on the kernel reads nothing but what a batch report may (:mod:`salesreports.guard`), so a
+    cell that reads data fails in Lab as it would in a run. Batch reports are guarded by their runner.
+    """
+    import os
+    import sys
+
+    shell = getattr(sys.modules.get("IPython"), "get_ipython", lambda: None)()
+    if shell is None or type(shell).__name__ != "ZMQInteractiveShell" or os.environ.get("SALESREPORTS_BATCH"):
+        return
+    from salesreports import guard
+
+    guard.install()
+    guard.watch(shell)
 
 
 def _preview_context(kind: str, ident: str, period: str, params_file: str) -> dict[str, Any]:
@@ -89,9 +108,9 @@ def _preview_context(kind: str, ident: str, period: str, params_file: str) -> di
     import sys
     import tempfile
 
-    from salesreports import errors
+    from salesreports import errors, guard
 
-    with tempfile.TemporaryDirectory(prefix="salesreports-preview-") as tmp:
+    with guard.exempt(), tempfile.TemporaryDirectory(prefix="salesreports-preview-") as tmp:
         out = Path(tmp) / "context.json"
         args = [
             sys.executable,

@@ -19,6 +19,7 @@ __all__ = [
     "Mode",
     "describe_error",
     "execute_here",
+    "guard_report",
     "report_metadata",
     "strip_default_parameters",
 ]
@@ -65,7 +66,8 @@ def describe_error(exc: BaseException) -> str:
     ename = getattr(exc, "ename", type(exc).__name__)
     evalue = getattr(exc, "evalue", str(exc))
     cell = getattr(exc, "exec_count", None)
-    where = f" in cell [{cell}]" if cell is not None else ""
+    # an error that names its cell (as JupyterLab shows it: position and first line) needs no second number
+    where = f" in cell [{cell}]" if cell is not None and not str(evalue).startswith("cell ") else ""
     return f"{ename}{where}: {evalue}".strip()[:_MAX_ERROR]
 
 
@@ -79,8 +81,23 @@ def report_metadata(job: Job) -> dict[str, Any]:
     return {"salesreports": header(json.loads(Path(context).read_text(encoding="utf-8")))}
 
 
-def execute_here(job: Job, out: Path, engine: str | None) -> None:
+def guard_report(job: Job) -> None:
+    """Install the report guard (:mod:`salesreports.guard`) in this process: call it in the report's own process."""
+    from salesreports import guard
+
+    guard.install(context=str(job.parameters.get("context") or ""), template=job.template)
+
+
+def execute_here(job: Job, out: Path, engine: str | None, *, metadata: dict[str, Any] | None = None) -> None:
+    """Execute ``job``'s notebook into ``out``: in a fresh kernel (``engine`` None) or with ``engine`` here.
+
+    Either way the report runs guarded: a fresh kernel installs the guard before its first cell; with an
+    in-process engine the caller must have called :func:`guard_report` (after computing ``metadata``, the
+    page header, which reads the context with the toolkit's own code).
+    """
     import papermill as pm
+
+    from salesreports.guard import kernel_arguments
 
     os.environ["SALESREPORTS_BATCH"] = "1"
     kwargs: dict[str, Any] = {}
@@ -88,9 +105,10 @@ def execute_here(job: Job, out: Path, engine: str | None) -> None:
         kwargs["execution_timeout"] = job.timeout
         # the kernel's own log (an unencrypted-TCP warning at every start, "KeyboardInterrupt caught" at every
         # shutdown) would flood the run's progress display; its errors reach the notebook anyway
-        kwargs["extra_arguments"] = ["--IPKernelApp.log_level=CRITICAL"]
+        guard = kernel_arguments(str(job.parameters.get("context") or ""), str(Path(job.template).resolve()))
+        kwargs["extra_arguments"] = ["--IPKernelApp.log_level=CRITICAL", *guard]
     else:
-        kwargs["metadata"] = report_metadata(job)
+        kwargs["metadata"] = report_metadata(job) if metadata is None else metadata
     pm.execute_notebook(
         job.template,
         str(out),

@@ -132,16 +132,23 @@ def execute_cells(
     Stops at the first failing cell (its outputs end with an ``error`` output). The hooks
     get ``(cell, index)``. Returns True when every cell ran without error.
     """
+    from salesreports import guard
+
     shell = _take_shell()
+    guard.watch(shell)
     sink: list[Any] = shell.sr_sink
     count = 0
+    injected = 0  # papermill's injected parameters cell is not in the template: cells are named as there
     try:
         for index, cell in enumerate(nb.cells):
+            if "injected-parameters" in cell.metadata.get("tags", []):
+                injected += 1
             if cell.cell_type != "code":
                 continue
             if on_start is not None:
                 on_start(cell, index)
             count += 1
+            guard.set_cell(index + 1 - injected, cell.source)
             sink.clear()
             out, err = io.StringIO(), io.StringIO()
             shell.execution_count = count

@@ -20,9 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from salesreports.errors import TemplateError
+from salesreports.guard import cell_name
 
 __all__ = ["DATA_CALLS", "DATA_MODULES", "Finding", "check_template", "execute_defaults", "fatal_findings", "scaffold"]
 
+# The project's kernel (the .venv's Python, installed by `make lab`): JupyterLab opens templates with it.
+KERNELSPEC = {"name": "salesreports", "display_name": "salesreports (.venv)", "language": "python"}
 KIND_PARAMS = {"rep": ("rep_id", "period", "context"), "team": ("team", "period", "context")}
 # A template sees one report's context through salesreports.report.views, nothing else: these would load the data set.
 DATA_MODULES = (
@@ -109,26 +112,30 @@ def check_template(path: Path) -> list[Finding]:
         found.append(
             Finding(
                 name,
-                f"{len(with_outputs)} cell(s) carry outputs or execution counts (cells "
-                f"{', '.join(str(i + 1) for i in with_outputs[:5])})",
+                f"{len(with_outputs)} cell(s) carry outputs or execution counts: "
+                + ", ".join(cell_name(i + 1, nb.cells[i].source) for i in with_outputs[:5]),
                 "clear them (JupyterLab: Edit > Clear Outputs of All Cells) before committing",
             )
         )
-    for i, cell in enumerate(code):
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
         try:
             tree = ast.parse(cell.source)
         except SyntaxError as exc:
             found.append(
                 Finding(
-                    name, f"code cell {i + 1} has a syntax error at line {exc.lineno}: {exc.msg}", "correct the cell"
+                    name,
+                    f"{cell_name(i + 1, cell.source)} has a syntax error at line {exc.lineno}: {exc.msg}",
+                    "correct the cell",
                 )
             )
             continue
-        found.extend(_data_access(name, i + 1, tree))
+        found.extend(_data_access(name, cell_name(i + 1, cell.source), tree))
     return found
 
 
-def _data_access(name: str, cell: int, tree: ast.AST) -> list[Finding]:
+def _data_access(name: str, cell: str, tree: ast.AST) -> list[Finding]:
     """Imports of the data layer and calls that read data, which would bypass the report's context."""
     found = []
     fix = (
@@ -146,7 +153,7 @@ def _data_access(name: str, cell: int, tree: ast.AST) -> list[Finding]:
                 found.append(
                     Finding(
                         name,
-                        f"code cell {cell} imports {module} (line {getattr(node, 'lineno', '?')}), which reads the "
+                        f"{cell} imports {module} (line {getattr(node, 'lineno', '?')}), which reads the "
                         "whole data set: a report sees only its own context (privacy boundary)",
                         fix,
                     )
@@ -159,7 +166,7 @@ def _data_access(name: str, cell: int, tree: ast.AST) -> list[Finding]:
                 found.append(
                     Finding(
                         name,
-                        f"code cell {cell} calls {called}() (line {node.lineno}), which reads data beside the "
+                        f"{cell} calls {called}() (line {node.lineno}), which reads data beside the "
                         "report's context (privacy boundary)",
                         fix,
                     )
@@ -303,14 +310,15 @@ def scaffold(name: str, folder: Path, *, kind: str = "rep") -> Path:
     )
     params.metadata["tags"] = ["parameters"]
     title = name.replace("_", " ").replace("-", " ").capitalize()
-    note = new_markdown_cell(f"# {title}\n\nNotes for analysts (this cell is tagged `remove_cell`: not in the report).")
+    # the title once: in the report's first heading (this note is not in the report)
+    note = new_markdown_cell("Notes for analysts (this cell is tagged `remove_cell`: not in the report).")
     note.metadata["tags"] = ["remove_cell"]
     cells = [note, params]
     for kind_, text in REP_CELLS if kind == "rep" else TEAM_CELLS:
         body = text.format(title=title)
         cells.append(new_markdown_cell(body) if kind_ == "markdown" else new_code_cell(body))
     nb = new_notebook(cells=cells)
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+    nb.metadata["kernelspec"] = dict(KERNELSPEC)
     nb.metadata["language_info"] = {"name": "python"}
     folder.mkdir(parents=True, exist_ok=True)
     nbf.write(nb, str(path))

@@ -38,7 +38,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
-from salesreports.run.jobs import Job, describe_error, execute_here
+from salesreports.run.jobs import Job, describe_error, execute_here, guard_report, report_metadata
 from salesreports.run.processes import (
     QUIET_THREADS,
     die_with_parent,
@@ -377,7 +377,9 @@ def _fork_report(job: Job, out: Path, conn: Connection) -> dict[str, Any]:
         before = set(sys.modules)
         reply: dict[str, Any] = {"error": ""}
         try:
-            execute_here(job, out, ENGINE_NAME)
+            metadata = report_metadata(job)  # the toolkit reads the page header first,
+            guard_report(job)  # then the report runs guarded: only this child, never the zygote
+            execute_here(job, out, ENGINE_NAME, metadata=metadata)
         except BaseException as exc:
             reply["error"] = describe_error(exc)
         reply["modules"] = sorted(set(sys.modules) - before)

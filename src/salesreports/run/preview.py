@@ -1,0 +1,237 @@
+"""Previews: one report executed and rendered into its own folder, never into a period's production output.
+
+``salesreports preview`` writes to ``build/preview/<period>/<report>/`` (beside ``output_dir``): the context,
+the executed notebook, its HTML and PDF. It never touches ``build/reports/<period>/``, its manifest or the
+outbox, so ``salesreports send`` only ever sends what ``salesreports run`` produced.
+
+A :class:`Previewer` keeps the data loaded and the KPIs computed, so that re-rendering (``--watch``) costs only
+the report itself; the report runs guarded (:mod:`salesreports.guard`) in a child forked from a warm zygote,
+as in a batch.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from salesreports.errors import ParamsError
+from salesreports.params import Config
+from salesreports.paths import folder_names, inside, slug
+from salesreports.run.jobs import Job, JobResult
+
+__all__ = ["PreviewResult", "Previewer", "execute_defaults", "failing_cell", "preview_folder"]
+
+
+def preview_folder(config: Config) -> Path:
+    """Where previews go: ``preview/`` beside the reports' output folder (``build/preview``)."""
+    return config.output_path.parent / "preview"
+
+
+@dataclass
+class PreviewResult:
+    """One preview: where its pages are and how it went."""
+
+    status: str
+    html: Path
+    pdf: Path | None
+    notebook: Path
+    error: str = ""
+    failed_notebook: str = ""
+    seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def _kind_of(template: Path) -> str:
+    from salesreports.run.batch import template_parameters
+
+    return "team" if "team" in template_parameters(template) else "rep"
+
+
+class Previewer:
+    """One report to preview, with the data loaded and the KPIs computed once (see the module docstring).
+
+    Parameters
+    ----------
+    config : the settings
+    ident : the rep id (or the team name, or ``company``, for a team template)
+    period : the month (default: the latest complete month in the data)
+    template : the template (default: the settings' template for its kind)
+    kind : ``rep`` or ``team`` (default: from the template's parameters)
+    pdf : also render the PDF
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        ident: str,
+        *,
+        period: str | None = None,
+        template: Path | None = None,
+        kind: str | None = None,
+        pdf: bool = True,
+        html: bool = True,
+        folder: Path | None = None,
+        shared: Previewer | None = None,
+    ) -> None:
+        self.config = config
+        self.folder = folder or preview_folder(config)
+        self.html = html
+        self.ident = ident
+        self.period_label = period
+        self.kind = kind or (_kind_of(template) if template else "rep")
+        self.template = (template or config.template(self.kind)).resolve()
+        self.pdf = pdf and config.pdf.enabled
+        self._data: Any = shared._data if shared else None
+        self._table: Any = shared._table if shared else None
+        self._scope: Any = None
+
+    def load(self) -> None:
+        """Load and validate the data and compute every KPI (again: after a change of ``kpis.yaml``)."""
+        from salesreports.data.loading import load_dataset
+        from salesreports.data.validate import validate
+        from salesreports.metrics.engine import compute_kpis
+        from salesreports.metrics.periods import parse_period
+        from salesreports.report.scope import build_scope
+        from salesreports.run.batch import default_period
+
+        if self._data is None:
+            self._data = load_dataset(self.config.source_path)
+            validate(self._data)
+        if self._table is None or self._scope is not None:  # a second load() means the KPIs changed
+            self._table = compute_kpis(self._data)
+        period = parse_period(self.period_label) if self.period_label else default_period(self._table.grid.as_of)
+        if str(period.end) not in {str(m) for m in self._table.grid.months}:
+            msg = f"there is no data for {period.title}. Fix: pass a month the data covers."
+            raise ParamsError(msg, period=period.label)
+        self._scope = build_scope(self._data, self._table, self.config, period)
+
+    def job(self) -> Job:
+        """Check the template, write the report's context into the preview folder and return its job."""
+        from salesreports.report.contexts import write_context
+        from salesreports.run.batch import REPORT_PARAMS, check_parameters, check_template_runs
+
+        if self._scope is None:
+            self.load()
+        scope = self._scope
+        check_template_runs(self.template)
+        check_parameters(self.template, sorted(REPORT_PARAMS[self.kind]))
+        if self.kind == "rep":
+            if self.ident not in scope.rep_ids():
+                from salesreports.errors import close_matches
+
+                hint = close_matches(self.ident, scope.rep_ids())
+                msg = f"unknown rep id '{self.ident}'.{hint} Fix: use an id from the reps table."
+                raise ParamsError(msg, rep=self.ident)
+            reason = scope.employment(self.ident)
+            if reason:
+                msg = f"rep '{self.ident}' has no report for {scope.period.label}: {reason}."
+                raise ParamsError(msg, rep=self.ident)
+            context = scope.rep_context(self.ident)
+        else:
+            context = scope.team_context(self.ident)
+        sub = folder_names(scope.rep_ids(), [*scope.teams(), "company"])[(self.kind, self.ident)]
+        folder = inside(self.folder / slug(scope.period.label), sub)
+        ctx_path = folder / "context.json"
+        write_context(context, ctx_path)
+        stem = slug(self.template.stem)
+        parameters = {"period": scope.period.label, "context": str(ctx_path)}
+        parameters["rep_id" if self.kind == "rep" else "team"] = self.ident
+        return Job(
+            key=f"preview:{self.kind}/{self.ident}",
+            kind=self.kind,
+            template=str(self.template),
+            notebook=str(folder / f"{stem}.ipynb"),
+            parameters=parameters,
+            cwd=str(self.template.parent),
+            html=str(folder / f"{stem}.html") if self.html else "",
+            pdf=str(folder / f"{stem}.pdf") if self.pdf and self.html else "",
+            page_size=self.config.pdf.page_size,
+            timeout=self.config.run.timeout,
+            kernel=self.config.run.kernel,
+        )
+
+    def render(self, mode: str = "fast") -> PreviewResult:
+        """Execute and render the report into the preview folder; never raises for a failing report."""
+        from salesreports.run.worker import run_job
+
+        started = time.perf_counter()
+        job = self.job()
+        result: JobResult = run_job(job, mode)  # type: ignore[arg-type]
+        return PreviewResult(
+            status=result.status,
+            html=Path(job.html or job.notebook),
+            pdf=Path(job.pdf) if job.pdf else None,
+            notebook=Path(job.notebook),
+            error=result.error,
+            failed_notebook=result.failed_notebook,
+            seconds=time.perf_counter() - started,
+            timings=result.timings,
+        )
+
+
+def failing_cell(notebook: Path) -> str:
+    """The cell that failed in an executed notebook, named as JupyterLab shows it in the template ("" if none)."""
+    import json
+
+    from salesreports.guard import cell_name
+
+    try:
+        cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+    except (OSError, ValueError, KeyError):
+        return ""
+    injected = 0
+    for index, cell in enumerate(cells):
+        if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
+            injected += 1
+        if any(o.get("output_type") == "error" for o in cell.get("outputs", [])):
+            source = cell.get("source", "")
+            return cell_name(index + 1 - injected, "".join(source) if isinstance(source, list) else source)
+    return ""
+
+
+def execute_defaults(config: Config, templates: list[Path], folder: Path) -> dict[Path, str]:
+    """Execute each template with its default parameters; the error of each one that fails ("" when it runs).
+
+    The data is loaded and the KPIs computed once for all templates; each report runs guarded in a child
+    forked from a warm zygote, as in a batch, with its context written into ``folder``.
+    """
+    import ast
+
+    from salesreports.run.batch import template_parameters
+
+    shared: Previewer | None = None
+    errors: dict[Path, str] = {}
+    for template in templates:
+        defaults = {k: v.get("default") for k, v in template_parameters(template).items()}
+
+        def literal(name: str, values: dict[str, Any] = defaults) -> str:
+            try:
+                return str(ast.literal_eval(str(values.get(name))))
+            except (ValueError, SyntaxError):
+                return ""
+
+        kind = "team" if "team" in defaults else "rep"
+        ident = literal("team" if kind == "team" else "rep_id")
+        previewer = Previewer(
+            config,
+            ident,
+            period=literal("period") or None,
+            template=template,
+            kind=kind,
+            html=False,
+            folder=folder,
+            shared=shared,
+        )
+        shared = shared or previewer
+        result = previewer.render()
+        if result.status == "ok":
+            errors[template] = ""
+            continue
+        cell = failing_cell(Path(result.failed_notebook)) if result.failed_notebook else ""
+        where = f"{cell} fails with its default parameters" if cell else "it fails with its default parameters"
+        errors[template] = (
+            f"{template}: {where}: {result.error}. To see it: open the template in JupyterLab (`make lab`) and run it."
+        )
+    return errors

@@ -1,0 +1,80 @@
+"""`salesreports preview` writes into build/preview/ only: the period's reports, manifest and outbox never change."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from salesreports.cli import app
+from salesreports.params import load_config
+from salesreports.run.preview import Previewer, preview_folder
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _close_zygotes() -> object:
+    """Reports here run in this process's warm zygote (as in a worker): stop it after the module."""
+    yield
+    from salesreports.run.zygote import zygotes
+
+    zygotes.close()
+
+
+def _snapshot(*folders: Path) -> dict[str, str]:
+    """Every file under the folders with the hash of its bytes (and every folder, so new files show)."""
+    out = {}
+    for folder in folders:
+        for path in sorted(folder.rglob("*")):
+            out[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "<dir>"
+    return out
+
+
+@pytest.mark.notebooks
+def test_a_preview_leaves_the_period_the_manifest_and_the_outbox_byte_identical(make_config: object) -> None:
+    from salesreports.mail.send import send_reports
+    from salesreports.run.batch import run_reports
+
+    config = load_config(make_config(), environ={})  # type: ignore[operator]
+    summary = run_reports(config, periods="2025-03", kinds=("rep",), reps=["R1", "R2"])
+    assert summary.ok, summary.results
+    mail = send_reports(config, period="2025-03", reps=["R1", "R2"])
+    assert list(config.resolve(config.outbox_dir).rglob("*.eml")), "the dry run wrote the emails a send would send"
+    period = config.output_path / "2025-03"
+    before = _snapshot(config.output_path, config.resolve(config.outbox_dir))
+    assert str(period / "manifest.json") in before and str(period / "R1" / "scorecard.pdf") in before
+    assert mail is not None
+
+    result = Previewer(config, "R1", period="2025-03").render()
+    assert result.status == "ok", result.error
+    assert result.html.is_file() and result.pdf is not None and result.pdf.is_file()
+    assert result.html.is_relative_to(preview_folder(config) / "2025-03")
+    assert _snapshot(config.output_path, config.resolve(config.outbox_dir)) == before
+
+    # the command line too, with another template path
+    runner = CliRunner()
+    out = runner.invoke(
+        app,
+        [
+            "preview",
+            "--params",
+            str(config.path),
+            "--rep",
+            "R2",
+            "--period",
+            "2025-03",
+            "--no-pdf",
+            "--template",
+            str(config.template("rep")),
+        ],
+        env={"COLUMNS": "250"},
+    )
+    assert out.exit_code == 0, out.output
+    assert out.stdout.strip() == str(preview_folder(config) / "2025-03" / "R2" / "rep_scorecard.html")
+    assert _snapshot(config.output_path, config.resolve(config.outbox_dir)) == before
+
+
+def test_preview_needs_a_rep_or_a_team(tiny_config: Path) -> None:
+    out = CliRunner().invoke(app, ["preview", "--params", str(tiny_config)])
+    assert out.exit_code == 2 and "give either --rep ID or --team NAME" in out.stderr
