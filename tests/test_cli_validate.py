@@ -67,7 +67,7 @@ def test_data_errors_exit_1_and_are_listed(tmp_path: Path) -> None:
     assert "FAILED" in out
     assert "3 error(s)" in out
     assert "column 'deal_id': 2 row(s) share 1 id(s) that must be unique" in out
-    assert "column 'rep_id': 1 row(s) name a rep that is not in the reps table (e.g. 'R9') (row 2)" in out
+    assert "column 'rep_id': 1 row(s) name a rep that is not in the reps table (e.g. 'R9') (line 3)" in out
     assert "below the minimum 0.0" in out
     assert "Traceback" not in result.output
 

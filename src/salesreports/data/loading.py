@@ -9,8 +9,9 @@ file, column and rows: nothing is dropped or guessed silently. No business
 logic lives here.
 
 The typed frames use: text -> pandas ``str``; dates -> ``datetime64[ns]`` (the
-day, no time); numbers -> ``float64``; yes/no -> ``boolean``; plus ``_row``, the
-row number in the source. Optional columns the source does not provide are
+day, no time); numbers -> ``float64``; yes/no -> ``boolean``; plus ``_row``, where
+the row is in the source: its line as an editor shows it (header = line 1) for text
+files and spreadsheets, its 1-based row for Parquet and databases. Optional columns the source does not provide are
 absent (not filled with zeros or blanks).
 """
 
@@ -82,7 +83,8 @@ class Dataset:
 
     Attributes
     ----------
-    tables : canonical name -> frame (with a ``_row`` column: the source row number)
+    tables : canonical name -> frame (with a ``_row`` column: the line in the source file, header = line 1;
+        the data row for Parquet files and databases)
     origins : canonical name -> where it was read from
     notes : issues found while loading (ragged rows, values that could not be typed, ...)
     source : the source's name
@@ -90,6 +92,7 @@ class Dataset:
         missing in the frame and already reported in ``notes``)
     severity : rule name -> severity, the source file's overrides of :data:`~salesreports.data.schema.RULES`
     unassigned_rep : the pseudo-rep rows without a rep were attributed to, if the source names one
+    units : canonical name -> what its ``_row`` counts: "line" (text files, spreadsheets) or "row"
     """
 
     tables: dict[str, pd.DataFrame]
@@ -99,6 +102,7 @@ class Dataset:
     invalid: dict[tuple[str, str], np.ndarray[Any, Any]] = field(default_factory=dict)
     severity: dict[str, str] = field(default_factory=dict)
     unassigned_rep: str | None = None
+    units: dict[str, str] = field(default_factory=dict)
 
     def get(self, name: str) -> pd.DataFrame | None:
         """The table, or None when the source has no such table."""
@@ -834,6 +838,7 @@ def load_dataset(
                 continue
             out.tables[name] = frame
             out.origins[name] = raw.origin
+            out.units[name] = raw.unit
             out.notes.extend(notes)
             out.invalid.update(invalid)
     if len(failures) == 1:

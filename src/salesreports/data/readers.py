@@ -1,8 +1,11 @@
 """Read raw tables from files and databases, without any business logic.
 
 Every reader returns a :class:`RawTable`: the data plus a ``_row`` column holding
-the 1-based data row number in the source (so that every later error can point
-at the row), and the notes the reader made (ragged rows, a renamed repeated
+where each record is in the source, so that every later error can point at it: for a
+text file or a spreadsheet, the line an editor (or the spreadsheet) shows, the
+header being line 1 (a record whose quoted value spans lines is at its first
+line); for Parquet files and database tables, the 1-based data row. ``RawTable.unit``
+says which (``"line"`` or ``"row"``). The reader also keeps the notes the reader made (ragged rows, a renamed repeated
 header, ...). Readers never type text: CSV files are read as text columns only,
 and types are given later, where a failing value can be reported with its column
 and row.
@@ -59,6 +62,7 @@ class RawTable:
     notes: list[Issue] = field(default_factory=list)
     scan: str = ""
     rows: int = 0
+    unit: str = "line"  # what ``_row`` counts: "line" (text files, spreadsheets) or "row" (Parquet, databases)
 
     def __post_init__(self) -> None:
         if self.table is not None:
@@ -248,8 +252,9 @@ def read_csv(
     Returns
     -------
     RawTable
-        Text columns (empty fields are ``""``) plus ``_row``, the 1-based data row number
-        (the header is not counted; a blank line counts as a row).
+        Text columns (empty fields are ``""``) plus ``_row``, the line of each record as an editor
+        shows it (the header is line 1; blank lines count; a record with a quoted line break is at its
+        first line).
 
     Raises
     ------
@@ -271,9 +276,17 @@ def read_csv(
     plain = codecs.lookup(encoding).name == "utf-8" and not data.startswith((codecs.BOM_UTF8, *(b for b, _ in _BOMS)))
     blank = re.search(r"\n[ \t]*\r?\n", text) is not None  # Arrow would read a blank line as a row
     fast = None if blank else _read_csv_arrow(data if plain else text.encode("utf-8"), delimiter, header)
+    if fast is not None and _physical_lines(text) != fast.num_rows + 1:
+        fast = None  # a quoted value spans lines: only the row-by-row path knows each record's line
     if fast is not None:
         return RawTable(fast, str(path), notes)
     return _read_csv_python(path, text, table, delimiter, ragged, header, notes)
+
+
+def _physical_lines(text: str) -> int:
+    """How many lines an editor shows for a text (a last line without a line end counts)."""
+    breaks = text.count("\n") or text.count("\r")  # old Mac files end lines with CR alone
+    return breaks + (0 if text.endswith(("\n", "\r")) else 1)
 
 
 def _read_csv_arrow(payload: bytes, delimiter: str, header: list[str]) -> pa.Table | None:
@@ -293,7 +306,7 @@ def _read_csv_arrow(payload: bytes, delimiter: str, header: list[str]) -> pa.Tab
         )
     except (pa.ArrowInvalid, pa.ArrowKeyError, ValueError):
         return None
-    return parsed.append_column(ROW, pa.array(range(1, parsed.num_rows + 1), pa.int64()))
+    return parsed.append_column(ROW, pa.array(range(2, parsed.num_rows + 2), pa.int64()))
 
 
 def _read_csv_python(
@@ -312,13 +325,15 @@ def _read_records(
 ) -> RawTable:
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     next(reader)
+    end = reader.line_num  # the last line read so far; a record starts on the line after it
     width = len(header)
     columns: list[list[str]] = [[] for _ in range(width)]
     rows: list[int] = []
     short: list[int] = []
     long: list[int] = []
     try:
-        for number, record in enumerate(reader, start=1):
+        for record in reader:
+            number, end = end + 1, reader.line_num
             n = len(record)
             if n == 0 or (n == 1 and width > 1 and not record[0].strip()):
                 continue  # a blank line: not a record
@@ -331,7 +346,7 @@ def _read_records(
                 columns[i].append(value)
             rows.append(number)
     except csv.Error as exc:
-        msg = f"{path}, data row {reader.line_num - 1}: {exc}. Fix: check the quoting in that row."
+        msg = f"{path}, line {reader.line_num}: {exc}. Fix: check the quoting on that line."
         raise DataLoadError(msg, file=str(path), table=table) from None
     last = rows[-1] if rows else 0
     cut = bool(short) and short[-1] == last and not text.endswith(("\n", "\r"))
@@ -382,7 +397,7 @@ def _ragged_note(
 
 
 def read_parquet(path: Path, *, table: str) -> RawTable:
-    """Point DuckDB at a Parquet file (nothing is read into Python); rows are numbered from 1."""
+    """Point DuckDB at a Parquet file (nothing is read into Python); rows are numbered from 1 (unit "row")."""
     import pyarrow.parquet as pq
 
     if not path.is_file():
@@ -397,7 +412,7 @@ def read_parquet(path: Path, *, table: str) -> RawTable:
         f"(SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS {ROW} "
         f"FROM read_parquet({quoted}, file_row_number = true))"
     )
-    return RawTable(None, str(path), scan=scan, rows=int(meta.num_rows))
+    return RawTable(None, str(path), scan=scan, rows=int(meta.num_rows), unit="row")
 
 
 def read_duckdb(path: Path, *, table: str, source_table: str = "", query: str = "") -> RawTable:
@@ -421,7 +436,7 @@ def read_duckdb(path: Path, *, table: str, source_table: str = "", query: str = 
         )
         raise DataLoadError(msg, file=str(path), table=table) from None
     rows = pa.array(range(1, data.num_rows + 1), pa.int64())
-    return RawTable(data.append_column(ROW, rows), f"{path}:{'query' if query else name}")
+    return RawTable(data.append_column(ROW, rows), f"{path}:{'query' if query else name}", unit="row")
 
 
 # query parameters of a database URL that hold secrets (libpq's password=, sslpassword=, an API token, ...)
@@ -519,7 +534,7 @@ def read_sql(url: str, *, table: str, source_table: str = "", query: str = "") -
         engine.dispose()
     cols = {n: _column([r[i] for r in records]) for i, n in enumerate(names)}
     cols[ROW] = pa.array(range(1, len(records) + 1), pa.int64())
-    return RawTable(pa.table(cols), f"{shown}:{'query' if query else name}")
+    return RawTable(pa.table(cols), f"{shown}:{'query' if query else name}", unit="row")
 
 
 def _column(values: list[object]) -> pa.Array:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from typing import Any
 
@@ -503,13 +503,15 @@ def check(data: Dataset, *, today: dt.date | None = None) -> Report:
     Returns
     -------
     Report
-        Errors first, then warnings; each issue names its file, column and sample rows.
+        Errors first, then warnings; each issue names its file, column and sample lines (rows for
+        Parquet files and databases).
     """
     c = _Checker(data)
     for name, frame in data.tables.items():
         _check_columns(c, name, frame)
     _check_rules(c, today or dt.date.today())
     issues = [*data.notes, *c.issues]
+    issues = [replace(i, unit="row") if i.rows and data.units.get(i.table) == "row" else i for i in issues]
     issues.sort(
         key=lambda i: (i.severity != "error", list(TABLES).index(i.table) if i.table in TABLES else 99, i.column)
     )
