@@ -155,3 +155,14 @@ def test_shared_datasets_validate(name: str, expected: list[str]) -> None:
     out = _flat(result.stdout)
     for text in expected:
         assert text in out
+
+
+def test_an_empty_settings_file_fails_instead_of_validating_the_demo(tmp_path: Path) -> None:
+    params = tmp_path / "config.yaml"
+    params.write_text("# company: Acme\n", encoding="utf-8")  # everything commented out by mistake
+    result = _run("--params", str(params))
+    assert result.exit_code == 2, result.output
+    err = _flat(result.stderr)
+    assert f"{params}: the file is empty" in err
+    assert "OK" not in result.stdout
+    assert "Traceback" not in result.output

@@ -305,7 +305,7 @@ def load_source(path: Path) -> SourceSpec:
         Unknown keys, tables, columns or rules (with close matches), missing locations, invalid
         YAML; every problem at once, each with its line.
     """
-    from salesreports.yamlio import load_model, read_yaml
+    from salesreports.yamlio import load_model, read_mapping
 
     if not path.is_file():
         msg = (
@@ -313,9 +313,5 @@ def load_source(path: Path) -> SourceSpec:
             "paths are relative to its folder) or the --source option, or create it (see params/sources/demo.yaml)."
         )
         raise ConfigError(msg, file=str(path), key="source")
-    data = read_yaml(path)
-    if not isinstance(data, dict):
-        msg = f"{path}: expected a mapping with `name:` and `tables:`. Fix: see params/sources/demo.yaml."
-        raise ConfigError(msg, file=str(path))
-    data = {**data, "path": str(path)}
+    data = {**read_mapping(path, "source"), "path": str(path)}
     return load_model(path, SourceSpec, data)
