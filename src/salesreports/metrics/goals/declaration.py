@@ -284,10 +284,8 @@ def load_goals(path: Path | str) -> GoalSet:
 
     file = Path(path)
     raw = read_yaml(file)
-    if isinstance(raw, list):
-        raw = {"goals": raw}
-    else:  # an empty file is an error (write `goals: []` for none), as is a file of another kind
-        raw = read_mapping(file, "goals")
+    # a bare list is the goals; an empty file is an error (`goals: []` declares none), as is a file of another kind
+    raw = {"goals": raw} if isinstance(raw, list) else read_mapping(file, "goals")
     parsed = load_model(file, _GoalsFile, raw)
     lines = _goal_lines(file)
     goals: list[Goal] = []
