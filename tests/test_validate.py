@@ -241,7 +241,7 @@ def test_unreadable_values_are_not_also_reported_as_missing(tmp_path: Path) -> N
     created = _issues(report, "created_date")
     assert [(i.rows, i.count) for i in created] == [((5,), 1), ((6,), 1)]
     assert "not dates" in created[0].message or "not dates" in created[1].message
-    assert any("have no value" in i.message for i in created)
+    assert any("have no created date" in i.message for i in created)  # a warning: the deal is kept
 
 
 def test_a_missing_required_column_is_reported_once(tmp_path: Path) -> None:
@@ -297,3 +297,15 @@ def test_pandera_schema_is_generated_from_the_declarations(table: str) -> None:
     for col in TABLES[table].columns:
         assert schema.columns[col.name].nullable == col.nullable
         assert schema.columns[col.name].unique == col.unique
+
+
+def test_deals_without_created_date_are_a_warning_with_a_count_not_an_error(tmp_path: Path) -> None:
+    deals = DEALS + "    D4,R1,A4,,,open,90\n    D5,R1,A5,,2025-03-01,won,40\n"
+    report = check(_data(tmp_path, deals_csv=deals), today=TODAY)
+    assert report.ok, [str(i) for i in report.errors]
+    (issue,) = [i for i in report.warnings if i.column == "created_date"]
+    assert (issue.table, issue.rows, issue.count) == ("deals", (5, 6), 2)
+    assert "2 deal(s) have no created date (1 open, 1 won or lost)" in issue.message
+    assert "open pipeline" in issue.message
+    assert "sales cycle" in issue.message and "1 won deal(s)" in issue.message
+    assert "(lines 5, 6)" in str(issue)
