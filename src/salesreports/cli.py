@@ -100,27 +100,39 @@ def validate(
     from salesreports.params import load_config
 
     try:
-        path = source or load_config(params).source_path
+        config = None if source else load_config(params)
+        path = config.source_path if config is not None else Path(str(source))
         data = load_dataset(path)
         report = check(data)
+        goal_warnings = _goal_fit(config, data) if config is not None else []
     except SalesReportsError as err:
         _fail(err)
     out = _console()
     for issue in report.errors:
         out.print(f"[red]error[/]   {_esc(issue)}", soft_wrap=True)
     if not quiet:
-        for issue in report.warnings:
+        for issue in [*report.warnings, *goal_warnings]:
             out.print(f"[yellow]warning[/] {_esc(issue)}", soft_wrap=True)
     sizes = ", ".join(f"{len(f):,} {n}" for n, f in data.tables.items())
     missing = [t for t in ("reps", "deals", "leads", "activities", "targets", "feedback") if t not in data.tables]
     note = f"; no {', '.join(missing)} table(s): KPIs that need them are not available" if missing else ""
     status = "[green]OK[/]" if report.ok else "[red]FAILED[/]"
     out.print(
-        f"{status} {_esc(path)}: {sizes}{note}. {len(report.errors)} error(s), {len(report.warnings)} warning(s).",
+        f"{status} {_esc(path)}: {sizes}{note}. {len(report.errors)} error(s), "
+        f"{len(report.warnings) + len(goal_warnings)} warning(s).",
         soft_wrap=True,
     )
     if not report.ok:
         raise typer.Exit(1)
+
+
+def _goal_fit(config: Any, data: Any) -> list[Any]:
+    """Warnings for goals of the settings' goal file that do not fit the data (none without a goal file)."""
+    if not config.goals or not config.resolve(config.goals).is_file():
+        return []
+    from salesreports.metrics.goals.fit import goals_fit_file
+
+    return goals_fit_file(config.resolve(config.goals), data)
 
 
 @app.command()
@@ -338,6 +350,8 @@ def _print_summary(summary: Any) -> None:
                 *(_esc(x) for x in (r["period"], r["key"], r.get("error") or "", r.get("failed_notebook") or ""))
             )
         _console(stderr=True).print(table)
+    for issue in getattr(summary, "warnings", []):
+        _console(stderr=True).print(f"[yellow]warning[/] {_esc(issue)}", soft_wrap=True)
     for path in summary.index_paths:
         out.print(f"Index: {path}")
 

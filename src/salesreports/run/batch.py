@@ -23,7 +23,7 @@ from typing import Any
 import pandas as pd
 
 from salesreports import __version__
-from salesreports.errors import ParamsError, TemplateError
+from salesreports.errors import Issue, ParamsError, TemplateError
 from salesreports.metrics.periods import Period, parse_period, parse_periods
 from salesreports.params import Config
 from salesreports.paths import folder_names, inside, slug
@@ -46,6 +46,7 @@ class RunSummary:
     unchanged: int = 0
     seconds: float = 0.0
     index_paths: list[Path] = field(default_factory=list)
+    warnings: list[Issue] = field(default_factory=list)  # goals that do not fit the data, ...
 
     @property
     def failed(self) -> list[dict[str, Any]]:
@@ -324,6 +325,11 @@ def run_reports(
     data = load_dataset(config.source_path)
     stage("validating data")
     validate(data)
+    warnings: list[Issue] = []
+    if config.goals and config.resolve(config.goals).is_file():
+        from salesreports.metrics.goals.fit import goals_fit_file
+
+        warnings = goals_fit_file(config.resolve(config.goals), data)
     stage("computing KPIs")
     table = compute_kpis(data)
     wanted = parse_periods(periods) if periods else [default_period(table.grid.as_of)]
@@ -353,7 +359,7 @@ def run_reports(
         on_plan(len(jobs))
     runner = executor or LocalExecutor(workers or config.run.workers, mode or config.run.mode)  # type: ignore[arg-type]
     results = {r.key: r for r in runner.run(jobs, on_result)} if jobs else {}
-    summary = RunSummary([p.period.label for p in plans])
+    summary = RunSummary([p.period.label for p in plans], warnings=warnings)
     for plan in plans:
         finished = []
         for job in plan.jobs:
