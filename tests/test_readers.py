@@ -356,3 +356,58 @@ def test_issue_messages_say_line_for_files_and_row_for_databases() -> None:
     assert "(line 3)" in str(Issue("error", "deals", "bad", rows=(3,)))
     assert "(lines 3, 7)" in str(Issue("error", "deals", "bad", rows=(3, 7)))
     assert "(row 3)" in str(Issue("error", "deals", "bad", rows=(3,), unit="row"))
+
+
+def test_read_excel_keeps_text_and_the_spreadsheet_row_numbers(tmp_path: Path) -> None:
+    import datetime as dt
+
+    from _xlsx import write_xlsx
+    from salesreports.data.readers import read_excel
+
+    path = write_xlsx(
+        tmp_path / "deals.xlsx",
+        [
+            ["Deal ID", "Amount", "Close Date", "Owner", ""],
+            ["007", 1200, dt.date(2025, 3, 4), "Ann"],
+            [],  # an empty row: skipped, its number is not reused
+            ["D2", 99.5, None, "Bob"],
+        ],
+        sheet="Opportunities",
+        first_row=3,  # a title block above the header
+    )
+    raw = read_excel(path, table="deals")
+    cols = _columns(raw)
+    assert list(cols) == ["Deal ID", "Amount", "Close Date", "Owner", ROW]
+    assert cols["Deal ID"] == ["007", "D2"]
+    assert cols["Amount"] == ["1200", "99.5"]
+    assert cols["Close Date"] == ["2025-03-04", ""]
+    assert cols[ROW] == [4, 6]  # the row numbers Excel shows
+    assert raw.unit == "line"
+    with pytest.raises(DataLoadError, match=r"no sheet called 'Oportunities'\. Did you mean 'Opportunities'\?"):
+        read_excel(path, table="deals", sheet="Oportunities")
+
+
+def test_an_excel_export_loads_and_validates_with_its_row_numbers(tmp_path: Path) -> None:
+    import datetime as dt
+
+    from _xlsx import write_xlsx
+    from salesreports.data.loading import load_dataset
+    from salesreports.data.validate import check
+
+    write_xlsx(
+        tmp_path / "deals.xlsx",
+        [
+            ["id", "rep", "account", "created", "closed", "stage", "amount"],
+            ["D1", "R1", "A1", dt.date(2025, 1, 2), dt.date(2025, 2, 3), "won", 100],
+            ["D2", "R1", "A2", dt.date(2025, 1, 2), None, "won", 50],
+        ],
+    )
+    (tmp_path / "source.yaml").write_text(
+        "name: x\ntables:\n  deals:\n    file: deals.xlsx\n    columns: {deal_id: id, rep_id: rep, "
+        "account_id: account, created_date: created, close_date: closed}\n",
+        encoding="utf-8",
+    )
+    data = load_dataset(tmp_path / "source.yaml")
+    assert data.tables["deals"]["amount"].tolist() == [100.0, 50.0]
+    (issue,) = [i for i in check(data).errors if i.column == "close_date"]
+    assert "(line 3)" in str(issue)

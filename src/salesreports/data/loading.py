@@ -32,7 +32,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from salesreports.data.mapping import SourceSpec, TableSpec, load_source
-from salesreports.data.readers import ROW, RawTable, read_csv, read_duckdb, read_parquet, read_sql
+from salesreports.data.readers import (
+    EXCEL_SUFFIXES,
+    ROW,
+    RawTable,
+    read_csv,
+    read_duckdb,
+    read_excel,
+    read_parquet,
+    read_sql,
+)
 from salesreports.data.schema import TABLES, Column, rule_issue
 from salesreports.errors import DataLoadError, Issue, close_matches
 
@@ -262,7 +271,7 @@ def _read(spec: SourceSpec, name: str, tspec: TableSpec) -> RawTable:
     root = spec.root()
     if tspec.distinct_from is not None:
         d = tspec.distinct_from
-        return _read_file(root / d.file, name, d.encoding, d.delimiter, d.ragged)
+        return _read_file(root / d.file, name, d.encoding, d.delimiter, d.ragged, d.sheet)
     if spec.kind == "duckdb":
         db = (root / (spec.database or "")).resolve()
         return read_duckdb(db, table=name, source_table=tspec.table or "", query=tspec.query or "")
@@ -271,12 +280,16 @@ def _read(spec: SourceSpec, name: str, tspec: TableSpec) -> RawTable:
             return read_sql(spec.resolved_url(), table=name, source_table=tspec.table or "", query=tspec.query or "")
         except DataLoadError as err:  # the message names the (redacted) URL; say which file holds it
             raise DataLoadError(f"{spec.path or 'source file'}, `url:`: {err}", **err.fields) from None
-    return _read_file(root / (tspec.file or ""), name, tspec.encoding, tspec.delimiter, tspec.ragged)
+    return _read_file(root / (tspec.file or ""), name, tspec.encoding, tspec.delimiter, tspec.ragged, tspec.sheet)
 
 
-def _read_file(path: Path, table: str, encoding: str, delimiter: str, ragged: str = "error") -> RawTable:
+def _read_file(
+    path: Path, table: str, encoding: str, delimiter: str, ragged: str = "error", sheet: str | int | None = None
+) -> RawTable:
     if path.suffix.lower() in (".parquet", ".pq"):
         return read_parquet(path, table=table)
+    if path.suffix.lower() in EXCEL_SUFFIXES:
+        return read_excel(path, table=table, sheet=sheet)
     return read_csv(path, table=table, encoding=encoding, delimiter=delimiter, ragged=ragged)
 
 
@@ -330,7 +343,7 @@ def _mapped_sql(
     aggregated: dict[str, str] = {}
     root = spec.root()
     for k, join in enumerate(tspec.join):
-        jraw = _read_file(root / join.file, name, join.encoding, join.delimiter, join.ragged)
+        jraw = _read_file(root / join.file, name, join.encoding, join.delimiter, join.ragged, join.sheet)
         notes.extend(jraw.notes)
         jv = _clean_view(con, f"{v}_j{k}", jraw, nulls, list(join.aggregate.values()), wanted=frozenset(join.keys[1:]))
         note = _nulled_note(jv, name, jraw.origin, nulls, severity)

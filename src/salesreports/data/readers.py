@@ -19,6 +19,9 @@ How each kind of source is read:
 - **Parquet**: never materialised in Python; DuckDB scans the file in place
   (``read_parquet(..., file_row_number=true)``), reading only the columns the
   mapping uses.
+- **Excel workbooks** (``.xlsx``, ``.xlsm``, ``.xlsb``, ``.xls``, ``.ods``): read with python-calamine (Rust,
+  fast, no Excel needed); cells become text (whole numbers without ``.0``, dates as ISO 8601) and each
+  record keeps the row number the spreadsheet shows.
 - **DuckDB file / SQL database**: the table or query result is fetched as Arrow.
 """
 
@@ -37,9 +40,21 @@ import pyarrow as pa
 
 from salesreports.errors import DataLoadError, Issue
 
-__all__ = ["ROW", "RawTable", "read_csv", "read_duckdb", "read_parquet", "read_sql", "redact_url", "scrub"]
+__all__ = [
+    "EXCEL_SUFFIXES",
+    "ROW",
+    "RawTable",
+    "read_csv",
+    "read_duckdb",
+    "read_excel",
+    "read_parquet",
+    "read_sql",
+    "redact_url",
+    "scrub",
+]
 
 ROW = "_row"
+EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xlsb", ".xls", ".ods")
 _DELIMITERS = (",", ";", "\t", "|")
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"),
@@ -92,9 +107,9 @@ _MAGIC = (
     (
         b"PK\x03\x04",
         "a zip archive: an Excel workbook (.xlsx) or a zipped export",
-        "save it as CSV UTF-8 (Excel: File > Save As > CSV UTF-8), or unzip it",
+        "name the file .xlsx (workbooks are read as such), or unzip it",
     ),
-    (b"\xd0\xcf\x11\xe0", "an old Excel workbook (.xls)", "save it as CSV UTF-8 (Excel: File > Save As > CSV UTF-8)"),
+    (b"\xd0\xcf\x11\xe0", "an old Excel workbook (.xls)", "name the file .xls (workbooks are read as such)"),
     (b"PAR1", "a Parquet file", "rename it to .parquet (Parquet files are read as such)"),
     (b"SQLite format 3\x00", "a SQLite database", "read it with `kind: sql` and `url: sqlite:///...` instead"),
 )
@@ -394,6 +409,105 @@ def _ragged_note(
     else:
         did = "they were padded with empty values"
     return Issue("warning", table, f"{what}; {did}", file=str(path), rows=tuple(bad[:5]), count=len(bad))
+
+
+def _cell_text(value: object) -> str:
+    """A spreadsheet cell as the text a CSV export would hold."""
+    import datetime as dt
+
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value.time() == dt.time() else value.isoformat(sep=" ")
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return str(value)
+    return str(value)
+
+
+def read_excel(path: Path, *, table: str, sheet: str | int | None = None) -> RawTable:
+    """Read one sheet of a workbook as text columns.
+
+    Parameters
+    ----------
+    path : the workbook (.xlsx, .xlsm, .xlsb, .xls or .ods)
+    table : the canonical table it feeds (for messages)
+    sheet : the sheet's name or 0-based position (default: the first sheet)
+
+    Returns
+    -------
+    RawTable
+        Text columns plus ``_row``, the row number the spreadsheet shows (the header's row is the
+        first non-empty one, usually 1). Empty rows are skipped; their numbers are kept by the others.
+
+    Raises
+    ------
+    DataLoadError
+        Missing file, not a workbook, unknown sheet, an empty sheet.
+    """
+    import python_calamine as calamine
+
+    if not path.is_file():
+        raise _missing(path, table)
+    try:
+        book = calamine.CalamineWorkbook.from_path(str(path))
+    except (calamine.CalamineError, OSError, ValueError) as exc:
+        msg = f"{path}: not a readable workbook ({exc}). Fix: open it in Excel and save it again as .xlsx, or as CSV."
+        raise DataLoadError(msg, file=str(path), table=table) from None
+    names = list(book.sheet_names)
+    chosen = sheet if sheet is not None else 0
+    if isinstance(chosen, int) and not 0 <= chosen < len(names):
+        msg = (
+            f"{path}: there is no sheet number {chosen} (sheets: {', '.join(names)}). "
+            f"Fix: set `sheet:` of table '{table}' to one of them."
+        )
+        raise DataLoadError(msg, file=str(path), table=table)
+    name = names[chosen] if isinstance(chosen, int) else chosen
+    if name not in names:
+        from salesreports.errors import close_matches
+
+        msg = (
+            f"{path}: no sheet called '{name}'.{close_matches(name, names)} Sheets: {', '.join(names)}. "
+            f"Fix: correct `sheet:` of table '{table}' in the source file."
+        )
+        raise DataLoadError(msg, file=str(path), table=table)
+    rows = book.get_sheet_by_name(name).to_python(skip_empty_area=False)
+    start = next((i for i, r in enumerate(rows) if any(_cell_text(v).strip() for v in r)), None)
+    if start is None:
+        msg = (
+            f"{path}, sheet '{name}': the sheet is empty. "
+            f"Fix: export the '{table}' table again, or choose another sheet with `sheet:`."
+        )
+        raise DataLoadError(msg, file=str(path), table=table)
+    raw = [_cell_text(v).strip() for v in rows[start]]
+    while raw and not raw[-1]:
+        raw.pop()
+    header: list[str] = []
+    for i, h in enumerate(raw, start=1):
+        h = h or f"column_{i}"
+        new, k = h, 2
+        while new in header:
+            new, k = f"{h}_{k}", k + 1
+        header.append(new)
+    columns: list[list[str]] = [[] for _ in header]
+    numbers: list[int] = []
+    for i in range(start + 1, len(rows)):
+        cells = [_cell_text(v) for v in rows[i]]
+        if not any(c.strip() for c in cells):
+            continue
+        cells = (cells + [""] * len(header))[: len(header)]
+        for col, value in zip(columns, cells, strict=True):
+            col.append(value)
+        numbers.append(i + 1)
+    arrays: dict[str, pa.Array] = {h: pa.array(c, pa.string()) for h, c in zip(header, columns, strict=True)}
+    arrays[ROW] = pa.array(numbers, pa.int64())
+    origin = str(path) if len(names) == 1 else f"{path} (sheet '{name}')"
+    return RawTable(pa.table(arrays), origin)
 
 
 def read_parquet(path: Path, *, table: str) -> RawTable:
