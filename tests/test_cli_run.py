@@ -49,7 +49,7 @@ def test_run_and_preview(make_config: Callable[..., Path]) -> None:
     assert "1 report(s) written, 0 failed" in output and "index.html" in output
     exit_code, output = invoke("preview", "--params", params, "--rep", "R1", "--period", "2025-03")
     assert exit_code == 0, output
-    assert "R1/scorecard.html" in output
+    assert "preview/2025-03/R1/rep_scorecard.html" in output  # its own folder, never the period's reports
 
 
 def test_new_template_and_check(tmp_path: Path) -> None:

@@ -67,7 +67,7 @@ def test_data_errors_exit_1_and_are_listed(tmp_path: Path) -> None:
     assert "FAILED" in out
     assert "3 error(s)" in out
     assert "column 'deal_id': 2 row(s) share 1 id(s) that must be unique" in out
-    assert "column 'rep_id': 1 row(s) name a rep that is not in the reps table (e.g. 'R9') (row 2)" in out
+    assert "column 'rep_id': 1 row(s) name a rep that is not in the reps table (e.g. 'R9') (line 3)" in out
     assert "below the minimum 0.0" in out
     assert "Traceback" not in result.output
 
@@ -167,3 +167,14 @@ def test_validate_says_what_the_reports_will_show_and_leave_out() -> None:
     assert "- the data source has no targets table: quota attainment, pipeline coverage, the incentive estimate" in out
     assert "- the reps table has no hire_date values: the ramp-up comparison with earlier hires" in out
     assert "the data starts in March 2026: new customers, customer retention, repeat business" in out
+
+
+def test_an_empty_settings_file_fails_instead_of_validating_the_demo(tmp_path: Path) -> None:
+    params = tmp_path / "config.yaml"
+    params.write_text("# company: Acme\n", encoding="utf-8")  # everything commented out by mistake
+    result = _run("--params", str(params))
+    assert result.exit_code == 2, result.output
+    err = _flat(result.stderr)
+    assert f"{params}: the file is empty" in err
+    assert "OK" not in result.stdout
+    assert "Traceback" not in result.output

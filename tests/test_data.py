@@ -63,7 +63,7 @@ def test_types_of_the_loaded_columns(tmp_path: Path) -> None:
     assert deals["amount"].dtype == "float64"
     assert np.isnan(deals["amount"].iloc[1])
     assert "product" not in deals.columns  # optional columns the data lacks stay absent
-    assert deals["_row"].tolist() == [1, 2]
+    assert deals["_row"].tolist() == [2, 3]
     leads = data.tables["leads"]
     assert leads["qualified"].dtype == "boolean"
     assert leads["qualified"].tolist() == [True, False]
@@ -108,7 +108,7 @@ def test_join_derive_defaults_and_values(tmp_path: Path) -> None:
     assert deals["units"].tolist()[:2] == [5.0, 1.0]
     assert deals["segment"].tolist() == ["Europe", "US-11", "EU-12"]  # numbers in expressions print as integers
     assert deals["stage"].tolist() == ["won"] * 3
-    assert deals["_row"].tolist() == [1, 2, 3]
+    assert deals["_row"].tolist() == [2, 3, 4]
 
 
 def test_defaults_fill_empty_values_of_a_mapped_column(tmp_path: Path) -> None:
@@ -157,10 +157,10 @@ def test_unknown_stage_is_named_with_a_value_map_fix(tmp_path: Path) -> None:
     """,
     )
     (issue,) = _notes(data, "stage")
-    assert (issue.severity, issue.table, issue.rows, issue.count) == ("error", "deals", (2, 3), 2)
+    assert (issue.severity, issue.table, issue.rows, issue.count) == ("error", "deals", (3, 4), 2)
     assert "2 value(s) are not allowed (e.g. 'Closed Lost'); allowed: open, won, lost" in issue.message
     assert "`values: {stage: {Closed Lost: lost}}`" in issue.fix
-    assert data.invalid[("deals", "stage")].tolist() == [2, 3]
+    assert data.invalid[("deals", "stage")].tolist() == [3, 4]
 
 
 def test_the_text_null_as_missing(tmp_path: Path) -> None:
@@ -171,11 +171,11 @@ def test_the_text_null_as_missing(tmp_path: Path) -> None:
     """
     data = _load(tmp_path, "tables: {reps: {file: reps.csv}}\n", reps_csv=csv)
     marker = _notes(data, "manager_id")[0]
-    assert (marker.severity, marker.rows) == ("warning", (1,))
+    assert (marker.severity, marker.rows) == ("warning", (2,))
     assert "1 value(s) are the text 'NULL', kept as text" in marker.message
     assert "`null_values: ['', 'NULL']`" in marker.fix
     bad = _notes(data, "hire_date")[0]
-    assert (bad.severity, bad.rows) == ("error", (2,))
+    assert (bad.severity, bad.rows) == ("error", (3,))
     assert "not dates in the format ISO" in bad.message
     assert "`null_values: ['', 'NULL']`" in bad.fix
 
@@ -226,7 +226,7 @@ def test_day_month_order_ambiguity_is_explained(tmp_path: Path) -> None:
     """,
     )
     (issue,) = _notes(data, "created_date")
-    assert issue.rows == (1, 2)
+    assert issue.rows == (2, 3)
     assert "could be day-first or month-first" in issue.fix
     assert "`dates: {created_date: '%d/%m/%Y'}` (day first) or '%m/%d/%Y' (month first)" in issue.fix
 
@@ -247,7 +247,7 @@ def test_bad_numbers(tmp_path: Path, value: str, fix: str) -> None:
         deals_csv=f'deal_id,rep_id,account_id,created_date,stage,amount\nD1,R1,A1,2025-01-01,won,"{value}"\n',
     )
     (issue,) = _notes(data, "amount")
-    assert (issue.severity, issue.column, issue.rows) == ("error", "amount", (1,))
+    assert (issue.severity, issue.column, issue.rows) == ("error", "amount", (2,))
     assert f"1 value(s) are not numbers (e.g. {value!r}); they are treated as missing" in issue.message
     assert fix in issue.fix
     assert "`severity: {bad_value: warning}`" in issue.fix
@@ -389,7 +389,7 @@ def test_distinct_from_builds_a_table_from_another_files_column(tmp_path: Path) 
     reps = data.tables["reps"].sort_values("_row")
     assert reps["rep_id"].tolist() == ["b", "a"]
     assert reps["name"].tolist() == ["Rep b", "Rep a"]
-    assert reps["_row"].tolist() == [1, 2]  # where each value first appears
+    assert reps["_row"].tolist() == [2, 3]  # where each value first appears
     assert data.origins["reps"] == str(tmp_path / "deals.csv")
 
 
@@ -426,7 +426,7 @@ def test_unassigned_rep_takes_rows_without_a_rep(tmp_path: Path) -> None:
     assert reps["name"].tolist()[-1] == "Unassigned"
     assert str(reps["rep_id"].dtype) == "str"
     (note,) = data.notes
-    assert (note.severity, note.table, note.column, note.rows, note.count) == ("warning", "leads", "rep_id", (2, 3), 2)
+    assert (note.severity, note.table, note.column, note.rows, note.count) == ("warning", "leads", "rep_id", (3, 4), 2)
     assert "2 of 3 row(s) have no rep; they are attributed to the pseudo-rep 'nobody'" in note.message
 
 
@@ -474,7 +474,7 @@ def test_ragged_rows_are_noted_and_kept(tmp_path: Path) -> None:
     )
     assert data.tables["deals"]["deal_id"].tolist() == ["D1", "D2"]
     (note,) = data.notes
-    assert (note.severity, note.rows, note.file) == ("warning", (2,), str(tmp_path / "deals.csv"))
+    assert (note.severity, note.rows, note.file) == ("warning", (3,), str(tmp_path / "deals.csv"))
 
 
 def test_parquet_source_keeps_its_types(tmp_path: Path) -> None:
@@ -499,7 +499,7 @@ def test_parquet_source_keeps_its_types(tmp_path: Path) -> None:
     assert deals["stage"].tolist() == ["won", "lost", "open"]
     assert pd.isna(deals["rep_id"].iloc[1])  # '' is a null marker in Parquet text too
     assert deals["units"].tolist()[:2] == [1.0, 2.0]
-    assert deals["_row"].tolist() == [1, 2, 3]
+    assert deals["_row"].tolist() == [1, 2, 3]  # Parquet has rows, not lines
     assert data.notes == []
 
 

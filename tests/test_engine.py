@@ -519,3 +519,29 @@ def test_kpi_benchmark_runs_and_caches(tmp_path: Path, capsys: pytest.CaptureFix
     assert "reusing" in second
     assert "cumulative" in second
     assert main(["--no-such-option"]) == 2
+
+
+def test_deals_without_created_date_are_kept_and_left_out_of_the_sales_cycle_only() -> None:
+    """Open deal 3 has no created date: it is open as of the data's date (2025-03), so it counts in March's
+    pipeline (800 + 400 = 1200 over the 1000 - 300 = 700 still to reach), not February's. Won deal 2 has none
+    either: revenue counts it, the sales cycle leaves it out (only deal 1's 10 days)."""
+    data = _frames(
+        deals="""
+            deal_id,rep_id,account_id,created_date,close_date,stage,amount
+            1,A,c1,2025-03-01,2025-03-11,won,100
+            2,A,c2,,2025-03-20,won,200
+            3,A,c3,,,open,800
+            4,A,c4,2025-02-10,,open,400
+        """,
+        targets="""
+            rep_id,period,metric,target
+            A,2025-02,revenue,1000
+            A,2025-03,revenue,1000
+        """,
+    )
+    t = compute_kpis(data, as_of=dt.date(2025, 3, 31))
+    assert t.get("A", "revenue", "2025-03") == 300
+    assert t.get("A", "deals_won", "2025-03") == 2
+    assert t.get("A", "sales_cycle_days", "2025-03") == 10
+    assert t.get("A", "pipeline_coverage", "2025-03") == pytest.approx(1200 / 700)
+    assert t.get("A", "pipeline_coverage", "2025-02") == pytest.approx(400 / 1000)

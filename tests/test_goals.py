@@ -107,10 +107,15 @@ def test_load_parses_every_target_form(tmp_path: Path) -> None:
     assert goals.get("b") is b
 
 
-def test_load_accepts_a_bare_list_and_an_empty_file(tmp_path: Path) -> None:
+def test_load_accepts_a_bare_list_and_an_empty_list(tmp_path: Path) -> None:
     goals = _goals(tmp_path, "- {id: x, owner: G1, metric: revenue, target: 5}\n")
     assert [g.id for g in goals] == ["x"]
-    assert len(_goals(tmp_path, "")) == 0
+    assert len(_goals(tmp_path, "# no goals yet\ngoals: []\n")) == 0
+
+
+def test_an_empty_goals_file_is_an_error_not_no_goals(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"goals.yaml: the file is empty .*`goals: \[\]` declares no goals"):
+        _goals(tmp_path, "# goals:\n#   - id: x\n")
 
 
 @pytest.mark.parametrize(

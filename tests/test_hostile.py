@@ -328,7 +328,7 @@ def test_an_address_that_is_not_one_plain_address_is_an_error(tmp_path: Path, ad
     (tmp_path / "source.yaml").write_text("name: t\ntables:\n  reps: {file: reps.csv}\n", encoding="utf-8")
     report = check(load_dataset(tmp_path / "source.yaml"))
     (issue,) = [i for i in report.errors if i.column == "email"]
-    assert issue.rows == (2,) and issue.count == 1
+    assert issue.rows == (3,) and issue.count == 1
     assert f"rep 'R2': {address!r}" in issue.message
     assert "Fix: write exactly one address" in str(issue) and "reps.csv" in str(issue)
 

@@ -131,7 +131,7 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
 
 
 def test_source_not_a_mapping(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="expected a mapping with `name:` and `tables:`"):
+    with pytest.raises(ConfigError, match="expected a mapping of source keys"):
         load_source(_source(tmp_path, "- a\n- b\n"))
 
 

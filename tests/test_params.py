@@ -60,3 +60,27 @@ def test_a_pasted_password_is_refused_and_never_echoed(tmp_path: Path) -> None:
         load_config(path, environ={})
     assert "smtp.password_env" in str(err.value)
     assert "hunter2" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("", "the file is empty (or holds only comments)"),
+        ("# company: Acme\n# currency: EUR\n", "the file is empty (or holds only comments)"),
+        ("- company\n- currency\n", "expected a mapping of settings keys"),
+        ("company: [Acme\n", "invalid YAML"),
+        ("name: crm\ntables:\n  deals: {file: deals.csv}\n", "this looks like a source file (it has `tables:`)"),
+        ("goals:\n  - id: x\n", "this looks like a goals file"),
+    ],
+    ids=["empty", "only-comments", "a-list", "unparsable", "a-source-file", "a-goals-file"],
+)
+def test_a_settings_file_that_sets_nothing_is_an_error_never_the_defaults(
+    tmp_path: Path, text: str, fragment: str
+) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_config(path, environ={})
+    assert str(err.value).startswith(str(path))
+    assert fragment in str(err.value)
+    assert "Fix:" in str(err.value)

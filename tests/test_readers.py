@@ -42,7 +42,7 @@ def test_read_csv_keeps_text_and_numbers_rows(tmp_path: Path) -> None:
     assert cols["deal_id"] == ["007", "D2"]  # ids stay text
     assert cols["amount"] == ["12.50", ""]  # empty stays "", typing happens later
     assert cols["note"] == ["a, quoted\nline", "plain"]
-    assert cols[ROW] == [1, 2]
+    assert cols[ROW] == [2, 4]  # the line an editor shows (header = line 1); a record starts at its first line
     assert raw.notes == []
     assert raw.rows == 2
 
@@ -157,7 +157,7 @@ def test_read_csv_ragged_rows(
     assert [cols[c][1] for c in ("id", "customer", "date", "city")] == second_row
     assert [n.severity for n in raw.notes] == severities
     longer, shorter = raw.notes
-    assert (longer.rows, longer.count, shorter.rows, shorter.count) == ((2,), 1, (3,), 1)
+    assert (longer.rows, longer.count, shorter.rows, shorter.count) == ((3,), 1, (4,), 1)
     assert "more fields than the header's 4" in longer.message
     assert "fewer fields than the header's 4" in shorter.message
     if mode == "error":
@@ -173,7 +173,7 @@ def test_read_csv_blank_lines_keep_row_numbers(tmp_path: Path) -> None:
     raw = read_csv(_write(tmp_path, "id,x\n1,a\n\n3,c\n"), table="deals")
     cols = _columns(raw)
     assert cols["id"] == ["1", "3"]
-    assert cols[ROW] == [1, 3]  # the number of the data row in the file, blank line counted
+    assert cols[ROW] == [2, 4]  # the line in the file (header = line 1), blank line counted
 
 
 def test_read_csv_repeated_and_blank_header_names(tmp_path: Path) -> None:
@@ -242,7 +242,8 @@ def test_read_duckdb_table_and_query(duck_file: Path) -> None:
     raw = read_duckdb(duck_file, table="deals", source_table="opportunities")
     cols = _columns(raw)
     assert cols["id"] == ["D1", "D2"]
-    assert cols[ROW] == [1, 2]
+    assert cols[ROW] == [1, 2]  # a database has rows, not lines
+    assert raw.unit == "row"
     assert raw.origin == f"{duck_file}:opportunities"
     raw = read_duckdb(duck_file, table="deals", query="SELECT id FROM opportunities WHERE amount > 15")
     assert _columns(raw)["id"] == ["D2"]
@@ -328,3 +329,85 @@ def test_read_csv_long_fields_on_the_careful_path(tmp_path: Path) -> None:
     path = _write(tmp_path, f"id,photo\n1,{photo}\n2,short,extra\n")  # the ragged row forces the row-by-row path
     raw = read_csv(path, table="reps", ragged="keep_first")
     assert _columns(raw)["photo"] == [photo, "short"]
+
+
+@pytest.mark.parametrize(
+    ("content", "lines"),
+    [
+        (b"id,x\n1,a\n2,b\n", [2, 3]),
+        (b"id,x\r\n1,a\r\n2,b", [2, 3]),  # CRLF, no line end at the end
+        (b"\xef\xbb\xbfid,x\r\n1,a\r\n2,b\r\n", [2, 3]),  # a UTF-8 byte-order mark
+        (b'id,x\n1,"two\nlines"\n2,b\n', [2, 4]),  # a quoted line break: the next record is on line 4
+        (b"id,x\n\n1,a\n\n\n2,b\n", [3, 6]),  # blank lines count as lines
+    ],
+    ids=["lf", "crlf", "bom", "quoted-break", "blank-lines"],
+)
+def test_read_csv_numbers_records_by_the_line_an_editor_shows(tmp_path: Path, content: bytes, lines: list[int]) -> None:
+    path = tmp_path / "deals.csv"
+    path.write_bytes(content)
+    raw = read_csv(path, table="deals")
+    assert _columns(raw)[ROW] == lines
+    assert raw.unit == "line"
+
+
+def test_issue_messages_say_line_for_files_and_row_for_databases() -> None:
+    from salesreports.errors import Issue
+
+    assert "(line 3)" in str(Issue("error", "deals", "bad", rows=(3,)))
+    assert "(lines 3, 7)" in str(Issue("error", "deals", "bad", rows=(3, 7)))
+    assert "(row 3)" in str(Issue("error", "deals", "bad", rows=(3,), unit="row"))
+
+
+def test_read_excel_keeps_text_and_the_spreadsheet_row_numbers(tmp_path: Path) -> None:
+    import datetime as dt
+
+    from _xlsx import write_xlsx
+    from salesreports.data.readers import read_excel
+
+    path = write_xlsx(
+        tmp_path / "deals.xlsx",
+        [
+            ["Deal ID", "Amount", "Close Date", "Owner", ""],
+            ["007", 1200, dt.date(2025, 3, 4), "Ann"],
+            [],  # an empty row: skipped, its number is not reused
+            ["D2", 99.5, None, "Bob"],
+        ],
+        sheet="Opportunities",
+        first_row=3,  # a title block above the header
+    )
+    raw = read_excel(path, table="deals")
+    cols = _columns(raw)
+    assert list(cols) == ["Deal ID", "Amount", "Close Date", "Owner", ROW]
+    assert cols["Deal ID"] == ["007", "D2"]
+    assert cols["Amount"] == ["1200", "99.5"]
+    assert cols["Close Date"] == ["2025-03-04", ""]
+    assert cols[ROW] == [4, 6]  # the row numbers Excel shows
+    assert raw.unit == "line"
+    with pytest.raises(DataLoadError, match=r"no sheet called 'Oportunities'\. Did you mean 'Opportunities'\?"):
+        read_excel(path, table="deals", sheet="Oportunities")
+
+
+def test_an_excel_export_loads_and_validates_with_its_row_numbers(tmp_path: Path) -> None:
+    import datetime as dt
+
+    from _xlsx import write_xlsx
+    from salesreports.data.loading import load_dataset
+    from salesreports.data.validate import check
+
+    write_xlsx(
+        tmp_path / "deals.xlsx",
+        [
+            ["id", "rep", "account", "created", "closed", "stage", "amount"],
+            ["D1", "R1", "A1", dt.date(2025, 1, 2), dt.date(2025, 2, 3), "won", 100],
+            ["D2", "R1", "A2", dt.date(2025, 1, 2), None, "won", 50],
+        ],
+    )
+    (tmp_path / "source.yaml").write_text(
+        "name: x\ntables:\n  deals:\n    file: deals.xlsx\n    columns: {deal_id: id, rep_id: rep, "
+        "account_id: account, created_date: created, close_date: closed}\n",
+        encoding="utf-8",
+    )
+    data = load_dataset(tmp_path / "source.yaml")
+    assert data.tables["deals"]["amount"].tolist() == [100.0, 50.0]
+    (issue,) = [i for i in check(data).errors if i.column == "close_date"]
+    assert "(line 3)" in str(issue)

@@ -56,7 +56,7 @@ def test_clean_data_has_no_issues(tmp_path: Path) -> None:
 def test_duplicate_ids_are_an_error(tmp_path: Path) -> None:
     report = check(_data(tmp_path, deals_csv=DEALS + "    D1,R1,A1,2025-01-01,2025-02-01,won,5\n"), today=TODAY)
     (issue,) = report.errors
-    assert (issue.table, issue.column, issue.rows, issue.count) == ("deals", "deal_id", (1, 4), 2)
+    assert (issue.table, issue.column, issue.rows, issue.count) == ("deals", "deal_id", (2, 5), 2)
     assert "2 row(s) share 1 id(s) that must be unique (e.g. 'D1')" in issue.message
     assert issue.file.endswith("deals.csv")
     assert "remove the duplicate rows" in issue.fix
@@ -71,14 +71,14 @@ def test_rep_with_no_deals_is_a_warning(tmp_path: Path) -> None:
     report = check(_data(tmp_path, reps_csv=REPS + "    R3,Cy Cole,cy@example.com,2022-01-01,\n"), today=TODAY)
     assert report.ok
     (issue,) = report.warnings
-    assert (issue.table, issue.column, issue.rows) == ("reps", "rep_id", (3,))
+    assert (issue.table, issue.column, issue.rows) == ("reps", "rep_id", (4,))
     assert "1 rep(s) have no deals at all" in issue.message
 
 
 def test_unknown_rep_is_an_error(tmp_path: Path) -> None:
     report = check(_data(tmp_path, deals_csv=DEALS + "    D4,R9,A1,2025-01-01,2025-02-01,won,5\n"), today=TODAY)
     (issue,) = report.errors
-    assert (issue.table, issue.column, issue.rows) == ("deals", "rep_id", (4,))
+    assert (issue.table, issue.column, issue.rows) == ("deals", "rep_id", (5,))
     assert "name a rep that is not in the reps table (e.g. 'R9')" in issue.message
     assert "`severity: {unknown_rep: warning}`" in issue.fix
 
@@ -113,7 +113,7 @@ def test_unknown_rep_is_an_error(tmp_path: Path) -> None:
 def test_deal_rules_are_errors_naming_column_and_row(tmp_path: Path, row: str, column: str, text: str) -> None:
     report = check(_data(tmp_path, deals_csv=DEALS + f"    {row}\n"), today=TODAY)
     (issue,) = report.errors
-    assert (issue.table, issue.column, issue.rows, issue.count) == ("deals", column, (4,), 1)
+    assert (issue.table, issue.column, issue.rows, issue.count) == ("deals", column, (5,), 1)
     assert text in issue.message
 
 
@@ -164,11 +164,11 @@ def test_reps_rules(tmp_path: Path) -> None:
     """
     report = check(_data(tmp_path, reps_csv=reps), today=TODAY)
     by_rule = {(i.column, i.severity): i for i in report.issues}
-    assert by_rule[("email", "error")].rows == (1,)
+    assert by_rule[("email", "error")].rows == (2,)
     assert "not one plain address" in by_rule[("email", "error")].message
-    assert by_rule[("email", "warning")].rows == (2,)
+    assert by_rule[("email", "warning")].rows == (3,)
     assert "cannot be sent" in by_rule[("email", "warning")].message
-    assert by_rule[("leave_date", "error")].rows == (2,)
+    assert by_rule[("leave_date", "error")].rows == (3,)
     assert "leave before they were hired" in by_rule[("leave_date", "error")].message
 
 
@@ -188,9 +188,9 @@ def test_leads_rules(tmp_path: Path) -> None:
     """
     report = check(_data(tmp_path, leads_csv=leads), today=TODAY)
     issues = {i.column: i for i in report.errors}
-    assert issues["converted_deal_id"].rows == (2,)
+    assert issues["converted_deal_id"].rows == (3,)
     assert "point at a deal that is not in the deals table" in issues["converted_deal_id"].message
-    assert issues["rep_id"].rows == (3,)
+    assert issues["rep_id"].rows == (4,)
     assert "`unassigned_rep: unassigned`" in issues["rep_id"].fix
 
 
@@ -199,7 +199,7 @@ def test_unassigned_pseudo_rep_is_not_flagged(tmp_path: Path) -> None:
     report = check(_data(tmp_path, "unassigned_rep: unassigned\n", leads_csv=leads), today=TODAY)
     assert report.ok
     (issue,) = report.warnings  # no "no deals" or "no email" warning for the pseudo-rep
-    assert (issue.table, issue.column, issue.rows) == ("leads", "rep_id", (2,))
+    assert (issue.table, issue.column, issue.rows) == ("leads", "rep_id", (3,))
 
 
 def test_targets_rules(tmp_path: Path) -> None:
@@ -213,12 +213,12 @@ def test_targets_rules(tmp_path: Path) -> None:
     """
     report = check(_data(tmp_path, targets_csv=targets), today=TODAY)
     issues = {i.column: i for i in report.errors}
-    assert issues["period"].rows == (2,)
-    assert issues["rep_id"].rows == (3,)
+    assert issues["period"].rows == (3,)
+    assert issues["rep_id"].rows == (4,)
     assert "neither a rep_id nor a team" in issues["rep_id"].message
-    assert issues["metric"].rows == (4,)
+    assert issues["metric"].rows == (5,)
     assert "name an unknown KPI (e.g. 'revenu')" in issues["metric"].message
-    assert issues["target"].rows == (5,)
+    assert issues["target"].rows == (6,)
 
 
 def test_feedback_and_activities_rules(tmp_path: Path) -> None:
@@ -239,9 +239,9 @@ def test_unreadable_values_are_not_also_reported_as_missing(tmp_path: Path) -> N
     deals = DEALS + "    D4,R1,A1,01/02/2025,2025-02-01,won,5\n    D5,R1,A1,,2025-02-01,won,5\n"
     report = check(_data(tmp_path, deals_csv=deals), today=TODAY)
     created = _issues(report, "created_date")
-    assert [(i.rows, i.count) for i in created] == [((4,), 1), ((5,), 1)]
+    assert [(i.rows, i.count) for i in created] == [((5,), 1), ((6,), 1)]
     assert "not dates" in created[0].message or "not dates" in created[1].message
-    assert any("have no value" in i.message for i in created)
+    assert any("have no created date" in i.message for i in created)  # a warning: the deal is kept
 
 
 def test_a_missing_required_column_is_reported_once(tmp_path: Path) -> None:
@@ -297,3 +297,15 @@ def test_pandera_schema_is_generated_from_the_declarations(table: str) -> None:
     for col in TABLES[table].columns:
         assert schema.columns[col.name].nullable == col.nullable
         assert schema.columns[col.name].unique == col.unique
+
+
+def test_deals_without_created_date_are_a_warning_with_a_count_not_an_error(tmp_path: Path) -> None:
+    deals = DEALS + "    D4,R1,A4,,,open,90\n    D5,R1,A5,,2025-03-01,won,40\n"
+    report = check(_data(tmp_path, deals_csv=deals), today=TODAY)
+    assert report.ok, [str(i) for i in report.errors]
+    (issue,) = [i for i in report.warnings if i.column == "created_date"]
+    assert (issue.table, issue.rows, issue.count) == ("deals", (5, 6), 2)
+    assert "2 deal(s) have no created date (1 open, 1 won or lost)" in issue.message
+    assert "open pipeline" in issue.message
+    assert "sales cycle" in issue.message and "1 won deal(s)" in issue.message
+    assert "(lines 5, 6)" in str(issue)

@@ -100,23 +100,26 @@ def validate(
     from salesreports.params import load_config
 
     try:
-        path = source or load_config(params).source_path
+        config = None if source else load_config(params)
+        path = config.source_path if config is not None else Path(str(source))
         data = load_dataset(path)
         report = check(data)
+        goal_warnings = _goal_fit(config, data) if config is not None else []
     except SalesReportsError as err:
         _fail(err)
     out = _console()
     for issue in report.errors:
         out.print(f"[red]error[/]   {_esc(issue)}", soft_wrap=True)
     if not quiet:
-        for issue in report.warnings:
+        for issue in [*report.warnings, *goal_warnings]:
             out.print(f"[yellow]warning[/] {_esc(issue)}", soft_wrap=True)
     sizes = ", ".join(f"{len(f):,} {n}" for n, f in data.tables.items())
     missing = [t for t in ("reps", "deals", "leads", "activities", "targets", "feedback") if t not in data.tables]
     note = f"; no {', '.join(missing)} table(s): KPIs that need them are not available" if missing else ""
     status = "[green]OK[/]" if report.ok else "[red]FAILED[/]"
     out.print(
-        f"{status} {_esc(path)}: {sizes}{note}. {len(report.errors)} error(s), {len(report.warnings)} warning(s).",
+        f"{status} {_esc(path)}: {sizes}{note}. {len(report.errors)} error(s), "
+        f"{len(report.warnings) + len(goal_warnings)} warning(s).",
         soft_wrap=True,
     )
     if not report.ok:
@@ -144,6 +147,70 @@ def _print_capabilities(data: Any, out: Any) -> None:
         out.print("They will leave out (not in your data):")
         for why, labels in left.items():
             out.print(f"  - {_esc(why)}: {_esc(', '.join(labels))}", soft_wrap=True)
+
+
+def _goal_fit(config: Any, data: Any) -> list[Any]:
+    """Warnings for goals of the settings' goal file that do not fit the data (none without a goal file)."""
+    if not config.goals or not config.resolve(config.goals).is_file():
+        return []
+    from salesreports.metrics.goals.fit import goals_fit_file
+
+    return goals_fit_file(config.resolve(config.goals), data)
+
+
+@app.command()
+def init(
+    folder: Annotated[Path, typer.Argument(help="The settings folder to create (e.g. acme).")],
+    from_export: Annotated[
+        list[Path] | None,
+        typer.Option(help="CRM export files (CSV or .xlsx) or a folder of them: the mapping is guessed from them."),
+    ] = None,
+    company: Annotated[str, typer.Option(help="The company's name, shown on every report.")] = "Your company",
+    currency: Annotated[str, typer.Option(help="Currency symbol or code for amounts.")] = "$",
+    source_name: Annotated[str, typer.Option(help="Name of the source file: sources/NAME.yaml.")] = "crm",
+) -> None:
+    """Scaffold a company's settings folder (config, source mapping, empty goals, default coaching); never overwrites.
+
+    Example: [bold]salesreports init acme --from-export ~/Downloads/hubspot-export --company "Acme" --currency EUR[/]
+    """
+    from salesreports.run.scaffold import describe, scaffold
+
+    try:
+        made = scaffold(folder, company=company, currency=currency, source=source_name, exports=from_export or ())
+    except SalesReportsError as err:
+        _fail(err)
+    out = _console()
+    for path in made.files:
+        out.print(f"wrote {_esc(path)}")
+    for note in made.notes:
+        out.print(f"[yellow]note[/]  {_esc(note)}", soft_wrap=True)
+    if from_export:
+        from salesreports.data.loading import load_dataset
+        from salesreports.data.validate import check
+
+        try:
+            data = load_dataset(made.folder / "sources" / f"{source_name}.yaml")
+            report = check(data)
+        except SalesReportsError as err:
+            out.print(f"[red]The guessed mapping does not load yet:[/] {_esc(err)}", soft_wrap=True)
+            out.print(f"Fix it in {_esc(made.folder / 'sources' / (source_name + '.yaml'))} (docs/mapping.md).")
+            raise typer.Exit(1) from None
+        sizes = ", ".join(f"{len(f):,} {n}" for n, f in data.tables.items())
+        status = "[green]OK[/]" if report.ok else "[red]FAILED[/]"
+        out.print(f"validate: {status} {sizes}. {len(report.errors)} error(s), {len(report.warnings)} warning(s).")
+        shown, missing, fixes = describe(data, report.issues)
+        out.print(f"The scorecards will show: {_esc(', '.join(shown))}.", soft_wrap=True)
+        if missing:
+            out.print(f"Not available with this data: {_esc('; '.join(missing))}.", soft_wrap=True)
+        if fixes:
+            out.print("Fix next:" if not report.ok else "Worth a look:")
+            for fix in fixes:
+                out.print(f"  - {_esc(fix)}", soft_wrap=True)
+    config = made.config
+    out.print("Next:")
+    out.print(f"  salesreports validate --params {_esc(config)}")
+    out.print(f"  salesreports run --params {_esc(config)}")
+    out.print(f"  open {_esc(made.folder / 'build' / 'reports')}/<period>/index.html")
 
 
 @app.command()
@@ -391,6 +458,8 @@ def _print_summary(summary: Any) -> None:
                 *(_esc(x) for x in (r["period"], r["key"], r.get("error") or "", r.get("failed_notebook") or ""))
             )
         _console(stderr=True).print(table)
+    for issue in getattr(summary, "warnings", []):
+        _console(stderr=True).print(f"[yellow]warning[/] {_esc(issue)}", soft_wrap=True)
     for path in summary.index_paths:
         out.print(f"Index: {path}")
 

@@ -34,13 +34,17 @@ __all__ = [
 MAX_SHOWN = 5
 
 
-def format_rows(rows: Sequence[int], limit: int = MAX_SHOWN) -> str:
-    """Format a sample of row numbers: ``rows 3, 7, 9, … (12 in all)``."""
+def format_rows(rows: Sequence[int], limit: int = MAX_SHOWN, unit: str = "line") -> str:
+    """Format a sample of line (or row) numbers: ``lines 3, 7, 9, … (12 in all)``.
+
+    ``unit`` is ``"line"`` for text files and spreadsheets (the number an editor shows, header = line 1)
+    and ``"row"`` for Parquet files and database tables (1-based data rows).
+    """
     rows = list(rows)
     if not rows:
         return ""
     shown = ", ".join(str(r) for r in rows[:limit])
-    word = "row" if len(rows) == 1 else "rows"
+    word = unit if len(rows) == 1 else f"{unit}s"
     more = f", … ({len(rows)} in all)" if len(rows) > limit else ""
     return f"{word} {shown}{more}"
 
@@ -115,8 +119,10 @@ class Issue:
     message : what is wrong and how to fix it
     file : where the table came from
     column : the column concerned, if any
-    rows : a sample of 1-based data row numbers in the source file
+    rows : a sample of the lines of the source file as an editor shows them (the header is line 1; for
+        a spreadsheet, its row numbers), or of 1-based data rows for Parquet files and databases
     count : how many rows are affected in all
+    unit : ``"line"`` (text files, spreadsheets) or ``"row"`` (Parquet, databases): how ``rows`` are named
     """
 
     severity: str
@@ -127,6 +133,7 @@ class Issue:
     rows: tuple[int, ...] = field(default_factory=tuple)
     count: int = 0
     fix: str = ""
+    unit: str = "line"
 
     def __str__(self) -> str:
         where = self.file or self.table
@@ -134,7 +141,7 @@ class Issue:
             where += f", column '{self.column}'"
         text = f"{where}: {self.message}"
         if self.rows:
-            text += f" ({format_rows(self.rows)})"
+            text += f" ({format_rows(self.rows, unit=self.unit)})"
         if self.fix:
             text += f"{' ' if text.endswith(('.', '?', '!')) else '. '}Fix: {self.fix}"
         return text

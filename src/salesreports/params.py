@@ -183,24 +183,23 @@ def load_config(
 
     Parameters
     ----------
-    path : the params file (default ``params/config.yaml``; a missing default file means all defaults)
+    path : the params file (default ``params/config.yaml``; a missing default file means all defaults, but an
+        empty, unparsable or wrong-kind file is an error, never the defaults)
     overrides : values from command-line flags, e.g. ``{"run": {"workers": 4}}``
     environ : the environment (default ``os.environ``)
 
     Raises
     ------
     ConfigError
-        Invalid YAML, unknown keys (with close matches) or invalid values.
+        Invalid YAML, an empty file, a file of another kind (a source or goals file), unknown keys (with
+        close matches) or invalid values.
     """
-    from salesreports.yamlio import load_model, read_yaml
+    from salesreports.yamlio import load_model, read_mapping
 
     file = Path(path) if path else DEFAULT_PARAMS
     data: dict[str, Any] = {}
     if file.exists() or path:
-        raw = read_yaml(file)
-        if raw is not None and not isinstance(raw, dict):
-            raise ConfigError(f"{file}: expected a mapping of settings. Fix: see params/config.yaml.", file=str(file))
-        data = raw or {}
+        data = read_mapping(file, "settings")
     data = _merge(data, _env_overrides(dict(os.environ if environ is None else environ)))
     data = _merge(data, overrides or {})
     data["path"] = str(file.resolve())

@@ -26,7 +26,7 @@ from pydantic import BaseModel, ValidationError
 
 from salesreports.errors import ConfigError, close_matches
 
-__all__ = ["KeyProblemsError", "line_of", "load_model", "read_yaml"]
+__all__ = ["KIND_KEYS", "KeyProblemsError", "line_of", "load_model", "read_mapping", "read_yaml"]
 
 M = TypeVar("M", bound=BaseModel)
 Loc = tuple[str | int, ...]
@@ -113,6 +113,58 @@ def read_yaml(path: Path) -> Any:
             )
         msg = f"{path}{where}: invalid YAML ({problem}). Fix: {fix}."
         raise ConfigError(msg, file=str(path), line=(mark.line + 1) if mark is not None else None) from None
+
+
+# The top-level keys that tell the project's kinds of YAML file apart, to name the kind of a file given in
+# the wrong place (a source file passed as --params, a goals file as the source, ...).
+KIND_KEYS: dict[str, tuple[str, frozenset[str]]] = {
+    "settings": ("params/config.yaml", frozenset({"company", "currency", "source", "output_dir", "templates", "smtp"})),
+    "source": ("params/sources/demo.yaml", frozenset({"tables", "base_dir", "unassigned_rep", "null_values"})),
+    "goals": ("params/goals.yaml", frozenset({"goals"})),
+    "coaching": ("params/coaching.yaml", frozenset({"rules", "topics", "incentives", "grain"})),
+}
+
+
+def read_mapping(path: Path, kind: str) -> dict[str, Any]:
+    """Parse a YAML file that must hold a mapping of settings of one kind.
+
+    An empty file (or one holding only comments), a list or a scalar, and a file of another kind are
+    errors naming the file: a typo must never turn a settings file into "all defaults".
+
+    Parameters
+    ----------
+    path : the file
+    kind : ``settings``, ``source``, ``goals`` or ``coaching`` (see :data:`KIND_KEYS`)
+
+    Raises
+    ------
+    ConfigError
+        Missing, not UTF-8, invalid YAML, empty, not a mapping, or a file of another kind.
+    """
+    example, own = KIND_KEYS[kind]
+    raw = read_yaml(path)
+    if raw is None:
+        msg = (
+            f"{path}: the file is empty (or holds only comments), so it is not a {kind} file; its defaults are "
+            f"not used in its place. Fix: write the {kind} into it (see {example}), or point at the right file"
+            + (" (`goals: []` declares no goals)." if kind == "goals" else ".")
+        )
+        raise ConfigError(msg, file=str(path), kind=kind)
+    if not isinstance(raw, dict):
+        what = "a list" if isinstance(raw, list) else f"the single value {str(raw)[:40]!r}"
+        msg = f"{path}: expected a mapping of {kind} keys (`key: value` lines), got {what}. Fix: see {example}."
+        raise ConfigError(msg, file=str(path), kind=kind)
+    keys = {str(k) for k in raw}
+    if not keys & own:
+        for other, (other_example, signature) in KIND_KEYS.items():
+            if other != kind and keys & signature:
+                msg = (
+                    f"{path}: this looks like a {other} file (it has `{sorted(keys & signature)[0]}:`), not a "
+                    f"{kind} file. Fix: point at the {kind} file instead (like {example}); {other} files are "
+                    f"named elsewhere (like {other_example})."
+                )
+                raise ConfigError(msg, file=str(path), kind=kind, looks_like=other)
+    return raw
 
 
 def line_of(text: str, loc: Loc) -> int | None:

@@ -9,8 +9,9 @@ file, column and rows: nothing is dropped or guessed silently. No business
 logic lives here.
 
 The typed frames use: text -> pandas ``str``; dates -> ``datetime64[ns]`` (the
-day, no time); numbers -> ``float64``; yes/no -> ``boolean``; plus ``_row``, the
-row number in the source. Optional columns the source does not provide are
+day, no time); numbers -> ``float64``; yes/no -> ``boolean``; plus ``_row``, where
+the row is in the source: its line as an editor shows it (header = line 1) for text
+files and spreadsheets, its 1-based row for Parquet and databases. Optional columns the source does not provide are
 absent (not filled with zeros or blanks).
 """
 
@@ -31,7 +32,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from salesreports.data.mapping import SourceSpec, TableSpec, load_source
-from salesreports.data.readers import ROW, RawTable, read_csv, read_duckdb, read_parquet, read_sql
+from salesreports.data.readers import (
+    EXCEL_SUFFIXES,
+    ROW,
+    RawTable,
+    read_csv,
+    read_duckdb,
+    read_excel,
+    read_parquet,
+    read_sql,
+)
 from salesreports.data.schema import TABLES, Column, rule_issue
 from salesreports.errors import DataLoadError, Issue, close_matches
 
@@ -82,7 +92,8 @@ class Dataset:
 
     Attributes
     ----------
-    tables : canonical name -> frame (with a ``_row`` column: the source row number)
+    tables : canonical name -> frame (with a ``_row`` column: the line in the source file, header = line 1;
+        the data row for Parquet files and databases)
     origins : canonical name -> where it was read from
     notes : issues found while loading (ragged rows, values that could not be typed, ...)
     source : the source's name
@@ -90,6 +101,7 @@ class Dataset:
         missing in the frame and already reported in ``notes``)
     severity : rule name -> severity, the source file's overrides of :data:`~salesreports.data.schema.RULES`
     unassigned_rep : the pseudo-rep rows without a rep were attributed to, if the source names one
+    units : canonical name -> what its ``_row`` counts: "line" (text files, spreadsheets) or "row"
     """
 
     tables: dict[str, pd.DataFrame]
@@ -99,6 +111,7 @@ class Dataset:
     invalid: dict[tuple[str, str], np.ndarray[Any, Any]] = field(default_factory=dict)
     severity: dict[str, str] = field(default_factory=dict)
     unassigned_rep: str | None = None
+    units: dict[str, str] = field(default_factory=dict)
 
     def get(self, name: str) -> pd.DataFrame | None:
         """The table, or None when the source has no such table."""
@@ -258,7 +271,7 @@ def _read(spec: SourceSpec, name: str, tspec: TableSpec) -> RawTable:
     root = spec.root()
     if tspec.distinct_from is not None:
         d = tspec.distinct_from
-        return _read_file(root / d.file, name, d.encoding, d.delimiter, d.ragged)
+        return _read_file(root / d.file, name, d.encoding, d.delimiter, d.ragged, d.sheet)
     if spec.kind == "duckdb":
         db = (root / (spec.database or "")).resolve()
         return read_duckdb(db, table=name, source_table=tspec.table or "", query=tspec.query or "")
@@ -267,12 +280,16 @@ def _read(spec: SourceSpec, name: str, tspec: TableSpec) -> RawTable:
             return read_sql(spec.resolved_url(), table=name, source_table=tspec.table or "", query=tspec.query or "")
         except DataLoadError as err:  # the message names the (redacted) URL; say which file holds it
             raise DataLoadError(f"{spec.path or 'source file'}, `url:`: {err}", **err.fields) from None
-    return _read_file(root / (tspec.file or ""), name, tspec.encoding, tspec.delimiter, tspec.ragged)
+    return _read_file(root / (tspec.file or ""), name, tspec.encoding, tspec.delimiter, tspec.ragged, tspec.sheet)
 
 
-def _read_file(path: Path, table: str, encoding: str, delimiter: str, ragged: str = "error") -> RawTable:
+def _read_file(
+    path: Path, table: str, encoding: str, delimiter: str, ragged: str = "error", sheet: str | int | None = None
+) -> RawTable:
     if path.suffix.lower() in (".parquet", ".pq"):
         return read_parquet(path, table=table)
+    if path.suffix.lower() in EXCEL_SUFFIXES:
+        return read_excel(path, table=table, sheet=sheet)
     return read_csv(path, table=table, encoding=encoding, delimiter=delimiter, ragged=ragged)
 
 
@@ -326,7 +343,7 @@ def _mapped_sql(
     aggregated: dict[str, str] = {}
     root = spec.root()
     for k, join in enumerate(tspec.join):
-        jraw = _read_file(root / join.file, name, join.encoding, join.delimiter, join.ragged)
+        jraw = _read_file(root / join.file, name, join.encoding, join.delimiter, join.ragged, join.sheet)
         notes.extend(jraw.notes)
         jv = _clean_view(con, f"{v}_j{k}", jraw, nulls, list(join.aggregate.values()), wanted=frozenset(join.keys[1:]))
         note = _nulled_note(jv, name, jraw.origin, nulls, severity)
@@ -834,6 +851,7 @@ def load_dataset(
                 continue
             out.tables[name] = frame
             out.origins[name] = raw.origin
+            out.units[name] = raw.unit
             out.notes.extend(notes)
             out.invalid.update(invalid)
     if len(failures) == 1:

@@ -5,8 +5,8 @@ database table or query it comes from, plus the mapping from the CRM's own
 columns. Applying a mapping never drops a row silently. The keys, per table:
 
 ``file`` / ``table`` / ``query``
-    A CSV or Parquet file (relative to ``base_dir``) for a source of kind ``files``; a table
-    name or a SQL query for kinds ``duckdb`` and ``sql``.
+    A CSV, Parquet or Excel (``.xlsx``, ``.xls``, ``.ods``) file (relative to ``base_dir``) for a
+    source of kind ``files``; a table name or a SQL query for kinds ``duckdb`` and ``sql``.
 ``distinct_from: {file: ..., column: ...}``
     Instead of a file: one row per distinct, non-empty value of a column of another file
     (e.g. reps = the distinct closing-rep ids of a deals export). The new table has that one
@@ -17,6 +17,8 @@ columns. Applying a mapping never drops a row silently. The keys, per table:
     do with rows whose field count differs from the header (``error``, ``keep_first``,
     ``skip``), and the texts that mean "missing" (default ``['']``; e.g. ``['', 'NULL']``).
     ``null_values`` can also be set once for the whole source.
+``sheet``
+    For an Excel file: the sheet's name or 0-based position (default: the first sheet).
 ``columns: {canonical: source column}``
     Renames. Ids are kept as text ("007" stays "007").
 ``derive: {canonical: DuckDB SQL expression}``
@@ -81,6 +83,7 @@ class _CsvOptions(_Strict):
     encoding: str = "utf-8"
     delimiter: str = ","
     ragged: Ragged = "error"
+    sheet: str | int | None = None
 
 
 class Join(_CsvOptions):
@@ -305,7 +308,7 @@ def load_source(path: Path) -> SourceSpec:
         Unknown keys, tables, columns or rules (with close matches), missing locations, invalid
         YAML; every problem at once, each with its line.
     """
-    from salesreports.yamlio import load_model, read_yaml
+    from salesreports.yamlio import load_model, read_mapping
 
     if not path.is_file():
         msg = (
@@ -313,9 +316,5 @@ def load_source(path: Path) -> SourceSpec:
             "paths are relative to its folder) or the --source option, or create it (see params/sources/demo.yaml)."
         )
         raise ConfigError(msg, file=str(path), key="source")
-    data = read_yaml(path)
-    if not isinstance(data, dict):
-        msg = f"{path}: expected a mapping with `name:` and `tables:`. Fix: see params/sources/demo.yaml."
-        raise ConfigError(msg, file=str(path))
-    data = {**data, "path": str(path)}
+    data = {**read_mapping(path, "source"), "path": str(path)}
     return load_model(path, SourceSpec, data)

@@ -1,8 +1,11 @@
 """Read raw tables from files and databases, without any business logic.
 
 Every reader returns a :class:`RawTable`: the data plus a ``_row`` column holding
-the 1-based data row number in the source (so that every later error can point
-at the row), and the notes the reader made (ragged rows, a renamed repeated
+where each record is in the source, so that every later error can point at it: for a
+text file or a spreadsheet, the line an editor (or the spreadsheet) shows, the
+header being line 1 (a record whose quoted value spans lines is at its first
+line); for Parquet files and database tables, the 1-based data row. ``RawTable.unit``
+says which (``"line"`` or ``"row"``). The reader also keeps the notes the reader made (ragged rows, a renamed repeated
 header, ...). Readers never type text: CSV files are read as text columns only,
 and types are given later, where a failing value can be reported with its column
 and row.
@@ -16,6 +19,9 @@ How each kind of source is read:
 - **Parquet**: never materialised in Python; DuckDB scans the file in place
   (``read_parquet(..., file_row_number=true)``), reading only the columns the
   mapping uses.
+- **Excel workbooks** (``.xlsx``, ``.xlsm``, ``.xlsb``, ``.xls``, ``.ods``): read with python-calamine (Rust,
+  fast, no Excel needed); cells become text (whole numbers without ``.0``, dates as ISO 8601) and each
+  record keeps the row number the spreadsheet shows.
 - **DuckDB file / SQL database**: the table or query result is fetched as Arrow.
 """
 
@@ -34,9 +40,21 @@ import pyarrow as pa
 
 from salesreports.errors import DataLoadError, Issue
 
-__all__ = ["ROW", "RawTable", "read_csv", "read_duckdb", "read_parquet", "read_sql", "redact_url", "scrub"]
+__all__ = [
+    "EXCEL_SUFFIXES",
+    "ROW",
+    "RawTable",
+    "read_csv",
+    "read_duckdb",
+    "read_excel",
+    "read_parquet",
+    "read_sql",
+    "redact_url",
+    "scrub",
+]
 
 ROW = "_row"
+EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xlsb", ".xls", ".ods")
 _DELIMITERS = (",", ";", "\t", "|")
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"),
@@ -59,6 +77,7 @@ class RawTable:
     notes: list[Issue] = field(default_factory=list)
     scan: str = ""
     rows: int = 0
+    unit: str = "line"  # what ``_row`` counts: "line" (text files, spreadsheets) or "row" (Parquet, databases)
 
     def __post_init__(self) -> None:
         if self.table is not None:
@@ -88,9 +107,9 @@ _MAGIC = (
     (
         b"PK\x03\x04",
         "a zip archive: an Excel workbook (.xlsx) or a zipped export",
-        "save it as CSV UTF-8 (Excel: File > Save As > CSV UTF-8), or unzip it",
+        "name the file .xlsx (workbooks are read as such), or unzip it",
     ),
-    (b"\xd0\xcf\x11\xe0", "an old Excel workbook (.xls)", "save it as CSV UTF-8 (Excel: File > Save As > CSV UTF-8)"),
+    (b"\xd0\xcf\x11\xe0", "an old Excel workbook (.xls)", "name the file .xls (workbooks are read as such)"),
     (b"PAR1", "a Parquet file", "rename it to .parquet (Parquet files are read as such)"),
     (b"SQLite format 3\x00", "a SQLite database", "read it with `kind: sql` and `url: sqlite:///...` instead"),
 )
@@ -248,8 +267,9 @@ def read_csv(
     Returns
     -------
     RawTable
-        Text columns (empty fields are ``""``) plus ``_row``, the 1-based data row number
-        (the header is not counted; a blank line counts as a row).
+        Text columns (empty fields are ``""``) plus ``_row``, the line of each record as an editor
+        shows it (the header is line 1; blank lines count; a record with a quoted line break is at its
+        first line).
 
     Raises
     ------
@@ -271,9 +291,17 @@ def read_csv(
     plain = codecs.lookup(encoding).name == "utf-8" and not data.startswith((codecs.BOM_UTF8, *(b for b, _ in _BOMS)))
     blank = re.search(r"\n[ \t]*\r?\n", text) is not None  # Arrow would read a blank line as a row
     fast = None if blank else _read_csv_arrow(data if plain else text.encode("utf-8"), delimiter, header)
+    if fast is not None and _physical_lines(text) != fast.num_rows + 1:
+        fast = None  # a quoted value spans lines: only the row-by-row path knows each record's line
     if fast is not None:
         return RawTable(fast, str(path), notes)
     return _read_csv_python(path, text, table, delimiter, ragged, header, notes)
+
+
+def _physical_lines(text: str) -> int:
+    """How many lines an editor shows for a text (a last line without a line end counts)."""
+    breaks = text.count("\n") or text.count("\r")  # old Mac files end lines with CR alone
+    return breaks + (0 if text.endswith(("\n", "\r")) else 1)
 
 
 def _read_csv_arrow(payload: bytes, delimiter: str, header: list[str]) -> pa.Table | None:
@@ -293,7 +321,7 @@ def _read_csv_arrow(payload: bytes, delimiter: str, header: list[str]) -> pa.Tab
         )
     except (pa.ArrowInvalid, pa.ArrowKeyError, ValueError):
         return None
-    return parsed.append_column(ROW, pa.array(range(1, parsed.num_rows + 1), pa.int64()))
+    return parsed.append_column(ROW, pa.array(range(2, parsed.num_rows + 2), pa.int64()))
 
 
 def _read_csv_python(
@@ -312,13 +340,15 @@ def _read_records(
 ) -> RawTable:
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     next(reader)
+    end = reader.line_num  # the last line read so far; a record starts on the line after it
     width = len(header)
     columns: list[list[str]] = [[] for _ in range(width)]
     rows: list[int] = []
     short: list[int] = []
     long: list[int] = []
     try:
-        for number, record in enumerate(reader, start=1):
+        for record in reader:
+            number, end = end + 1, reader.line_num
             n = len(record)
             if n == 0 or (n == 1 and width > 1 and not record[0].strip()):
                 continue  # a blank line: not a record
@@ -331,7 +361,7 @@ def _read_records(
                 columns[i].append(value)
             rows.append(number)
     except csv.Error as exc:
-        msg = f"{path}, data row {reader.line_num - 1}: {exc}. Fix: check the quoting in that row."
+        msg = f"{path}, line {reader.line_num}: {exc}. Fix: check the quoting on that line."
         raise DataLoadError(msg, file=str(path), table=table) from None
     last = rows[-1] if rows else 0
     cut = bool(short) and short[-1] == last and not text.endswith(("\n", "\r"))
@@ -381,8 +411,107 @@ def _ragged_note(
     return Issue("warning", table, f"{what}; {did}", file=str(path), rows=tuple(bad[:5]), count=len(bad))
 
 
+def _cell_text(value: object) -> str:
+    """A spreadsheet cell as the text a CSV export would hold."""
+    import datetime as dt
+
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value.time() == dt.time() else value.isoformat(sep=" ")
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return str(value)
+    return str(value)
+
+
+def read_excel(path: Path, *, table: str, sheet: str | int | None = None) -> RawTable:
+    """Read one sheet of a workbook as text columns.
+
+    Parameters
+    ----------
+    path : the workbook (.xlsx, .xlsm, .xlsb, .xls or .ods)
+    table : the canonical table it feeds (for messages)
+    sheet : the sheet's name or 0-based position (default: the first sheet)
+
+    Returns
+    -------
+    RawTable
+        Text columns plus ``_row``, the row number the spreadsheet shows (the header's row is the
+        first non-empty one, usually 1). Empty rows are skipped; their numbers are kept by the others.
+
+    Raises
+    ------
+    DataLoadError
+        Missing file, not a workbook, unknown sheet, an empty sheet.
+    """
+    import python_calamine as calamine
+
+    if not path.is_file():
+        raise _missing(path, table)
+    try:
+        book = calamine.CalamineWorkbook.from_path(str(path))
+    except (calamine.CalamineError, OSError, ValueError) as exc:
+        msg = f"{path}: not a readable workbook ({exc}). Fix: open it in Excel and save it again as .xlsx, or as CSV."
+        raise DataLoadError(msg, file=str(path), table=table) from None
+    names = list(book.sheet_names)
+    chosen = sheet if sheet is not None else 0
+    if isinstance(chosen, int) and not 0 <= chosen < len(names):
+        msg = (
+            f"{path}: there is no sheet number {chosen} (sheets: {', '.join(names)}). "
+            f"Fix: set `sheet:` of table '{table}' to one of them."
+        )
+        raise DataLoadError(msg, file=str(path), table=table)
+    name = names[chosen] if isinstance(chosen, int) else chosen
+    if name not in names:
+        from salesreports.errors import close_matches
+
+        msg = (
+            f"{path}: no sheet called '{name}'.{close_matches(name, names)} Sheets: {', '.join(names)}. "
+            f"Fix: correct `sheet:` of table '{table}' in the source file."
+        )
+        raise DataLoadError(msg, file=str(path), table=table)
+    rows = book.get_sheet_by_name(name).to_python(skip_empty_area=False)
+    start = next((i for i, r in enumerate(rows) if any(_cell_text(v).strip() for v in r)), None)
+    if start is None:
+        msg = (
+            f"{path}, sheet '{name}': the sheet is empty. "
+            f"Fix: export the '{table}' table again, or choose another sheet with `sheet:`."
+        )
+        raise DataLoadError(msg, file=str(path), table=table)
+    raw = [_cell_text(v).strip() for v in rows[start]]
+    while raw and not raw[-1]:
+        raw.pop()
+    header: list[str] = []
+    for i, h in enumerate(raw, start=1):
+        h = h or f"column_{i}"
+        new, k = h, 2
+        while new in header:
+            new, k = f"{h}_{k}", k + 1
+        header.append(new)
+    columns: list[list[str]] = [[] for _ in header]
+    numbers: list[int] = []
+    for i in range(start + 1, len(rows)):
+        cells = [_cell_text(v) for v in rows[i]]
+        if not any(c.strip() for c in cells):
+            continue
+        cells = (cells + [""] * len(header))[: len(header)]
+        for col, value in zip(columns, cells, strict=True):
+            col.append(value)
+        numbers.append(i + 1)
+    arrays: dict[str, pa.Array] = {h: pa.array(c, pa.string()) for h, c in zip(header, columns, strict=True)}
+    arrays[ROW] = pa.array(numbers, pa.int64())
+    origin = str(path) if len(names) == 1 else f"{path} (sheet '{name}')"
+    return RawTable(pa.table(arrays), origin)
+
+
 def read_parquet(path: Path, *, table: str) -> RawTable:
-    """Point DuckDB at a Parquet file (nothing is read into Python); rows are numbered from 1."""
+    """Point DuckDB at a Parquet file (nothing is read into Python); rows are numbered from 1 (unit "row")."""
     import pyarrow.parquet as pq
 
     if not path.is_file():
@@ -397,7 +526,7 @@ def read_parquet(path: Path, *, table: str) -> RawTable:
         f"(SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS {ROW} "
         f"FROM read_parquet({quoted}, file_row_number = true))"
     )
-    return RawTable(None, str(path), scan=scan, rows=int(meta.num_rows))
+    return RawTable(None, str(path), scan=scan, rows=int(meta.num_rows), unit="row")
 
 
 def read_duckdb(path: Path, *, table: str, source_table: str = "", query: str = "") -> RawTable:
@@ -421,7 +550,7 @@ def read_duckdb(path: Path, *, table: str, source_table: str = "", query: str = 
         )
         raise DataLoadError(msg, file=str(path), table=table) from None
     rows = pa.array(range(1, data.num_rows + 1), pa.int64())
-    return RawTable(data.append_column(ROW, rows), f"{path}:{'query' if query else name}")
+    return RawTable(data.append_column(ROW, rows), f"{path}:{'query' if query else name}", unit="row")
 
 
 # query parameters of a database URL that hold secrets (libpq's password=, sslpassword=, an API token, ...)
@@ -519,7 +648,7 @@ def read_sql(url: str, *, table: str, source_table: str = "", query: str = "") -
         engine.dispose()
     cols = {n: _column([r[i] for r in records]) for i, n in enumerate(names)}
     cols[ROW] = pa.array(range(1, len(records) + 1), pa.int64())
-    return RawTable(pa.table(cols), f"{shown}:{'query' if query else name}")
+    return RawTable(pa.table(cols), f"{shown}:{'query' if query else name}", unit="row")
 
 
 def _column(values: list[object]) -> pa.Array:

@@ -120,7 +120,13 @@ TABLES: dict[str, Table] = {
                 Column("account_id", "str", description="the customer account"),
                 Column("product", "str", required=False, nullable=True),
                 Column("segment", "str", required=False, nullable=True),
-                Column("created_date", "date"),
+                Column(
+                    "created_date",
+                    "date",
+                    nullable=True,
+                    description="when the deal was opened; may be empty (kept: an open deal counts in the pipeline "
+                    "from the data's latest month; left out of the sales cycle, with a count)",
+                ),
                 Column("close_date", "date", nullable=True, description="empty while open"),
                 Column("stage", "str", allowed=STAGES),
                 Column(
@@ -217,6 +223,11 @@ RULES: dict[str, Rule] = {
         Rule("future_date", "error", "a date of a past event (deal created or closed, lead, activity) is after today"),
         Rule("close_before_create", "error", "a closed deal's close_date is before its created_date"),
         Rule("closed_without_date", "error", "a won or lost deal has no close_date"),
+        Rule(
+            "missing_created_date",
+            "warning",
+            "a deal has no created_date: it is kept (open: in the pipeline) and left out of the sales cycle",
+        ),
         Rule("won_without_amount", "error", "a won deal has no amount"),
         Rule("large_amount", "warning", "an amount is implausibly large (unit or decimal separator?)"),
         Rule("unknown_conversion", "error", "a lead's converted_deal_id is not in the deals table"),

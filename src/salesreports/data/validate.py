@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from typing import Any
 
@@ -326,6 +326,24 @@ def _check_deals(c: _Checker, deals: pd.DataFrame) -> None:
         "{n:,} won or lost deal(s) have no close date",
         "fill in close_date for closed deals",
     )
+    undated = deals["created_date"].isna().to_numpy().copy()
+    unreadable = c.data.invalid.get(("deals", "created_date"))
+    if unreadable is not None and len(unreadable):  # already reported by the loader as not dates
+        undated &= ~np.isin(deals[ROW].to_numpy(), unreadable)
+    if undated.any():
+        n_open = int((undated & ~closed).sum())
+        n_won = int((undated & deals["stage"].eq("won").to_numpy()).sum())
+        c.add(
+            "missing_created_date",
+            "deals",
+            deals,
+            undated,
+            "created_date",
+            f"{{n:,}} deal(s) have no created date ({n_open:,} open, {int(undated.sum()) - n_open:,} won or lost). "
+            "They are kept: open deals count in the open pipeline from the data's latest month, won deals in "
+            f"revenue and deals won. The sales cycle, which needs the date, leaves out these {n_won:,} won deal(s)",
+            "fill in created_date in the export if the CRM has it (nothing else to do: the reports handle it)",
+        )
     before = closed & (deals["close_date"] < deals["created_date"]).to_numpy()
     example = ""
     if before.any():
@@ -503,13 +521,15 @@ def check(data: Dataset, *, today: dt.date | None = None) -> Report:
     Returns
     -------
     Report
-        Errors first, then warnings; each issue names its file, column and sample rows.
+        Errors first, then warnings; each issue names its file, column and sample lines (rows for
+        Parquet files and databases).
     """
     c = _Checker(data)
     for name, frame in data.tables.items():
         _check_columns(c, name, frame)
     _check_rules(c, today or dt.date.today())
     issues = [*data.notes, *c.issues]
+    issues = [replace(i, unit="row") if i.rows and data.units.get(i.table) == "row" else i for i in issues]
     issues.sort(
         key=lambda i: (i.severity != "error", list(TABLES).index(i.table) if i.table in TABLES else 99, i.column)
     )

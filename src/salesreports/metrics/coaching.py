@@ -289,10 +289,10 @@ def load_coaching(path: Path | str) -> CoachingConfig:
         Every problem at once: unknown keys, unknown KPIs and benchmarks (with close matches), rules that
         would flag good values, topics not declared under ``topics``, invalid incentive tiers.
     """
-    from salesreports.yamlio import load_model
+    from salesreports.yamlio import load_model, read_mapping
 
     file = Path(path)
-    model = load_model(file, _CoachingFile)
+    model = load_model(file, _CoachingFile, read_mapping(file, "coaching"))
     problems: list[str] = []
     if model.grain not in GRAINS:
         problems.append(f"grain: '{model.grain}' is not one of {', '.join(GRAINS)}")

@@ -377,6 +377,7 @@ def _deal_measures(grid: Grid, deals: pd.DataFrame, out: dict[str, Array], extra
     sums = _Sums(grid)
     won_parts: list[tuple[Array, ...]] = []
     as_of = grid.as_of_day
+    now_month = int(grid.month_of_days(np.array([as_of], dtype=np.int64))[0])
     for lo, hi in _chunks(len(deals)):
         part = deals.iloc[lo:hi]
         rep = grid.rep_index(part["rep_id"])
@@ -395,8 +396,11 @@ def _deal_measures(grid: Grid, deals: pd.DataFrame, out: dict[str, Array], extra
         sums.add("revenue_costed", close_cell, costed, amount)
         sums.add("cost_won", close_cell, costed, cost)
         sums.add("units_won", close_cell, wv, _floats(part, "units"))
-        # open pipeline at each month end: +amount in the month created, -amount in the month closed
-        created_cell, on_created = _cell(grid, rep, grid.month_of_days(created_d))
+        # open pipeline at each month end: +amount in the month created, -amount in the month closed. An open
+        # deal without a created date is known to be open as of the data's date only: it enters in that month.
+        created_m = grid.month_of_days(created_d)
+        created_m[(created_d == _NONE) & ~(won | lost)] = now_month
+        created_cell, on_created = _cell(grid, rep, created_m)
         sums.add("pipeline_in", created_cell, on_created, amount)
         sums.add("pipeline_out", close_cell, (won | lost) & on_created & on_close, amount)
         # won deals with a known close day up to as_of, for the account-level measures below

@@ -168,7 +168,7 @@ class Scope:
     caps: Capabilities | None = None  # what the data set can show (KPIs, sections, first months)
     headline: list[str] = field(default_factory=list)  # the headline tiles' KPIs
     ranking: list[str] = field(default_factory=list)  # team summaries rank by the first of these with values
-    goal_notes: list[str] = field(default_factory=list)  # goals this data set cannot measure, with the reasons
+    goal_notes: dict[str, str] = field(default_factory=dict)  # goal id -> why this data set cannot measure it
     _team: dict[str, str] = field(init=False, repr=False)
     _members: dict[str, list[str]] = field(init=False, repr=False)
     _info: dict[str, dict[str, Any]] = field(init=False, repr=False)
@@ -562,7 +562,9 @@ def _colleagues(reps: pd.DataFrame) -> Redactor | None:
     return Redactor(names) or None
 
 
-def _goals(data: Dataset, table: KpiTable, config: Config, period: Period) -> tuple[list[dict[str, Any]], list[str]]:
+def _goals(
+    data: Dataset, table: KpiTable, config: Config, period: Period
+) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """The goals this data set can measure, with progress as of the period; and a note per goal it cannot.
 
     A goal whose SMART check finds it cannot be tracked on this data (unknown owner, metric, product or
@@ -570,7 +572,7 @@ def _goals(data: Dataset, table: KpiTable, config: Config, period: Period) -> tu
     never shown on a page (it would show a made-up reason); the run prints it once with the check's reasons.
     """
     if not config.goals:
-        return [], []
+        return [], {}
     path = config.resolve(config.goals)
     from salesreports.metrics.goals import check_goals, goal_progress, load_goals
     from salesreports.metrics.periods import parse_period
@@ -590,7 +592,7 @@ def _goals(data: Dataset, table: KpiTable, config: Config, period: Period) -> tu
             window = f"{start.label} to {deadline.label}"
             problems.setdefault(goal.id, []).append(f"its window ({window}) lies outside the data ({first} to {last})")
     out = []
-    notes = [f"goal '{gid}' ({path.name}) is not shown: {'; '.join(reasons)}" for gid, reasons in problems.items()]
+    notes = {gid: f"goal '{gid}' ({path.name}) is not shown: {'; '.join(reasons)}" for gid, reasons in problems.items()}
     for goal, g in zip(goals, goal_progress(goals, table, data=data, period=period), strict=True):
         if goal.id in problems:
             continue

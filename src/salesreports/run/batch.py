@@ -23,7 +23,7 @@ from typing import Any
 import pandas as pd
 
 from salesreports import __version__
-from salesreports.errors import ParamsError, TemplateError
+from salesreports.errors import Issue, ParamsError, TemplateError
 from salesreports.metrics.periods import Period, parse_period, parse_periods
 from salesreports.params import Config
 from salesreports.paths import folder_names, inside, slug
@@ -46,7 +46,8 @@ class RunSummary:
     unchanged: int = 0
     seconds: float = 0.0
     index_paths: list[Path] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)  # said once per run: goals this data set cannot measure
+    warnings: list[Issue] = field(default_factory=list)  # goals that do not fit the data, ...
+    notes: list[str] = field(default_factory=list)  # goals not shown on any page (not already among the warnings)
 
     @property
     def failed(self) -> list[dict[str, Any]]:
@@ -326,12 +327,17 @@ def run_reports(
     data = load_dataset(config.source_path)
     stage("validating data")
     validate(data)
+    warnings: list[Issue] = []
+    if config.goals and config.resolve(config.goals).is_file():
+        from salesreports.metrics.goals.fit import goals_fit_file
+
+        warnings = goals_fit_file(config.resolve(config.goals), data)
     stage("computing KPIs")
     table = compute_kpis(data)
     wanted = parse_periods(periods) if periods else [default_period(table.grid.as_of)]
     fingerprint = data.fingerprint()
     plans: list[PeriodPlan] = []
-    notes: list[str] = []
+    notes: dict[str, str] = {}  # goal id -> why no page shows it
     for period in wanted:
         if period.grain != "month":
             msg = f"scorecards are monthly: '{period.label}' is not a month. Fix: pass e.g. --period 2026-10."
@@ -346,7 +352,7 @@ def run_reports(
     for period in wanted:  # every period is checked before the first one writes anything
         stage(f"preparing {period.label}")
         scope = build_scope(data, table, config, period)
-        notes.extend(n for n in scope.goal_notes if n not in notes)
+        notes.update(scope.goal_notes)
         plans.append(
             plan_period(
                 scope, config, reps=reps, kinds=kinds, force=force, retry_failed=retry_failed, fingerprint=fingerprint
@@ -357,7 +363,9 @@ def run_reports(
         on_plan(len(jobs))
     runner = executor or LocalExecutor(workers or config.run.workers, mode or config.run.mode)  # type: ignore[arg-type]
     results = {r.key: r for r in runner.run(jobs, on_result)} if jobs else {}
-    summary = RunSummary([p.period.label for p in plans], notes=notes)
+    warned = {i.message.split("'")[1] for i in warnings if i.message.startswith("goal '")}
+    unwarned = [text for gid, text in notes.items() if gid not in warned]
+    summary = RunSummary([p.period.label for p in plans], warnings=warnings, notes=unwarned)
     for plan in plans:
         finished = []
         for job in plan.jobs:

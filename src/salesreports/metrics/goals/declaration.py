@@ -280,14 +280,12 @@ def load_goals(path: Path | str) -> GoalSet:
         Missing file, invalid YAML, unknown keys (with close matches), values of the wrong type or
         duplicate goal ids.
     """
-    from salesreports.yamlio import load_model, read_yaml
+    from salesreports.yamlio import load_model, read_mapping, read_yaml
 
     file = Path(path)
     raw = read_yaml(file)
-    if raw is None:
-        raw = {}
-    if isinstance(raw, list):
-        raw = {"goals": raw}
+    # a bare list is the goals; an empty file is an error (`goals: []` declares none), as is a file of another kind
+    raw = {"goals": raw} if isinstance(raw, list) else read_mapping(file, "goals")
     parsed = load_model(file, _GoalsFile, raw)
     lines = _goal_lines(file)
     goals: list[Goal] = []
