@@ -127,3 +127,23 @@ def test_a_rep_counts_from_the_month_of_their_first_deal(deals_only: tuple[Datas
         if rep == "Omar Haddad":
             assert first == "2026-07"
             assert table.lookup(rep, "deals_won", before)[1] == NO_SIGN
+
+
+def test_kpis_the_data_fixes_in_advance_are_not_shown(tmp_path: Path) -> None:
+    """Orders exported as won deals, created and closed on the same day: no 100% win rate, no 0-day cycle."""
+    (tmp_path / "deals.csv").write_text(
+        "deal_id,rep_id,account_id,created_date,close_date,stage,amount\n"
+        "O1,X1,C1,2025-01-05,2025-01-05,won,100\n"
+        "O2,X1,C2,2025-02-06,2025-02-06,won,50\n"
+        "O3,X2,C3,2025-02-01,2025-02-01,won,300\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "source.yaml").write_text("name: orders\nbase_dir: .\ntables:\n  deals: {file: deals.csv}\n")
+    data = load_dataset(tmp_path / "source.yaml")
+    caps = capabilities(data, compute_kpis(data))
+    assert caps.unsupported["win_rate"] == "the deals table has no lost deals: every closed deal is won"
+    assert caps.unsupported["sales_cycle_days"] == "the deals are created and won on the same day"
+    assert caps.supports("revenue") and caps.supports("avg_deal_size")
+    kpi_only = load_dataset(FIXTURES / "kpi_deals_only" / "source.yaml")  # one lost deal, real cycles
+    caps = capabilities(kpi_only)
+    assert caps.supports("win_rate") and caps.supports("sales_cycle_days")

@@ -164,6 +164,7 @@ def capabilities(data: Dataset, table: KpiTable | None = None) -> Capabilities:
         if span <= need:
             title = pd.Period(start, "M").strftime("%B %Y")
             unsupported[kpi.name] = f"needs {need} months of history before a month; the data starts in {title}"
+    unsupported.update({k: why for k, why in _degenerate(data).items() if k not in unsupported})
     sections: dict[str, str] = {}
     for name, (tname, column, _) in SECTIONS.items():
         frame = data.get(tname)
@@ -180,6 +181,29 @@ def capabilities(data: Dataset, table: KpiTable | None = None) -> Capabilities:
         sections=sections,
         closed_deal_kpis=closed,
     )
+
+
+def _degenerate(data: Dataset) -> dict[str, str]:
+    """KPIs whose value the data fixes in advance, so that showing them would say nothing true.
+
+    An export of won deals only (orders, closed deals) has a win rate of 100% everywhere; one whose deals are
+    created and closed on the same day has a sales cycle of 0 days everywhere.
+    """
+    deals = data.get("deals")
+    if deals is None or "stage" not in deals.columns:
+        return {}
+    out: dict[str, str] = {}
+    stage = deals["stage"].astype("string")
+    if not (stage == "lost").any():
+        out["win_rate"] = "the deals table has no lost deals: every closed deal is won"
+    won = deals[(stage == "won").fillna(False).to_numpy(dtype=bool)]
+    if {"created_date", "close_date"} <= set(won.columns) and len(won):
+        created = pd.to_datetime(won["created_date"], errors="coerce")
+        closed = pd.to_datetime(won["close_date"], errors="coerce")
+        known = created.notna() & closed.notna()
+        if not known.any() or (created[known].dt.normalize() == closed[known].dt.normalize()).all():
+            out["sales_cycle_days"] = "the deals are created and won on the same day"
+    return out
 
 
 def choose_headline(caps: Capabilities, configured: Sequence[str] = ()) -> list[str]:

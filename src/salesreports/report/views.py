@@ -421,18 +421,14 @@ class RepView(_View):
     def ramp(self, kpi: str = "revenue") -> Any:
         """For reps in their first year: each month of tenure against earlier hires' median."""
         from salesreports.report.charts import ramp
-        from salesreports.report.display import callout, chart
+        from salesreports.report.display import chart
 
         tenure = self.ctx["rep"].get("tenure_months")
         if not self.shows("ramp") or tenure is None:
             return None  # no hire date: nothing to say about ramp-up
         rows = [r for r in self.ctx.get("ramp", []) if r["kpi"] == kpi and r["tenure_month"] <= 12]
         if tenure > 12 or not rows:
-            return callout(
-                "info",
-                "Ramp-up complete",
-                [f"The ramp comparison covers the first 12 months ({tenure} months in the role)."],
-            )
+            return None  # the ramp comparison covers the first 12 months in the role: nothing to show after them
         frame = pd.DataFrame(rows).rename(columns={"ramp_median": "benchmark"})
         frame = frame[["tenure_month", "value", "benchmark"]].astype("float64")
         k = get(kpi)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from salesreports import guard
 from salesreports.errors import TemplateError
 from salesreports.guard import cell_name
 
@@ -27,20 +28,10 @@ __all__ = ["DATA_CALLS", "DATA_MODULES", "Finding", "check_template", "execute_d
 # The project's kernel (the .venv's Python, installed by `make lab`): JupyterLab opens templates with it.
 KERNELSPEC = {"name": "salesreports", "display_name": "salesreports (.venv)", "language": "python"}
 KIND_PARAMS = {"rep": ("rep_id", "period", "context"), "team": ("team", "period", "context")}
-# A template sees one report's context through salesreports.report.views, nothing else: these would load the data set.
-DATA_MODULES = (
-    "salesreports.data",
-    "salesreports.metrics.engine",
-    "salesreports.metrics.benchmarks",
-    "salesreports.metrics.goals",
-    "salesreports.metrics.coaching",
-    "salesreports.report.scope",
-    "salesreports.run.batch",
-    "duckdb",
-    "sqlalchemy",
-    "sqlite3",
-    "pyarrow",
-)
+# A template sees one report's context through salesreports.report.views, nothing else: what the guard refuses at
+# run time (it would load the data set), plus the data layer's declarations and pyarrow, which the views read for
+# the template (a template importing them itself is up to something).
+DATA_MODULES = (*guard.DATA_MODULES, "salesreports.data", "pyarrow")
 DATA_CALLS = (
     "open",
     "read_csv",
