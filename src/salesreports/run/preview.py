@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from salesreports.errors import ParamsError
+from salesreports.errors import ParamsError, SalesReportsError
 from salesreports.params import Config
 from salesreports.paths import folder_names, inside, slug
 from salesreports.run.jobs import Job, JobResult
@@ -214,18 +214,22 @@ def execute_defaults(config: Config, templates: list[Path], folder: Path) -> dic
 
         kind = "team" if "team" in defaults else "rep"
         ident = literal("team" if kind == "team" else "rep_id")
-        previewer = Previewer(
-            config,
-            ident,
-            period=literal("period") or None,
-            template=template,
-            kind=kind,
-            html=False,
-            folder=folder,
-            shared=shared,
-        )
-        shared = shared or previewer
-        result = previewer.render()
+        try:
+            previewer = Previewer(
+                config,
+                ident,
+                period=literal("period") or None,
+                template=template,
+                kind=kind,
+                html=False,
+                folder=folder,
+                shared=shared,
+            )
+            shared = shared or previewer
+            result = previewer.render()
+        except SalesReportsError as err:  # e.g. its default period or rep is not in this data: that template fails
+            errors[template] = f"{template}: its default parameters cannot run on this data: {err}"
+            continue
         if result.status == "ok":
             errors[template] = ""
             continue
