@@ -192,7 +192,7 @@ def test_olist_validation_reports_its_quirks(olist: tuple[Dataset, Report]) -> N
     assert "rule close_before_create" in early.message
     (row,) = early.rows
     raw = _rows(OLIST / "olist_closed_deals_dataset.csv")
-    assert raw[row][0] == "b91cf8812365f50ff4bda4bcd6206b05"  # row numbers point at the data row
+    assert raw[row - 1][0] == "b91cf8812365f50ff4bda4bcd6206b05"  # the line an editor shows (header = line 1)
     unassigned = warnings[("leads", "rep_id")]
     assert unassigned.count == 7158
     assert "7,158 of 8,000 row(s) have no rep" in unassigned.message

@@ -214,7 +214,8 @@ def test_no_chart_month_before_the_data_starts(runs: dict[str, Run], name: str) 
                 assert rows
                 assert min(str(r["period_end"]) for r in rows) >= start, f"{folder.name}: {kpi} before {start}"
                 checked += 1
-    assert checked
+    # the template charts revenue and win rate: Olist has neither (no amounts, no lost deals), so no trend at all
+    assert checked or name == "olist"
 
 
 def _deals_only_closed(period: str) -> dict[str, int]:

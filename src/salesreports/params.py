@@ -198,7 +198,7 @@ def load_config(
 
     file = Path(path) if path else DEFAULT_PARAMS
     data: dict[str, Any] = {}
-    if file.exists() or path:
+    if file.exists() or file != DEFAULT_PARAMS:  # a missing default file: all defaults; any other: an error
         data = read_mapping(file, "settings")
     data = _merge(data, _env_overrides(dict(os.environ if environ is None else environ)))
     data = _merge(data, overrides or {})
