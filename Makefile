@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 setup: $(STAMP) sysdeps ## Create .venv and install the package, tools, Debian packages and the pre-commit hook
-	@if [ -d .git ] || git rev-parse --git-dir >/dev/null 2>&1; then $(VENV)/bin/pre-commit install -q >/dev/null; fi
+	@if [ -d .git ] || git rev-parse --git-dir >/dev/null 2>&1; then $(VENV)/bin/pre-commit install >/dev/null; fi
 
 sysdeps: ## Install Debian packages (chromium, poppler-utils, fonts) when missing
 	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
