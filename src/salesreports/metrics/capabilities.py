@@ -70,14 +70,6 @@ class Capabilities:
         """Whether this data set can compute the KPI for some period."""
         return kpi not in self.unsupported
 
-    def first_month(self, kpi: Kpi | None = None) -> str:
-        """The first month with data for a KPI's tables (the latest of their starts), or of the whole data set."""
-        tables = [t for t in (kpi.tables if kpi else self.first_months) if t in self.first_months]
-        months = [self.first_months[t] for t in tables]
-        if not months:
-            return min(self.first_months.values(), default=self.last_month)
-        return max(months) if kpi else min(months)
-
     def to_dict(self) -> dict[str, Any]:
         """The JSON form stored in contexts."""
         return {

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from salesreports.data.loading import Dataset
-from salesreports.metrics.measures import COHORTS, HISTORY_MONTHS, MEASURES
+from salesreports.metrics.measures import COHORTS, HISTORY_MONTHS, MEASURES, NO_SIGN, NOT_EMPLOYED
 from salesreports.metrics.periods import GRAINS, of_grain
 
 if TYPE_CHECKING:
@@ -850,10 +850,10 @@ def _evaluate(
     need = history_months(kpi)
     not_employed = ~(rolled["active_days"] > 0)
     value[not_employed] = np.nan
-    reason[not_employed] = "not employed in this period"
+    reason[not_employed] = NOT_EMPLOYED
     inferred = np.zeros(shape[0], dtype=bool)
     inferred[: len(ctx.grid.inferred)] = ctx.grid.inferred  # rep rows come first
-    reason[not_employed & inferred[:, None]] = "no deal, lead or activity of this rep by this period"
+    reason[not_employed & inferred[:, None]] = NO_SIGN
     if need:
         short = (start >= 0) & (start < need)
         value[:, short] = np.nan

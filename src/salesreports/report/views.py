@@ -31,13 +31,13 @@ import pandas as pd
 
 from salesreports.errors import ParamsError
 from salesreports.metrics.kpis import format_value, get, registry
+from salesreports.metrics.measures import NO_SIGN, NOT_EMPLOYED
 
 __all__ = ["RepView", "TeamView", "evidence_text", "rep_view", "team_view"]
 
 KPI_COLUMNS = ["grain", "period", "period_end", "kpi", "value", "reason"]
 ATTENTION_KPIS = ("quota_attainment", "win_rate", "lead_conversion", "calls_per_week")
 SPAN = {"month": "this month", "quarter": "quarter to date", "ytd": "year to date", "t12m": "last 12 months"}
-NO_SIGN = "no deal, lead or activity of this rep by this period"
 ADD_TABLE = "README.md#your-crm-data"
 NA = "not available"
 NO_FIGURE = "—"  # a team figure withheld (too few reps) or a comparison without a value
@@ -677,16 +677,11 @@ class TeamView(_View):
             won = self.rep_frame("deals_won", "month").set_index("rep_id")["reason"]
             skipped = {m["rep_id"] for m in self.ctx["team"]["members"] if m.get("skipped")}
             for _, r in closed[closed["value"].isna()].iterrows():
-                if r["rep_id"] in skipped:
+                reason = won.get(r["rep_id"])
+                if r["rep_id"] in skipped or reason == NOT_EMPLOYED:
                     continue
-                why = (
-                    "no deal, lead or activity in the data yet"
-                    if won.get(r["rep_id"]) == NO_SIGN
-                    else f"no deals closed in {self.period_title}"
-                )
-                if won.get(r["rep_id"]) == "not employed in this period":
-                    continue
-                flags.setdefault(str(r["entity"]), []).append(why)
+                why = "no deal, lead or activity in the data yet" if reason == NO_SIGN else ""
+                flags.setdefault(str(r["entity"]), []).append(why or f"no deals closed in {self.period_title}")
         for g in self.ctx.get("goals") or []:
             if g["status"] in ("at risk", "missed") and g["owner"] in self._names:
                 flags.setdefault(self._names[g["owner"]], []).append(f"goal {g['goal_id']} {g['status']}")
