@@ -147,3 +147,22 @@ def test_kpis_the_data_fixes_in_advance_are_not_shown(tmp_path: Path) -> None:
     kpi_only = load_dataset(FIXTURES / "kpi_deals_only" / "source.yaml")  # one lost deal, real cycles
     caps = capabilities(kpi_only)
     assert caps.supports("win_rate") and caps.supports("sales_cycle_days")
+
+
+def test_leads_that_reach_a_rep_only_by_converting_give_no_conversion_rate(tmp_path: Path) -> None:
+    """A marketing funnel joined to closed deals: a lead has a rep only once it is won, so every rep would
+    convert 100% (Olist's shape); a funnel that also assigns unconverted leads keeps its conversion rate."""
+    (tmp_path / "deals.csv").write_text(
+        "deal_id,rep_id,account_id,created_date,close_date,stage,amount\n"
+        "D1,X1,C1,2025-01-05,2025-01-20,won,100\nD2,X2,C2,2025-02-01,2025-02-21,lost,50\n",
+        encoding="utf-8",
+    )
+    funnel = "lead_id,rep_id,created_date,converted_deal_id\nL1,X1,2025-01-02,D1\nL2,,2025-01-03,\n"
+    (tmp_path / "leads.csv").write_text(funnel, encoding="utf-8")
+    (tmp_path / "source.yaml").write_text(
+        "name: funnel\nbase_dir: .\ntables:\n  deals: {file: deals.csv}\n  leads: {file: leads.csv}\n"
+    )
+    caps = capabilities(load_dataset(tmp_path / "source.yaml"))
+    assert caps.unsupported["lead_conversion"].startswith("the leads table names a rep only for leads that became")
+    (tmp_path / "leads.csv").write_text(funnel + "L3,X2,2025-01-04,\n", encoding="utf-8")  # an unconverted lead
+    assert capabilities(load_dataset(tmp_path / "source.yaml")).supports("lead_conversion")

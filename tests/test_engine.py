@@ -113,8 +113,11 @@ HAND = [
     _e("tiny", "R1", "revenue", "2025-03-YTD", 4000),
     _e("tiny", "R1", "new_customers", "2025-Q1", HISTORY),  # Q1 2025 starts 10 months into the data
     _e("tiny", "R1", "retention_rate", "2025-02", HISTORY),
-    _e("tiny", "R1", "revenue", "2024-12-T12M", NA("the data starts in 2024-03")),  # span starts 2024-01
-    _e("tiny", "R1", "revenue", "2024-Q1", NA("the data starts in 2024-03")),
+    # a span that begins before the data covers the months the data has (pages say "since March 2024")
+    _e("tiny", "R1", "revenue", "2024-12-T12M", 1000),  # span starts 2024-01: D8 200 (2024-03) + D4 800
+    _e("tiny", "R1", "revenue", "2024-Q1", 200),  # D8 only: January and February are before the data
+    _e("tiny", "R1", "retention_rate", "2024-12-T12M", HISTORY),  # and no history before a span begun before it
+    _e("tiny", "R1", "new_customers", "2024-Q1", HISTORY),
     # ---------------------------------------------------------------- kpi_edge
     # E1 left on 2025-02-14; K4 (4000, Enterprise, new account B3) closes on 2025-03-05, after he left
     _e("kpi_edge", "E1", "revenue", "2025-01", 2000),  # K2: created 2024-11-20, closed 2025-01-10
@@ -146,7 +149,7 @@ HAND = [
     _e("kpi_edge", "E1", "retention_rate", "2025-Q1", 1.0),
     _e("kpi_edge", "E1", "revenue", "2025-03-YTD", 9000),
     _e("kpi_edge", "E1", "revenue", "2024-01", 1000),
-    _e("kpi_edge", "E1", "revenue", "2024-06-T12M", NA("the data starts in 2024-01")),
+    _e("kpi_edge", "E1", "revenue", "2024-06-T12M", 1000),  # K1: the span starts 2023-07, the data 2024-01
     # E2 joined on 2025-01-20
     _e("kpi_edge", "E2", "revenue", "2024-12", LEFT),
     _e("kpi_edge", "E2", "calls_per_week", "2025-01", 2 * 7 / 12),  # 12 employed days in January
@@ -545,3 +548,34 @@ def test_deals_without_created_date_are_kept_and_left_out_of_the_sales_cycle_onl
     assert t.get("A", "sales_cycle_days", "2025-03") == 10
     assert t.get("A", "pipeline_coverage", "2025-03") == pytest.approx(1200 / 700)
     assert t.get("A", "pipeline_coverage", "2025-02") == pytest.approx(400 / 1000)
+
+
+def test_months_after_a_tables_last_event_are_not_available_rather_than_zero() -> None:
+    """A leads export that stops in February (deals go on to April): March and April have no lead data."""
+    data = _frames(
+        reps="""
+            rep_id,team
+            A,T
+        """,
+        deals="""
+            deal_id,rep_id,account_id,created_date,close_date,stage,amount
+            1,A,c1,2025-01-01,2025-01-05,won,10
+            2,A,c2,2025-02-01,2025-04-06,won,5
+        """,
+        leads="""
+            lead_id,rep_id,created_date,converted_deal_id
+            L1,A,2025-01-02,1
+            L2,A,2025-02-10,
+            L3,A,2025-02-11,
+        """,
+    )
+    t = compute_kpis(data)
+    assert t.get("A", "leads", "2025-02") == 2
+    for period in ("2025-03", "2025-04", "2025-04-QTD"):
+        value, reason = t.lookup("A", "leads", period)
+        assert math.isnan(value) and reason == "the leads data ends in February 2025", period
+    assert math.isnan(t.get("A", "lead_conversion", "2025-03"))
+    assert t.get("A", "leads", "2025-04-YTD") == 3  # a span that holds lead months counts them
+    assert t.get("A", "lead_conversion", "2025-04-YTD") == pytest.approx(1 / 3)
+    assert t.get("A", "revenue", "2025-04") == 5  # the deals go on
+    assert math.isnan(t.get("company", "leads", "2025-03"))  # for the company too

@@ -23,6 +23,7 @@ from email import policy
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 from bs4 import BeautifulSoup
 
@@ -214,8 +215,19 @@ def test_no_chart_month_before_the_data_starts(runs: dict[str, Run], name: str) 
                 assert rows
                 assert min(str(r["period_end"]) for r in rows) >= start, f"{folder.name}: {kpi} before {start}"
                 checked += 1
-    # the template charts revenue and win rate: Olist has neither (no amounts, no lost deals), so no trend at all
-    assert checked or name == "olist"
+    # revenue and win rate, or the next headline KPIs with values: Olist (no amounts, no lost deals) charts deals won
+    assert checked
+
+
+@pytest.mark.parametrize("name", DATASETS)
+def test_a_span_begun_before_the_data_says_so(runs: dict[str, Run], name: str) -> None:
+    """A quarter, year or 12 months that began before the data is shown with where the data starts."""
+    for _, folder, ctx in _pages(runs[name]):
+        text = _soup(folder).get_text(" ", strip=True)
+        assert "not fully covered" not in text, folder.name
+        first = ctx["capabilities"]["first_months"].get("leads", "")
+        if "leads of the last 12 months" in text and first > str(pd.Period(ctx["period"]["end"], "M") - 12):
+            assert f"data starts in {pd.Period(first, 'M').strftime('%B %Y')}" in text, folder.name
 
 
 def _deals_only_closed(period: str) -> dict[str, int]:

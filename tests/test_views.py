@@ -113,3 +113,30 @@ def test_position_and_team_tables_use_the_tiles_period(scope: Scope) -> None:
     assert set(team.rep_frame("lead_conversion")["grain"]) == {"t12m"}
     assert set(team.rep_frame("lead_conversion", "month")["grain"]) == {"month"}
     assert set(team.rep_frame("win_rate")["grain"]) == {"month"}
+
+
+def test_a_span_begun_before_the_data_says_where_the_data_starts(scope: Scope) -> None:
+    """The tiny fixture's leads start in March 2025: the 12-month lead cohort of March 2025 covers one month."""
+    rep = RepView(scope.rep_context("R1"))
+    assert rep.since("lead_conversion", "t12m") == "March 2025"
+    assert rep.since("revenue", "t12m") == ""  # the deals start in March 2024: April 2024 – March 2025 is whole
+    assert rep.since("revenue", "month") == ""
+    tile = rep.tile("lead_conversion")
+    assert (tile.value, tile.sub) == ("25.0%", ("leads of the last 12 months", "the data starts in March 2025"))
+    assert tile.change == ""  # no change against a span of another length
+    assert "Lead-to-sale conversion (leads of the last 12 months, data from March 2025)" in rep.position()._repr_html_()
+
+
+def test_span_text_and_since() -> None:
+    from salesreports.report.views import since, span_text
+
+    assert since("quarter", "2026-04", "2026-03") == ""  # Q2 begins in April, after the data's start
+    assert since("quarter", "2026-03", "2026-02") == "February 2026"
+    assert since("ytd", "2026-10", "2026-03") == "March 2026"
+    assert since("t12m", "2026-10", "2025-11") == ""
+    assert since("t12m", "2026-10", "2025-12") == "December 2025"
+    assert since("t12m", "2026-10", "2026-11") == ""  # the KPI's data starts after the period: nothing to cover
+    assert since("month", "2026-10", "2026-10") == ""
+    assert span_text("ytd", "2026-10", "2026-03") == "since March 2026"
+    assert span_text("ytd", "2026-10", "2025-03") == "year to date"
+    assert span_text("quarter", "2026-10", "") == "quarter to date"

@@ -352,7 +352,7 @@ def _coaching(context: dict[str, Any], *, quotes: bool) -> dict[str, Any] | None
         "topic": one_line(top.get("topic"), 120),
         "description": clean(top.get("description"), TEXT_LIMIT),
         "evidence": [
-            clean(evidence_text(top, e), TEXT_LIMIT)
+            clean(evidence_text(top, e, context), TEXT_LIMIT)
             for e in (top.get("evidence") or [])[:MAX_EVIDENCE]
             if isinstance(e, dict) and e.get("text")
         ],

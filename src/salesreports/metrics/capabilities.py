@@ -179,12 +179,20 @@ def _degenerate(data: Dataset) -> dict[str, str]:
     """KPIs whose value the data fixes in advance, so that showing them would say nothing true.
 
     An export of won deals only (orders, closed deals) has a win rate of 100% everywhere; one whose deals are
-    created and closed on the same day has a sales cycle of 0 days everywhere.
+    created and closed on the same day has a sales cycle of 0 days everywhere; one whose leads reach a rep
+    only by converting (a marketing funnel joined to closed deals) has a lead conversion of 100% for every rep.
     """
+    out: dict[str, str] = {}
+    leads = data.get("leads")
+    if leads is not None and {"rep_id", "converted_deal_id"} <= set(leads.columns):
+        with_rep = leads[leads["rep_id"].notna()]
+        if len(with_rep) and with_rep["converted_deal_id"].notna().all() and leads["rep_id"].isna().any():
+            out["lead_conversion"] = (
+                "the leads table names a rep only for leads that became deals: every rep would convert 100%"
+            )
     deals = data.get("deals")
     if deals is None or "stage" not in deals.columns:
-        return {}
-    out: dict[str, str] = {}
+        return out
     stage = deals["stage"].astype("string")
     if not (stage == "lost").any():
         out["win_rate"] = "the deals table has no lost deals: every closed deal is won"

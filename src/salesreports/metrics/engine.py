@@ -60,6 +60,9 @@ class Grid:
     employed: Array = field(default_factory=lambda: np.zeros((0, 0)))  # (R, M) active days
     # reps without a hire date: counted from the month of their first deal, lead or activity (none: never)
     inferred: Array = field(default_factory=lambda: np.zeros(0, dtype=bool))  # (R,)
+    # event tables (leads, activities) whose last event falls before the grid's last month: the month it
+    # falls in (index into ``months``); their KPIs are "not available" after it, not zero
+    ends: dict[str, int] = field(default_factory=dict)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -267,7 +270,28 @@ def _grid(data: Dataset, as_of: dt.date | None) -> Grid:
     teams = pd.Index(sorted(teams_of_reps.unique()))
     grid = Grid(months, rep_ids, teams, np.asarray(teams.get_indexer(teams_of_reps), dtype=np.int64), stamp)
     grid.employed, grid.inferred = _active_days(grid, data)
+    grid.ends = _table_ends(data, months)
     return grid
+
+
+_ENDING_TABLES = (("leads", "created_date"), ("activities", "date"))
+
+
+def _table_ends(data: Dataset, months: pd.PeriodIndex) -> dict[str, int]:
+    """Grid month index of the last event of each event table that stops before the grid's last month."""
+    out: dict[str, int] = {}
+    for name, col in _ENDING_TABLES:
+        frame = data.get(name)
+        if frame is None or col not in frame.columns:
+            continue
+        span = _day_range(frame[col])
+        if span is None:
+            continue
+        last = pd.Timestamp(np.datetime64(span[1], "D")).to_period("M")
+        idx = int(months.get_loc(last)) if last in months else -1
+        if 0 <= idx < len(months) - 1:
+            out[name] = idx
+    return out
 
 
 def _reps(data: Dataset) -> tuple[pd.Index, dict[str, str]]:
@@ -855,10 +879,16 @@ def _evaluate(
     inferred[: len(ctx.grid.inferred)] = ctx.grid.inferred  # rep rows come first
     reason[not_employed & inferred[:, None]] = NO_SIGN
     if need:
-        short = (start >= 0) & (start < need)
+        short = start < need  # a span that begins before the data has no history before it either
         value[:, short] = np.nan
         reason[:, short] = f"needs {need} months of history before the period (the data starts in {first})"
-    early = start < 0
-    value[:, early] = np.nan
-    reason[:, early] = f"the data starts in {first}: this period is not fully covered"
+    for table in kpi.tables:
+        if table in ctx.grid.ends:  # a span that begins after the table's last event: no data, not zero
+            end = ctx.grid.ends[table]
+            after = start > end
+            value[:, after] = np.nan
+            title = ctx.grid.months[end].strftime("%B %Y")
+            reason[:, after] = f"the {table} data ends in {title}"
+    # a quarter, year or 12 months that began before the data: the value covers the months the data has
+    # (``_roll`` clips the span); pages say "since <first month>" beside it (report.views.window_note)
     return value, reason

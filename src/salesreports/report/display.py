@@ -35,6 +35,7 @@ __all__ = [
     "BATCH_ENV",
     "CHART_MIME",
     "Chart",
+    "Charts",
     "GoalItem",
     "Html",
     "Tile",
@@ -148,6 +149,16 @@ class Chart:
 
     def __repr__(self) -> str:
         return f"Chart {self.name}: {self.alt}"
+
+
+class Charts(tuple[Chart, ...]):
+    """Several charts from one cell: each becomes an output of its own (as if displayed one by one)."""
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        for one in self:
+            display(one)
 
 
 def chart(chart: Any, alt: str, name: str = "") -> Chart:

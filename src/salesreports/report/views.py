@@ -32,6 +32,7 @@ import pandas as pd
 from salesreports.errors import ParamsError
 from salesreports.metrics.kpis import format_value, get, registry
 from salesreports.metrics.measures import NO_SIGN, NOT_EMPLOYED
+from salesreports.metrics.periods import of_grain
 
 __all__ = ["RepView", "TeamView", "evidence_text", "rep_view", "team_view"]
 
@@ -60,11 +61,36 @@ def _table(rows: Any, columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows) if rows else pd.DataFrame(columns=columns)
 
 
-def evidence_text(need: dict[str, Any], evidence: dict[str, Any]) -> str:
-    """One line of coaching evidence; a KPI figure of another period than the month says which period."""
-    span = SPAN.get(str(need.get("grain") or "month"), "")
-    if evidence.get("kind") == "kpi" and span and span != SPAN["month"]:
-        return f"{span.capitalize()}: {evidence['text']}"
+def since(grain: str, period_end: str, first_month: str) -> str:
+    """ "March 2026" when the span of ``grain`` ending in ``period_end`` begins before the data's first month
+    (its figure covers only the months the data has), else ""."""
+    if grain not in SPAN or grain == "month" or not first_month or not period_end:
+        return ""
+    start = of_grain(grain, pd.Period(period_end, "M")).start  # type: ignore[arg-type]
+    first = pd.Period(first_month, "M")
+    return first.strftime("%B %Y") if start < first <= pd.Period(period_end, "M") else ""
+
+
+def span_text(grain: str, period_end: str, first_month: str) -> str:
+    """The span of a figure for people: "quarter to date", or "since March 2026" when the data starts later."""
+    start = since(grain, period_end, first_month)
+    return f"since {start}" if start else SPAN.get(grain, "")
+
+
+def data_start(context: dict[str, Any]) -> str:
+    """The data's first month (``YYYY-MM``, "" when unknown): the earliest first month of its tables."""
+    months = ((context.get("capabilities") or {}).get("first_months") or {}).values()
+    return min(months, default="")
+
+
+def evidence_text(need: dict[str, Any], evidence: dict[str, Any], context: dict[str, Any] | None = None) -> str:
+    """One line of coaching evidence; a KPI figure of another period than the month says which period
+    ("since <month>" when that period began before the data)."""
+    grain = str(need.get("grain") or "month")
+    if evidence.get("kind") == "kpi" and grain in SPAN and grain != "month":
+        ctx = context or {}
+        span = span_text(grain, str((ctx.get("period") or {}).get("end") or ""), data_start(ctx))
+        return f"{span[:1].upper()}{span[1:]}: {evidence['text']}"
     return str(evidence["text"])
 
 
@@ -182,6 +208,10 @@ class _View:
         months = [self._first_months[t] for t in get(kpi).tables if t in self._first_months]
         return max(months) if months else ""
 
+    def since(self, kpi: str, grain: str, period_end: str | None = None) -> str:
+        """ "March 2026" when the KPI's span ending in the period begins before its data does, else ""."""
+        return since(grain, period_end or self.period_end, self.first_month(kpi))
+
     def not_in_data(self) -> Any:
         """One short note naming what this data set cannot show, grouped by why (``None`` when it shows all)."""
         from salesreports.report.display import callout
@@ -238,6 +268,9 @@ class _View:
         grain = get(name).tile_grain
         v, reason = self.value(name, grain)
         prev, _ = self.value(name, grain, period_end=self.previous_end)
+        start = self.since(name, grain)
+        if start or self.since(name, grain, self.previous_end):
+            prev = None  # a span cut short by the data's start: no change against a span of another length
         target = attainment = None
         if name == "revenue":
             attainment, _ = self.value("quota_attainment")
@@ -247,6 +280,8 @@ class _View:
         )
         median = _num(self.row(name, grain).get("team_median"))
         extra = [get(name).tile_note] if get(name).tile_note else []
+        if start:
+            extra.append(f"the data starts in {start}")
         if median is not None and tile.unavailable_reason is None:
             extra.append(f"team median {format_value(median, get(name).format, self.currency)}")
         if extra and tile.unavailable_reason is None:
@@ -385,6 +420,20 @@ class RepView(_View):
             alt_text += f" Team median {format_value(last['team_median'], k.format, self.currency)}."
         return chart(trend(frame, kpi, label=self.name), alt_text, name=f"trend-{kpi}")
 
+    def trends(self, kpis: Sequence[str] = ("revenue", "win_rate"), count: int = 2) -> Any:
+        """Trend charts of ``kpis`` that have values for this rep, topped up to ``count`` charts from the
+        headline KPIs (a data set without amounts still gets its deals won); ``None`` when none has any."""
+        from salesreports.report.display import Charts
+
+        charts = []
+        for kpi in dict.fromkeys([*kpis, *self.tile_names()]):
+            if len(charts) >= count:
+                break
+            shown = self.trend(kpi)
+            if shown is not None:
+                charts.append(shown)
+        return Charts(charts) if charts else None
+
     def funnel(self) -> Any:
         """Leads -> qualified -> won for the month."""
         from salesreports.report.charts import funnel
@@ -461,8 +510,11 @@ class RepView(_View):
             k = get(name)
             r = self.row(name, k.tile_grain)
             pct = _num(r.get("percentile"))
+            notes = [k.tile_note] if k.tile_note else []
+            start = self.since(name, k.tile_grain)
+            notes += [f"data from {start}"] if start else []
             row = {
-                "KPI": f"{k.label} ({k.tile_note})" if k.tile_note else k.label,
+                "KPI": f"{k.label} ({', '.join(notes)})" if notes else k.label,
                 "You": format_value(_num(r.get("value")), k.format, self.currency),
                 "Team median": format_value(_num(r.get("team_median")), k.format, self.currency)
                 if not _nan(r.get("team_median"))
@@ -533,7 +585,7 @@ class RepView(_View):
             )
         out: Html | None = None
         for need in needs[:4]:
-            lines = [evidence_text(need, e) for e in need.get("evidence", [])]
+            lines = [evidence_text(need, e, self.ctx) for e in need.get("evidence", [])]
             lines += [f"“{q['text']}” ({q['source']}, {q['date']})" for q in need.get("quotes", [])[:2]]
             box = callout("warn", f"{need['topic']}: {need.get('description', '')}".strip(": "), lines)
             out = box if out is None else out + box
@@ -547,8 +599,8 @@ class RepView(_View):
         if not est or not self.shows("incentive"):
             return None
         good = (est.get("attainment") or 0) >= 1
-        span = {"month": "this month", "quarter": "quarter to date", "ytd": "year to date", "t12m": "last 12 months"}
-        title = f"Estimated bonus — {span.get(str(est.get('grain')), 'this period')}"
+        grain = str(est.get("grain"))
+        title = f"Estimated bonus — {span_text(grain, self.period_end, self.first_month('revenue')) or 'this period'}"
         return callout(
             "good" if good else "info", title, [est["summary"], "An estimate from the attainment tiers, not a payslip."]
         )
