@@ -579,3 +579,17 @@ def test_months_after_a_tables_last_event_are_not_available_rather_than_zero() -
     assert t.get("A", "lead_conversion", "2025-04-YTD") == pytest.approx(1 / 3)
     assert t.get("A", "revenue", "2025-04") == 5  # the deals go on
     assert math.isnan(t.get("company", "leads", "2025-03"))  # for the company too
+
+
+def test_an_open_deals_expected_close_date_does_not_extend_the_data() -> None:
+    """A CRM export lists open deals with the day they are expected to close: that day has not happened."""
+    data = _frames(
+        deals="""
+            deal_id,rep_id,account_id,created_date,close_date,stage,amount
+            1,A,c1,2025-01-01,2025-02-05,won,10
+            2,A,c2,2025-02-01,2025-09-30,open,5
+        """,
+    )
+    t = compute_kpis(data)
+    assert str(t.grid.months[-1]) == "2025-02"
+    assert t.get("A", "open_pipeline", "2025-02") == 5

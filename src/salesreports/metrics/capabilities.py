@@ -121,6 +121,8 @@ def _last_month(data: Dataset) -> str:
         frame = data.get(table)
         if frame is None or column not in frame.columns or table == "targets":
             continue
+        if table == "deals" and column == "close_date" and "stage" in frame.columns:  # not an expected close
+            frame = frame[frame["stage"].astype("string").str.lower().isin(["won", "lost"]).fillna(False)]
         month = _month(pd.to_datetime(frame[column], errors="coerce").max())
         last = max(last, month or "")
     return last

@@ -242,6 +242,14 @@ _EVENT_DATES = (("deals", ("created_date", "close_date")), ("leads", ("created_d
                 ("activities", ("date",)), ("feedback", ("date",)))  # fmt: skip
 
 
+def _event_dates(frame: pd.DataFrame, table: str, column: str) -> pd.Series:
+    """The dates of ``column`` that happened: an open deal's close date is an expected one, in the future."""
+    if table == "deals" and column == "close_date" and "stage" in frame.columns:
+        stage = frame["stage"].astype("string").str.lower()
+        return frame[column][stage.isin(["won", "lost"]).fillna(False).to_numpy(dtype=bool)]
+    return frame[column]
+
+
 def _grid(data: Dataset, as_of: dt.date | None) -> Grid:
     first_day = last_day = None
     for name, cols in _EVENT_DATES:
@@ -251,7 +259,7 @@ def _grid(data: Dataset, as_of: dt.date | None) -> Grid:
         for col in cols:
             if col not in frame.columns:
                 continue
-            span = _day_range(frame[col])
+            span = _day_range(_event_dates(frame, name, col))
             if span is not None:
                 lo, hi = span
                 first_day = lo if first_day is None else min(first_day, lo)
@@ -288,7 +296,7 @@ def _table_ends(data: Dataset, months: pd.PeriodIndex) -> dict[str, int]:
         if span is None:
             continue
         last = pd.Timestamp(np.datetime64(span[1], "D")).to_period("M")
-        idx = int(months.get_loc(last)) if last in months else -1
+        idx = int(np.searchsorted(months.asi8, last.ordinal)) if last in months else -1
         if 0 <= idx < len(months) - 1:
             out[name] = idx
     return out

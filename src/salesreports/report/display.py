@@ -158,7 +158,7 @@ class Charts(tuple[Chart, ...]):
         from IPython.display import display
 
         for one in self:
-            display(one)
+            display(one)  # type: ignore[no-untyped-call]
 
 
 def chart(chart: Any, alt: str, name: str = "") -> Chart:

@@ -425,7 +425,7 @@ class RepView(_View):
         headline KPIs (a data set without amounts still gets its deals won); ``None`` when none has any."""
         from salesreports.report.display import Charts
 
-        charts = []
+        charts: list[Any] = []
         for kpi in dict.fromkeys([*kpis, *self.tile_names()]):
             if len(charts) >= count:
                 break
