@@ -213,6 +213,38 @@ def init(
     out.print(f"  open {_esc(made.folder / 'build' / 'reports')}/<period>/index.html")
 
 
+@app.command("mapping-docs")
+def mapping_docs(
+    out: Annotated[Path, typer.Option(help="The page to write.")] = Path("docs/mapping.md"),
+    check_only: Annotated[
+        bool, typer.Option("--check", help="Write nothing: exit 1 when the page differs from the models.")
+    ] = False,
+) -> None:
+    """Write the mapping reference (every key of source and settings files) from the models.
+
+    Example: [bold]salesreports mapping-docs --out docs/mapping.md[/] (or [bold]make docs[/]); --check compares.
+    """
+    from salesreports.run.reference import mapping_reference
+
+    text = mapping_reference()
+    current = out.read_text(encoding="utf-8") if out.is_file() else None
+    if check_only:
+        if current != text:
+            _console(stderr=True).print(
+                f"[red]{_esc(out)} is out of date[/] with the models. Fix: salesreports mapping-docs --out {_esc(out)}",
+                soft_wrap=True,
+            )
+            raise typer.Exit(1)
+        _console().print(f"{_esc(out)} is up to date.")
+        return
+    if current == text:
+        _console().print(f"{_esc(out)} is up to date.")
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    _console().print(f"wrote {_esc(out)}")
+
+
 @app.command()
 def kpis() -> None:
     """Print the KPI catalogue: every KPI, its definition, format and what it needs.
