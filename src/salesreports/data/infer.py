@@ -643,13 +643,13 @@ def infer_source(paths: Sequence[Path], *, base_dir: Path, name: str = "crm") ->
     owner = found.get("rep_id")
     others = [f for f in files if f is not deals]
     reps = max(others, key=_rep_score) if others else None
-    listed = _owner_list(others, owner) if owner is not None else None
+    employees = _owner_list(others, owner) if owner is not None else None
     if reps is not None and _rep_score(reps) >= 2:
         guess.tables["reps"] = _map_reps(reps, rel(reps))
         others.remove(reps)
-    elif listed is not None:
-        guess.tables["reps"] = _map_reps(listed, rel(listed), rep_id=owner)
-        others.remove(listed)
+    elif employees is not None:
+        guess.tables["reps"] = _map_reps(employees, rel(employees), rep_id=owner)
+        others.remove(employees)
     elif owner is not None:
         guess.tables["reps"] = [
             ("distinct_from", None, f"no rep list: the reps are the {_distinct(deals.values[owner]):,} deal owners"),
