@@ -13,7 +13,7 @@ WORKERS ?=
 REPS    ?= all
 DEBIAN_PACKAGES := chromium poppler-utils fonts-liberation libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0
 
-.PHONY: help setup sysdeps demo-data validate reports preview send lab kernel check lint format typecheck test \
+.PHONY: help setup sysdeps demo-data validate reports preview send lab kernel check docs lint format typecheck test \
         test-fast bench bench-kpis bench-plan clean distclean
 
 help: ## List the targets
@@ -66,6 +66,9 @@ lab: setup data/demo/deals.csv kernel ## Start JupyterLab on reports/ with the p
 
 check: setup ## Lint the notebook templates (parameters cell, no outputs, executes)
 	$(SR) check --params $(PARAMS)
+
+docs: $(STAMP) ## Write docs/mapping.md (every key of source and settings files) from the models
+	$(SR) mapping-docs --out docs/mapping.md
 
 lint: $(STAMP) ## ruff lint + format check
 	$(VENV)/bin/ruff check src tests

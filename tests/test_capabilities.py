@@ -144,6 +144,14 @@ def test_kpis_the_data_fixes_in_advance_are_not_shown(tmp_path: Path) -> None:
     assert caps.unsupported["win_rate"] == "the deals table has no lost deals: every closed deal is won"
     assert caps.unsupported["sales_cycle_days"] == "the deals are created and won on the same day"
     assert caps.supports("revenue") and caps.supports("avg_deal_size")
+    (tmp_path / "deals.csv").write_text(
+        "deal_id,rep_id,account_id,created_date,close_date,stage,amount\n"
+        "O1,X1,C1,,2025-01-05,won,100\n"
+        "O2,X1,C2,,2025-02-06,lost,50\n",
+        encoding="utf-8",
+    )
+    caps = capabilities(load_dataset(tmp_path / "source.yaml"))
+    assert caps.unsupported["sales_cycle_days"] == "the won deals have no created date"
     kpi_only = load_dataset(FIXTURES / "kpi_deals_only" / "source.yaml")  # one lost deal, real cycles
     caps = capabilities(kpi_only)
     assert caps.supports("win_rate") and caps.supports("sales_cycle_days")

@@ -41,3 +41,66 @@ def test_worked_example_kpi(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
 def test_readme_images_exist() -> None:
     for path in re.findall(r"\]\((docs/img/[^)]+)\)", README):
         assert (ROOT / path).exists(), path
+
+
+def _plain(text: str) -> str:
+    """Output without line breaks and timings."""
+    return re.sub(r"in \d+(\.\d+)? s\b", "in N s", " ".join(text.split()))
+
+
+def _section(title: str) -> str:
+    match = re.search(rf"^## {re.escape(title)}\n(.*?)(?=^## )", README, re.S | re.M)
+    assert match, title
+    return match.group(1)
+
+
+@pytest.mark.slow
+def test_the_five_minute_walkthrough_runs_as_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every command of "Your own data in five minutes" runs and succeeds, on the fixture export it names, and
+    prints what the README shows it prints."""
+    import shlex
+
+    from typer.testing import CliRunner
+
+    from salesreports.cli import app
+
+    section = _section("Your own data in five minutes")
+    block = re.search(r"```bash\n(.*?)```", section, re.S)
+    assert block is not None
+    monkeypatch.chdir(ROOT)  # the walkthrough runs in the project folder (init finds reports/ there)
+
+    def here(arg: str) -> str:
+        return str(tmp_path / arg) if arg == "acme" or arg.startswith("acme/") else arg
+
+    runner = CliRunner()
+    outputs = []
+    opened = []
+    for line in block.group(1).splitlines():
+        args = [here(a) for a in shlex.split(line, comments=True)]
+        if args[0] == "salesreports":
+            result = runner.invoke(app, args[1:])
+            assert result.exit_code == 0, (line, result.output)
+            outputs.append(_plain(result.stdout))
+        else:
+            opened.append(Path(args[-1]))
+    assert opened and all(p.is_file() for p in opened), opened
+    shown = [body for lang, body in re.findall(r"^```(\w*)\n(.*?)^```$", section, re.S | re.M) if not lang]
+    assert len(shown) == len(outputs)
+    for pasted, printed in zip(shown, outputs, strict=True):
+        for line in pasted.splitlines():  # what does not name a path of this machine is printed as pasted
+            if "/" not in line and line.strip():
+                assert _plain(line) in printed, line
+
+
+def test_readme_links_the_mapping_reference_and_its_example_is_a_source(tmp_path: Path) -> None:
+    from salesreports.data.mapping import SourceSpec
+    from salesreports.yamlio import read_yaml
+
+    section = _section("Your CRM data")
+    assert "[docs/mapping.md](docs/mapping.md)" in section
+    block = re.search(r"One example with value maps.*?```yaml\n(.*?)```", section, re.S)
+    assert block is not None
+    (tmp_path / "example.yaml").write_text(block.group(1), encoding="utf-8")
+    spec = SourceSpec.model_validate({"name": "example", **read_yaml(tmp_path / "example.yaml")})
+    deals = spec.tables["deals"]
+    assert deals.values and deals.where and deals.defaults and deals.join and deals.null_values

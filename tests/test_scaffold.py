@@ -59,8 +59,8 @@ def test_init_from_export_validates_and_says_what_the_reports_show(
     assert result.exit_code == 0, result.output
     out = _flat(result.stdout)
     assert "validate: OK" in out
-    assert "The scorecards will show: Revenue, Deals won, Win rate" in out
-    assert "Not available with this data: Quota attainment (needs targets)" in out
+    assert "The reports will show: Revenue, Deals won, Win rate" in out
+    assert "- the data source has no targets table: quota attainment, pipeline coverage" in out
     check = runner.invoke(app, ["validate", "--params", str(tmp_path / "acme" / "config.yaml")])
     assert check.exit_code == 0, check.output
 
@@ -77,3 +77,61 @@ def test_init_from_export_then_run_produces_scorecards(tmp_path: Path, monkeypat
     (card,) = period.glob("Lena_Park*/scorecard.html")
     assert "Lena Park" in card.read_text(encoding="utf-8")
     assert (period / "index.html").is_file()
+
+
+DATASETS = ROOT.parent / "shared" / "datasets"
+
+
+@pytest.mark.parametrize(
+    ("folder", "mapped", "by_hand"),
+    [
+        (
+            "northwind-orders",
+            "deals: created_date <- 'orderDate', rep_id <- 'employeeID', account_id <- 'customerID', deal_id <- "
+            "'orderID', close_date <- 'orderDate', stage: won",
+            ["- deals.amount: orders.csv has no amount. order-details.csv shares the column 'orderID'"],
+        ),
+        (
+            "olist-marketing-funnel",
+            "reps: one row per 'sr_id' of olist_closed_deals_dataset.csv",
+            [
+                "- deals.created_date: olist_closed_deals_dataset.csv has no created date. "
+                "olist_marketing_qualified_leads_dataset.csv shares the column 'mql_id'",
+                "- leads: olist_marketing_qualified_leads_dataset.csv may hold leads",
+            ],
+        ),
+    ],
+)
+def test_init_from_a_multi_table_data_set_says_what_it_mapped_and_what_to_add_by_hand(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, folder: str, mapped: str, by_hand: list[str]
+) -> None:
+    if not (DATASETS / folder).is_dir():
+        pytest.skip(f"the shared data set {DATASETS / folder} is not available")
+    monkeypatch.chdir(ROOT)
+    result = runner.invoke(app, ["init", str(tmp_path / "acme"), "--from-export", str(DATASETS / folder)])
+    assert result.exit_code == 0, result.output
+    out = _flat(result.stdout)
+    assert mapped in out
+    assert f"Add by hand in {tmp_path / 'acme' / 'sources' / 'crm.yaml'} (keys: docs/mapping.md):" in out
+    for item in by_hand:
+        assert item in out
+    assert "validate: OK" in out
+
+
+def test_init_exits_1_when_the_guessed_mapping_does_not_validate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(ROOT)
+    export = tmp_path / "export"
+    export.mkdir()
+    (export / "deals.csv").write_text(
+        "Deal ID,Deal owner,Company,Deal Stage,Amount,Create Date,Close Date\n"
+        "1,Ann,Acme,Closed Won,100,2025-01-02,2025-01-20\n"
+        "2,Ann,Bolt,Closed Won,200,2025-01-03,\n",
+        encoding="utf-8",
+    )
+    result = runner.invoke(app, ["init", str(tmp_path / "acme"), "--from-export", str(export)])
+    assert result.exit_code == 1, result.output
+    out = _flat(result.stdout)
+    assert "validate: FAILED" in out and "won or lost deal(s) have no close date" in out
+    assert (tmp_path / "acme" / "sources" / "crm.yaml").is_file()  # written, to be fixed

@@ -184,24 +184,30 @@ def init(
         out.print(f"wrote {_esc(path)}")
     for note in made.notes:
         out.print(f"[yellow]note[/]  {_esc(note)}", soft_wrap=True)
+    if made.mapped:
+        out.print("Mapped:")
+        for table, what in made.mapped.items():
+            out.print(f"  {table}: {_esc(', '.join(what))}", soft_wrap=True)
+    if made.todo:
+        out.print(f"[yellow]Add by hand[/] in {_esc(made.source)} (keys: docs/mapping.md):")
+        for item in made.todo:
+            out.print(f"  - {_esc(item)}", soft_wrap=True)
     if from_export:
         from salesreports.data.loading import load_dataset
         from salesreports.data.validate import check
 
         try:
-            data = load_dataset(made.folder / "sources" / f"{source_name}.yaml")
+            data = load_dataset(made.source)
             report = check(data)
         except SalesReportsError as err:
             out.print(f"[red]The guessed mapping does not load yet:[/] {_esc(err)}", soft_wrap=True)
-            out.print(f"Fix it in {_esc(made.folder / 'sources' / (source_name + '.yaml'))} (docs/mapping.md).")
+            out.print(f"Fix it in {_esc(made.source)} (docs/mapping.md).")
             raise typer.Exit(1) from None
         sizes = ", ".join(f"{len(f):,} {n}" for n, f in data.tables.items())
         status = "[green]OK[/]" if report.ok else "[red]FAILED[/]"
         out.print(f"validate: {status} {sizes}. {len(report.errors)} error(s), {len(report.warnings)} warning(s).")
-        shown, missing, fixes = describe(data, report.issues)
-        out.print(f"The scorecards will show: {_esc(', '.join(shown))}.", soft_wrap=True)
-        if missing:
-            out.print(f"Not available with this data: {_esc('; '.join(missing))}.", soft_wrap=True)
+        _, _, fixes = describe(data, report.issues)
+        _print_capabilities(data, out)
         if fixes:
             out.print("Fix next:" if not report.ok else "Worth a look:")
             for fix in fixes:
@@ -211,6 +217,40 @@ def init(
     out.print(f"  salesreports validate --params {_esc(config)}")
     out.print(f"  salesreports run --params {_esc(config)}")
     out.print(f"  open {_esc(made.folder / 'build' / 'reports')}/<period>/index.html")
+    if from_export and not report.ok:
+        raise typer.Exit(1)  # written, but not ready: a script must not go on to `run`
+
+
+@app.command("mapping-docs")
+def mapping_docs(
+    out: Annotated[Path, typer.Option(help="The page to write.")] = Path("docs/mapping.md"),
+    check_only: Annotated[
+        bool, typer.Option("--check", help="Write nothing: exit 1 when the page differs from the models.")
+    ] = False,
+) -> None:
+    """Write the mapping reference (every key of source and settings files) from the models.
+
+    Example: [bold]salesreports mapping-docs --out docs/mapping.md[/] (or [bold]make docs[/]); --check compares.
+    """
+    from salesreports.run.reference import mapping_reference
+
+    text = mapping_reference()
+    current = out.read_text(encoding="utf-8") if out.is_file() else None
+    if check_only:
+        if current != text:
+            _console(stderr=True).print(
+                f"[red]{_esc(out)} is out of date[/] with the models. Fix: salesreports mapping-docs --out {_esc(out)}",
+                soft_wrap=True,
+            )
+            raise typer.Exit(1)
+        _console().print(f"{_esc(out)} is up to date.")
+        return
+    if current == text:
+        _console().print(f"{_esc(out)} is up to date.")
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    _console().print(f"wrote {_esc(out)}")
 
 
 @app.command()

@@ -35,18 +35,24 @@ class _Model(BaseModel):
 class RunSettings(_Model):
     """How report notebooks are executed."""
 
-    workers: int = Field(default=2, ge=1, le=64, description="parallel workers")
+    workers: int = Field(default=2, ge=1, le=64, description="how many reports are made at the same time")
     mode: Literal["fast", "fresh"] = Field(
-        default="fast", description="fast: forked warm workers; fresh: a new kernel per report"
+        default="fast",
+        description="`fast`: warm workers fork one process per report; `fresh`: a new Jupyter "
+        "kernel per report (slower)",
     )
     timeout: int = Field(default=300, ge=5, description="seconds one report may take before it is stopped")
-    kernel: str = Field(default="python3", description="Jupyter kernel for the fresh mode")
+    kernel: str = Field(default="python3", description="the Jupyter kernel of the `fresh` mode")
 
 
 class PrivacySettings(_Model):
     """What a rep's scorecard may show of the team."""
 
-    min_group_size: int = Field(default=5, ge=3, description="team figures need at least this many reps")
+    min_group_size: int = Field(
+        default=5,
+        ge=3,
+        description="a team median, rank or goal is shown to a rep only when this many reps have a value",
+    )
 
 
 class ScorecardSettings(_Model):
@@ -65,17 +71,17 @@ class ScorecardSettings(_Model):
 class PdfSettings(_Model):
     """PDF page settings."""
 
-    page_size: Literal["A4", "Letter"] = "A4"
-    enabled: bool = True
+    page_size: Literal["A4", "Letter"] = Field(default="A4", description="the PDF's paper size")
+    enabled: bool = Field(default=True, description="make a PDF of every report (`false`: HTML only)")
 
 
 class SmtpSettings(_Model):
     """Where mail goes. The password comes from the environment variable named here."""
 
-    host: str = "127.0.0.1"
-    port: int = 25
-    security: Literal["none", "starttls", "tls"] = "none"
-    username: str = ""
+    host: str = Field(default="127.0.0.1", description="the mail server")
+    port: int = Field(default=25, description="its port: 25, 587 (starttls) or 465 (tls)")
+    security: Literal["none", "starttls", "tls"] = Field(default="none", description="how the connection is encrypted")
+    username: str = Field(default="", description="the login, if the server asks for one")
     password_env: str = Field(
         default="SALESREPORTS_SMTP_PASSWORD",
         description="the NAME of the environment variable holding the SMTP password (never the password itself)",
@@ -89,10 +95,12 @@ class SmtpSettings(_Model):
             raise ValueError(msg)
         return value
 
-    timeout: float = 30.0
-    rate_per_minute: int = Field(default=60, ge=1)
-    max_attempts: int = Field(default=5, ge=1)
-    backoff_seconds: float = Field(default=2.0, ge=0)
+    timeout: float = Field(default=30.0, description="seconds to wait for the server")
+    rate_per_minute: int = Field(default=60, ge=1, description="at most this many messages a minute")
+    max_attempts: int = Field(default=5, ge=1, description="tries per message when the server fails temporarily")
+    backoff_seconds: float = Field(
+        default=2.0, ge=0, description="seconds of the first wait before a retry (then longer, with jitter)"
+    )
     backoff_max_seconds: float = Field(default=300.0, ge=0, description="cap of one retry's wait")
     ca_file: str = Field(default="", description="PEM bundle of CAs to trust besides the system's (relative paths)")
 
@@ -100,11 +108,16 @@ class SmtpSettings(_Model):
 class MailSettings(_Model):
     """How scorecard emails look and who gets them."""
 
-    sender: str = "Sales Ops <sales-ops@example.com>"
-    reply_to: str = ""
-    subject: str = "Your scorecard — {period_title}"
-    cc_manager: bool = False
-    attach_pdf: bool = True
+    sender: str = Field(default="Sales Ops <sales-ops@example.com>", description="the From address")
+    reply_to: str = Field(default="", description="the Reply-To address (empty: none)")
+    subject: str = Field(
+        default="Your scorecard — {period_title}",
+        description="the subject; may use {period_title}, {period}, {name}, {rep_id}, {team}, {company}",
+    )
+    cc_manager: bool = Field(
+        default=False, description="send a copy to the rep's manager (`manager_email` of the reps)"
+    )
+    attach_pdf: bool = Field(default=True, description="attach the PDF scorecard")
     unsubscribe: str = Field(default="", description="https: or mailto: URL for the List-Unsubscribe header")
     opt_out_note: str = Field(default="", description="footer text when there is no unsubscribe URL")
     report_link: str = Field(default="", description="https: URL of the online report; {period}, {rep_id}, {folder}")
@@ -114,23 +127,30 @@ class Config(_Model):
     """All project settings."""
 
     path: str = Field(default="", exclude=True)
-    company: str = "Your company"
-    currency: str = "$"
-    source: str = "sources/demo.yaml"
-    output_dir: str = "../build/reports"
-    outbox_dir: str = "../build/outbox"
+    company: str = Field(default="Your company", description="the company's name, shown on every report")
+    currency: str = Field(default="$", description="currency symbol or code of amounts, e.g. `EUR`")
+    source: str = Field(
+        default="sources/demo.yaml", description="the source file: where the CRM data lives and how it maps"
+    )
+    output_dir: str = Field(
+        default="../build/reports", description="where reports go: `<output_dir>/<period>/index.html`"
+    )
+    outbox_dir: str = Field(default="../build/outbox", description="where dry-run emails (`.eml`) go")
     templates: dict[str, str] = Field(
-        default_factory=lambda: {"rep": "../reports/rep_scorecard.ipynb", "team": "../reports/team_summary.ipynb"}
+        default_factory=lambda: {"rep": "../reports/rep_scorecard.ipynb", "team": "../reports/team_summary.ipynb"},
+        description="the notebook template of each report kind: `rep` (a rep's scorecard), `team` (a team summary)",
     )
     goals: str = Field(default="goals.yaml", description="SMART goals file; empty for none")
     coaching: str = Field(default="coaching.yaml", description="coaching rules and incentive tiers; empty for none")
-    review_cycle_months: int = Field(default=3, ge=1, le=12)
-    run: RunSettings = RunSettings()
-    privacy: PrivacySettings = PrivacySettings()
-    scorecard: ScorecardSettings = ScorecardSettings()
-    pdf: PdfSettings = PdfSettings()
-    smtp: SmtpSettings = SmtpSettings()
-    mail: MailSettings = MailSettings()
+    review_cycle_months: int = Field(
+        default=3, ge=1, le=12, description="months between performance reviews: trends compare with the last review"
+    )
+    run: RunSettings = Field(default=RunSettings(), description="how reports are executed")
+    privacy: PrivacySettings = Field(default=PrivacySettings(), description="what a rep may see of the team")
+    scorecard: ScorecardSettings = Field(default=ScorecardSettings(), description="what the pages show first")
+    pdf: PdfSettings = Field(default=PdfSettings(), description="PDF pages")
+    smtp: SmtpSettings = Field(default=SmtpSettings(), description="the mail server")
+    mail: MailSettings = Field(default=MailSettings(), description="the scorecard emails")
 
     def resolve(self, relative: str) -> Path:
         """A path from the file, resolved against the file's folder."""

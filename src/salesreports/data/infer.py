@@ -9,7 +9,12 @@ owner's name is the rep id. :meth:`Guess.to_yaml` writes the mapping with every 
 (``# guessed from 'Deal owner': 14 distinct values``), so that the analyst can check it.
 
 Nothing here is interactive and nothing is silent: what could not be recognised is listed in
-:attr:`Guess.notes` and in the written file.
+:attr:`Guess.notes` and in the written file, and what the analyst must add by hand in :attr:`Guess.todo`,
+naming the table and column. No join is guessed: when the deals' amount or created date, or the leads, are
+in a second file that shares a key with the deals (an orders file and its order lines, closed deals and
+their leads), ``todo`` names the file, the shared key and its columns, and shows the ``join:`` to write.
+An orders export (an order date, no stage and no close date) is read as won deals closed on their order
+date; a file keyed by the deals' owner column (an employees list) is the reps table.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import csv
 import datetime as dt
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,6 +58,7 @@ _DATE_FORMATS = (
     "%d %b %Y",
     "%b %d, %Y",
 )
+_NULL = object()  # a YAML null in a written mapping (``None`` is a section header)
 _WON = re.compile(r"\bwon\b|closedwon|^win$|^gagn|^gewonnen", re.IGNORECASE)
 _LOST = re.compile(r"\blost\b|closedlost|^lose$|^perdu|^verloren|^deleted$", re.IGNORECASE)
 
@@ -90,7 +96,7 @@ _DEAL_NAMES: dict[str, tuple[str, ...]] = {
 }
 _REP_NAMES: dict[str, tuple[str, ...]] = {
     "rep_id": (r"(rep|user|employee|owner|sales ?person)? ?id", r"employeeid"),
-    "name": (r"(full )?name", r"(rep|user|owner) name"),
+    "name": (r"(full |display )?name", r"(rep|user|owner|employee) name"),
     "email": (r"e-?mail( address)?",),
     "team": (r"team|group|department",),
     "region": (r"region|territory|country",),
@@ -99,7 +105,7 @@ _REP_NAMES: dict[str, tuple[str, ...]] = {
 
 
 def _norm(name: str) -> str:
-    text = name.strip().lower()
+    text = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", name.strip()).lower()  # camelCase: orderDate -> order date
     text = re.sub(r"^(deal|opportunity|person|organization)\s*-\s*", "", text)
     text = re.sub(r"[_\-./()%#:]+", " ", text)
     return re.sub(r"\s+", " ", text).strip()
@@ -117,6 +123,7 @@ class FileGuess:
     rows : number of records
     encoding, delimiter : how the CSV file reads (empty for Excel)
     notes : what the reader noticed (a byte-order mark, CRLF line ends, ...)
+    ragged : rows whose field count differs from the header's (kept with their first fields)
     """
 
     path: Path
@@ -126,6 +133,7 @@ class FileGuess:
     encoding: str = ""
     delimiter: str = ""
     notes: list[str] = field(default_factory=list)
+    ragged: int = 0
 
 
 @dataclass
@@ -139,6 +147,7 @@ class Guess:
     tables : canonical table -> ``(key, value, comment)`` lines of its mapping (value ``None``: a section)
     null_values : texts read as missing
     notes : what was not recognised or needs a look
+    todo : what the analyst must add by hand, each naming the table and column (and where the data may be)
     """
 
     name: str
@@ -146,12 +155,34 @@ class Guess:
     tables: dict[str, list[tuple[str, object, str]]] = field(default_factory=dict)
     null_values: list[str] = field(default_factory=lambda: [""])
     notes: list[str] = field(default_factory=list)
+    todo: list[str] = field(default_factory=list)
+
+    def mapped(self) -> dict[str, list[str]]:
+        """Per table, what the mapping gives each canonical column, in words (``rep_id <- 'Deal owner'``)."""
+        out: dict[str, list[str]] = {}
+        for table, lines in self.tables.items():
+            got = out.setdefault(table, [])
+            values = {k: v for k, v, _ in lines}
+            if "distinct_from" in values:
+                got.append(f"one row per '{values['distinct_from.column']}' of {values['distinct_from.file']}")
+            for key, value, _ in lines:
+                section, _, canon = key.partition(".")
+                if canon and "." not in canon:
+                    if section == "columns":
+                        got.append(f"{canon} <- '{value}'")
+                    elif section == "derive":
+                        got.append(f"{canon} = {value}")
+                    elif section == "defaults":
+                        got.append(f"{canon}: {'empty' if value is _NULL else value}")
+        return out
 
     def to_yaml(self) -> str:
         """The source file's text: every guess is a comment beside its line."""
         import json
 
         def scalar(value: object) -> str:
+            if value is _NULL:
+                return "null"
             if (
                 isinstance(value, str)
                 and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_ ]*", value)
@@ -174,6 +205,7 @@ class Guess:
             "# Check the lines marked 'guessed', then run `salesreports validate`. Keys: docs/mapping.md.",
         ]
         out += [f"# NOTE: {n}" for n in self.notes]
+        out += [f"# TODO (add by hand): {t}" for t in self.todo]
         out += [f"name: {scalar(self.name)}", f"base_dir: {scalar(self.base_dir)}"]
         out.append(f"null_values: {json.dumps(self.null_values, ensure_ascii=False)}")
         out.append("tables:")
@@ -225,7 +257,8 @@ def _read(path: Path) -> FileGuess:
     assert raw.table is not None
     columns = [c for c in raw.table.column_names if c != ROW]
     values = {c: [v for v in raw.table.column(c).to_pylist() if v is not None and v.strip()] for c in columns}
-    return FileGuess(path, columns, values, raw.table.num_rows, encoding, delimiter, notes)
+    ragged = sum(n.count for n in raw.notes if "fields" in n.message)
+    return FileGuess(path, columns, values, raw.table.num_rows, encoding, delimiter, notes, ragged)
 
 
 # --------------------------------------------------------------------------- content tests
@@ -295,17 +328,35 @@ def _rep_score(f: FileGuess) -> int:
     return (2 if has_email else 0) + (1 if has_name else 0) - (3 if _deal_score(f) >= 4 else 0)
 
 
+def _orders_like(f: FileGuess) -> bool:
+    """An orders export: an owner column and an order (created) date, but no stage, close date or amount."""
+    owner = _match(f.columns, _DEAL_NAMES["rep_id"], set())
+    date = _match(f.columns, _DEAL_NAMES["created_date"], set())
+    return owner is not None and date is not None and _is_date(f.values.get(date, []))
+
+
 def _distinct(values: list[str]) -> int:
     return len(set(values))
 
 
-def _map_deals(f: FileGuess, rel: str, notes: list[str]) -> tuple[list[tuple[str, object, str]], str | None]:
-    """The deals table's mapping lines, and the owner column (for the reps table)."""
+def _map_deals(
+    f: FileGuess, rel: str, notes: list[str], todo: list[str]
+) -> tuple[list[tuple[str, object, str]], dict[str, str]]:
+    """The deals table's mapping lines, and the export's column of each canonical column found."""
     lines: list[tuple[str, object, str]] = [("file", rel, f"{f.rows:,} rows; {', '.join(f.notes) or 'read as is'}")]
     if f.delimiter and f.delimiter != ",":
         lines.append(("delimiter", f.delimiter, "guessed from the header line"))
     if f.encoding not in ("", "utf-8"):
         lines.append(("encoding", f.encoding, "the file is not UTF-8"))
+    if f.ragged:
+        lines.append(
+            (
+                "ragged",
+                "keep_first",
+                f"{f.ragged:,} rows have more fields than the header (an unquoted delimiter?): their first fields "
+                "are kept; check that the mapped columns come before the shifted ones",
+            )
+        )
     taken: set[str] = set()
     found: dict[str, str] = {}
     order = ("stage", "close_date", "created_date", "amount", "rep_id", "account_id", "deal_id", "product", "segment")
@@ -360,8 +411,18 @@ def _map_deals(f: FileGuess, rel: str, notes: list[str]) -> tuple[list[tuple[str
     if "stage" not in found:
         if "close_date" in found:
             defaults.append(("defaults.stage", "won", "no stage column: every deal with a close date is taken as won"))
+        elif "created_date" in found:  # an orders export: every order is a sale, closed when it was ordered
+            col = found["created_date"]
+            found["close_date"] = col
+            columns.append(("columns.close_date", col, f"no close date: each order closes on its '{col}'"))
+            defaults.append(("defaults.stage", "won", "no stage or close date: every row is taken as a won order"))
+            notes.append(f"{rel}: no stage or close date: every row is read as a won deal, closed on its '{col}'")
         else:
-            notes.append(f"{rel}: no stage or status column was recognised; map `stage` by hand")
+            todo.append(f"deals.stage: {rel} has no stage or status column; map `stage` (open, won, lost) by hand")
+    if "created_date" not in found:
+        defaults.append(("defaults.created_date", _NULL, "no created date column: the sales cycle is not available"))
+    if "amount" not in found:
+        notes.append(f"{rel}: no amount or value column: revenue KPIs are not available")
     if "account_id" not in found:
         notes.append(f"{rel}: no account/company column was recognised; each deal is its own account")
         derive.append(("derive.account_id", "'deal ' || _row", "no account column: new-customer KPIs count deals"))
@@ -398,19 +459,123 @@ def _map_deals(f: FileGuess, rel: str, notes: list[str]) -> tuple[list[tuple[str
         lines += [("dates", None, ""), *dates]
     if "created_date" not in found:
         notes.append(f"{rel}: no created date: the sales cycle is not available")
-    return lines, found.get("rep_id")
+    return lines, found
 
 
-def _map_reps(f: FileGuess, rel: str) -> list[tuple[str, object, str]]:
-    lines: list[tuple[str, object, str]] = [("file", rel, f"{f.rows:,} rows")]
+def _reading(f: FileGuess) -> list[tuple[str, object, str]]:
+    """How to read a file other than the deals: delimiter, encoding, ragged rows."""
+    out: list[tuple[str, object, str]] = []
+    if f.delimiter and f.delimiter != ",":
+        out.append(("delimiter", f.delimiter, "guessed from the header line"))
+    if f.encoding not in ("", "utf-8"):
+        out.append(("encoding", f.encoding, "the file is not UTF-8"))
+    if f.ragged:
+        out.append(("ragged", "keep_first", f"{f.ragged:,} rows have more fields than the header"))
+    return out
+
+
+def _map_reps(f: FileGuess, rel: str, rep_id: str | None = None) -> list[tuple[str, object, str]]:
+    """The reps table's mapping lines; ``rep_id``: the column known to hold the deals' owner ids."""
+    lines: list[tuple[str, object, str]] = [("file", rel, f"{f.rows:,} rows"), *_reading(f)]
     taken: set[str] = set()
-    columns = []
+    columns: list[tuple[str, object, str]] = []
+    derive: list[tuple[str, object, str]] = []
+    dates: list[tuple[str, object, str]] = []
     for canon, patterns in _REP_NAMES.items():
-        col = _match(f.columns, patterns, taken)
-        if col is not None:
-            taken.add(col)
-            columns.append((f"columns.{canon}", col, f"guessed from '{col}'"))
-    return [*lines, ("columns", None, ""), *columns]
+        if canon == "rep_id" and rep_id is not None:
+            col: str | None = rep_id
+            why = f"the deals' owner column '{rep_id}' holds these ids"
+        else:
+            col = _match(f.columns, patterns, taken)
+            why = f"guessed from '{col}'"
+        if col is None:
+            continue
+        vals = f.values.get(col, [])
+        if canon == "hire_date":
+            formats = _date_formats(vals)
+            if vals and not formats:
+                continue
+            if formats and formats[0] != "%Y-%m-%d":
+                dates.append((f"dates.{canon}", formats[0], f"guessed from {len(vals):,} values like {vals[0]!r}"))
+        taken.add(col)
+        columns.append((f"columns.{canon}", col, why))
+    if not any(k == "columns.name" for k, _, _ in columns):
+        first = _match(f.columns, (r"first ?name", r"given ?name"), taken)
+        last = _match(f.columns, (r"last ?name", r"sur ?name", r"family ?name"), taken)
+        if first and last:
+            derive.append(("derive.name", f'"{first}" || \' \' || "{last}"', f"guessed from '{first}' and '{last}'"))
+    out = [*lines, ("columns", None, ""), *columns]
+    out += [("derive", None, ""), *derive] if derive else []
+    out += [("dates", None, ""), *dates] if dates else []
+    return out
+
+
+def _owner_list(others: Sequence[FileGuess], owner: str) -> FileGuess | None:
+    """A file whose column named like the deals' owner column holds unique ids: the reps table (employees)."""
+    for f in others:
+        vals = f.values.get(owner, [])
+        if vals and len(set(vals)) == len(vals) == f.rows:
+            return f
+    return None
+
+
+def _numbers(f: FileGuess, skip: str) -> list[str]:
+    """Columns of numbers, ids left out."""
+    return [
+        c
+        for c in f.columns
+        if c != skip
+        and not re.search(r"(^| )id$", _norm(c))
+        and f.values.get(c)
+        and all(_is_number(v) for v in f.values[c])
+    ]
+
+
+def _related(
+    deals: FileGuess, found: dict[str, str], others: Sequence[FileGuess], rel: Callable[[FileGuess], str]
+) -> list[str]:
+    """What to add by hand from files that share the deals' id column: no join is guessed, each is shown."""
+    key = found.get("deal_id")
+    todo: list[str] = []
+    if key is None:
+        return todo
+    for f in others:
+        if key not in f.columns:
+            continue
+        ids = set(deals.values.get(key, []))
+        hits = [v for v in f.values.get(key, []) if v in ids]
+        if not hits:
+            continue
+        n = len(set(hits))
+        shares = (
+            f"{rel(f)} shares the column '{key}' with {rel(deals)} ({n:,} of its {len(ids):,} deals are there, "
+            f"{len(hits) / n:.1f} rows each)"
+        )
+        numbers = _numbers(f, key)
+        if "amount" not in found and numbers:
+            price = next((c for c in numbers if re.search(r"price|amount|value|total", c, re.IGNORECASE)), None)
+            qty = next((c for c in numbers if re.search(r"quantity|qty|units", c, re.IGNORECASE)), None)
+            expr = f"sum({price} * {qty})" if price and qty else f"sum({numbers[0]})"
+            todo.append(
+                f"deals.amount: {rel(deals)} has no amount. {shares}, with the numbers {', '.join(numbers[:6])}. "
+                f"If the amount is there, add under tables.deals `join: [{{file: {rel(f)}, on: {key}, "
+                f"aggregate: {{net: '{expr}'}}}}]` (write the sum your amounts need) and `columns: {{amount: net}}`"
+            )
+        dated = [c for c in f.columns if c != key and _is_date(f.values.get(c, []))]
+        if "created_date" not in found and dated:
+            todo.append(
+                f"deals.created_date: {rel(deals)} has no created date. {shares}, with the dates "
+                f"{', '.join(dated[:4])}. If a deal was created then, add under tables.deals `join: [{{file: "
+                f"{rel(f)}, on: {key}, aggregate: {{created: 'min({dated[0]})'}}}}]` and `columns: {{created_date: "
+                "created}`, and remove `created_date: null` under `defaults`"
+            )
+    return todo
+
+
+def _leadlike(f: FileGuess) -> bool:
+    return bool(re.search(r"lead|mql|prospect", f.path.stem, re.IGNORECASE)) or any(
+        re.search(r"lead|mql", c, re.IGNORECASE) for c in f.columns
+    )
 
 
 def _files(paths: Sequence[Path]) -> list[Path]:
@@ -457,12 +622,16 @@ def infer_source(paths: Sequence[Path], *, base_dir: Path, name: str = "crm") ->
     files = [_read(p) for p in _files(paths)]
     deals = max(files, key=_deal_score)
     if _deal_score(deals) < 3:
-        listed = "; ".join(f"{f.path.name}: {', '.join(f.columns[:8])}" for f in files)
-        msg = (
-            f"none of the files looks like deals (opportunities): no stage, close date and amount columns ({listed}). "
-            "Fix: export the deals or opportunities report, or write the mapping by hand (docs/mapping.md)."
-        )
-        raise DataLoadError(msg, file=str(deals.path))
+        orders = [f for f in files if _orders_like(f)]
+        if not orders:
+            listed = "; ".join(f"{f.path.name}: {', '.join(f.columns[:8])}" for f in files)
+            msg = (
+                "none of the files looks like deals (opportunities) or orders: no stage, close date and amount "
+                f"columns, nor an owner and an order date ({listed}). "
+                "Fix: export the deals or opportunities report, or write the mapping by hand (docs/mapping.md)."
+            )
+            raise DataLoadError(msg, file=str(deals.path))
+        deals = max(orders, key=_deal_score)
     common = Path(os.path.commonpath([str(f.path.parent.resolve()) for f in files]))
     rel_base = os.path.relpath(common, base_dir.resolve())
     guess = Guess(name=name, base_dir=rel_base)
@@ -470,12 +639,17 @@ def infer_source(paths: Sequence[Path], *, base_dir: Path, name: str = "crm") ->
     def rel(f: FileGuess) -> str:
         return f.path.resolve().relative_to(common).as_posix()
 
-    deal_lines, owner = _map_deals(deals, rel(deals), guess.notes)
+    deal_lines, found = _map_deals(deals, rel(deals), guess.notes, guess.todo)
+    owner = found.get("rep_id")
     others = [f for f in files if f is not deals]
     reps = max(others, key=_rep_score) if others else None
+    employees = _owner_list(others, owner) if owner is not None else None
     if reps is not None and _rep_score(reps) >= 2:
         guess.tables["reps"] = _map_reps(reps, rel(reps))
         others.remove(reps)
+    elif employees is not None:
+        guess.tables["reps"] = _map_reps(employees, rel(employees), rep_id=owner)
+        others.remove(employees)
     elif owner is not None:
         guess.tables["reps"] = [
             ("distinct_from", None, f"no rep list: the reps are the {_distinct(deals.values[owner]):,} deal owners"),
@@ -489,10 +663,17 @@ def infer_source(paths: Sequence[Path], *, base_dir: Path, name: str = "crm") ->
             ("derive.name", f'"{owner}"', "the display name"),
         ]
     else:
-        guess.notes.append("no rep or owner column was recognised: map `rep_id` of the deals by hand")
+        guess.todo.append(f"deals.rep_id: no rep or owner column was recognised in {rel(deals)}; map it by hand")
     guess.tables["deals"] = deal_lines
+    guess.todo += _related(deals, found, others, rel)
+    if others:
+        guess.notes.append(f"not recognised as deals or reps, so left out: {', '.join(rel(f) for f in others)}")
     for f in others:
-        guess.notes.append(f"{rel(f)} was not recognised as deals or reps and is left out ({', '.join(f.columns[:6])})")
+        if _leadlike(f):
+            guess.todo.append(
+                f"leads: {rel(f)} may hold leads ({', '.join(f.columns[:6])}); to get the lead KPIs, map it by hand "
+                "under tables.leads: lead_id, rep_id, created_date, qualified (and converted_deal_id)"
+            )
     markers = sorted({v.strip() for f in files for vals in f.values.values() for v in vals if v.strip() in _NULLS})
     if markers:
         guess.null_values = ["", *markers]

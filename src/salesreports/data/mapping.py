@@ -80,18 +80,37 @@ class _Strict(BaseModel):
 
 
 class _CsvOptions(_Strict):
-    encoding: str = "utf-8"
-    delimiter: str = ","
-    ragged: Ragged = "error"
-    sheet: str | int | None = None
+    encoding: str = Field(
+        default="utf-8",
+        description="text encoding of a CSV file, e.g. `cp1252` for an export saved by Excel on Windows; "
+        "a byte-order mark at the start of the file wins",
+    )
+    delimiter: str = Field(
+        default=",", description='the character between fields of a CSV file: `;`, `"\\t"` for a tab, `|`'
+    )
+    ragged: Ragged = Field(
+        default="error",
+        description="rows with more or fewer fields than the header: `error` (report them), `keep_first` (keep "
+        "the first fields, warn) or `skip` (leave them out, warn)",
+    )
+    sheet: str | int | None = Field(
+        default=None,
+        description="for an Excel file: the sheet's name, or its position counting from 0 (default: the first)",
+    )
 
 
 class Join(_CsvOptions):
     """Aggregates joined from a second file, e.g. order lines summed per order."""
 
-    file: str = Field(description="CSV or Parquet file, relative to base_dir")
-    on: str | dict[str, str] = Field(description="shared key column, or {main_column: joined_column}")
-    aggregate: dict[str, str] = Field(description="new column -> SQL aggregate over the joined file")
+    file: str = Field(description="the second file (CSV, Excel or Parquet), relative to `base_dir`")
+    on: str | dict[str, str] = Field(
+        description="the key both files share, e.g. `orderID`, or `{main_column: joined_column}` when the names "
+        "differ; keys are compared as trimmed text"
+    )
+    aggregate: dict[str, str] = Field(
+        description="new columns, each a SQL aggregate over the joined file's rows with the same key, e.g. "
+        "`{amount: 'sum(unitPrice * quantity)'}`; use them under `columns`, `derive` and `where`"
+    )
 
     @property
     def keys(self) -> tuple[str, str]:
@@ -104,26 +123,75 @@ class Join(_CsvOptions):
 class DistinctFrom(_CsvOptions):
     """A table made of the distinct values of one column of a file."""
 
-    file: str
-    column: str
+    file: str = Field(description="the file holding the column (CSV, Excel or Parquet), relative to `base_dir`")
+    column: str = Field(description="the column whose distinct, non-empty values become the table's rows")
 
 
 class TableSpec(_CsvOptions):
     """Where one canonical table comes from and how its columns map."""
 
-    file: str | None = None
-    table: str | None = None
-    query: str | None = None
-    distinct_from: DistinctFrom | None = None
-    null_values: list[str] | None = None
-    columns: dict[str, str] = Field(default_factory=dict)
-    derive: dict[str, str] = Field(default_factory=dict)
-    defaults: dict[str, Any] = Field(default_factory=dict)
-    values: dict[str, dict[Any, Any]] = Field(default_factory=dict)
-    date_format: str | list[str] | None = None
-    dates: dict[str, str | list[str]] = Field(default_factory=dict)
-    join: list[Join] = Field(default_factory=list)
-    where: str | None = None
+    file: str | None = Field(
+        default=None,
+        description="the export file (CSV, Excel `.xlsx`/`.xls`/`.ods` or Parquet), relative to `base_dir`; "
+        "for a source of kind `files`",
+    )
+    table: str | None = Field(
+        default=None, description="a database table or view; for a source of kind `duckdb` or `sql`"
+    )
+    query: str | None = Field(
+        default=None, description="a SQL query instead of `table`; for a source of kind `duckdb` or `sql`"
+    )
+    distinct_from: DistinctFrom | None = Field(
+        default=None,
+        description="instead of `file`: one row per distinct value of a column of another file, e.g. the reps as "
+        "the distinct deal owners of a deals export; each row's line is where the value first appears",
+    )
+    null_values: list[str] | None = Field(
+        default=None,
+        description="texts that mean \"missing\" in this table, e.g. `['', 'NULL', 'n/a']` "
+        "(default: the source's `null_values`)",
+    )
+    columns: dict[str, str] = Field(
+        default_factory=dict,
+        description="renames: `{canonical column: the export's column}`; a column whose name is already "
+        "canonical needs no entry; ids stay text (`007` stays `007`)",
+    )
+    derive: dict[str, str] = Field(
+        default_factory=dict,
+        description="computed columns: `{canonical column: DuckDB SQL expression}` over the export's columns "
+        "(numeric texts read as numbers), the `join` aggregates and `_row` (the record's line in the file), e.g. "
+        "`firstName || ' ' || lastName`",
+    )
+    defaults: dict[str, Any] = Field(
+        default_factory=dict,
+        description="constants: `{canonical column: value}` for a column the export lacks, or the value used "
+        "where the mapped column is empty, e.g. `{stage: won}`; `null` makes an empty column",
+    )
+    values: dict[str, dict[Any, Any]] = Field(
+        default_factory=dict,
+        description="value maps: `{canonical column: {export value: canonical value}}`, e.g. "
+        "`{stage: {Closed Won: won}}`; matched ignoring case where the column has allowed values; map a "
+        "value to `null` to mean missing",
+    )
+    date_format: str | list[str] | None = Field(
+        default=None,
+        description="the strptime format of every date column of the table, e.g. `'%d/%m/%Y'`; a list is tried "
+        "in order (default: ISO 8601, `2026-10-31`)",
+    )
+    dates: dict[str, str | list[str]] = Field(
+        default_factory=dict,
+        description="the format of one date column, when they differ: `{close_date: '%m/%d/%Y %I:%M %p'}`",
+    )
+    join: list[Join] = Field(
+        default_factory=list,
+        description="aggregates over a second file joined by a key, e.g. order lines summed per order "
+        "(see the `join` entries below)",
+    )
+    where: str | None = Field(
+        default=None,
+        description="a DuckDB SQL filter on the export's rows, e.g. `\"Pipeline\" = 'Sales'`; "
+        "the rows it leaves out are counted in a warning",
+    )
 
     def formats(self, column: str) -> list[str]:
         """The date formats declared for a column (empty: ISO 8601)."""
@@ -205,16 +273,40 @@ def _table_problems(kind: str, tname: str, spec: TableSpec) -> list[tuple[Loc, s
 class SourceSpec(_Strict):
     """A data source: its kind, location and the tables it provides."""
 
-    name: str
-    description: str = ""
-    kind: Literal["files", "duckdb", "sql"] = "files"
-    base_dir: str = "."
-    database: str | None = None
-    url: str | None = None
-    null_values: list[str] = Field(default_factory=lambda: [""])
-    severity: dict[str, Literal["error", "warning"]] = Field(default_factory=dict)
-    unassigned_rep: str | None = None
-    tables: dict[str, TableSpec]
+    name: str = Field(description="the source's name, shown in messages and the run manifest")
+    description: str = Field(default="", description="a note for the people who maintain the file")
+    kind: Literal["files", "duckdb", "sql"] = Field(
+        default="files",
+        description="`files` (CSV, Excel, Parquet), `duckdb` (a DuckDB database file) or `sql` (any database "
+        "SQLAlchemy reaches, e.g. PostgreSQL)",
+    )
+    base_dir: str = Field(default=".", description="the folder the tables' files are in, relative to this source file")
+    database: str | None = Field(
+        default=None, description="the `.duckdb` file, relative to `base_dir`; for kind `duckdb`"
+    )
+    url: str | None = Field(
+        default=None,
+        description="a SQLAlchemy URL for kind `sql`, e.g. `postgresql://reports:${DB_PASSWORD}@db/crm`; "
+        "`${VAR}` is read from the environment, so the password stays out of the file",
+    )
+    null_values: list[str] = Field(
+        default_factory=lambda: [""],
+        description="texts that mean \"missing\" in every table, e.g. `['', 'NULL']`; a table may set its own",
+    )
+    severity: dict[str, Literal["error", "warning"]] = Field(
+        default_factory=dict,
+        description="change a data rule's severity, e.g. `{close_before_create: warning}` when the export is "
+        "known to break it and reports must still run (the issues are still shown); rules are listed below",
+    )
+    unassigned_rep: str | None = Field(
+        default=None,
+        description="a pseudo-rep id for rows without a rep (e.g. leads nobody worked): they count in team and "
+        "company totals instead of failing validation, and a warning counts them",
+    )
+    tables: dict[str, TableSpec] = Field(
+        description="the canonical tables this source provides: `reps`, `deals`, `leads`, `activities`, "
+        "`targets`, `feedback`; KPIs and sections that need a table the source lacks are left out"
+    )
     path: str = Field(default="", exclude=True)
 
     @model_validator(mode="after")

@@ -103,10 +103,25 @@ TABLES: dict[str, Table] = {
                 Column("name", "str", required=False, nullable=True, description="display name"),
                 Column("email", "str", required=False, nullable=True, description="where the scorecard goes"),
                 Column("team", "str", required=False, nullable=True, description="team name"),
-                Column("region", "str", required=False, nullable=True),
-                Column("manager_id", "str", required=False, nullable=True),
-                Column("manager_email", "str", required=False, nullable=True),
-                Column("hire_date", "date", required=False, nullable=True),
+                Column("region", "str", required=False, nullable=True, description="sales region or country"),
+                Column(
+                    "manager_id", "str", required=False, nullable=True, description="the rep id of the rep's manager"
+                ),
+                Column(
+                    "manager_email",
+                    "str",
+                    required=False,
+                    nullable=True,
+                    description="where a copy goes with `mail.cc_manager`",
+                ),
+                Column(
+                    "hire_date",
+                    "date",
+                    required=False,
+                    nullable=True,
+                    description="first day in the job; without it the rep counts from their first deal, lead or "
+                    "activity",
+                ),
                 Column("leave_date", "date", required=False, nullable=True, description="last day, if left"),
             ),
             "the sales reps",
@@ -115,11 +130,17 @@ TABLES: dict[str, Table] = {
         Table(
             "deals",
             (
-                Column("deal_id", "str", unique=True),
+                Column("deal_id", "str", unique=True, description="the deal's id, unique"),
                 _REP,
                 Column("account_id", "str", description="the customer account"),
-                Column("product", "str", required=False, nullable=True),
-                Column("segment", "str", required=False, nullable=True),
+                Column("product", "str", required=False, nullable=True, description="what was sold (goal scopes)"),
+                Column(
+                    "segment",
+                    "str",
+                    required=False,
+                    nullable=True,
+                    description="customer segment or industry (revenue from new segments, goal scopes)",
+                ),
                 Column(
                     "created_date",
                     "date",
@@ -127,8 +148,15 @@ TABLES: dict[str, Table] = {
                     description="when the deal was opened; may be empty (kept: an open deal counts in the pipeline "
                     "from the data's latest month; left out of the sales cycle, with a count)",
                 ),
-                Column("close_date", "date", nullable=True, description="empty while open"),
-                Column("stage", "str", allowed=STAGES),
+                Column(
+                    "close_date",
+                    "date",
+                    nullable=True,
+                    description="when the deal was won or lost; empty (or the expected date) while open",
+                ),
+                Column(
+                    "stage", "str", allowed=STAGES, description="open, won or lost: map the CRM's stages with `values:`"
+                ),
                 Column(
                     "amount",
                     "float",
@@ -137,8 +165,15 @@ TABLES: dict[str, Table] = {
                     min=0.0,
                     description="deal value; absent when the CRM export has none (revenue KPIs not available)",
                 ),
-                Column("cost", "float", required=False, nullable=True, min=0.0),
-                Column("units", "float", required=False, nullable=True, min=0.0),
+                Column(
+                    "cost",
+                    "float",
+                    required=False,
+                    nullable=True,
+                    min=0.0,
+                    description="cost of a won deal (profit margin)",
+                ),
+                Column("units", "float", required=False, nullable=True, min=0.0, description="units sold (volume)"),
             ),
             "opportunities: open, won or lost",
             key=("deal_id",),
@@ -146,12 +181,19 @@ TABLES: dict[str, Table] = {
         Table(
             "leads",
             (
-                Column("lead_id", "str", unique=True),
+                Column("lead_id", "str", unique=True, description="the lead's id, unique"),
                 _REP,
-                Column("created_date", "date"),
-                Column("source", "str", required=False, nullable=True),
-                Column("qualified", "bool"),
-                Column("converted_deal_id", "str", required=False, nullable=True, references="deals.deal_id"),
+                Column("created_date", "date", description="when the lead came in"),
+                Column("source", "str", required=False, nullable=True, description="where it came from, e.g. web"),
+                Column("qualified", "bool", description="qualified (yes/no)"),
+                Column(
+                    "converted_deal_id",
+                    "str",
+                    required=False,
+                    nullable=True,
+                    references="deals.deal_id",
+                    description="the deal it became, if any (lead-to-sale conversion)",
+                ),
             ),
             "leads and their qualification",
             key=("lead_id",),
@@ -160,19 +202,21 @@ TABLES: dict[str, Table] = {
             "activities",
             (
                 _REP,
-                Column("date", "date"),
-                Column("type", "str", allowed=ACTIVITY_TYPES),
+                Column("date", "date", description="when it happened"),
+                Column("type", "str", allowed=ACTIVITY_TYPES, description="call, email, meeting or demo"),
             ),
             "calls, emails, meetings, demos",
         ),
         Table(
             "targets",
             (
-                Column("rep_id", "str", required=False, nullable=True, references="reps.rep_id"),
-                Column("team", "str", required=False, nullable=True),
+                Column(
+                    "rep_id", "str", required=False, nullable=True, references="reps.rep_id", description="whose target"
+                ),
+                Column("team", "str", required=False, nullable=True, description="or the team's, when rep_id is empty"),
                 Column("period", "str", description="month as YYYY-MM"),
                 Column("metric", "str", description="a KPI name, e.g. revenue"),
-                Column("target", "float", min=0.0),
+                Column("target", "float", min=0.0, description="the target value (quota)"),
             ),
             "quotas per rep (or team) per month",
         ),
@@ -180,11 +224,11 @@ TABLES: dict[str, Table] = {
             "feedback",
             (
                 _REP,
-                Column("date", "date"),
-                Column("source", "str", allowed=FEEDBACK_SOURCES),
-                Column("score", "float", min=1.0, max=5.0, nullable=True),
+                Column("date", "date", description="when it was given"),
+                Column("source", "str", allowed=FEEDBACK_SOURCES, description="client, manager or peer"),
+                Column("score", "float", min=1.0, max=5.0, nullable=True, description="1 (poor) to 5 (excellent)"),
                 Column("tags", "str", required=False, nullable=True, description="';'-separated themes"),
-                Column("text", "str", required=False, nullable=True),
+                Column("text", "str", required=False, nullable=True, description="the feedback in words"),
             ),
             "qualitative feedback from clients, managers and peers",
         ),

@@ -181,8 +181,9 @@ def _degenerate(data: Dataset) -> dict[str, str]:
     """KPIs whose value the data fixes in advance, so that showing them would say nothing true.
 
     An export of won deals only (orders, closed deals) has a win rate of 100% everywhere; one whose deals are
-    created and closed on the same day has a sales cycle of 0 days everywhere; one whose leads reach a rep
-    only by converting (a marketing funnel joined to closed deals) has a lead conversion of 100% for every rep.
+    created and closed on the same day has a sales cycle of 0 days everywhere, and one whose won deals have no
+    created date has no sales cycle at all; one whose leads reach a rep only by converting (a marketing funnel
+    joined to closed deals) has a lead conversion of 100% for every rep.
     """
     out: dict[str, str] = {}
     leads = data.get("leads")
@@ -203,7 +204,9 @@ def _degenerate(data: Dataset) -> dict[str, str]:
         created = pd.to_datetime(won["created_date"], errors="coerce")
         closed = pd.to_datetime(won["close_date"], errors="coerce")
         known = created.notna() & closed.notna()
-        if not known.any() or (created[known].dt.normalize() == closed[known].dt.normalize()).all():
+        if not known.any():
+            out["sales_cycle_days"] = "the won deals have no created date"
+        elif (created[known].dt.normalize() == closed[known].dt.normalize()).all():
             out["sales_cycle_days"] = "the deals are created and won on the same day"
     return out
 

@@ -73,13 +73,19 @@ class Scaffold:
     folder : the settings folder
     files : the files written, in order
     config : the settings file
+    source : the source file
     notes : what the mapping guess could not recognise
+    mapped : per canonical table, what the guessed mapping gives each column, in words
+    todo : what the analyst must add by hand to the source file, naming the table and column
     """
 
     folder: Path
     files: list[Path] = field(default_factory=list)
     config: Path = Path()
+    source: Path = Path()
     notes: list[str] = field(default_factory=list)
+    mapped: dict[str, list[str]] = field(default_factory=dict)
+    todo: list[str] = field(default_factory=list)
 
 
 def _config_text(company: str, currency: str, source: str, templates: Path, folder: Path) -> str:
@@ -152,13 +158,13 @@ def scaffold(
             "Fix: choose a new folder, or delete the files you want written again."
         )
         raise ConfigError(msg, file=str(existing[0]))
-    out = Scaffold(folder=folder, config=targets["config"])
+    out = Scaffold(folder=folder, config=targets["config"], source=targets["source"])
     if exports:
         from salesreports.data.infer import infer_source
 
         guess = infer_source(list(exports), base_dir=targets["source"].parent, name=source)
         source_text = guess.to_yaml()
-        out.notes = list(guess.notes)
+        out.notes, out.mapped, out.todo = list(guess.notes), guess.mapped(), list(guess.todo)
     else:
         source_text = _SOURCE.format(company=company, name=source)
     coaching = resources.files("salesreports.metrics").joinpath("coaching_defaults.yaml").read_text(encoding="utf-8")
@@ -177,29 +183,20 @@ def scaffold(
 
 
 def describe(data: Dataset, issues: Sequence[Issue]) -> tuple[list[str], list[str], list[str]]:
-    """What the reports of a data set will show.
+    """What the reports of a data set will show (the pages' own rule: :mod:`salesreports.metrics.capabilities`).
 
     Returns
     -------
     (shown, missing, next_fixes)
-        KPI labels the data supports; "KPI (needs table.column)" for the others; the first errors to fix
-        (or the first warnings when there is no error), as text.
+        KPI labels the data supports; "KPI (why not)" for the others; the first errors to fix (or the first
+        warnings when there is no error), as text.
     """
+    from salesreports.metrics.capabilities import capabilities
     from salesreports.metrics.kpis import registry
 
-    shown: list[str] = []
-    missing: list[str] = []
-    for kpi in registry():
-        lacking = [
-            f"{t}.{c}" for t, c in kpi.columns if t not in data.tables or (c and c not in data.tables[t].columns)
-        ]
-        lacking += [
-            t for t in getattr(kpi, "tables", ()) if t not in data.tables and not any(x.startswith(t) for x in lacking)
-        ]
-        if lacking:
-            missing.append(f"{kpi.label} (needs {', '.join(sorted(set(lacking)))})")
-        else:
-            shown.append(kpi.label)
+    caps = capabilities(data)
+    shown = [k.label for k in registry() if caps.supports(k.name)]
+    missing = [f"{k.label} ({caps.unsupported[k.name]})" for k in registry() if not caps.supports(k.name)]
     errors = [str(i) for i in issues if i.severity == "error"]
     fixes = errors[:3] or [str(i) for i in issues if i.severity == "warning"][:3]
     return shown, missing, fixes
