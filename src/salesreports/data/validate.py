@@ -333,6 +333,14 @@ def _check_deals(c: _Checker, deals: pd.DataFrame) -> None:
     if undated.any():
         n_open = int((undated & ~closed).sum())
         n_won = int((undated & deals["stage"].eq("won").to_numpy()).sum())
+        uses = {
+            (True, True): "open deals count in the open pipeline from the data's latest month, won deals in "
+            "revenue and deals won",
+            (True, False): "they count in the open pipeline from the data's latest month",
+            (False, True): "won deals count in revenue and deals won",
+            (False, False): "lost deals count in the win rate",
+        }[(n_open > 0, n_won > 0)]
+        cycle = f". The sales cycle, which needs the date, leaves out these {n_won:,} won deal(s)" if n_won else ""
         c.add(
             "missing_created_date",
             "deals",
@@ -340,8 +348,7 @@ def _check_deals(c: _Checker, deals: pd.DataFrame) -> None:
             undated,
             "created_date",
             f"{{n:,}} deal(s) have no created date ({n_open:,} open, {int(undated.sum()) - n_open:,} won or lost). "
-            "They are kept: open deals count in the open pipeline from the data's latest month, won deals in "
-            f"revenue and deals won. The sales cycle, which needs the date, leaves out these {n_won:,} won deal(s)",
+            f"They are kept: {uses}{cycle}",
             "fill in created_date in the export if the CRM has it (nothing else to do: the reports handle it)",
         )
     before = closed & (deals["close_date"] < deals["created_date"]).to_numpy()

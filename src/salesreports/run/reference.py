@@ -85,9 +85,10 @@ of that day.
 - `close_date` (must be mapped, may be empty). A won or lost deal needs one: without it, the error
   `closed_without_date`. Revenue, deals won and lost, win rate, average deal size, units, margin, new
   customers, repeat business and the sales cycle count a deal in the month of its close date. An open
-  deal's close date is best left empty: validation does not check it for being in the future, but it
-  counts among the data's dates, so an expected close date after today moves the data's latest month
-  past today.
+  deal's close date is its expected one: it is not a date of the data (the data's latest month comes
+  from deals won or lost, leads and activities), so an export with expected close dates can keep them.
+- A leads or activities export that stops before the deals do: its KPIs are "not available" (the leads
+  data ends in ...) for the months after its last row, not zero.
 - An export of won deals only (no lost deals) has no win rate: it is left out of the pages.
 
 **Leads, activities, feedback, targets**
