@@ -118,6 +118,34 @@ def test_init_from_a_multi_table_data_set_says_what_it_mapped_and_what_to_add_by
     assert "validate: OK" in out
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("folder", "period", "rep"), [("northwind-orders", "1998-04", "1"), ("olist-marketing-funnel", "2018-10", "")]
+)
+def test_a_guessed_mapping_of_a_shared_data_set_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, folder: str, period: str, rep: str
+) -> None:
+    """As a new user would: init on the raw files, then run straight away (before adding anything by hand)."""
+    if not (DATASETS / folder).is_dir():
+        pytest.skip(f"the shared data set {DATASETS / folder} is not available")
+    monkeypatch.chdir(ROOT)
+    settings = tmp_path / "acme"
+    assert runner.invoke(app, ["init", str(settings), "--from-export", str(DATASETS / folder)]).exit_code == 0
+    if not rep:  # Olist's reps are hashes: the one with the most closed deals
+        import csv
+
+        with (DATASETS / folder / "olist_closed_deals_dataset.csv").open(encoding="utf-8") as f:
+            owners = [row["sr_id"] for row in csv.DictReader(f)]
+        rep = max(set(owners), key=owners.count)
+    args = ["run", "--params", str(settings / "config.yaml"), "--period", period, "--reps", rep, "--workers", "1"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    out = settings / "build" / "reports" / period
+    cards = [p for p in out.glob("*/scorecard.html") if not p.parent.name.startswith("team-")]
+    assert len(cards) == 1 and (cards[0].parent / "scorecard.pdf").is_file()
+    assert (out / "team-company" / "scorecard.html").is_file() and (out / "index.html").is_file()
+
+
 def test_init_exits_1_when_the_guessed_mapping_does_not_validate(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
