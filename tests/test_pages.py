@@ -345,3 +345,18 @@ def test_emails_show_only_what_the_data_supports(runs: dict[str, Run], name: str
         sent += 1
     if name in ("demo", "deals_only"):
         assert sent >= 2  # Northwind and Olist have no email addresses
+
+
+def test_the_pseudo_rep_of_rows_without_a_rep_is_nobody_on_the_pages(runs: dict[str, Run]) -> None:
+    """Olist's unconverted leads belong to `unassigned_rep: unassigned`: in the totals, never listed as a rep,
+    never in a median, and no team summary of its own."""
+    run = runs["olist"]
+    pages = _pages(run)
+    assert not any(kind == "team" and ctx["team"]["name"] == "Unassigned" for kind, _, ctx in pages)
+    company = next(ctx for kind, _, ctx in pages if kind == "company")
+    members = {m["rep_id"] for m in company["team"]["members"]}
+    assert "unassigned" not in members and len(members) == 22  # the 22 closing reps of SOURCE.md
+    text = _soup(next(f for kind, f, _ in pages if kind == "company")).get_text(" ", strip=True)
+    assert "unassigned" not in text.lower() and "22 reps" in text
+    for kind, _, ctx in pages:  # every rep's leads are the ones they won: no 100% conversion anywhere
+        assert "lead_conversion" in ctx["capabilities"]["unsupported"], kind

@@ -224,6 +224,7 @@ def rep_benchmarks(
     review_cycle_months: int = 3,
     with_trends: bool = True,
     period_ends: Collection[str] | None = None,
+    exclude: Collection[str] = (),
 ) -> pd.DataFrame:
     """Each rep's values next to their team's and the company's distribution, with rank and trends.
 
@@ -236,6 +237,8 @@ def rep_benchmarks(
     with_trends : add the columns of :func:`trends`
     period_ends : only rows ending in these months (``YYYY-MM``); trends still look back into the
         whole table. The same rows as without it, filtered, at a fraction of the cost.
+    exclude : rep ids that are not people (the source's ``unassigned_rep``): no rows, and not counted
+        in any team's or the company's figures (their deals still count in the team and company totals)
 
     Returns
     -------
@@ -246,7 +249,8 @@ def rep_benchmarks(
         missing), ``vs_team`` ("better", "worse" or "same" than the team median, "" when unknown);
         and the trend columns.
     """
-    history = values[values["entity_type"] == "rep"].reset_index(drop=True)
+    history = values[(values["entity_type"] == "rep") & ~values["entity_id"].isin(list(exclude))]
+    history = history.reset_index(drop=True)
     reps = history if period_ends is None else history[history["period_end"].isin(period_ends)]
     team = group_stats(reps, ["team", *KEYS], min_group_size=min_group_size)
     company = group_stats(reps, KEYS, min_group_size=min_group_size)

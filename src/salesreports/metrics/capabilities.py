@@ -188,8 +188,10 @@ def _degenerate(data: Dataset) -> dict[str, str]:
     out: dict[str, str] = {}
     leads = data.get("leads")
     if leads is not None and {"rep_id", "converted_deal_id"} <= set(leads.columns):
-        with_rep = leads[leads["rep_id"].notna()]
-        if len(with_rep) and with_rep["converted_deal_id"].notna().all() and leads["rep_id"].isna().any():
+        rep = leads["rep_id"].astype("string")
+        assigned = (rep.notna() & (rep != (data.unassigned_rep or ""))).fillna(False).to_numpy(dtype=bool)
+        with_rep = leads[assigned]
+        if len(with_rep) and with_rep["converted_deal_id"].notna().all() and not assigned.all():
             out["lead_conversion"] = (
                 "the leads table names a rep only for leads that became deals: every rep would convert 100%"
             )

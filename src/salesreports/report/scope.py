@@ -186,8 +186,10 @@ class Scope:
         end = str(self.period.end)
         self._team = {str(r): str(grid.teams[t]) for r, t in zip(grid.reps, grid.rep_team, strict=True)}
         self._members = {}
+        pseudo = self.data.unassigned_rep  # rows without a rep: in the team's totals, not one of its people
         for rep, team in self._team.items():
-            self._members.setdefault(team, []).append(rep)
+            if rep != pseudo:
+                self._members.setdefault(team, []).append(rep)
         self._info = {str(k): {str(c): v for c, v in row.items()} for k, row in self.reps.to_dict("index").items()}
         self._notes = self._feedback_notes()
         self._weekly = self._weekly_counts()
@@ -258,6 +260,10 @@ class Scope:
     def teams(self) -> list[str]:
         """Every team on the grid."""
         return [str(t) for t in self.table.grid.teams]
+
+    def team_size(self, team: str) -> int:
+        """How many people the team has (the source's ``unassigned_rep`` is not one)."""
+        return len(self._members.get(team, []))
 
     def team_of(self, rep_id: str) -> str:
         """The rep's team."""
@@ -390,12 +396,12 @@ class Scope:
     # -- team contexts ------------------------------------------------------------------------
     def team_context(self, team: str) -> dict[str, Any]:
         """The context of a team summary (for its manager): per-rep figures of that team only."""
-        members = self.rep_ids() if team == COMPANY else list(self._members.get(team, []))
+        people = {r for m in self._members.values() for r in m} if team == COMPANY else set(self._members.get(team, []))
+        members = [r for r in self.rep_ids() if r in people]  # in the grid's order
         entity = (COMPANY, COMPANY) if team == COMPANY else ("team", team)
         reps = [{**self._rep_info(r), "skipped": self.employment(r)} for r in members]
         now = self._now
-        if team != COMPANY:
-            now = now[now["rep_id"].isin(members)]
+        now = now[now["rep_id"].isin(members)]
         position = {r: i for i, r in enumerate(members)}
         now = now.iloc[np.argsort(now["rep_id"].map(position).to_numpy(), kind="stable")]  # in members' order
         owners = {*members, team, COMPANY}
@@ -504,7 +510,11 @@ def build_scope(data: Dataset, table: KpiTable, config: Config, period: Period) 
     privacy = config.privacy.min_group_size
     months = [str(period.end - n) for n in range(TREND_MONTHS + 1)]
     bench = rep_benchmarks(
-        values, min_group_size=privacy, review_cycle_months=config.review_cycle_months, period_ends=months
+        values,
+        min_group_size=privacy,
+        review_cycle_months=config.review_cycle_months,
+        period_ends=months,
+        exclude=[data.unassigned_rep] if data.unassigned_rep else [],
     )
     bench = _in_window(_suppress_quartiles(bench, privacy), period)
     bench = bench.iloc[np.argsort(bench["rep_id"].astype(str).to_numpy(), kind="stable")]  # each rep's rows together

@@ -194,7 +194,8 @@ def plan_period(
         for rep_id in reps or [r for r in all_reps if r != pseudo]:
             wanted.append(("rep", rep_id, rep_id))
     if "team" in kinds:
-        wanted.extend(("team", team, team) for team in [*scope.teams(), "company"])
+        teams = [t for t in scope.teams() if scope.team_size(t)]  # not a team of the pseudo-rep alone
+        wanted.extend(("team", team, team) for team in [*teams, "company"])
     templates = {k: config.template(k) for k in {w[0] for w in wanted}}
     template_hash = {}
     for kind, template in templates.items():
