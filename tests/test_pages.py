@@ -360,3 +360,16 @@ def test_the_pseudo_rep_of_rows_without_a_rep_is_nobody_on_the_pages(runs: dict[
     assert "unassigned" not in text.lower() and "22 reps" in text
     for kind, _, ctx in pages:  # every rep's leads are the ones they won: no 100% conversion anywhere
         assert "lead_conversion" in ctx["capabilities"]["unsupported"], kind
+
+
+def test_a_table_that_stops_before_the_month_leaves_its_tiles_out_with_one_note(runs: dict[str, Run]) -> None:
+    """Olist's leads stop in May 2018: October 2018 shows no lead tiles, says why once, and never says 0 leads."""
+    for kind, folder, _ in _pages(runs["olist"]):
+        soup = _soup(folder)
+        labels = [t.get_text(strip=True).lower() for t in soup.select(".sr-tile__label")]
+        assert not {"leads", "qualified leads", "lead quality"} & set(labels), (folder.name, labels)
+        text = soup.get_text(" ", strip=True)
+        assert "The leads data ends in May 2018: no leads, qualified leads or lead quality for October 2018." in text
+        if kind == "company":  # reps who closed nothing are named for managers, with why
+            attention = next(a for a in soup.select("aside.sr-callout") if "to talk to" in a.get_text())
+            assert "no deals closed in October 2018" in attention.get_text()

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from salesreports.data.loading import Dataset
-from salesreports.metrics.measures import COHORTS, HISTORY_MONTHS, MEASURES, NO_SIGN, NOT_EMPLOYED
+from salesreports.metrics.measures import COHORTS, HISTORY_MONTHS, MEASURES, NO_SIGN, NOT_EMPLOYED, data_ends
 from salesreports.metrics.periods import GRAINS, of_grain
 
 if TYPE_CHECKING:
@@ -896,7 +896,7 @@ def _evaluate(
             after = start > end
             value[:, after] = np.nan
             title = ctx.grid.months[end].strftime("%B %Y")
-            reason[:, after] = f"the {table} data ends in {title}"
+            reason[:, after] = data_ends(table, title)
     # a quarter, year or 12 months that began before the data: the value covers the months the data has
     # (``_roll`` clips the span); pages say "since <first month>" beside it (report.views.window_note)
     return value, reason

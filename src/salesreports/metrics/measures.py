@@ -10,13 +10,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["COHORTS", "HISTORY_MONTHS", "MEASURES", "NOT_EMPLOYED", "NO_SIGN", "Cohort", "Measure"]
+__all__ = ["COHORTS", "HISTORY_MONTHS", "MEASURES", "NOT_EMPLOYED", "NO_SIGN", "Cohort", "Measure", "data_ends"]
 
 HISTORY_MONTHS = 12  # "active" customer = a won deal in the trailing 12 months; "new" = none in the 12 before
 # why a rep's month has no values: outside the hire/leave dates, or (no hire date) before the rep's first deal,
 # lead or activity. The engine writes these reasons; pages read them to tell the two apart.
 NOT_EMPLOYED = "not employed in this period"
 NO_SIGN = "no deal, lead or activity of this rep by this period"
+
+
+def data_ends(table: str, month: str) -> str:
+    """Why a period after a table's last row has no value: ``the leads data ends in May 2018``.
+
+    With ``month=""`` the words every such reason contains (pages find these KPIs by them)."""
+    return f"the {table} data ends in {month}" if month else " data ends in "
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ import pandas as pd
 
 from salesreports.errors import ParamsError
 from salesreports.metrics.kpis import format_value, get, registry
-from salesreports.metrics.measures import NO_SIGN, NOT_EMPLOYED
+from salesreports.metrics.measures import NO_SIGN, NOT_EMPLOYED, data_ends
 from salesreports.metrics.periods import of_grain
 
 __all__ = ["RepView", "TeamView", "evidence_text", "rep_view", "team_view"]
@@ -289,14 +289,42 @@ class _View:
         return tile
 
     def tile_names(self, kpis: Sequence[str] | None = None) -> list[str]:
-        """The KPIs of the headline tiles that this data set supports (default: the context's headline)."""
-        return [n for n in (kpis or self.headline) if self.supports(n)]
+        """The KPIs of the headline tiles that this data set supports (default: the context's headline),
+        without those whose table ends before the period (:meth:`ended` says so once)."""
+        ended = self.ended(kpis)
+        return [n for n in (kpis or self.headline) if self.supports(n) and n not in ended]
+
+    def ended(self, kpis: Sequence[str] | None = None) -> dict[str, str]:
+        """Headline KPIs with no value because their table's rows stop before the period -> that reason."""
+        out = {}
+        for name in kpis or self.headline:
+            _, reason = self.value(name, get(name).tile_grain)
+            if data_ends("", "") in reason:
+                out[name] = reason
+        return out
+
+    def ended_note(self, kpis: Sequence[str] | None = None) -> Any:
+        """One note for the tiles left out because their data stops before the period (``None`` when none)."""
+        from salesreports.report.display import callout
+
+        by_reason: dict[str, list[str]] = {}
+        for name, reason in self.ended(kpis).items():
+            by_reason.setdefault(reason, []).append(get(name).label.lower())
+        if not by_reason:
+            return None
+        lines = []
+        for why, labels in by_reason.items():
+            listed = f"{', '.join(labels[:-1])} or {labels[-1]}" if len(labels) > 1 else labels[0]
+            lines.append(f"{why[:1].upper()}{why[1:]}: no {listed} for {self.period_title}.")
+        return callout("info", "Not in the data for this month", lines)
 
     def tiles(self, kpis: Sequence[str] | None = None) -> Any:
         """Headline KPI tiles: value, target and attainment, change vs last month, team median."""
         from salesreports.report.display import tiles
 
-        return tiles([self.tile(n) for n in self.tile_names(kpis)])
+        shown = tiles([self.tile(n) for n in self.tile_names(kpis)])
+        note = self.ended_note(kpis)
+        return shown if note is None else shown + note
 
     def goals(self) -> Any:
         """Goal progress: actual, expected at pace, projected to the deadline, status (``None`` without goals)."""
@@ -391,9 +419,11 @@ class RepView(_View):
 
         items, notice = self.tile_list(kpis)
         box = callout("info", notice, []) if notice else None
-        if not items:
-            return box
-        return tiles(items) if box is None else box + tiles(items)
+        out = box if not items else tiles(items) if box is None else box + tiles(items)
+        note = self.ended_note(kpis)
+        if note is None:
+            return out
+        return note if out is None else out + note
 
     def trend(self, kpi: str) -> Any:
         """A 12-month trend of a KPI with the team's median and interquartile band (``None`` if unsupported)."""
@@ -724,11 +754,13 @@ class TeamView(_View):
                 flags.setdefault(str(r["entity"]), []).append(
                     f"{k.label} {format_value(r['value'], k.format, self.currency)}"
                 )
-        if self.supports("win_rate"):
-            closed = self.rep_frame("win_rate", "month")
+        if self.supports("deals_won"):
+            # no deal closed: no win rate (a data set of won deals only has no win rate: no deal won)
+            closed = self.rep_frame("win_rate" if self.supports("win_rate") else "deals_won", "month")
+            nothing = closed["value"].isna() if self.supports("win_rate") else ~(closed["value"] > 0)
             won = self.rep_frame("deals_won", "month").set_index("rep_id")["reason"]
             skipped = {m["rep_id"] for m in self.ctx["team"]["members"] if m.get("skipped")}
-            for _, r in closed[closed["value"].isna()].iterrows():
+            for _, r in closed[nothing].iterrows():
                 reason = won.get(r["rep_id"])
                 if r["rep_id"] in skipped or reason == NOT_EMPLOYED:
                     continue
