@@ -143,6 +143,9 @@ def test_kpis_the_data_fixes_in_advance_are_not_shown(tmp_path: Path) -> None:
     caps = capabilities(data, compute_kpis(data))
     assert caps.unsupported["win_rate"] == "the deals table has no lost deals: every closed deal is won"
     assert caps.unsupported["sales_cycle_days"] == "the deals are created and won on the same day"
+    assert (
+        caps.unsupported["open_pipeline"] == "the deals table has no open deals: the pipeline is empty in every month"
+    )
     assert caps.supports("revenue") and caps.supports("avg_deal_size")
     (tmp_path / "deals.csv").write_text(
         "deal_id,rep_id,account_id,created_date,close_date,stage,amount\n"

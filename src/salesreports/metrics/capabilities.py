@@ -180,10 +180,10 @@ def capabilities(data: Dataset, table: KpiTable | None = None) -> Capabilities:
 def _degenerate(data: Dataset) -> dict[str, str]:
     """KPIs whose value the data fixes in advance, so that showing them would say nothing true.
 
-    An export of won deals only (orders, closed deals) has a win rate of 100% everywhere; one whose deals are
-    created and closed on the same day has a sales cycle of 0 days everywhere, and one whose won deals have no
-    created date has no sales cycle at all; one whose leads reach a rep only by converting (a marketing funnel
-    joined to closed deals) has a lead conversion of 100% for every rep.
+    An export of won deals only (orders, closed deals) has a win rate of 100% everywhere and a pipeline of $0;
+    one whose deals are created and closed on the same day has a sales cycle of 0 days everywhere, and one
+    whose won deals have no created date has no sales cycle at all; one whose leads reach a rep only by
+    converting (a marketing funnel joined to closed deals) has a lead conversion of 100% for every rep.
     """
     out: dict[str, str] = {}
     leads = data.get("leads")
@@ -201,6 +201,9 @@ def _degenerate(data: Dataset) -> dict[str, str]:
     stage = deals["stage"].astype("string")
     if not (stage == "lost").any():
         out["win_rate"] = "the deals table has no lost deals: every closed deal is won"
+    if not (stage == "open").any():  # orders or closed deals only: a pipeline of $0 every month
+        why = "the deals table has no open deals: the pipeline is empty in every month"
+        out.update(open_pipeline=why, pipeline_coverage=why)
     won = deals[(stage == "won").fillna(False).to_numpy(dtype=bool)]
     if {"created_date", "close_date"} <= set(won.columns) and len(won):
         created = pd.to_datetime(won["created_date"], errors="coerce")
