@@ -373,3 +373,11 @@ def test_a_table_that_stops_before_the_month_leaves_its_tiles_out_with_one_note(
         if kind == "company":  # reps who closed nothing are named for managers, with why
             attention = next(a for a in soup.select("aside.sr-callout") if "to talk to" in a.get_text())
             assert "no deals closed in October 2018" in attention.get_text()
+
+
+def test_managers_see_who_to_talk_to_on_a_kpi_the_data_has(runs: dict[str, Run]) -> None:
+    """Northwind has none of the key KPIs (attainment, win rate, conversion, calls): the team's ranking KPI
+    (revenue) decides, and Steven Buchanan's $210 in April 1998 is the lowest of the company."""
+    company = next(f for kind, f, _ in _pages(runs["northwind"]) if kind == "company")
+    attention = next(a for a in _soup(company).select("aside.sr-callout") if "to talk to" in a.get_text())
+    assert "Steven Buchanan: Revenue $210" in attention.get_text(" ", strip=True)

@@ -739,9 +739,9 @@ class TeamView(_View):
         from salesreports.report.display import callout
 
         flags: dict[str, list[str]] = {}
-        for kpi in ATTENTION_KPIS:
-            if not self.supports(kpi):
-                continue
+        # the key KPIs the data has; without any of them, the KPI the team is ranked by
+        checked = [k for k in ATTENTION_KPIS if self.supports(k)] or ([self.ranking] if self.ranking else [])
+        for kpi in checked:
             k = get(kpi)
             f = self.rep_frame(kpi)
             v = f["value"]  # at or past the quartile and worse than the median (ties at $0 included)
@@ -770,7 +770,11 @@ class TeamView(_View):
             if g["status"] in ("at risk", "missed") and g["owner"] in self._names:
                 flags.setdefault(self._names[g["owner"]], []).append(f"goal {g['goal_id']} {g['status']}")
         if not flags:
-            return callout("good", "Nobody stands out", ["No rep is in the bottom quarter on a key KPI."])
+            if not checked:
+                return None
+            labels = [get(k).label.lower() for k in checked]
+            listed = f"{', '.join(labels[:-1])} or {labels[-1]}" if len(labels) > 1 else labels[0]
+            return callout("good", "Nobody stands out", [f"No rep is in the bottom quarter on {listed}."])
         lines = [f"{name}: {'; '.join(items)}" for name, items in sorted(flags.items(), key=lambda x: -len(x[1]))]
         return callout("warn", f"{len(flags)} rep(s) to talk to", lines)
 
