@@ -159,7 +159,7 @@ def test_no_tile_row_column_or_chart_without_a_value(runs: dict[str, Run], name:
             if "sr-tile--na" in tile["class"]:  # supported, but this rep, team or month lacks it: and says why
                 assert tile.select_one(".sr-tile__sub").get_text(strip=True), f"{folder.name}: {label} without why"
         for table in soup.select("table.sr-table"):
-            rows = [[td.get_text(strip=True) for td in tr.select("td")] for tr in table.select("tbody tr")]
+            rows = [[td.get_text(strip=True) for td in tr.select("th, td")] for tr in table.select("tbody tr")]
             empty = {"not available", "—", ""}
             for col in range(1, len(rows[0]) if rows else 0):
                 assert any(r[col] not in empty for r in rows), f"{folder.name}: an empty column {col}"

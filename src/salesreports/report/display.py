@@ -320,8 +320,12 @@ def table(
     caption: str = "",
     currency: str = "$",
     figures: Sequence[str] = (),
+    row_headers: bool = True,
 ) -> Html:
     """An HTML table of a data frame (without its index), every cell escaped.
+
+    Each row's first cell is its header (``<th scope="row">``: the rep's or KPI's name). On a phone every row
+    becomes a card: the name, then one "column: value" line per cell (each cell carries its column's label).
 
     Parameters
     ----------
@@ -335,8 +339,10 @@ def table(
     caption
         The table's caption.
     figures
-        Text columns holding figures already formatted ("$33,320", "40.5% – 104.1%"): on screens wider than
-        a phone and in print they break only between words, never inside a number.
+        Text columns holding figures already formatted ("$33,320", "40.5% – 104.1%"): they break only between
+        words, never inside a number.
+    row_headers
+        Make each row's first cell its header (default); ``False`` for a table without a name column.
 
     Raises
     ------
@@ -381,7 +387,10 @@ def table(
             )
             attr = f' class="{cls}"' if cls else ""
             direction = ' dir="auto"' if kinds[col] == "text" else ""
-            tds.append(f"<td{attr}{direction}>{_esc(text)}</td>")
+            if i == 0 and row_headers:
+                tds.append(f'<th scope="row"{attr}{direction}>{_esc(text)}</th>')
+            else:
+                tds.append(f'<td{attr}{direction} data-label="{_esc(heads[col])}">{_esc(text)}</td>')
         body.append(f"<tr>{''.join(tds)}</tr>")
         cells_text.append(row_text)
     num_attr = ' class="sr-num"'
@@ -389,8 +398,11 @@ def table(
     cap = _clean(caption).strip()
     cap_html = f"<caption>{_esc(cap)}</caption>" if cap else ""
     empty = "" if body else f'<tr><td colspan="{max(len(columns), 1)}" class="sr-na">No rows.</td></tr>'
+    # focusable and named: a table wider than the screen scrolls inside its box, by keyboard too
+    name = _esc(cap or "Table")
     html = (
-        f'<div class="sr sr-table-wrap {_IGNORE_MATH}"><table class="sr-table">{cap_html}'
+        f'<div class="sr sr-table-wrap {_IGNORE_MATH}" role="region" tabindex="0" aria-label="{name}">'
+        f'<table class="sr-table">{cap_html}'
         f"<thead><tr>{ths}</tr></thead><tbody>{''.join(body)}{empty}</tbody></table></div>"
     )
     return Html(
@@ -525,7 +537,12 @@ def goal_list(goals: Sequence[Any]) -> Html:
         bar = ""
         if g.progress is not None:
             width = max(0.0, min(g.progress, 1.0)) * 100
-            aria = f"{format_value(g.progress, 'percent')} of target reached"
+            shown = format_value(g.progress, "percent")
+            aria = f"{shown} of target reached"
+            if g.progress < 0:  # moved away from the target since the baseline: no "-92.0% reached"
+                shown = "moved away"
+                away = format_value(-g.progress, "percent")
+                aria = f"no progress towards the target: moved away from it by {away} of the distance to go"
             mark = ""
             if g.expected_progress is not None:
                 left = max(0.0, min(g.expected_progress, 1.0)) * 100
@@ -534,7 +551,7 @@ def goal_list(goals: Sequence[Any]) -> Html:
             bar = (
                 f'<div class="sr-goal__progress"><div class="sr-bar" role="img" aria-label="{_esc(aria)}">'
                 f'<span class="sr-bar__fill sr-bar__fill--{cls}" style="width:{width:.1f}%"></span>{mark}</div>'
-                f'<span class="sr-bar__pct">{_esc(format_value(g.progress, "percent"))}</span></div>'
+                f'<span class="sr-bar__pct">{_esc(shown)}</span></div>'
             )
         facts = [
             ("Actual", g.actual),
