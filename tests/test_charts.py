@@ -189,12 +189,42 @@ def test_funnel_labels_and_missing_stage() -> None:
     assert list(spec["layer"][0]["encoding"]["y"]["sort"]) == ["Leads", "Qualified", "Won"]
 
 
-def test_activity_stacks_known_types_first_and_filters_missing_counts() -> None:
+def test_activity_stacks_known_types_first_and_never_draws_a_missing_count() -> None:
     spec = charts.activity(ACTIVITY).to_dict()
-    assert spec["encoding"]["color"]["scale"]["domain"] == ["call", "meeting", "webinar"]
-    assert any("isValid(datum['count'])" in t.get("filter", "") for t in spec["transform"])
-    assert None in [r["count"] for r in rows(spec)]
-    assert "5 Oct" in spec["encoding"]["x"]["axis"]["labelExpr"]
+    bars = spec["layer"][0]
+    assert bars["encoding"]["color"]["scale"]["domain"] == ["call", "meeting", "webinar"]
+    assert "5 Oct" in bars["encoding"]["x"]["axis"]["labelExpr"]
+    data = {(r["week"], r["type"]): r for r in rows(spec)}
+    # calls at the bottom, meetings on top of them; the missing count is neither a bar nor a letter
+    assert (data["2026-10-05", "call"]["y0"], data["2026-10-05", "call"]["y1"]) == (0.0, 5.0)
+    assert (data["2026-10-05", "meeting"]["y0"], data["2026-10-05", "meeting"]["mid"]) == (5.0, 6.5)
+    assert data["2026-10-12", "call"]["count"] is None and data["2026-10-12", "call"]["y1"] is None
+    assert data["2026-10-12", "call"]["initial"] == ""
+    assert (data["2026-10-12", "webinar"]["y0"], data["2026-10-12", "webinar"]["initial"]) == (0.0, "W")
+
+
+def test_activity_types_differ_without_colour() -> None:
+    """White gaps between the parts of a bar, a letter per part, the letters in the legend; dark colours."""
+    spec = charts.activity(ACTIVITY).to_dict()
+    bars, letters = spec["layer"]
+    assert bars["mark"]["stroke"] == "white"
+    assert letters["mark"]["type"] == "text" and letters["encoding"]["text"]["field"] == "initial"
+    assert "' (' +" in bars["encoding"]["color"]["legend"]["labelExpr"]
+    assert charts.activity_initials(["call", "email", "meeting", "demo", "chat"]) == {
+        "call": "C", "email": "E", "meeting": "M", "demo": "D", "chat": "CH"
+    }  # fmt: skip
+    for colour in bars["encoding"]["color"]["scale"]["range"]:
+        assert _contrast(colour, "#ffffff") >= 4.5  # white letters on it read; it stands out from the page
+
+
+def _contrast(a: str, b: str) -> float:
+    def luminance(colour: str) -> float:
+        c = [int(colour.lstrip("#")[i : i + 2], 16) / 255 for i in (0, 2, 4)]
+        c = [x / 12.92 if x <= 0.03928 else ((x + 0.055) / 1.055) ** 2.4 for x in c]
+        return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2]
+
+    la, lb = sorted((luminance(a), luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
 
 
 def test_ramp_lines_and_benchmark() -> None:

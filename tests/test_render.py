@@ -238,7 +238,8 @@ def test_html_header_and_charts(built: dict[str, Path]) -> None:
         "Funnel: 120 leads, 54 qualified, 20 proposals, 9 won.",
         "Activities per week over five weeks.",
     ]
-    assert html.count("<svg") == 3
+    assert html.count("<svg") == 6  # each chart twice: for the page and PDF, and narrower for phones
+    assert html.count('<div class="sr-chart__svg sr-chart__svg--narrow" aria-hidden="true"><svg') == 3
     assert html.count('font-family="Liberation Sans, Arial, Helvetica, sans-serif"') > 10
     ids = re.findall(r'\bid="([^"]+)"', html)
     assert len(ids) == len(set(ids))  # clip paths of different charts never collide
@@ -271,7 +272,7 @@ def test_interactive_inlines_the_bundle_once(tmp_path: Path) -> None:
     assert html.count("<script>") == 1
     assert "srEmbedAll" in html
     assert html.count('<script type="application/json" class="sr-chart__spec">') == 3
-    assert html.split("<script>")[0].count("<svg") == 3  # static fallback kept
+    assert html.split("<script>")[0].count("<svg") == 6  # static fallbacks kept (page and phone)
     bundle = next(cache.glob("vega-bundle-*.js"))
     stamp = bundle.stat().st_mtime_ns
     r.html(team_notebook(), tmp_path / "team.html")

@@ -131,10 +131,14 @@ class Chart:
     spec: Mapping[str, Any]
     alt: str
     name: str
+    table: Html | None = None
 
     def bundle(self) -> dict[str, Any]:
         """The project's chart mimebundle (without any rendered image)."""
-        return {CHART_MIME: {"spec": dict(self.spec), "alt": self.alt, "name": self.name}, "text/plain": self.alt}
+        payload: dict[str, Any] = {"spec": dict(self.spec), "alt": self.alt, "name": self.name}
+        if self.table is not None:
+            payload["table"] = {"html": self.table.html, "text": self.table.text}
+        return {CHART_MIME: payload, "text/plain": self.alt}
 
     def _repr_mimebundle_(
         self, include: Iterable[str] | None = None, exclude: Iterable[str] | None = None
@@ -150,7 +154,7 @@ class Chart:
         return f"Chart {self.name}: {self.alt}"
 
 
-def chart(chart: Any, alt: str, name: str = "") -> Chart:
+def chart(chart: Any, alt: str, name: str = "", *, table: Html | None = None) -> Chart:
     """Wrap an altair chart (or a Vega-Lite dict) for display in a report notebook.
 
     Parameters
@@ -163,6 +167,9 @@ def chart(chart: Any, alt: str, name: str = "") -> Chart:
         block images), e.g. "Revenue rose from $31k in May to $44k in October; team median $38k".
     name
         A slug for file names and email Content-IDs; derived from ``alt`` when empty.
+    table
+        The chart's numbers as a table (:func:`table`), when the alt text cannot give them all: the page
+        offers it under the chart ("The numbers as a table"), for screen readers and anyone who wants them.
 
     Raises
     ------
@@ -181,7 +188,7 @@ def chart(chart: Any, alt: str, name: str = "") -> Chart:
     else:
         msg = f"display.chart(): expected an altair chart or a Vega-Lite dict, got {type(chart).__name__}."
         raise TemplateError(msg, chart=name)
-    return Chart(spec=spec, alt=text, name=_slug(name or text))
+    return Chart(spec=spec, alt=text, name=_slug(name or text), table=table)
 
 
 # -- tiles ---------------------------------------------------------------------------------------------------
