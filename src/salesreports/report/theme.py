@@ -154,6 +154,7 @@ def narrow(spec: Mapping[str, Any]) -> dict[str, Any]:
     for key in ("axis", "legend"):
         part = cfg.setdefault(key, {})
         part.update(labelFontSize=size, titleFontSize=size)
+    cfg["axis"].update(labelOverlap="greedy", labelSeparation=8)  # drop labels closer than 8 px: fewer months
     cfg.setdefault("legend", {}).update(columns=3, columnPadding=12, symbolSize=110)
     cfg.setdefault("axisY", {})["tickCount"] = NARROW_TICKS
     cfg.setdefault("title", {}).update(fontSize=NARROW_TITLE_SIZE, subtitleFontSize=size)
