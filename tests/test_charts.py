@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -352,3 +354,21 @@ def test_ramp_ticks_are_whole_months() -> None:
     spec = charts.ramp(frame, "revenue").to_dict()
     axes = [layer["encoding"]["x"]["axis"] for layer in spec["layer"] if "x" in layer.get("encoding", {})]
     assert axes and all(a["values"] == [1, 2, 3] for a in axes)
+
+
+@pytest.mark.parametrize("name", sorted(BUILDERS))
+def test_the_phone_drawing_is_narrower_with_larger_text_and_fewer_ticks(name: str) -> None:
+    from salesreports.report import display
+
+    spec = display.chart(BUILDERS[name](), alt="x").spec
+    phone = theme.narrow(spec)
+    assert phone["width"] == theme.NARROW_WIDTH < spec["width"]
+    assert phone["config"]["axis"]["labelFontSize"] >= 13 and phone["config"]["legend"]["labelFontSize"] >= 13
+    assert phone["config"]["axisY"]["tickCount"] <= 4
+    text = json.dumps(phone)
+    assert all(int(n) <= 4 for n in re.findall(r'"tickCount": (\d+)', text))
+    assert all(float(n) >= 13 for n in re.findall(r'"fontSize": ([\d.]+)', text))
+    assert spec["width"] == theme.CHART_WIDTH  # the page's spec is left as it was
+    title = phone["title"]["text"] if isinstance(phone["title"], dict) else phone["title"]
+    lines = title if isinstance(title, list) else [title]
+    assert all(len(line) <= 40 for line in lines)
