@@ -7,6 +7,7 @@ PY      := $(VENV)/bin/python
 SR      := $(VENV)/bin/salesreports
 STAMP   := $(VENV)/.installed
 SYSSTAMP := build/.sysdeps
+AXE     := node_modules/axe-core/axe.min.js
 PARAMS  ?= params/config.yaml
 PERIOD  ?=
 WORKERS ?=
@@ -24,7 +25,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[dev,lab,dask]'
 	@touch $(STAMP)
 
-setup: $(STAMP) sysdeps ## Create .venv and install the package, tools, Debian packages and the pre-commit hook
+setup: $(STAMP) sysdeps $(AXE) ## Create .venv and install the package, tools, Debian packages, axe-core and the pre-commit hook
 	@if [ -d .git ] || git rev-parse --git-dir >/dev/null 2>&1; then $(VENV)/bin/pre-commit install >/dev/null; fi
 
 sysdeps: ## Install Debian packages (chromium, poppler-utils, fonts) when missing
@@ -34,6 +35,13 @@ sysdeps: ## Install Debian packages (chromium, poppler-utils, fonts) when missin
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
+
+# axe-core (the accessibility checker the browser tests inject into every page type), pinned by package-lock.json;
+# installed when missing or when the lock changes
+$(AXE): package.json package-lock.json | sysdeps
+	@command -v npm >/dev/null || { echo "npm is missing: install Node.js 18+ with npm (Debian: apt-get install nodejs npm)"; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $(AXE)
 
 data/demo/deals.csv: | $(STAMP)
 	$(SR) demo-data --out data/demo

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -189,12 +191,42 @@ def test_funnel_labels_and_missing_stage() -> None:
     assert list(spec["layer"][0]["encoding"]["y"]["sort"]) == ["Leads", "Qualified", "Won"]
 
 
-def test_activity_stacks_known_types_first_and_filters_missing_counts() -> None:
+def test_activity_stacks_known_types_first_and_never_draws_a_missing_count() -> None:
     spec = charts.activity(ACTIVITY).to_dict()
-    assert spec["encoding"]["color"]["scale"]["domain"] == ["call", "meeting", "webinar"]
-    assert any("isValid(datum['count'])" in t.get("filter", "") for t in spec["transform"])
-    assert None in [r["count"] for r in rows(spec)]
-    assert "5 Oct" in spec["encoding"]["x"]["axis"]["labelExpr"]
+    bars = spec["layer"][0]
+    assert bars["encoding"]["color"]["scale"]["domain"] == ["call", "meeting", "webinar"]
+    assert "5 Oct" in bars["encoding"]["x"]["axis"]["labelExpr"]
+    data = {(r["week"], r["type"]): r for r in rows(spec)}
+    # calls at the bottom, meetings on top of them; the missing count is neither a bar nor a letter
+    assert (data["2026-10-05", "call"]["y0"], data["2026-10-05", "call"]["y1"]) == (0.0, 5.0)
+    assert (data["2026-10-05", "meeting"]["y0"], data["2026-10-05", "meeting"]["mid"]) == (5.0, 6.5)
+    assert data["2026-10-12", "call"]["count"] is None and data["2026-10-12", "call"]["y1"] is None
+    assert data["2026-10-12", "call"]["initial"] == ""
+    assert (data["2026-10-12", "webinar"]["y0"], data["2026-10-12", "webinar"]["initial"]) == (0.0, "W")
+
+
+def test_activity_types_differ_without_colour() -> None:
+    """White gaps between the parts of a bar, a letter per part, the letters in the legend; dark colours."""
+    spec = charts.activity(ACTIVITY).to_dict()
+    bars, letters = spec["layer"]
+    assert bars["mark"]["stroke"] == "white"
+    assert letters["mark"]["type"] == "text" and letters["encoding"]["text"]["field"] == "initial"
+    assert "' (' +" in bars["encoding"]["color"]["legend"]["labelExpr"]
+    assert charts.activity_initials(["call", "email", "meeting", "demo", "chat"]) == {
+        "call": "C", "email": "E", "meeting": "M", "demo": "D", "chat": "CH"
+    }  # fmt: skip
+    for colour in bars["encoding"]["color"]["scale"]["range"]:
+        assert _contrast(colour, "#ffffff") >= 4.5  # white letters on it read; it stands out from the page
+
+
+def _contrast(a: str, b: str) -> float:
+    def luminance(colour: str) -> float:
+        c = [int(colour.lstrip("#")[i : i + 2], 16) / 255 for i in (0, 2, 4)]
+        c = [x / 12.92 if x <= 0.03928 else ((x + 0.055) / 1.055) ** 2.4 for x in c]
+        return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2]
+
+    la, lb = sorted((luminance(a), luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
 
 
 def test_ramp_lines_and_benchmark() -> None:
@@ -322,3 +354,21 @@ def test_ramp_ticks_are_whole_months() -> None:
     spec = charts.ramp(frame, "revenue").to_dict()
     axes = [layer["encoding"]["x"]["axis"] for layer in spec["layer"] if "x" in layer.get("encoding", {})]
     assert axes and all(a["values"] == [1, 2, 3] for a in axes)
+
+
+@pytest.mark.parametrize("name", sorted(BUILDERS))
+def test_the_phone_drawing_is_narrower_with_larger_text_and_fewer_ticks(name: str) -> None:
+    from salesreports.report import display
+
+    spec = display.chart(BUILDERS[name](), alt="x").spec
+    phone = theme.narrow(spec)
+    assert phone["width"] == theme.NARROW_WIDTH < spec["width"]
+    assert phone["config"]["axis"]["labelFontSize"] >= 13 and phone["config"]["legend"]["labelFontSize"] >= 13
+    assert phone["config"]["axisY"]["tickCount"] <= 4
+    text = json.dumps(phone)
+    assert all(int(n) <= 4 for n in re.findall(r'"tickCount": (\d+)', text))
+    assert all(float(n) >= 13 for n in re.findall(r'"fontSize": ([\d.]+)', text))
+    assert spec["width"] == theme.CHART_WIDTH  # the page's spec is left as it was
+    title = phone["title"]["text"] if isinstance(phone["title"], dict) else phone["title"]
+    lines = title if isinstance(title, list) else [title]
+    assert all(len(line) <= 40 for line in lines)

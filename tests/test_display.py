@@ -135,7 +135,7 @@ def test_table_formats_escapes_and_marks_missing() -> None:
     assert '<th scope="col" class="sr-num">Revenue</th>' in html
     assert ">50.0%<" in html
     assert html.count("not available") == 3
-    assert '<td class="sr-date">2026-10-03</td>' in html
+    assert '<td class="sr-date" data-label="closed">2026-10-03</td>' in html
     assert 'dir="auto"' in html
     text = repr(out).splitlines()
     assert text[0] == "Deals <won>"
@@ -279,8 +279,40 @@ def test_chart_accepts_a_dict_and_requires_alt() -> None:
 def test_table_figure_columns_break_only_between_words() -> None:
     frame = pd.DataFrame({"KPI": ["Revenue"], "You": ["$33,320"], "Range": [None]})
     html = d.table(frame, figures=["You", "Range"]).html
-    assert '<td dir="auto">Revenue</td>' in html
-    assert '<td class="sr-fig" dir="auto">$33,320</td>' in html
-    assert '<td class="sr-fig sr-na" dir="auto">not available</td>' in html
-    css = d.component_css()
-    assert "@media print, (min-width: 40em) { .sr-table .sr-fig { overflow-wrap: normal; } }" in css
+    assert '<th scope="row" dir="auto">Revenue</th>' in html  # the row's name is its header
+    assert '<td class="sr-fig" dir="auto" data-label="You">$33,320</td>' in html
+    assert '<td class="sr-fig sr-na" dir="auto" data-label="Range">not available</td>' in html
+    css = d.component_css(browser=False)  # on every screen and in the PDF, not only from 40em or in print
+    assert ".sr-table .sr-fig, .sr-table .sr-num { overflow-wrap: normal; }" in css
+    assert "@media print, (min-width: 40em)" not in css
+
+
+def test_table_without_row_headers_and_cards_label_every_cell() -> None:
+    frame = pd.DataFrame({"week": ["5 Oct"], "calls": [3]})
+    html = d.table(frame, row_headers=False, caption="Per week").html
+    assert 'scope="row"' not in html
+    assert '<td dir="auto" data-label="week">5 Oct</td>' in html
+    assert 'role="region" tabindex="0" aria-label="Per week"' in html  # a scrolling table is reachable by keyboard
+
+
+@pytest.mark.parametrize(
+    ("progress", "pct", "aria"),
+    [
+        (0.5, "50.0%", "50.0% of target reached"),
+        (-0.92, "moved away", "no progress towards the target: moved away from it by 92.0% of the distance to go"),
+    ],
+)
+def test_goal_bar_reads_sensibly_when_progress_is_negative(progress: float, pct: str, aria: str) -> None:
+    html = d.goal_list([d.GoalItem(name="Cycle time", status="at risk", progress=progress)]).html
+    assert f'<span class="sr-bar__pct">{pct}</span>' in html
+    assert f'aria-label="{aria}"' in html
+    assert "-92" not in html
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [(1, "1st"), (2, "2nd"), (3, "3rd"), (4, "4th"), (11, "11th"), (12, "12th"), (13, "13th"), (21, "21st"),
+     (40.6, "41st"), (41, "41st"), (42, "42nd"), (43, "43rd"), (92, "92nd"), (100, "100th"), (111, "111th")],
+)  # fmt: skip
+def test_ordinal(value: float, text: str) -> None:
+    assert d.ordinal(value) == text

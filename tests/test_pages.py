@@ -160,7 +160,7 @@ def test_no_tile_row_column_or_chart_without_a_value(runs: dict[str, Run], name:
             if "sr-tile--na" in tile["class"]:  # supported, but this rep, team or month lacks it: and says why
                 assert tile.select_one(".sr-tile__sub").get_text(strip=True), f"{folder.name}: {label} without why"
         for table in soup.select("table.sr-table"):
-            rows = [[td.get_text(strip=True) for td in tr.select("td")] for tr in table.select("tbody tr")]
+            rows = [[td.get_text(strip=True) for td in tr.select("th, td")] for tr in table.select("tbody tr")]
             empty = {"not available", "—", ""}
             for col in range(1, len(rows[0]) if rows else 0):
                 assert any(r[col] not in empty for r in rows), f"{folder.name}: an empty column {col}"
@@ -168,7 +168,7 @@ def test_no_tile_row_column_or_chart_without_a_value(runs: dict[str, Run], name:
                 for r in rows:
                     assert any(c not in empty for c in r[1:]), f"{folder.name}: an empty row {r[0]}"
         for fig in soup.select("figure.sr-chart"):
-            alt = fig["aria-label"]
+            alt = fig.get("aria-label") or fig.select_one("[role=img]")["aria-label"]  # a chart with a table
             assert "not available" not in alt and "across 0 reps" not in alt, f"{folder.name}: {alt}"
         assert "across 0 reps" not in soup.get_text()
 

@@ -238,7 +238,8 @@ def test_html_header_and_charts(built: dict[str, Path]) -> None:
         "Funnel: 120 leads, 54 qualified, 20 proposals, 9 won.",
         "Activities per week over five weeks.",
     ]
-    assert html.count("<svg") == 3
+    assert html.count("<svg") == 6  # each chart twice: for the page and PDF, and narrower for phones
+    assert html.count('<div class="sr-chart__svg sr-chart__svg--narrow" aria-hidden="true"><svg') == 3
     assert html.count('font-family="Liberation Sans, Arial, Helvetica, sans-serif"') > 10
     ids = re.findall(r'\bid="([^"]+)"', html)
     assert len(ids) == len(set(ids))  # clip paths of different charts never collide
@@ -271,7 +272,7 @@ def test_interactive_inlines_the_bundle_once(tmp_path: Path) -> None:
     assert html.count("<script>") == 1
     assert "srEmbedAll" in html
     assert html.count('<script type="application/json" class="sr-chart__spec">') == 3
-    assert html.split("<script>")[0].count("<svg") == 3  # static fallback kept
+    assert html.split("<script>")[0].count("<svg") == 6  # static fallbacks kept (page and phone)
     bundle = next(cache.glob("vega-bundle-*.js"))
     stamp = bundle.stat().st_mtime_ns
     r.html(team_notebook(), tmp_path / "team.html")
@@ -492,3 +493,24 @@ def test_a_section_the_data_could_not_fill_is_left_out_with_its_heading() -> Non
         "Closing words, no heading.",
         "## The end",
     ]
+
+
+def test_the_pdf_leaves_out_phone_charts_and_chart_tables(tmp_path: Path) -> None:
+    """A chart's phone drawing and its numbers as a table are for browsers; the PDF draws each chart once."""
+    weeks = pd.DataFrame({"week": ["2026-10-05", "2026-10-05"], "type": ["call", "email"], "count": [3, 4]})
+    numbers = d.table(pd.DataFrame({"week": ["5 Oct"], "call": [3], "email": [4]}), caption="Per week")
+    chart = d.chart(charts.activity(weeks), alt="Activity: 7 in one week.", name="activity", table=numbers)
+    nb = new_notebook(cells=[_cell(chart)], metadata={"salesreports": _meta("rep", "S", "", REP)})
+    r = render.Renderer()
+    html = r.html(nb, tmp_path / "a.html").read_text(encoding="utf-8")
+    assert html.count("<svg") == 2
+    assert '<figure class="sr-chart" data-chart="activity"><div class="sr-chart__pic" role="img"' in html
+    assert '<details class="sr-chart__data"><summary>The numbers as a table</summary>' in html
+    assert '<th scope="row" dir="auto">5 Oct</th>' in html  # the table stays a table, outside the image
+    seen: list[str] = []
+    real = render._charts_as_images
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(render, "_charts_as_images", lambda text: seen.append(text) or real(text))
+        r.pdf(tmp_path / "a.html", tmp_path / "a.pdf")
+    assert seen and 'sr-chart__svg--narrow" aria-hidden' not in seen[0] and "<details" not in seen[0]
+    assert seen[0].count('<div class="sr-chart__svg"') == 1

@@ -31,6 +31,7 @@ from salesreports.report import theme
 __all__ = [
     "ACTIVITY_TYPES",
     "activity",
+    "activity_initials",
     "axis_format",
     "axis_title",
     "distribution",
@@ -186,7 +187,13 @@ def funnel(frame: pd.DataFrame, *, title: str = "Sales funnel") -> alt.TopLevelM
 
 
 def activity(frame: pd.DataFrame, *, title: str = "Activity per week") -> alt.TopLevelMixin:
-    """Stacked weekly bars of calls, emails, meetings and demos.
+    """Stacked weekly bars of calls, emails, meetings and demos, told apart without colour.
+
+    The types are always stacked in the same order (calls at the bottom), separated by a white gap, and each
+    segment tall enough for a letter carries its type's initial (the legend reads "call (C)"), so the chart
+    reads in grey print and for colour-blind readers. Its colours are Okabe-Ito hues dark enough for white
+    letters and at least 3:1 against the page. Give it a weekly table as its text alternative
+    (``display.chart(..., table=...)``).
 
     Parameters
     ----------
@@ -201,42 +208,74 @@ def activity(frame: pd.DataFrame, *, title: str = "Activity per week") -> alt.To
     theme.enable()
     _require(frame, ("week", "type", "count"), "activity")
     rows = _records(frame.sort_values("week"), ("week", "type", "count"))
-    if not rows or _all_missing(rows, ("count",)):
+    if not rows or not any(r["count"] for r in rows):
         return _no_data(title, "No activities recorded in this period.")
     weeks = list(dict.fromkeys(str(r["week"]) for r in rows))
     present = list(dict.fromkeys(str(r["type"]) for r in rows))
     types = [t for t in ACTIVITY_TYPES if t in present] + [t for t in present if t not in ACTIVITY_TYPES]
-    for r in rows:
-        r["order"] = types.index(str(r["type"]))
-    colors = [theme.PALETTE[i % len(theme.PALETTE)] for i in range(len(types))]
-    chart: alt.TopLevelMixin = (
-        alt.Chart(_data(rows), title=alt.Title(title))
-        .transform_filter("isValid(datum['count']) && isFinite(datum['count'])")
-        .mark_bar()
+    initials = activity_initials(types)
+    # stacked here rather than by Vega, so that each segment's letter sits in its middle
+    rank = {t: i for i, t in enumerate(types)}
+    top = 0.0
+    for r in rows:  # a missing count stays null: no bar, no letter (never drawn as zero)
+        r["y0"] = r["y1"] = r["mid"] = None
+    for week in weeks:
+        base = 0.0
+        counted = (r for r in rows if str(r["week"]) == week and r["count"] is not None)
+        for r in sorted(counted, key=lambda r: rank[str(r["type"])]):
+            r["y0"], r["y1"] = base, base + float(r["count"])
+            r["mid"] = base + float(r["count"]) / 2
+            base = r["y1"]
+        top = max(top, base)
+    for r in rows:  # a letter only where the segment is at least about 14 px of the chart's 200 px
+        tall = r["count"] is not None and float(r["count"]) >= top * 0.07
+        r["initial"] = initials[str(r["type"])] if tall else ""
+    colors = [theme.ACTIVITY_COLORS[i % len(theme.ACTIVITY_COLORS)] for i in range(len(types))]
+    legend_expr = f"datum.label + ' (' + {json.dumps(initials, ensure_ascii=True)}[datum.label] + ')'"
+    x = alt.X(
+        "week:O",
+        sort=weeks,
+        title="Week starting",
+        axis=alt.Axis(labelExpr=_label_expr(_week_labels(weeks)), labelAngle=0),
+    )
+    y_scale = alt.Scale(domain=[0, top or 1], nice=True)
+    bars = (
+        alt.Chart()
+        .mark_bar(stroke="white", strokeWidth=1, cornerRadiusEnd=0, invalid="filter")
         .encode(
-            x=alt.X(
-                "week:O",
-                sort=weeks,
-                title="Week starting",
-                axis=alt.Axis(labelExpr=_label_expr(_week_labels(weeks)), labelAngle=0),
-            ),
-            y=alt.Y("sum(count):Q", title="Activities", axis=alt.Axis(format=",.0f", tickMinStep=1)),
+            x=x,
+            y=alt.Y("y0:Q", title="Activities", scale=y_scale, axis=alt.Axis(format=",.0f", tickMinStep=1)),
+            y2="y1:Q",
             color=alt.Color(
                 "type:N",
                 sort=types,
                 scale=alt.Scale(domain=types, range=colors),
-                legend=alt.Legend(title=None),
+                legend=alt.Legend(title="Stacked from the bottom:", labelExpr=legend_expr),
             ),
-            order=alt.Order("order:Q"),
             tooltip=[
                 alt.Tooltip("week:O", title="Week starting"),
                 alt.Tooltip("type:N", title="Type"),
                 alt.Tooltip("count:Q", title="Count", format=",.0f"),
             ],
         )
-        .properties(**_theme_size())
     )
-    return chart
+    letters = (
+        alt.Chart()
+        .mark_text(color="white", fontWeight="bold", baseline="middle", invalid="filter")
+        .encode(x=x, y=alt.Y("mid:Q", scale=y_scale), text="initial:N")
+    )
+    return _layer([bars, letters], rows, title, subtitle="Letters: the type of each part of a bar.")
+
+
+def activity_initials(types: Sequence[str]) -> dict[str, str]:
+    """A short, unique, upper-case mark per activity type: call C, email E, meeting M, demo D."""
+    out: dict[str, str] = {}
+    for t in types:
+        n = 1
+        while t[:n].upper() in out.values() and n < len(t):
+            n += 1
+        out[t] = t[:n].upper() or "?"
+    return out
 
 
 def ramp(frame: pd.DataFrame, kpi: str, *, label: str = "This rep", title: str | None = None) -> alt.TopLevelMixin:

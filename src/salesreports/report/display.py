@@ -132,10 +132,14 @@ class Chart:
     spec: Mapping[str, Any]
     alt: str
     name: str
+    table: Html | None = None
 
     def bundle(self) -> dict[str, Any]:
         """The project's chart mimebundle (without any rendered image)."""
-        return {CHART_MIME: {"spec": dict(self.spec), "alt": self.alt, "name": self.name}, "text/plain": self.alt}
+        payload: dict[str, Any] = {"spec": dict(self.spec), "alt": self.alt, "name": self.name}
+        if self.table is not None:
+            payload["table"] = {"html": self.table.html, "text": self.table.text}
+        return {CHART_MIME: payload, "text/plain": self.alt}
 
     def _repr_mimebundle_(
         self, include: Iterable[str] | None = None, exclude: Iterable[str] | None = None
@@ -161,7 +165,7 @@ class Charts(tuple[Chart, ...]):
             display(one)  # type: ignore[no-untyped-call]
 
 
-def chart(chart: Any, alt: str, name: str = "") -> Chart:
+def chart(chart: Any, alt: str, name: str = "", *, table: Html | None = None) -> Chart:
     """Wrap an altair chart (or a Vega-Lite dict) for display in a report notebook.
 
     Parameters
@@ -174,6 +178,9 @@ def chart(chart: Any, alt: str, name: str = "") -> Chart:
         block images), e.g. "Revenue rose from $31k in May to $44k in October; team median $38k".
     name
         A slug for file names and email Content-IDs; derived from ``alt`` when empty.
+    table
+        The chart's numbers as a table (:func:`table`), when the alt text cannot give them all: the page
+        offers it under the chart ("The numbers as a table"), for screen readers and anyone who wants them.
 
     Raises
     ------
@@ -192,7 +199,7 @@ def chart(chart: Any, alt: str, name: str = "") -> Chart:
     else:
         msg = f"display.chart(): expected an altair chart or a Vega-Lite dict, got {type(chart).__name__}."
         raise TemplateError(msg, chart=name)
-    return Chart(spec=spec, alt=text, name=_slug(name or text))
+    return Chart(spec=spec, alt=text, name=_slug(name or text), table=table)
 
 
 # -- tiles ---------------------------------------------------------------------------------------------------
@@ -331,8 +338,12 @@ def table(
     caption: str = "",
     currency: str = "$",
     figures: Sequence[str] = (),
+    row_headers: bool = True,
 ) -> Html:
     """An HTML table of a data frame (without its index), every cell escaped.
+
+    Each row's first cell is its header (``<th scope="row">``: the rep's or KPI's name). On a phone every row
+    becomes a card: the name, then one "column: value" line per cell (each cell carries its column's label).
 
     Parameters
     ----------
@@ -346,8 +357,10 @@ def table(
     caption
         The table's caption.
     figures
-        Text columns holding figures already formatted ("$33,320", "40.5% – 104.1%"): on screens wider than
-        a phone and in print they break only between words, never inside a number.
+        Text columns holding figures already formatted ("$33,320", "40.5% – 104.1%"): they break only between
+        words, never inside a number.
+    row_headers
+        Make each row's first cell its header (default); ``False`` for a table without a name column.
 
     Raises
     ------
@@ -392,7 +405,10 @@ def table(
             )
             attr = f' class="{cls}"' if cls else ""
             direction = ' dir="auto"' if kinds[col] == "text" else ""
-            tds.append(f"<td{attr}{direction}>{_esc(text)}</td>")
+            if i == 0 and row_headers:
+                tds.append(f'<th scope="row"{attr}{direction}>{_esc(text)}</th>')
+            else:
+                tds.append(f'<td{attr}{direction} data-label="{_esc(heads[col])}">{_esc(text)}</td>')
         body.append(f"<tr>{''.join(tds)}</tr>")
         cells_text.append(row_text)
     num_attr = ' class="sr-num"'
@@ -400,8 +416,11 @@ def table(
     cap = _clean(caption).strip()
     cap_html = f"<caption>{_esc(cap)}</caption>" if cap else ""
     empty = "" if body else f'<tr><td colspan="{max(len(columns), 1)}" class="sr-na">No rows.</td></tr>'
+    # focusable and named: a table wider than the screen scrolls inside its box, by keyboard too
+    name = _esc(cap or "Table")
     html = (
-        f'<div class="sr sr-table-wrap {_IGNORE_MATH}"><table class="sr-table">{cap_html}'
+        f'<div class="sr sr-table-wrap {_IGNORE_MATH}" role="region" tabindex="0" aria-label="{name}">'
+        f'<table class="sr-table">{cap_html}'
         f"<thead><tr>{ths}</tr></thead><tbody>{''.join(body)}{empty}</tbody></table></div>"
     )
     return Html(
@@ -536,7 +555,12 @@ def goal_list(goals: Sequence[Any]) -> Html:
         bar = ""
         if g.progress is not None:
             width = max(0.0, min(g.progress, 1.0)) * 100
-            aria = f"{format_value(g.progress, 'percent')} of target reached"
+            shown = format_value(g.progress, "percent")
+            aria = f"{shown} of target reached"
+            if g.progress < 0:  # moved away from the target since the baseline: no "-92.0% reached"
+                shown = "moved away"
+                away = format_value(-g.progress, "percent")
+                aria = f"no progress towards the target: moved away from it by {away} of the distance to go"
             mark = ""
             if g.expected_progress is not None:
                 left = max(0.0, min(g.expected_progress, 1.0)) * 100
@@ -545,7 +569,7 @@ def goal_list(goals: Sequence[Any]) -> Html:
             bar = (
                 f'<div class="sr-goal__progress"><div class="sr-bar" role="img" aria-label="{_esc(aria)}">'
                 f'<span class="sr-bar__fill sr-bar__fill--{cls}" style="width:{width:.1f}%"></span>{mark}</div>'
-                f'<span class="sr-bar__pct">{_esc(format_value(g.progress, "percent"))}</span></div>'
+                f'<span class="sr-bar__pct">{_esc(shown)}</span></div>'
             )
         facts = [
             ("Actual", g.actual),

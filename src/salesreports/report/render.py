@@ -5,7 +5,9 @@ HTML comes from nbconvert's ``HTMLExporter`` with the package's own template
 CDN scripts. Before the template runs, every chart bundle
 (``application/vnd.salesreports.chart+json``, see :mod:`salesreports.report.display`) is
 converted to inline SVG by vl-convert (same font as the page) inside a
-``<figure role="img" aria-label=...>`` with the alt text as a small caption.
+``<figure role="img" aria-label=...>`` with the alt text as a small caption. Each chart is drawn twice: for
+the page (and the PDF) and, narrower with larger text and fewer ticks, for phones (:func:`theme.narrow`);
+the page's CSS shows one of them, so a phone never shows a scaled-down chart with 7 px text.
 Markdown is rendered without math, so ``$50,000`` stays money.
 
 ``interactive=True`` also inlines the Vega bundle (built once by vl-convert and cached on
@@ -44,6 +46,7 @@ from typing import Any, Final, Literal
 from salesreports import __version__
 from salesreports.errors import RenderError
 from salesreports.report.display import CHART_MIME, component_css
+from salesreports.report.theme import narrow
 from salesreports.report.vega import spec_to_svg
 
 __all__ = [
@@ -101,6 +104,11 @@ _BROWSER_STYLE = re.compile(r"<style data-sr-browser-only>.*?</style\s*>", re.IG
 _SCRIPT_OPEN = re.compile(r"<script\b[^>]*>", re.IGNORECASE)
 # a chart's static SVG inside its figure: drawn into the PDF as an image (see _charts_as_images)
 _CHART_SVG = re.compile(r'(<div class="sr-chart__svg"[^>]*>)\s*(<svg\b.*?</svg>)\s*(</div>)', re.DOTALL)
+# a chart's phone drawing and its numbers as a table (for screen readers): never in the PDF, which shows the chart
+_NARROW_SVG = re.compile(
+    r'<div class="sr-chart__svg sr-chart__svg--narrow"[^>]*>\s*<svg\b.*?</svg>\s*</div>', re.DOTALL
+)
+_CHART_DATA = re.compile(r'<details class="sr-chart__data">.*?</details>', re.DOTALL)
 _LINK_TAG = re.compile(r"<link\b[^>]*>", re.IGNORECASE)
 _REMOTE_ATTR = re.compile(r"""\b(src|href|srcset|poster|data)\s*=\s*(["'])\s*(?:https?:)?//[^"']*\2""", re.IGNORECASE)
 _EVENT_ATTR = re.compile(r"""\son[a-z]+\s*=\s*(?:"[^"]*"|'[^']*'|[^\s>]+)""", re.IGNORECASE)
@@ -138,6 +146,7 @@ def chart_figure(payload: Mapping[str, Any], *, index: int = 1, interactive: boo
     slug = re.sub(r"[^A-Za-z0-9_-]+", "-", name)[:40] or "chart"
     try:
         svg = spec_to_svg(spec, id_prefix=f"sr{index}-{slug}")
+        phone = spec_to_svg(narrow(spec), id_prefix=f"sr{index}n-{slug}")
     except Exception as exc:  # vl-convert raises plain ValueError/RuntimeError with the JS message
         msg = f"chart '{name}' could not be drawn: {exc}. Check the chart in JupyterLab (salesreports.report.charts)."
         raise RenderError(msg, chart=name, stage="chart") from exc
@@ -148,10 +157,23 @@ def chart_figure(payload: Mapping[str, Any], *, index: int = 1, interactive: boo
     if interactive:
         classes += " sr-chart--interactive"
         live = f'<script type="application/json" class="sr-chart__spec">{json_for_script(spec)}</script>'
-    return (
-        f'<figure class="{classes}" role="img" aria-label="{label}" data-chart="{_html.escape(name, quote=True)}">'
-        f'<div class="sr-chart__svg" aria-hidden="true">{svg}</div>{live}{caption}</figure>'
+    pictures = (
+        f'<div class="sr-chart__svg" aria-hidden="true">{svg}</div>'
+        f'<div class="sr-chart__svg sr-chart__svg--narrow" aria-hidden="true">{phone}</div>'
     )
+    table = payload.get("table")
+    data = f' data-chart="{_html.escape(name, quote=True)}"'
+    if isinstance(table, Mapping) and str(table.get("html") or "").strip():
+        # a chart with its numbers as a table: the pictures are the image, the table stays readable beside it
+        numbers = (
+            '<details class="sr-chart__data"><summary>The numbers as a table</summary>'
+            f"{offline_html(str(table['html']))}</details>"
+        )
+        return (
+            f'<figure class="{classes}"{data}><div class="sr-chart__pic" role="img" aria-label="{label}">'
+            f"{pictures}</div>{live}{caption}{numbers}</figure>"
+        )
+    return f'<figure class="{classes}" role="img" aria-label="{label}"{data}>{pictures}{live}{caption}</figure>'
 
 
 def vega_bundle(cache_dir: Path | None = None) -> str:
@@ -279,7 +301,8 @@ class Renderer:
         except OSError as exc:
             msg = f"{html}: cannot read the HTML report for the PDF: {exc.strerror or exc}."
             raise RenderError(msg, notebook=str(html), stage="pdf") from exc
-        text = _charts_as_images(_BROWSER_STYLE.sub("", _SCRIPT_BLOCK.sub("", text)))
+        text = _BROWSER_STYLE.sub("", _SCRIPT_BLOCK.sub("", text))
+        text = _charts_as_images(_CHART_DATA.sub("", _NARROW_SVG.sub("", text)))
         weasyprint = _weasyprint()
         try:
             document = weasyprint.HTML(

@@ -478,9 +478,9 @@ class RepView(_View):
         return chart(funnel(pd.DataFrame(rows)), alt_text, name="funnel")
 
     def activity(self) -> Any:
-        """Calls, emails, meetings and demos per week over the last 12 weeks."""
-        from salesreports.report.charts import activity
-        from salesreports.report.display import callout, chart
+        """Calls, emails, meetings and demos per week over the last 12 weeks, with each week as a table."""
+        from salesreports.report.charts import ACTIVITY_TYPES, activity
+        from salesreports.report.display import callout, chart, table
 
         if not self.shows("activity"):
             return None
@@ -493,9 +493,18 @@ class RepView(_View):
         alt_text = (
             f"Activity per week over the last {weeks} weeks: "
             + ", ".join(f"{t} {c / weeks:.1f}" for t, c in per_type.items())
-            + "."
+            + " on average."
         )
-        return chart(activity(frame), alt_text, name="activity")
+        # the text alternative of the stacked bars: every week's count of each type (none logged is 0)
+        wide = frame.pivot_table(index="week", columns="type", values="count", aggfunc="sum", fill_value=0)
+        order = [t for t in ACTIVITY_TYPES if t in wide.columns] + [t for t in wide.columns if t not in ACTIVITY_TYPES]
+        wide = wide[order].astype("int64")
+        wide["Total"] = wide.sum(axis=1)
+        wide = wide.sort_index().reset_index()
+        wide["week"] = [f"{d.day} {d:%b %Y}" for d in pd.to_datetime(wide["week"])]
+        labels = {"week": "Week starting", **{t: f"{t.capitalize()}s" for t in order}}
+        weekly = table(wide, labels=labels, caption=f"Activity per week, last {weeks} weeks")
+        return chart(activity(frame), alt_text, name="activity", table=weekly)
 
     def ramp(self, kpi: str = "revenue") -> Any:
         """For reps in their first year: each month of tenure against earlier hires' median."""

@@ -62,32 +62,36 @@
     a.href = href;
     parent.appendChild(a);
   }
+  function cell(tr, label, cls, text) {  // each cell names its column: on a phone a row is a card of labels
+    var td = el("td", cls, text);
+    if (label) { td.dataset.label = label; }
+    tr.appendChild(td);
+    return td;
+  }
   function row(r) {
     var tr = document.createElement("tr");
     tr.dataset.id = r.i;
-    var name = el("td");
+    var name = el("th", "ix-cell-name");
+    name.scope = "row";
     name.appendChild(el("bdi", "ix-name", r.n));
     name.appendChild(document.createTextNode(" "));
     if (r.i !== r.n) name.appendChild(el("span", "ix-id", r.i));  // a CRM whose rep id is the name: once
     tr.appendChild(name);
-    var kind = el("td");
+    var kind = cell(tr, "Kind", "ix-cell-kind");
     kind.appendChild(el("span", "ix-badge" + (r.kind === "team" ? " ix-badge--team" : ""),
       r.kind === "team" ? "team" : "rep"));
-    tr.appendChild(kind);
-    var team = el("td");
+    var team = cell(tr, "Team", "ix-cell-team");
     team.appendChild(el("bdi", "", r.t));
-    tr.appendChild(team);
-    var st = el("td");
+    var st = cell(tr, "Status", "ix-cell-status");
     st.appendChild(el("span", "ix-badge ix-badge--" + r.s, r.s));
     if (r.m) {
       var m = el("bdi", "ix-msg", r.m.length > 200 ? r.m.slice(0, 199) + "…" : r.m);
       m.title = r.m;
       st.appendChild(m);
     }
-    tr.appendChild(st);
     for (var k = 0; k < data.kpis.length; k++) {
       var missing = r.v[k] === null;
-      tr.appendChild(el("td", "ix-num" + (missing && r.x[k] ? " ix-na" : ""), r.x[k] || "—"));
+      cell(tr, data.kpis[k], "ix-num" + (missing && r.x[k] ? " ix-na" : ""), r.x[k] || "—");
     }
     var links = el("td", "ix-links");
     link(links, r.h, "HTML");

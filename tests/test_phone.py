@@ -1,0 +1,196 @@
+"""Every page type on a phone and on paper, in real headless Chromium, checked by axe-core.
+
+Pages come from real runs (the batch on a generated demo and on the deals-only fixture, as in test_pages.py):
+a rep scorecard, a team summary, the company summary and the index of each. At 390 px (a phone) and at 1280 px
+axe-core (``node_modules/axe-core``, installed by ``make setup`` from package-lock.json) finds no WCAG 2.1 A/AA
+violation. At 390 px no table cell is narrower than its longest word, every report link of the index is inside
+the viewport without scrolling sideways, and no chart text is drawn smaller than 11 px. The index printed to an
+A4 PDF keeps every column.
+
+Under ``CI=true`` a missing Chromium, axe-core or poppler fails these tests; elsewhere they are skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import test_browser
+from test_browser import Opened, require, screenshot
+from test_pages import DEALS_ONLY, ROOT, Run, _pages, _run
+
+browser = test_browser.browser  # the fixtures: one Chromium per module, a fresh context per page
+open_page = test_browser.open_page
+
+pytestmark = [pytest.mark.browser, pytest.mark.notebooks, pytest.mark.slow]
+
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+WCAG21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+KINDS = ["rep", "team", "company", "index"]
+PHONE = 390
+DESKTOP = 1280
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
+    from salesreports.data.demo import generate_demo
+
+    out: dict[str, Run] = {}
+    demo = tmp_path_factory.mktemp("phone-demo")
+    generate_demo(demo / "data", months=14, n_reps=12, end_month="2026-10")
+    source = demo / "data" / "source.yaml"
+    source.write_text(
+        "name: demo\nkind: files\nbase_dir: .\ntables:\n"
+        + "".join(
+            f"  {t}: {{file: {t}.csv}}\n" for t in ("reps", "deals", "leads", "activities", "targets", "feedback")
+        ),
+        encoding="utf-8",
+    )
+    out["demo"] = _run("demo", demo, source, "2026-10", ["R001", "R002"])
+    do = tmp_path_factory.mktemp("phone-deals-only")
+    out["deals_only"] = _run("deals_only", do, DEALS_ONLY / "source.yaml", "2026-10", ["Ana Silva", "Gus Lind"])
+    return out
+
+
+def _page(run: Run, kind: str) -> Path:
+    if kind == "index":
+        return run.folder / "index.html"
+    folder = next(f for k, f, _ in _pages(run) if k == kind)
+    return folder / "scorecard.html"
+
+
+def _axe(opened: Opened) -> list[dict[str, Any]]:
+    require(AXE.exists(), f"axe-core is missing ({AXE}): `make setup` installs it (npm ci)")
+    opened.page.add_script_tag(content=AXE.read_text(encoding="utf-8"))
+    return opened.page.evaluate(  # type: ignore[no-any-return]
+        """tags => axe.run(document, {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']})
+            .then(r => r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
+                nodes: v.nodes.slice(0, 5).map(n => n.target.join(' ') + ': ' + n.failureSummary)})))""",
+        WCAG21_AA,
+    )
+
+
+@pytest.mark.parametrize("width", [PHONE, DESKTOP])
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("name", ["demo", "deals_only"])
+def test_axe_finds_no_wcag21_aa_violation(
+    runs: dict[str, Run], open_page: Any, name: str, kind: str, width: int
+) -> None:
+    opened = open_page(_page(runs[name], kind), width=width)
+    violations = _axe(opened)
+    assert violations == [], json.dumps(violations, indent=1)
+
+
+# -- at 390 px --------------------------------------------------------------------------------------------------
+
+NARROWEST_CELLS = """() => {
+    // every table cell's content box against the widest word in it (a word: text between spaces)
+    const out = [];
+    for (const cell of document.querySelectorAll('table th, table td')) {
+        const head = cell.closest('thead');  // on a phone the header row is only for screen readers (1 px)
+        if (!cell.getClientRects().length || (head && head.getBoundingClientRect().width <= 1)) continue;
+        const style = getComputedStyle(cell);
+        const box = cell.getBoundingClientRect().width - parseFloat(style.paddingLeft)
+            - parseFloat(style.paddingRight) - parseFloat(style.borderLeftWidth) - parseFloat(style.borderRightWidth);
+        const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+        for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+            const text = node.textContent;
+            for (const match of text.matchAll(/\\S+/g)) {
+                const range = document.createRange();
+                range.setStart(node, match.index);
+                range.setEnd(node, match.index + match[0].length);
+                const rects = [...range.getClientRects()];
+                const lines = new Set(rects.map(r => Math.round(r.top))).size;
+                const width = rects.reduce((w, r) => w + r.width, 0);
+                if (lines > 1 || width > box + 0.5) out.push({word: match[0], lines, width, box});
+            }
+        }
+    }
+    return out;
+}"""
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("name", ["demo", "deals_only"])
+def test_no_table_cell_on_a_phone_is_narrower_than_its_longest_word(
+    runs: dict[str, Run], open_page: Any, name: str, kind: str
+) -> None:
+    opened = open_page(_page(runs[name], kind), width=PHONE)
+    assert opened.page.locator("table tbody tr").count() > 0
+    assert opened.page.evaluate(NARROWEST_CELLS) == []
+    assert opened.page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    opened.assert_clean()
+
+
+@pytest.mark.parametrize("name", ["demo", "deals_only"])
+def test_every_report_link_of_the_index_is_on_a_phone_screen_and_easy_to_tap(
+    runs: dict[str, Run], open_page: Any, name: str
+) -> None:
+    opened = open_page(_page(runs[name], "index"), width=PHONE)
+    links = opened.page.eval_on_selector_all(
+        "#ix-rows a",
+        "links => links.map(a => { const r = a.getBoundingClientRect();"
+        " return {text: a.textContent, left: r.left, right: r.right, width: r.width, height: r.height}; })",
+    )
+    reports = len(json.loads((runs[name].folder / "manifest.json").read_text(encoding="utf-8"))["reports"])
+    assert len(links) >= 2 * reports - 2  # HTML and PDF of each (a failed report has its notebook instead)
+    for link in links:
+        assert link["left"] >= 0 and link["right"] <= PHONE, link
+        assert link["width"] >= 44 and link["height"] >= 44, link
+    assert opened.page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    opened.assert_clean()
+
+
+CHART_TEXT = """() => [...document.querySelectorAll('figure.sr-chart svg')]
+    .filter(svg => svg.getClientRects().length)
+    .flatMap(svg => {
+        const scale = svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
+        return [...svg.querySelectorAll('text')].filter(t => t.textContent.trim()).map(t => ({
+            text: t.textContent, px: parseFloat(getComputedStyle(t).fontSize) * scale}));
+    })"""
+
+
+@pytest.mark.parametrize("width", [320, PHONE])
+@pytest.mark.parametrize("kind", ["rep", "team", "company"])
+def test_no_chart_text_on_a_phone_is_under_11_px(runs: dict[str, Run], open_page: Any, kind: str, width: int) -> None:
+    opened = open_page(_page(runs["demo"], kind), width=width)
+    texts = opened.page.evaluate(CHART_TEXT)
+    assert len(texts) > 10
+    small = [t for t in texts if t["px"] < 11]
+    assert small == []
+    opened.assert_clean()
+
+
+def test_the_index_printed_to_a4_keeps_every_column(runs: dict[str, Run], open_page: Any, tmp_path: Path) -> None:
+    require(shutil.which("pdftotext") is not None, "pdftotext (poppler-utils) is missing: `make sysdeps` installs it")
+    opened = open_page(_page(runs["demo"], "index"), width=DESKTOP)
+    headers = opened.page.eval_on_selector_all("#ix-table thead th", "ths => ths.map(th => th.textContent.trim())")
+    assert len(headers) >= 10  # name, kind, team, status, the headline KPIs and the links
+    pdf = tmp_path / "index.pdf"
+    opened.page.pdf(path=str(pdf), format="A4", prefer_css_page_size=True)
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    flat = " ".join(text.split())
+    for header in headers:
+        assert all(word in flat for word in header.split()), header
+    # the last column on the page: each report's links
+    assert flat.count("HTML PDF") >= 7
+    opened.assert_clean()
+
+
+# -- reference screenshots ----------------------------------------------------------------------------------------
+
+
+SHOTS = [("rep", "phone-scorecard"), ("team", "phone-team"), ("index", "phone-index")]
+
+
+@pytest.mark.parametrize(("kind", "file"), SHOTS)
+def test_phone_screenshots(runs: dict[str, Run], open_page: Any, tmp_path: Path, kind: str, file: str) -> None:
+    """The README's phone pictures: ``SALESREPORTS_SCREENSHOTS=docs/img`` writes them there."""
+    opened = open_page(_page(runs["demo"], kind), width=PHONE)
+    screenshot(opened, tmp_path, file)
+    opened.assert_clean()
