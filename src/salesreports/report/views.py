@@ -688,6 +688,8 @@ class TeamView(_View):
             f = self.rep_frame(kpi)[["rep_id", "value"]].rename(columns={"value": kpi})
             frame = frame.merge(f, on="rep_id", how="left")
         frame = frame[["rep_id", *[k for k in names if frame[k].notna().any()]]]
+        # a rep with no value at all (no deal, lead or activity yet) is named under "Reps needing attention"
+        frame = frame[frame.drop(columns="rep_id").notna().any(axis=1)]
         frame = frame.sort_values(rank, ascending=not get(rank).higher_is_better, na_position="last")
         frame.insert(0, "Rep", frame.pop("rep_id").map(self._names))
         caption = f"Leaderboard — {self.period_title}, ranked by {get(rank).label.lower()}"
