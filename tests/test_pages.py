@@ -82,22 +82,23 @@ def _run(name: str, root: Path, source: Path, period: str, reps: list[str], goal
     return Run(name, config.output_path / period, root / "outbox" / period, period)
 
 
-@pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
+def demo_run(root: Path) -> Run:
+    """A 14-month demo of 12 reps with every table, run for October 2026 (R001, R002, teams, company)."""
     from salesreports.data.demo import generate_demo
 
-    out: dict[str, Run] = {}
-    demo = tmp_path_factory.mktemp("pages-demo")
-    generate_demo(demo / "data", months=14, n_reps=12, end_month="2026-10")
-    source = demo / "data" / "source.yaml"
+    generate_demo(root / "data", months=14, n_reps=12, end_month="2026-10")
+    source = root / "data" / "source.yaml"
+    tables = ("reps", "deals", "leads", "activities", "targets", "feedback")
     source.write_text(
-        "name: demo\nkind: files\nbase_dir: .\ntables:\n"
-        + "".join(
-            f"  {t}: {{file: {t}.csv}}\n" for t in ("reps", "deals", "leads", "activities", "targets", "feedback")
-        ),
+        "name: demo\nkind: files\nbase_dir: .\ntables:\n" + "".join(f"  {t}: {{file: {t}.csv}}\n" for t in tables),
         encoding="utf-8",
     )
-    out["demo"] = _run("demo", demo, source, "2026-10", ["R001", "R002"])
+    return _run("demo", root, source, "2026-10", ["R001", "R002"])
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
+    out: dict[str, Run] = {"demo": demo_run(tmp_path_factory.mktemp("pages-demo"))}
     nw = tmp_path_factory.mktemp("pages-northwind")
     out["northwind"] = _run("northwind", nw, ROOT / "params" / "sources" / "northwind.yaml", "1998-04", ["1", "5"])
     ol = tmp_path_factory.mktemp("pages-olist")

@@ -22,7 +22,7 @@ import pytest
 
 import test_browser
 from test_browser import Opened, require, screenshot
-from test_pages import DEALS_ONLY, ROOT, Run, _pages, _run
+from test_pages import DEALS_ONLY, ROOT, Run, _pages, _run, demo_run
 
 browser = test_browser.browser  # the fixtures: one Chromium per module, a fresh context per page
 open_page = test_browser.open_page
@@ -38,20 +38,7 @@ DESKTOP = 1280
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
-    from salesreports.data.demo import generate_demo
-
-    out: dict[str, Run] = {}
-    demo = tmp_path_factory.mktemp("phone-demo")
-    generate_demo(demo / "data", months=14, n_reps=12, end_month="2026-10")
-    source = demo / "data" / "source.yaml"
-    source.write_text(
-        "name: demo\nkind: files\nbase_dir: .\ntables:\n"
-        + "".join(
-            f"  {t}: {{file: {t}.csv}}\n" for t in ("reps", "deals", "leads", "activities", "targets", "feedback")
-        ),
-        encoding="utf-8",
-    )
-    out["demo"] = _run("demo", demo, source, "2026-10", ["R001", "R002"])
+    out: dict[str, Run] = {"demo": demo_run(tmp_path_factory.mktemp("phone-demo"))}
     do = tmp_path_factory.mktemp("phone-deals-only")
     out["deals_only"] = _run("deals_only", do, DEALS_ONLY / "source.yaml", "2026-10", ["Ana Silva", "Gus Lind"])
     return out
