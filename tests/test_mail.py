@@ -2,7 +2,9 @@
 
 The report set is built once per session by :func:`shared_reports` (also used by test_delivery.py and
 test_cli_send.py): the tiny fixture data, with a hostile rep name and hostile feedback, run through the
-real batch (papermill, HTML, PDF) for R1-R3, then cloned into more reps for the delivery tests, plus
+real batch (papermill, HTML, PDF) for R1-R3 and the team summaries (North: R1, R2 managed by
+mia.north@example.com; South: R3 managed by sam.south@example.com; the company), then cloned into more reps for
+the delivery tests, plus
 three reports that must never go out (a failed report, a header-injection address, two addresses).
 """
 
@@ -113,7 +115,7 @@ def _build(root: Path) -> None:
         encoding="utf-8",
     )
     config = load_config(write_params(root, root / "build-outbox"))
-    summary = run_reports(config, periods=PERIOD, kinds=("rep",))
+    summary = run_reports(config, periods=PERIOD, kinds=("rep", "team"))
     assert summary.ok, summary.failed
     folder = root / "reports" / PERIOD
     manifest = load_manifest(folder, PERIOD)
