@@ -152,3 +152,69 @@ def test_sender_killed_between_data_and_ledger_update(reports: Path, tmp_path: P
     assert resend.exit_code == 0, resend.output
     assert handler.count()["r11@example.com"] == 2
     assert ledger_states(cfg)["R11"][:2] == ("sent", 2)
+
+
+def _summary_config(reports: Path, outbox: Path, port: int) -> Config:
+    from test_mail import mail_config
+
+    smtp = {"host": "127.0.0.1", "port": port, "timeout": 5, "rate_per_minute": 60000, "backoff_seconds": 0.05}
+    return mail_config(reports, outbox, smtp=smtp, mail={"leadership": ["ceo@example.org"]})
+
+
+@pytest.mark.notebooks
+def test_to_chooses_who_is_sent_to(reports: Path, tmp_path: Path) -> None:
+    cfg = _summary_config(reports, tmp_path, free_port())
+    result = _send(cfg, "--to", "managers,leadership")
+    assert result.exit_code == 0, result.output
+    assert "3 written" in _flat(result.stdout)
+    names = sorted(p.name.split("-")[0] for p in (tmp_path / PERIOD).glob("*.eml"))
+    assert names == ["team_North", "team_South", "team_company"]
+    assert "written team/North Team North summary → mia.north@example.com" in _flat(result.stderr)
+    bad = _send(cfg, "--to", "bosses")
+    assert bad.exit_code == 2
+    assert "unknown recipient kind 'bosses'" in _flat(bad.stderr)
+
+
+@pytest.mark.smtp
+@pytest.mark.notebooks
+@pytest.mark.slow
+def test_sender_killed_in_the_middle_of_the_manager_messages(reports: Path, tmp_path: Path, servers: Servers) -> None:  # noqa: F811
+    """SIGKILL while the server holds the South summary's reply: nothing lost, nothing sent twice."""
+    handler = Recorder(stall_on="sam.south@example.com")
+    cfg = _summary_config(reports, tmp_path, servers.start(handler))
+    to = "managers,leadership"
+    cmd = [sys.executable, "-m", "salesreports.cli", "send", "--send", "--params", cfg.path, "--to", to]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert handler.stalled.wait(timeout=60), proc.communicate(timeout=5)
+        assert _sqlite_state(tmp_path / "ledger.sqlite") == {
+            "team/North": "sent",
+            "team/South": "sending",
+            "team/company": "pending",
+        }
+        proc.send_signal(signal.SIGKILL)
+        assert proc.wait(timeout=30) == -signal.SIGKILL
+    finally:
+        if proc.poll() is None:  # pragma: no cover - only when an assertion above failed
+            proc.kill()
+            proc.wait(timeout=30)
+        proc.stdout.close()  # type: ignore[union-attr]
+        proc.stderr.close()  # type: ignore[union-attr]
+        handler.release.set()
+
+    rerun = _send(cfg, "--send", "--to", to)
+    assert rerun.exit_code == 1  # the possibly-sent summary needs a decision
+    assert "team/South may or may not have been delivered" in _flat(rerun.stderr)
+    expected = Counter({"mia.north@example.com": 1, "sam.south@example.com": 1, "ceo@example.org": 1})
+    assert handler.count() == expected
+    assert {r: s[0] for r, s in ledger_states(cfg).items()} == {
+        "team/North": "sent",
+        "team/South": "possibly-sent",
+        "team/company": "sent",
+    }
+    again = _send(cfg, "--send", "--to", to)
+    assert again.exit_code == 1
+    assert handler.count() == expected  # nothing sent twice
+    reps = _send(cfg, "--send", "--reps", "R10")  # the reps' run is separate: no summary goes with it
+    assert reps.exit_code == 0, reps.output
+    assert handler.count() == expected + Counter({"r10@example.com": 1})

@@ -542,3 +542,88 @@ def test_starttls_required_but_not_offered(reports: Path, tmp_path: Path, server
     cfg = smtp_config(reports, tmp_path, servers.start(Recorder()), security="starttls")
     with pytest.raises(DeliveryError, match="does not offer STARTTLS"):
         mail.send_reports(cfg, reps=["R10"], send=True)
+
+
+# -- team and company summaries ----------------------------------------------------------------------------------------
+
+LEADERS = ["CEO <ceo@example.org>", "cfo@example.org"]
+REP_ADDRESSES = {"ann.archer@example.com", "bob.baker@example.com", "r10@example.com"}
+
+
+def summary_smtp_config(reports: Path, outbox: Path, port: int) -> Config:
+    settings = {"host": "127.0.0.1", "port": port, "timeout": 5, "rate_per_minute": 60000, "backoff_seconds": 0.05}
+    return mail_config(reports, outbox, smtp=settings, mail={"leadership": LEADERS})
+
+
+def test_managers_get_their_own_summary_leadership_the_company_reps_nothing_else(
+    reports: Path, tmp_path: Path, servers: Servers
+) -> None:
+    handler = Recorder()
+    cfg = summary_smtp_config(reports, tmp_path, servers.start(handler))
+    summary = mail.send_reports(cfg, reps=["R1", "R2", "R10"], send=True, audience=["all"])
+    assert summary.ok, summary.rows
+    assert {r.rep_id: r.state for r in summary.rows} == {
+        "R1": "sent",
+        "R2": "sent",
+        "R10": "sent",
+        "team/North": "sent",
+        "team/South": "sent",
+        "team/company": "sent",
+    }
+    got = {tuple(r.rcpt_tos): str(r.message["Subject"]) for r in handler.received}
+    assert got == {
+        ("ann.archer@example.com",): "Your scorecard — March 2025",
+        ("bob.baker@example.com",): "Your scorecard — March 2025",
+        ("r10@example.com",): "Your scorecard — March 2025",
+        ("mia.north@example.com",): "Team North summary — March 2025",
+        ("sam.south@example.com",): "Team South summary — March 2025",
+        ("ceo@example.org", "cfo@example.org"): "Company summary — March 2025",
+    }
+    for r in handler.received:
+        if "summary" in str(r.message["Subject"]):
+            assert not set(r.rcpt_tos) & REP_ADDRESSES  # a rep never gets a team or company summary
+    states = ledger_states(cfg)
+    assert {k: v[:2] for k, v in states.items() if k.startswith("team/")} == {
+        "team/North": ("sent", 1),
+        "team/South": ("sent", 1),
+        "team/company": ("sent", 1),
+    }
+    assert sent_message_ids(cfg) == handler.message_ids()
+
+    again = mail.send_reports(cfg, reps=["R1", "R2", "R10"], send=True, audience=["all"])
+    assert again.ok
+    assert {r.state for r in again.rows} == {"already sent"}
+    assert len(handler.received) == 6  # a re-run sends nothing new
+
+
+def test_only_the_chosen_audience_is_sent(reports: Path, tmp_path: Path, servers: Servers) -> None:
+    handler = Recorder()
+    cfg = summary_smtp_config(reports, tmp_path, servers.start(handler))
+    summary = mail.send_reports(cfg, send=True, audience=["managers"])
+    assert summary.ok
+    assert sorted(r.to for r in handler.received) == ["mia.north@example.com", "sam.south@example.com"]
+    later = mail.send_reports(cfg, send=True, audience=["leadership"])
+    assert [r.state for r in later.rows] == ["sent"]
+    assert handler.count() == Counter({"mia.north@example.com": 1, "sam.south@example.com": 1, "ceo@example.org": 1})
+
+
+def test_a_crash_among_the_manager_messages_loses_and_duplicates_nothing(
+    reports: Path, tmp_path: Path, servers: Servers
+) -> None:
+    """The connection breaks after the South summary's body: it is possibly-sent; the others go out once."""
+    handler = Recorder(drop_after_body={"sam.south@example.com"})
+    cfg = summary_smtp_config(reports, tmp_path, servers.start(handler))
+    first = mail.send_reports(cfg, send=True, audience=["managers", "leadership"])
+    assert not first.ok
+    assert {r.rep_id: r.state for r in first.rows} == {
+        "team/North": "sent",
+        "team/South": "possibly-sent",
+        "team/company": "sent",
+    }
+    again = mail.send_reports(cfg, send=True, audience=["managers", "leadership"])
+    assert {r.rep_id: r.state for r in again.rows} == {
+        "team/North": "already sent",
+        "team/South": "possibly-sent",
+        "team/company": "already sent",
+    }
+    assert handler.count() == Counter({"mia.north@example.com": 1, "sam.south@example.com": 1, "ceo@example.org": 1})

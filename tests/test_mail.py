@@ -2,7 +2,9 @@
 
 The report set is built once per session by :func:`shared_reports` (also used by test_delivery.py and
 test_cli_send.py): the tiny fixture data, with a hostile rep name and hostile feedback, run through the
-real batch (papermill, HTML, PDF) for R1-R3, then cloned into more reps for the delivery tests, plus
+real batch (papermill, HTML, PDF) for R1-R3 and the team summaries (North: R1, R2 managed by
+mia.north@example.com; South: R3 managed by sam.south@example.com; the company), then cloned into more reps for
+the delivery tests, plus
 three reports that must never go out (a failed report, a header-injection address, two addresses).
 """
 
@@ -113,7 +115,7 @@ def _build(root: Path) -> None:
         encoding="utf-8",
     )
     config = load_config(write_params(root, root / "build-outbox"))
-    summary = run_reports(config, periods=PERIOD, kinds=("rep",))
+    summary = run_reports(config, periods=PERIOD, kinds=("rep", "team"))
     assert summary.ok, summary.failed
     folder = root / "reports" / PERIOD
     manifest = load_manifest(folder, PERIOD)
@@ -543,3 +545,175 @@ def test_html_part_renders_in_chromium(config: Config, tmp_path: Path) -> None:
         finally:
             browser.close()
     assert (tmp_path / "email-760.png").stat().st_size > 10_000
+
+
+# -- team and company summaries (send --to managers,leadership) --------------------------------------------------------
+
+LEADERS = ["CEO <ceo@example.org>", "cfo@example.org"]
+NORTH = ("Bob Baker", "Ārcher")  # the North team's reps (Ann's name is hostile: her surname is enough)
+SOUTH = ("Cy Cole",)
+
+
+def every_text(msg: EmailMessage) -> str:
+    """The text and HTML parts and the PDF's text (pdftotext) of a message: what its reader can see."""
+    import subprocess
+
+    out = []
+    for part in msg.walk():
+        if part.get_content_type() in ("text/plain", "text/html"):
+            out.append(part.get_content())
+        elif part.get_content_type() == "application/pdf":
+            data = part.get_payload(decode=True)
+            assert isinstance(data, bytes)
+            pdftotext = shutil.which("pdftotext")
+            assert pdftotext, "poppler-utils is needed"
+            out.append(
+                subprocess.run([pdftotext, "-", "-"], input=data, capture_output=True, check=True).stdout.decode()
+            )
+    return "\n".join(out)
+
+
+def summary_config(reports: Path, outbox: Path, **mail_settings: Any) -> Config:
+    return mail_config(reports, outbox, mail={"leadership": LEADERS, **mail_settings})
+
+
+@pytest.mark.notebooks
+def test_the_audience_picks_the_reports(reports: Path, tmp_path: Path) -> None:
+    cfg = summary_config(reports, tmp_path)
+    kinds = {
+        who: [(c.rep_id, c.kind) for c in mail.select_reports(cfg, PERIOD, audience=[who]).candidates]
+        for who in ("managers", "leadership")
+    }
+    assert kinds == {
+        "managers": [("team/North", "team"), ("team/South", "team")],
+        "leadership": [("team/company", "company")],
+    }
+    reps = mail.select_reports(cfg, PERIOD)  # the default: reps only, as before
+    assert {c.kind for c in reps.candidates} == {"rep"}
+    everyone = mail.select_reports(cfg, PERIOD, ["R2"], audience=["all"]).candidates
+    assert [c.rep_id for c in everyone] == [
+        "R2",
+        "team/North",
+        "team/South",
+        "team/company",
+    ]  # --reps narrows reps only
+    by = {c.rep_id: c for c in everyone}
+    assert by["team/North"].to == mail.Recipient("mia.north@example.com")
+    assert by["team/South"].to == mail.Recipient("sam.south@example.com")
+    assert not by["team/North"].cc
+    assert not by["team/North"].note  # one manager named by all its reps: no warning
+    company = by["team/company"]
+    assert (company.to.address if company.to else "", [r.address for r in company.also]) == (
+        "ceo@example.org",
+        ["cfo@example.org"],
+    )
+    with pytest.raises(ParamsError, match=r"unknown recipient kind 'manager'\. Did you mean 'managers'"):
+        mail.select_reports(cfg, PERIOD, audience=["manager"])
+
+
+@pytest.mark.notebooks
+def test_no_leadership_list_and_bad_team_addresses(reports: Path, tmp_path: Path) -> None:
+    cfg = mail_config(reports, tmp_path / "a")
+    company = mail.select_reports(cfg, PERIOD, audience=["leadership"]).candidates[0]
+    assert (company.state, company.ready) == ("no email", False)
+    assert "set mail.leadership" in company.problem
+    bad = mail_config(reports, tmp_path / "b", teams={"North": {"manager_email": "x@example.org\nBcc: y@example.org"}})
+    with pytest.raises(ConfigError, match=r"teams\.North\.manager_email .* contains a line break"):
+        mail.select_reports(bad, PERIOD, audience=["managers"])
+
+
+@pytest.mark.notebooks
+def test_teams_setting_overrides_the_reps_table(reports: Path, tmp_path: Path) -> None:
+    cfg = mail_config(reports, tmp_path, teams={"North": {"manager_email": "Nora North <nora@example.org>"}})
+    by = {c.rep_id: c for c in mail.select_reports(cfg, PERIOD, audience=["managers"]).candidates}
+    assert by["team/North"].to == mail.Recipient("nora@example.org", "Nora North")
+    assert by["team/South"].to == mail.Recipient("sam.south@example.com")  # not configured: from the reps table
+
+
+@pytest.mark.notebooks
+def test_a_team_naming_several_managers_goes_to_the_most_common_with_a_warning(reports: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "copy"
+    shutil.copytree(reports / "reports", copy / "reports")
+    ctx_path = copy / "reports" / PERIOD / "team-North" / "context.json"
+    ctx = read_context(ctx_path)
+    members = ctx["team"]["members"]
+    members[0]["manager_email"] = "other.boss@example.org"
+    members.append({**members[1], "rep_id": "RX", "name": "Extra Rep"})  # two reps name Mia, one another manager
+    write_context(ctx, ctx_path)
+    cfg = load_config(write_params(copy, tmp_path / "outbox"))
+    north = mail.select_reports(cfg, PERIOD, audience=["managers"]).candidates[0]
+    assert north.to == mail.Recipient("mia.north@example.com")
+    assert north.note.startswith("warning: the reps of team North name several managers")
+    assert "other.boss@example.org (1 reps)" in north.note
+    assert "teams.North.manager_email" in north.note
+    summary = mail.send_reports(cfg, audience=["managers"])
+    row = next(r for r in summary.rows if r.rep_id == "team/North")
+    assert "several managers" in row.detail
+
+
+@pytest.mark.notebooks
+def test_summary_messages_are_mail_safe_and_private(reports: Path, tmp_path: Path) -> None:
+    cfg = summary_config(reports, tmp_path)
+    summary = mail.send_reports(cfg, reps=["R1"], audience=["all"])
+    rows = {r.rep_id: r for r in summary.rows}
+    assert {k: (r.state, r.to) for k, r in rows.items()} == {
+        "R1": ("written", "ann.archer@example.com"),
+        "team/North": ("written", "mia.north@example.com"),
+        "team/South": ("written", "sam.south@example.com"),
+        "team/company": ("written", "ceo@example.org"),
+    }
+    assert "also to cfo@example.org" in rows["team/company"].detail
+    parsed = {k: email.message_from_bytes(Path(r.path).read_bytes(), policy=policy.default) for k, r in rows.items()}
+    north, company = parsed["team/North"], parsed["team/company"]
+    assert north["Subject"] == "Team North summary — March 2025"
+    assert north["To"] == "mia.north@example.com"
+    assert north["Cc"] is None
+    assert company["Subject"] == "Company summary — March 2025"
+    assert company["To"] == "CEO <ceo@example.org>, cfo@example.org"
+    for msg in parsed.values():
+        assert isinstance(msg, EmailMessage)
+        assert _parts(msg)[:5] == [
+            "multipart/mixed",
+            "multipart/alternative",
+            "text/plain",
+            "multipart/related",
+            "text/html",
+        ]
+        assert _parts(msg)[-1] == "application/pdf"
+        html = next(p for p in msg.walk() if p.get_content_type() == "text/html").get_content()
+        assert len(html.encode()) < mail.HTML_BUDGET
+        assert set(re.findall(r'src="cid:([^"]+)"', html)) == {
+            str(p["Content-ID"]).strip("<>") for p in msg.walk() if p["Content-ID"]
+        }
+        for tag, attrs in tags(html):
+            assert tag not in ("script", "svg", "iframe", "object", "embed", "form")
+            assert not any(k.startswith("on") for k in attrs)
+        assert 'style="' in html  # CSS inlined
+    north_html = next(p for p in north.walk() if p.get_content_type() == "text/html").get_content()
+    assert "<bdi>Team North summary</bdi> · March 2025</h1>" in north_html
+    assert "&lt;script&gt;alert" in north_html  # the hostile rep name is escaped in the summary lines
+    assert "<script>alert" not in north_html
+    north_text = next(p for p in north.walk() if p.get_content_type() == "text/plain").get_content()
+    assert "TEAM NORTH SUMMARY · MARCH 2025" in north_text
+    assert "- 2 rep(s) in the team." in north_text
+    assert "- Revenue: $4,000" in north_text
+    assert "team-summary-2025-03-North.pdf" in north_text
+    # privacy: each manager sees their own team's reps, never another team's
+    seen = {k: every_text(m) for k, m in parsed.items()}
+    assert all(name in seen["team/North"] for name in NORTH)
+    assert not any(name in seen["team/North"] for name in SOUTH)
+    assert all(name in seen["team/South"] for name in SOUTH)
+    assert not any(name in seen["team/South"] for name in NORTH)
+    # a rep's own message is their scorecard only
+    assert "summary" not in parsed["R1"]["Subject"].lower()
+    assert not any(name in seen["R1"] for name in (*SOUTH, "Bob Baker"))
+
+
+@pytest.mark.notebooks
+def test_summary_test_messages_name_the_real_recipients(reports: Path, tmp_path: Path) -> None:
+    cfg = summary_config(reports, tmp_path)
+    sel = mail.select_reports(cfg, PERIOD, audience=["leadership"])
+    built = mail.build_message(cfg, sel, sel.candidates[0], test_to="qa@example.org")
+    assert built.recipients == ("qa@example.org",)
+    assert built.message["Subject"] == "[TEST] Company summary — March 2025"
+    assert "the real one goes to ceo@example.org, cfo@example.org" in built.text

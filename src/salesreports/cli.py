@@ -642,7 +642,18 @@ _SEND_STYLE = {
 def send(
     params: ParamsOpt = DEFAULT_PARAMS,
     period: Annotated[str | None, typer.Option(help="The month to mail (default: the newest with a manifest).")] = None,
-    reps: Annotated[str, typer.Option(help="'all' or a comma-separated list of rep ids.")] = "all",
+    reps: Annotated[
+        str, typer.Option(help="'all' or a comma-separated list of rep ids (narrows the reps' scorecards only).")
+    ] = "all",
+    to: Annotated[
+        str,
+        typer.Option(
+            "--to",
+            metavar="WHO",
+            help="Who is sent to, comma-separated: reps (each rep's scorecard), managers (each team summary to "
+            "the team's manager), leadership (the company summary to mail.leadership), or all.",
+        ),
+    ] = "reps",
     really: Annotated[
         bool | None,
         typer.Option(
@@ -669,10 +680,10 @@ def send(
     ] = False,
     status: Annotated[bool, typer.Option("--status", help="Print the delivery ledger and exit.")] = False,
 ) -> None:
-    """Email every rep their scorecard: a dry run (.eml files in the outbox) unless --send.
+    """Email every rep their scorecard (--to managers,leadership: the summaries): a dry run (.eml files) unless --send.
 
     Exit code 1 when anything is left unsent (failed, possibly sent, invalid address, failed report).
-    Example: [bold]salesreports send --period 2026-10 --send[/]
+    Example: [bold]salesreports send --period 2026-10 --to all --send[/]
     """
     from rich.table import Table
 
@@ -728,6 +739,7 @@ def send(
             test_to=test_to,
             resend=resend,
             on_row=progress,
+            audience=to.split(","),
         )
     except SalesReportsError as exc:
         _fail(exc)

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from salesreports.errors import ConfigError
 
-__all__ = ["Config", "MailSettings", "RunSettings", "SmtpSettings", "load_config"]
+__all__ = ["Config", "MailSettings", "RunSettings", "SmtpSettings", "TeamSettings", "load_config"]
 
 DEFAULT_PARAMS = Path("params/config.yaml")
 
@@ -121,6 +121,26 @@ class MailSettings(_Model):
     unsubscribe: str = Field(default="", description="https: or mailto: URL for the List-Unsubscribe header")
     opt_out_note: str = Field(default="", description="footer text when there is no unsubscribe URL")
     report_link: str = Field(default="", description="https: URL of the online report; {period}, {rep_id}, {folder}")
+    summary_subject: str = Field(
+        default="{title} — {period_title}",
+        description="the subject of team and company summaries; may use {title} (`Team North summary`, "
+        "`Company summary`), {period_title}, {period}, {team}, {company}",
+    )
+    leadership: tuple[str, ...] = Field(
+        default=(),
+        description="who gets the company summary (`send --to leadership`), e.g. "
+        '`["CEO <ceo@example.com>"]`; all of them in To of one message; empty: nobody',
+    )
+
+
+class TeamSettings(_Model):
+    """Settings of one team (the key under `teams:` is the team's name as in the reps table)."""
+
+    manager_email: str = Field(
+        default="",
+        description="who gets the team's summary (`send --to managers`), instead of the most common "
+        "`manager_email` of the team's reps",
+    )
 
 
 class Config(_Model):
@@ -151,6 +171,9 @@ class Config(_Model):
     pdf: PdfSettings = Field(default=PdfSettings(), description="PDF pages")
     smtp: SmtpSettings = Field(default=SmtpSettings(), description="the mail server")
     mail: MailSettings = Field(default=MailSettings(), description="the scorecard emails")
+    teams: dict[str, TeamSettings] = Field(
+        default_factory=dict, description="per-team settings by team name, e.g. `North: {manager_email: ...}`"
+    )
 
     def resolve(self, relative: str) -> Path:
         """A path from the file, resolved against the file's folder."""

@@ -1,4 +1,4 @@
-"""The delivery layer: scorecards by email, exactly once.
+"""The delivery layer: scorecards (and team and company summaries) by email, exactly once.
 
 ``recipients`` decides which reports go out and to whom (addresses checked against header injection);
 ``message`` builds one mail-safe message (inlined CSS, PNG charts by Content-ID, the PDF attached);
@@ -13,10 +13,12 @@ from salesreports.lazy import exports
 
 _MODULES = {
     "salesreports.mail.recipients": (
+        "AUDIENCES",
         "Candidate",
         "Recipient",
         "Selection",
         "check_address",
+        "check_audience",
         "default_period",
         "select_reports",
     ),

@@ -1,4 +1,4 @@
-"""One scorecard email, built from the report's context and executed notebook.
+"""One scorecard email (or team or company summary email), built from the report's context and executed notebook.
 
 The message
 -----------
@@ -9,6 +9,11 @@ referenced by ``cid:``, each with its alt text also printed as a caption. Every 
 escaped by Jinja's autoescaping; control and bidi-override characters are removed; long texts are cut.
 The HTML part stays under 100 KB (Gmail clips larger bodies): when the full version is larger, a compact
 one (fewer goals, no quotes) is sent, and if even that is too large the rep's message is an error.
+
+A team or company summary (``candidate.kind``) gets the same structure and rules, built from the summary's
+context: the team's headline tiles, a few summary lines (size, who leads on the ranking KPI, goals at risk),
+its goals and the notebook's charts; subject from ``mail.summary_subject``, To the manager (or the
+``mail.leadership`` list), no Cc.
 
 Headers: From, To (the rep), Cc (the manager when ``mail.cc_manager``), Reply-To, Subject (from
 ``mail.subject``), Date, Message-ID (stable per period, rep and report hash, so a resend is
@@ -72,6 +77,9 @@ CHART_WIDTH: Final = 560  # CSS pixels in the 640-pixel layout
 
 
 SUBJECT_FIELDS: Final = ("period_title", "period", "name", "rep_id", "team", "company")
+
+
+SUMMARY_FIELDS: Final = ("title", "period_title", "period", "team", "company")
 
 
 LINK_FIELDS: Final = ("period", "rep_id", "folder")
@@ -256,12 +264,15 @@ def chart_png(spec: Mapping[str, Any]) -> tuple[bytes, int, int]:
     return data, round(css_w), round(css_h)
 
 
-def _tiles(context: dict[str, Any]) -> tuple[list[dict[str, Any]], str]:
-    from salesreports.report.views import RepView
+def _tiles(context: dict[str, Any], kind: str = "rep") -> tuple[list[dict[str, Any]], str]:
+    from salesreports.report.views import RepView, TeamView
 
-    view = RepView(context)
     out = []
-    tiles, notice = view.tile_list()
+    if kind == "rep":
+        tiles, notice = RepView(context).tile_list()
+    else:
+        team = TeamView(context)
+        tiles, notice = [team.tile(n) for n in team.tile_names()], ""
     if notice:
         out.append(
             {
@@ -341,6 +352,36 @@ def _goals(context: dict[str, Any], limit: int) -> tuple[list[dict[str, Any]], l
     return shown[:limit], later[:limit], max(0, len(shown) - limit)
 
 
+def _team_summary(context: dict[str, Any], kind: str, goals: list[dict[str, Any]]) -> list[str]:
+    """A few lines on the team (or company) from its summary's context: size, the leaders, goals at risk."""
+    from salesreports.metrics.kpis import format_value, get
+    from salesreports.report.views import TeamView
+
+    view = TeamView(context)
+    members = [m for m in context["team"]["members"] if isinstance(m, dict)]
+    active = [m for m in members if not m.get("skipped")]
+    teams = {one_line(m.get("team")) for m in members if one_line(m.get("team"))}
+    size = f"{len(active)} rep(s)" + (f" in {len(teams)} team(s)" if kind == "company" else " in the team")
+    if len(active) != len(members):
+        size += f" ({len(members) - len(active)} more not employed this period)"
+    lines = [size + "."]
+    rank = view.ranking
+    if rank:
+        k = get(rank)
+        frame = view.rep_frame(rank).dropna(subset=["value"])
+        frame = frame.sort_values("value", ascending=not k.higher_is_better).head(3)
+        leaders = [
+            f"{one_line(r['entity'], 60)} ({format_value(float(r['value']), k.format, view.currency)})"
+            for _, r in frame.iterrows()
+        ]
+        if leaders:
+            lines.append(f"Leading on {k.label.lower()}: {', '.join(leaders)}.")
+    at_risk = [g for g in goals if g["status"] in ("at risk", "missed")]
+    if at_risk:
+        lines.append(f"{len(at_risk)} goal(s) at risk or missed: {'; '.join(g['name'] for g in at_risk)}.")
+    return [clean(line, TEXT_LIMIT) for line in lines]
+
+
 def _coaching(context: dict[str, Any], *, quotes: bool) -> dict[str, Any] | None:
     from salesreports.report.views import evidence_text
 
@@ -382,7 +423,8 @@ def _model(
     compact: bool,
 ) -> dict[str, Any]:
     ctx = c.context
-    tiles, notice = _tiles(ctx)
+    rep = c.kind == "rep"
+    tiles, notice = _tiles(ctx, c.kind)
     goals, later, more = _goals(ctx, 3 if compact else MAX_GOALS)
     incentive = ctx.get("incentive") or {}
     at_risk = sum(1 for g in goals if g["status"] in ("at risk", "missed"))
@@ -398,16 +440,20 @@ def _model(
         "company": one_line(sel.company, 120),
         "period_title": one_line(sel.period_title, 60),
         "as_of": one_line(ctx.get("as_of") or "", 10),
+        "kind": c.kind,
+        "heading": "Your scorecard" if rep else c.name,
+        "doc": "scorecard" if rep else "summary",
         "name": c.name,
         "team": c.team,
+        "summary": [] if rep else _team_summary(ctx, c.kind, goals),
         "tiles": tiles,
         "notice": notice,
         "goals": goals,
         "later_goals": later,
         "goals_more": more,
         "charts": charts,
-        "coaching": _coaching(ctx, quotes=not compact),
-        "incentive": clean(incentive.get("summary"), TEXT_LIMIT) if isinstance(incentive, dict) else "",
+        "coaching": _coaching(ctx, quotes=not compact) if rep else None,
+        "incentive": clean(incentive.get("summary"), TEXT_LIMIT) if rep and isinstance(incentive, dict) else "",
         "attachment": attachment,
         "link": link,
         "reply_to": bool(config.mail.reply_to),
@@ -451,19 +497,31 @@ def build_message(
     sender_name, sender = config_address(config, "sender", m.sender)
     domain = sender.rsplit("@", 1)[1]
     reply_to = config_address(config, "reply_to", m.reply_to) if m.reply_to else None
-    values = {
-        "period_title": selection.period_title,
-        "period": selection.period,
-        "name": c.name,
-        "rep_id": one_line(c.rep_id, 60),
-        "team": c.team,
-        "company": one_line(selection.company, 120),
-    }
-    subject = one_line(_format_template(config, "subject", m.subject, values, SUBJECT_FIELDS), 200)
+    if c.kind == "rep":
+        values = {
+            "period_title": selection.period_title,
+            "period": selection.period,
+            "name": c.name,
+            "rep_id": one_line(c.rep_id, 60),
+            "team": c.team,
+            "company": one_line(selection.company, 120),
+        }
+        subject = one_line(_format_template(config, "subject", m.subject, values, SUBJECT_FIELDS), 200)
+    else:
+        values = {
+            "title": c.name,
+            "period_title": selection.period_title,
+            "period": selection.period,
+            "team": c.team,
+            "company": one_line(selection.company, 120),
+        }
+        template = m.summary_subject
+        subject = one_line(_format_template(config, "summary_subject", template, values, SUMMARY_FIELDS), 200)
     unsubscribe = _url(config, "unsubscribe", m.unsubscribe, ("https", "http", "mailto")) if m.unsubscribe else ""
     link = ""
     if m.report_link:
-        quoted = {"period": selection.period, "rep_id": c.rep_id, "folder": str(c.entry.get("folder") or c.rep_id)}
+        ident = c.rep_id if c.kind == "rep" else str(c.entry.get("id") or c.rep_id)
+        quoted = {"period": selection.period, "rep_id": ident, "folder": str(c.entry.get("folder") or ident)}
         quoted = {k: urllib.parse.quote(v, safe="") for k, v in quoted.items()}
         link = _url(
             config,
@@ -475,14 +533,15 @@ def build_message(
     if test_to:
         to_addr = check_address(test_to, rep_id=c.rep_id, role="--test-to")
         assert to_addr is not None
-        real = c.to.address + (f" (Cc {', '.join(r.address for r in c.cc)})" if c.cc else "")
+        real = ", ".join(r.address for r in (c.to, *c.also))
+        real += f" (Cc {', '.join(r.address for r in c.cc)})" if c.cc else ""
         test_note = f"Test message: the real one goes to {real}."
         subject = TEST_PREFIX + subject
         mid = make_msgid(idstring="scorecard-test", domain=domain)
-        to, cc = Recipient(to_addr, c.name), tuple[Recipient, ...]()
+        to, also, cc = Recipient(to_addr, c.name), tuple[Recipient, ...](), tuple[Recipient, ...]()
     else:
         mid = message_id(selection.period, c.rep_id, c.report_hash, domain)
-        to, cc = c.to, c.cc
+        to, also, cc = c.to, c.also, c.cc
 
     charts = []
     images: list[tuple[bytes, str, str]] = []
@@ -494,7 +553,12 @@ def build_message(
         charts.append({"cid": cid, "width": width, "height": height, "alt": alt})
         images.append((png, cid, f"{name}.png"))
     pdf = c.files.get("pdf") if m.attach_pdf else None
-    attachment = f"scorecard-{slug(selection.period)}-{slug(c.rep_id)}.pdf" if pdf else ""
+    if c.kind == "rep":
+        attachment = f"scorecard-{slug(selection.period)}-{slug(c.rep_id)}.pdf" if pdf else ""
+    elif c.kind == "team":
+        attachment = f"team-summary-{slug(selection.period)}-{slug(c.team)}.pdf" if pdf else ""
+    else:
+        attachment = f"company-summary-{slug(selection.period)}.pdf" if pdf else ""
 
     html = text = ""
     compact = False
@@ -516,14 +580,15 @@ def build_message(
             break
     else:
         msg = (
-            f"rep {c.rep_id}: the email's HTML part is {len(html.encode('utf-8')):,} bytes even in its compact "
+            f"{'rep ' if c.kind == 'rep' else ''}{c.rep_id}: the email's HTML part is "
+            f"{len(html.encode('utf-8')):,} bytes even in its compact "
             f"form (limit {HTML_BUDGET:,}; Gmail clips larger bodies)."
         )
         raise DeliveryError(msg, rep=c.rep_id)
 
     msg_ = EmailMessage(policy=_SMTP)
     msg_["From"] = Address(display_name=sender_name, addr_spec=sender)
-    msg_["To"] = to.header()
+    msg_["To"] = [to.header(), *(r.header() for r in also)] if also else to.header()
     if cc:
         msg_["Cc"] = [r.header() for r in cc]
     if reply_to:
@@ -550,5 +615,5 @@ def build_message(
         except OSError as exc:
             raise DeliveryError(f"rep {c.rep_id}: cannot read {pdf}: {exc}", rep=c.rep_id) from None
         msg_.add_attachment(data, maintype="application", subtype="pdf", filename=attachment)
-    recipients = (to.address, *(r.address for r in cc))
+    recipients = (to.address, *(r.address for r in also), *(r.address for r in cc))
     return BuiltMail(c, msg_, mid, sender, recipients, html, text, compact)

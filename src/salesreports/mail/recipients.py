@@ -3,9 +3,25 @@ against header injection, and the text cleaning every header and body line goes 
 
 Which reports go out
 --------------------
-Only rep reports whose manifest status is ``ok`` and whose files exist. A failed report, a rep without
+Only reports whose manifest status is ``ok`` and whose files exist. A failed report, a rep without
 an email address ("skipped: no email", never guessed), an address holding a line break or several
 addresses (header injection, an error naming the rep) are listed in the summary and not sent.
+
+To whom (``audience``)
+----------------------
+``reps``        each rep their own scorecard (manifest kind ``rep``), To the rep (Cc the manager when
+                ``mail.cc_manager``).
+``managers``    each team summary (kind ``team``) to that team's manager: ``teams.<team>.manager_email``
+                of the settings, else the ``manager_email`` of the team's reps. When the reps name several
+                managers, the most common one gets it (a tie: the first in the reps table's order) and the
+                row says so: set ``teams.<team>.manager_email`` to choose. One message per team, so a
+                manager of two teams gets two messages, each recorded once in the ledger.
+``leadership``  the company summary (kind ``team``, id ``company``) to ``mail.leadership``, all in To of
+                one message.
+
+A team or company summary never goes to a rep as such (only to a manager or leader address), and a
+manager only gets the summaries of teams whose manager they are. Ledger and file names use the manifest
+key (``team/North``, ``team/company``), so a team can never collide with a rep id.
 """
 
 from __future__ import annotations
@@ -23,12 +39,14 @@ from salesreports.params import Config
 
 __all__ = [
     "ADDRESS",
+    "AUDIENCES",
     "LINEBREAK",
     "TEXT_LIMIT",
     "Candidate",
     "Recipient",
     "Selection",
     "check_address",
+    "check_audience",
     "clean",
     "config_address",
     "default_period",
@@ -39,6 +57,12 @@ __all__ = [
 
 
 TEXT_LIMIT: Final = 300
+
+
+AUDIENCES: Final = ("reps", "managers", "leadership")
+
+
+COMPANY: Final = "company"
 
 
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200e\u200f\ufeff]")
@@ -132,24 +156,32 @@ def check_address(value: Any, *, rep_id: str, role: str = "email") -> str | None
     return text
 
 
-def config_address(config: Config, key: str, value: str) -> tuple[str, str]:
-    """(display name, address) of a configured address such as ``Sales Ops <sales-ops@example.com>``."""
-    where = f"{config.path or 'settings'}: mail.{key} {value!r}"
+def config_address(config: Config, key: str, value: str, section: str = "mail.") -> tuple[str, str]:
+    """(display name, address) of a configured address such as ``Sales Ops <sales-ops@example.com>``.
+
+    ``key`` is named in errors after ``section`` (``mail.sender``, ``teams.North.manager_email``).
+    """
+    key = f"{section}{key}"
+    where = f"{config.path or 'settings'}: {key} {value!r}"
     if LINEBREAK.search(value):
-        raise ConfigError(f"{where} contains a line break. Fix: one address on one line.", key=f"mail.{key}")
+        raise ConfigError(f"{where} contains a line break. Fix: one address on one line.", key=key)
     name, addr = parseaddr(value)
     if not addr or not ADDRESS.match(addr) or value.count("@") != 1:
         msg = f'{where} is not one address. Fix: write e.g. "Sales Ops <sales-ops@example.com>".'
-        raise ConfigError(msg, key=f"mail.{key}")
+        raise ConfigError(msg, key=key)
     return name, addr
 
 
 @dataclass
 class Candidate:
-    """A rep report of the manifest and whether it can be mailed.
+    """A report of the manifest and whether it can be mailed.
 
     ``problem`` is empty when the report can be sent; otherwise ``state`` says why not (``no email``,
     ``report failed``, ``not in period``, ``invalid address``, ``incomplete report``).
+
+    ``kind`` is ``rep`` (a scorecard; ``rep_id`` is the rep), ``team`` (a team summary for its manager) or
+    ``company`` (the company summary for leadership); for the last two ``rep_id`` is the manifest key
+    (``team/North``), the id of the ledger row and the ``.eml`` file.
     """
 
     rep_id: str
@@ -159,6 +191,8 @@ class Candidate:
     report_hash: str = ""
     to: Recipient | None = None
     cc: tuple[Recipient, ...] = ()
+    also: tuple[Recipient, ...] = ()  # more To recipients (the leadership list)
+    kind: str = "rep"
     context: dict[str, Any] = field(default_factory=dict)
     files: dict[str, Path] = field(default_factory=dict)
     state: str = ""
@@ -169,6 +203,11 @@ class Candidate:
     def ready(self) -> bool:
         """Whether a message can be built."""
         return not self.problem
+
+    @property
+    def audience(self) -> str:
+        """``reps``, ``managers`` or ``leadership``."""
+        return {"rep": "reps", "team": "managers"}.get(self.kind, "leadership")
 
 
 @dataclass
@@ -198,15 +237,50 @@ def default_period(config: Config) -> str:
     return found[-1]
 
 
-def select_reports(config: Config, period: str | None = None, reps: Sequence[str] | None = None) -> Selection:
-    """Read a period's manifest and decide, per rep report, whether it can be mailed.
+def check_audience(audience: Sequence[str]) -> tuple[str, ...]:
+    """The audience names, checked (``all`` stands for every one of :data:`AUDIENCES`).
+
+    Raises
+    ------
+    ParamsError
+        An unknown name (with close matches).
+    """
+    names = [a.strip().lower() for a in audience if a.strip()]
+    if "all" in names:
+        return AUDIENCES
+    unknown = [a for a in names if a not in AUDIENCES]
+    if unknown or not names:
+        what = f"unknown recipient kind {unknown[0]!r}." if unknown else "no recipient kind."
+        hint = close_matches(unknown[0], [*AUDIENCES, "all"]) if unknown else ""
+        msg = f"{what}{hint} Fix: use {', '.join(AUDIENCES)} or all (comma-separated)."
+        raise ParamsError(msg, audience=list(names))
+    return tuple(a for a in AUDIENCES if a in names)
+
+
+def select_reports(
+    config: Config,
+    period: str | None = None,
+    reps: Sequence[str] | None = None,
+    audience: Sequence[str] = ("reps",),
+) -> Selection:
+    """Read a period's manifest and decide, per report, whether it can be mailed and to whom.
+
+    Parameters
+    ----------
+    config : the settings (``mail``, ``teams``, ``output_dir``)
+    period : the period label (default: the newest with a manifest)
+    reps : only these reps' scorecards (team and company summaries are not narrowed by it)
+    audience : who is sent to: ``reps``, ``managers``, ``leadership`` (or ``all``); reps first, then the team
+        summaries, then the company summary
 
     Raises
     ------
     DeliveryError
         No manifest for the period.
     ParamsError
-        A rep id of ``reps`` is not in the manifest (with close matches).
+        A rep id of ``reps`` is not in the manifest (with close matches), an unknown audience.
+    ConfigError
+        An entry of ``mail.leadership`` or ``teams.<team>.manager_email`` is not one address.
     """
     from salesreports.paths import slug
     from salesreports.run.manifest import FILE, load_manifest
@@ -222,8 +296,9 @@ def select_reports(config: Config, period: str | None = None, reps: Sequence[str
         )
         raise DeliveryError(msg, period=label)
     manifest = load_manifest(folder, label)
-    entries = [e for e in manifest.reports.values() if e.get("kind") == "rep"]
-    if reps:
+    wanted = check_audience(audience)
+    entries = [e for e in manifest.reports.values() if e.get("kind") == "rep"] if "reps" in wanted else []
+    if reps and "reps" in wanted:
         known = [str(e.get("id")) for e in entries]
         unknown = [r for r in reps if r not in known]
         if unknown:
@@ -235,12 +310,116 @@ def select_reports(config: Config, period: str | None = None, reps: Sequence[str
         entries = [e for e in entries if str(e.get("id")) in set(reps)]
     entries.sort(key=lambda e: str(e.get("id")))
     out = [_candidate(config, folder, e) for e in entries]
+    summaries = sorted(
+        (e for e in manifest.reports.values() if e.get("kind") == "team"), key=lambda e: str(e.get("id"))
+    )
+    if "managers" in wanted:
+        out.extend(_summary(config, folder, e) for e in summaries if str(e.get("id")) != COMPANY)
+    if "leadership" in wanted:
+        out.extend(_summary(config, folder, e) for e in summaries if str(e.get("id")) == COMPANY)
     return Selection(label, manifest.period_title or label, folder, manifest.company or config.company, out)
 
 
-def _candidate(config: Config, folder: Path, entry: dict[str, Any]) -> Candidate:
+def _usable(config: Config, folder: Path, c: Candidate) -> bool:
+    """Check the entry's status and files and read its context into ``c``; False (``c.problem`` set) if not."""
     from salesreports.paths import inside
 
+    entry = c.entry
+    status = entry.get("status")
+    if status == "skipped":
+        c.state, c.problem = "not in period", one_line(entry.get("reason") or "no report for this period")
+        return False
+    if status != "ok":
+        c.state, c.problem = "report failed", one_line(entry.get("error") or f"report status {status!r}", TEXT_LIMIT)
+        return False
+    outputs = dict(entry.get("outputs") or {})
+    try:
+        files = {"context": inside(folder, str(entry.get("folder") or entry.get("id")), "context.json")}
+        files.update({k: inside(folder, str(v)) for k, v in outputs.items() if k in ("ipynb", "pdf")})
+    except ValueError as exc:
+        c.state, c.problem = "incomplete report", str(exc)
+        return False
+    needed = ["context", "ipynb"] + (["pdf"] if config.mail.attach_pdf and "pdf" in files else [])
+    absent = [str(files[k]) for k in needed if k not in files or not files[k].exists()]
+    if absent or not c.report_hash:
+        c.state = "incomplete report"
+        c.problem = (f"missing {', '.join(absent)}" if absent else "no report hash in the manifest") + (
+            ". Fix: run `salesreports run` again."
+        )
+        return False
+    c.files = files
+    from salesreports.report.contexts import read_context
+
+    try:
+        c.context = read_context(files["context"])
+    except ParamsError as exc:
+        c.state, c.problem = "incomplete report", str(exc)
+        return False
+    except (ValueError, AttributeError, TypeError) as exc:
+        c.state, c.problem = "incomplete report", f"{files['context']}: unreadable ({exc})"
+        return False
+    return True
+
+
+def _summary(config: Config, folder: Path, entry: dict[str, Any]) -> Candidate:
+    """A team summary (to its manager) or the company summary (to leadership)."""
+    ident = str(entry.get("id"))
+    company = ident == COMPANY
+    c = Candidate(
+        str(entry.get("key") or f"team/{ident}"),
+        "Company summary" if company else one_line(f"Team {ident} summary", 120),
+        "" if company else one_line(ident, 80),
+        entry,
+        report_hash=str(entry.get("inputs") or entry.get("context_hash") or ""),
+        kind=COMPANY if company else "team",
+    )
+    if not _usable(config, folder, c):
+        return c
+    if company:
+        leaders = [config_address(config, "leadership", v) for v in config.mail.leadership]
+        if not leaders:
+            c.state, c.problem = "no email", "no leadership list. Fix: set mail.leadership in the settings."
+            return c
+        unique = list({addr.lower(): (name, addr) for name, addr in reversed(leaders)}.values())[::-1]
+        c.to = Recipient(unique[0][1], unique[0][0])
+        c.also = tuple(Recipient(addr, name) for name, addr in unique[1:])
+        return c
+    configured = config.teams.get(ident)
+    if configured is not None and configured.manager_email:
+        name, addr = config_address(config, f"{ident}.manager_email", configured.manager_email, "teams.")
+        c.to = Recipient(addr, name)
+        return c
+    counts: dict[str, int] = {}
+    spelled: dict[str, str] = {}
+    members = [m for m in (c.context.get("team") or {}).get("members") or [] if isinstance(m, dict)]
+    try:
+        for m in members:
+            found = check_address(m.get("manager_email"), rep_id=str(m.get("rep_id")), role="manager_email")
+            if found is not None:
+                counts[found.lower()] = counts.get(found.lower(), 0) + 1
+                spelled.setdefault(found.lower(), found)
+    except DeliveryError as exc:
+        c.state, c.problem = "invalid address", f"team {ident}: {exc}"
+        return c
+    if not counts:
+        c.state = "no email"
+        c.problem = (
+            f"no manager address for team {ident}: none of its reps has a manager_email. Fix: add one, or set "
+            f"teams.{ident}.manager_email in the settings."
+        )
+        return c
+    chosen = max(counts, key=lambda a: counts[a])  # the first of the most common, in the reps table's order
+    c.to = Recipient(spelled[chosen])
+    if len(counts) > 1:
+        listed = ", ".join(f"{spelled[a]} ({n} reps)" for a, n in counts.items())
+        c.note = (
+            f"warning: the reps of team {ident} name several managers ({listed}); sent to the most common, "
+            f"{spelled[chosen]}. Fix: set teams.{ident}.manager_email to choose"
+        )
+    return c
+
+
+def _candidate(config: Config, folder: Path, entry: dict[str, Any]) -> Candidate:
     rep_id = str(entry.get("id"))
     c = Candidate(
         rep_id,
@@ -249,40 +428,11 @@ def _candidate(config: Config, folder: Path, entry: dict[str, Any]) -> Candidate
         entry,
         report_hash=str(entry.get("inputs") or entry.get("context_hash") or ""),
     )
-    status = entry.get("status")
-    if status == "skipped":
-        c.state, c.problem = "not in period", one_line(entry.get("reason") or "no report for this period")
+    if not _usable(config, folder, c):
         return c
-    if status != "ok":
-        c.state, c.problem = "report failed", one_line(entry.get("error") or f"report status {status!r}", TEXT_LIMIT)
-        return c
-    outputs = dict(entry.get("outputs") or {})
-    try:
-        files = {"context": inside(folder, str(entry.get("folder") or rep_id), "context.json")}
-        files.update({k: inside(folder, str(v)) for k, v in outputs.items() if k in ("ipynb", "pdf")})
-    except ValueError as exc:
-        c.state, c.problem = "incomplete report", str(exc)
-        return c
-    needed = ["context", "ipynb"] + (["pdf"] if config.mail.attach_pdf and "pdf" in files else [])
-    missing = [str(files[k]) for k in needed if k not in files or not files[k].exists()]
-    if missing or not c.report_hash:
-        c.state = "incomplete report"
-        c.problem = (f"missing {', '.join(missing)}" if missing else "no report hash in the manifest") + (
-            ". Fix: run `salesreports run` again."
-        )
-        return c
-    c.files = files
-    from salesreports.errors import ParamsError
-    from salesreports.report.contexts import read_context
-
-    try:
-        c.context = read_context(files["context"])
-        rep = dict(c.context.get("rep") or {})
-    except ParamsError as exc:
-        c.state, c.problem = "incomplete report", str(exc)
-        return c
-    except (ValueError, AttributeError, TypeError) as exc:
-        c.state, c.problem = "incomplete report", f"{files['context']}: unreadable ({exc})"
+    rep = c.context.get("rep") or {}
+    if not isinstance(rep, dict):
+        c.state, c.problem = "incomplete report", f"{c.files['context']}: unreadable (no rep section)"
         return c
     c.name = one_line(rep.get("name") or c.name, 120)
     c.team = one_line(rep.get("team") or c.team, 80)

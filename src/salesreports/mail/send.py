@@ -1,7 +1,8 @@
 """Sending scorecard emails: the dry run, the SMTP send loop and its ledger decisions.
 
 ``send_reports`` is what ``salesreports send`` runs. By default it is a **dry run**: every message is
-written as ``<outbox>/<period>/<rep>.eml`` for review and nothing is sent. With ``send=True`` the
+written as ``<outbox>/<period>/<rep>.eml`` (a summary: ``team_<team>-<hash>.eml``) for review and nothing
+is sent. With ``send=True`` the
 messages go out over SMTP (:mod:`salesreports.mail.delivery`) and each step is recorded in the delivery
 ledger (:mod:`salesreports.mail.ledger`, ``<outbox>/ledger.sqlite``). ``test_to`` sends every message to
 one address instead, with ``[TEST]`` in the subject, and records nothing in the ledger.
@@ -118,8 +119,9 @@ def send_reports(
     resend: bool = False,
     environ: dict[str, str] | None = None,
     on_row: Callable[[MailRow], None] | None = None,
+    audience: Sequence[str] = ("reps",),
 ) -> SendSummary:
-    """Mail a period's rep scorecards: dry run (``.eml`` files), real send, or test send.
+    """Mail a period's rep scorecards (and team and company summaries): dry run, real send, or test send.
 
     Parameters
     ----------
@@ -131,6 +133,9 @@ def send_reports(
     resend : send again what the ledger says was sent, possibly sent, failed permanently, or changed
     environ : the environment holding the SMTP password (default ``os.environ``)
     on_row : called with each summary row as soon as it is final (progress)
+    audience : who is sent to: ``reps`` (the default), ``managers`` (each team summary to its manager),
+        ``leadership`` (the company summary to ``mail.leadership``), or ``all``; see
+        :mod:`salesreports.mail.recipients`. Every message has its own ledger row, keyed by its report.
 
     Returns
     -------
@@ -145,7 +150,7 @@ def send_reports(
     started = time.perf_counter()
     if test_to:
         check_address(test_to, rep_id="(none)", role="--test-to address")
-    sel = select_reports(config, period, reps)
+    sel = select_reports(config, period, reps, audience)
     mode = "test" if test_to else "send" if send else "dry-run"
     outbox = config.resolve(config.outbox_dir)
     summary = SendSummary(sel.period, mode, outbox=outbox / sel.period, ledger=outbox / "ledger.sqlite")
@@ -196,7 +201,9 @@ def _dry_run(
                 add(MailRow(c.rep_id, c.name, to, "error", str(exc)))
                 continue
             path = atomic_write_bytes(summary.outbox / f"{slug(c.rep_id)}{'.test' if test_to else ''}.eml", built.data)
-            detail = "with Cc " + ", ".join(built.recipients[1:]) if len(built.recipients) > 1 else c.note
+            others = built.recipients[1:]
+            label = "with Cc " if c.kind == "rep" else "also to "
+            detail = "; ".join(d for d in (label + ", ".join(others) if others else "", c.note) if d)
             if ledger is None and not test_to:
                 detail = "; ".join(d for d in (detail, "--send would send it") if d)
             elif ledger is not None:
