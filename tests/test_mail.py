@@ -696,6 +696,9 @@ def test_summary_messages_are_mail_safe_and_private(reports: Path, tmp_path: Pat
     north_text = next(p for p in north.walk() if p.get_content_type() == "text/plain").get_content()
     assert "TEAM NORTH SUMMARY · MARCH 2025" in north_text
     assert "- 2 rep(s) in the team." in north_text
+    assert "Leading on" in north_text, north_text
+    south_text = next(p for p in parsed["team/South"].walk() if p.get_content_type() == "text/plain").get_content()
+    assert "Leading on" not in south_text  # South's one rep closed nothing in March: nobody leads on $0
     assert "- Revenue: $4,000" in north_text
     assert "team-summary-2025-03-North.pdf" in north_text
     # privacy: each manager sees their own team's reps, never another team's

@@ -369,6 +369,8 @@ def _team_summary(context: dict[str, Any], kind: str, goals: list[dict[str, Any]
     if rank:
         k = get(rank)
         frame = view.rep_frame(rank).dropna(subset=["value"])
+        if k.higher_is_better:
+            frame = frame[frame["value"] > 0]  # nobody leads on $0 or 0 deals
         frame = frame.sort_values("value", ascending=not k.higher_is_better).head(3)
         leaders = [
             f"{one_line(r['entity'], 60)} ({format_value(float(r['value']), k.format, view.currency)})"
