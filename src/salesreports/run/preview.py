@@ -107,6 +107,13 @@ class Previewer:
             raise ParamsError(msg, period=period.label)
         self._scope = build_scope(self._data, self._table, self.config, period)
 
+    def reset(self, *, data: bool) -> None:
+        """Forget the KPIs (and with ``data``, the data too): the next render loads them again."""
+        if data:
+            self._data = None
+        self._table = None
+        self._scope = None
+
     def job(self) -> Job:
         """Check the template, write the report's context into the preview folder and return its job."""
         from salesreports.report.contexts import write_context
@@ -181,13 +188,15 @@ def failing_cell(notebook: Path) -> str:
         cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
     except (OSError, ValueError, KeyError):
         return ""
-    injected = 0
+    added = 0  # cells papermill added: the injected parameters and its red "an exception occurred" banners
     for index, cell in enumerate(cells):
-        if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
-            injected += 1
+        tags = cell.get("metadata", {}).get("tags", [])
+        if "injected-parameters" in tags or "papermill-error-cell-tag" in tags:
+            added += 1
+            continue
         if any(o.get("output_type") == "error" for o in cell.get("outputs", [])):
             source = cell.get("source", "")
-            return cell_name(index + 1 - injected, "".join(source) if isinstance(source, list) else source)
+            return cell_name(index + 1 - added, "".join(source) if isinstance(source, list) else source)
     return ""
 
 
