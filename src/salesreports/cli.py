@@ -376,6 +376,10 @@ def preview(
     if watch:
         _watch_preview(params, str(rep or team), "rep" if rep is not None else "team", period, template, port)
         return
+    from salesreports.run.preview import warm_start
+    from salesreports.run.zygote import zygotes
+
+    warm_start()  # the report process imports its libraries while this one loads the data
     try:
         config = load_config(params)
         previewer = Previewer(
@@ -389,6 +393,8 @@ def preview(
         result = previewer.render()
     except SalesReportsError as err:
         _fail(err)
+    finally:
+        zygotes.close()
     if result.status != "ok":
         _console(stderr=True).print(
             f"[red]failed:[/] {_esc(result.error)}; notebook: {_esc(result.failed_notebook)}", soft_wrap=True
@@ -463,6 +469,10 @@ def check(
 
     out = _console()
     failed = False
+    if execute:
+        from salesreports.run.preview import warm_start
+
+        warm_start()  # the report process imports its libraries while this one checks and loads the data
     try:
         config = load_config(params)
         if templates:
@@ -495,6 +505,10 @@ def check(
                 out.print(f"[green]✓[/] {_esc(path)}" + (" (executes with its defaults)" if execute else ""))
     except SalesReportsError as err:
         _fail(err)
+    finally:
+        from salesreports.run.zygote import zygotes
+
+        zygotes.close()
     if failed:
         raise typer.Exit(1)
 

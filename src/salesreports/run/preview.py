@@ -21,7 +21,7 @@ from salesreports.params import Config
 from salesreports.paths import folder_names, inside, slug
 from salesreports.run.jobs import Job, JobResult
 
-__all__ = ["PreviewResult", "Previewer", "execute_defaults", "failing_cell", "preview_folder"]
+__all__ = ["PreviewResult", "Previewer", "execute_defaults", "failing_cell", "preview_folder", "warm_start"]
 
 
 def preview_folder(config: Config) -> Path:
@@ -41,6 +41,20 @@ class PreviewResult:
     failed_notebook: str = ""
     seconds: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
+
+
+def warm_start() -> None:
+    """Start the warm report process now, so that it imports the report libraries while this one loads the data.
+
+    Call it first, while this process has one thread: the zygote is then forked from it (later it would be
+    started as a fresh interpreter). Close it with ``zygotes.close()``.
+    """
+    from salesreports.run.processes import os_threads, skip_unneeded_imports
+    from salesreports.run.zygote import Zygote, zygotes
+
+    skip_unneeded_imports()
+    if os_threads() == 1:
+        zygotes.add(Zygote.start("fork"))
 
 
 def _kind_of(template: Path) -> str:
