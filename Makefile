@@ -15,7 +15,7 @@ REPS    ?= all
 DEBIAN_PACKAGES := chromium poppler-utils fonts-liberation libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0
 
 .PHONY: help setup sysdeps demo-data validate reports preview send lab kernel check docs lint format typecheck test \
-        test-fast bench bench-kpis bench-plan clean distclean
+        test-fast bench bench-kpis bench-plan bench-preview clean distclean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}'
@@ -103,6 +103,9 @@ bench-kpis: setup ## Benchmark: every KPI on 10 million deals
 
 bench-plan: setup ## Benchmark: planning 1,000 and 5,000 reps (contexts, manifest, index; writes build/bench/plan.json)
 	$(PY) -m salesreports.bench reports --plan-only --plan-reps 1000,5000
+
+bench-preview: setup data/demo/deals.csv ## Benchmark: one-off preview, a watch re-render, check (targets 4 s, 1 s, 3 s; writes build/bench/preview.json)
+	$(PY) -m salesreports.bench preview --params $(PARAMS) --rep $${REP:-R007}
 
 clean: ## Remove build outputs
 	rm -rf build

@@ -348,17 +348,38 @@ def preview(
     template: Annotated[
         Path | None, typer.Option(help="The template to preview (default: the one in the settings for its kind).")
     ] = None,
-    pdf: Annotated[bool, typer.Option(help="Also render the PDF.")] = True,
+    pdf: Annotated[bool, typer.Option(help="Also render the PDF (not with --watch: the served page is HTML).")] = True,
+    watch: Annotated[
+        bool,
+        typer.Option(
+            help="Keep a warm process that re-renders on every save of the template, kpis.yaml, the settings' "
+            "YAML or the data, and serve the page on 127.0.0.1 (the browser reloads by itself). Ctrl-C stops."
+        ),
+    ] = False,
+    port: Annotated[int, typer.Option(help="With --watch: the port to serve on (0: a free one).")] = 8765,
 ) -> None:
     """Execute and render one report into build/preview/ (never the period's reports, manifest or outbox).
 
+    With --watch the process stays warm (data loaded and KPIs computed once, a warm report process), renders
+    again on every save and serves the page on http://127.0.0.1:PORT/; a template that fails is shown there
+    with the failing cell, and the watch goes on. Ctrl-C stops it.
+
     Example: [bold]salesreports preview --rep R007 --period 2026-10 --template reports/rep_scorecard.ipynb[/]
+
+    Example: [bold]salesreports preview --watch --rep R007 --port 8765[/]
     """
     from salesreports.params import load_config
     from salesreports.run.preview import Previewer
 
     if (rep is None) == (team is None):
         _fail(_params_error("give either --rep ID or --team NAME."))
+    if watch:
+        _watch_preview(params, str(rep or team), "rep" if rep is not None else "team", period, template, port)
+        return
+    from salesreports.run.preview import warm_start
+    from salesreports.run.zygote import zygotes
+
+    warm_start()  # the report process imports its libraries while this one loads the data
     try:
         config = load_config(params)
         previewer = Previewer(
@@ -372,12 +393,60 @@ def preview(
         result = previewer.render()
     except SalesReportsError as err:
         _fail(err)
+    finally:
+        zygotes.close()
     if result.status != "ok":
         _console(stderr=True).print(
             f"[red]failed:[/] {_esc(result.error)}; notebook: {_esc(result.failed_notebook)}", soft_wrap=True
         )
         raise typer.Exit(1)
     _console().print("\n".join(str(p) for p in (result.html, result.pdf) if p))
+
+
+def _watch_preview(params: Path, ident: str, kind: str, period: str | None, template: Path | None, port: int) -> None:
+    """``preview --watch``: warm up, then render on every save and serve the page until Ctrl-C."""
+    import signal
+
+    from salesreports.params import load_config
+    from salesreports.run.preview import Previewer
+
+    def make() -> Previewer:
+        config = load_config(params)
+        return Previewer(config, ident, period=period, template=template, kind=kind, pdf=False)
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    from salesreports.run.watch import PreviewServer, Watcher
+    from salesreports.run.worker import warm_up
+    from salesreports.run.zygote import zygotes
+
+    out = _console()
+
+    def echo(line: str) -> None:
+        out.print(_esc(line))
+        sys.stdout.flush()
+
+    try:
+        previewer = make()
+        server = PreviewServer(port)
+    except SalesReportsError as err:
+        _fail(err)
+    except OSError as err:
+        _fail(_params_error(f"cannot serve on 127.0.0.1:{port}: {err.strerror}. Fix: pass another --port."))
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        echo("warming up (the report libraries, a warm report process, the renderer)…")
+        warm_up("fast")  # before any thread starts: the warm report process is forked from this one
+        server.start()
+        echo(f"serving {server.url} (Ctrl-C stops); watching {previewer.template}")
+        Watcher(previewer, server, reload_settings=make, echo=echo).watch()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+        zygotes.close()
+    out.print("stopped")
 
 
 @app.command()
@@ -400,6 +469,10 @@ def check(
 
     out = _console()
     failed = False
+    if execute:
+        from salesreports.run.preview import warm_start
+
+        warm_start()  # the report process imports its libraries while this one checks and loads the data
     try:
         config = load_config(params)
         if templates:
@@ -432,6 +505,10 @@ def check(
                 out.print(f"[green]✓[/] {_esc(path)}" + (" (executes with its defaults)" if execute else ""))
     except SalesReportsError as err:
         _fail(err)
+    finally:
+        from salesreports.run.zygote import zygotes
+
+        zygotes.close()
     if failed:
         raise typer.Exit(1)
 

@@ -5,7 +5,11 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHES = {"kpis": "salesreports.bench.kpis", "reports": "salesreports.bench.reports"}
+BENCHES = {
+    "kpis": "salesreports.bench.kpis",
+    "reports": "salesreports.bench.reports",
+    "preview": "salesreports.bench.preview",
+}
 
 
 def main(argv: list[str] | None = None) -> int:

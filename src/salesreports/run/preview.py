@@ -21,7 +21,7 @@ from salesreports.params import Config
 from salesreports.paths import folder_names, inside, slug
 from salesreports.run.jobs import Job, JobResult
 
-__all__ = ["PreviewResult", "Previewer", "execute_defaults", "failing_cell", "preview_folder"]
+__all__ = ["PreviewResult", "Previewer", "execute_defaults", "failing_cell", "preview_folder", "warm_start"]
 
 
 def preview_folder(config: Config) -> Path:
@@ -41,6 +41,20 @@ class PreviewResult:
     failed_notebook: str = ""
     seconds: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
+
+
+def warm_start() -> None:
+    """Start the warm report process now, so that it imports the report libraries while this one loads the data.
+
+    Call it first, while this process has one thread: the zygote is then forked from it (later it would be
+    started as a fresh interpreter). Close it with ``zygotes.close()``.
+    """
+    from salesreports.run.processes import os_threads, skip_unneeded_imports
+    from salesreports.run.zygote import Zygote, zygotes
+
+    skip_unneeded_imports()
+    if os_threads() == 1:
+        zygotes.add(Zygote.start("fork"))
 
 
 def _kind_of(template: Path) -> str:
@@ -106,6 +120,13 @@ class Previewer:
             msg = f"there is no data for {period.title}. Fix: pass a month the data covers."
             raise ParamsError(msg, period=period.label)
         self._scope = build_scope(self._data, self._table, self.config, period)
+
+    def reset(self, *, data: bool) -> None:
+        """Forget the KPIs (and with ``data``, the data too): the next render loads them again."""
+        if data:
+            self._data = None
+        self._table = None
+        self._scope = None
 
     def job(self) -> Job:
         """Check the template, write the report's context into the preview folder and return its job."""
@@ -181,13 +202,15 @@ def failing_cell(notebook: Path) -> str:
         cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
     except (OSError, ValueError, KeyError):
         return ""
-    injected = 0
+    added = 0  # cells papermill added: the injected parameters and its red "an exception occurred" banners
     for index, cell in enumerate(cells):
-        if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
-            injected += 1
+        tags = cell.get("metadata", {}).get("tags", [])
+        if "injected-parameters" in tags or "papermill-error-cell-tag" in tags:
+            added += 1
+            continue
         if any(o.get("output_type") == "error" for o in cell.get("outputs", [])):
             source = cell.get("source", "")
-            return cell_name(index + 1 - injected, "".join(source) if isinstance(source, list) else source)
+            return cell_name(index + 1 - added, "".join(source) if isinstance(source, list) else source)
     return ""
 
 

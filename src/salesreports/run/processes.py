@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +29,18 @@ def os_threads() -> int:
         return sum(1 for _ in Path("/proc/self/task").iterdir())
     except OSError:  # pragma: no cover - not Linux
         return threading.active_count()
+
+
+# Optional modules that a dependency imports eagerly and this package never needs: ``jsonschema`` (under
+# nbformat) imports ``rfc3987_syntax`` when it is installed, which compiles its lark grammars (~1.5 s) for
+# the ``iri`` formats that notebook validation never checks.
+UNNEEDED_MODULES = ("rfc3987_syntax",)
+
+
+def skip_unneeded_imports() -> None:
+    """Make the optional imports of :data:`UNNEEDED_MODULES` fail at once (the importer then goes without)."""
+    for name in UNNEEDED_MODULES:
+        sys.modules.setdefault(name, None)  # type: ignore[arg-type]  # None in sys.modules: ImportError
 
 
 def quiet_threads() -> None:

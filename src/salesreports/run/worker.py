@@ -34,7 +34,7 @@ from salesreports.run.jobs import (
     report_metadata,
     strip_default_parameters,
 )
-from salesreports.run.processes import os_threads, quiet_threads
+from salesreports.run.processes import os_threads, quiet_threads, skip_unneeded_imports
 from salesreports.run.zygote import REPORT_MODULES, Zygote, execute_fast, zygotes
 
 __all__ = ["run_job", "warm_up"]
@@ -145,6 +145,7 @@ def warm_up(
     """
     os.environ["SALESREPORTS_BATCH"] = "1"
     quiet_threads()
+    skip_unneeded_imports()
     info: dict[str, Any] = {"pid": os.getpid(), "mode": mode}
     if mode == "fast":
         how = zygote

@@ -45,6 +45,7 @@ from salesreports.run.processes import (
     os_threads,
     quiet_threads,
     signal_name,
+    skip_unneeded_imports,
 )
 
 if TYPE_CHECKING:
@@ -302,6 +303,7 @@ def _zygote_main(conn: Connection, *, learn: bool, how: str) -> NoReturn:
     try:
         os.environ["SALESREPORTS_BATCH"] = "1"
         quiet_threads()
+        skip_unneeded_imports()
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         for name in REPORT_MODULES:
             with contextlib.suppress(ImportError):
