@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from salesreports.data.loading import Dataset
-from salesreports.metrics.engine import KpiTable, history_months, missing_reason
+from salesreports.metrics.engine import KpiTable, event_dates, history_months, missing_reason
 from salesreports.metrics.kpis import Kpi, registry
 from salesreports.metrics.measures import COHORTS, MEASURES
 
@@ -121,9 +121,7 @@ def _last_month(data: Dataset) -> str:
         frame = data.get(table)
         if frame is None or column not in frame.columns or table == "targets":
             continue
-        if table == "deals" and column == "close_date" and "stage" in frame.columns:  # not an expected close
-            frame = frame[frame["stage"].astype("string").str.lower().isin(["won", "lost"]).fillna(False)]
-        month = _month(pd.to_datetime(frame[column], errors="coerce").max())
+        month = _month(pd.to_datetime(event_dates(frame, table, column), errors="coerce").max())
         last = max(last, month or "")
     return last
 

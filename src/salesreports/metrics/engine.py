@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from salesreports.metrics.kpis import Kpi
     from salesreports.metrics.periods import Period
 
-__all__ = ["COHORT_FUNCTIONS", "Grid", "KpiTable", "compute_kpis", "history_months", "missing_reason"]
+__all__ = ["COHORT_FUNCTIONS", "Grid", "KpiTable", "compute_kpis", "event_dates", "history_months", "missing_reason"]
 
 Array = np.ndarray[Any, Any]
 
@@ -242,7 +242,7 @@ _EVENT_DATES = (("deals", ("created_date", "close_date")), ("leads", ("created_d
                 ("activities", ("date",)), ("feedback", ("date",)))  # fmt: skip
 
 
-def _event_dates(frame: pd.DataFrame, table: str, column: str) -> pd.Series:
+def event_dates(frame: pd.DataFrame, table: str, column: str) -> pd.Series:
     """The dates of ``column`` that happened: an open deal's close date is an expected one, in the future."""
     if table == "deals" and column == "close_date" and "stage" in frame.columns:
         stage = frame["stage"].astype("string").str.lower()
@@ -259,7 +259,7 @@ def _grid(data: Dataset, as_of: dt.date | None) -> Grid:
         for col in cols:
             if col not in frame.columns:
                 continue
-            span = _day_range(_event_dates(frame, name, col))
+            span = _day_range(event_dates(frame, name, col))
             if span is not None:
                 lo, hi = span
                 first_day = lo if first_day is None else min(first_day, lo)
