@@ -140,3 +140,16 @@ def test_span_text_and_since() -> None:
     assert span_text("ytd", "2026-10", "2026-03") == "since March 2026"
     assert span_text("ytd", "2026-10", "2025-03") == "year to date"
     assert span_text("quarter", "2026-10", "") == "quarter to date"
+
+
+def test_coaching_evidence_names_the_span_of_its_own_kpis_data() -> None:
+    from salesreports.report.views import either, evidence_text
+
+    ctx = {"period": {"end": "2025-03"}, "capabilities": {"first_months": {"deals": "2024-03", "leads": "2025-03"}}}
+    need = {"grain": "quarter"}
+    conversion = {"kind": "kpi", "kpi": "lead_conversion", "text": "lead conversion 10%"}
+    revenue = {"kind": "kpi", "kpi": "revenue", "text": "revenue $4,000"}
+    assert evidence_text(need, conversion, ctx) == "Since March 2025: lead conversion 10%"  # the leads start then
+    assert evidence_text(need, revenue, ctx) == "Quarter to date: revenue $4,000"  # the deals began a year before
+    assert evidence_text({"grain": "month"}, revenue, ctx) == "revenue $4,000"
+    assert (either([]), either(["a"]), either(["a", "b"]), either(["a", "b", "c"])) == ("", "a", "a or b", "a, b or c")

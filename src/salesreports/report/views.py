@@ -77,19 +77,27 @@ def span_text(grain: str, period_end: str, first_month: str) -> str:
     return f"since {start}" if start else SPAN.get(grain, "")
 
 
-def data_start(context: dict[str, Any]) -> str:
-    """The data's first month (``YYYY-MM``, "" when unknown): the earliest first month of its tables."""
-    months = ((context.get("capabilities") or {}).get("first_months") or {}).values()
-    return min(months, default="")
+def first_month_of(kpi: str, first_months: dict[str, str]) -> str:
+    """The first month of data of the KPI's tables (``YYYY-MM``, "" when unknown): the latest table to start."""
+    if kpi not in registry().names():
+        return min(first_months.values(), default="")
+    return max((first_months[t] for t in get(kpi).tables if t in first_months), default="")
+
+
+def either(labels: Sequence[str]) -> str:
+    """``a``, ``a or b``, ``a, b or c``."""
+    return f"{', '.join(labels[:-1])} or {labels[-1]}" if len(labels) > 1 else "".join(labels)
 
 
 def evidence_text(need: dict[str, Any], evidence: dict[str, Any], context: dict[str, Any] | None = None) -> str:
     """One line of coaching evidence; a KPI figure of another period than the month says which period
-    ("since <month>" when that period began before the data)."""
+    ("since <month>" when that period began before the KPI's data)."""
     grain = str(need.get("grain") or "month")
     if evidence.get("kind") == "kpi" and grain in SPAN and grain != "month":
         ctx = context or {}
-        span = span_text(grain, str((ctx.get("period") or {}).get("end") or ""), data_start(ctx))
+        firsts = dict((ctx.get("capabilities") or {}).get("first_months") or {})
+        first = first_month_of(str(evidence.get("kpi") or ""), firsts)
+        span = span_text(grain, str((ctx.get("period") or {}).get("end") or ""), first)
         return f"{span[:1].upper()}{span[1:]}: {evidence['text']}"
     return str(evidence["text"])
 
@@ -205,8 +213,7 @@ class _View:
 
     def first_month(self, kpi: str) -> str:
         """The first month of data of the KPI's tables ("" when unknown): no chart starts before it."""
-        months = [self._first_months[t] for t in get(kpi).tables if t in self._first_months]
-        return max(months) if months else ""
+        return first_month_of(kpi, self._first_months)
 
     def since(self, kpi: str, grain: str, period_end: str | None = None) -> str:
         """ "March 2026" when the KPI's span ending in the period begins before its data does, else ""."""
@@ -314,8 +321,7 @@ class _View:
             return None
         lines = []
         for why, labels in by_reason.items():
-            listed = f"{', '.join(labels[:-1])} or {labels[-1]}" if len(labels) > 1 else labels[0]
-            lines.append(f"{why[:1].upper()}{why[1:]}: no {listed} for {self.period_title}.")
+            lines.append(f"{why[:1].upper()}{why[1:]}: no {either(labels)} for {self.period_title}.")
         return callout("info", "Not in the data for this month", lines)
 
     def tiles(self, kpis: Sequence[str] | None = None) -> Any:
@@ -784,8 +790,7 @@ class TeamView(_View):
             if not checked:
                 return None
             labels = [get(k).label.lower() for k in checked]
-            listed = f"{', '.join(labels[:-1])} or {labels[-1]}" if len(labels) > 1 else labels[0]
-            return callout("good", "Nobody stands out", [f"No rep is in the bottom quarter on {listed}."])
+            return callout("good", "Nobody stands out", [f"No rep is in the bottom quarter on {either(labels)}."])
         lines = [f"{name}: {'; '.join(items)}" for name, items in sorted(flags.items(), key=lambda x: -len(x[1]))]
         return callout("warn", f"{len(flags)} rep(s) to talk to", lines)
 
