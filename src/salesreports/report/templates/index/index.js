@@ -36,7 +36,9 @@
     var c = typeof x === "number" && typeof y === "number" ? x - y : collator.compare(String(x), String(y));
     return c * state.dir || a.ix - b.ix;
   }
+  var timer = 0;
   function refilter() {
+    clearTimeout(timer);  // a pending search would otherwise re-run later and send the reader back to page 1
     var q = fold(els.q.value).trim().split(/\s+/).filter(Boolean);
     var st = els.status.value, kind = els.kind.value, team = els.team.value;
     view = rows.filter(function (r) {
@@ -132,7 +134,6 @@
     });
   });
   document.getElementById("ix-form").addEventListener("submit", function (e) { e.preventDefault(); });
-  var timer = 0;
   els.q.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(refilter, 80); });
   [els.status, els.kind, els.team].forEach(function (s) { s.addEventListener("change", refilter); });
   els.size.addEventListener("change", function () { state.page = 0; draw(); });
