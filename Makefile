@@ -65,12 +65,13 @@ send: setup ## Write scorecard emails to build/outbox (dry run); make send PERIO
 # as root, JupyterLab wants --allow-root; without a display (a server, CI) it cannot open a browser: it prints the URL
 LAB_FLAGS = $(if $(filter 0,$(shell id -u)),--allow-root) $(if $(DISPLAY)$(WAYLAND_DISPLAY),,--no-browser)
 LAB_ARGS ?=
+LAB_DIR ?= reports
 
 kernel: $(STAMP) ## Install the project's Jupyter kernel "salesreports" (this .venv's Python) into the .venv
 	$(PY) -m ipykernel install --sys-prefix --name salesreports --display-name "salesreports (.venv)" >/dev/null
 
-lab: setup data/demo/deals.csv kernel ## Start JupyterLab on reports/ with the project's kernel; LAB_ARGS="--port 8899" adds flags
-	$(VENV)/bin/jupyter lab --notebook-dir=reports --ServerApp.ip=127.0.0.1 $(LAB_FLAGS) $(LAB_ARGS)
+lab: setup data/demo/deals.csv kernel ## Start JupyterLab on reports/ (LAB_DIR=...) with the project's kernel; LAB_ARGS="--port 8899" adds flags
+	$(VENV)/bin/jupyter lab --notebook-dir=$(LAB_DIR) --ServerApp.ip=127.0.0.1 $(LAB_FLAGS) $(LAB_ARGS)
 
 check: setup ## Lint the notebook templates (parameters cell, no outputs, executes)
 	$(SR) check --params $(PARAMS)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import math
+import os
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -21,9 +22,10 @@ import yaml
 
 from salesreports.errors import ConfigError, UnknownKpiError, close_matches
 
-__all__ = ["Expr", "Kpi", "Registry", "format_value", "get", "registry"]
+__all__ = ["Expr", "Kpi", "Registry", "format_value", "get", "kpi_file", "registry"]
 
 KPI_FILE = Path(__file__).with_name("kpis.yaml")
+KPI_FILE_ENV = "SALESREPORTS_KPI_FILE"
 FORMATS = ("currency", "percent", "count", "days", "per_week", "ratio")
 TYPES = ("simple", "ratio", "cohort")
 
@@ -406,27 +408,36 @@ def parse(
     return Registry(kpis)
 
 
+def kpi_file() -> Path:
+    """The KPI declarations in use: the package's ``kpis.yaml``, or the file that the environment variable
+    ``SALESREPORTS_KPI_FILE`` names (to try declarations on a copy without touching the package; every
+    process of a run, kernels included, inherits it)."""
+    override = os.environ.get(KPI_FILE_ENV, "").strip()
+    return Path(override).expanduser() if override else KPI_FILE
+
+
 def registry() -> Registry:
-    """The project's KPI registry, parsed again when ``kpis.yaml`` changes (its mtime and size).
+    """The project's KPI registry, parsed again when its file changes (path, mtime and size).
 
     So a running Jupyter kernel sees a KPI added to the file without a restart.
     """
+    path = kpi_file()
     try:
-        info = KPI_FILE.stat()
+        info = path.stat()
         stamp = (info.st_mtime_ns, info.st_size)
     except OSError:
         stamp = (0, 0)  # parse() reports the missing file
-    return _registry(stamp)
+    return _registry(path, stamp)
 
 
 @cache
-def _registry(stamp: tuple[int, int]) -> Registry:
+def _registry(path: Path, stamp: tuple[int, int]) -> Registry:
     from salesreports.data.schema import TABLES
     from salesreports.metrics.measures import COHORTS, MEASURES
 
     measures = {name: m.needs for name, m in MEASURES.items()}
     functions = {name: c.needs for name, c in COHORTS.items()}
-    return parse(KPI_FILE, measures, functions, frozenset(TABLES))
+    return parse(path, measures, functions, frozenset(TABLES))
 
 
 registry.cache_clear = _registry.cache_clear  # type: ignore[attr-defined]

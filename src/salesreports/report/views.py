@@ -131,8 +131,9 @@ def _guard_kernel() -> None:
     if shell is None or type(shell).__name__ != "ZMQInteractiveShell" or os.environ.get("SALESREPORTS_BATCH"):
         return
     from salesreports import guard
+    from salesreports.metrics.kpis import kpi_file
 
-    guard.install()
+    guard.install(allow=[kpi_file()])  # kpis.yaml is read again when it changes, also from SALESREPORTS_KPI_FILE
     guard.watch(shell)
 
 
@@ -608,7 +609,8 @@ class RepView(_View):
         for r in rows[:6]:
             score = "" if r.get("score") is None else f" ({r['score']:.0f}/5)"
             lines.append(f"{r['date']} · {r['source']}{score}: “{r.get('text') or ''}”")
-        return callout("info", f"Recent feedback ({len(rows)} notes in six months)", lines)
+        notes = f"{len(rows)} note{'s' if len(rows) != 1 else ''}"
+        return callout("info", f"Recent feedback ({notes} in six months)", lines)
 
     def coaching(self) -> Any:
         """Training topics with their evidence (numbers and quotes), each number with its period.

@@ -84,8 +84,10 @@ def report_metadata(job: Job) -> dict[str, Any]:
 def guard_report(job: Job) -> None:
     """Install the report guard (:mod:`salesreports.guard`) in this process: call it in the report's own process."""
     from salesreports import guard
+    from salesreports.metrics.kpis import kpi_file
 
-    guard.install(context=str(job.parameters.get("context") or ""), template=job.template)
+    context = str(job.parameters.get("context") or "")
+    guard.install(context=context, template=job.template, allow=[kpi_file()])
 
 
 def execute_here(job: Job, out: Path, engine: str | None, *, metadata: dict[str, Any] | None = None) -> None:

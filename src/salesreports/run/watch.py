@@ -192,13 +192,13 @@ class Watcher:
         reload_settings: Callable[[], Previewer] | None = None,
         echo: Callable[[str], None] = lambda line: None,
     ) -> None:
-        from salesreports.metrics.kpis import KPI_FILE
+        from salesreports.metrics.kpis import kpi_file
 
         self.previewer = previewer
         self.server = server
         self.reload_settings = reload_settings
         self.echo = echo
-        self.kpis = KPI_FILE.resolve()
+        self.kpis = kpi_file().resolve()
         self.renders = 0
 
     def paths(self) -> dict[str, Path]:
