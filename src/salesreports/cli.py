@@ -854,6 +854,73 @@ def send(
         raise typer.Exit(1)
 
 
+@app.command()
+def cycle(
+    params: ParamsOpt = DEFAULT_PARAMS,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Show what it would do: plan the reports without running them, write messages to the outbox "
+            "without sending.",
+        ),
+    ] = False,
+    wait: Annotated[
+        float, typer.Option(help="Seconds to wait for another cycle to finish before giving up (exit 75).")
+    ] = 0.0,
+    workers: Annotated[int | None, typer.Option(help="Parallel workers (default from the settings).")] = None,
+) -> None:
+    """The monthly cycle for a scheduler: validate, run the due reports, send what is not sent yet.
+
+    Takes the last complete month in the data (and its quarter, or its year, when the month ends one), runs
+    every report that is not up to date, then mails reps, managers and leadership whatever the ledger has not
+    sent. Safe to run every day: when everything is done it does nothing. One cycle at a time (a lock in the
+    output folder). Exit 0 when everything is done, 1 when a report or a message is left (named), 75 when
+    another cycle is running. See docs/scheduling.md for crontab, systemd and Kubernetes.
+
+    Example: [bold]salesreports cycle --dry-run[/]
+    """
+    from salesreports.mail.cycle import run_cycle
+    from salesreports.params import load_config
+
+    err = _console(stderr=True)
+    try:
+        config = load_config(params, {"run": {"workers": workers}} if workers else None)
+        summary = run_cycle(config, dry_run=dry_run, wait=wait, on_stage=lambda m: err.print(f"[dim]{_esc(m)}…[/]"))
+    except SalesReportsError as exc:
+        _fail(exc)
+    out = _console()
+    run = summary.run
+    ran = sum(1 for r in run.results if r["status"] == "ok")
+    for period in summary.periods:
+        if dry_run:
+            planned = summary.planned.get(period, [])
+            what = f"would run {len(planned)} report(s)" + (f": {_esc(', '.join(planned[:6]))}" if planned else "")
+            what += "" if len(planned) <= 6 else ", …"
+            what += "; then mail their messages" if planned else ""
+        else:
+            mine = [r["status"] for r in run.results if r["period"] == period]
+            what = f"{mine.count('ok')} report(s) run, {mine.count('failed')} failed"
+        mail = summary.mail.get(period)
+        if mail is not None:
+            counts: dict[str, int] = {}
+            for row in mail.rows:
+                counts[row.state] = counts.get(row.state, 0) + 1
+            what += "; mail: " + (", ".join(f"{n} {_esc(s)}" for s, n in counts.items()) or "nothing to send")
+        out.print(f"{_esc(period)}: {what}", soft_wrap=True)
+    if dry_run:
+        out.print(f"{run.unchanged} report(s) already up to date. Dry run: nothing was run or sent.")
+    else:
+        out.print(f"{run.unchanged} report(s) already up to date; {ran} run in {run.seconds:.1f} s.")
+    if summary.idle:
+        out.print("Nothing to do: every report is up to date and every message is sent.")
+    for line in summary.failures:
+        err.print(f"[red]left:[/] {_esc(line)}", soft_wrap=True)
+    if summary.failures:
+        err.print("Run `salesreports cycle` again once fixed: it redoes only what is left.")
+        raise typer.Exit(1)
+
+
 def main() -> None:
     """Entry point of the ``salesreports`` console script."""
     try:

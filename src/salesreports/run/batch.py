@@ -48,6 +48,7 @@ class RunSummary:
     index_paths: list[Path] = field(default_factory=list)
     warnings: list[Issue] = field(default_factory=list)  # goals that do not fit the data, ...
     notes: list[str] = field(default_factory=list)  # goals not shown on any page (not already among the warnings)
+    planned: dict[str, list[str]] = field(default_factory=dict)  # with plan_only: period -> keys that would run
 
     @property
     def failed(self) -> list[dict[str, Any]]:
@@ -296,7 +297,7 @@ def _headline(context: dict[str, Any]) -> dict[str, Any]:
 def run_reports(
     config: Config,
     *,
-    periods: str | None = None,
+    periods: str | Callable[[pd.Timestamp], Sequence[str]] | None = None,
     reps: Sequence[str] | None = None,
     kinds: Sequence[str] = ("rep", "team"),
     workers: int | None = None,
@@ -307,8 +308,14 @@ def run_reports(
     on_plan: Callable[[int], None] | None = None,
     on_result: Callable[[JobResult], None] | None = None,
     on_stage: Callable[[str], None] | None = None,
+    plan_only: bool = False,
 ) -> RunSummary:
     """Run every report of the given periods (default: the latest complete month in the data).
+
+    ``periods`` is a label list (``2026-10``, ``2026-08..2026-10``) or a function of the data's last date
+    giving labels (:func:`salesreports.mail.cycle.due_periods`). With ``plan_only`` nothing is run and the
+    manifest and index stay as they are: ``planned`` lists the reports that would run (their contexts, which
+    are inputs, are refreshed).
 
     Raises
     ------
@@ -335,6 +342,8 @@ def run_reports(
         warnings = goals_fit_file(config.resolve(config.goals), data)
     stage("computing KPIs")
     table = compute_kpis(data)
+    if callable(periods):
+        periods = ",".join(periods(table.grid.as_of))
     wanted = parse_periods(periods) if periods else [default_period(table.grid.as_of)]
     fingerprint = data.fingerprint()
     plans: list[PeriodPlan] = []
@@ -360,6 +369,14 @@ def run_reports(
             )
         )
     jobs = [j for p in plans for j in p.jobs]
+    if plan_only:
+        summary = RunSummary(
+            [p.period.label for p in plans], warnings=warnings, unchanged=sum(p.unchanged for p in plans)
+        )
+        summary.planned = {p.period.label: [j.key.split(":", 1)[1] for j in p.jobs] for p in plans}
+        summary.skipped = [{**s, "period": p.period.label} for p in plans for s in p.skipped]
+        summary.seconds = time.perf_counter() - started
+        return summary
     if on_plan is not None:
         on_plan(len(jobs))
     runner = executor or LocalExecutor(workers or config.run.workers, mode or config.run.mode)  # type: ignore[arg-type]

@@ -1,0 +1,291 @@
+"""salesreports cycle: the due periods, the lock, and whole cycles against a real SMTP server (aiosmtpd).
+
+The cycles run the real templates on the tiny fixture (its last complete month is 2025-02). One report can be
+made to fail through an environment variable read by a copy of the rep template, so that the next cycle sees
+the same inputs and must redo only what is left.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+import threading
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from conftest import ROOT, write_config
+from salesreports.mail.cycle import BUSY_EXIT, CycleBusyError, cycle_lock, due_periods, run_cycle
+from salesreports.params import load_config
+from test_delivery import Recorder, Servers, servers  # noqa: F401 - the aiosmtpd fixture
+
+PERIOD = "2025-02"
+FAIL_ENV = "SALESREPORTS_TEST_FAIL_FOR"
+PLANTED = f"""import os
+
+if rep_id in os.environ.get("{FAIL_ENV}", "").split(","):
+    raise RuntimeError(f"planted failure for {{rep_id}}")
+"""
+
+
+@pytest.mark.parametrize(
+    ("as_of", "due"),
+    [
+        ("2026-10-30", ["2026-10"]),  # Friday: no working day of October left
+        ("2026-11-16", ["2026-10"]),  # November is not complete
+        ("2026-09-30", ["2026-09", "2026-Q3"]),  # the month ends a quarter
+        ("2027-01-04", ["2026-12", "2026-Q4", "2026"]),  # December ends the quarter and the year
+        ("2026-12-31", ["2026-12", "2026-Q4", "2026"]),
+        ("2026-12-30", ["2026-11"]),  # one working day of December left
+    ],
+)
+def test_due_periods_are_the_last_complete_month_and_the_quarter_or_year_it_ends(as_of: str, due: list[str]) -> None:
+    assert due_periods(pd.Timestamp(as_of)) == due
+
+
+def _hold_lock(folder: Path) -> subprocess.Popen[str]:
+    code = textwrap.dedent("""
+        import sys, time
+        from pathlib import Path
+        from salesreports.mail.cycle import cycle_lock
+        with cycle_lock(Path(sys.argv[1])):
+            print("held", flush=True)
+            time.sleep(60)
+    """)
+    holder = subprocess.Popen([sys.executable, "-c", code, str(folder)], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    return holder
+
+
+def _release(holder: subprocess.Popen[str]) -> None:
+    holder.kill()
+    holder.wait(timeout=10)
+    if holder.stdout:
+        holder.stdout.close()
+
+
+def test_two_cycles_at_once_the_second_refuses_or_waits(tmp_path: Path) -> None:
+    holder = _hold_lock(tmp_path)
+    try:
+        with pytest.raises(CycleBusyError) as caught, cycle_lock(tmp_path):
+            pass
+        assert f"pid {holder.pid}" in str(caught.value) and "--wait" in str(caught.value)
+        assert caught.value.exit_code == BUSY_EXIT
+        killer = threading.Timer(1.0, holder.kill)  # a killed holder releases the lock (the OS drops the flock)
+        killer.start()
+        with cycle_lock(tmp_path, wait=30) as lock:
+            assert f"pid {__import__('os').getpid()}" in lock.read_text(encoding="utf-8")
+        killer.join()
+    finally:
+        _release(holder)
+
+
+def test_the_cli_says_another_cycle_is_running(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    holder = _hold_lock(tmp_path / "reports")
+    try:
+        done = subprocess.run(
+            [str(ROOT / ".venv" / "bin" / "salesreports"), "cycle", "-p", str(config)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        _release(holder)
+    assert done.returncode == BUSY_EXIT, done.stderr
+    assert "another `salesreports cycle` is running" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "reports" / PERIOD).exists()  # nothing was run
+
+
+def _template(folder: Path) -> Path:
+    """The rep template with a cell that fails for the reps named in the environment."""
+    nb = json.loads((ROOT / "reports" / "rep_scorecard.ipynb").read_text(encoding="utf-8"))
+    at = next(i for i, c in enumerate(nb["cells"]) if "parameters" in c.get("metadata", {}).get("tags", []))
+    nb["cells"].insert(
+        at + 1, {"cell_type": "code", "metadata": {}, "source": PLANTED, "outputs": [], "execution_count": None}
+    )
+    for i, cell in enumerate(nb["cells"]):
+        cell["id"] = f"cell-{i}"
+    path = folder / "rep_scorecard.ipynb"
+    path.write_text(json.dumps(nb, indent=1), encoding="utf-8")
+    return path
+
+
+def _config(root: Path, port: int) -> Any:
+    smtp = {"host": "127.0.0.1", "port": port, "timeout": 5, "rate_per_minute": 60000, "backoff_seconds": 0.05}
+    mail = {"cc_manager": False, "leadership": ["Lea Der <lea@example.com>"]}
+    extra = f"smtp: {json.dumps(smtp)}\nmail: {json.dumps(mail)}\n"
+    return load_config(write_config(root, extra=extra, rep=_template(root)), environ={})
+
+
+@pytest.mark.smtp
+@pytest.mark.notebooks
+def test_a_cycle_delivers_once_then_does_nothing(tmp_path: Path, servers: Servers) -> None:  # noqa: F811
+    recorder = Recorder()
+    config = _config(tmp_path, servers.start(recorder))
+
+    first = run_cycle(config)
+    assert first.periods == [PERIOD] and first.ok, first.failures
+    assert {r["key"] for r in first.run.results} == {
+        "rep/R1",
+        "rep/R2",
+        "rep/R3",
+        "team/North",
+        "team/South",
+        "team/company",
+    }
+    got = recorder.count()
+    # R1 and R2 have addresses (R3 none); each team summary goes to its manager, the company summary to leadership
+    assert got == Counter(
+        {
+            "ann.archer@example.com": 1,
+            "bob.baker@example.com": 1,
+            "mia.north@example.com": 1,
+            "sam.south@example.com": 1,
+            "lea@example.com": 1,
+        }
+    )
+    assert not first.idle
+
+    second = run_cycle(config)
+    assert second.ok and second.idle
+    assert second.run.unchanged == 6 and second.run.results == []
+    assert recorder.count() == got  # nothing new
+
+
+@pytest.mark.smtp
+@pytest.mark.notebooks
+def test_a_failed_report_is_named_the_rest_delivered_and_only_it_redone(
+    tmp_path: Path,
+    servers: Servers,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    recorder = Recorder()
+    config = _config(tmp_path, servers.start(recorder))
+    monkeypatch.setenv(FAIL_ENV, "R2")
+
+    first = run_cycle(config)
+    assert not first.ok
+    assert [r["key"] for r in first.run.failed] == ["rep/R2"]
+    assert any("rep/R2" in line and "planted failure" in line for line in first.failures), first.failures
+    assert recorder.count()["bob.baker@example.com"] == 0
+    assert recorder.count()["ann.archer@example.com"] == 1 and recorder.count()["lea@example.com"] == 1
+
+    monkeypatch.delenv(FAIL_ENV)
+    second = run_cycle(config)
+    assert second.ok, second.failures
+    assert [r["key"] for r in second.run.results] == ["rep/R2"]  # only what was left
+    assert second.run.unchanged == 5
+    assert recorder.count() == Counter(
+        {
+            "ann.archer@example.com": 1,
+            "bob.baker@example.com": 1,
+            "mia.north@example.com": 1,
+            "sam.south@example.com": 1,
+            "lea@example.com": 1,
+        }
+    )
+
+
+@pytest.mark.notebooks
+def test_dry_run_plans_and_sends_nothing(tmp_path: Path) -> None:
+    config = write_config(tmp_path, rep=_template(tmp_path))
+    done = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "salesreports"), "cycle", "--dry-run", "-p", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert (
+        f"{PERIOD}: would run 6 report(s): rep/R1, rep/R2, rep/R3, team/North, team/South, team/company" in done.stdout
+    )
+    assert not list((tmp_path / "reports" / PERIOD).glob("*/scorecard.html"))  # nothing was run
+    assert not (tmp_path / "reports" / PERIOD / "manifest.json").exists()
+    assert not (tmp_path / "outbox").exists()
+
+
+# --------------------------------------------------------------------------- docs/scheduling.md
+
+SCHEDULING = ROOT / "docs" / "scheduling.md"
+_CRON_FIELDS = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 7))
+
+
+def _blocks(lang: str) -> list[str]:
+    import re
+
+    return re.findall(rf"```{lang}\n(.*?)```", SCHEDULING.read_text(encoding="utf-8"), re.DOTALL)
+
+
+def _valid_cron(expr: str) -> bool:
+    fields = expr.split()
+    if len(fields) != 5:
+        return False
+    for text, (low, high) in zip(fields, _CRON_FIELDS, strict=True):
+        for part in text.split(","):
+            base, _, step = part.partition("/")
+            if step and not step.isdigit():
+                return False
+            if base == "*":
+                continue
+            bounds = base.split("-")
+            if not all(b.isdigit() and low <= int(b) <= high for b in bounds) or len(bounds) > 2:
+                return False
+    return True
+
+
+def test_the_crontab_line_is_valid_and_runs_the_cycle() -> None:
+    (line,) = [x for x in _blocks("crontab")[0].splitlines() if x.strip() and not x.startswith("#")]
+    schedule, command = " ".join(line.split()[:5]), " ".join(line.split()[5:])
+    assert _valid_cron(schedule), schedule
+    assert "salesreports cycle" in command
+    assert not _valid_cron("61 6 * * *") and not _valid_cron("15 6 * *")  # the check itself can fail
+
+
+def test_the_systemd_units_verify(tmp_path: Path) -> None:
+    import configparser
+    import shutil
+
+    service, timer = _blocks("ini")
+    exe = ROOT / ".venv" / "bin" / "salesreports"
+    service = service.replace("/srv/salesreports/.venv/bin/salesreports", str(exe)).replace(
+        "/srv/salesreports", str(tmp_path)
+    )
+    units = {"salesreports-cycle.service": service, "salesreports-cycle.timer": timer}
+    for name, text in units.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+        parsed = configparser.ConfigParser(strict=True, interpolation=None)
+        parsed.optionxform = str  # type: ignore[assignment,method-assign]
+        parsed.read_string(text)
+    assert "salesreports cycle" in service and "Type=oneshot" in service and "SuccessExitStatus=75" in service
+    assert "OnCalendar=" in timer and "Persistent=true" in timer
+    tool = shutil.which("systemd-analyze")
+    if tool is None:  # no systemd here: the structural checks above are what can be checked
+        return
+    done = subprocess.run(
+        [tool, "verify", *(str(tmp_path / n) for n in units)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0 and "Unknown" not in done.stderr, done.stderr
+    (tmp_path / "bad.service").write_text(service.replace("ExecStart=", "ExecStrt="), encoding="utf-8")
+    bad = subprocess.run([tool, "verify", str(tmp_path / "bad.service")], capture_output=True, text=True, timeout=60)
+    assert bad.returncode != 0 or "Unknown key" in bad.stderr  # the verification can fail
+
+
+def test_the_kubernetes_cronjob_is_a_forbid_concurrency_batch_v1_cronjob() -> None:
+    import yaml
+
+    (job,) = [yaml.safe_load(b) for b in _blocks("yaml")]
+    assert job["apiVersion"] == "batch/v1" and job["kind"] == "CronJob"
+    spec = job["spec"]
+    assert _valid_cron(spec["schedule"]) and spec["concurrencyPolicy"] == "Forbid"
+    pod = spec["jobTemplate"]["spec"]["template"]["spec"]
+    assert pod["restartPolicy"] in ("Never", "OnFailure")
+    (container,) = pod["containers"]
+    assert container["command"][:2] == ["salesreports", "cycle"]
+    mounts = {m["name"] for m in container["volumeMounts"]}
+    assert mounts == {v["name"] for v in pod["volumes"]}  # the output folder (ledger, lock) on a volume
