@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
+from conftest import NOT_A_FILE, finishes, make_not_a_file
 from salesreports.cli import app
 
 ROOT = Path(__file__).parents[1]
@@ -177,4 +178,18 @@ def test_an_empty_settings_file_fails_instead_of_validating_the_demo(tmp_path: P
     err = _flat(result.stderr)
     assert f"{params}: the file is empty" in err
     assert "OK" not in result.stdout
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("kind", ["folder", "fifo", "loop"])
+def test_item8_directory_where_table_file_should_be(tmp_path: Path, kind: str) -> None:
+    make_not_a_file(kind, tmp_path / "deals.csv")
+    path = _source(tmp_path, "tables: {deals: {file: deals.csv}}\n")
+    result = finishes(lambda: _run("--source", str(path)), unblock=tmp_path / "deals.csv")
+    assert result.exit_code == 1
+    err = _flat(result.stderr)
+    assert err.startswith("error:")
+    assert f"deals.csv {NOT_A_FILE[kind]}" in err
+    assert "not found" not in err
+    assert "Did you mean" not in err
     assert "Traceback" not in result.output
