@@ -193,3 +193,25 @@ def test_item8_directory_where_table_file_should_be(tmp_path: Path, kind: str) -
     assert "not found" not in err
     assert "Did you mean" not in err
     assert "Traceback" not in result.output
+
+
+def test_item9_huge_amounts_fail_validation_with_their_lines(tmp_path: Path) -> None:
+    path = _source(
+        tmp_path,
+        "tables: {reps: {file: reps.csv}, deals: {file: deals.csv}}\n",
+        reps_csv="rep_id,name,email\nR1,Ann,ann@example.com\n",
+        deals_csv="""
+                       deal_id,rep_id,account_id,created_date,close_date,stage,amount
+                       D1,R1,A1,2025-01-01,2025-02-01,won,1e308
+                       D2,R1,A2,2025-01-01,2025-02-01,won,1e308
+                       D3,R1,A3,2025-01-01,2025-02-01,won,100
+                   """,
+    )
+    result = _run("--source", str(path))
+    assert result.exit_code == 1
+    out = _flat(result.stdout)
+    assert "FAILED" in out
+    assert "column 'amount': 2 value(s) are beyond the limit of 1,000,000,000,000 (`max_amount`)" in out
+    assert "(lines 2, 3)" in out
+    assert "raise `max_amount` in the source file" in out
+    assert "RuntimeWarning" not in result.output

@@ -593,3 +593,94 @@ def test_an_open_deals_expected_close_date_does_not_extend_the_data() -> None:
     t = compute_kpis(data)
     assert str(t.grid.months[-1]) == "2025-02"
     assert t.get("A", "open_pipeline", "2025-02") == 5
+
+
+def test_item9_outsized_amounts_never_poison_other_periods() -> None:
+    """1e308 twice in February overflows a naive sum; 'inf' in May. Neither reaches any other span.
+
+    Running totals (cumulative sums and their differences) would turn every later span into inf - inf = NaN.
+    B's deal in 2024-01 gives the data the year of history repeat business needs.
+    """
+    data = _frames(
+        reps="""
+            rep_id,team
+            A,T
+            B,U
+        """,
+        deals="""
+            deal_id,rep_id,account_id,created_date,close_date,stage,amount
+            1,A,c1,2025-01-02,2025-01-10,won,100
+            2,A,c2,2025-02-01,2025-02-10,won,1e308
+            3,A,c3,2025-02-01,2025-02-11,won,1e308
+            4,A,c4,2025-03-01,2025-03-10,won,50
+            5,A,c1,2025-04-01,2025-04-10,won,30
+            6,A,c5,2025-05-01,2025-05-10,won,inf
+            7,A,c1,2025-06-01,2025-06-10,won,7
+            8,A,c1,2026-03-01,2026-03-10,won,10
+            9,A,c6,2025-01-05,,open,20
+            10,A,c7,2025-02-03,2025-03-20,lost,1e308
+            11,B,c8,2025-02-01,2025-02-15,won,40
+            12,B,c9,2024-01-01,2024-01-15,won,1
+        """,
+        targets="""
+            rep_id,team,period,metric,target
+            A,,2025-03,revenue,200
+            A,,2025-04,revenue,1e300
+        """,
+    )
+    t = compute_kpis(data, as_of=dt.date(2026, 6, 30))
+    assert not np.isinf(t.values["value"]).any()
+    nan = t.values[t.values["value"].isna()]
+    assert (nan["reason"] != "").all()  # every missing value says why
+
+    def na(entity: str, kpi: str, period: str, kind: str = "rep") -> str:
+        value, reason = t.lookup(entity, kpi, period, kind)
+        assert math.isnan(value), (entity, kpi, period, value)
+        return reason
+
+    # the bad months themselves: not available, saying why (never inf, never a silent 0 or NaN)
+    for kpi in ("revenue", "avg_deal_size", "repeat_business"):
+        assert "beyond the data's limit (`max_amount`)" in na("A", kpi, "2025-02")
+    assert "max_amount" in na("A", "revenue", "2025-05")
+    assert "max_amount" in na("A", "quota_attainment", "2025-04")  # an outsized target
+    assert "max_amount" in na("A", "open_pipeline", "2025-02")  # the outsized deal is open at February's end
+    # every other month keeps its own value (hand sums)
+    assert t.get("A", "revenue", "2025-01") == 100
+    assert t.get("A", "revenue", "2025-03") == 50
+    assert t.get("A", "revenue", "2025-04") == 30
+    assert t.get("A", "revenue", "2025-06") == 7
+    assert t.get("A", "deals_won", "2025-02") == 2  # counts are not amounts
+    assert t.get("A", "quota_attainment", "2025-03") == pytest.approx(50 / 200)
+    assert t.get("A", "open_pipeline", "2025-01") == 20
+    assert t.get("A", "open_pipeline", "2025-03") == 20  # the outsized deal was lost in March
+    assert t.get("A", "open_pipeline", "2025-04") == 20
+    # spans: only those containing February or May are not available
+    assert "max_amount" in na("A", "revenue", "2025-Q1")
+    assert "max_amount" in na("A", "revenue", "2025-04-YTD")
+    assert "max_amount" in na("A", "revenue", "2026-01-T12M")  # 2025-02 .. 2026-01
+    assert t.get("A", "revenue", "2025-04-QTD") == 30
+    assert "max_amount" in na("A", "revenue", "2025-Q2")  # holds May
+    assert t.get("A", "revenue", "2026-03-YTD") == 10
+    assert "max_amount" in na("A", "revenue", "2026-03-T12M")  # 2025-04 .. 2026-03 holds May
+    assert t.get("A", "revenue", "2026-06-T12M") == 10  # 2025-07 .. 2026-06
+    assert t.get("A", "repeat_business", "2025-06") == 1.0
+    # other reps and teams are untouched; the team and company holding the deal are not available
+    assert t.get("B", "revenue", "2025-02") == 40
+    assert t.get("U", "revenue", "2025-02", "team") == 40
+    assert "max_amount" in na("T", "revenue", "2025-02", "team")
+    assert "max_amount" in na("company", "revenue", "2025-02", "company")
+    assert t.get("company", "revenue", "2025-03", "company") == 50
+
+
+def test_item9_the_limit_is_the_sources_max_amount() -> None:
+    csv = """
+        deal_id,rep_id,account_id,created_date,close_date,stage,amount
+        1,A,c1,2025-01-02,2025-01-10,won,700
+        2,A,c2,2025-02-01,2025-02-10,won,300
+    """
+    data = _frames(deals=csv)
+    assert compute_kpis(data).get("A", "revenue", "2025-01") == 700  # the default limit is 1e12
+    data.max_amount = 500
+    t = compute_kpis(data)
+    assert math.isnan(t.get("A", "revenue", "2025-01"))
+    assert t.get("A", "revenue", "2025-02") == 300

@@ -10,13 +10,28 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["COHORTS", "HISTORY_MONTHS", "MEASURES", "NOT_EMPLOYED", "NO_SIGN", "Cohort", "Measure", "data_ends"]
+__all__ = [
+    "COHORTS",
+    "HISTORY_MONTHS",
+    "MEASURES",
+    "NOT_EMPLOYED",
+    "NO_SIGN",
+    "OUTSIZED",
+    "Cohort",
+    "Measure",
+    "data_ends",
+]
 
 HISTORY_MONTHS = 12  # "active" customer = a won deal in the trailing 12 months; "new" = none in the 12 before
 # why a rep's month has no values: outside the hire/leave dates, or (no hire date) before the rep's first deal,
 # lead or activity. The engine writes these reasons; pages read them to tell the two apart.
 NOT_EMPLOYED = "not employed in this period"
 NO_SIGN = "no deal, lead or activity of this rep by this period"
+# why a period holding an amount, cost or target beyond the source's `max_amount` has no value (never inf/NaN)
+OUTSIZED = (
+    "an amount, cost or target in this period is beyond the data's limit (`max_amount`), so no total is "
+    "shown; `salesreports validate` lists it"
+)
 
 
 def data_ends(table: str, month: str) -> str:
