@@ -74,7 +74,7 @@ HAND = [
     _e("tiny", "R1", "new_customers", "2025-03", 1),  # A2
     _e("tiny", "R1", "repeat_business", "2025-03", 0.25),  # A1 bought in 2024-04: 1000 / 4000
     _e("tiny", "R1", "quota_attainment", "2025-03", 0.8),  # 4000 / 5000
-    _e("tiny", "R1", "pipeline_coverage", "2025-03", 5.0),  # D7 5000 / (5000 - 4000)
+    _e("tiny", "R1", "pipeline_coverage", "2025-03", 1.0),  # D7 5000 / the 5000 target
     _e("tiny", "R1", "open_pipeline", "2025-03", 5000.0),  # D7, open at the end of March
     _e("tiny", "R1", "leads", "2025-03", 4),
     _e("tiny", "R1", "qualified_leads", "2025-03", 3),
@@ -94,7 +94,7 @@ HAND = [
     _e("tiny", "R3", "retention_rate", "2025-03", NA("no active customers at the start")),
     _e("tiny", "R3", "quota_attainment", "2025-03", NO_TARGET),  # no target row at all
     _e("tiny", "North", "win_rate", "2025-03", 2 / 4),  # R1 2 won 1 lost, R2 1 lost
-    _e("tiny", "North", "pipeline_coverage", "2025-03", 7.0),  # (D6 2000 + D7 5000) / (5000 + 0 - 4000)
+    _e("tiny", "North", "pipeline_coverage", "2025-03", 1.4),  # (D6 2000 + D7 5000) / (5000 + 0)
     _e("tiny", "North", "calls_per_week", "2025-03", 6 * 7 / 62),  # per rep-week: 31 + 31 days
     _e("tiny", "company", "revenue", "2025-03", 4000),
     _e("tiny", "company", "calls_per_week", "2025-02", 4 * 7 / (28 + 14 + 28)),
@@ -126,7 +126,7 @@ HAND = [
     _e("kpi_edge", "E1", "new_customers", "2025-01", 0),
     _e("kpi_edge", "E1", "retention_rate", "2025-01", 1.0),  # S = {B1}; K2 renews B1 just in time
     _e("kpi_edge", "E1", "quota_attainment", "2025-01", 0.8),  # 2000 / 2500
-    _e("kpi_edge", "E1", "pipeline_coverage", "2025-01", 14.0),  # (K3 3000 + K4 4000) / (2500 - 2000)
+    _e("kpi_edge", "E1", "pipeline_coverage", "2025-01", 2.8),  # (K3 3000 + K4 4000) / 2500
     _e("kpi_edge", "E1", "open_pipeline", "2025-01", 7000.0),  # K3 3000 + K4 4000
     _e("kpi_edge", "E1", "units_sold", "2025-01", 2),
     _e("kpi_edge", "E1", "revenue", "2025-02", 3000),  # K3: created 2024-12-15
@@ -163,7 +163,7 @@ HAND = [
     _e("kpi_edge", "E2", "profit_margin", "2025-02", 0.6),
     _e("kpi_edge", "E2", "sales_cycle_days", "2025-02", 26),
     _e("kpi_edge", "E2", "quota_attainment", "2025-02", 0.5),
-    _e("kpi_edge", "E2", "pipeline_coverage", "2025-02", 1.6),  # K6 800 / (1000 - 500)
+    _e("kpi_edge", "E2", "pipeline_coverage", "2025-02", 0.8),  # K6 800 / 1000
     _e("kpi_edge", "E2", "lead_conversion", "2025-02", 0.0),  # N3 -> K9, won only after the as-of day
     _e("kpi_edge", "E2", "win_rate", "2025-03", 0.0),  # K6 lost; K9 is won after the as-of day
     _e("kpi_edge", "E2", "revenue", "2025-03", 0.0),
@@ -190,8 +190,9 @@ HAND = [
     _e("kpi_edge", "East", "win_rate", "2025-03", 0.5),  # K4 won, K6 lost
     _e("kpi_edge", "East", "quota_attainment", "2025-02", 3500 / 5000),  # the team's own target
     _e("kpi_edge", "East", "quota_attainment", "2025-03", 4.0),  # no team target: E2's 1000
-    _e("kpi_edge", "East", "pipeline_coverage", "2025-02", 4800 / 1500),  # (K4 4000 + K6 800) / (5000 - 3500)
-    _e("kpi_edge", "East", "pipeline_coverage", "2025-03", NA("already reached")),
+    _e("kpi_edge", "East", "pipeline_coverage", "2025-02", 4800 / 5000),  # (K4 4000 + K6 800) / the team's 5000
+    # item 11: East is past its March target (4000 of 1000) and still has a coverage: E2's K9 900 + K10 1500
+    _e("kpi_edge", "East", "pipeline_coverage", "2025-03", 2400 / 1000),
     _e("kpi_edge", "East", "quota_attainment", "2025-Q1", 9500 / 8500),  # 2500 + 5000 (team) + 1000
     _e("kpi_edge", "East", "sales_cycle_days", "2025-02", 38),  # 50 and 26
     _e("kpi_edge", "East", "avg_deal_size", "2025-02", 1750),  # (3000 + 500) / 2
@@ -201,7 +202,7 @@ HAND = [
     _e("kpi_edge", "company", "win_rate", "2025-Q1", 4 / 7),  # K2 K3 K4 K5 won; K6 K7 K8 lost
     _e("kpi_edge", "company", "sales_cycle_days", "2025-Q1", 50.5),  # 26, 50, 51, 59
     _e("kpi_edge", "company", "lead_conversion", "2025-01", 1 / 3),  # N1, N2, N4
-    _e("kpi_edge", "company", "pipeline_coverage", "2025-02", 5500 / 1500),  # + W1's K8 700
+    _e("kpi_edge", "company", "pipeline_coverage", "2025-02", 5500 / 5000),  # + W1's K8 700; East's 5000
     _e("kpi_edge", "company", "revenue", "2025-Q1", 9500),  # K9 (won after the as-of day) left out
     _e("kpi_edge", "company", "deals_won", "2025-03", 1),
     _e("kpi_edge", "company", "retention_rate", "2025-01", 1.0),
@@ -526,7 +527,7 @@ def test_kpi_benchmark_runs_and_caches(tmp_path: Path, capsys: pytest.CaptureFix
 
 def test_deals_without_created_date_are_kept_and_left_out_of_the_sales_cycle_only() -> None:
     """Open deal 3 has no created date: it is open as of the data's date (2025-03), so it counts in March's
-    pipeline (800 + 400 = 1200 over the 1000 - 300 = 700 still to reach), not February's. Won deal 2 has none
+    pipeline (800 + 400 = 1200 over the 1000 target), not February's. Won deal 2 has none
     either: revenue counts it, the sales cycle leaves it out (only deal 1's 10 days)."""
     data = _frames(
         deals="""
@@ -546,7 +547,7 @@ def test_deals_without_created_date_are_kept_and_left_out_of_the_sales_cycle_onl
     assert t.get("A", "revenue", "2025-03") == 300
     assert t.get("A", "deals_won", "2025-03") == 2
     assert t.get("A", "sales_cycle_days", "2025-03") == 10
-    assert t.get("A", "pipeline_coverage", "2025-03") == pytest.approx(1200 / 700)
+    assert t.get("A", "pipeline_coverage", "2025-03") == pytest.approx(1200 / 1000)
     assert t.get("A", "pipeline_coverage", "2025-02") == pytest.approx(400 / 1000)
 
 
@@ -684,3 +685,25 @@ def test_item9_the_limit_is_the_sources_max_amount() -> None:
     t = compute_kpis(data)
     assert math.isnan(t.get("A", "revenue", "2025-01"))
     assert t.get("A", "revenue", "2025-02") == 300
+
+
+def test_item11_pipeline_coverage_near_or_past_the_target() -> None:
+    """Three reps with an 89,300 target and 634,800 open: 90 short, exactly on target, past it.
+
+    By hand: 634,800 / 89,300 = 7.1086 for each (the old "target still to reach" gave 634,800 / 90 = 7,053x
+    for A and nothing for B and C); the team median is over all three reps.
+    """
+    deals = ["deal_id,rep_id,account_id,created_date,close_date,stage,amount"]
+    for rep, won in (("A", 89_210), ("B", 89_300), ("C", 120_000)):
+        deals += [
+            f"{rep}1,{rep},a{rep},2025-03-01,2025-03-20,won,{won}",
+            f"{rep}2,{rep},b{rep},2025-03-02,,open,634800",
+        ]
+    targets = ["rep_id,period,metric,target", *(f"{r},2025-03,revenue,89300" for r in "ABC")]
+    data = _frames(reps="rep_id,team\nA,T\nB,T\nC,T", deals="\n".join(deals), targets="\n".join(targets))
+    t = compute_kpis(data, as_of=dt.date(2025, 3, 31))
+    for rep in "ABC":
+        assert t.get(rep, "pipeline_coverage", "2025-03") == pytest.approx(634_800 / 89_300)
+    assert t.get("T", "pipeline_coverage", "2025-03", "team") == pytest.approx(3 * 634_800 / (3 * 89_300))
+    month = t.values[(t.values["kpi"] == "pipeline_coverage") & (t.values["period"] == "2025-03")]
+    assert month[month["entity_type"] == "rep"]["value"].notna().all()  # nobody drops out of the median
