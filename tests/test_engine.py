@@ -707,3 +707,38 @@ def test_item11_pipeline_coverage_near_or_past_the_target() -> None:
     assert t.get("T", "pipeline_coverage", "2025-03", "team") == pytest.approx(3 * 634_800 / (3 * 89_300))
     month = t.values[(t.values["kpi"] == "pipeline_coverage") & (t.values["period"] == "2025-03")]
     assert month[month["entity_type"] == "rep"]["value"].notna().all()  # nobody drops out of the median
+
+
+def test_item11_retention_a_lapsed_customer_who_returns_is_not_retained() -> None:
+    """June 2025, active = a won deal in the trailing 12 months. By hand:
+
+    a: won 2025-01: active at the start (end of May) and at the end (end of June): kept.
+    b: won 2024-06 only: active at the start (2024-06 .. 2025-05), lapsed by the end (2024-07 .. 2025-06).
+    c: won 2023-03, lapsed long ago, won back in 2025-06: active at the end, not at the start.
+    d: first won deal in 2025-06: a new customer.
+    S = {a, b} = 2, E = {a, c, d} = 3, N = E not in S = {c, d} = 2: (E - N) / S = 1 / 2.
+    (N as first-time customers only, {d}, would give (3 - 1) / 2 = 100% although b was lost.)
+    """
+    rows = ["deal_id,rep_id,account_id,created_date,close_date,stage,amount"]
+    rows += ["1,A,c,2023-03-01,2023-03-05,won,1", "2,A,b,2024-06-01,2024-06-05,won,1"]
+    rows += ["3,A,a,2025-01-01,2025-01-05,won,1", "4,A,c,2025-06-01,2025-06-05,won,1"]
+    rows += ["5,A,d,2025-06-01,2025-06-06,won,1"]
+    t = compute_kpis(_frames(deals="\n".join(rows)), as_of=dt.date(2025, 6, 30))
+    assert t.get("A", "retention_rate", "2025-06") == 0.5
+    assert t.get("A", "new_customers", "2025-06") == 1  # d only: c is not new, and not retained either
+    assert "N those active at the end but not at the start" in registry().get("retention_rate").description
+
+
+def test_item11_new_segment_means_twelve_calendar_months_not_days() -> None:
+    """Segment New's first won deal closes on 2025-01-31. By calendar month (the definition): a deal closing
+    2025-12-01 (month 11 after, 304 days) is new-segment revenue; one closing 2026-01-01 (month 12 after, only
+    335 days, so "within 365 days" would count it) is not. Old was first won in 2024-01, 12 months before."""
+    rows = ["deal_id,rep_id,account_id,segment,created_date,close_date,stage,amount"]
+    rows += ["1,A,o1,Old,2024-01-01,2024-01-02,won,1", "2,A,n1,New,2025-01-01,2025-01-31,won,70"]
+    rows += ["3,A,n2,New,2025-11-01,2025-12-01,won,40", "4,A,n3,New,2025-12-01,2026-01-01,won,25"]
+    t = compute_kpis(_frames(deals="\n".join(rows)), as_of=dt.date(2026, 1, 31))
+    assert t.get("A", "new_segment_revenue", "2025-01") == 70
+    assert t.get("A", "new_segment_revenue", "2025-12") == 40
+    assert t.get("A", "new_segment_revenue", "2026-01") == 0
+    assert t.get("A", "new_segment_revenue", "2026-01-T12M") == 40  # 2025-02 .. 2026-01: the December deal
+    assert "calendar month" in registry().get("new_segment_revenue").description

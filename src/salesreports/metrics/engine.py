@@ -526,8 +526,9 @@ def _account_measures(
     out["new_customers"] = sums.result("new_customers")
     out["repeat_revenue"] = sums.result("repeat_revenue")
     month = np.where(wv, cell % max(m, 1), -1)
-    # revenue from segments whose first won deal (company-wide, on the grid) was within the last 12 months;
-    # a segment first seen in the data's first 12 months counts as established
+    # revenue from segments whose first won deal (company-wide, on the grid) closed in the deal's calendar month
+    # or one of the 11 before it (months, not days: kpis.yaml says so); a segment first seen in the data's
+    # first 12 months counts as established
     if "segment" in deals.columns:
         seg = np.asarray(pd.factorize(deals["segment"].iloc[rows])[0], dtype=np.int64)
         has_seg = (seg >= 0) & wv
@@ -748,7 +749,8 @@ def _retention(ctx: _Context, grain: str) -> Array:
 
     Active = a won deal with the entity in the trailing 12 months. S is measured at the end of the
     month before the period, E at the end of the period's last month; (E - N) / S, with N the
-    customers active at the end but not at the start, is the share of S still active.
+    customers active at the end but not at the start (first-time customers *and* lapsed ones won back in
+    the period), is the share of S active at the end. A win-back is not retention: it is in N, not kept.
     """
     m = len(ctx.grid.months)
     idx = np.arange(m)
