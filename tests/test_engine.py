@@ -742,3 +742,39 @@ def test_item11_new_segment_means_twelve_calendar_months_not_days() -> None:
     assert t.get("A", "new_segment_revenue", "2026-01") == 0
     assert t.get("A", "new_segment_revenue", "2026-01-T12M") == 40  # 2025-02 .. 2026-01: the December deal
     assert "calendar month" in registry().get("new_segment_revenue").description
+
+
+def test_item11_lead_conversion_latest_months_are_still_maturing() -> None:
+    """Leads L1-L3 converted in 30, 40 and 50 days: the median lead-to-sale time is 40 days. As of 2025-06-30,
+    June's leads have had 0 (created on the 30th) to 29 days, May's 30 to 60: both under 40, still maturing;
+    April's youngest have had 61 days: mature. The values stay (what converted so far), with the months marked."""
+    data = _frames(
+        deals="""
+            deal_id,rep_id,account_id,created_date,close_date,stage,amount
+            D1,A,c1,2025-01-10,2025-02-09,won,10
+            D2,A,c2,2025-02-01,2025-03-13,won,10
+            D3,A,c3,2025-03-01,2025-04-20,won,10
+        """,
+        leads="""
+            lead_id,rep_id,created_date,converted_deal_id
+            L1,A,2025-01-10,D1
+            L2,A,2025-02-01,D2
+            L3,A,2025-03-01,D3
+            L4,A,2025-04-01,
+            L5,A,2025-05-05,
+            L6,A,2025-06-10,
+        """,
+    )
+    t = compute_kpis(data, as_of=dt.date(2025, 6, 30))
+    assert t.maturing == {"lead_conversion": {"days": 40, "months": {"2025-05": [30, 60], "2025-06": [0, 29]}}}
+    assert t.get("A", "lead_conversion", "2025-06") == 0.0  # shown, not hidden: pages add the note
+    assert t.get("A", "lead_conversion", "2025-03") == 1.0
+    assert t.get("A", "lead_conversion", "2025-04") == 0.0  # mature: L4 had 90 days and did not convert
+
+
+def test_item11_no_conversions_no_maturity_claim() -> None:
+    data = _frames(
+        deals="deal_id,rep_id,account_id,created_date,close_date,stage,amount\nD1,A,c1,2025-01-10,2025-02-09,won,10",
+        leads="lead_id,rep_id,created_date,converted_deal_id\nL1,A,2025-01-10,",
+    )
+    assert compute_kpis(data, as_of=dt.date(2025, 6, 30)).maturing == {}

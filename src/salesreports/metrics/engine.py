@@ -123,6 +123,10 @@ class KpiTable:
     values: pd.DataFrame
     grid: Grid
     unavailable: dict[str, str]  # KPI -> reason it is not available at all
+    # KPI -> {"days": the median lead-to-sale days seen in the data, "months": {month: [fewest, most] days its
+    # leads have had to convert by the data's last day}} for the months whose youngest leads have had fewer
+    # days than that median: their value is still growing (see ``_maturing``)
+    maturing: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def lookup(self, entity_id: str, kpi: str, period: str | Period, entity_type: str = "rep") -> tuple[float, str]:
         """One value and the reason it is missing (``""`` when it is there).
@@ -487,6 +491,7 @@ def _deal_measures(grid: Grid, deals: pd.DataFrame, out: dict[str, Array], extra
     extra["cycle_hist"] = hist.astype(np.int64)
     extra["cycle_values"] = values.astype(np.float64) if len(values) else np.zeros(1)
     extra["won_ids"] = deals["deal_id"].iloc[rows] if "deal_id" in deals.columns else None
+    extra["won_close_days"] = close_d
 
 
 def _account_measures(
@@ -571,8 +576,48 @@ def _lead_measures(grid: Grid, leads: pd.DataFrame, out: dict[str, Array], extra
             sums.add("leads_converted", cell, ok & conv_all[lo:hi])
     out["leads_created"] = sums.result("leads_created")
     out["leads_qualified"] = sums.result("leads_qualified")
+    if conv_all is not None and won_ids is not None:
+        extra["lead_to_sale_days"] = _lead_to_sale_days(grid, leads, conv_all, won_ids, extra["won_close_days"])
     if has_link:
         out["leads_converted"] = sums.result("leads_converted")
+
+
+def _lead_to_sale_days(grid: Grid, leads: pd.DataFrame, converted: Array, won_ids: pd.Series, close: Array) -> float:
+    """The median days from a lead's creation to the close of the won deal it converted to (NaN: none)."""
+    ids = pd.Index(won_ids.astype(str).to_numpy())
+    first = ~ids.duplicated()
+    lookup = pd.Series(close[first], index=ids[first])
+    sel = converted & leads["created_date"].notna().to_numpy()
+    closed = lookup.reindex(leads["converted_deal_id"][sel].astype(str).to_numpy()).to_numpy(dtype=np.float64)
+    days = closed - _days(leads["created_date"][sel]).astype(np.float64)
+    days = days[~np.isnan(days) & (days >= 0)]
+    return float(np.median(days)) if len(days) else float("nan")
+
+
+def _maturing(grid: Grid, kpis: list[Kpi], unavailable: dict[str, str], extra: dict[str, Any]) -> dict[str, Any]:
+    """The months whose value of a maturing KPI (lead conversion) is still growing, per KPI.
+
+    A month is still maturing when its youngest leads (created on its last day, or on the data's last day
+    for the data's last month) have had fewer days to convert than the median lead-to-sale time seen in the
+    data. Only the latest months can be; a quarter, YTD or T12M ending in such a month holds it.
+    """
+    days = extra.get("lead_to_sale_days", float("nan"))
+    if np.isnan(days):
+        return {}
+    bounds = grid.bounds
+    now = grid.as_of_day
+    youngest = now - np.minimum(bounds[1:] - 1, now)  # days the month's last leads have had
+    oldest = now - bounds[:-1]
+    months = {
+        str(grid.months[i]): [int(youngest[i]), int(oldest[i])]
+        for i in range(len(grid.months))
+        if youngest[i] < days and oldest[i] >= 0
+    }
+    out: dict[str, Any] = {}
+    for kpi in kpis:
+        if kpi.name not in unavailable and any(MEASURES[m].matures for m in kpi.inputs) and months:
+            out[kpi.name] = {"days": round(days), "months": months}
+    return out
 
 
 def _activity_measures(grid: Grid, acts: pd.DataFrame, out: dict[str, Array]) -> None:
@@ -848,7 +893,7 @@ def compute_kpis(data: Dataset, *, as_of: dt.date | None = None, grains: tuple[s
             "reason": np.concatenate(cols["reason"]) if n_blocks else np.zeros(0, dtype=object),
         }
     )
-    return KpiTable(values, grid, unavailable)
+    return KpiTable(values, grid, unavailable, _maturing(grid, kpis, unavailable, extra))
 
 
 def _measures(data: Dataset, grid: Grid) -> tuple[dict[str, Array], dict[str, Any]]:

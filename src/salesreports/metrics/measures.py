@@ -53,6 +53,8 @@ class Measure:
     history : months of data needed before a period for the value to be known
     also : other tables it reads
     closed : counted from the deals closed in the period (no deal closed: nothing to show)
+    matures : an outcome of the period's cohort counted as of the data's last day (leads converted so far):
+        the latest months' values are still growing; the engine says which months are still maturing
     """
 
     table: str
@@ -61,6 +63,7 @@ class Measure:
     history: int = 0
     also: tuple[str, ...] = ()
     closed: bool = False
+    matures: bool = False
 
     @property
     def needs(self) -> tuple[str, ...]:
@@ -83,7 +86,7 @@ MEASURES: dict[str, Measure] = {
     "pipeline_open": Measure("deals", ("amount",), rollup="last"),
     "leads_created": Measure("leads"),
     "leads_qualified": Measure("leads"),
-    "leads_converted": Measure("leads", ("converted_deal_id",), also=("deals",)),
+    "leads_converted": Measure("leads", ("converted_deal_id",), also=("deals",), matures=True),
     "calls": Measure("activities"),
     "meetings": Measure("activities"),
     "emails": Measure("activities"),
