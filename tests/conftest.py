@@ -71,3 +71,53 @@ def make_config(tmp_path: Path) -> Callable[..., Path]:
 def tiny_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One settings file for the tiny fixture, shared by read-only tests."""
     return write_config(tmp_path_factory.mktemp("tiny-config"))
+
+
+def make_not_a_file(kind: str, path: Path) -> None:
+    """Put a folder, a named pipe (FIFO) or a symbolic link that loops where a table file should be."""
+    if kind == "folder":
+        path.mkdir()
+        (path / "part-0001.csv").write_text("deal_id\nD1\n", encoding="utf-8")
+    elif kind == "fifo":
+        os.mkfifo(path)
+    else:  # a loop through two links
+        other = path.with_name(path.name + ".lnk")
+        path.symlink_to(other.name)
+        other.symlink_to(path.name)
+
+
+NOT_A_FILE = {
+    "folder": "is a folder, not a file",
+    "fifo": "is a named pipe (FIFO), not a file",
+    "loop": "is a symbolic link that loops",
+}
+
+
+def finishes(call: Callable[[], Any], unblock: Path | None = None, seconds: float = 20) -> Any:
+    """Run ``call`` in a thread; fail (rather than hang) when it is still running after ``seconds``.
+
+    A call stuck opening the FIFO ``unblock`` is released by opening the pipe's other end, so the failed
+    test leaves no thread behind. Returns the call's result; an exception it raised is raised again.
+    """
+    import threading
+
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["result"] = call()
+        except BaseException as exc:  # re-raised in the test's thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        if unblock is not None and unblock.exists():
+            fd = os.open(unblock, os.O_WRONLY | os.O_NONBLOCK)
+            os.close(fd)
+        thread.join(seconds)
+        pytest.fail(f"still running after {seconds}s: it blocked (on a named pipe?)")
+    if "error" in box:
+        raise box["error"]
+    return box.get("result")

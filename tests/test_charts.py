@@ -372,3 +372,45 @@ def test_the_phone_drawing_is_narrower_with_larger_text_and_fewer_ticks(name: st
     title = phone["title"]["text"] if isinstance(phone["title"], dict) else phone["title"]
     lines = title if isinstance(title, list) else [title]
     assert all(len(line) <= 40 for line in lines)
+
+
+def test_item11_trend_draws_maturing_months_as_hollow_points_with_their_note() -> None:
+    note = "still maturing: leads from March 2026 have had 0 to 19 days to convert (half take 11 days or more)"
+    frame = trend_frame().assign(note=["", "", "", note])
+    spec = charts.trend(frame, "lead_conversion").to_dict()
+    data = rows(spec)
+    assert [r["note"] for r in data] == ["", "", "", note]  # whole, not cut like a label
+    points = [layer for layer in spec["layer"] if layer["mark"]["type"] == "point"]
+    assert [p["mark"]["filled"] for p in points] == [True, False]
+    hollow = points[1]
+    assert {"filter": "datum.note != ''"} in hollow["transform"]
+    assert {"field": "note", "type": "nominal", "title": "Note"} in hollow["encoding"]["tooltip"]
+    assert "Hollow points: still maturing" in spec["title"]["subtitle"]
+    # without notes the chart is as before: one line with its points, no hollow layer
+    plain = charts.trend(trend_frame(), "lead_conversion").to_dict()
+    assert "point" not in [layer["mark"]["type"] for layer in plain["layer"]]
+
+
+def test_item11_trend_maturing_scenegraph_draws_every_point_once() -> None:
+    vlc = pytest.importorskip("vl_convert")
+    frame = trend_frame().assign(note=["", "", "", "still maturing"])
+    with theme.enable():
+        spec = charts.trend(frame, "lead_conversion").to_dict()
+    marks = vlc.vegalite_to_scenegraph(spec)
+
+    def symbols(node: Any) -> Iterator[dict[str, Any]]:
+        if isinstance(node, dict):
+            if node.get("marktype") == "symbol" and node.get("role") == "mark":
+                yield from node.get("items", [])
+            for value in node.values():
+                yield from symbols(value)
+        elif isinstance(node, list):
+            for value in node:
+                yield from symbols(value)
+
+    points = [s for s in symbols(marks) if "y" in s]
+    assert len(points) == 3  # 4 months, 1 missing; the maturing March is one of the 3, drawn once
+    hollow = [p for p in points if p["fill"] == "transparent"]
+    assert len(hollow) == 1
+    assert hollow[0]["x"] == max(p["x"] for p in points)  # the last month, March
+    assert hollow[0]["stroke"] == points[0]["fill"]  # in the series' colour

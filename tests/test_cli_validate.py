@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
+from conftest import NOT_A_FILE, finishes, make_not_a_file
 from salesreports.cli import app
 
 ROOT = Path(__file__).parents[1]
@@ -178,3 +179,39 @@ def test_an_empty_settings_file_fails_instead_of_validating_the_demo(tmp_path: P
     assert f"{params}: the file is empty" in err
     assert "OK" not in result.stdout
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("kind", ["folder", "fifo", "loop"])
+def test_item8_directory_where_table_file_should_be(tmp_path: Path, kind: str) -> None:
+    make_not_a_file(kind, tmp_path / "deals.csv")
+    path = _source(tmp_path, "tables: {deals: {file: deals.csv}}\n")
+    result = finishes(lambda: _run("--source", str(path)), unblock=tmp_path / "deals.csv")
+    assert result.exit_code == 1
+    err = _flat(result.stderr)
+    assert err.startswith("error:")
+    assert f"deals.csv {NOT_A_FILE[kind]}" in err
+    assert "not found" not in err
+    assert "Did you mean" not in err
+    assert "Traceback" not in result.output
+
+
+def test_item9_huge_amounts_fail_validation_with_their_lines(tmp_path: Path) -> None:
+    path = _source(
+        tmp_path,
+        "tables: {reps: {file: reps.csv}, deals: {file: deals.csv}}\n",
+        reps_csv="rep_id,name,email\nR1,Ann,ann@example.com\n",
+        deals_csv="""
+                       deal_id,rep_id,account_id,created_date,close_date,stage,amount
+                       D1,R1,A1,2025-01-01,2025-02-01,won,1e308
+                       D2,R1,A2,2025-01-01,2025-02-01,won,1e308
+                       D3,R1,A3,2025-01-01,2025-02-01,won,100
+                   """,
+    )
+    result = _run("--source", str(path))
+    assert result.exit_code == 1
+    out = _flat(result.stdout)
+    assert "FAILED" in out
+    assert "column 'amount': 2 value(s) are beyond the limit of 1,000,000,000,000 (`max_amount`)" in out
+    assert "(lines 2, 3)" in out
+    assert "raise `max_amount` in the source file" in out
+    assert "RuntimeWarning" not in result.output

@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from conftest import NOT_A_FILE, finishes, make_not_a_file
 from salesreports.data.loading import Dataset, load_dataset
 from salesreports.data.mapping import SourceSpec, TableSpec
 from salesreports.errors import ConfigError, DataLoadError, Issue
@@ -622,3 +623,17 @@ def test_yes_no_values_map_ignores_case(tmp_path: Path) -> None:
     )
     assert data.tables["leads"]["qualified"].tolist() == [True, False]
     assert data.notes == []
+
+
+@pytest.mark.parametrize("kind", ["folder", "fifo", "loop"])
+def test_item8_directory_where_table_file_should_be(tmp_path: Path, kind: str) -> None:
+    (tmp_path / "reps.csv").write_text(REPS, encoding="utf-8")
+    make_not_a_file(kind, tmp_path / "deals.csv")
+    (tmp_path / "source.yaml").write_text(
+        "name: t\ntables: {reps: {file: reps.csv}, deals: {file: deals.csv}}\n", encoding="utf-8"
+    )
+    with pytest.raises(DataLoadError) as err:
+        finishes(lambda: load_dataset(tmp_path / "source.yaml"), unblock=tmp_path / "deals.csv")
+    assert NOT_A_FILE[kind] in str(err.value)
+    assert "Did you mean 'deals.csv'" not in str(err.value)
+    assert err.value.file == str(tmp_path / "deals.csv")

@@ -74,7 +74,7 @@ HAND = [
     _e("tiny", "R1", "new_customers", "2025-03", 1),  # A2
     _e("tiny", "R1", "repeat_business", "2025-03", 0.25),  # A1 bought in 2024-04: 1000 / 4000
     _e("tiny", "R1", "quota_attainment", "2025-03", 0.8),  # 4000 / 5000
-    _e("tiny", "R1", "pipeline_coverage", "2025-03", 5.0),  # D7 5000 / (5000 - 4000)
+    _e("tiny", "R1", "pipeline_coverage", "2025-03", 1.0),  # D7 5000 / the 5000 target
     _e("tiny", "R1", "open_pipeline", "2025-03", 5000.0),  # D7, open at the end of March
     _e("tiny", "R1", "leads", "2025-03", 4),
     _e("tiny", "R1", "qualified_leads", "2025-03", 3),
@@ -94,7 +94,7 @@ HAND = [
     _e("tiny", "R3", "retention_rate", "2025-03", NA("no active customers at the start")),
     _e("tiny", "R3", "quota_attainment", "2025-03", NO_TARGET),  # no target row at all
     _e("tiny", "North", "win_rate", "2025-03", 2 / 4),  # R1 2 won 1 lost, R2 1 lost
-    _e("tiny", "North", "pipeline_coverage", "2025-03", 7.0),  # (D6 2000 + D7 5000) / (5000 + 0 - 4000)
+    _e("tiny", "North", "pipeline_coverage", "2025-03", 1.4),  # (D6 2000 + D7 5000) / (5000 + 0)
     _e("tiny", "North", "calls_per_week", "2025-03", 6 * 7 / 62),  # per rep-week: 31 + 31 days
     _e("tiny", "company", "revenue", "2025-03", 4000),
     _e("tiny", "company", "calls_per_week", "2025-02", 4 * 7 / (28 + 14 + 28)),
@@ -126,7 +126,7 @@ HAND = [
     _e("kpi_edge", "E1", "new_customers", "2025-01", 0),
     _e("kpi_edge", "E1", "retention_rate", "2025-01", 1.0),  # S = {B1}; K2 renews B1 just in time
     _e("kpi_edge", "E1", "quota_attainment", "2025-01", 0.8),  # 2000 / 2500
-    _e("kpi_edge", "E1", "pipeline_coverage", "2025-01", 14.0),  # (K3 3000 + K4 4000) / (2500 - 2000)
+    _e("kpi_edge", "E1", "pipeline_coverage", "2025-01", 2.8),  # (K3 3000 + K4 4000) / 2500
     _e("kpi_edge", "E1", "open_pipeline", "2025-01", 7000.0),  # K3 3000 + K4 4000
     _e("kpi_edge", "E1", "units_sold", "2025-01", 2),
     _e("kpi_edge", "E1", "revenue", "2025-02", 3000),  # K3: created 2024-12-15
@@ -163,7 +163,7 @@ HAND = [
     _e("kpi_edge", "E2", "profit_margin", "2025-02", 0.6),
     _e("kpi_edge", "E2", "sales_cycle_days", "2025-02", 26),
     _e("kpi_edge", "E2", "quota_attainment", "2025-02", 0.5),
-    _e("kpi_edge", "E2", "pipeline_coverage", "2025-02", 1.6),  # K6 800 / (1000 - 500)
+    _e("kpi_edge", "E2", "pipeline_coverage", "2025-02", 0.8),  # K6 800 / 1000
     _e("kpi_edge", "E2", "lead_conversion", "2025-02", 0.0),  # N3 -> K9, won only after the as-of day
     _e("kpi_edge", "E2", "win_rate", "2025-03", 0.0),  # K6 lost; K9 is won after the as-of day
     _e("kpi_edge", "E2", "revenue", "2025-03", 0.0),
@@ -190,8 +190,9 @@ HAND = [
     _e("kpi_edge", "East", "win_rate", "2025-03", 0.5),  # K4 won, K6 lost
     _e("kpi_edge", "East", "quota_attainment", "2025-02", 3500 / 5000),  # the team's own target
     _e("kpi_edge", "East", "quota_attainment", "2025-03", 4.0),  # no team target: E2's 1000
-    _e("kpi_edge", "East", "pipeline_coverage", "2025-02", 4800 / 1500),  # (K4 4000 + K6 800) / (5000 - 3500)
-    _e("kpi_edge", "East", "pipeline_coverage", "2025-03", NA("already reached")),
+    _e("kpi_edge", "East", "pipeline_coverage", "2025-02", 4800 / 5000),  # (K4 4000 + K6 800) / the team's 5000
+    # item 11: East is past its March target (4000 of 1000) and still has a coverage: E2's K9 900 + K10 1500
+    _e("kpi_edge", "East", "pipeline_coverage", "2025-03", 2400 / 1000),
     _e("kpi_edge", "East", "quota_attainment", "2025-Q1", 9500 / 8500),  # 2500 + 5000 (team) + 1000
     _e("kpi_edge", "East", "sales_cycle_days", "2025-02", 38),  # 50 and 26
     _e("kpi_edge", "East", "avg_deal_size", "2025-02", 1750),  # (3000 + 500) / 2
@@ -201,7 +202,7 @@ HAND = [
     _e("kpi_edge", "company", "win_rate", "2025-Q1", 4 / 7),  # K2 K3 K4 K5 won; K6 K7 K8 lost
     _e("kpi_edge", "company", "sales_cycle_days", "2025-Q1", 50.5),  # 26, 50, 51, 59
     _e("kpi_edge", "company", "lead_conversion", "2025-01", 1 / 3),  # N1, N2, N4
-    _e("kpi_edge", "company", "pipeline_coverage", "2025-02", 5500 / 1500),  # + W1's K8 700
+    _e("kpi_edge", "company", "pipeline_coverage", "2025-02", 5500 / 5000),  # + W1's K8 700; East's 5000
     _e("kpi_edge", "company", "revenue", "2025-Q1", 9500),  # K9 (won after the as-of day) left out
     _e("kpi_edge", "company", "deals_won", "2025-03", 1),
     _e("kpi_edge", "company", "retention_rate", "2025-01", 1.0),
@@ -526,7 +527,7 @@ def test_kpi_benchmark_runs_and_caches(tmp_path: Path, capsys: pytest.CaptureFix
 
 def test_deals_without_created_date_are_kept_and_left_out_of_the_sales_cycle_only() -> None:
     """Open deal 3 has no created date: it is open as of the data's date (2025-03), so it counts in March's
-    pipeline (800 + 400 = 1200 over the 1000 - 300 = 700 still to reach), not February's. Won deal 2 has none
+    pipeline (800 + 400 = 1200 over the 1000 target), not February's. Won deal 2 has none
     either: revenue counts it, the sales cycle leaves it out (only deal 1's 10 days)."""
     data = _frames(
         deals="""
@@ -546,7 +547,7 @@ def test_deals_without_created_date_are_kept_and_left_out_of_the_sales_cycle_onl
     assert t.get("A", "revenue", "2025-03") == 300
     assert t.get("A", "deals_won", "2025-03") == 2
     assert t.get("A", "sales_cycle_days", "2025-03") == 10
-    assert t.get("A", "pipeline_coverage", "2025-03") == pytest.approx(1200 / 700)
+    assert t.get("A", "pipeline_coverage", "2025-03") == pytest.approx(1200 / 1000)
     assert t.get("A", "pipeline_coverage", "2025-02") == pytest.approx(400 / 1000)
 
 
@@ -593,3 +594,187 @@ def test_an_open_deals_expected_close_date_does_not_extend_the_data() -> None:
     t = compute_kpis(data)
     assert str(t.grid.months[-1]) == "2025-02"
     assert t.get("A", "open_pipeline", "2025-02") == 5
+
+
+def test_item9_outsized_amounts_never_poison_other_periods() -> None:
+    """1e308 twice in February overflows a naive sum; 'inf' in May. Neither reaches any other span.
+
+    Running totals (cumulative sums and their differences) would turn every later span into inf - inf = NaN.
+    B's deal in 2024-01 gives the data the year of history repeat business needs.
+    """
+    data = _frames(
+        reps="""
+            rep_id,team
+            A,T
+            B,U
+        """,
+        deals="""
+            deal_id,rep_id,account_id,created_date,close_date,stage,amount
+            1,A,c1,2025-01-02,2025-01-10,won,100
+            2,A,c2,2025-02-01,2025-02-10,won,1e308
+            3,A,c3,2025-02-01,2025-02-11,won,1e308
+            4,A,c4,2025-03-01,2025-03-10,won,50
+            5,A,c1,2025-04-01,2025-04-10,won,30
+            6,A,c5,2025-05-01,2025-05-10,won,inf
+            7,A,c1,2025-06-01,2025-06-10,won,7
+            8,A,c1,2026-03-01,2026-03-10,won,10
+            9,A,c6,2025-01-05,,open,20
+            10,A,c7,2025-02-03,2025-03-20,lost,1e308
+            11,B,c8,2025-02-01,2025-02-15,won,40
+            12,B,c9,2024-01-01,2024-01-15,won,1
+        """,
+        targets="""
+            rep_id,team,period,metric,target
+            A,,2025-03,revenue,200
+            A,,2025-04,revenue,1e300
+        """,
+    )
+    t = compute_kpis(data, as_of=dt.date(2026, 6, 30))
+    assert not np.isinf(t.values["value"]).any()
+    nan = t.values[t.values["value"].isna()]
+    assert (nan["reason"] != "").all()  # every missing value says why
+
+    def na(entity: str, kpi: str, period: str, kind: str = "rep") -> str:
+        value, reason = t.lookup(entity, kpi, period, kind)
+        assert math.isnan(value), (entity, kpi, period, value)
+        return reason
+
+    # the bad months themselves: not available, saying why (never inf, never a silent 0 or NaN)
+    for kpi in ("revenue", "avg_deal_size", "repeat_business"):
+        assert "beyond the data's limit (`max_amount`)" in na("A", kpi, "2025-02")
+    assert "max_amount" in na("A", "revenue", "2025-05")
+    assert "max_amount" in na("A", "quota_attainment", "2025-04")  # an outsized target
+    assert "max_amount" in na("A", "open_pipeline", "2025-02")  # the outsized deal is open at February's end
+    # every other month keeps its own value (hand sums)
+    assert t.get("A", "revenue", "2025-01") == 100
+    assert t.get("A", "revenue", "2025-03") == 50
+    assert t.get("A", "revenue", "2025-04") == 30
+    assert t.get("A", "revenue", "2025-06") == 7
+    assert t.get("A", "deals_won", "2025-02") == 2  # counts are not amounts
+    assert t.get("A", "quota_attainment", "2025-03") == pytest.approx(50 / 200)
+    assert t.get("A", "open_pipeline", "2025-01") == 20
+    assert t.get("A", "open_pipeline", "2025-03") == 20  # the outsized deal was lost in March
+    assert t.get("A", "open_pipeline", "2025-04") == 20
+    # spans: only those containing February or May are not available
+    assert "max_amount" in na("A", "revenue", "2025-Q1")
+    assert "max_amount" in na("A", "revenue", "2025-04-YTD")
+    assert "max_amount" in na("A", "revenue", "2026-01-T12M")  # 2025-02 .. 2026-01
+    assert t.get("A", "revenue", "2025-04-QTD") == 30
+    assert "max_amount" in na("A", "revenue", "2025-Q2")  # holds May
+    assert t.get("A", "revenue", "2026-03-YTD") == 10
+    assert "max_amount" in na("A", "revenue", "2026-03-T12M")  # 2025-04 .. 2026-03 holds May
+    assert t.get("A", "revenue", "2026-06-T12M") == 10  # 2025-07 .. 2026-06
+    assert t.get("A", "repeat_business", "2025-06") == 1.0
+    # other reps and teams are untouched; the team and company holding the deal are not available
+    assert t.get("B", "revenue", "2025-02") == 40
+    assert t.get("U", "revenue", "2025-02", "team") == 40
+    assert "max_amount" in na("T", "revenue", "2025-02", "team")
+    assert "max_amount" in na("company", "revenue", "2025-02", "company")
+    assert t.get("company", "revenue", "2025-03", "company") == 50
+
+
+def test_item9_the_limit_is_the_sources_max_amount() -> None:
+    csv = """
+        deal_id,rep_id,account_id,created_date,close_date,stage,amount
+        1,A,c1,2025-01-02,2025-01-10,won,700
+        2,A,c2,2025-02-01,2025-02-10,won,300
+    """
+    data = _frames(deals=csv)
+    assert compute_kpis(data).get("A", "revenue", "2025-01") == 700  # the default limit is 1e12
+    data.max_amount = 500
+    t = compute_kpis(data)
+    assert math.isnan(t.get("A", "revenue", "2025-01"))
+    assert t.get("A", "revenue", "2025-02") == 300
+
+
+def test_item11_pipeline_coverage_near_or_past_the_target() -> None:
+    """Three reps with an 89,300 target and 634,800 open: 90 short, exactly on target, past it.
+
+    By hand: 634,800 / 89,300 = 7.1086 for each (the old "target still to reach" gave 634,800 / 90 = 7,053x
+    for A and nothing for B and C); the team median is over all three reps.
+    """
+    deals = ["deal_id,rep_id,account_id,created_date,close_date,stage,amount"]
+    for rep, won in (("A", 89_210), ("B", 89_300), ("C", 120_000)):
+        deals += [
+            f"{rep}1,{rep},a{rep},2025-03-01,2025-03-20,won,{won}",
+            f"{rep}2,{rep},b{rep},2025-03-02,,open,634800",
+        ]
+    targets = ["rep_id,period,metric,target", *(f"{r},2025-03,revenue,89300" for r in "ABC")]
+    data = _frames(reps="rep_id,team\nA,T\nB,T\nC,T", deals="\n".join(deals), targets="\n".join(targets))
+    t = compute_kpis(data, as_of=dt.date(2025, 3, 31))
+    for rep in "ABC":
+        assert t.get(rep, "pipeline_coverage", "2025-03") == pytest.approx(634_800 / 89_300)
+    assert t.get("T", "pipeline_coverage", "2025-03", "team") == pytest.approx(3 * 634_800 / (3 * 89_300))
+    month = t.values[(t.values["kpi"] == "pipeline_coverage") & (t.values["period"] == "2025-03")]
+    assert month[month["entity_type"] == "rep"]["value"].notna().all()  # nobody drops out of the median
+
+
+def test_item11_retention_a_lapsed_customer_who_returns_is_not_retained() -> None:
+    """June 2025, active = a won deal in the trailing 12 months. By hand:
+
+    a: won 2025-01: active at the start (end of May) and at the end (end of June): kept.
+    b: won 2024-06 only: active at the start (2024-06 .. 2025-05), lapsed by the end (2024-07 .. 2025-06).
+    c: won 2023-03, lapsed long ago, won back in 2025-06: active at the end, not at the start.
+    d: first won deal in 2025-06: a new customer.
+    S = {a, b} = 2, E = {a, c, d} = 3, N = E not in S = {c, d} = 2: (E - N) / S = 1 / 2.
+    (N as first-time customers only, {d}, would give (3 - 1) / 2 = 100% although b was lost.)
+    """
+    rows = ["deal_id,rep_id,account_id,created_date,close_date,stage,amount"]
+    rows += ["1,A,c,2023-03-01,2023-03-05,won,1", "2,A,b,2024-06-01,2024-06-05,won,1"]
+    rows += ["3,A,a,2025-01-01,2025-01-05,won,1", "4,A,c,2025-06-01,2025-06-05,won,1"]
+    rows += ["5,A,d,2025-06-01,2025-06-06,won,1"]
+    t = compute_kpis(_frames(deals="\n".join(rows)), as_of=dt.date(2025, 6, 30))
+    assert t.get("A", "retention_rate", "2025-06") == 0.5
+    assert t.get("A", "new_customers", "2025-06") == 1  # d only: c is not new, and not retained either
+    assert "N those active at the end but not at the start" in registry().get("retention_rate").description
+
+
+def test_item11_new_segment_means_twelve_calendar_months_not_days() -> None:
+    """Segment New's first won deal closes on 2025-01-31. By calendar month (the definition): a deal closing
+    2025-12-01 (month 11 after, 304 days) is new-segment revenue; one closing 2026-01-01 (month 12 after, only
+    335 days, so "within 365 days" would count it) is not. Old was first won in 2024-01, 12 months before."""
+    rows = ["deal_id,rep_id,account_id,segment,created_date,close_date,stage,amount"]
+    rows += ["1,A,o1,Old,2024-01-01,2024-01-02,won,1", "2,A,n1,New,2025-01-01,2025-01-31,won,70"]
+    rows += ["3,A,n2,New,2025-11-01,2025-12-01,won,40", "4,A,n3,New,2025-12-01,2026-01-01,won,25"]
+    t = compute_kpis(_frames(deals="\n".join(rows)), as_of=dt.date(2026, 1, 31))
+    assert t.get("A", "new_segment_revenue", "2025-01") == 70
+    assert t.get("A", "new_segment_revenue", "2025-12") == 40
+    assert t.get("A", "new_segment_revenue", "2026-01") == 0
+    assert t.get("A", "new_segment_revenue", "2026-01-T12M") == 40  # 2025-02 .. 2026-01: the December deal
+    assert "calendar month" in registry().get("new_segment_revenue").description
+
+
+def test_item11_lead_conversion_latest_months_are_still_maturing() -> None:
+    """Leads L1-L3 converted in 30, 40 and 50 days: the median lead-to-sale time is 40 days. As of 2025-06-30,
+    June's leads have had 0 (created on the 30th) to 29 days, May's 30 to 60: both under 40, still maturing;
+    April's youngest have had 61 days: mature. The values stay (what converted so far), with the months marked."""
+    data = _frames(
+        deals="""
+            deal_id,rep_id,account_id,created_date,close_date,stage,amount
+            D1,A,c1,2025-01-10,2025-02-09,won,10
+            D2,A,c2,2025-02-01,2025-03-13,won,10
+            D3,A,c3,2025-03-01,2025-04-20,won,10
+        """,
+        leads="""
+            lead_id,rep_id,created_date,converted_deal_id
+            L1,A,2025-01-10,D1
+            L2,A,2025-02-01,D2
+            L3,A,2025-03-01,D3
+            L4,A,2025-04-01,
+            L5,A,2025-05-05,
+            L6,A,2025-06-10,
+        """,
+    )
+    t = compute_kpis(data, as_of=dt.date(2025, 6, 30))
+    assert t.maturing == {"lead_conversion": {"days": 40, "months": {"2025-05": [30, 60], "2025-06": [0, 29]}}}
+    assert t.get("A", "lead_conversion", "2025-06") == 0.0  # shown, not hidden: pages add the note
+    assert t.get("A", "lead_conversion", "2025-03") == 1.0
+    assert t.get("A", "lead_conversion", "2025-04") == 0.0  # mature: L4 had 90 days and did not convert
+
+
+def test_item11_no_conversions_no_maturity_claim() -> None:
+    data = _frames(
+        deals="deal_id,rep_id,account_id,created_date,close_date,stage,amount\nD1,A,c1,2025-01-10,2025-02-09,won,10",
+        leads="lead_id,rep_id,created_date,converted_deal_id\nL1,A,2025-01-10,",
+    )
+    assert compute_kpis(data, as_of=dt.date(2025, 6, 30)).maturing == {}

@@ -185,3 +185,15 @@ def test_resolved_url_relative_sqlite_is_relative_to_base_dir(tmp_path: Path, ur
 def test_resolved_url_keeps_absolute_and_memory_sqlite(url: str) -> None:
     spec = SourceSpec(name="x", kind="sql", url=url, tables={"deals": TableSpec(table="deals")})
     assert spec.resolved_url() == url
+
+
+@pytest.mark.parametrize(("value", "expected"), [("", 1e12), ("max_amount: 5e14\n", 5e14)])
+def test_item9_max_amount_defaults_to_1e12(tmp_path: Path, value: str, expected: float) -> None:
+    spec = load_source(_source(tmp_path, "name: t\n" + value + "tables: {deals: {file: d.csv}}\n"))
+    assert spec.max_amount == expected
+
+
+@pytest.mark.parametrize("value", ["1e16", "0", "-5"])
+def test_item9_max_amount_is_bounded(tmp_path: Path, value: str) -> None:
+    problems = " ".join(_problems(tmp_path, f"name: t\nmax_amount: {value}\ntables: {{deals: {{file: d.csv}}}}\n"))
+    assert "max_amount" in problems

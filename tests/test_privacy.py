@@ -458,8 +458,12 @@ def test_rep_context_keys_are_the_documented_ones(tmp_path: Path, tiny_data: Dat
             "funnel",
             "capabilities",  # of the data set: its tables, first months, unsupported KPIs and sections; no person
             "headline",  # KPI names
+            # KPI -> the company-wide median lead-to-sale days and the ages of the latest months; no person
+            "maturing",
         ]
     )
+    assert set(ctx["maturing"]) <= {"lead_conversion"}
+    assert all(sorted(m) == ["days", "months"] for m in ctx["maturing"].values())
     assert sorted(ctx["capabilities"]) == sorted(
         ["tables", "first_months", "last_month", "unsupported", "sections", "section_labels", "closed_deal_kpis"]
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -11,6 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from conftest import NOT_A_FILE, finishes, make_not_a_file
 from salesreports.data.readers import ROW, RawTable, read_csv, read_duckdb, read_parquet, read_sql, redact_url, scrub
 from salesreports.errors import DataLoadError
 
@@ -411,3 +413,40 @@ def test_an_excel_export_loads_and_validates_with_its_row_numbers(tmp_path: Path
     assert data.tables["deals"]["amount"].tolist() == [100.0, 50.0]
     (issue,) = [i for i in check(data).errors if i.column == "close_date"]
     assert "(line 3)" in str(issue)
+
+
+@pytest.mark.parametrize("kind", ["folder", "fifo", "loop"])
+@pytest.mark.parametrize(
+    ("name", "read"),
+    [
+        ("deals.csv", lambda p: read_csv(p, table="deals")),
+        ("deals.parquet", lambda p: read_parquet(p, table="deals")),
+        ("crm.duckdb", lambda p: read_duckdb(p, table="deals")),  # "… not a DuckDB file"
+    ],
+    ids=["csv", "parquet", "duckdb"],
+)
+def test_item8_directory_where_table_file_should_be(
+    tmp_path: Path, kind: str, name: str, read: Callable[[Path], RawTable]
+) -> None:
+    path = tmp_path / name
+    make_not_a_file(kind, path)
+    with pytest.raises(DataLoadError) as err:
+        finishes(lambda: read(path), unblock=path)
+    message = str(err.value)
+    assert NOT_A_FILE[kind].replace("a file", "a DuckDB file" if name.endswith(".duckdb") else "a file") in message
+    assert message.startswith(str(path))
+    assert "not found" not in message
+    assert "Did you mean" not in message  # never the same name back
+    assert err.value.table == "deals"
+
+
+def test_item8_folder_message_names_the_files_inside(tmp_path: Path) -> None:
+    make_not_a_file("folder", tmp_path / "deals.csv")
+    with pytest.raises(DataLoadError, match=r"the folder holds part-0001\.csv"):
+        read_csv(tmp_path / "deals.csv", table="deals")
+
+
+def test_item8_dangling_link_says_where_it_points(tmp_path: Path) -> None:
+    (tmp_path / "deals.csv").symlink_to("export/deals-2026.csv")
+    with pytest.raises(DataLoadError, match=r"symbolic link to 'export/deals-2026\.csv', which does not exist"):
+        read_csv(tmp_path / "deals.csv", table="deals")

@@ -309,3 +309,51 @@ def test_deals_without_created_date_are_a_warning_with_a_count_not_an_error(tmp_
     assert "open pipeline" in issue.message
     assert "sales cycle" in issue.message and "1 won deal(s)" in issue.message
     assert "(lines 5, 6)" in str(issue)
+
+
+def test_item9_amounts_beyond_max_amount_are_errors_naming_file_column_and_lines(tmp_path: Path) -> None:
+    deals = """
+        deal_id,rep_id,account_id,created_date,close_date,stage,amount,cost
+        D1,R1,A1,2025-01-01,2025-02-01,won,100,10
+        D2,R1,A2,2025-01-01,2025-02-01,won,1e308,10
+        D3,R2,A3,2025-03-01,,open,70,
+        D4,R2,A4,2025-03-01,2025-03-05,won,-1e308,
+        D5,R2,A4,2025-03-01,2025-03-05,won,5e9,2e12
+    """
+    targets = """
+        rep_id,team,period,metric,target
+        R1,,2025-02,revenue,2e12
+    """
+    report = check(_data(tmp_path, deals_csv=deals, targets_csv=targets), today=TODAY)
+    found = {(i.table, i.column): i for i in report.errors if "beyond the limit" in i.message}
+    assert set(found) == {("deals", "amount"), ("deals", "cost"), ("targets", "target")}
+    amount = found["deals", "amount"]
+    assert amount.file == str(tmp_path / "deals.csv")
+    assert amount.rows == (3, 5)  # spreadsheet lines, the header being line 1
+    assert amount.count == 2
+    assert "beyond the limit of 1,000,000,000,000 (`max_amount`)" in amount.message
+    assert "'1e+308'" in amount.message
+    assert "raise `max_amount` in the source file" in amount.fix
+    assert found["deals", "cost"].rows == (6,)
+    assert found["targets", "target"].rows == (2,)
+    text = str(amount)
+    assert text.startswith(f"{tmp_path / 'deals.csv'}, column 'amount': 2 value(s) are beyond")
+    assert "(lines 3, 5)" in text
+    # 5e9 is within the limit: still the plausibility warning, not an error
+    (warning,) = [i for i in report.warnings if "above 1,000,000,000" in i.message]
+    assert warning.rows == (6,)
+
+
+def test_item9_max_amount_is_set_in_the_source_file(tmp_path: Path) -> None:
+    deals = """
+        deal_id,rep_id,account_id,created_date,close_date,stage,amount
+        D1,R1,A1,2025-01-01,2025-02-01,won,700
+        D2,R1,A2,2025-01-01,2025-02-01,won,300
+    """
+    data = _data(tmp_path, "max_amount: 500\n", deals_csv=deals)
+    assert data.max_amount == 500
+    (issue,) = check(data, today=TODAY).errors
+    assert (issue.column, issue.rows) == ("amount", (2,))
+    assert "beyond the limit of 500" in issue.message
+    with pytest.raises(DataValidationError, match="beyond the limit of 500"):
+        validate(data, today=TODAY)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -122,7 +123,8 @@ def test_a_span_begun_before_the_data_says_where_the_data_starts(scope: Scope) -
     assert rep.since("revenue", "t12m") == ""  # the deals start in March 2024: April 2024 – March 2025 is whole
     assert rep.since("revenue", "month") == ""
     tile = rep.tile("lead_conversion")
-    assert (tile.value, tile.sub) == ("25.0%", ("leads of the last 12 months", "the data starts in March 2025"))
+    assert (tile.value, tile.sub[:2]) == ("25.0%", ("leads of the last 12 months", "the data starts in March 2025"))
+    assert tile.sub[2].startswith("still maturing: leads from March 2025")  # item 11
     assert tile.change == ""  # no change against a span of another length
     assert "Lead-to-sale conversion (leads of the last 12 months, data from March 2025)" in rep.position()._repr_html_()
 
@@ -153,3 +155,39 @@ def test_coaching_evidence_names_the_span_of_its_own_kpis_data() -> None:
     assert evidence_text(need, revenue, ctx) == "Quarter to date: revenue $4,000"  # the deals began a year before
     assert evidence_text({"grain": "month"}, revenue, ctx) == "revenue $4,000"
     assert (either([]), either(["a"]), either(["a", "b"]), either(["a", "b", "c"])) == ("", "a", "a or b", "a, b or c")
+
+
+def test_item11_lead_conversion_of_maturing_months_is_shown_with_a_note(ann: RepView) -> None:
+    """Tiny: L1 (2025-03-01) converted with D2 on 2025-03-12, 11 days: the median lead-to-sale time. As of
+    2025-03-20 March's leads have had 0 (created on the 20th) to 19 days: still maturing."""
+    note = (
+        "still maturing: leads from March 2025 have had 0 to 19 days to convert "
+        "(half of the leads that convert take 11 days or more)"
+    )
+    assert ann.maturing("lead_conversion") == note
+    assert ann.maturing("lead_conversion", "t12m") == note  # the tile's 12 months hold March
+    assert ann.maturing("lead_conversion", "month", "2025-02") == ""
+    assert ann.maturing("win_rate") == ""  # only KPIs that keep growing after the period
+    tile = ann.tile("lead_conversion")
+    assert tile.value == "25.0%"  # the value so far stays, with the note beside it
+    assert note in tile.sub
+    trend = ann.trend("lead_conversion")
+    assert "Still maturing: leads from March 2025 have had 0 to 19 days" in trend.alt
+    assert "drawn as hollow points" in trend.alt
+    spec = trend.bundle()["application/vnd.salesreports.chart+json"]["spec"]
+    assert note in json.dumps(spec)
+    assert [m["mark"]["filled"] for m in spec["layer"] if m["mark"]["type"] == "point"] == [True, False]
+
+
+def test_item11_maturing_note_lists_the_months_of_a_span() -> None:
+    ctx = {
+        "period": {"end": "2026-06"},
+        "maturing": {"lead_conversion": {"days": 45, "months": {"2026-05": [30, 60], "2026-06": [0, 29]}}},
+    }
+    view = RepView({**ctx, "rep": {"name": "Ann", "team": "T"}})
+    assert view.maturing("lead_conversion", "quarter") == (
+        "still maturing: leads from May and June 2026 have had 0 to 60 days to convert "
+        "(half of the leads that convert take 45 days or more)"
+    )
+    assert view.maturing("lead_conversion", "month", "2026-05").startswith("still maturing: leads from May 2026 have")
+    assert view.maturing("lead_conversion", "month", "2026-04") == ""

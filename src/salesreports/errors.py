@@ -50,8 +50,8 @@ def format_rows(rows: Sequence[int], limit: int = MAX_SHOWN, unit: str = "line")
 
 
 def close_matches(name: str, choices: Iterable[str]) -> str:
-    """Return ``" Did you mean 'x'?"`` for the closest choices, or ``""``."""
-    found = difflib.get_close_matches(name, list(choices), n=3, cutoff=0.6)
+    """Return ``" Did you mean 'x'?"`` for the closest choices other than ``name`` itself, or ``""``."""
+    found = difflib.get_close_matches(name, [c for c in choices if c != name], n=3, cutoff=0.6)
     if not found:
         return ""
     return " Did you mean " + " or ".join(f"'{m}'" for m in found) + "?"

@@ -42,7 +42,7 @@ from salesreports.data.readers import (
     read_parquet,
     read_sql,
 )
-from salesreports.data.schema import TABLES, Column, rule_issue
+from salesreports.data.schema import MAX_AMOUNT, TABLES, Column, rule_issue
 from salesreports.errors import DataLoadError, Issue, close_matches
 
 __all__ = ["Dataset", "load_dataset"]
@@ -102,6 +102,8 @@ class Dataset:
     severity : rule name -> severity, the source file's overrides of :data:`~salesreports.data.schema.RULES`
     unassigned_rep : the pseudo-rep rows without a rep were attributed to, if the source names one
     units : canonical name -> what its ``_row`` counts: "line" (text files, spreadsheets) or "row"
+    max_amount : the largest amount, cost or target the data may hold (the source's ``max_amount``); larger
+        values fail validation and the engine never adds them up
     """
 
     tables: dict[str, pd.DataFrame]
@@ -112,6 +114,7 @@ class Dataset:
     severity: dict[str, str] = field(default_factory=dict)
     unassigned_rep: str | None = None
     units: dict[str, str] = field(default_factory=dict)
+    max_amount: float = MAX_AMOUNT
 
     def get(self, name: str) -> pd.DataFrame | None:
         """The table, or None when the source has no such table."""
@@ -835,7 +838,13 @@ def load_dataset(
         The source file itself is invalid.
     """
     spec = source if isinstance(source, SourceSpec) else load_source(Path(source))
-    out = Dataset(tables={}, source=spec.name, severity=dict(spec.severity), unassigned_rep=spec.unassigned_rep)
+    out = Dataset(
+        tables={},
+        source=spec.name,
+        severity=dict(spec.severity),
+        unassigned_rep=spec.unassigned_rep,
+        max_amount=spec.max_amount,
+    )
     failures: list[DataLoadError] = []
     with _duckdb() as con:
         for name, tspec in spec.tables.items():

@@ -47,6 +47,10 @@ At the source level, besides ``name``, ``kind``, ``base_dir`` (relative to the s
     Change the severity of a named data rule (see :data:`salesreports.data.schema.RULES`), e.g.
     ``close_before_create: warning`` when the export is known to hold such deals and reports
     must still run. The issues are still shown.
+``max_amount: <number>``
+    The largest deal amount, cost or target the data may hold (default 1e12, at most 1e15). A larger or
+    infinite value is a validation error (rule ``amount_too_large``) naming its lines, and the engine
+    shows the periods holding it as not available instead of adding it up.
 ``unassigned_rep: <rep id>``
     Rows with no rep (e.g. leads a rep never touched) are attributed to this pseudo-rep, which
     is added to the reps table, instead of failing validation; a warning counts them.
@@ -65,7 +69,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from salesreports.data.schema import RULES, TABLES
+from salesreports.data.schema import MAX_AMOUNT, MAX_AMOUNT_CEILING, RULES, TABLES
 from salesreports.errors import ConfigError, close_matches
 from salesreports.yamlio import KeyProblemsError, Loc
 
@@ -297,6 +301,15 @@ class SourceSpec(_Strict):
         default_factory=dict,
         description="change a data rule's severity, e.g. `{close_before_create: warning}` when the export is "
         "known to break it and reports must still run (the issues are still shown); rules are listed below",
+    )
+    max_amount: float = Field(
+        default=MAX_AMOUNT,
+        gt=0,
+        le=MAX_AMOUNT_CEILING,
+        description=f"the largest deal amount, cost or target the data may hold (default {MAX_AMOUNT:,.0f}); a "
+        "larger value (or an infinite one) is a validation error naming its lines, and reports never add it up. "
+        f"Raise it (up to {MAX_AMOUNT_CEILING:,.0f}, where totals stop holding whole cents) only if deals "
+        "really are that large",
     )
     unassigned_rep: str | None = Field(
         default=None,

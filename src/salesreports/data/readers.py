@@ -29,8 +29,10 @@ from __future__ import annotations
 
 import codecs
 import csv
+import errno
 import io
 import re
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,12 +93,78 @@ class RawTable:
             con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM {self.scan}")
 
 
+def _not_a_file(path: Path, table: str, what: str, kind: str, fix: str) -> DataLoadError:
+    msg = f"{path} is {kind}, not a {what} (table '{table}'). Fix: {fix}"
+    return DataLoadError(msg, file=str(path), table=table)
+
+
+def _require_file(path: Path, table: str, what: str = "file") -> None:
+    """Raise unless ``path`` is a regular file (symbolic links followed), without ever opening it.
+
+    Uses ``os.stat`` only, so a named pipe (FIFO) is recognised before any read could block on it, and
+    a folder, a device or a symbolic link that loops each get a message saying what the path is.
+
+    Raises
+    ------
+    DataLoadError
+        The path does not exist, or is a folder, a FIFO, a socket, a device or a looping link.
+    """
+    try:
+        mode = path.stat().st_mode  # follows links; never opens the file
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise _not_a_file(
+                path,
+                table,
+                what,
+                "a symbolic link that loops (it points, directly or through other links, back at itself)",
+                f"point the link at the exported {what}, or name the {what} itself in the source file.",
+            ) from None
+        if exc.errno == errno.ENOTDIR:  # a parent in the path is a file
+            raise _missing(path, table, what) from None
+        if exc.errno != errno.ENOENT:
+            msg = f"{path}: cannot read the {what} (table '{table}'): {exc.strerror}. Fix: check its permissions."
+            raise DataLoadError(msg, file=str(path), table=table) from None
+        if path.is_symlink():
+            msg = (
+                f"{path} is a symbolic link to '{path.readlink()}', which does not exist (table '{table}'). "
+                f"Fix: point the link at the exported {what}, or name the {what} itself in the source file."
+            )
+            raise DataLoadError(msg, file=str(path), table=table) from None
+        raise _missing(path, table, what) from None
+    if stat.S_ISREG(mode):
+        return
+    if stat.S_ISDIR(mode):
+        kind = "a folder"
+        inside = _listing(path)
+        fix = f"name the exported {what} itself in the source file" + (
+            f" (the folder holds {', '.join(inside[:5])}{', …' if len(inside) > 5 else ''})." if inside else "."
+        )
+    elif stat.S_ISFIFO(mode):
+        kind = "a named pipe (FIFO)"
+        fix = f"write the export to a regular {what} and name that in the source file (pipes are never read)."
+    elif stat.S_ISSOCK(mode):
+        kind = "a socket"
+        fix = f"name the exported {what} in the source file."
+    else:
+        kind = "a device"
+        fix = f"name the exported {what} in the source file."
+    raise _not_a_file(path, table, what, kind, fix)
+
+
+def _listing(folder: Path) -> list[str]:
+    try:
+        return sorted(p.name for p in folder.iterdir())
+    except OSError:
+        return []
+
+
 def _missing(path: Path, table: str, what: str = "file") -> DataLoadError:
     hint = ""
-    if path.parent.exists():
+    if path.parent.is_dir():
         from salesreports.errors import close_matches
 
-        hint = close_matches(path.name, [p.name for p in path.parent.iterdir()])
+        hint = close_matches(path.name, [p.name for p in path.parent.iterdir() if p.name != path.name])
     else:
         hint = f" The folder {path.parent} does not exist either (check `base_dir`)."
     msg = f"{path}: {what} not found (table '{table}').{hint} Fix: correct the path in the source file."
@@ -276,8 +344,7 @@ def read_csv(
     DataLoadError
         Missing or empty file, undecodable bytes, a header that looks like another delimiter.
     """
-    if not path.is_file():
-        raise _missing(path, table)
+    _require_file(path, table)
     data = path.read_bytes()
     if not data.strip():
         msg = (
@@ -452,8 +519,7 @@ def read_excel(path: Path, *, table: str, sheet: str | int | None = None) -> Raw
     """
     import python_calamine as calamine
 
-    if not path.is_file():
-        raise _missing(path, table)
+    _require_file(path, table)
     try:
         book = calamine.CalamineWorkbook.from_path(str(path))
     except (calamine.CalamineError, OSError, ValueError) as exc:
@@ -514,8 +580,7 @@ def read_parquet(path: Path, *, table: str) -> RawTable:
     """Point DuckDB at a Parquet file (nothing is read into Python); rows are numbered from 1 (unit "row")."""
     import pyarrow.parquet as pq
 
-    if not path.is_file():
-        raise _missing(path, table)
+    _require_file(path, table)
     try:
         meta = pq.ParquetFile(path).metadata
     except (pa.ArrowInvalid, OSError) as exc:
@@ -533,8 +598,7 @@ def read_duckdb(path: Path, *, table: str, source_table: str = "", query: str = 
     """Read a table (or the result of a query) from a DuckDB database file, read-only."""
     import duckdb
 
-    if not path.is_file():
-        raise _missing(path, table, "DuckDB file")
+    _require_file(path, table, "DuckDB file")
     name = source_table or table
     sql = query or ".".join('"' + p.replace('"', '""') + '"' for p in name.split("."))
     if not query:

@@ -23,8 +23,11 @@ from salesreports.errors import Issue
 __all__ = [
     "ACTIVITY_TYPES",
     "FEEDBACK_SOURCES",
+    "MAX_AMOUNT",
+    "MAX_AMOUNT_CEILING",
     "RULES",
     "STAGES",
+    "SUMMED",
     "TABLES",
     "Column",
     "Rule",
@@ -36,6 +39,14 @@ Kind = Literal["str", "date", "float", "int", "bool"]
 Severity = Literal["error", "warning"]
 
 STAGES = ("open", "won", "lost")
+# The largest amount (deal amount, cost, target) a data set may hold, unless its source file sets
+# `max_amount`: beyond it validation fails (rule `amount_too_large`) and the engine shows the periods
+# holding such a value as not available, never as inf or NaN. A source may raise it up to the ceiling,
+# above which a float64 total no longer holds whole cents.
+MAX_AMOUNT = 1e12
+MAX_AMOUNT_CEILING = 1e15
+SUMMED = (("deals", "amount"), ("deals", "cost"), ("targets", "target"))
+"""The (table, column) money values the engine adds up, bounded by ``max_amount``."""
 ACTIVITY_TYPES = ("call", "email", "meeting", "demo")
 FEEDBACK_SOURCES = ("client", "manager", "peer")
 
@@ -274,6 +285,13 @@ RULES: dict[str, Rule] = {
         ),
         Rule("won_without_amount", "error", "a won deal has no amount"),
         Rule("large_amount", "warning", "an amount is implausibly large (unit or decimal separator?)"),
+        Rule(
+            "amount_too_large",
+            "error",
+            "an amount, cost or target is beyond the source's `max_amount` (1e12 unless set) or not a finite "
+            "number: totals would overflow",
+            adjustable=False,
+        ),
         Rule("unknown_conversion", "error", "a lead's converted_deal_id is not in the deals table"),
         Rule("bad_email", "error", "a rep's email is not one plain address"),
         Rule("missing_email", "warning", "a rep has no email address: the scorecard cannot be sent"),

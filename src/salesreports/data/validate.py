@@ -22,7 +22,7 @@ import pandas as pd
 
 from salesreports.data.loading import Dataset
 from salesreports.data.readers import ROW
-from salesreports.data.schema import TABLES, Column, rule_issue
+from salesreports.data.schema import MAX_AMOUNT_CEILING, SUMMED, TABLES, Column, rule_issue
 from salesreports.errors import DataValidationError, Issue, close_matches
 
 __all__ = ["Report", "check", "pandera_schema", "validate"]
@@ -387,7 +387,7 @@ def _check_deals(c: _Checker, deals: pd.DataFrame) -> None:
             "large_amount",
             "deals",
             deals,
-            (deals["amount"] > ABSURD_AMOUNT).to_numpy(),
+            ((deals["amount"] > ABSURD_AMOUNT) & (deals["amount"] <= c.data.max_amount)).to_numpy(),
             "amount",
             f"{{n:,}} amount(s) are above {ABSURD_AMOUNT:,.0f}: check the unit (cents?) and decimal separator",
             "correct the amounts, or remove test deals",
@@ -517,6 +517,32 @@ def _check_targets(c: _Checker, targets: pd.DataFrame) -> None:
     )
 
 
+def _check_amounts(c: _Checker) -> None:
+    """Amounts, costs and targets beyond the source's ``max_amount`` (or infinite): their totals would overflow."""
+    limit = c.data.max_amount
+    for table, column in SUMMED:
+        frame = c.data.get(table)
+        if frame is None or column not in frame.columns:
+            continue
+        values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        with np.errstate(invalid="ignore"):
+            beyond = ~np.isnan(values) & ~(np.abs(values) <= limit)  # inf and -inf included
+        if not beyond.any():
+            continue
+        c.add(
+            "amount_too_large",
+            table,
+            frame,
+            beyond,
+            column,
+            f"{{n:,}} value(s) are beyond the limit of {limit:,.0f} (`max_amount`) (e.g. "
+            f"{_sample(values[beyond])}): no total can include them, so the periods holding them would show "
+            "as not available",
+            "correct them (a unit in cents? a decimal separator read as thousands? a test deal?); if deals "
+            f"really are that large, raise `max_amount` in the source file (at most {MAX_AMOUNT_CEILING:,.0f})",
+        )
+
+
 def check(data: Dataset, *, today: dt.date | None = None) -> Report:
     """Validate a data set and return every issue found (load-time issues included).
 
@@ -535,6 +561,7 @@ def check(data: Dataset, *, today: dt.date | None = None) -> Report:
     for name, frame in data.tables.items():
         _check_columns(c, name, frame)
     _check_rules(c, today or dt.date.today())
+    _check_amounts(c)
     issues = [*data.notes, *c.issues]
     issues = [replace(i, unit="row") if i.rows and data.units.get(i.table) == "row" else i for i in issues]
     issues.sort(

@@ -32,7 +32,16 @@ import numpy as np
 import pandas as pd
 
 from salesreports.data.loading import Dataset
-from salesreports.metrics.measures import COHORTS, HISTORY_MONTHS, MEASURES, NO_SIGN, NOT_EMPLOYED, data_ends
+from salesreports.data.schema import MAX_AMOUNT
+from salesreports.metrics.measures import (
+    COHORTS,
+    HISTORY_MONTHS,
+    MEASURES,
+    NO_SIGN,
+    NOT_EMPLOYED,
+    OUTSIZED,
+    data_ends,
+)
 from salesreports.metrics.periods import GRAINS, of_grain
 
 if TYPE_CHECKING:
@@ -63,6 +72,9 @@ class Grid:
     # event tables (leads, activities) whose last event falls before the grid's last month: the month it
     # falls in (index into ``months``); their KPIs are "not available" after it, not zero
     ends: dict[str, int] = field(default_factory=dict)
+    # amounts, costs and targets beyond this (the source's ``max_amount``) are never added up: they count as
+    # +inf, which the roll-ups keep to the periods holding them and ``_evaluate`` turns into "not available"
+    max_amount: float = MAX_AMOUNT
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -111,6 +123,10 @@ class KpiTable:
     values: pd.DataFrame
     grid: Grid
     unavailable: dict[str, str]  # KPI -> reason it is not available at all
+    # KPI -> {"days": the median lead-to-sale days seen in the data, "months": {month: [fewest, most] days its
+    # leads have had to convert by the data's last day}} for the months whose youngest leads have had fewer
+    # days than that median: their value is still growing (see ``_maturing``)
+    maturing: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def lookup(self, entity_id: str, kpi: str, period: str | Period, entity_type: str = "rep") -> tuple[float, str]:
         """One value and the reason it is missing (``""`` when it is there).
@@ -183,6 +199,17 @@ def _floats(frame: pd.DataFrame, column: str) -> Array:
     if column not in frame.columns:
         return np.full(len(frame), np.nan)
     return np.asarray(pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan))
+
+
+def _money(frame: pd.DataFrame, column: str, limit: float) -> Array:
+    """A money column as float64 (NaN for missing), with every value beyond ``limit`` (or infinite) as +inf.
+
+    +inf marks "cannot be added up": sums holding it stay +inf (never NaN, never a wrong finite total), the
+    roll-ups confine it to the periods that contain it, and ``_evaluate`` shows those as not available.
+    """
+    values = _floats(frame, column)
+    with np.errstate(invalid="ignore"):
+        return np.where(~np.isnan(values) & ~(np.abs(values) <= limit), np.inf, values)
 
 
 def _index_of(values: pd.Series, index: pd.Index) -> Array:
@@ -279,6 +306,7 @@ def _grid(data: Dataset, as_of: dt.date | None) -> Grid:
     grid = Grid(months, rep_ids, teams, np.asarray(teams.get_indexer(teams_of_reps), dtype=np.int64), stamp)
     grid.employed, grid.inferred = _active_days(grid, data)
     grid.ends = _table_ends(data, months)
+    grid.max_amount = data.max_amount
     return grid
 
 
@@ -389,7 +417,7 @@ class _Sums:
 
     def add(self, name: str, cell: Array, mask: Array, weights: Array | None = None) -> None:
         """Add ``weights`` (or 1) of the rows in ``mask`` to their flat ``cell`` (rep * months + month)."""
-        w = None if weights is None else np.nan_to_num(weights[mask])
+        w = None if weights is None else np.where(np.isnan(weights[mask]), 0.0, weights[mask])  # +inf is kept
         counts = np.bincount(cell[mask], weights=w, minlength=self.r * self.m).astype(np.float64)
         self.arrays[name] = self.arrays[name] + counts if name in self.arrays else counts
 
@@ -418,12 +446,12 @@ def _deal_measures(grid: Grid, deals: pd.DataFrame, out: dict[str, Array], extra
         close_cell, on_close = _cell(grid, rep, grid.month_of_days(close_d))
         won = _equals(part["stage"], "won")
         lost = _equals(part["stage"], "lost")
-        amount = _floats(part, "amount")
+        amount = _money(part, "amount", grid.max_amount)
         wv = won & on_close  # won, on the grid, known by as_of
         sums.add("revenue", close_cell, wv, amount)
         sums.add("deals_won", close_cell, wv)
         sums.add("deals_lost", close_cell, lost & on_close)
-        cost = _floats(part, "cost")
+        cost = _money(part, "cost", grid.max_amount)
         costed = wv & ~np.isnan(cost)
         sums.add("revenue_costed", close_cell, costed, amount)
         sums.add("cost_won", close_cell, costed, cost)
@@ -433,14 +461,22 @@ def _deal_measures(grid: Grid, deals: pd.DataFrame, out: dict[str, Array], extra
         created_m = grid.month_of_days(created_d)
         created_m[(created_d == _NONE) & ~(won | lost)] = now_month
         created_cell, on_created = _cell(grid, rep, created_m)
-        sums.add("pipeline_in", created_cell, on_created, amount)
-        sums.add("pipeline_out", close_cell, (won | lost) & on_created & on_close, amount)
+        # an outsized amount is counted, not summed: the open pipeline is a running total, and one +inf in it
+        # would make every later month inf (or NaN once the deal closes) instead of only the months it is open
+        big = np.isinf(amount)
+        closes = (won | lost) & on_created & on_close
+        sums.add("pipeline_in", created_cell, on_created, np.where(big, 0.0, amount))
+        sums.add("pipeline_out", close_cell, closes, np.where(big, 0.0, amount))
+        sums.add("outsized_in", created_cell, on_created & big)
+        sums.add("outsized_out", close_cell, closes & big)
         # won deals with a known close day up to as_of, for the account-level measures below
         dated = np.flatnonzero(won & (close_d != _NONE) & (close_d <= as_of))
         won_parts.append((dated + lo, rep[dated], close_cell[dated], close_d[dated], created_d[dated], wv[dated]))
     for name in ("revenue", "deals_won", "deals_lost", "revenue_costed", "cost_won", "units_won"):
         out[name] = sums.result(name)
-    out["pipeline_open"] = np.cumsum(sums.result("pipeline_in") - sums.result("pipeline_out"), axis=1)
+    pipeline = np.cumsum(sums.result("pipeline_in") - sums.result("pipeline_out"), axis=1)
+    outsized_open = np.cumsum(sums.result("outsized_in") - sums.result("outsized_out"), axis=1)
+    out["pipeline_open"] = np.where(outsized_open > 0, np.inf, pipeline)
     rows, rep, cell, close_d, created_d, wv = (np.concatenate(x) for x in zip(*won_parts, strict=True))
     _account_measures(grid, deals, rows, rep, cell, close_d, wv, out, extra)
     # cycle lengths of won deals as exact histograms per rep-month over the distinct day values
@@ -455,6 +491,7 @@ def _deal_measures(grid: Grid, deals: pd.DataFrame, out: dict[str, Array], extra
     extra["cycle_hist"] = hist.astype(np.int64)
     extra["cycle_values"] = values.astype(np.float64) if len(values) else np.zeros(1)
     extra["won_ids"] = deals["deal_id"].iloc[rows] if "deal_id" in deals.columns else None
+    extra["won_close_days"] = close_d
 
 
 def _account_measures(
@@ -476,7 +513,7 @@ def _account_measures(
     """
     m = grid.shape[1]
     sums = _Sums(grid)
-    amount = _floats(deals, "amount")[rows] if "amount" in deals.columns else np.zeros(len(rows))
+    amount = _money(deals, "amount", grid.max_amount)[rows] if "amount" in deals.columns else np.zeros(len(rows))
     codes, accounts = pd.factorize(deals["account_id"].iloc[rows])
     acc = np.asarray(codes, dtype=np.int64)
     has_acc = acc >= 0
@@ -494,8 +531,9 @@ def _account_measures(
     out["new_customers"] = sums.result("new_customers")
     out["repeat_revenue"] = sums.result("repeat_revenue")
     month = np.where(wv, cell % max(m, 1), -1)
-    # revenue from segments whose first won deal (company-wide, on the grid) was within the last 12 months;
-    # a segment first seen in the data's first 12 months counts as established
+    # revenue from segments whose first won deal (company-wide, on the grid) closed in the deal's calendar month
+    # or one of the 11 before it (months, not days: kpis.yaml says so); a segment first seen in the data's
+    # first 12 months counts as established
     if "segment" in deals.columns:
         seg = np.asarray(pd.factorize(deals["segment"].iloc[rows])[0], dtype=np.int64)
         has_seg = (seg >= 0) & wv
@@ -538,8 +576,48 @@ def _lead_measures(grid: Grid, leads: pd.DataFrame, out: dict[str, Array], extra
             sums.add("leads_converted", cell, ok & conv_all[lo:hi])
     out["leads_created"] = sums.result("leads_created")
     out["leads_qualified"] = sums.result("leads_qualified")
+    if conv_all is not None and won_ids is not None:
+        extra["lead_to_sale_days"] = _lead_to_sale_days(grid, leads, conv_all, won_ids, extra["won_close_days"])
     if has_link:
         out["leads_converted"] = sums.result("leads_converted")
+
+
+def _lead_to_sale_days(grid: Grid, leads: pd.DataFrame, converted: Array, won_ids: pd.Series, close: Array) -> float:
+    """The median days from a lead's creation to the close of the won deal it converted to (NaN: none)."""
+    ids = pd.Index(won_ids.astype(str).to_numpy())
+    first = ~ids.duplicated()
+    lookup = pd.Series(close[first], index=ids[first])
+    sel = converted & leads["created_date"].notna().to_numpy()
+    closed = lookup.reindex(leads["converted_deal_id"][sel].astype(str).to_numpy()).to_numpy(dtype=np.float64)
+    days = closed - _days(leads["created_date"][sel]).astype(np.float64)
+    days = days[~np.isnan(days) & (days >= 0)]
+    return float(np.median(days)) if len(days) else float("nan")
+
+
+def _maturing(grid: Grid, kpis: list[Kpi], unavailable: dict[str, str], extra: dict[str, Any]) -> dict[str, Any]:
+    """The months whose value of a maturing KPI (lead conversion) is still growing, per KPI.
+
+    A month is still maturing when its youngest leads (created on its last day, or on the data's last day
+    for the data's last month) have had fewer days to convert than the median lead-to-sale time seen in the
+    data. Only the latest months can be; a quarter, YTD or T12M ending in such a month holds it.
+    """
+    days = extra.get("lead_to_sale_days", float("nan"))
+    if np.isnan(days):
+        return {}
+    bounds = grid.bounds
+    now = grid.as_of_day
+    youngest = now - np.minimum(bounds[1:] - 1, now)  # days the month's last leads have had
+    oldest = now - bounds[:-1]
+    months = {
+        str(grid.months[i]): [int(youngest[i]), int(oldest[i])]
+        for i in range(len(grid.months))
+        if youngest[i] < days and oldest[i] >= 0
+    }
+    out: dict[str, Any] = {}
+    for kpi in kpis:
+        if kpi.name not in unavailable and any(MEASURES[m].matures for m in kpi.inputs) and months:
+            out[kpi.name] = {"days": round(days), "months": months}
+    return out
 
 
 def _activity_measures(grid: Grid, acts: pd.DataFrame, out: dict[str, Array]) -> None:
@@ -555,7 +633,7 @@ def _target_measures(grid: Grid, targets: pd.DataFrame, out: dict[str, Array], t
     t = targets[_equals(targets["metric"], "revenue")]
     months = pd.to_datetime(t["period"].astype(str), format="%Y-%m", errors="coerce")
     m = grid.month_index(pd.Series(months), cut=False)
-    value = _floats(t, "target")
+    value = _money(t, "target", grid.max_amount)
     has_value = ~np.isnan(value)
     rep_rows = t["rep_id"].notna().to_numpy() if "rep_id" in t.columns else np.zeros(len(t), dtype=bool)
     rep = grid.rep_index(t["rep_id"]) if "rep_id" in t.columns else np.full(len(t), -1, dtype=np.int64)
@@ -595,26 +673,35 @@ def _span_start(grain: str, months: pd.PeriodIndex) -> Array:
 def _roll(arr: Array, grain: str, rollup: str, months: pd.PeriodIndex) -> Array:
     """Roll a (..., M) monthly array up to ``grain``: column m = the span of that grain ending in month m.
 
-    NaN months (e.g. no target) are skipped; a span with no value at all stays NaN.
+    NaN months (e.g. no target) are skipped; a span with no value at all stays NaN. Each span is summed
+    from its own months (at most 12), never as a difference of running totals: an +inf month (an outsized
+    amount) makes only the spans containing it +inf, and a huge month cannot swallow the cents of later spans.
     """
     if grain == "month" or rollup == "last":
         return arr
-    nan = np.isnan(arr)
-    zero = np.zeros((*arr.shape[:-1], 1))
-    csum = np.concatenate([zero, np.cumsum(np.where(nan, 0.0, arr), axis=-1)], axis=-1)
-    cnt = np.concatenate([zero, np.cumsum(~nan, axis=-1)], axis=-1)
+    idx = np.arange(len(months))
     lo = np.clip(_span_start(grain, months), 0, None)
-    end = np.arange(len(months)) + 1
-    total = csum[..., end] - csum[..., lo]
-    count = cnt[..., end] - cnt[..., lo]
+    total = np.zeros(arr.shape)
+    count = np.zeros(arr.shape, dtype=np.int64)
+    for back in range(int((idx - lo).max(initial=0)) + 1):
+        src = idx - back
+        inside = src >= lo
+        part = arr[..., np.maximum(src, 0)]
+        take = inside & ~np.isnan(part)
+        total += np.where(take, part, 0.0)
+        count += take
     return np.where(count > 0, total, np.nan)
 
 
 def _sum_groups(arr: Array, onehot: Array) -> Array:
-    """Sum rows into groups (onehot: groups x rows); NaN where no row of the group has a value."""
-    summed = onehot @ np.nan_to_num(arr)
+    """Sum rows into groups (onehot: groups x rows); NaN where no row of the group has a value.
+
+    A +inf row (an outsized amount) makes its own groups +inf, and no other (``0 * inf`` would be NaN).
+    """
+    summed = onehot @ np.where(np.isfinite(arr), arr, 0.0)
+    outsized = onehot @ np.isinf(arr).astype(np.float64)
     present = onehot @ (~np.isnan(arr)).astype(np.float64)
-    return np.where(present > 0, summed, np.nan)
+    return np.where(outsized > 0, np.inf, np.where(present > 0, summed, np.nan))
 
 
 # --------------------------------------------------------------------------- cohort KPIs
@@ -707,7 +794,8 @@ def _retention(ctx: _Context, grain: str) -> Array:
 
     Active = a won deal with the entity in the trailing 12 months. S is measured at the end of the
     month before the period, E at the end of the period's last month; (E - N) / S, with N the
-    customers active at the end but not at the start, is the share of S still active.
+    customers active at the end but not at the start (first-time customers *and* lapsed ones won back in
+    the period), is the share of S active at the end. A win-back is not retention: it is in N, not kept.
     """
     m = len(ctx.grid.months)
     idx = np.arange(m)
@@ -805,7 +893,7 @@ def compute_kpis(data: Dataset, *, as_of: dt.date | None = None, grains: tuple[s
             "reason": np.concatenate(cols["reason"]) if n_blocks else np.zeros(0, dtype=object),
         }
     )
-    return KpiTable(values, grid, unavailable)
+    return KpiTable(values, grid, unavailable, _maturing(grid, kpis, unavailable, extra))
 
 
 def _measures(data: Dataset, grid: Grid) -> tuple[dict[str, Array], dict[str, Any]]:
@@ -877,6 +965,16 @@ def _evaluate(
     value = np.broadcast_to(value, shape).astype(np.float64)
     # reasons, from the most specific to the most general (a later one wins)
     reason = np.where(np.isnan(value), kpi.when_zero, "").astype(object)
+    # the guard: no value is ever inf or NaN without a reason. A span holding an outsized amount (+inf in an
+    # input) is not available, even where the formula would hide it (x / inf = 0)
+    broken = ~np.isfinite(value) & ~np.isnan(value)
+    value[broken] = np.nan
+    reason[broken] = "the value is not a finite number (a total overflowed)"
+    outsized = np.zeros(shape, dtype=bool)
+    for name in kpi.inputs:
+        outsized |= np.broadcast_to(np.isinf(rolled[name]), shape)
+    value[outsized] = np.nan
+    reason[outsized] = OUTSIZED
     start = _span_start(grain, ctx.grid.months)
     first = str(ctx.grid.months[0])
     need = history_months(kpi)

@@ -10,13 +10,28 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["COHORTS", "HISTORY_MONTHS", "MEASURES", "NOT_EMPLOYED", "NO_SIGN", "Cohort", "Measure", "data_ends"]
+__all__ = [
+    "COHORTS",
+    "HISTORY_MONTHS",
+    "MEASURES",
+    "NOT_EMPLOYED",
+    "NO_SIGN",
+    "OUTSIZED",
+    "Cohort",
+    "Measure",
+    "data_ends",
+]
 
 HISTORY_MONTHS = 12  # "active" customer = a won deal in the trailing 12 months; "new" = none in the 12 before
 # why a rep's month has no values: outside the hire/leave dates, or (no hire date) before the rep's first deal,
 # lead or activity. The engine writes these reasons; pages read them to tell the two apart.
 NOT_EMPLOYED = "not employed in this period"
 NO_SIGN = "no deal, lead or activity of this rep by this period"
+# why a period holding an amount, cost or target beyond the source's `max_amount` has no value (never inf/NaN)
+OUTSIZED = (
+    "an amount, cost or target in this period is beyond the data's limit (`max_amount`), so no total is "
+    "shown; `salesreports validate` lists it"
+)
 
 
 def data_ends(table: str, month: str) -> str:
@@ -38,6 +53,8 @@ class Measure:
     history : months of data needed before a period for the value to be known
     also : other tables it reads
     closed : counted from the deals closed in the period (no deal closed: nothing to show)
+    matures : an outcome of the period's cohort counted as of the data's last day (leads converted so far):
+        the latest months' values are still growing; the engine says which months are still maturing
     """
 
     table: str
@@ -46,6 +63,7 @@ class Measure:
     history: int = 0
     also: tuple[str, ...] = ()
     closed: bool = False
+    matures: bool = False
 
     @property
     def needs(self) -> tuple[str, ...]:
@@ -68,7 +86,7 @@ MEASURES: dict[str, Measure] = {
     "pipeline_open": Measure("deals", ("amount",), rollup="last"),
     "leads_created": Measure("leads"),
     "leads_qualified": Measure("leads"),
-    "leads_converted": Measure("leads", ("converted_deal_id",), also=("deals",)),
+    "leads_converted": Measure("leads", ("converted_deal_id",), also=("deals",), matures=True),
     "calls": Measure("activities"),
     "meetings": Measure("activities"),
     "emails": Measure("activities"),

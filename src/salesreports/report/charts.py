@@ -88,7 +88,9 @@ def trend(frame: pd.DataFrame, kpi: str, *, label: str = "This rep", title: str 
     ----------
     frame
         Columns ``period_end`` ('YYYY-MM'), ``value``, ``team_median``, ``team_p25``, ``team_p75``; one row per
-        month. The band is left out when ``team_p25``/``team_p75`` are all missing.
+        month. The band is left out when ``team_p25``/``team_p75`` are all missing. An optional ``note``
+        column marks months whose value is still maturing (e.g. lead conversion of recent leads): their
+        points are hollow and the note is in their tooltip.
     kpi
         The KPI's name in the registry (title, axis format).
     label
@@ -104,7 +106,11 @@ def trend(frame: pd.DataFrame, kpi: str, *, label: str = "This rep", title: str 
     k = _kpi(kpi)
     _require(frame, ("period_end", "value", "team_median", "team_p25", "team_p75"), "trend")
     heading = title or f"{k.label} by month"
-    rows = _records(frame.sort_values("period_end"), ("period_end", "value", "team_median", "team_p25", "team_p75"))
+    ordered = frame.sort_values("period_end")
+    rows = _records(ordered, ("period_end", "value", "team_median", "team_p25", "team_p75"))
+    notes = [str(n) if isinstance(n, str) else "" for n in ordered.get("note", pd.Series("", index=ordered.index))]
+    for r, note in zip(rows, notes, strict=True):
+        r["note"] = note  # whole (not cut like labels): it is read in the tooltip
     if not rows or _all_missing(rows, ("value", "team_median")):
         return _no_data(heading, "No values for these months.")
     periods = [str(r["period_end"]) for r in rows]
@@ -132,8 +138,20 @@ def trend(frame: pd.DataFrame, kpi: str, *, label: str = "This rep", title: str 
         layers.append(band.encode(x=x, y=alt.Y("team_p25:Q", axis=y_axis), y2="team_p75:Q"))
     median = alt.Chart().mark_line(strokeDash=[5, 3], strokeWidth=2, invalid=_INVALID)
     layers.append(color(median.encode(x=x, y=alt.Y("team_median:Q", axis=y_axis)), median_label))
-    own = alt.Chart().mark_line(point=True, invalid=_INVALID)
-    layers.append(color(own.encode(x=x, y=alt.Y("value:Q", axis=y_axis), tooltip=tooltip), label))
+    if not any(notes):
+        own = alt.Chart().mark_line(point=True, invalid=_INVALID)
+        layers.append(color(own.encode(x=x, y=alt.Y("value:Q", axis=y_axis), tooltip=tooltip), label))
+        return _layer(layers, rows, heading, subtitle=subtitle)
+    # maturing months: the line goes on, their points are hollow and say why in the tooltip
+    own = alt.Chart().mark_line(invalid=_INVALID)
+    layers.append(color(own.encode(x=x, y=alt.Y("value:Q", axis=y_axis)), label))
+    for hollow in (False, True):
+        dots = alt.Chart().mark_point(filled=not hollow, size=60, opacity=1, invalid=_INVALID)
+        dots = dots.transform_filter("datum.note != ''" if hollow else "datum.note == ''")
+        tips = [*tooltip, alt.Tooltip("note:N", title="Note")] if hollow else tooltip
+        layers.append(color(dots.encode(x=x, y=alt.Y("value:Q", axis=y_axis), tooltip=tips), label))
+    hollow_note = "Hollow points: still maturing (see their tooltip)."
+    subtitle = f"{subtitle} {hollow_note}" if has_band else hollow_note
     return _layer(layers, rows, heading, subtitle=subtitle)
 
 

@@ -293,6 +293,8 @@ class Scope:
             "period": _period_dict(self.period),
             "capabilities": None if self.caps is None else self.caps.to_dict(),
             "headline": list(self.headline),
+            # KPIs whose latest months are still maturing (lead conversion): the months and days so far
+            "maturing": self.table.maturing,
         }
 
     # -- rep contexts -------------------------------------------------------------------------

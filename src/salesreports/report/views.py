@@ -202,6 +202,7 @@ class _View:
         self._section_labels: dict[str, str] = dict(caps.get("section_labels") or {})
         self._first_months: dict[str, str] = dict(caps.get("first_months") or {})
         self._closed = frozenset(caps.get("closed_deal_kpis") or ())
+        self._maturing: dict[str, dict[str, Any]] = dict(context.get("maturing") or {})
         self.headline: list[str] = list(context.get("headline") or [k.name for k in registry().headline()])
 
     def supports(self, kpi: str) -> bool:
@@ -215,6 +216,31 @@ class _View:
     def first_month(self, kpi: str) -> str:
         """The first month of data of the KPI's tables ("" when unknown): no chart starts before it."""
         return first_month_of(kpi, self._first_months)
+
+    def maturing(self, kpi: str, grain: str = "month", period_end: str | None = None) -> str:
+        """ "still maturing: leads from June 2026 have had 0 to 29 days to convert (…)" when the KPI's span
+        ending in the period holds months whose leads have had less than the typical time to convert, else "".
+
+        The value is shown (it is what happened so far) with this note: it can only grow as leads convert.
+        """
+        info = self._maturing.get(kpi)
+        if not info:
+            return ""
+        end = pd.Period(period_end or self.period_end, "M")
+        start = of_grain(grain, end).start if grain in SPAN and grain != "month" else end  # type: ignore[arg-type]
+        months = sorted(m for m in info["months"] if start <= pd.Period(m, "M") <= end)
+        if not months:
+            return ""
+        fewest = min(int(info["months"][m][0]) for m in months)
+        most = max(int(info["months"][m][1]) for m in months)
+        names = [pd.Period(m, "M").strftime("%B %Y") for m in months]
+        if len(names) > 1 and len({n[-4:] for n in names}) == 1:
+            names = [n[:-5] for n in names[:-1]] + names[-1:]  # "May and June 2026"
+        listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+        return (
+            f"still maturing: leads from {listed} have had {fewest} to {most} days to convert "
+            f"(half of the leads that convert take {info['days']} days or more)"
+        )
 
     def since(self, kpi: str, grain: str, period_end: str | None = None) -> str:
         """ "March 2026" when the KPI's span ending in the period begins before its data does, else ""."""
@@ -290,6 +316,8 @@ class _View:
         extra = [get(name).tile_note] if get(name).tile_note else []
         if start:
             extra.append(f"the data starts in {start}")
+        if maturing := self.maturing(name, grain):
+            extra.append(maturing)
         if median is not None and tile.unavailable_reason is None:
             extra.append(f"team median {format_value(median, get(name).format, self.currency)}")
         if extra and tile.unavailable_reason is None:
@@ -442,6 +470,9 @@ class RepView(_View):
         s = self.series(kpi)
         cols = ["period_end", "value", "team_median", "team_p25", "team_p75"]
         frame = s.reindex(columns=cols).astype(dict.fromkeys(cols[1:], "float64"))
+        notes = [self.maturing(kpi, "month", str(p)) for p in frame["period_end"]]
+        if any(notes):
+            frame["note"] = notes  # drawn as hollow points, the note in their tooltip
         k = get(kpi)
         shown = frame.dropna(subset=["value"])
         if shown.empty:
@@ -455,6 +486,8 @@ class RepView(_View):
         )
         if not _nan(last["team_median"]):
             alt_text += f" Team median {format_value(last['team_median'], k.format, self.currency)}."
+        if maturing := self.maturing(kpi, "t12m", str(last["period_end"])):  # every month the chart shows
+            alt_text += f" {maturing[:1].upper()}{maturing[1:]}; drawn as hollow points."
         return chart(trend(frame, kpi, label=self.name), alt_text, name=f"trend-{kpi}")
 
     def trends(self, kpis: Sequence[str] = ("revenue", "win_rate"), count: int = 2) -> Any:
