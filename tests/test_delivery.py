@@ -36,7 +36,7 @@ from salesreports.errors import DeliveryError
 from salesreports.mail import delivery
 from salesreports.mail.ledger import Ledger
 from salesreports.params import Config, SmtpSettings
-from test_mail import CLONES, PERIOD, mail_config, shared_reports
+from test_mail import CLONES, PERIOD, UNICODE_SUBJECTS, mail_config, shared_reports
 
 pytestmark = pytest.mark.smtp
 
@@ -301,6 +301,19 @@ def test_messages_arrive_over_one_connection(reports: Path, tmp_path: Path, serv
     assert [r.state for r in again.rows] == ["already sent"] * 3
     assert again.ok
     assert len(handler.received) == 3
+
+
+def test_item7_unicode_subjects_survive_a_real_smtp_round_trip(reports: Path, tmp_path: Path, servers: Servers) -> None:
+    handler = Recorder()
+    port = servers.start(handler)
+    for i, subject in enumerate(UNICODE_SUBJECTS):
+        settings = {"host": "127.0.0.1", "port": port, "timeout": 5, "rate_per_minute": 60000}
+        cfg = mail_config(reports, tmp_path / str(i), smtp=settings, mail={"subject": subject})
+        summary = mail.send_reports(cfg, reps=["R10"], send=True)
+        assert [r.state for r in summary.rows] == ["sent"]
+        received = email.message_from_bytes(handler.received[-1].content, policy=policy.default)
+        assert str(received["Subject"]) == " ".join(subject.replace("{period}", PERIOD).split())
+    assert len(handler.received) == len(UNICODE_SUBJECTS)
 
 
 def test_rate_limit(reports: Path, tmp_path: Path, servers: Servers) -> None:

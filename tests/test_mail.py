@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import csv
 import email
+import email.parser
 import email.utils
 import json
 import re
@@ -73,7 +74,7 @@ def write_params(root: Path, outbox: Path, **sections: dict[str, Any]) -> Path:
         run: {{workers: 2}}
     """)
     for name, values in sections.items():
-        lines += f"{name}: {json.dumps(values)}\n"
+        lines += f"{name}: {json.dumps(values, ensure_ascii=False)}\n"  # YAML does not join \\ud83d\\ude00
     outbox.mkdir(parents=True, exist_ok=True)
     path = outbox / "config.yaml"
     path.write_text(lines, encoding="utf-8")
@@ -311,6 +312,28 @@ def test_subject_template_with_the_rep_name(reports: Path, tmp_path: Path) -> No
     built = _built(cfg, "R1")
     parsed = email.message_from_bytes(built.data, policy=policy.default)
     assert parsed["Subject"] == f"{HOSTILE_NAME}: scorecard 2025-03 (Example & Co <b>)"
+
+
+UNICODE_SUBJECTS = [
+    "Ünïcödé名前 😀",  # the report: two encoded words lost the space between them
+    "Scorecard March 2025 — Ünïcödé名前 😀 Ārcher שלום",  # folds: arrived as "…😀Ārcher…"
+    "Ü 😀 {period} 😀 Ü",  # encoded, plain, encoded
+    "=?utf-8?q?not_an_encoded_word?= {period}",  # ASCII that looks like an encoded word
+    " ".join(["Ünïcödé 名前 😀"] * 12),  # folds over several lines
+]
+
+
+@pytest.mark.parametrize("template", UNICODE_SUBJECTS)
+@pytest.mark.notebooks
+def test_item7_subject_decodes_to_exactly_the_intended_text(reports: Path, tmp_path: Path, template: str) -> None:
+    cfg = mail_config(reports, tmp_path, mail={"subject": template})
+    built = _built(cfg, "R2")
+    want = " ".join(template.replace("{period}", PERIOD).split())  # a subject is one line: runs of spaces become one
+    parsed = email.parser.BytesParser(policy=policy.default).parsebytes(built.data)
+    assert str(parsed["Subject"]) == want
+    assert built.message["Subject"] == want
+    header = built.data.split(b"\r\n\r\n", 1)[0]
+    assert max(len(line) for line in header.split(b"\r\n")) <= 78
 
 
 @pytest.mark.parametrize(

@@ -33,8 +33,10 @@ import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from email import policy
+from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage
+from email.policy import Policy
 from email.utils import format_datetime, make_msgid
 from functools import cache
 from pathlib import Path
@@ -89,6 +91,30 @@ TEST_PREFIX: Final = "[TEST] "
 
 
 _SMTP = policy.SMTP.clone(max_line_length=78)
+
+
+class _Subject(str):
+    """A Subject value that folds itself into RFC 2047 encoded words that decode to exactly its text.
+
+    The email policy's own folder drops the space between two encoded words (``Ünïcödé名前 😀`` arrived
+    as ``Ünïcödé名前😀``): whitespace *between* encoded words is not part of the decoded text (RFC 2047,
+    6.2). Here the whole subject is one run of UTF-8 encoded words, every space inside one, folded at the
+    policy's line length. The policy calls :meth:`fold` of a value with a ``name`` (the header-object
+    protocol of :mod:`email.policy`); reading the header gives the text back unchanged.
+    """
+
+    name = "Subject"
+
+    def fold(self, *, policy: Policy) -> str:
+        """The header line(s), ending with the policy's line separator."""
+        width = policy.max_line_length or 78
+        encoded = Header(str(self), "utf-8", maxlinelen=width, header_name=self.name).encode(linesep="\n")
+        return f"{self.name}: {encoded.replace(chr(10), policy.linesep)}{policy.linesep}"
+
+
+def _subject(text: str) -> str:
+    """The Subject header value: an ASCII subject as is, any other as a :class:`_Subject` (see there)."""
+    return text if text.isascii() and "=?" not in text else _Subject(text)
 
 
 def _url(config: Config, key: str, value: str, schemes: Sequence[str]) -> str:
@@ -595,7 +621,7 @@ def build_message(
         msg_["Cc"] = [r.header() for r in cc]
     if reply_to:
         msg_["Reply-To"] = Address(display_name=reply_to[0], addr_spec=reply_to[1])
-    msg_["Subject"] = subject
+    msg_["Subject"] = _subject(subject)
     msg_["Date"] = format_datetime(now or dt.datetime.now(dt.UTC).astimezone())
     msg_["Message-ID"] = mid
     msg_["Auto-Submitted"] = "auto-generated"
