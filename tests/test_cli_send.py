@@ -167,8 +167,8 @@ def test_to_chooses_who_is_sent_to(reports: Path, tmp_path: Path) -> None:
     result = _send(cfg, "--to", "managers,leadership")
     assert result.exit_code == 0, result.output
     assert "3 written" in _flat(result.stdout)
-    names = sorted(p.name.split("-")[0] for p in (tmp_path / PERIOD).glob("*.eml"))
-    assert names == ["team_North", "team_South", "team_company"]
+    names = sorted(p.name for p in (tmp_path / PERIOD).glob("*.eml"))
+    assert names == ["team-North.eml", "team-South.eml", "team-company.eml"]  # named after the report's folder
     assert "written team/North Team North summary → mia.north@example.com" in _flat(result.stderr)
     bad = _send(cfg, "--to", "bosses")
     assert bad.exit_code == 2

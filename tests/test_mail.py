@@ -533,6 +533,62 @@ def test_dry_run_writes_eml_files_and_sends_nothing(config: Config) -> None:
     assert next(r for r in summary.rows if r.rep_id == "R2").size > 10_000
 
 
+def extra_reps(reports: Path, root: Path, reps: dict[str, tuple[str, str]]) -> Path:
+    """A copy of the shared report set with more reps (``{rep_id: (name, email)}``), clones of R2's report.
+
+    Their report folders are named by :func:`salesreports.paths.folder_names` over every rep and team, as a run
+    names them.
+    """
+    from salesreports.paths import folder_names
+    from salesreports.run.manifest import load_manifest
+
+    shutil.copytree(reports, root, ignore=shutil.ignore_patterns("build-outbox", "DONE"))
+    folder = root / "reports" / PERIOD
+    manifest = load_manifest(folder, PERIOD)
+    base = manifest.reports["rep/R2"]
+    known = [str(e["id"]) for e in manifest.reports.values() if e["kind"] == "rep"]
+    teams = [str(e["id"]) for e in manifest.reports.values() if e["kind"] == "team"]
+    names = folder_names([*known, *reps], teams)
+    for rep_id, (name, address) in reps.items():
+        sub = names[("rep", rep_id)]
+        shutil.copytree(folder / "R2", folder / sub)
+        ctx = read_context(folder / sub / "context.json")
+        ctx["rep"].update(rep_id=rep_id, name=name, email=address)
+        write_context(ctx, folder / sub / "context.json")
+        entry = json.loads(json.dumps(base))
+        entry.update(
+            key=f"rep/{rep_id}",
+            id=rep_id,
+            name=name,
+            folder=sub,
+            inputs=f"hash-{sub}",
+            outputs={k: v.replace("R2/", f"{sub}/") for k, v in base["outputs"].items()},
+        )
+        manifest.update([entry])
+    manifest.save(folder)
+    return root
+
+
+@pytest.mark.notebooks
+def test_item6_outbox_files_of_ids_differing_by_case_do_not_overwrite_each_other(reports: Path, tmp_path: Path) -> None:
+    twins = {"A_B_C": ("Rep A_B_C", "upper@example.com"), "a_b_c": ("Rep a_b_c", "lower@example.com")}
+    root = extra_reps(reports, tmp_path / "twins", twins)
+    config = mail_config(root, tmp_path / "outbox", mail={"cc_manager": True})
+    summary = mail.send_reports(config, reps=["A_B_C", "a_b_c"])
+    assert [r.state for r in summary.rows] == ["written", "written"]
+    files = sorted((tmp_path / "outbox" / PERIOD).glob("*.eml"))
+    assert len(files) == 2
+    assert len({f.name.casefold() for f in files}) == 2  # distinct on a case-insensitive file system too
+    assert {r.path for r in summary.rows} == {str(f) for f in files}
+    to = {email.message_from_bytes(f.read_bytes(), policy=policy.default)["To"].addresses[0].addr_spec for f in files}
+    assert to == {"upper@example.com", "lower@example.com"}
+    attachments = set()
+    for rep in ("A_B_C", "a_b_c"):
+        pdf = next(p for p in _built(config, rep).message.walk() if p.get_content_type() == "application/pdf")
+        attachments.add(str(pdf.get_filename()).casefold())
+    assert len(attachments) == 2  # a manager copied on both saves two files
+
+
 @pytest.mark.browser
 @pytest.mark.notebooks
 def test_html_part_renders_in_chromium(config: Config, tmp_path: Path) -> None:

@@ -516,7 +516,7 @@ def build_message(
     ConfigError
         Invalid ``mail`` settings (sender, subject template, URLs).
     """
-    from salesreports.paths import slug
+    from salesreports.paths import slug, unique_names
 
     c = candidate
     if not c.ready or c.to is None:
@@ -573,18 +573,23 @@ def build_message(
 
     charts = []
     images: list[tuple[bytes, str, str]] = []
-    for i, payload in enumerate(notebook_charts(c.files["ipynb"]), start=1):
+    payloads = notebook_charts(c.files["ipynb"])
+    names = unique_names(
+        [(str(i), str(p.get("name") or f"chart-{i}")) for i, p in enumerate(payloads, start=1)], max_len=40
+    )
+    for i, payload in enumerate(payloads, start=1):
         png, width, height = chart_png(payload["spec"])
-        name = slug(str(payload.get("name") or f"chart-{i}"))[:40]
+        name = names[(str(i), str(payload.get("name") or f"chart-{i}"))]
         cid = f"{name}.{_digest(mid, str(i))[:12]}@{domain}"
         alt = one_line(payload.get("alt") or f"Chart {i}", TEXT_LIMIT)
         charts.append({"cid": cid, "width": width, "height": height, "alt": alt})
         images.append((png, cid, f"{name}.png"))
     pdf = c.files.get("pdf") if m.attach_pdf else None
+    folder = c.file_name or slug(c.rep_id)  # the report's folder: unique in the period, case ignored
     if c.kind == "rep":
-        attachment = f"scorecard-{slug(selection.period)}-{slug(c.rep_id)}.pdf" if pdf else ""
+        attachment = f"scorecard-{slug(selection.period)}-{folder}.pdf" if pdf else ""
     elif c.kind == "team":
-        attachment = f"team-summary-{slug(selection.period)}-{slug(c.team)}.pdf" if pdf else ""
+        attachment = f"team-summary-{slug(selection.period)}-{folder.removeprefix('team-')}.pdf" if pdf else ""
     else:
         attachment = f"company-summary-{slug(selection.period)}.pdf" if pdf else ""
 

@@ -1,7 +1,8 @@
 """Sending scorecard emails: the dry run, the SMTP send loop and its ledger decisions.
 
 ``send_reports`` is what ``salesreports send`` runs. By default it is a **dry run**: every message is
-written as ``<outbox>/<period>/<rep>.eml`` (a summary: ``team_<team>-<hash>.eml``) for review and nothing
+written as ``<outbox>/<period>/<folder>.eml`` for review (``<folder>``: the report's folder in the period,
+e.g. ``R007`` or ``team-North``, unique even on a case-insensitive file system) and nothing
 is sent. With ``send=True`` the
 messages go out over SMTP (:mod:`salesreports.mail.delivery`) and each step is recorded in the delivery
 ledger (:mod:`salesreports.mail.ledger`, ``<outbox>/ledger.sqlite``). ``test_to`` sends every message to
@@ -187,7 +188,7 @@ def _dry_run(
     test_to: str | None,
 ) -> None:
     from salesreports.mail.ledger import Ledger
-    from salesreports.paths import atomic_write_bytes, slug
+    from salesreports.paths import atomic_write_bytes, inside
 
     assert summary.outbox is not None
     assert summary.ledger is not None
@@ -200,7 +201,8 @@ def _dry_run(
             except DeliveryError as exc:
                 add(MailRow(c.rep_id, c.name, to, "error", str(exc)))
                 continue
-            path = atomic_write_bytes(summary.outbox / f"{slug(c.rep_id)}{'.test' if test_to else ''}.eml", built.data)
+            name = f"{c.file_name}{'.test' if test_to else ''}.eml"
+            path = atomic_write_bytes(inside(summary.outbox, name), built.data)
             others = built.recipients[1:]
             label = "with Cc " if c.kind == "rep" else "also to "
             detail = "; ".join(d for d in (label + ", ".join(others) if others else "", c.note) if d)
