@@ -15,7 +15,8 @@ from typer.testing import CliRunner, Result
 from salesreports.cli import app
 from salesreports.params import Config
 from test_delivery import Recorder, Servers, free_port, ledger_states, servers, smtp_config  # noqa: F401
-from test_mail import PERIOD, mail_config, shared_reports
+from test_mail import PERIOD, extra_reps, mail_config, shared_reports
+from test_progress import ESCAPE_ID, ESCAPE_SHOWN, FORCE_TERMINAL, MARKUP_NAME, assert_printed_literally
 
 runner = CliRunner()
 WIDE = {"COLUMNS": "250"}
@@ -218,3 +219,32 @@ def test_sender_killed_in_the_middle_of_the_manager_messages(reports: Path, tmp_
     reps = _send(cfg, "--send", "--reps", "R10")  # the reps' run is separate: no summary goes with it
     assert reps.exit_code == 0, reps.output
     assert handler.count() == expected + Counter({"r10@example.com": 1})
+
+
+HOSTILE_REPLY = "250 [link=https://evil.example/]queued[/link] [bold red]as[/bold red] [link]"
+
+
+@pytest.mark.smtp
+@pytest.mark.notebooks
+def test_item3_send_and_status_print_crm_strings_literally(reports: Path, tmp_path: Path, servers: Servers) -> None:  # noqa: F811
+    """A rep whose id holds a raw terminal hyperlink and whose name holds rich markup, a server whose reply does."""
+    root = extra_reps(reports, tmp_path / "hostile", {ESCAPE_ID: (MARKUP_NAME, "hostile@example.com")})
+    handler = Recorder(data_replies={"hostile@example.com": [HOSTILE_REPLY]})
+    cfg = smtp_config(root, tmp_path / "outbox", servers.start(handler))
+
+    def send(*args: str) -> Result:
+        result = runner.invoke(app, ["send", "--params", cfg.path, *args], env=FORCE_TERMINAL)
+        assert "Traceback" not in result.output
+        return result
+
+    dry = send("--reps", ESCAPE_ID)
+    assert dry.exit_code == 0, dry.output
+    assert_printed_literally(dry.stderr, f"{ESCAPE_SHOWN} {MARKUP_NAME} → hostile@example.com")  # the progress line
+    assert_printed_literally(dry.stdout, MARKUP_NAME)  # the summary table
+    sent = send("--send", "--reps", ESCAPE_ID)
+    assert sent.exit_code == 0, sent.output
+    assert_printed_literally(sent.stderr, f"{ESCAPE_SHOWN} {MARKUP_NAME}", HOSTILE_REPLY)
+    assert_printed_literally(sent.stdout, MARKUP_NAME, HOSTILE_REPLY)
+    status = send("--status")
+    assert status.exit_code == 0, status.output
+    assert_printed_literally(status.stdout, ESCAPE_SHOWN, HOSTILE_REPLY)
