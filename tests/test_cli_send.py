@@ -8,11 +8,13 @@ import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner, Result
 
 from salesreports.cli import app
+from salesreports.mail.ledger import Ledger
 from salesreports.params import Config
 from test_delivery import Recorder, Servers, free_port, ledger_states, servers, smtp_config  # noqa: F401
 from test_mail import PERIOD, extra_reps, mail_config, shared_reports
@@ -248,3 +250,60 @@ def test_item3_send_and_status_print_crm_strings_literally(reports: Path, tmp_pa
     status = send("--status")
     assert status.exit_code == 0, status.output
     assert_printed_literally(status.stdout, ESCAPE_SHOWN, HOSTILE_REPLY)
+
+
+def _ledger_row(cfg: Config, rep: str) -> Any:
+    with Ledger(cfg.resolve(cfg.outbox_dir) / "ledger.sqlite") as led:
+        (row,) = led.for_rep(PERIOD, rep)
+        return row
+
+
+@pytest.mark.smtp
+@pytest.mark.notebooks
+def test_item10_a_cc_refused_temporarily_exits_1_and_the_next_send_delivers_only_the_copy(
+    reports: Path,
+    tmp_path: Path,
+    servers: Servers,  # noqa: F811
+) -> None:
+    handler = Recorder(rcpt_scripts={"mia.north@example.com": ["451 4.7.1 try again later"]})
+    cfg = smtp_config(reports, tmp_path, servers.start(handler), max_attempts=1)  # no retry within the run
+    first = _send(cfg, "--send", "--reps", "R10")
+    assert first.exit_code == 1, first.output
+    out = _flat(first.stdout)
+    assert "1 partly-sent" in out
+    assert "the copy to mia.north@example.com was refused temporarily: the next run sends it" in out
+    assert [r.rcpt_tos for r in handler.received] == [["r10@example.com"]]
+    row = _ledger_row(cfg, "R10")
+    assert (row.state, row.owed_copies, row.sent_at != "") == ("partly-sent", ("mia.north@example.com",), True)
+    assert "partly-sent" in _flat(_send(cfg, "--status").stdout)
+
+    second = _send(cfg, "--send", "--reps", "R10")
+    assert second.exit_code == 0, second.output
+    assert "1 sent" in _flat(second.stdout)
+    assert [r.rcpt_tos for r in handler.received] == [["r10@example.com"], ["mia.north@example.com"]]
+    assert len(handler.message_ids()) == 1  # the copy is the same message (Message-ID) as the rep's
+    row = _ledger_row(cfg, "R10")
+    assert (row.state, row.owed_copies) == ("sent", ())
+
+    third = _send(cfg, "--send", "--reps", "R10")
+    assert third.exit_code == 0, third.output
+    assert "1 already sent" in _flat(third.stdout)
+    assert handler.count() == Counter({"r10@example.com": 1, "mia.north@example.com": 1})
+
+
+@pytest.mark.smtp
+@pytest.mark.notebooks
+def test_item10_a_cc_refused_permanently_exits_1_with_the_reason(
+    reports: Path,
+    tmp_path: Path,
+    servers: Servers,  # noqa: F811
+) -> None:
+    handler = Recorder(rcpt_replies={"mia.north@example.com": "550 5.1.1 <mia.north@example.com>: no such user"})
+    cfg = smtp_config(reports, tmp_path, servers.start(handler))
+    for _ in range(2):  # not retried: the same report, the same exit code, no second message to the rep
+        result = _send(cfg, "--send", "--reps", "R10")
+        assert result.exit_code == 1, result.output
+        out = _flat(result.stdout)
+        assert "1 partly-sent" in out
+        assert "the copy to mia.north@example.com was refused permanently (550 5.1.1" in out
+        assert handler.count() == Counter({"r10@example.com": 1})

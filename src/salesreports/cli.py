@@ -717,6 +717,7 @@ _SEND_STYLE = {
     "possibly-sent": "magenta",
     "pending": "yellow",
     "sending": "magenta",
+    "partly-sent": "yellow",
 }
 
 
@@ -757,14 +758,16 @@ def send(
         bool,
         typer.Option(
             "--resend",
-            help="Send again what was sent, possibly sent, failed permanently, or changed since it was sent.",
+            help="Send again what was sent, possibly sent, failed permanently, partly sent (the whole message, to "
+            "everyone), or changed since it was sent.",
         ),
     ] = False,
     status: Annotated[bool, typer.Option("--status", help="Print the delivery ledger and exit.")] = False,
 ) -> None:
     """Email every rep their scorecard (--to managers,leadership: the summaries): a dry run (.eml files) unless --send.
 
-    Exit code 1 when anything is left unsent (failed, possibly sent, invalid address, failed report).
+    Exit code 1 when anything is left unsent (failed, possibly sent, a manager's copy missing, invalid address,
+    failed report).
     Example: [bold]salesreports send --period 2026-10 --to all --send[/]
     """
     from rich.table import Table
