@@ -276,6 +276,10 @@ def test_item10_a_cc_refused_temporarily_exits_1_and_the_next_send_delivers_only
     row = _ledger_row(cfg, "R10")
     assert (row.state, row.owed_copies, row.sent_at != "") == ("partly-sent", ("mia.north@example.com",), True)
     assert "partly-sent" in _flat(_send(cfg, "--status").stdout)
+    dry = _send(cfg, "--reps", "R10")  # a dry run says what --send would do
+    assert "--send would send it (only the copy to mia.north@example.com, refused temporarily before)" in _flat(
+        dry.stderr
+    )
 
     second = _send(cfg, "--send", "--reps", "R10")
     assert second.exit_code == 0, second.output

@@ -100,7 +100,7 @@ def _decide(rows: Sequence[Any], report_hash: str, resend: bool) -> tuple[bool, 
             return True, "", f"retry after {current.state} ({current.attempts} attempt(s))"
         if current.state == "partly-sent":
             if current.owed_copies:
-                return True, "", f"the copy to {', '.join(current.owed_copies)} (refused temporarily)"
+                return True, "", f"only the copy to {', '.join(current.owed_copies)}, refused temporarily before"
             return False, "partly-sent", _copies_detail((), current.refused_copies)
         if current.state == "sent":
             return False, "already sent", f"sent {current.sent_at}"
@@ -235,7 +235,7 @@ def _dry_run(
                     d
                     for d in (
                         detail,
-                        "--send would send it" if go else f"--send skips it: {state}" + (f" ({why})" if why else ""),
+                        ("--send would send it" if go else f"--send skips it: {state}") + (f" ({why})" if why else ""),
                     )
                     if d
                 )
