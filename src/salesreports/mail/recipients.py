@@ -181,7 +181,9 @@ class Candidate:
 
     ``kind`` is ``rep`` (a scorecard; ``rep_id`` is the rep), ``team`` (a team summary for its manager) or
     ``company`` (the company summary for leadership); for the last two ``rep_id`` is the manifest key
-    (``team/North``), the id of the ledger row and the ``.eml`` file.
+    (``team/North``), the id of the ledger row. ``file_name`` is the report's folder in the period
+    (:func:`salesreports.paths.folder_names`: unique even when case is ignored), the stem of its ``.eml``
+    file and its PDF attachment.
     """
 
     rep_id: str
@@ -198,6 +200,7 @@ class Candidate:
     state: str = ""
     problem: str = ""
     note: str = ""
+    file_name: str = ""  # the report's folder name: the stem of its .eml file and attachment
 
     @property
     def ready(self) -> bool:
@@ -282,7 +285,7 @@ def select_reports(
     ConfigError
         An entry of ``mail.leadership`` or ``teams.<team>.manager_email`` is not one address.
     """
-    from salesreports.paths import slug
+    from salesreports.paths import folder_names, slug
     from salesreports.run.manifest import FILE, load_manifest
 
     label = period or default_period(config)
@@ -317,6 +320,14 @@ def select_reports(
         out.extend(_summary(config, folder, e) for e in summaries if str(e.get("id")) != COMPANY)
     if "leadership" in wanted:
         out.extend(_summary(config, folder, e) for e in summaries if str(e.get("id")) == COMPANY)
+    every = [e for e in manifest.reports.values() if e.get("kind") in ("rep", "team")]
+    names = folder_names(
+        [str(e.get("id")) for e in every if e.get("kind") == "rep"],
+        [str(e.get("id")) for e in every if e.get("kind") == "team"],
+    )
+    for c in out:  # the report's folder (folder_names, kept in the manifest): collision-free file names
+        kind = "rep" if c.kind == "rep" else "team"
+        c.file_name = str(c.entry.get("folder") or names[(kind, str(c.entry.get("id")))])
     return Selection(label, manifest.period_title or label, folder, manifest.company or config.company, out)
 
 
