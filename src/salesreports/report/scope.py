@@ -714,7 +714,18 @@ def main(argv: list[str] | None = None) -> int:
 
     kind, ident, period, params_file, out = sys.argv[1:] if argv is None else argv
     try:
-        write_context(context_for(kind, ident, period, Path(params_file)), Path(out))
+        from salesreports.params import load_config
+        from salesreports.report import cache
+
+        config = load_config(Path(params_file))
+        key = cache.context_key(config, kind, ident, period, use="lab")
+        kept = cache.lookup(config, key)
+        if kept is not None:
+            context = kept[0]
+        else:
+            context = context_for(kind, ident, period, Path(params_file))
+            cache.keep(config, key, context, {"period": period, "folder": ""})
+        write_context(context, Path(out))
     except SalesReportsError as err:
         atomic_write_text(Path(out), json.dumps({"error": type(err).__name__, "message": str(err)}, ensure_ascii=False))
         return 1
