@@ -34,7 +34,7 @@ from email.utils import parseaddr
 from pathlib import Path
 from typing import Any, Final
 
-from salesreports.errors import ConfigError, DeliveryError, ParamsError, close_matches
+from salesreports.errors import ConfigError, DeliveryError, ParamsError, SalesReportsError, close_matches
 from salesreports.params import Config
 
 __all__ = [
@@ -234,7 +234,19 @@ def default_period(config: Config) -> str:
     if not found:
         msg = f"no reports in {root} (no */manifest.json). Fix: run `salesreports run` first, then send."
         raise DeliveryError(msg, folder=str(root))
-    return found[-1]
+    return max(found, key=_newest)
+
+
+def _newest(folder: str) -> tuple[int, int, str]:
+    """Sort key of a period folder: by its last month, then a month before a quarter or year ending in it
+    (the monthly cycle's folder is the newest); a folder that is no period label sorts first."""
+    from salesreports.metrics.periods import parse_period
+
+    try:
+        period = parse_period(folder)
+    except SalesReportsError:
+        return (-1, 0, folder)
+    return (period.end.ordinal, -len(period.months), folder)
 
 
 def check_audience(audience: Sequence[str]) -> tuple[str, ...]:
