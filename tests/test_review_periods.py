@@ -181,3 +181,16 @@ def test_a_partial_quarter_is_refused_before_anything_runs(make_config: Callable
     with pytest.raises(ParamsError, match=r"--period 2026-11-YTD for 2026 to date \(Jan–Nov\)"):
         run_reports(config, periods="2026")
     assert not config.output_path.exists() or not any(config.output_path.iterdir())
+
+
+def test_send_picks_the_newest_period_a_month_before_its_quarter(make_config: Callable[..., Path]) -> None:
+    from salesreports.mail.recipients import default_period
+
+    config = load_config(make_config(REVIEW), environ={})
+    for folder in ("2026-08", "2026-Q3", "2026-09", "2025", "not-a-period"):
+        (config.output_path / folder).mkdir(parents=True)
+        (config.output_path / folder / "manifest.json").write_text("{}", encoding="utf-8")
+    assert default_period(config) == "2026-09"  # by name, "2026-Q3" sorts after "2026-09"
+    (config.output_path / "2026-11-QTD").mkdir()
+    (config.output_path / "2026-11-QTD" / "manifest.json").write_text("{}", encoding="utf-8")
+    assert default_period(config) == "2026-11-QTD"
