@@ -194,3 +194,14 @@ def test_send_picks_the_newest_period_a_month_before_its_quarter(make_config: Ca
     (config.output_path / "2026-11-QTD").mkdir()
     (config.output_path / "2026-11-QTD" / "manifest.json").write_text("{}", encoding="utf-8")
     assert default_period(config) == "2026-11-QTD"
+
+
+def test_review_coaching_evidence_names_the_quarter_unless_the_data_starts_within_it() -> None:
+    from salesreports.report.views import evidence_text
+
+    period = {"end": "2025-03", "kpi_grain": "quarter", "title": "Q1 2025"}
+    ctx = {"period": period, "capabilities": {"first_months": {"deals": "2024-03", "leads": "2025-02"}}}
+    revenue = {"kind": "kpi", "kpi": "revenue", "text": "revenue $4,000"}
+    conversion = {"kind": "kpi", "kpi": "lead_conversion", "text": "lead conversion 10%"}
+    assert evidence_text({"grain": "quarter"}, revenue, ctx) == "Q1 2025: revenue $4,000"
+    assert evidence_text({"grain": "quarter"}, conversion, ctx) == "Since February 2025: lead conversion 10%"

@@ -362,15 +362,17 @@ class Scope:
             return []
         from salesreports.metrics.coaching import needs_from_rows
 
+        # a review coaches on the quarter or year under review; a month on the coaching settings' grain
+        grain = self.period.kpi_grain if self.period.is_review else self.coaching.grain
         needs = needs_from_rows(
-            self._at_end.get((rep_id, self.coaching.grain), {}),
+            self._at_end.get((rep_id, grain), {}),
             self.coaching,
             period_end=str(self.period.end),
             notes=[row for _, row in notes],
             ramp_rows={r["kpi"]: r for r in self._ramp.get(rep_id, []) if r["period"] == str(self.period.end)},
             currency=self.config.currency,
         )
-        return [_clean({**n.to_dict(), "grain": self.coaching.grain}) for n in needs]
+        return [_clean({**n.to_dict(), "grain": grain}) for n in needs]
 
     def _incentive(self, rep_id: str) -> dict[str, Any] | None:
         if self.coaching is None or self.coaching.incentives is None:

@@ -91,13 +91,17 @@ def either(labels: Sequence[str]) -> str:
 
 def evidence_text(need: dict[str, Any], evidence: dict[str, Any], context: dict[str, Any] | None = None) -> str:
     """One line of coaching evidence; a KPI figure of another period than the month says which period
-    ("since <month>" when that period began before the KPI's data)."""
+    ("since <month>" when that period began before the KPI's data; a review's own quarter or year by its title)."""
     grain = str(need.get("grain") or "month")
     if evidence.get("kind") == "kpi" and grain in SPAN and grain != "month":
         ctx = context or {}
+        period = ctx.get("period") or {}
         firsts = dict((ctx.get("capabilities") or {}).get("first_months") or {})
         first = first_month_of(str(evidence.get("kpi") or ""), firsts)
-        span = span_text(grain, str((ctx.get("period") or {}).get("end") or ""), first)
+        end = str(period.get("end") or "")
+        if grain == period.get("kpi_grain") and not since(grain, end, first):
+            return f"{period.get('title')}: {evidence['text']}"  # a review's own quarter or year, whole in the data
+        span = span_text(grain, end, first)
         return f"{span[:1].upper()}{span[1:]}: {evidence['text']}"
     return str(evidence["text"])
 
