@@ -205,3 +205,43 @@ def test_review_coaching_evidence_names_the_quarter_unless_the_data_starts_withi
     conversion = {"kind": "kpi", "kpi": "lead_conversion", "text": "lead conversion 10%"}
     assert evidence_text({"grain": "quarter"}, revenue, ctx) == "Q1 2025: revenue $4,000"
     assert evidence_text({"grain": "quarter"}, conversion, ctx) == "Since February 2025: lead conversion 10%"
+
+
+def test_goals_are_measured_as_of_the_quarters_last_day(loaded: Loaded, tmp_path: Path) -> None:
+    config, data, table = loaded
+    goals = tmp_path / "goals.yaml"
+    goals.write_text(
+        "goals:\n"
+        "  - {id: r1-2026, owner: R1, metric: revenue, target: 20000, start: 2026-01, deadline: 2026,\n"
+        "     objective: Fund a second account executive.}\n",
+        encoding="utf-8",
+    )
+    config = config.model_copy(update={"goals": str(goals)})
+    q3 = build_scope(data, table, config, parse_period("2026-Q3")).rep_context("R1")["goals"]
+    to_date = build_scope(data, table, config, parse_period("2026-11-QTD")).rep_context("R1")["goals"]
+    assert (q3[0]["as_of"], q3[0]["actual"]) == ("2026-09-30", 12_000.0)  # Apr 2,000 + Q3 10,000
+    assert (to_date[0]["as_of"], to_date[0]["actual"]) == ("2026-11-10", 12_700.0)  # + Oct 700, to the data's end
+
+
+@pytest.mark.notebooks
+def test_a_quarter_run_writes_its_scorecards_index_and_manifest(make_config: Callable[..., Path]) -> None:
+    import json
+
+    config = load_config(make_config(REVIEW), environ={})
+    summary = run_reports(config, periods="2026-q3", reps=["R1"], workers=1)
+    assert summary.ok, summary.failed
+    assert summary.periods == ["2026-Q3"]
+    folder = config.output_path / "2026-Q3"
+    for sub in ("R1", "team-North", "team-company"):
+        for name in ("scorecard.html", "scorecard.pdf"):
+            assert (folder / sub / name).stat().st_size > 0
+    html = (folder / "R1" / "scorecard.html").read_text(encoding="utf-8")
+    assert "Team North · Q3 2026" in html
+    assert "$10,000" in html and "vs Q2 2026" in html and "vs last month" not in html
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    assert (manifest["period"], manifest["period_title"]) == ("2026-Q3", "Q3 2026")
+    entry = next(r for r in manifest["reports"] if r["key"] == "rep/R1")
+    assert entry["parameters"] == {"period": "2026-Q3", "rep_id": "R1"}
+    # the index shows the quarter's figures, as the tiles do (September alone: $6,000 and 2 of 3)
+    assert (entry["headline"]["revenue"]["text"], entry["headline"]["deals_won"]["text"]) == ("$10,000", "4")
+    assert "Q3 2026" in (folder / "index.html").read_text(encoding="utf-8")
