@@ -245,3 +245,15 @@ def test_a_quarter_run_writes_its_scorecards_index_and_manifest(make_config: Cal
     # the index shows the quarter's figures, as the tiles do (September alone: $6,000 and 2 of 3)
     assert (entry["headline"]["revenue"]["text"], entry["headline"]["deals_won"]["text"]) == ("$10,000", "4")
     assert "Q3 2026" in (folder / "index.html").read_text(encoding="utf-8")
+
+
+@pytest.mark.notebooks
+def test_send_finds_a_quarters_reports_however_its_label_is_written(make_config: Callable[..., Path]) -> None:
+    from salesreports.mail.recipients import select_reports
+
+    config = load_config(make_config(REVIEW), environ={})
+    run_reports(config, periods="2026-Q3", reps=["R1"], kinds=("rep",), workers=1)
+    for written in ("2026-Q3", "2026-q3", "2026-09-QTD"):
+        selection = select_reports(config, written, None, ["reps"])
+        assert (selection.period, selection.period_title) == ("2026-Q3", "Q3 2026")
+        assert [c.rep_id for c in selection.candidates if c.kind == "rep"] == ["R1"]

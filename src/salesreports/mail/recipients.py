@@ -237,6 +237,16 @@ def default_period(config: Config) -> str:
     return max(found, key=_newest)
 
 
+def _canonical(period: str) -> str:
+    """A period as its folder is named (``2026-q3`` -> ``2026-Q3``); text that is no period stays as given."""
+    from salesreports.metrics.periods import parse_period
+
+    try:
+        return parse_period(period).label
+    except SalesReportsError:
+        return period
+
+
 def _newest(folder: str) -> tuple[int, int, str]:
     """Sort key of a period folder: by its last month, then a month before a quarter or year ending in it
     (the monthly cycle's folder is the newest); a folder that is no period label sorts first."""
@@ -297,7 +307,7 @@ def select_reports(
     from salesreports.paths import slug
     from salesreports.run.manifest import FILE, load_manifest
 
-    label = period or default_period(config)
+    label = _canonical(period) if period else default_period(config)
     folder = config.output_path / slug(label)
     if not (folder / FILE).exists():
         have = (
