@@ -257,3 +257,15 @@ def test_send_finds_a_quarters_reports_however_its_label_is_written(make_config:
         selection = select_reports(config, written, None, ["reps"])
         assert (selection.period, selection.period_title) == ("2026-Q3", "Q3 2026")
         assert [c.rep_id for c in selection.candidates if c.kind == "rep"] == ["R1"]
+
+
+def test_a_view_takes_its_quarter_however_written_and_refuses_another(loaded: Loaded, tmp_path: Path) -> None:
+    from salesreports.report.views import rep_view
+
+    path = tmp_path / "context.json"
+    write_context(scope_of(loaded, "2026-Q3").rep_context("R1"), path)
+    assert rep_view("R1", "2026-q3", str(path)).period_title == "Q3 2026"
+    with pytest.raises(
+        ParamsError, match=r"is the rep report of 'R1' for 2026-Q3, but the notebook asks for .* 2026-Q2"
+    ):
+        rep_view("R1", "2026-Q2", str(path))

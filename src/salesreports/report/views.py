@@ -32,7 +32,7 @@ import pandas as pd
 from salesreports.errors import ParamsError
 from salesreports.metrics.kpis import format_value, get, registry
 from salesreports.metrics.measures import NO_SIGN, NOT_EMPLOYED, data_ends
-from salesreports.metrics.periods import of_grain
+from salesreports.metrics.periods import of_grain, parse_period
 
 __all__ = ["RepView", "TeamView", "evidence_text", "rep_view", "team_view"]
 
@@ -183,7 +183,11 @@ def _check_context(data: dict[str, Any], kind: str, ident: str, period: str, whe
     got_kind = data.get("kind")
     got_id = (data.get("rep") or {}).get("rep_id") if got_kind == "rep" else (data.get("team") or {}).get("name")
     got_period = (data.get("period") or {}).get("label")
-    if (got_kind, got_id, got_period) != (kind, ident, period):
+    try:
+        wanted = parse_period(period).label  # 2026-q3 in a notebook's parameters is 2026-Q3
+    except ParamsError:
+        wanted = period
+    if (got_kind, got_id, got_period) != (kind, ident, wanted):
         msg = (
             f"{where} is the {got_kind} report of '{got_id}' for {got_period}, but the notebook asks for the "
             f"{kind} report of '{ident}' for {period}. Fix: pass the context file written for this report "

@@ -70,7 +70,7 @@ class Previewer:
     ----------
     config : the settings
     ident : the rep id (or the team name, or ``company``, for a team template)
-    period : the month (default: the latest complete month in the data)
+    period : the month, quarter (2026-Q3) or year (2026) (default: the latest complete month in the data)
     template : the template (default: the settings' template for its kind)
     kind : ``rep`` or ``team`` (default: from the template's parameters)
     pdf : also render the PDF
