@@ -269,3 +269,21 @@ def test_a_view_takes_its_quarter_however_written_and_refuses_another(loaded: Lo
         ParamsError, match=r"is the rep report of 'R1' for 2026-Q3, but the notebook asks for .* 2026-Q2"
     ):
         rep_view("R1", "2026-Q2", str(path))
+
+
+@pytest.mark.parametrize(
+    ("label", "rep", "revenue"),
+    [
+        ("2025", "R1", 4_000.0),  # the year to date at December
+        ("2025-12-YTD", "R1", 4_000.0),
+        ("2026-Q3", "R1", 10_000.0),
+        ("2026-q3", "R2", 6_000.0),
+        ("2026-09-QTD", "R2", 6_000.0),  # a quarter to date at its last month is the quarter
+        ("2026-11-QTD", "R2", 900.0),
+        ("2026-08-QTD", "R1", 4_000.0),  # Jul 1,000 + Aug 3,000
+    ],
+)
+def test_every_period_label_finds_its_figure_in_the_kpi_table(
+    loaded: Loaded, label: str, rep: str, revenue: float
+) -> None:
+    assert loaded[2].lookup(rep, "revenue", label) == (pytest.approx(revenue), "")
