@@ -284,7 +284,11 @@ def run(
     period: Annotated[
         str | None,
         typer.Option(
-            help="Month(s): 2026-10, 2026-08..2026-10, or a list. Default: the latest complete month in the data."
+            help=(
+                "Month(s): 2026-10, 2026-08..2026-10, or a list; a quarter 2026-Q3 or a year 2026 for a review "
+                "scorecard (a quarter or year to date: 2026-11-QTD, 2026-11-YTD). Default: the latest complete "
+                "month in the data."
+            )
         ),
     ] = None,
     reps: Annotated[str, typer.Option(help="'all' or a comma-separated list of rep ids.")] = "all",
@@ -305,7 +309,7 @@ def run(
 ) -> None:
     """Execute and render the scorecards of a period: every rep, every team, the index page.
 
-    Example: [bold]salesreports run --period 2026-10 --reps R001,R002[/]
+    Example: [bold]salesreports run --period 2026-10 --reps R001,R002[/]; a quarter's review: [bold]--period 2026-Q3[/]
     """
     from salesreports.params import load_config
     from salesreports.progress import RunProgress
@@ -349,7 +353,10 @@ def preview(
     rep: Annotated[str | None, typer.Option(help="The rep's id (a rep template).")] = None,
     team: Annotated[str | None, typer.Option(help="The team's name, or company (a team template).")] = None,
     params: ParamsOpt = DEFAULT_PARAMS,
-    period: Annotated[str | None, typer.Option(help="The month (default: the latest complete month).")] = None,
+    period: Annotated[
+        str | None,
+        typer.Option(help="The month, quarter (2026-Q3) or year (2026) (default: the latest complete month)."),
+    ] = None,
     template: Annotated[
         Path | None, typer.Option(help="The template to preview (default: the one in the settings for its kind).")
     ] = None,

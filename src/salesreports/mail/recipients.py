@@ -34,7 +34,7 @@ from email.utils import parseaddr
 from pathlib import Path
 from typing import Any, Final
 
-from salesreports.errors import ConfigError, DeliveryError, ParamsError, close_matches
+from salesreports.errors import ConfigError, DeliveryError, ParamsError, SalesReportsError, close_matches
 from salesreports.params import Config
 
 __all__ = [
@@ -237,7 +237,29 @@ def default_period(config: Config) -> str:
     if not found:
         msg = f"no reports in {root} (no */manifest.json). Fix: run `salesreports run` first, then send."
         raise DeliveryError(msg, folder=str(root))
-    return found[-1]
+    return max(found, key=_newest)
+
+
+def _canonical(period: str) -> str:
+    """A period as its folder is named (``2026-q3`` -> ``2026-Q3``); text that is no period stays as given."""
+    from salesreports.metrics.periods import parse_period
+
+    try:
+        return parse_period(period).label
+    except SalesReportsError:
+        return period
+
+
+def _newest(folder: str) -> tuple[int, int, str]:
+    """Sort key of a period folder: by its last month, then a month before a quarter or year ending in it
+    (the monthly cycle's folder is the newest); a folder that is no period label sorts first."""
+    from salesreports.metrics.periods import parse_period
+
+    try:
+        period = parse_period(folder)
+    except SalesReportsError:
+        return (-1, 0, folder)
+    return (period.end.ordinal, -len(period.months), folder)
 
 
 def check_audience(audience: Sequence[str]) -> tuple[str, ...]:
@@ -288,7 +310,7 @@ def select_reports(
     from salesreports.paths import folder_names, slug
     from salesreports.run.manifest import FILE, load_manifest
 
-    label = period or default_period(config)
+    label = _canonical(period) if period else default_period(config)
     folder = config.output_path / slug(label)
     if not (folder / FILE).exists():
         have = (

@@ -39,6 +39,7 @@ __all__ = [
     "goal_progress",
     "leaderboard_bars",
     "ramp",
+    "review_trend",
     "tooltip_format",
     "trend",
 ]
@@ -153,6 +154,53 @@ def trend(frame: pd.DataFrame, kpi: str, *, label: str = "This rep", title: str 
     hollow_note = "Hollow points: still maturing (see their tooltip)."
     subtitle = f"{subtitle} {hollow_note}" if has_band else hollow_note
     return _layer(layers, rows, heading, subtitle=subtitle)
+
+
+def review_trend(
+    frame: pd.DataFrame, kpi: str, *, now: str, before: str, title: str | None = None
+) -> alt.TopLevelMixin:
+    """A KPI month by month over a quarter or year, against the same months a year earlier.
+
+    Parameters
+    ----------
+    frame
+        Columns ``month`` (its name, e.g. 'Jul', in order), ``value`` (this period) and ``last_year`` (the
+        same month a year earlier); one row per month of the period.
+    kpi
+        The KPI's name in the registry (title, axis format).
+    now, before
+        The legend entries of ``value`` and ``last_year`` ("Q3 2026", "Q3 2025").
+    title
+        Overrides the default title (``"<KPI label> by month"``).
+
+    Raises
+    ------
+    TemplateError
+        A column is missing. ``UnknownKpiError`` for an unknown KPI.
+    """
+    k = _kpi(kpi)
+    _require(frame, ("month", "value", "last_year"), "review_trend")
+    heading = title or f"{k.label} by month"
+    rows = _records(frame, ("month", "value", "last_year"))
+    if not rows or _all_missing(rows, ("value", "last_year")):
+        return _no_data(heading, "No values for these months.")
+    now, before = _short(now), _short(before)
+    color = _series_colors([now, before], [theme.PRIMARY, theme.MUTED])
+    x = alt.X("month:O", sort=[str(r["month"]) for r in rows], title=None, axis=alt.Axis(labelAngle=0))
+    y_axis = _kpi_axis(k)
+    tfmt = tooltip_format(k)
+    tooltip = [
+        alt.Tooltip("month:O", title="Month"),
+        alt.Tooltip("value:Q", title=now, format=tfmt),
+        alt.Tooltip("last_year:Q", title=before, format=tfmt),
+    ]
+    earlier = alt.Chart().mark_line(strokeDash=[5, 3], strokeWidth=2, point=True, invalid=_INVALID)
+    own = alt.Chart().mark_line(point=True, invalid=_INVALID)
+    layers = [
+        color(earlier.encode(x=x, y=alt.Y("last_year:Q", axis=y_axis)), before),
+        color(own.encode(x=x, y=alt.Y("value:Q", axis=y_axis), tooltip=tooltip), now),
+    ]
+    return _layer(layers, rows, heading, subtitle=f"Dashed: the same months of {before}.")
 
 
 def funnel(frame: pd.DataFrame, *, title: str = "Sales funnel") -> alt.TopLevelMixin:

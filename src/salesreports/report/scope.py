@@ -364,15 +364,17 @@ class Scope:
             return []
         from salesreports.metrics.coaching import needs_from_rows
 
+        # a review coaches on the quarter or year under review; a month on the coaching settings' grain
+        grain = self.period.kpi_grain if self.period.is_review else self.coaching.grain
         needs = needs_from_rows(
-            self._at_end.get((rep_id, self.coaching.grain), {}),
+            self._at_end.get((rep_id, grain), {}),
             self.coaching,
             period_end=str(self.period.end),
             notes=[row for _, row in notes],
             ramp_rows={r["kpi"]: r for r in self._ramp.get(rep_id, []) if r["period"] == str(self.period.end)},
             currency=self.config.currency,
         )
-        return [_clean({**n.to_dict(), "grain": self.coaching.grain}) for n in needs]
+        return [_clean({**n.to_dict(), "grain": grain}) for n in needs]
 
     def _incentive(self, rep_id: str) -> dict[str, Any] | None:
         if self.coaching is None or self.coaching.incentives is None:
@@ -391,7 +393,7 @@ class Scope:
         return sorted(rows, key=lambda r: str(r["date"]), reverse=True)
 
     def _funnel(self, rep_id: str) -> list[dict[str, Any]]:
-        rows = self._at_end.get((rep_id, "month"), {})
+        rows = self._at_end.get((rep_id, self.period.kpi_grain), {})
         stages = [("Leads", "leads"), ("Qualified", "qualified_leads"), ("Won deals", "deals_won")]
         return [{"stage": s, "count": rows[k]["value"]} for s, k in stages if k in rows]
 
@@ -442,12 +444,27 @@ def _bucket(frame: pd.DataFrame, keys: pd.Series) -> dict[str, list[dict[str, An
     return out
 
 
+def _first_month(period: Period) -> pd.Period:
+    """The first month a context holds: 12 months before the report's month, and for a quarter or year
+    also the same months a year before it (its trend against last year)."""
+    return min(period.end - TREND_MONTHS, period.last_year().start)
+
+
+def _window_ends(period: Period) -> list[str]:
+    """Every month from :func:`_first_month` to the report's month, newest first."""
+    first = _first_month(period)
+    return [str(period.end - n) for n in range(period.end.ordinal - first.ordinal + 1)]
+
+
 def _in_window(frame: pd.DataFrame, period: Period) -> pd.DataFrame:
-    """Month rows of the trend window plus every grain ending in the report's month."""
+    """Month rows of the trend window plus every grain ending in the report's month; for a quarter or year
+    also its own grain at the end of the previous one (the tile's "since the last review")."""
     end = str(period.end)
-    first = str(period.end - TREND_MONTHS)
+    first = str(_first_month(period))
     ends = frame["period_end"]
     keep = (ends <= end) & (((frame["grain"] == "month") & (ends >= first)) | (ends == end))
+    if period.is_review:
+        keep |= (frame["grain"] == period.kpi_grain) & (ends == str(period.previous().end))
     return frame.loc[keep]
 
 
@@ -493,14 +510,20 @@ COMPANY = "company"
 
 
 def _period_dict(period: Period) -> dict[str, Any]:
+    """The report's period as a context holds it; a quarter or year also names the periods it is compared with."""
+    previous, last_year = period.previous(), period.last_year()
     return {
         "label": period.label,
         "title": period.title,
         "grain": period.grain,
+        "kpi_grain": period.kpi_grain,
         "end": str(period.end),
         "start": str(period.start),
         "first_day": period.first_day.date().isoformat(),
         "last_day": period.last_day.date().isoformat(),
+        "months": [str(m) for m in period.months],
+        "previous": {"label": previous.label, "title": previous.title, "end": str(previous.end)},
+        "last_year": {"label": last_year.label, "title": last_year.title, "start": str(last_year.start)},
     }
 
 
@@ -510,7 +533,7 @@ def build_scope(data: Dataset, table: KpiTable, config: Config, period: Period) 
 
     values = table.values
     privacy = config.privacy.min_group_size
-    months = [str(period.end - n) for n in range(TREND_MONTHS + 1)]
+    months = _window_ends(period)
     bench = rep_benchmarks(
         values,
         min_group_size=privacy,

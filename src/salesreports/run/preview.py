@@ -70,7 +70,7 @@ class Previewer:
     ----------
     config : the settings
     ident : the rep id (or the team name, or ``company``, for a team template)
-    period : the month (default: the latest complete month in the data)
+    period : the month, quarter (2026-Q3) or year (2026) (default: the latest complete month in the data)
     template : the template (default: the settings' template for its kind)
     kind : ``rep`` or ``team`` (default: from the template's parameters)
     pdf : also render the PDF
@@ -106,7 +106,7 @@ class Previewer:
         from salesreports.data.loading import load_dataset
         from salesreports.data.validate import validate
         from salesreports.metrics.engine import compute_kpis
-        from salesreports.metrics.periods import parse_period
+        from salesreports.metrics.periods import parse_period, report_period
         from salesreports.report.scope import build_scope
         from salesreports.run.batch import default_period
 
@@ -116,9 +116,7 @@ class Previewer:
         if self._table is None or self._scope is not None:  # a second load() means the KPIs changed
             self._table = compute_kpis(self._data)
         period = parse_period(self.period_label) if self.period_label else default_period(self._table.grid.as_of)
-        if str(period.end) not in {str(m) for m in self._table.grid.months}:
-            msg = f"there is no data for {period.title}. Fix: pass a month the data covers."
-            raise ParamsError(msg, period=period.label)
+        report_period(period, self._table.grid.months[0], self._table.grid.months[-1])
         self._scope = build_scope(self._data, self._table, self.config, period)
 
     def reset(self, *, data: bool) -> None:
