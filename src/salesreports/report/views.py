@@ -33,6 +33,7 @@ from salesreports.errors import ParamsError
 from salesreports.metrics.kpis import format_value, get, registry
 from salesreports.metrics.measures import NO_SIGN, NOT_EMPLOYED, data_ends
 from salesreports.metrics.periods import of_grain
+from salesreports.text import clean
 
 __all__ = ["RepView", "TeamView", "evidence_text", "rep_view", "team_view"]
 
@@ -175,11 +176,15 @@ def _preview_context(kind: str, ident: str, period: str, params_file: str) -> di
 
 
 def _check_context(data: dict[str, Any], kind: str, ident: str, period: str, where: str) -> None:
-    """Refuse a context that is not the report asked for (another rep's, another period's)."""
+    """Refuse a context that is not the report asked for (another rep's, another period's).
+
+    A context's strings are cleaned when it is written (:func:`salesreports.text.clean`), so the id asked for
+    is compared cleaned too: a team named with a form feed is still its own team.
+    """
     got_kind = data.get("kind")
     got_id = (data.get("rep") or {}).get("rep_id") if got_kind == "rep" else (data.get("team") or {}).get("name")
     got_period = (data.get("period") or {}).get("label")
-    if (got_kind, got_id, got_period) != (kind, ident, period):
+    if (got_kind, got_id, got_period) != (kind, clean(ident), clean(period)):
         msg = (
             f"{where} is the {got_kind} report of '{got_id}' for {got_period}, but the notebook asks for the "
             f"{kind} report of '{ident}' for {period}. Fix: pass the context file written for this report "
