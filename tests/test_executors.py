@@ -239,6 +239,21 @@ def test_a_report_the_renderer_rejects_fails_with_the_reason(tmp_path: Path) -> 
     assert not (tmp_path / "R1" / "scorecard.ipynb").exists(), "no output of a failed report is left"
 
 
+def test_item1_a_report_whose_pages_fail_keeps_its_notebook_as_the_failed_notebook(tmp_path: Path) -> None:
+    """The manifest's "failed notebook" column was empty when rendering failed: the executed notebook (the one
+    to open to see the chart that could not be drawn) is kept as scorecard.failed.ipynb and named."""
+    results = LocalExecutor(workers=1).run([job(tmp_path, "raises.ipynb", "R1", html=True, broken_chart=True)])
+    failed = tmp_path / "R1" / "scorecard.failed.ipynb"
+    assert results[0].status == "failed" and results[0].error.startswith("rendering failed:")
+    assert results[0].failed_notebook == str(failed)
+    nb = nbformat.read(str(failed), as_version=4)
+    assert any("no spec" in json.dumps(out) for cell in nb.cells for out in cell.get("outputs", []))
+    assert not (tmp_path / "R1" / "scorecard.html").exists() and not (tmp_path / "R1" / "scorecard.ipynb").exists()
+    # the next good run removes it
+    ok = LocalExecutor(workers=1).run([job(tmp_path, "raises.ipynb", "R1", html=True)])
+    assert ok[0].status == "ok" and not failed.exists()
+
+
 @pytest.mark.slow
 def test_the_benchmark_runs_end_to_end_on_the_tiny_data(tmp_path: Path) -> None:
     from conftest import write_config

@@ -347,6 +347,28 @@ def test_broken_chart_names_notebook_and_chart_and_keeps_old_file(renderer: rend
     assert [p.name for p in tmp_path.iterdir()] == ["scorecard.html"]
 
 
+def test_item1_a_chart_vl_convert_rejects_is_one_short_line_naming_rep_and_chart(
+    renderer: render.Renderer, tmp_path: Path
+) -> None:
+    """vl-convert's message carries ~30 lines of JavaScript stack: the error keeps its first line."""
+    bad = {
+        "data": {"values": [{"x": 1}]},
+        "transform": [{"calculate": "datum.x + (((", "as": "y"}],  # an expression Vega cannot parse
+        "mark": "point",
+        "encoding": {"x": {"field": "y", "type": "quantitative"}},
+    }
+    nb = scorecard_notebook()
+    payload = {"spec": bad, "alt": "unparsable", "name": "bad-expression"}
+    nb.cells.append(new_code_cell("x", outputs=[new_output("display_data", data={d.CHART_MIME: payload})]))
+    with pytest.raises(RenderError) as err:
+        renderer.html(nb, tmp_path / "scorecard.html")
+    message = str(err.value)
+    assert message.startswith("notebook (rep, R001, North, 2026-10): chart 'bad-expression' could not be drawn: ")
+    assert "\n" not in message and "cdn.jsdelivr" not in message and len(message) < 400, message
+    assert "Error: Unexpected end of input" in message  # the cause stays
+    assert err.value.stage == "chart" and err.value.chart == "bad-expression"
+
+
 def test_unreadable_notebook(renderer: render.Renderer, tmp_path: Path) -> None:
     bad = tmp_path / "bad.ipynb"
     bad.write_text("{not json", encoding="utf-8")

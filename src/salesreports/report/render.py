@@ -147,8 +147,11 @@ def chart_figure(payload: Mapping[str, Any], *, index: int = 1, interactive: boo
     try:
         svg = spec_to_svg(spec, id_prefix=f"sr{index}-{slug}")
         phone = spec_to_svg(narrow(spec), id_prefix=f"sr{index}n-{slug}")
-    except Exception as exc:  # vl-convert raises plain ValueError/RuntimeError with the JS message
-        msg = f"chart '{name}' could not be drawn: {exc}. Check the chart in JupyterLab (salesreports.report.charts)."
+    except Exception as exc:  # vl-convert raises plain ValueError/RuntimeError with the JS message and stack
+        msg = (
+            f"chart '{name}' could not be drawn: {_first_line(exc).rstrip('.')}. "
+            "Check the chart in JupyterLab (salesreports.report.charts)."
+        )
         raise RenderError(msg, chart=name, stage="chart") from exc
     label = _html.escape(alt or name, quote=True)
     caption = f'<figcaption class="sr-chart__alt">{_html.escape(alt)}</figcaption>' if alt else ""
@@ -510,6 +513,18 @@ def atomic_write(out: Path, write: Callable[[Path], Any]) -> None:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
+
+
+def _first_line(exc: BaseException, limit: int = 240) -> str:
+    """An exception's message on one line, without the JavaScript stack (``at f (https://…)`` lines) that
+    vl-convert appends, cut short."""
+    lines = []
+    for line in str(exc).splitlines():
+        if line.strip().startswith("at "):
+            break
+        lines.append(line.strip())
+    text = " ".join(line for line in lines if line) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _describe(notebook: Any) -> str:
