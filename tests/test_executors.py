@@ -97,7 +97,7 @@ def test_fresh_mode_stamps_and_records_failures(tmp_path: Path) -> None:
     results = by_key(LocalExecutor(workers=1, mode="fresh").run(jobs))
     assert results["R1"].status == "ok"
     nb = nbformat.read(str(tmp_path / "R1" / "scorecard.ipynb"), as_version=4)
-    assert nb.metadata.salesreports.title == "Ann Archer — scorecard"
+    assert nb.metadata.salesreports.title == "\u2068Ann Archer\u2069 — scorecard"  # the name isolated
     assert results["R2"].error.startswith("ValueError") and "planted failure for R2" in results["R2"].error
 
 

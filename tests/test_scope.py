@@ -69,5 +69,15 @@ def test_employment_reasons(scope: Scope) -> None:
 
 def test_header(scope: Scope) -> None:
     head = header(scope.rep_context("R1"))
-    assert head["title"] == "Ann Archer — scorecard" and head["subtitle"] == "Team North · March 2025"
+    assert head["title"] == "\u2068Ann Archer\u2069 — scorecard"  # names isolated (FSI…PDI)
+    assert head["subtitle"] == "Team \u2068North\u2069 · March 2025"
     assert header(scope.team_context("company"))["title"] == "Company summary"
+
+
+def test_item4_header_isolates_names_in_title_and_subtitle(scope: Scope) -> None:
+    context = scope.rep_context("R1")
+    context["rep"] = {**context["rep"], "name": "Bob \u202eBaker", "team": "No\u202erth"}
+    head = header(context)
+    assert head["title"] == "\u2068Bob \u202eBaker\u2069 — scorecard"  # "— scorecard" stays left to right
+    assert head["subtitle"] == "Team \u2068No\u202erth\u2069 · March 2025"
+    assert head["rep_name"] == "Bob \u202eBaker" and head["team"] == "No\u202erth"  # each in an element of its own

@@ -54,6 +54,8 @@ from salesreports.mail.recipients import (
     one_line,
 )
 from salesreports.params import Config
+from salesreports.text import FSI, PDI, isolate
+from salesreports.text import one_line as text_one_line
 
 __all__ = ["CHART_MIME", "HTML_BUDGET", "BuiltMail", "build_message", "chart_png", "message_id", "notebook_charts"]
 
@@ -121,6 +123,20 @@ def _format_template(config: Config, key: str, template: str, values: Mapping[st
             )
             raise ConfigError(msg, key=f"mail.{key}")
     return template.format_map(dict(values))
+
+
+def _subject(text: str, limit: int = 200) -> str:
+    """A Subject on one line, cut to ``limit``, keeping the isolates (FSI…PDI) around its data strings.
+
+    The values of the subject template are isolated (:func:`salesreports.text.isolate`), so that a
+    right-to-left name never reorders the words and numbers beside it in a mail client's list.
+    """
+    text = " ".join(text_one_line(text).split())
+    if len(text) > limit:
+        text = text[: limit - 1].rstrip() + "…"
+        if text.count(FSI) > text.count(PDI):
+            text += PDI
+    return text
 
 
 def _digest(*parts: str) -> str:
@@ -503,22 +519,22 @@ def build_message(
         values = {
             "period_title": selection.period_title,
             "period": selection.period,
-            "name": c.name,
-            "rep_id": one_line(c.rep_id, 60),
-            "team": c.team,
-            "company": one_line(selection.company, 120),
+            "name": isolate(c.name),
+            "rep_id": isolate(one_line(c.rep_id, 60)),
+            "team": isolate(c.team),
+            "company": isolate(one_line(selection.company, 120)),
         }
-        subject = one_line(_format_template(config, "subject", m.subject, values, SUBJECT_FIELDS), 200)
+        subject = _subject(_format_template(config, "subject", m.subject, values, SUBJECT_FIELDS))
     else:
         values = {
-            "title": c.name,
+            "title": "Company summary" if c.kind != "team" else f"Team {isolate(c.team)} summary",
             "period_title": selection.period_title,
             "period": selection.period,
-            "team": c.team,
-            "company": one_line(selection.company, 120),
+            "team": isolate(c.team),
+            "company": isolate(one_line(selection.company, 120)),
         }
         template = m.summary_subject
-        subject = one_line(_format_template(config, "summary_subject", template, values, SUMMARY_FIELDS), 200)
+        subject = _subject(_format_template(config, "summary_subject", template, values, SUMMARY_FIELDS))
     unsubscribe = _url(config, "unsubscribe", m.unsubscribe, ("https", "http", "mailto")) if m.unsubscribe else ""
     link = ""
     if m.report_link:

@@ -52,6 +52,7 @@ from salesreports.metrics.periods import Period
 from salesreports.params import Config
 from salesreports.paths import atomic_write_text
 from salesreports.report.redact import Redactor
+from salesreports.text import isolate
 
 __all__ = ["CONTEXT_VERSION", "QUARTILE_MIN_GROUP", "Scope", "build_scope", "context_for"]
 
@@ -724,7 +725,12 @@ if __name__ == "__main__":  # pragma: no cover - run by salesreports.report.view
 
 
 def header(context: Mapping[str, Any]) -> dict[str, Any]:
-    """The page header of a report (notebook metadata ``salesreports``), from its context."""
+    """The page header of a report (notebook metadata ``salesreports``), from its context.
+
+    Names in the title and subtitle are isolated (:func:`salesreports.text.isolate`): a right-to-left name, or
+    an override in it, never reorders "— scorecard" or the period beside it; ``rep_name`` and ``team`` stay
+    plain (each fills an element of its own).
+    """
     period = context["period"]
     common = {
         "period": period["label"],
@@ -737,14 +743,14 @@ def header(context: Mapping[str, Any]) -> dict[str, Any]:
         return {
             **common,
             "kind": "rep",
-            "title": f"{rep['name']} — scorecard",
+            "title": f"{isolate(rep['name'])} — scorecard",
             "rep_id": rep["rep_id"],
             "rep_name": rep["name"],
             "team": rep["team"],
-            "subtitle": f"Team {rep['team']} · {period['title']}",
+            "subtitle": f"Team {isolate(rep['team'])} · {period['title']}",
         }
     team = context["team"]["name"]
-    title = "Company summary" if team == COMPANY else f"Team {team} — summary"
+    title = "Company summary" if team == COMPANY else f"Team {isolate(team)} — summary"
     return {
         **common,
         "kind": "team",

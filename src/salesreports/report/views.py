@@ -33,7 +33,7 @@ from salesreports.errors import ParamsError
 from salesreports.metrics.kpis import format_value, get, registry
 from salesreports.metrics.measures import NO_SIGN, NOT_EMPLOYED, data_ends
 from salesreports.metrics.periods import of_grain
-from salesreports.text import clean
+from salesreports.text import clean, isolate
 
 __all__ = ["RepView", "TeamView", "evidence_text", "rep_view", "team_view"]
 
@@ -405,7 +405,7 @@ class RepView(_View):
         if not self.supports("deals_won") or rate is not None:
             return ""
         if won is None and why == NO_SIGN:
-            return f"No deals, leads or activity of {self.name} in the data up to {self.period_title}."
+            return f"No deals, leads or activity of {isolate(self.name)} in the data up to {self.period_title}."
         if won is None:
             return ""
         return f"No deals closed in {self.period_title}."
@@ -587,7 +587,7 @@ class RepView(_View):
         n = self.ctx["team"].get("n_reps")
         need = self.ctx["team"]["min_group_size"]
         caption = (
-            f"Team {self.team}: {n} reps. Team figures need at least {need} reps with a value, "
+            f"Team {isolate(self.team)}: {n} reps. Team figures need at least {need} reps with a value, "
             f"the middle half at least {max(need, 5)}, so that no colleague's own number can be worked out "
             f"({NO_FIGURE} where fewer have one)."
         )
@@ -796,7 +796,9 @@ class TeamView(_View):
                 return None
             labels = [get(k).label.lower() for k in checked]
             return callout("good", "Nobody stands out", [f"No rep is in the bottom quarter on {either(labels)}."])
-        lines = [f"{name}: {'; '.join(items)}" for name, items in sorted(flags.items(), key=lambda x: -len(x[1]))]
+        lines = [
+            f"{isolate(name)}: {'; '.join(items)}" for name, items in sorted(flags.items(), key=lambda x: -len(x[1]))
+        ]
         return callout("warn", f"{len(flags)} rep(s) to talk to", lines)
 
 
