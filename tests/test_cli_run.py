@@ -84,3 +84,11 @@ def test_every_command_has_help_with_an_example(command: list[str]) -> None:
     assert "Usage" in output
     if command and command != ["goals"]:
         assert "Example" in output, command
+
+
+def test_item2_console_text_carries_no_control_characters() -> None:
+    """Every data string the CLI prints goes through _esc: an ESC sequence in a name or id cannot clear or
+    restyle the terminal, and rich markup in it is shown as text."""
+    from salesreports.cli import _esc
+
+    assert _esc("Ann\x1b[2J\x07 [bold]Lee\x0c") == "Ann[2J \\[bold]Lee\n"

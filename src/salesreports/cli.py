@@ -37,10 +37,13 @@ def _console(stderr: bool = False) -> Any:
 
 
 def _esc(value: object) -> str:
-    """Text from data or messages, safe from rich's [markup] parsing."""
+    """Text from data or messages, safe from rich's [markup] parsing and with no control character
+    (:func:`salesreports.text.clean`: a name holding ESC sequences cannot restyle or rewrite the terminal)."""
     from rich.markup import escape
 
-    return escape(str(value))
+    from salesreports.text import clean
+
+    return escape(clean(value))
 
 
 def _fail(err: SalesReportsError) -> None:
@@ -802,8 +805,8 @@ def send(
             style = "red" if row.failing else _SEND_STYLE.get(row.state, "")
             state = f"[{style}]{row.state}[/]" if style else row.state
             err.print(
-                f"{state:<10} {row.rep_id} {row.name} {('→ ' + row.to) if row.to else ''}"
-                f"{(' — ' + row.detail) if row.detail else ''}",
+                f"{state:<10} {_esc(row.rep_id)} {_esc(row.name)} {('→ ' + _esc(row.to)) if row.to else ''}"
+                f"{(' — ' + _esc(row.detail)) if row.detail else ''}",
                 soft_wrap=True,
                 highlight=False,
             )
@@ -827,13 +830,13 @@ def send(
     for r in summary.rows:
         style = "red" if r.failing else _SEND_STYLE.get(r.state, "")
         grid.add_row(
-            r.rep_id,
-            r.name,
-            r.to,
+            _esc(r.rep_id),
+            _esc(r.name),
+            _esc(r.to),
             f"[{style}]{r.state}[/]" if style else r.state,
             str(r.attempts) if r.attempts else "",
             f"{r.size / 1024:,.0f} KB" if r.size else "",
-            r.detail,
+            _esc(r.detail),
         )
     out.print(grid)
     counts = {}
