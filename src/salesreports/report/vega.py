@@ -34,7 +34,8 @@ def safe_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
     shows the name as it is. Walking the whole spec (not just the fields known to hold names) also covers
     inline data, sort orders and titles. Not idempotent (tooltip backslashes): apply it once.
     """
-    return _safe(spec, tooltip=False)
+    safe: dict[str, Any] = _safe(spec, tooltip=False)
+    return safe
 
 
 def _safe(value: Any, *, tooltip: bool) -> Any:
