@@ -144,3 +144,13 @@ def test_item3_every_command_prints_crm_strings_literally(
     assert result.exit_code == code, result.output
     assert "Traceback" not in result.output
     assert_printed_literally(result.stdout + result.stderr, shown)
+
+
+def test_item2_console_text_carries_no_control_characters() -> None:
+    """Every data string the CLI prints goes through _esc: an ESC sequence in a name or id cannot clear or
+    restyle the terminal, and rich markup in it is shown as text."""
+    from salesreports.cli import _esc
+
+    shown = _esc("Ann\x1b[2J\x07 [bold]Lee\x0c")
+    assert shown == "Ann\\x1b[2J\\x07 \\[bold]Lee\\x0c"  # controls shown as text, never sent to the terminal
+    assert not any(ord(c) < 32 or ord(c) == 127 for c in shown)

@@ -55,7 +55,8 @@ def test_unsendable_reports_exit_1_and_name_the_rep(reports: Path, tmp_path: Pat
     result = _send(mail_config(reports, tmp_path), "--reps", "R7,R8,R9", "--dry-run")
     assert result.exit_code == 1
     out = _flat(result.stdout)
-    assert "rep R9: email 'rep9@example.com\\r\\nBcc: spy@example.org' contains a line break" in out
+    # the context keeps the line break (CR LF made LF by text.clean where the context is written): still refused
+    assert "rep R9: email 'rep9@example.com\\nBcc: spy@example.org' contains a line break" in out
     assert "rep R7: email 'rep7@example.com, rep7b@example.org' holds several addresses" in out
     assert "report failed" in out
     assert "Traceback" not in result.output

@@ -622,8 +622,8 @@ def test_managers_get_their_own_summary_leadership_the_company_reps_nothing_else
         ("ann.archer@example.com",): "Your scorecard — March 2025",
         ("bob.baker@example.com",): "Your scorecard — March 2025",
         ("r10@example.com",): "Your scorecard — March 2025",
-        ("mia.north@example.com",): "Team North summary — March 2025",
-        ("sam.south@example.com",): "Team South summary — March 2025",
+        ("mia.north@example.com",): "Team \u2068North\u2069 summary — March 2025",
+        ("sam.south@example.com",): "Team \u2068South\u2069 summary — March 2025",
         ("ceo@example.org", "cfo@example.org"): "Company summary — March 2025",
     }
     for r in handler.received:

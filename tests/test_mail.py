@@ -306,12 +306,21 @@ def test_everything_from_the_data_is_escaped(config: Config) -> None:
         assert not any(k.startswith("on") for k in attrs)
 
 
+def test_item4_subject_keeps_its_isolates_when_cut() -> None:
+    """The subject's names are isolated (FSI…PDI); a subject cut short never leaves an isolate open."""
+    name = "\u2068" + "\u05e9" * 300 + "\u2069"
+    subject = message._subject(f"Your scorecard: {name} · 2025-03")
+    assert len(subject) <= 201 and subject.count("\u2068") == subject.count("\u2069") == 1
+    assert message._subject("a\nb\x0c  \u2068c\u2069") == "a b \u2068c\u2069"
+
+
 @pytest.mark.notebooks
 def test_subject_template_with_the_rep_name(reports: Path, tmp_path: Path) -> None:
     cfg = mail_config(reports, tmp_path, mail={"subject": "{name}: scorecard {period} ({company})"})
     built = _built(cfg, "R1")
     parsed = email.message_from_bytes(built.data, policy=policy.default)
-    assert parsed["Subject"] == f"{HOSTILE_NAME}: scorecard 2025-03 (Example & Co <b>)"
+    # the data strings are isolated (FSI…PDI): the Hebrew end of the name does not pull ": scorecard" along
+    assert parsed["Subject"] == f"\u2068{HOSTILE_NAME}\u2069: scorecard 2025-03 (\u2068Example & Co <b>\u2069)"
 
 
 UNICODE_SUBJECTS = [
@@ -744,7 +753,7 @@ def test_summary_messages_are_mail_safe_and_private(reports: Path, tmp_path: Pat
     assert "also to cfo@example.org" in rows["team/company"].detail
     parsed = {k: email.message_from_bytes(Path(r.path).read_bytes(), policy=policy.default) for k, r in rows.items()}
     north, company = parsed["team/North"], parsed["team/company"]
-    assert north["Subject"] == "Team North summary — March 2025"
+    assert north["Subject"] == "Team \u2068North\u2069 summary — March 2025"
     assert north["To"] == "mia.north@example.com"
     assert north["Cc"] is None
     assert company["Subject"] == "Company summary — March 2025"

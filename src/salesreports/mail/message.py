@@ -56,6 +56,8 @@ from salesreports.mail.recipients import (
     one_line,
 )
 from salesreports.params import Config
+from salesreports.text import FSI, PDI, isolate
+from salesreports.text import one_line as text_one_line
 
 __all__ = ["CHART_MIME", "HTML_BUDGET", "BuiltMail", "build_message", "chart_png", "message_id", "notebook_charts"]
 
@@ -112,7 +114,7 @@ class _Subject(str):
         return f"{self.name}: {encoded.replace(chr(10), policy.linesep)}{policy.linesep}"
 
 
-def _subject(text: str) -> str:
+def _subject_header(text: str) -> str:
     """The Subject header value: an ASCII subject as is, any other as a :class:`_Subject` (see there)."""
     return text if text.isascii() and "=?" not in text else _Subject(text)
 
@@ -147,6 +149,20 @@ def _format_template(config: Config, key: str, template: str, values: Mapping[st
             )
             raise ConfigError(msg, key=f"mail.{key}")
     return template.format_map(dict(values))
+
+
+def _subject(text: str, limit: int = 200) -> str:
+    """A Subject on one line, cut to ``limit``, keeping the isolates (FSI…PDI) around its data strings.
+
+    The values of the subject template are isolated (:func:`salesreports.text.isolate`), so that a
+    right-to-left name never reorders the words and numbers beside it in a mail client's list.
+    """
+    text = " ".join(text_one_line(text).split())
+    if len(text) > limit:
+        text = text[: limit - 1].rstrip() + "…"
+        if text.count(FSI) > text.count(PDI):
+            text += PDI
+    return text
 
 
 def _digest(*parts: str) -> str:
@@ -529,22 +545,22 @@ def build_message(
         values = {
             "period_title": selection.period_title,
             "period": selection.period,
-            "name": c.name,
-            "rep_id": one_line(c.rep_id, 60),
-            "team": c.team,
-            "company": one_line(selection.company, 120),
+            "name": isolate(c.name),
+            "rep_id": isolate(one_line(c.rep_id, 60)),
+            "team": isolate(c.team),
+            "company": isolate(one_line(selection.company, 120)),
         }
-        subject = one_line(_format_template(config, "subject", m.subject, values, SUBJECT_FIELDS), 200)
+        subject = _subject(_format_template(config, "subject", m.subject, values, SUBJECT_FIELDS))
     else:
         values = {
-            "title": c.name,
+            "title": "Company summary" if c.kind != "team" else f"Team {isolate(c.team)} summary",
             "period_title": selection.period_title,
             "period": selection.period,
-            "team": c.team,
-            "company": one_line(selection.company, 120),
+            "team": isolate(c.team),
+            "company": isolate(one_line(selection.company, 120)),
         }
         template = m.summary_subject
-        subject = one_line(_format_template(config, "summary_subject", template, values, SUMMARY_FIELDS), 200)
+        subject = _subject(_format_template(config, "summary_subject", template, values, SUMMARY_FIELDS))
     unsubscribe = _url(config, "unsubscribe", m.unsubscribe, ("https", "http", "mailto")) if m.unsubscribe else ""
     link = ""
     if m.report_link:
@@ -626,7 +642,7 @@ def build_message(
         msg_["Cc"] = [r.header() for r in cc]
     if reply_to:
         msg_["Reply-To"] = Address(display_name=reply_to[0], addr_spec=reply_to[1])
-    msg_["Subject"] = _subject(subject)
+    msg_["Subject"] = _subject_header(subject)
     msg_["Date"] = format_datetime(now or dt.datetime.now(dt.UTC).astimezone())
     msg_["Message-ID"] = mid
     msg_["Auto-Submitted"] = "auto-generated"

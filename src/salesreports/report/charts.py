@@ -27,6 +27,7 @@ import pandas as pd
 from salesreports.errors import TemplateError
 from salesreports.metrics.kpis import Kpi, format_value, get
 from salesreports.report import theme
+from salesreports.text import one_line
 
 __all__ = [
     "ACTIVITY_TYPES",
@@ -610,7 +611,8 @@ def _require(frame: pd.DataFrame, columns: Sequence[str], builder: str) -> None:
 
 
 def _clean(value: Any) -> Any:
-    """A JSON-safe Python value: NaN/NaT/None -> None, numpy scalars -> Python, dates -> ISO text."""
+    """A JSON-safe Python value: NaN/NaT/None -> None, numpy scalars -> Python, dates -> ISO text, text on one
+    clean line."""
     if value is None or value is pd.NaT:
         return None
     if isinstance(value, (pd.Timestamp, dt.date)):
@@ -621,14 +623,16 @@ def _clean(value: Any) -> Any:
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
         return None
-    if isinstance(value, (bool, int, float, str)):
+    if isinstance(value, str):
+        return one_line(value)  # the spec's text rule (vega.safe_spec), also inside the expressions built here
+    if isinstance(value, (bool, int, float)):
         return value
     try:
         if pd.isna(value):
             return None
     except (TypeError, ValueError):
         pass
-    return str(value)
+    return one_line(value)
 
 
 LABEL_CHARS = 32
@@ -639,8 +643,11 @@ def _short(text: str, limit: int = LABEL_CHARS) -> str:
 
     Vega's own label truncation cuts UTF-16 units and can split an emoji into half a surrogate pair, which
     vl-convert cannot measure (the whole report then fails). So the theme turns Vega's truncation off
-    (``labelLimit: 0``) and every label from data is cut here instead.
+    (``labelLimit: 0``) and every label from data is cut here instead, on one clean line
+    (:func:`salesreports.text.one_line`, the rule of :func:`salesreports.report.vega.safe_spec`): a label
+    also goes into expressions (a series' name), where a later walk of the spec cannot reach it.
     """
+    text = one_line(text)
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 

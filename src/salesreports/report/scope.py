@@ -25,7 +25,8 @@ What a rep's context may hold of other people, and nothing more:
   total minus one's own value is the colleague's value;
 * ramp medians of at least ``min_group_size`` earlier hires;
 * the rep's own feedback, in which other reps' names and email addresses
-  (free text written by managers and peers) are replaced by ``[a colleague]``.
+  (free text written by managers and peers: the text, the tags and any other
+  free-text column) are replaced by ``[a colleague]``.
 
 A JupyterLab preview (a template run with an empty ``context``) gets its
 context from :func:`context_for` run in a child process (``python -m
@@ -52,6 +53,7 @@ from salesreports.metrics.periods import Period
 from salesreports.params import Config
 from salesreports.paths import atomic_write_text
 from salesreports.report.redact import Redactor
+from salesreports.text import isolate
 
 __all__ = ["CONTEXT_VERSION", "QUARTILE_MIN_GROUP", "Scope", "build_scope", "context_for"]
 
@@ -219,7 +221,8 @@ class Scope:
 
     def _feedback_notes(self) -> dict[str, list[tuple[bool, dict[str, Any]]]]:
         """Each rep's feedback of the months a context shows (coaching window, last six months), colleagues'
-        names and emails replaced by ``[a colleague]``; flagged True when in the last six months."""
+        names and emails replaced by ``[a colleague]`` in every free-text field (text, tags, any other string
+        column but the codes of :data:`FEEDBACK_CODES`); flagged True when in the last six months."""
         feedback = self.data.get("feedback")
         if feedback is None:
             return {}
@@ -235,12 +238,13 @@ class Scope:
         out: dict[str, list[tuple[bool, dict[str, Any]]]] = {}
         for flag, row, rep in zip(recent, _records(frame), frame["rep_id"].astype(str).tolist(), strict=True):
             out.setdefault(rep, []).append((flag, row))
-        if self.colleagues and "text" in feedback.columns:
+        if self.colleagues:
             for rep, notes in out.items():
                 own = [v for k in ("name", "email") if isinstance(v := self._info.get(rep, {}).get(k), str)]
                 for _, row in notes:
-                    if isinstance(row.get("text"), str):
-                        row["text"] = self.colleagues.redact(row["text"], keep=own)
+                    for key, value in row.items():
+                        if key not in FEEDBACK_CODES and isinstance(value, str):
+                            row[key] = self.colleagues.redact(value, keep=own)
         return out
 
     def _weekly_counts(self) -> dict[str, list[dict[str, Any]]]:
@@ -422,6 +426,8 @@ class Scope:
 
 
 FEEDBACK_COLUMNS = ("date", "source", "score", "tags", "text")
+# feedback columns that are codes, not free text: every other string of a note is redacted
+FEEDBACK_CODES = frozenset({"rep_id", "date", "source", "score"})
 RAMP_COLUMNS = ("kpi", "period", "tenure_month", "value", "ramp_median", "ramp_reason", "position")
 
 
@@ -760,7 +766,12 @@ if __name__ == "__main__":  # pragma: no cover - run by salesreports.report.view
 
 
 def header(context: Mapping[str, Any]) -> dict[str, Any]:
-    """The page header of a report (notebook metadata ``salesreports``), from its context."""
+    """The page header of a report (notebook metadata ``salesreports``), from its context.
+
+    Names in the title and subtitle are isolated (:func:`salesreports.text.isolate`): a right-to-left name, or
+    an override in it, never reorders "— scorecard" or the period beside it; ``rep_name`` and ``team`` stay
+    plain (each fills an element of its own).
+    """
     period = context["period"]
     common = {
         "period": period["label"],
@@ -773,14 +784,14 @@ def header(context: Mapping[str, Any]) -> dict[str, Any]:
         return {
             **common,
             "kind": "rep",
-            "title": f"{rep['name']} — scorecard",
+            "title": f"{isolate(rep['name'])} — scorecard",
             "rep_id": rep["rep_id"],
             "rep_name": rep["name"],
             "team": rep["team"],
-            "subtitle": f"Team {rep['team']} · {period['title']}",
+            "subtitle": f"Team {isolate(rep['team'])} · {period['title']}",
         }
     team = context["team"]["name"]
-    title = "Company summary" if team == COMPANY else f"Team {team} — summary"
+    title = "Company summary" if team == COMPANY else f"Team {isolate(team)} — summary"
     return {
         **common,
         "kind": "team",

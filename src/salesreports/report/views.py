@@ -33,6 +33,7 @@ from salesreports.errors import ParamsError
 from salesreports.metrics.kpis import format_value, get, registry
 from salesreports.metrics.measures import NO_SIGN, NOT_EMPLOYED, data_ends
 from salesreports.metrics.periods import of_grain, parse_period
+from salesreports.text import clean, isolate
 
 __all__ = ["RepView", "TeamView", "evidence_text", "rep_view", "team_view"]
 
@@ -180,7 +181,11 @@ def _preview_context(kind: str, ident: str, period: str, params_file: str) -> di
 
 
 def _check_context(data: dict[str, Any], kind: str, ident: str, period: str, where: str) -> None:
-    """Refuse a context that is not the report asked for (another rep's, another period's)."""
+    """Refuse a context that is not the report asked for (another rep's, another period's).
+
+    A context's strings are cleaned when it is written (:func:`salesreports.text.clean`), so the id asked for
+    is compared cleaned too: a team named with a form feed is still its own team.
+    """
     got_kind = data.get("kind")
     got_id = (data.get("rep") or {}).get("rep_id") if got_kind == "rep" else (data.get("team") or {}).get("name")
     got_period = (data.get("period") or {}).get("label")
@@ -188,7 +193,7 @@ def _check_context(data: dict[str, Any], kind: str, ident: str, period: str, whe
         wanted = parse_period(period).label  # 2026-q3 in a notebook's parameters is 2026-Q3
     except ParamsError:
         wanted = period
-    if (got_kind, got_id, got_period) != (kind, ident, wanted):
+    if (got_kind, got_id, got_period) != (kind, clean(ident), clean(wanted)):
         msg = (
             f"{where} is the {got_kind} report of '{got_id}' for {got_period}, but the notebook asks for the "
             f"{kind} report of '{ident}' for {period}. Fix: pass the context file written for this report "
@@ -489,7 +494,7 @@ class RepView(_View):
         if not self.supports("deals_won") or rate is not None:
             return ""
         if won is None and why == NO_SIGN:
-            return f"No deals, leads or activity of {self.name} in the data up to {self.period_title}."
+            return f"No deals, leads or activity of {isolate(self.name)} in the data up to {self.period_title}."
         if won is None:
             return ""
         return f"No deals closed in {self.period_title}."
@@ -701,7 +706,7 @@ class RepView(_View):
         n = self.ctx["team"].get("n_reps")
         need = self.ctx["team"]["min_group_size"]
         caption = (
-            f"Team {self.team}: {n} reps. Team figures need at least {need} reps with a value, "
+            f"Team {isolate(self.team)}: {n} reps. Team figures need at least {need} reps with a value, "
             f"the middle half at least {max(need, 5)}, so that no colleague's own number can be worked out "
             f"({NO_FIGURE} where fewer have one)."
         )
@@ -913,7 +918,9 @@ class TeamView(_View):
                 return None
             labels = [get(k).label.lower() for k in checked]
             return callout("good", "Nobody stands out", [f"No rep is in the bottom quarter on {either(labels)}."])
-        lines = [f"{name}: {'; '.join(items)}" for name, items in sorted(flags.items(), key=lambda x: -len(x[1]))]
+        lines = [
+            f"{isolate(name)}: {'; '.join(items)}" for name, items in sorted(flags.items(), key=lambda x: -len(x[1]))
+        ]
         return callout("warn", f"{len(flags)} rep(s) to talk to", lines)
 
 
