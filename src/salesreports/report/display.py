@@ -144,13 +144,17 @@ class Chart:
     ) -> dict[str, Any]:
         data = self.bundle()
         if not in_batch():
-            from salesreports.report.vega import spec_to_svg
+            from salesreports.report.vega import lab_spec, spec_to_svg
 
-            data["image/svg+xml"] = spec_to_svg(self.spec)
+            data["image/svg+xml"] = spec_to_svg(self.spec)  # what the page shows; the fallback elsewhere
+            data[LAB_MIME] = lab_spec(self.spec)  # JupyterLab draws it live: tooltips, hover
         return data
 
     def __repr__(self) -> str:
         return f"Chart {self.name}: {self.alt}"
+
+
+LAB_MIME: Final = "application/vnd.vegalite.v5+json"  # the newest Vega-Lite JupyterLab 4 renders
 
 
 class Charts(tuple[Chart, ...]):

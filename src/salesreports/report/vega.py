@@ -13,7 +13,7 @@ from typing import Any, Final
 
 from salesreports.text import one_line
 
-__all__ = ["FONT_FALLBACK", "safe_spec", "spec_to_svg", "vl_version"]
+__all__ = ["FONT_FALLBACK", "lab_spec", "safe_spec", "spec_to_svg", "vl_version"]
 
 FONT_FALLBACK: Final = "Liberation Sans, Arial, Helvetica, sans-serif"
 _SVG_ID = re.compile(r'\bid="([^"]+)"')
@@ -65,6 +65,14 @@ def vl_version(spec: Mapping[str, Any]) -> str | None:
 @cache
 def _vl_versions(vlc: Any) -> tuple[str, ...]:
     return tuple(vlc.get_vegalite_versions())
+
+
+def lab_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """The spec for JupyterLab's own Vega-Lite renderer, which stops at Vega-Lite 5: the same spec under the
+    version-5 schema (the charts use nothing that Vega-Lite 6 added)."""
+    out = dict(spec)
+    out["$schema"] = "https://vega.github.io/schema/vega-lite/v5.json"
+    return out
 
 
 def spec_to_svg(spec: Mapping[str, Any], *, id_prefix: str = "") -> str:
