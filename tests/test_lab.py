@@ -96,6 +96,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         f"--LabApp.workspaces_dir={root / 'workspaces'}",
     ]
     env = {**os.environ, KPI_FILE_ENV: str(kpis), "JUPYTER_RUNTIME_DIR": str(root / "runtime")}
+    env.pop("SALESREPORTS_BATCH", None)  # an analyst's Lab is never a batch (earlier tests may have set it here)
     env.pop("DISPLAY", None)
     env.pop("WAYLAND_DISPLAY", None)
     process = subprocess.Popen(
