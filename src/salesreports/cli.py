@@ -7,6 +7,7 @@ settings errors); any other exception is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -295,6 +296,9 @@ def run(
     output_url: Annotated[
         str | None, typer.Option(help="With --executor dask: an fsspec URL the workers upload reports to.")
     ] = None,
+    connect_timeout: Annotated[
+        float, typer.Option(help="With --executor dask: seconds to reach the scheduler and find a worker.")
+    ] = 10.0,
     force: Annotated[bool, typer.Option("--force", help="Redo reports whose inputs did not change.")] = False,
     retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Re-run only the reports that failed.")] = False,
 ) -> None:
@@ -316,10 +320,18 @@ def run(
     chosen = None if reps.strip().lower() == "all" else [r.strip() for r in reps.split(",") if r.strip()]
     try:
         config = load_config(params, overrides)
-        runner = _executor(executor, scheduler, config, output_url)
+        runner = _executor(executor, scheduler, config, output_url, connect_timeout)
         from salesreports.run.batch import run_reports
 
-        with RunProgress(_console(stderr=True)) as progress:
+        with contextlib.ExitStack() as stack:
+            if runner is not None:  # connect and check the workers before the data is loaded
+                stack.enter_context(runner)
+                lines = runner.start(config.output_path)
+                stderr = _console(stderr=True)
+                stderr.print(f"Pre-flight check: {len(lines)} Dask worker(s) ready", highlight=False)
+                for line in lines:
+                    stderr.print(f"  {line}", highlight=False, markup=False)
+            progress = stack.enter_context(RunProgress(_console(stderr=True)))
             summary = run_reports(
                 config,
                 periods=period,
@@ -541,7 +553,9 @@ def _params_error(message: str) -> SalesReportsError:
     return ParamsError(message)
 
 
-def _executor(kind: str, scheduler: str | None, config: Any, output_url: str | None = None) -> Any:
+def _executor(
+    kind: str, scheduler: str | None, config: Any, output_url: str | None = None, connect_timeout: float = 10.0
+) -> Any:
     if kind == "local":
         if output_url:
             raise _params_error("--output-url needs --executor dask (a local run writes to output_dir).")
@@ -550,7 +564,11 @@ def _executor(kind: str, scheduler: str | None, config: Any, output_url: str | N
         from salesreports.run.distributed import DaskExecutor
 
         return DaskExecutor(
-            scheduler=scheduler, mode=config.run.mode, workers=config.run.workers, output_url=output_url
+            scheduler=scheduler,
+            mode=config.run.mode,
+            workers=config.run.workers,
+            output_url=output_url,
+            connect_timeout=connect_timeout,
         )
     raise _params_error(f"--executor must be local or dask, not '{kind}'.")
 

@@ -331,6 +331,9 @@ def run_reports(
 
     started = time.perf_counter()
     stage = on_stage or (lambda _msg: None)
+    if executor is not None and hasattr(executor, "start") and not plan_only:
+        stage("connecting to the cluster")  # an unreachable or unfit cluster fails before the data is loaded
+        executor.start(config.output_path)
     stage("loading data")
     data = load_dataset(config.source_path)
     stage("validating data")
@@ -380,28 +383,30 @@ def run_reports(
     if on_plan is not None:
         on_plan(len(jobs))
     runner = executor or LocalExecutor(workers or config.run.workers, mode or config.run.mode)  # type: ignore[arg-type]
-    results = {r.key: r for r in runner.run(jobs, on_result)} if jobs else {}
+    by_key = {job.key: plan for plan in plans for job in plan.jobs}
+
+    def record(res: JobResult) -> None:
+        # each result goes into its period's manifest as it arrives: a run that stops half-way (a lost
+        # client, a dead scheduler) keeps what finished, and the next run skips it
+        plan = by_key.get(res.key)
+        if plan is not None:
+            _record(plan, res)
+            plan.manifest.save(plan.folder)
+        if on_result is not None:
+            on_result(res)
+
+    results = {r.key: r for r in runner.run(jobs, record)} if jobs else {}
     warned = {i.message.split("'")[1] for i in warnings if i.message.startswith("goal '")}
     unwarned = [text for gid, text in notes.items() if gid not in warned]
     summary = RunSummary([p.period.label for p in plans], warnings=warnings, notes=unwarned)
     for plan in plans:
         finished = []
         for job in plan.jobs:
-            res = results.get(job.key)
             entry = plan.entries[job.key.split(":", 1)[1]]
-            if res is None:
-                res = JobResult(job.key, "failed", "the job produced no result")
-            entry.update(
-                status=res.status,
-                error=res.error or None,
-                timings=res.timings,
-                finished_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            )
-            if res.failed_notebook:
-                entry["failed_notebook"] = str(Path(res.failed_notebook).relative_to(plan.folder))
+            if job.key not in results or "status" not in entry:
+                _record(plan, results.get(job.key) or JobResult(job.key, "failed", "the job produced no result"))
             finished.append(entry)
             summary.results.append({**entry, "period": plan.period.label})
-        plan.manifest.update(finished)
         plan.manifest.update(plan.skipped)
         plan.manifest.runs.append(
             {
@@ -419,6 +424,25 @@ def run_reports(
         summary.index_paths.append(_write_index(plan))
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _record(plan: PeriodPlan, res: JobResult) -> None:
+    """Put a job's result into its manifest entry (paths relative to the period folder)."""
+    entry = plan.entries[res.key.split(":", 1)[1]]
+    entry.update(
+        status=res.status,
+        error=res.error or None,
+        timings=res.timings,
+        finished_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    )
+    entry.pop("failed_notebook", None)
+    if res.failed_notebook:
+        entry["failed_notebook"] = str(Path(res.failed_notebook).relative_to(plan.folder))
+    if res.files:  # what a Dask worker wrote, checked by the client: relative path -> SHA-256
+        entry["sha256"] = {Path(p).relative_to(plan.folder).as_posix(): h for p, h in sorted(res.files.items())}
+    if res.where:
+        entry["worker"] = res.where
+    plan.manifest.update([entry])
 
 
 def _write_index(plan: PeriodPlan) -> Path:
