@@ -287,16 +287,16 @@ def _collect(pending: dict[Any, _Planned], done: Callable[[JobResult], None]) ->
     import distributed
 
     dd: Any = distributed  # untyped
-    for future in dd.as_completed(list(pending)):
+    # with_results: each result is fetched as soon as its task finishes, not left in the worker's memory
+    for future, value in dd.as_completed(list(pending), with_results=True, raise_errors=False):
         planned = pending.pop(future)
         job = planned.job
-        try:
-            result: JobResult = future.result()
-        except Exception as exc:  # a worker that died running it (KilledWorker), a lost connection
-            text = str(exc).splitlines()[0] if str(exc) else ""
-            result = JobResult(job.key, "failed", f"the dask task failed: {type(exc).__name__}: {text}".strip())
-        finally:
-            future.release()
+        future.release()
+        if isinstance(value, JobResult):
+            result = value
+        else:  # an exception: a worker that died running it (KilledWorker), a lost connection
+            text = str(value).splitlines()[0] if str(value) else ""
+            result = JobResult(job.key, "failed", f"the dask task failed: {type(value).__name__}: {text}".strip())
         if result.status == "ok":
             problem = _verify(result, planned)
             if problem:
