@@ -81,6 +81,10 @@ def test_fresh_kernel_mode(make_config: Callable[..., Path]) -> None:
     nb = nbformat.read(str(config.output_path / "2025-03" / "R1" / "scorecard.ipynb"), as_version=4)
     assert nb.metadata["salesreports"]["rep_name"] == "Ann Archer"
     assert nb.metadata["papermill"]["parameters"]["rep_id"] == "R1"
+    # the context is recorded relative to the report's folder: the notebook re-runs from there
+    assert nb.metadata["papermill"]["parameters"]["context"] == "context.json"
+    (injected,) = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert 'context = "context.json"' in injected.source
 
 
 def test_reps_outside_their_employment_are_skipped(make_config: Callable[..., Path]) -> None:

@@ -68,6 +68,12 @@ def test_dask_runs_the_same_plan_as_the_local_runner(tmp_path: Path) -> None:
         assert outputs(a / rel.parent / "scorecard.ipynb") == outputs(b / rel.parent / "scorecard.ipynb"), rel
         assert (b / rel.parent / "scorecard.pdf").read_bytes().startswith(b"%PDF")
     manifests = [json.loads((f / "manifest.json").read_text()) for f in (a, b)]
+    # two runs on identical data: the same fingerprint (a function of the data alone)
+    assert manifests[0]["data_fingerprint"] == manifests[1]["data_fingerprint"] != ""
+    for rel in contexts:  # both runners record the context relative to the report's folder
+        for folder in (a, b):
+            nb = nbformat.read(str(folder / rel.parent / "scorecard.ipynb"), as_version=4)
+            assert nb.metadata["papermill"]["parameters"]["context"] == "context.json", folder / rel
     heads = [{r["key"]: r.get("headline") for r in m["reports"]} for m in manifests]
     assert heads[0] == heads[1]
     assert any(h for h in heads[1].values()), "rep reports carry headline values"

@@ -84,6 +84,9 @@ class DaskExecutor:
         folder given to :meth:`start`, else the parent of the jobs' period folders)
     client : an existing ``distributed.Client`` to use (it is not closed)
     connect_timeout : seconds to reach the scheduler (and to wait for a first worker)
+
+    Used as a context manager (``with DaskExecutor(...) as executor``), the connection opened by
+    :meth:`start` lasts until the end of the block; otherwise :meth:`run` closes it when it returns.
     """
 
     def __init__(
@@ -109,13 +112,16 @@ class DaskExecutor:
         self.preflight: list[str] = []  # the pre-flight check's lines, one per worker
         self._stack: contextlib.ExitStack | None = None
         self._active: Any = None
+        self._entered = False  # inside ``with``: the connection outlives :meth:`run`
 
     # ------------------------------------------------------------------ connecting and checking
 
     def __enter__(self) -> DaskExecutor:
+        self._entered = True
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._entered = False
         self.close()
 
     def close(self) -> None:
@@ -219,7 +225,6 @@ class DaskExecutor:
         jobs = list(jobs)
         if not jobs:
             return []
-        owned = self._active is None
         try:
             self.start(self.local_root or _common_root(jobs))
             client = self._active
@@ -256,7 +261,7 @@ class DaskExecutor:
             _collect(pending, done)
             return results
         finally:
-            if owned:
+            if not self._entered:
                 self.close()
 
     def _destination(self, planned: str, root: str) -> str:
