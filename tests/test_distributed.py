@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -145,3 +146,14 @@ def test_the_upload_root_is_above_the_period_folders(tmp_path: Path) -> None:
     jobs = [job(tmp_path / "out", "raises.ipynb", r) for r in ("R1", "R2")]
     assert _common_root(jobs) == str(tmp_path / "out")
     assert DaskExecutor().run([]) == []
+
+
+def test_task_names_group_by_kind_and_period(tmp_path: Path) -> None:
+    from dask.utils import key_split
+
+    from salesreports.run.distributed import _task_key
+
+    rep, team = job(tmp_path, "raises.ipynb", "R1"), replace(job(tmp_path, "raises.ipynb", "North"), kind="team")
+    keys = [_task_key(rep), _task_key(rep), _task_key(team)]
+    assert len(set(keys)) == 3, "every task its own key"
+    assert [key_split(k) for k in keys] == ["rep_2025_03", "rep_2025_03", "team_2025_03"]  # the dashboard's groups
