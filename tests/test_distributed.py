@@ -157,3 +157,65 @@ def test_task_names_group_by_kind_and_period(tmp_path: Path) -> None:
     keys = [_task_key(rep), _task_key(rep), _task_key(team)]
     assert len(set(keys)) == 3, "every task its own key"
     assert [key_split(k) for k in keys] == ["rep_2025_03", "rep_2025_03", "team_2025_03"]  # the dashboard's groups
+
+
+@pytest.mark.notebooks
+def test_output_url_end_to_end(tmp_path: Path) -> None:
+    """``--output-url``: contexts, manifest, index and pages under the URL with working relative links; a second
+    run from a machine without the output folder skips everything (the manifest is read from the URL); ``send``
+    reads the PDFs from there."""
+    import re
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from salesreports.cli import app
+
+    remote = tmp_path / "bucket" / "reports"
+    url = f"file://{remote}"
+    config = write_config(tmp_path / "client")
+    local = tmp_path / "client" / "reports"
+    run = ["run", "--params", str(config), "--period", PERIOD, "--executor", "dask", "--output-url", url]
+    first = CliRunner().invoke(app, run)
+    assert first.exit_code == 0, first.output
+    folder = remote / PERIOD
+    manifest = json.loads((folder / "manifest.json").read_text())
+    reports = manifest["reports"]
+    assert len(reports) >= 4 and {r["status"] for r in reports} == {"ok"}
+    for r in reports:
+        for rel in [*r["outputs"].values(), f"{r['folder']}/context.json"]:
+            assert (folder / rel).stat().st_size > 0, rel
+        for rel, digest in r["sha256"].items():
+            import hashlib
+
+            assert hashlib.sha256((folder / rel).read_bytes()).hexdigest() == digest
+    index = (folder / "index.html").read_text()
+    links = set(re.findall(r'"[hpb]":\s*"([^"]+)"', index)) | set(re.findall(r'href="([^"#:]+)"', index))
+    pages = {r["outputs"]["html"] for r in reports}
+    assert pages <= links, "every report is linked from the index, relative to it"
+    assert all((folder / link).is_file() for link in links if link.startswith(tuple(r["folder"] for r in reports)))
+    assert not list(local.rglob("scorecard.*")), "no page at the client's planned paths"
+
+    shutil.rmtree(local)  # another machine: nothing of the first run here
+    second = CliRunner().invoke(app, run)
+    assert second.exit_code == 0, second.output
+    assert f"0 report(s) written, 0 failed, {len(reports)} unchanged" in " ".join(second.stdout.split())
+
+    shutil.rmtree(local)
+    sent = CliRunner().invoke(app, ["send", "--params", str(config), "--output-url", url, "--to", "all"])
+    assert sent.exit_code == 0, sent.output
+    emails = sorted((tmp_path / "client" / "outbox" / PERIOD).glob("*.eml"))
+    assert emails and all(b"application/pdf" in e.read_bytes() for e in emails)
+
+
+def test_a_missing_filesystem_package_is_named_before_the_run(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from salesreports.cli import app
+
+    config = write_config(tmp_path)
+    run = ["run", "--params", str(config), "--executor", "dask", "--output-url", "gcs://bucket/reports"]
+    result = CliRunner().invoke(app, run)
+    assert result.exit_code == 2, result.output
+    assert "gcs:// needs the package gcsfs, which is not installed. Fix: pip install gcsfs" in result.stderr
+    assert not (tmp_path / "reports").exists()

@@ -573,6 +573,22 @@ def _executor(
     raise _params_error(f"--executor must be local or dask, not '{kind}'.")
 
 
+def _pull_period(config: Any, url: str, period: str | None) -> str:
+    """Copy a period's reports from ``url`` (fsspec) into the output folder; the period's label."""
+    from salesreports.paths import slug
+    from salesreports.run import storage
+
+    storage.check_url(url)
+    url = url.rstrip("/")
+    if period is None:
+        found = storage.folders_with(url, "manifest.json")
+        if not found:
+            raise _params_error(f"{url}: no period with a manifest.json there. Fix: check --output-url.")
+        period = found[-1]
+    storage.pull(f"{url}/{slug(period)}", config.output_path / slug(period))
+    return period
+
+
 def _print_summary(summary: Any) -> None:
     from rich.table import Table
 
@@ -774,6 +790,10 @@ def send(
         ),
     ] = False,
     status: Annotated[bool, typer.Option("--status", help="Print the delivery ledger and exit.")] = False,
+    output_url: Annotated[
+        str | None,
+        typer.Option(help="Where `run --output-url` published the reports: their period is read from there."),
+    ] = None,
 ) -> None:
     """Email every rep their scorecard (--to managers,leadership: the summaries): a dry run (.eml files) unless --send.
 
@@ -815,6 +835,9 @@ def send(
                 counts[r.state] = counts.get(r.state, 0) + 1
             _console().print(", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
             return
+
+        if output_url:
+            period = _pull_period(config, output_url, period)
 
         def progress(row: Any) -> None:
             style = "red" if row.failing else _SEND_STYLE.get(row.state, "")

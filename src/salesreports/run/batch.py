@@ -29,6 +29,7 @@ from salesreports.params import Config
 from salesreports.paths import folder_names, inside, slug
 from salesreports.run.jobs import Job, JobResult
 from salesreports.run.local import LocalExecutor
+from salesreports.run.manifest import FILE as MANIFEST
 from salesreports.run.manifest import Manifest, load_manifest
 
 __all__ = ["RunSummary", "check_parameters", "default_period", "plan_period", "run_reports"]
@@ -167,8 +168,13 @@ def plan_period(
     retry_failed: bool,
     fingerprint: str,
     html: bool = True,
+    remote: str | None = None,
 ) -> PeriodPlan:
-    """Write the contexts of one period and decide which reports must run."""
+    """Write the contexts of one period and decide which reports must run.
+
+    With ``remote`` (the period's folder under an output URL) the manifest is read from there and a
+    report is unchanged only when its files are there.
+    """
     from salesreports.report.contexts import write_context
 
     period: Period = scope.period
@@ -207,6 +213,18 @@ def plan_period(
         template_hash[kind] = _hash_file(template)
     # every check passed: only now is anything written
     folder.mkdir(parents=True, exist_ok=True)
+    if remote:
+        from salesreports.run import storage
+
+        storage.fetch(f"{remote}/{MANIFEST}", folder / MANIFEST)  # the URL's manifest, not this machine's
+
+        def present(rel: str) -> bool:
+            return storage.exists(f"{remote}/{rel}")
+    else:
+
+        def present(rel: str) -> bool:
+            return (folder / rel).exists()
+
     manifest = load_manifest(folder, period.label)
     manifest.period_title = period.title
     manifest.company = config.company
@@ -242,7 +260,7 @@ def plan_period(
             previous is not None
             and previous.get("status") == "ok"
             and previous.get("inputs") == inputs
-            and all((folder / p).exists() for p in names.values())
+            and all(present(p) for p in names.values())
         )
         if retry_failed and (previous is None or previous.get("status") != "failed"):
             unchanged += 1
@@ -351,6 +369,7 @@ def run_reports(
         periods = ",".join(periods(table.grid.as_of))
     wanted = parse_periods(periods) if periods else [default_period(table.grid.as_of)]
     fingerprint = data.fingerprint()
+    url = getattr(executor, "output_url", None)  # a Dask run publishing under an fsspec URL
     plans: list[PeriodPlan] = []
     notes: dict[str, str] = {}  # goal id -> why no page shows it
     for period in wanted:
@@ -370,7 +389,14 @@ def run_reports(
         notes.update(scope.goal_notes)
         plans.append(
             plan_period(
-                scope, config, reps=reps, kinds=kinds, force=force, retry_failed=retry_failed, fingerprint=fingerprint
+                scope,
+                config,
+                reps=reps,
+                kinds=kinds,
+                force=force,
+                retry_failed=retry_failed,
+                fingerprint=fingerprint,
+                remote=f"{url}/{slug(period.label)}" if url else None,
             )
         )
     jobs = [j for p in plans for j in p.jobs]
@@ -428,6 +454,8 @@ def run_reports(
         summary.skipped.extend({**s, "period": plan.period.label} for s in plan.skipped)
         summary.unchanged += plan.unchanged
         summary.index_paths.append(_write_index(plan))
+        if url:
+            _publish(plan, f"{url}/{plan.folder.name}")
     summary.seconds = time.perf_counter() - started
     return summary
 
@@ -449,6 +477,21 @@ def _record(plan: PeriodPlan, res: JobResult) -> None:
     if res.where:
         entry["worker"] = res.where
     plan.manifest.update([entry])
+
+
+def _publish(plan: PeriodPlan, remote: str) -> None:
+    """Copy what this machine wrote for a period (contexts, manifest, index) to its folder under the URL,
+    beside the pages the workers put there: the index's relative links and each notebook's
+    ``context.json`` then work at the URL."""
+    from salesreports.run import storage
+
+    subs = {str(e["folder"]) for e in plan.entries.values() if e.get("status") != "skipped" and e.get("folder")}
+    files = [f for sub in sorted(subs) for f in sorted((plan.folder / sub).glob("*")) if _is_context_file(f)]
+    storage.push(plan.folder, remote, [*files, plan.folder / MANIFEST, plan.folder / "index.html"])
+
+
+def _is_context_file(path: Path) -> bool:
+    return path.is_file() and (path.name == "context.json" or path.suffix == ".parquet")
 
 
 def _write_index(plan: PeriodPlan) -> Path:

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import importlib
 import logging
 import os
 import re
@@ -50,9 +49,10 @@ from typing import Any
 from salesreports import __version__
 from salesreports.errors import ClusterError, SalesReportsError
 from salesreports.run.jobs import Job, JobResult, Mode
+from salesreports.run.storage import check_url, is_url, put, read_bytes, remove, remove_empty_folder, write_bytes
 from salesreports.run.worker import run_job, warm_up
 
-__all__ = ["DaskExecutor", "check_output_url"]
+__all__ = ["DaskExecutor"]
 
 _WARM: set[str] = set()
 _WARM_LOCK = threading.Lock()
@@ -154,7 +154,7 @@ class DaskExecutor:
         if self.local_root is None and output is not None:
             self.local_root = str(output)
         if self.output_url:
-            check_output_url(self.output_url)
+            check_url(self.output_url)
         client = self._connect()
         try:
             target = self.output_url or (str(Path(self.local_root).resolve()) if self.local_root else "")
@@ -320,7 +320,7 @@ def _verify(result: JobResult, planned: _Planned) -> str:
     for kind in wanted:
         path, destination = planned.files[kind]
         try:
-            seen = _sha256(_read(destination))
+            seen = _sha256(read_bytes(destination))
         except FileNotFoundError:
             seen = ""
         except Exception as exc:  # an URL that cannot be read from here
@@ -329,7 +329,7 @@ def _verify(result: JobResult, planned: _Planned) -> str:
             what = "does not see it there" if not seen else "sees another file there"
             fix = (
                 "the output URL must be the same storage for the workers and this machine"
-                if "://" in destination
+                if is_url(destination)
                 else "the output folder is not shared at the same path by the workers and this machine (a "
                 "private mount on the worker?). Fix: mount the same storage at the same path everywhere, or "
                 "use --output-url"
@@ -348,7 +348,7 @@ def _discard(planned: _Planned) -> None:
         destination = planned.files[kind][1]
         if destination:
             with contextlib.suppress(Exception):
-                _remove(destination)
+                remove(destination)
 
 
 def _common_root(jobs: list[Job]) -> str:
@@ -367,72 +367,6 @@ def _inputs(job: Job) -> dict[str, bytes]:
         for file in context_files(Path(context)):
             out[f"context/{file.name}"] = file.read_bytes()
     return out
-
-
-# ---------------------------------------------------------------------- storage: paths and fsspec URLs
-
-
-def check_output_url(url: str) -> None:
-    """Raise ClusterError when this machine lacks the filesystem package of ``url``'s scheme.
-
-    The message names the pip command (``pip install s3fs`` for ``s3://``).
-    """
-    fsspec = _fsspec()
-    scheme = url.split("://", 1)[0] if "://" in url else "file"
-    try:
-        fsspec.get_filesystem_class(scheme)
-    except ImportError as exc:
-        known = fsspec.registry.known_implementations.get(scheme, {})
-        match = re.search(r"[Ii]nstall (?:the )?['`]?([A-Za-z0-9_.\-\[\]]+)", str(known.get("err", exc)))
-        package = match[1] if match else f"the fsspec filesystem for {scheme}://"
-        msg = (
-            f"--output-url {url}: {scheme}:// needs the package {package}, which is not installed. Fix: "
-            f"pip install {package} (here and on every worker). Nothing was run."
-        )
-        raise ClusterError(msg, url=url) from None
-    except ValueError:
-        msg = f"--output-url {url}: fsspec knows no filesystem for {scheme}://. Fix: use s3://, gcs://, file://, ..."
-        raise ClusterError(msg, url=url) from None
-
-
-def _fsspec() -> Any:
-    return importlib.import_module("fsspec")  # untyped; a dependency of dask
-
-
-def _read(destination: str) -> bytes:
-    if "://" not in destination:
-        return Path(destination).read_bytes()
-    fs, path = _fsspec().core.url_to_fs(destination)
-    data: bytes = fs.cat_file(path)
-    return data
-
-
-def _remove(destination: str) -> None:
-    if "://" not in destination:
-        with contextlib.suppress(FileNotFoundError):
-            Path(destination).unlink()
-        return
-    fs, path = _fsspec().core.url_to_fs(destination)
-    with contextlib.suppress(FileNotFoundError):
-        fs.rm_file(path)
-
-
-def _put(source: Path, destination: str) -> None:
-    """Copy a local file to a path (atomically: a temporary name beside it, then a rename) or a URL."""
-    if "://" in destination:
-        fs, path = _fsspec().core.url_to_fs(destination)
-        fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
-        fs.put_file(str(source), path)
-        return
-    target = Path(destination)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.upload")
-    try:
-        shutil.copyfile(source, tmp)
-        tmp.replace(target)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
 
 
 def _sha256(data: bytes) -> str:
@@ -499,11 +433,10 @@ def _preflight_all(client: Any, target: str, where: str) -> list[str]:
             )
             problems.extend(f"{address}: {p}" for p in found)
     finally:
-        if target:
-            with contextlib.suppress(Exception):
-                client.run(_remove_probes, target, token)
-            with contextlib.suppress(Exception):
-                _remove_probes(target, token)
+        probes = [a["probe"] for a in answers.values() if a["probe"]]
+        with contextlib.suppress(Exception):
+            client.run(_remove_probes, probes)  # a worker's private folder, too
+        _remove_probes(probes)
     if problems:
         shown = "\n".join(f"  - {p}" for p in problems)
         msg = (
@@ -516,14 +449,14 @@ def _preflight_all(client: Any, target: str, where: str) -> list[str]:
 
 def _probe_seen(probe: str, content: str, target: str) -> list[str]:
     try:
-        seen = _read(probe).decode("utf-8", "replace")
+        seen = read_bytes(probe).decode("utf-8", "replace")
     except FileNotFoundError:
         seen = ""
     except Exception as exc:
         return [f"this machine cannot read {probe} ({type(exc).__name__}: {exc})"]
     if seen == content:
         return []
-    if "://" in target:
+    if is_url(target):
         return [f"wrote {probe}, but this machine does not see it: {target} is not the same storage here"]
     return [
         f"wrote {probe}, but this machine does not see it: {target} on the worker is not the folder this "
@@ -554,33 +487,19 @@ def _preflight(target: str, token: str, dask_worker: Any = None) -> dict[str, An
         name = f"{token}-{hashlib.sha256(address.encode()).hexdigest()[:12]}"
         answer["probe"] = probe = f"{_probe_folder(target)}/{name}"
         try:
-            if "://" in target:
-                fs, path = _fsspec().core.url_to_fs(probe)
-                fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
-                fs.pipe_file(path, content.encode())
-            else:
-                Path(probe).parent.mkdir(parents=True, exist_ok=True)
-                Path(probe).write_text(content, encoding="utf-8")
+            write_bytes(probe, content.encode())
         except Exception as exc:
             answer["error"] = f"{type(exc).__name__}: {exc}"
     return answer
 
 
-def _remove_probes(target: str, token: str) -> None:
-    folder = _probe_folder(target)
-    if "://" in folder:
-        fs, path = _fsspec().core.url_to_fs(folder)
-        for name in fs.ls(path, detail=False) if fs.exists(path) else []:
-            if name.rsplit("/", 1)[-1].startswith(token):
-                fs.rm_file(name)
+def _remove_probes(probes: list[str]) -> None:
+    """Remove the probe files (where this process sees them) and their folder when it is empty."""
+    for probe in probes:
         with contextlib.suppress(Exception):
-            fs.rmdir(path)
-        return
-    here = Path(folder)
-    for probe in here.glob(f"{token}-*"):
-        probe.unlink(missing_ok=True)
-    with contextlib.suppress(OSError):
-        here.rmdir()
+            remove(probe)
+    for folder in {p.rsplit("/", 1)[0] for p in probes}:
+        remove_empty_folder(folder)
 
 
 def _clean_scratch() -> int:
@@ -677,10 +596,10 @@ def _run_task(
                 continue
             source = Path(local[kind])
             if source.is_file():
-                _put(source, destinations[kind])
+                put(source, destinations[kind])
                 hashes[planned[kind]] = _sha256(source.read_bytes())
             else:
-                _remove(destinations[kind])
+                remove(destinations[kind])
         return replace(
             result,
             files=hashes,
