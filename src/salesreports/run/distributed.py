@@ -195,7 +195,7 @@ class DaskExecutor:
                 threads_per_worker=1,
                 processes=True,
                 host="127.0.0.1",
-                dashboard_address=None,
+                dashboard_address="127.0.0.1:0",  # any free port: never "8787 is already in use"
                 silence_logs=logging.WARNING,
             )
             self._stack.callback(cluster.close)
