@@ -8,6 +8,7 @@ processes, each in its own working folder, on 127.0.0.1. Every process started h
   folder bind-mounted there): refused by the pre-flight check; when such a worker joins after the check,
   every report it writes fails naming the mount problem, none is marked ok;
 - a worker killed mid-run: the reports that had finished are not run again, the one it was running is;
+- the scheduler killed mid-run: the unfinished reports fail at once, saying so, and their old pages are removed;
 - a full ``salesreports run --executor dask --scheduler ...``: the pre-flight lines, every output's hash in
   the manifest, executed notebooks that name their context relative to their folder.
 """
@@ -275,6 +276,32 @@ def test_a_killed_worker_costs_only_the_reports_it_was_running(tmp_path: Path, c
     with DaskExecutor(cluster.address) as executor:
         executor.start(out)
     assert not list(dead.glob("salesreports-task-*")), "stale task folders cleaned"
+
+
+def test_a_scheduler_lost_mid_run_fails_the_unfinished_reports_and_removes_their_old_pages(
+    tmp_path: Path, cluster: Cluster, client: Any
+) -> None:
+    cluster.worker("a")
+    cluster.wait(client, {"a"})
+    out = tmp_path / "out"
+    stale = out / PERIOD / "S0" / "scorecard.ipynb"
+    stale.parent.mkdir(parents=True)
+    stale.write_text("last month's notebook")
+    jobs = [job(out, "raises.ipynb", "Q0"), job(out, "hang.ipynb", "S0", seconds=30)]
+
+    def on_result(result: JobResult) -> None:
+        if result.key.endswith("/Q0"):
+            _stop(cluster.scheduler)
+
+    t0 = time.monotonic()
+    with DaskExecutor(cluster.address, connect_timeout=3) as executor:
+        executor.start(out)
+        results = {r.key.rsplit("/", 1)[1]: r for r in executor.run(jobs, on_result=on_result)}
+    assert time.monotonic() - t0 < 25, "the run ends when the scheduler is gone, not when the report would have"
+    assert results["Q0"].status == "ok"
+    assert results["S0"].status == "failed"
+    assert results["S0"].error.startswith("the connection to the Dask scheduler was lost before this report finished")
+    assert not stale.exists(), "the unfinished report's old notebook is removed"
 
 
 def test_the_cli_runs_on_a_command_line_cluster_and_checks_every_output(

@@ -299,6 +299,12 @@ def _collect(pending: dict[Any, _Planned], done: Callable[[JobResult], None]) ->
         future.release()
         if isinstance(value, JobResult):
             result = value
+        elif "connection-lost" in str(value):  # the scheduler is gone: every unfinished report says why
+            msg = (
+                "the connection to the Dask scheduler was lost before this report finished. Fix: restart the "
+                "scheduler and run again (the finished reports are skipped)"
+            )
+            result = JobResult(job.key, "failed", msg)
         else:  # an exception: a worker that died running it (KilledWorker), a lost connection
             text = str(value).splitlines()[0] if str(value) else ""
             result = JobResult(job.key, "failed", f"the dask task failed: {type(value).__name__}: {text}".strip())
