@@ -3,7 +3,8 @@ processes, each in its own working folder, on 127.0.0.1. Every process started h
 
 - a scheduler that does not answer: one line within the connect timeout, before the data is loaded;
 - a worker with another salesreports version (a copy of the package with another ``__version__`` first on its
-  PYTHONPATH): refused by the pre-flight check, nothing run;
+  PYTHONPATH) or without the pages' font (a fontconfig file naming an empty folder): refused by the pre-flight
+  check, nothing run;
 - a worker with a private mount at the output folder's path (``unshare``: its own mount namespace, another
   folder bind-mounted there): refused by the pre-flight check; when such a worker joins after the check,
   every report it writes fails naming the mount problem, none is marked ok;
@@ -169,15 +170,31 @@ def _copy_with_version(tmp_path: Path, version: str) -> Path:
     return copy
 
 
-def test_a_worker_with_another_version_is_refused_before_the_run(tmp_path: Path, cluster: Cluster, client: Any) -> None:
+def _fontconfig_without_fonts(tmp_path: Path) -> Path:
+    """A fontconfig file naming one empty font folder: a machine without the pages' font."""
+    (tmp_path / "fonts").mkdir()
+    conf = tmp_path / "fonts.conf"
+    conf.write_text(
+        '<?xml version="1.0"?>\n<!DOCTYPE fontconfig SYSTEM "fonts.dtd">\n'
+        f"<fontconfig><dir>{tmp_path / 'fonts'}</dir><cachedir>{tmp_path / 'fc-cache'}</cachedir></fontconfig>\n"
+    )
+    return conf
+
+
+def test_a_worker_with_another_version_or_font_is_refused_before_the_run(
+    tmp_path: Path, cluster: Cluster, client: Any
+) -> None:
     cluster.worker("same")
     cluster.worker("older", env=_env(_copy_with_version(tmp_path, "0.0.9")))
-    names = cluster.wait(client, {"same", "older"})
+    cluster.worker("nofonts", env=_env(FONTCONFIG_FILE=str(_fontconfig_without_fonts(tmp_path))))
+    names = cluster.wait(client, {"same", "older", "nofonts"})
     out = tmp_path / "out"
     with pytest.raises(ClusterError) as err, DaskExecutor(cluster.address) as executor:
         executor.start(out)
     message = str(err.value)
     assert f"{names['older']}: salesreports 0.0.9, this machine {salesreports.__version__}" in message
+    assert f"{names['nofonts']}: its font for 'Liberation Sans' is " in message
+    assert "Fix: install the fonts-liberation package on the worker" in message
     assert names["same"] not in message
     assert "Nothing was run" in message
     assert not any(out.rglob("*.ipynb"))
