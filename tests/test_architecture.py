@@ -16,7 +16,7 @@ import salesreports
 PACKAGE = Path(salesreports.__file__).parent
 ROOT = PACKAGE.parents[1]
 LAYERS = ("data", "metrics", "report", "run", "mail")  # bottom to top
-TOP_LEVEL = {"cli", "bench", "errors", "guard", "lazy", "params", "paths", "progress", "views", "yamlio"}
+TOP_LEVEL = {"cli", "bench", "errors", "guard", "lazy", "params", "paths", "progress", "text", "views", "yamlio"}
 # Presentation formats what a context holds: it may read the KPI registry and period labels, never compute.
 PRESENTATION = {"report.views", "report.display", "report.charts", "report.theme", "report.vega", "report.render"}
 PRESENTATION |= {"report.index", "report.contexts", "report.redact"}
@@ -98,7 +98,7 @@ def test_presentation_never_imports_data_or_computation(name: str) -> None:
 
 @pytest.mark.parametrize("name", sorted(n for n in MODULES if layer(n) in TOP_LEVEL - {"cli", "bench", "views"}))
 def test_top_level_infrastructure_imports_no_layer(name: str) -> None:
-    """errors, lazy, params, paths, progress and yamlio serve every layer: they import none."""
+    """errors, lazy, params, paths, progress, text and yamlio serve every layer: they import none."""
     assert not {i for i in imports(name) if layer(i) in LAYERS}
 
 
@@ -112,8 +112,8 @@ def test_views_read_contexts_not_data() -> None:
 
 
 def test_contexts_know_nothing_of_data() -> None:
-    """What a notebook reads is a file format, not a door to the data set."""
-    assert imports("report.contexts") <= {"errors", "paths"}
+    """What a notebook reads is a file format, not a door to the data set (its text cleaned on the way in)."""
+    assert imports("report.contexts") <= {"errors", "paths", "text"}
 
 
 def test_errors_and_lazy_are_leaves() -> None:

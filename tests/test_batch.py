@@ -100,8 +100,10 @@ def test_bad_requests_stop_before_anything_runs(tmp_path: Path, make_config: Cal
         run_reports(config, periods="2025-03", reps=["R9"])
     with pytest.raises(ParamsError, match="no data for June 2030"):
         run_reports(config, periods="2030-06")
-    with pytest.raises(ParamsError, match="not a month"):
-        run_reports(config, periods="2025-Q1")
+    with pytest.raises(ParamsError, match="not a report period"):
+        run_reports(config, periods="2025-03-T12M")
+    with pytest.raises(ParamsError, match=r"Q2 2025: the data covers 2024-03 to 2025-03"):
+        run_reports(config, periods="2025-Q2")
     assert not (config.output_path / "2030-06").exists()
 
 

@@ -414,3 +414,89 @@ def test_item11_trend_maturing_scenegraph_draws_every_point_once() -> None:
     assert len(hollow) == 1
     assert hollow[0]["x"] == max(p["x"] for p in points)  # the last month, March
     assert hollow[0]["stroke"] == points[0]["fill"]  # in the series' colour
+
+
+# -- hostile names (issue #16) -------------------------------------------------------------------------------
+
+HOSTILE_NAMES = {
+    "line break": "Ann\nLee",
+    "crlf": "Ann\r\nLee",
+    "backslash": "Ann \\ Lee\\",
+    "double quote": 'Ann "Q" Lee"',
+    "quote after backslash": 'Ann\\"Lee',
+    "line separator": "Ann\u2028Lee",
+    "paragraph separator": "Ann\u2029Lee",
+    "form feed": "Ann\x0cLee",
+    "escape and nul": "Ann\x1b\x00Lee",
+    "right-to-left override": "Ann \u202eLee",
+}
+
+
+def strings(node: Any) -> Iterator[str]:
+    """Every string in a spec (keys, values, list items)."""
+    if isinstance(node, str):
+        yield node
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            yield key
+            yield from strings(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from strings(value)
+
+
+def hostile_charts(name: str) -> dict[str, alt.TopLevelMixin]:
+    """Every builder with ``name`` in each of its text inputs: titles, series labels, categories, entities."""
+    return {
+        "trend": charts.trend(trend_frame(), "revenue", label=name, title=f"Revenue of {name}"),
+        "ramp": charts.ramp(RAMP, "quota_attainment", label=name, title=f"Ramp of {name}"),
+        "funnel": charts.funnel(FUNNEL.assign(stage=[name, "Qualified", "Won"]), title=name),
+        "activity": charts.activity(ACTIVITY.assign(type=[name, "call", "call", "webinar"]), title=name),
+        "goal_progress": charts.goal_progress(GOALS.assign(goal=[name, "Conversion"]), title=name),
+        "distribution": charts.distribution(ENTITIES.assign(entity=[name, "Bob", "Chen", "Dana"]), "win_rate"),
+        "leaderboard_bars": charts.leaderboard_bars(ENTITIES.assign(entity=[name, "Bob", "Chen", "Dana"]), "win_rate"),
+    }
+
+
+@pytest.mark.parametrize("kind", list(HOSTILE_NAMES))
+def test_item1_name_with_line_break_quote_backslash_renders_charts(kind: str) -> None:
+    """A name goes into tooltip titles, legend labels, sort orders and titles: Vega-Lite copies them into
+    expressions without escaping line breaks or U+2028/U+2029 (vl-convert failed with a JavaScript parse
+    error), and a control character made the PNG renderer abort. display.chart() stores a spec every
+    renderer can draw (vega.safe_spec): the page's SVG and the email's PNG, with the name readable."""
+    import vl_convert as vlc
+
+    from salesreports.report import display, vega
+    from salesreports.text import one_line
+
+    name = HOSTILE_NAMES[kind]
+    readable = one_line(name)  # line breaks -> spaces, controls dropped, quotes and backslashes kept
+    assert "\n" not in readable and ('"' in readable) == ('"' in name) and ("\\" in readable) == ("\\" in name)
+    for builder, chart in hostile_charts(name).items():
+        spec = display.chart(chart, alt=f"{builder} of {name}").spec
+        assert not re.search("[\x00-\x1f\x7f\u2028\u2029]", json.dumps(spec, ensure_ascii=False)), builder
+        assert any(readable in text for text in strings(spec)), builder
+        svg = vega.spec_to_svg(spec)
+        assert svg.startswith("<svg"), builder
+        png = vlc.vegalite_to_png(spec, scale=1, vl_version=vega.vl_version(spec))  # as the email draws it
+        assert png.startswith(b"\x89PNG"), builder
+    trend = display.chart(hostile_charts(name)["trend"], alt="trend").spec
+    assert trend["title"]["text"] == f"Revenue of {readable}"
+    # the tooltip names the rep exactly: its title is a key of a Vega expression (a JavaScript string literal)
+    compiled = vlc.vegalite_to_vega(trend, vl_version=vega.vl_version(trend))
+    signals = [t for t in strings(compiled) if t.startswith('{"Month"')]
+    assert signals and all(f"{json.dumps(readable, ensure_ascii=False)}: format(" in t for t in signals)
+
+
+def test_item1_safe_spec_is_the_one_rule_for_text_in_a_spec() -> None:
+    from salesreports.report.vega import safe_spec
+
+    spec = {"title": {"text": "a\nb", "subtitle": ["c\u2028d"]}, "data": {"values": [{"n": "x\x0cy", "v": 1.5}]}}
+    assert safe_spec(spec) == {
+        "title": {"text": "a b", "subtitle": ["c d"]},
+        "data": {"values": [{"n": "x y", "v": 1.5}]},
+    }
+    tooltip = {"encoding": {"tooltip": [{"field": "v", "title": "a\\b"}], "x": {"field": "v", "title": "a\\b"}}}
+    escaped = safe_spec(tooltip)["encoding"]
+    assert escaped["tooltip"][0]["title"] == "a\\\\b"  # a key of an expression Vega-Lite does not escape
+    assert escaped["x"]["title"] == "a\\b"  # plain text elsewhere

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import csv
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from conftest import TINY, write_config
 from salesreports.cli import app
+from test_progress import ESCAPE_ID, ESCAPE_SHOWN, FORCE_TERMINAL, MARKUP_NAME, assert_printed_literally
 
 runner = CliRunner()
 
@@ -84,3 +88,69 @@ def test_every_command_has_help_with_an_example(command: list[str]) -> None:
     assert "Usage" in output
     if command and command != ["goals"]:
         assert "Example" in output, command
+
+
+def _rewrite(path: Path, change: Callable[[list[dict[str, str]]], None]) -> None:
+    with path.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    change(rows)
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+@pytest.fixture(scope="module")
+def hostile_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny data with rich markup in a rep's name and a goal's id, and a raw terminal link in a deal's rep id."""
+    root = tmp_path_factory.mktemp("hostile")
+    shutil.copytree(TINY, root / "data")
+    _rewrite(root / "data" / "reps.csv", lambda rows: rows[2].update(name=MARKUP_NAME))
+    _rewrite(root / "data" / "deals.csv", lambda rows: rows[-1].update(rep_id=ESCAPE_ID))
+    goal = f"""goals:
+      - id: "{MARKUP_NAME}"
+        owner: R3
+        metric: revenue
+        target: 1200
+        start: 2025-01
+        deadline: 2025-Q1
+        objective: Grow revenue.
+    """
+    (root / "goals.yaml").write_text(goal.replace("\n    ", "\n"), encoding="utf-8")
+    config = write_config(root, root / "data" / "source.yaml")
+    config.write_text(config.read_text().replace('goals: ""', f"goals: {root / 'goals.yaml'}"), encoding="utf-8")
+    return config
+
+
+@pytest.mark.parametrize(
+    ("command", "code", "shown"),
+    [
+        (["validate"], 1, ESCAPE_SHOWN),
+        (["goals", "check"], 0, MARKUP_NAME),
+        (["goals", "show", "--period", "2025-03"], 0, MARKUP_NAME),
+        (["run", "--period", "2025-03"], 1, ESCAPE_SHOWN),
+        (["run", "--reps", ESCAPE_ID], 1, ESCAPE_SHOWN),
+        (["preview", "--rep", ESCAPE_ID, "--period", "2025-03"], 1, ESCAPE_SHOWN),
+    ],
+)
+def test_item3_every_command_prints_crm_strings_literally(
+    hostile_config: Path, command: list[str], code: int, shown: str
+) -> None:
+    """On a terminal: no hyperlink, colour or escape sequence from the data; the text itself is shown.
+
+    ``send`` and ``send --status``: test_cli_send.py; the console helper itself: test_progress.py.
+    """
+    result = runner.invoke(app, [*command, "--params", str(hostile_config)], env=FORCE_TERMINAL)
+    assert result.exit_code == code, result.output
+    assert "Traceback" not in result.output
+    assert_printed_literally(result.stdout + result.stderr, shown)
+
+
+def test_item2_console_text_carries_no_control_characters() -> None:
+    """Every data string the CLI prints goes through _esc: an ESC sequence in a name or id cannot clear or
+    restyle the terminal, and rich markup in it is shown as text."""
+    from salesreports.cli import _esc
+
+    shown = _esc("Ann\x1b[2J\x07 [bold]Lee\x0c")
+    assert shown == "Ann\\x1b[2J\\x07 \\[bold]Lee\\x0c"  # controls shown as text, never sent to the terminal
+    assert not any(ord(c) < 32 or ord(c) == 127 for c in shown)

@@ -8,14 +8,17 @@ import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner, Result
 
 from salesreports.cli import app
+from salesreports.mail.ledger import Ledger
 from salesreports.params import Config
 from test_delivery import Recorder, Servers, free_port, ledger_states, servers, smtp_config  # noqa: F401
-from test_mail import PERIOD, mail_config, shared_reports
+from test_mail import PERIOD, extra_reps, mail_config, shared_reports
+from test_progress import ESCAPE_ID, ESCAPE_SHOWN, FORCE_TERMINAL, MARKUP_NAME, assert_printed_literally
 
 runner = CliRunner()
 WIDE = {"COLUMNS": "250"}
@@ -52,7 +55,8 @@ def test_unsendable_reports_exit_1_and_name_the_rep(reports: Path, tmp_path: Pat
     result = _send(mail_config(reports, tmp_path), "--reps", "R7,R8,R9", "--dry-run")
     assert result.exit_code == 1
     out = _flat(result.stdout)
-    assert "rep R9: email 'rep9@example.com\\r\\nBcc: spy@example.org' contains a line break" in out
+    # the context keeps the line break (CR LF made LF by text.clean where the context is written): still refused
+    assert "rep R9: email 'rep9@example.com\\nBcc: spy@example.org' contains a line break" in out
     assert "rep R7: email 'rep7@example.com, rep7b@example.org' holds several addresses" in out
     assert "report failed" in out
     assert "Traceback" not in result.output
@@ -167,8 +171,8 @@ def test_to_chooses_who_is_sent_to(reports: Path, tmp_path: Path) -> None:
     result = _send(cfg, "--to", "managers,leadership")
     assert result.exit_code == 0, result.output
     assert "3 written" in _flat(result.stdout)
-    names = sorted(p.name.split("-")[0] for p in (tmp_path / PERIOD).glob("*.eml"))
-    assert names == ["team_North", "team_South", "team_company"]
+    names = sorted(p.name for p in (tmp_path / PERIOD).glob("*.eml"))
+    assert names == ["team-North.eml", "team-South.eml", "team-company.eml"]  # named after the report's folder
     assert "written team/North Team North summary → mia.north@example.com" in _flat(result.stderr)
     bad = _send(cfg, "--to", "bosses")
     assert bad.exit_code == 2
@@ -218,3 +222,93 @@ def test_sender_killed_in_the_middle_of_the_manager_messages(reports: Path, tmp_
     reps = _send(cfg, "--send", "--reps", "R10")  # the reps' run is separate: no summary goes with it
     assert reps.exit_code == 0, reps.output
     assert handler.count() == expected + Counter({"r10@example.com": 1})
+
+
+HOSTILE_REPLY = "250 [link=https://evil.example/]queued[/link] [bold red]as[/bold red] [link]"
+
+
+@pytest.mark.smtp
+@pytest.mark.notebooks
+def test_item3_send_and_status_print_crm_strings_literally(reports: Path, tmp_path: Path, servers: Servers) -> None:  # noqa: F811
+    """A rep whose id holds a raw terminal hyperlink and whose name holds rich markup, a server whose reply does."""
+    root = extra_reps(reports, tmp_path / "hostile", {ESCAPE_ID: (MARKUP_NAME, "hostile@example.com")})
+    handler = Recorder(data_replies={"hostile@example.com": [HOSTILE_REPLY]})
+    cfg = smtp_config(root, tmp_path / "outbox", servers.start(handler))
+
+    def send(*args: str) -> Result:
+        result = runner.invoke(app, ["send", "--params", cfg.path, *args], env=FORCE_TERMINAL)
+        assert "Traceback" not in result.output
+        return result
+
+    dry = send("--reps", ESCAPE_ID)
+    assert dry.exit_code == 0, dry.output
+    assert_printed_literally(dry.stderr, f"{ESCAPE_SHOWN} {MARKUP_NAME} → hostile@example.com")  # the progress line
+    assert_printed_literally(dry.stdout, MARKUP_NAME)  # the summary table
+    sent = send("--send", "--reps", ESCAPE_ID)
+    assert sent.exit_code == 0, sent.output
+    assert_printed_literally(sent.stderr, f"{ESCAPE_SHOWN} {MARKUP_NAME}", HOSTILE_REPLY)
+    assert_printed_literally(sent.stdout, MARKUP_NAME, HOSTILE_REPLY)
+    status = send("--status")
+    assert status.exit_code == 0, status.output
+    assert_printed_literally(status.stdout, ESCAPE_SHOWN, HOSTILE_REPLY)
+
+
+def _ledger_row(cfg: Config, rep: str) -> Any:
+    with Ledger(cfg.resolve(cfg.outbox_dir) / "ledger.sqlite") as led:
+        (row,) = led.for_rep(PERIOD, rep)
+        return row
+
+
+@pytest.mark.smtp
+@pytest.mark.notebooks
+def test_item10_a_cc_refused_temporarily_exits_1_and_the_next_send_delivers_only_the_copy(
+    reports: Path,
+    tmp_path: Path,
+    servers: Servers,  # noqa: F811
+) -> None:
+    handler = Recorder(rcpt_scripts={"mia.north@example.com": ["451 4.7.1 try again later"]})
+    cfg = smtp_config(reports, tmp_path, servers.start(handler), max_attempts=1)  # no retry within the run
+    first = _send(cfg, "--send", "--reps", "R10")
+    assert first.exit_code == 1, first.output
+    out = _flat(first.stdout)
+    assert "1 partly-sent" in out
+    assert "the copy to mia.north@example.com was refused temporarily: the next run sends it" in out
+    assert [r.rcpt_tos for r in handler.received] == [["r10@example.com"]]
+    row = _ledger_row(cfg, "R10")
+    assert (row.state, row.owed_copies, row.sent_at != "") == ("partly-sent", ("mia.north@example.com",), True)
+    assert "partly-sent" in _flat(_send(cfg, "--status").stdout)
+    dry = _send(cfg, "--reps", "R10")  # a dry run says what --send would do
+    assert "--send would send it (only the copy to mia.north@example.com, refused temporarily before)" in _flat(
+        dry.stderr
+    )
+
+    second = _send(cfg, "--send", "--reps", "R10")
+    assert second.exit_code == 0, second.output
+    assert "1 sent" in _flat(second.stdout)
+    assert [r.rcpt_tos for r in handler.received] == [["r10@example.com"], ["mia.north@example.com"]]
+    assert len(handler.message_ids()) == 1  # the copy is the same message (Message-ID) as the rep's
+    row = _ledger_row(cfg, "R10")
+    assert (row.state, row.owed_copies) == ("sent", ())
+
+    third = _send(cfg, "--send", "--reps", "R10")
+    assert third.exit_code == 0, third.output
+    assert "1 already sent" in _flat(third.stdout)
+    assert handler.count() == Counter({"r10@example.com": 1, "mia.north@example.com": 1})
+
+
+@pytest.mark.smtp
+@pytest.mark.notebooks
+def test_item10_a_cc_refused_permanently_exits_1_with_the_reason(
+    reports: Path,
+    tmp_path: Path,
+    servers: Servers,  # noqa: F811
+) -> None:
+    handler = Recorder(rcpt_replies={"mia.north@example.com": "550 5.1.1 <mia.north@example.com>: no such user"})
+    cfg = smtp_config(reports, tmp_path, servers.start(handler))
+    for _ in range(2):  # not retried: the same report, the same exit code, no second message to the rep
+        result = _send(cfg, "--send", "--reps", "R10")
+        assert result.exit_code == 1, result.output
+        out = _flat(result.stdout)
+        assert "1 partly-sent" in out
+        assert "the copy to mia.north@example.com was refused permanently (550 5.1.1" in out
+        assert handler.count() == Counter({"r10@example.com": 1})

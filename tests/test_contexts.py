@@ -121,3 +121,33 @@ def test_hash_ignores_library_versions_but_not_values(tmp_path: Path) -> None:
     tagged = table.replace_schema_metadata({b"pandas": b'{"pandas_version": "99.0"}'})
     assert write_context({**context(), "kpis": tagged}, path) == first
     assert write_context(context(value=4000.5), path) != first
+
+
+# C0 controls (but tab and line feed), DEL, C1, U+FFFE/U+FFFF and lone surrogates: what XML cannot hold
+NON_XML = "[\x00-\x08\x0b-\x1f\x7f-\x9f\ufffe\uffff\ud800-\udfff]"
+
+
+def test_item2_control_characters_never_reach_a_context(tmp_path: Path) -> None:
+    """A form feed in a name made the PDF but broke the email's PNG ("a non-XML character '\\u{c}'"): every
+    string of a context, in its JSON and its tables, is cleaned where the context is written."""
+    import re
+
+    hostile = "Ann\x0cLee\x00\x1b[31m\x7f\x85\u2028Jr\ufffe \ud800"
+    ctx = context()
+    ctx["rep"] = {"rep_id": "R1", "name": hostile, "team": "North\x0b"}
+    ctx["feedback"] = [{"tags": ["a\x01", "b"], "text": hostile}]
+    ctx["company"] = "Tiny\x0cCo\u2069"  # a stray isolate terminator too
+    in_table = hostile.replace("\ud800", "")  # Arrow strings are UTF-8: they cannot hold a lone surrogate
+    ctx["kpis"] = pa.table({"kpi": ["revenue"], "reason": [f"no deals of {in_table}"], "value": [1.0]})
+    path = tmp_path / "context.json"
+    write_context(ctx, path)
+    text = path.read_text(encoding="utf-8")
+    assert not re.search(NON_XML, json.loads(text)["rep"]["name"])
+    back = read_context(path)
+    assert back["rep"]["name"] == "Ann\nLee[31m\n\nJr \ufffd"
+    assert back["rep"]["team"] == "North\n" and back["company"] == "Tiny\nCo"
+    assert back["feedback"] == [{"tags": ["a", "b"], "text": back["rep"]["name"]}]
+    reason = records(back["kpis"])[0]["reason"]
+    assert reason == "no deals of Ann\nLee[31m\n\nJr " and not re.search(NON_XML, reason)
+    raw = path.read_bytes()  # nor in the file, not even as a JSON escape
+    assert b"\x0c" not in raw and b"\\f" not in raw and b"\\u000c" not in raw.lower()

@@ -289,3 +289,32 @@ def test_the_kubernetes_cronjob_is_a_forbid_concurrency_batch_v1_cronjob() -> No
     assert container["command"][:2] == ["salesreports", "cycle"]
     mounts = {m["name"] for m in container["volumeMounts"]}
     assert mounts == {v["name"] for v in pod["volumes"]}  # the output folder (ledger, lock) on a volume
+
+
+def test_a_cycle_after_a_quarter_runs_the_month_and_the_quarter(tmp_path: Path) -> None:
+    """Data that ends with September: the cycle is due September and Q3 (dry run: planned, nothing run)."""
+    import csv
+    import shutil
+
+    from conftest import FIXTURES
+
+    data = tmp_path / "data"
+    shutil.copytree(FIXTURES / "review", data)
+    with (data / "deals.csv").open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    kept = [r for r in rows if max(r["created_date"], r["close_date"]) <= "2026-09-30"]
+    assert 0 < len(kept) < len(rows)
+    last = dict(kept[-1], deal_id="D-last", rep_id="R1", created_date="2026-09-01", close_date="2026-09-30")
+    kept.append({**last, "stage": "lost"})  # the data runs to the quarter's last day
+    with (data / "deals.csv").open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(kept)
+    config = load_config(write_config(tmp_path, data / "source.yaml"), environ={})
+    summary = run_cycle(config, dry_run=True)
+    assert summary.periods == ["2026-09", "2026-Q3"]
+    assert {p: sorted(keys) for p, keys in summary.planned.items()} == {
+        p: ["rep/R1", "rep/R2", "team/North", "team/company"] for p in ("2026-09", "2026-Q3")
+    }
+    assert summary.mail == {} and summary.run.results == []
+    assert not (tmp_path / "reports" / "2026-Q3" / "manifest.json").exists()

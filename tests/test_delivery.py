@@ -36,7 +36,7 @@ from salesreports.errors import DeliveryError
 from salesreports.mail import delivery
 from salesreports.mail.ledger import Ledger
 from salesreports.params import Config, SmtpSettings
-from test_mail import CLONES, PERIOD, mail_config, shared_reports
+from test_mail import CLONES, PERIOD, UNICODE_SUBJECTS, mail_config, shared_reports
 
 pytestmark = pytest.mark.smtp
 
@@ -72,6 +72,7 @@ class Recorder:
 
     received: list[Received] = field(default_factory=list)
     rcpt_replies: dict[str, str] = field(default_factory=dict)  # recipient -> reply (e.g. 550)
+    rcpt_scripts: dict[str, list[str]] = field(default_factory=dict)  # recipient -> replies to its next RCPTs
     data_replies: dict[str, list[str]] = field(default_factory=dict)  # To -> replies for successive attempts
     drop_at_mail: set[int] = field(default_factory=set)  # drop the connection at these MAIL commands (1-based)
     drop_after_body: set[str] = field(default_factory=set)  # To: keep the message, hang up without a reply
@@ -93,6 +94,8 @@ class Recorder:
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: list[str]) -> str:
         if address in self.rcpt_replies:
             return self.rcpt_replies[address]
+        if self.rcpt_scripts.get(address):
+            return self.rcpt_scripts[address].pop(0)
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -303,6 +306,19 @@ def test_messages_arrive_over_one_connection(reports: Path, tmp_path: Path, serv
     assert len(handler.received) == 3
 
 
+def test_item7_unicode_subjects_survive_a_real_smtp_round_trip(reports: Path, tmp_path: Path, servers: Servers) -> None:
+    handler = Recorder()
+    port = servers.start(handler)
+    for i, subject in enumerate(UNICODE_SUBJECTS):
+        settings = {"host": "127.0.0.1", "port": port, "timeout": 5, "rate_per_minute": 60000}
+        cfg = mail_config(reports, tmp_path / str(i), smtp=settings, mail={"subject": subject})
+        summary = mail.send_reports(cfg, reps=["R10"], send=True)
+        assert [r.state for r in summary.rows] == ["sent"]
+        received = email.message_from_bytes(handler.received[-1].content, policy=policy.default)
+        assert str(received["Subject"]) == " ".join(subject.replace("{period}", PERIOD).split())
+    assert len(handler.received) == len(UNICODE_SUBJECTS)
+
+
 def test_rate_limit(reports: Path, tmp_path: Path, servers: Servers) -> None:
     handler = Recorder()
     cfg = smtp_config(reports, tmp_path, servers.start(handler), rate_per_minute=600)  # one per 0.1 s
@@ -386,13 +402,44 @@ def test_lost_reply_after_the_body_is_possibly_sent_and_not_retried(
     assert ledger_states(cfg)["R10"][:2] == ("sent", 2)
 
 
-def test_a_refused_cc_does_not_stop_the_reps_message(reports: Path, tmp_path: Path, servers: Servers) -> None:
+def test_item10_a_cc_refused_permanently_is_partly_sent_reported_and_not_retried(
+    reports: Path, tmp_path: Path, servers: Servers
+) -> None:
     handler = Recorder(rcpt_replies={"mia.north@example.com": "550 5.1.1 no such user"})
     cfg = smtp_config(reports, tmp_path, servers.start(handler))
     summary = mail.send_reports(cfg, reps=["R10"], send=True)
+    assert [r.state for r in summary.rows] == ["partly-sent"]
+    assert not summary.ok  # a copy is missing: exit 1
+    assert (
+        "the copy to mia.north@example.com was refused permanently (550 5.1.1 no such user)" in summary.rows[0].detail
+    )
+    assert [r.rcpt_tos for r in handler.received] == [["r10@example.com"]]  # the rep's message went out
+    state, attempts, reply = ledger_states(cfg)["R10"]
+    assert (state, attempts) == ("partly-sent", 1)
+    assert "refused: mia.north@example.com: 550 5.1.1 no such user" in reply
+    again = mail.send_reports(cfg, reps=["R10"], send=True)  # not retried: the address is wrong
+    assert [r.state for r in again.rows] == ["partly-sent"]
+    assert "--resend sends the whole message again" in again.rows[0].detail
+    assert not again.ok
+    assert len(handler.received) == 1
+
+
+def test_item10_a_cc_refused_temporarily_is_retried_in_the_run_without_a_second_copy_for_the_rep(
+    reports: Path, tmp_path: Path, servers: Servers
+) -> None:
+    handler = Recorder(rcpt_scripts={"mia.north@example.com": ["451 4.7.1 greylisted", "452 4.2.2 mailbox full"]})
+    cfg = smtp_config(reports, tmp_path, servers.start(handler))
+    summary = mail.send_reports(cfg, reps=["R10"], send=True)
     assert [r.state for r in summary.rows] == ["sent"]
-    assert [r.rcpt_tos for r in handler.received] == [["r10@example.com"]]
-    assert "refused: mia.north@example.com: 550 5.1.1 no such user" in ledger_states(cfg)["R10"][2]
+    assert summary.ok
+    # the rep's message (the copy refused), then the copy alone: refused again at RCPT (no DATA), then accepted
+    assert [r.rcpt_tos for r in handler.received] == [["r10@example.com"], ["mia.north@example.com"]]
+    assert len(handler.message_ids()) == 1  # the same message (Message-ID) both times
+    assert ledger_states(cfg)["R10"][:2] == ("sent", 3)
+    with Ledger(cfg.resolve(cfg.outbox_dir) / "ledger.sqlite") as led:
+        (row,) = led.for_rep(PERIOD, "R10")
+        history = [state for _, state, _ in led.events(row.key)]
+    assert history == ["pending", "sending", "partly-sent", "partly-sent", "sending", "sent"]
 
 
 def test_a_dropped_idle_connection_is_reopened_transparently(reports: Path, tmp_path: Path, servers: Servers) -> None:
@@ -575,8 +622,8 @@ def test_managers_get_their_own_summary_leadership_the_company_reps_nothing_else
         ("ann.archer@example.com",): "Your scorecard — March 2025",
         ("bob.baker@example.com",): "Your scorecard — March 2025",
         ("r10@example.com",): "Your scorecard — March 2025",
-        ("mia.north@example.com",): "Team North summary — March 2025",
-        ("sam.south@example.com",): "Team South summary — March 2025",
+        ("mia.north@example.com",): "Team \u2068North\u2069 summary — March 2025",
+        ("sam.south@example.com",): "Team \u2068South\u2069 summary — March 2025",
         ("ceo@example.org", "cfo@example.org"): "Company summary — March 2025",
     }
     for r in handler.received:

@@ -97,7 +97,7 @@ def test_fresh_mode_stamps_and_records_failures(tmp_path: Path) -> None:
     results = by_key(LocalExecutor(workers=1, mode="fresh").run(jobs))
     assert results["R1"].status == "ok"
     nb = nbformat.read(str(tmp_path / "R1" / "scorecard.ipynb"), as_version=4)
-    assert nb.metadata.salesreports.title == "Ann Archer — scorecard"
+    assert nb.metadata.salesreports.title == "\u2068Ann Archer\u2069 — scorecard"  # the name isolated
     assert results["R2"].error.startswith("ValueError") and "planted failure for R2" in results["R2"].error
 
 
@@ -237,6 +237,21 @@ def test_a_report_the_renderer_rejects_fails_with_the_reason(tmp_path: Path) -> 
     assert results[0].error.startswith("rendering failed:") and "no Vega-Lite spec" in results[0].error
     assert not (tmp_path / "R1" / "scorecard.html").exists()
     assert not (tmp_path / "R1" / "scorecard.ipynb").exists(), "no output of a failed report is left"
+
+
+def test_item1_a_report_whose_pages_fail_keeps_its_notebook_as_the_failed_notebook(tmp_path: Path) -> None:
+    """The manifest's "failed notebook" column was empty when rendering failed: the executed notebook (the one
+    to open to see the chart that could not be drawn) is kept as scorecard.failed.ipynb and named."""
+    results = LocalExecutor(workers=1).run([job(tmp_path, "raises.ipynb", "R1", html=True, broken_chart=True)])
+    failed = tmp_path / "R1" / "scorecard.failed.ipynb"
+    assert results[0].status == "failed" and results[0].error.startswith("rendering failed:")
+    assert results[0].failed_notebook == str(failed)
+    nb = nbformat.read(str(failed), as_version=4)
+    assert any("no spec" in json.dumps(out) for cell in nb.cells for out in cell.get("outputs", []))
+    assert not (tmp_path / "R1" / "scorecard.html").exists() and not (tmp_path / "R1" / "scorecard.ipynb").exists()
+    # the next good run removes it
+    ok = LocalExecutor(workers=1).run([job(tmp_path, "raises.ipynb", "R1", html=True)])
+    assert ok[0].status == "ok" and not failed.exists()
 
 
 @pytest.mark.slow

@@ -342,3 +342,129 @@ def test_plain_addresses_pass(tmp_path: Path) -> None:
     )
     (tmp_path / "source.yaml").write_text("name: t\ntables:\n  reps: {file: reps.csv}\n", encoding="utf-8")
     assert [i for i in check(load_dataset(tmp_path / "source.yaml")).errors if "address" in i.message] == []
+
+
+# --------------------------------------------------------------------------- names that broke a renderer (#16)
+
+LINE_BREAK_NAME = 'Ann "Q" \\ Archer\nLee\u2028Jr\u2029\x0cX\x00'  # line breaks, quote, backslash, form feed, NUL
+OVERRIDE_NAME = "Bob \u202eBaker"  # a right-to-left override
+FORM_FEED_TEAM = "South\x0cEast"
+# what XML cannot hold (tab, LF and CR can be held): never in a page, notebook, context or email
+NON_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+@pytest.fixture(scope="module")
+def names_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, RunSummary, Any]:
+    """The tiny data set with hostile names, a team with a form feed, a company with an override, and a
+    feedback tag naming a colleague (Cy Cole, R3): run and mailed (dry run)."""
+    import csv
+
+    from conftest import TINY
+    from salesreports import mail
+
+    root = tmp_path_factory.mktemp("names")
+    data = root / "data"
+    shutil.copytree(TINY, data)
+    with (data / "reps.csv").open(encoding="utf-8", newline="") as f:
+        reps = list(csv.DictReader(f))
+    reps[0]["name"], reps[1]["name"], reps[2]["team"] = LINE_BREAK_NAME, OVERRIDE_NAME, FORM_FEED_TEAM
+    with (data / "reps.csv").open("w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(reps[0]))
+        writer.writeheader()
+        writer.writerows(reps)
+    feedback = (data / "feedback.csv").read_text(encoding="utf-8")
+    feedback = feedback.replace(
+        "R1,2025-03-10,client,4,responsiveness,", "R1,2025-03-10,client,4,responsiveness;ask Cy Cole,"
+    )
+    (data / "feedback.csv").write_text(feedback, encoding="utf-8")
+    path = write_config(root, data / "source.yaml")
+    path.write_text(path.read_text().replace("company: Tiny Test Co", 'company: "Tiny\\fTest \\u202eCo"'))
+    config = load_config(path, environ={})
+    summary = run_reports(config, periods=PERIOD)
+    sent = mail.send_reports(config, period=PERIOD, audience=["reps", "managers"])
+    return root, summary, sent
+
+
+def _eml_text(path: Path) -> str:
+    msg = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+    parts = [f"{k}: {v}" for k, v in msg.items()]
+    parts += [p.get_content() for p in msg.walk() if p.get_content_maintype() == "text"]
+    return "\n".join(parts)
+
+
+@pytest.mark.notebooks
+def test_item1_names_with_line_breaks_quotes_and_backslashes_get_pages_and_emails(
+    names_run: tuple[Path, RunSummary, Any],
+) -> None:
+    """vl-convert failed on such a name and the rep got no HTML, PDF or email."""
+    root, summary, sent = names_run
+    assert summary.ok, summary.failed
+    for r in summary.results:
+        out = period_folder(root) / r["folder"]
+        assert (out / "scorecard.html").is_file() and (out / "scorecard.pdf").read_bytes().startswith(b"%PDF")
+    written = {row.rep_id: row for row in sent.rows if row.path}
+    assert {"R1", "R2"} <= set(written), [(row.rep_id, row.state, row.detail) for row in sent.rows]
+    msg = email.message_from_bytes(Path(written["R1"].path).read_bytes(), policy=policy.default)
+    assert [p for p in msg.walk() if p.get_content_type() == "image/png"]  # the charts, drawn as PNG
+    page = (period_folder(root) / "R1" / "scorecard.html").read_text(encoding="utf-8")
+    assert "Ann &quot;Q&quot; \\ Archer" in page  # quotes and backslash kept, as text
+
+
+@pytest.mark.notebooks
+def test_item2_control_characters_reach_no_page_pdf_notebook_context_or_email(
+    names_run: tuple[Path, RunSummary, Any],
+) -> None:
+    root, _, sent = names_run
+    folder = period_folder(root)
+    files = [p for p in folder.rglob("*") if p.suffix in (".html", ".ipynb", ".json")]
+    assert len(files) > 10
+    for file in files:
+        text = file.read_text(encoding="utf-8")
+        assert not NON_XML.search(text), file
+        if file.name in ("context.json", "scorecard.ipynb"):  # what pages and emails are made from: nor escaped
+            if file.suffix == ".ipynb":  # but the parameters (identifiers, in code that is never shown)
+                nb = json.loads(text)
+                nb["metadata"].pop("papermill", None)
+                text = json.dumps([nb["metadata"], [c.get("outputs", []) for c in nb["cells"]]])
+            assert not re.search(r"\\u00(0[0-8bcef]|1[0-9a-f])|\\f", text, re.IGNORECASE), file
+    for row in (r for r in sent.rows if r.path):
+        assert not NON_XML.search(_eml_text(Path(row.path))), row.rep_id
+    pdftotext = shutil.which("pdftotext")
+    assert pdftotext, "poppler-utils is needed"
+    out = subprocess.run([pdftotext, str(folder / "R1" / "scorecard.pdf"), "-"], capture_output=True, text=True)
+    assert 'Ann "Q" \\ Archer' in out.stdout
+
+
+@pytest.mark.notebooks
+def test_item4_an_override_in_a_name_stays_inside_it_in_titles_and_headings(
+    names_run: tuple[Path, RunSummary, Any],
+) -> None:
+    root, _, _ = names_run
+    page = (period_folder(root) / "R2" / "scorecard.html").read_text(encoding="utf-8")
+    title = re.search(r"<title>(.*?)</title>", page, re.DOTALL)
+    assert title and title[1].startswith("\u2068Bob \u202eBaker\u2069 — scorecard")
+    assert '<h1 class="sr-header__title" dir="auto"><bdi>\u2068Bob \u202eBaker\u2069</bdi> — scorecard</h1>' in page
+    assert "<bdi>\u2068Tiny Test \u202eCo\u2069</bdi> · Made by salesreports" in page  # the footer, one line
+
+
+@pytest.mark.notebooks
+def test_item5_a_feedback_tag_naming_a_colleague_is_in_no_file_of_the_rep(
+    names_run: tuple[Path, RunSummary, Any],
+) -> None:
+    root, _, sent = names_run
+    files = [p for p in (period_folder(root) / "R1").iterdir() if p.is_file()]
+    assert {p.name for p in files} >= {"context.json", "scorecard.ipynb", "scorecard.html", "scorecard.pdf"}
+    context = json.loads((period_folder(root) / "R1" / "context.json").read_text(encoding="utf-8"))
+    assert [f["tags"] for f in context["feedback"]] == ["responsiveness;ask [a colleague]"]
+    pdftotext = shutil.which("pdftotext")
+    assert pdftotext, "poppler-utils is needed"
+    for file in files:
+        if file.suffix == ".pdf":
+            text = subprocess.run([pdftotext, str(file), "-"], capture_output=True, text=True, check=True).stdout
+        elif file.suffix == ".parquet":
+            text = file.read_bytes().decode("utf-8", "replace")
+        else:
+            text = file.read_text(encoding="utf-8")
+        assert "cy cole" not in text.casefold(), file.name
+    eml = next(Path(r.path) for r in sent.rows if r.rep_id == "R1" and r.path)
+    assert "cy cole" not in _eml_text(eml).casefold()

@@ -191,11 +191,16 @@ def test_lab_runs_the_template_and_follows_kpi_edits(lab: dict[str, Any], browse
         assert _errors(state["cells"]) == []
         assert all(c["count"] for c in state["cells"] if c["source"].strip())
         assert page.locator(".jp-OutputArea-output .sr-tile").count() >= 4  # the headline tiles
-        charts = page.locator(".jp-OutputArea-output[data-mime-type='image/svg+xml'] img")  # Lab shows SVG as <img>
+        # charts are live in Lab (its Vega-Lite renderer: tooltips, hover), drawn with no error
+        charts = page.locator(".jp-OutputArea-output .vega-embed")
         assert charts.count() >= 2
-        assert charts.evaluate_all("imgs => imgs.every(i => i.complete && i.naturalWidth > 100)")
+        drawn = "es => es.every(e => { const g = e.querySelector('canvas, svg'); return g && g.clientWidth > 100; })"
+        page.wait_for_function(f"() => ({drawn})([...document.querySelectorAll('.jp-OutputArea-output .vega-embed')])")
+        assert page.locator(".jp-OutputArea-output .vega-embed .error").count() == 0
         assert "Demos per week" not in page.locator(".jp-Notebook").inner_text()
         page.screenshot(path=str(tmp_path / "lab.png"))
+        charts.first.scroll_into_view_if_needed()
+        charts.first.screenshot(path=str(tmp_path / "lab-chart.png"))
 
         before = _run_last_cell(page, NEW_KPI_CELL)
         assert "unknown KPI" in json.dumps(before["outputs"]) and "demos_per_week" in json.dumps(before["outputs"])

@@ -128,4 +128,51 @@ def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
 
 
 def test_states_are_the_documented_ones() -> None:
-    assert STATES == ("pending", "sending", "sent", "failed-temporary", "failed-permanent", "possibly-sent")
+    assert STATES == (
+        "pending",
+        "sending",
+        "sent",
+        "failed-temporary",
+        "failed-permanent",
+        "possibly-sent",
+        "partly-sent",
+    )
+
+
+def test_item10_a_partly_sent_row_keeps_its_owed_and_refused_copies(ledger: Ledger) -> None:
+    ledger.add(KEY, message_id="<m1@example.com>", recipients=["a@example.com", "m@example.com", "n@example.com"])
+    ledger.mark(KEY, "sending", attempt=True)
+    first = ledger.mark(
+        KEY, "partly-sent", "250 OK", owed=["m@example.com"], refused={"n@example.com": "550 5.1.1 no such user"}
+    )
+    assert (first.state, first.owed_copies, first.refused_copies) == (
+        "partly-sent",
+        ("m@example.com",),
+        {"n@example.com": "550 5.1.1 no such user"},
+    )
+    assert first.sent_at  # the rep's copy arrived
+    later = ledger.mark(KEY, "partly-sent", "451 again", owed=["m@example.com"], refused=first.refused_copies)
+    assert later.sent_at == first.sent_at  # when the rep got it, not when a copy was last tried
+    resend = ledger.mark(KEY, "pending", "resend requested", owed=(), refused={})
+    assert (resend.owed_copies, resend.refused_copies) == ((), {})
+
+
+def test_item10_a_schema_1_ledger_gains_the_copy_columns(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite"
+    with sqlite3.connect(path) as con:  # the version-1 table, with a row
+        con.executescript(
+            """
+            CREATE TABLE deliveries (period TEXT NOT NULL, rep_id TEXT NOT NULL, report_hash TEXT NOT NULL,
+                state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, last_reply TEXT NOT NULL DEFAULT '',
+                message_id TEXT NOT NULL DEFAULT '', recipients TEXT NOT NULL DEFAULT '', created_at TEXT NOT NULL,
+                updated_at TEXT NOT NULL, sent_at TEXT NOT NULL DEFAULT '', PRIMARY KEY (period, rep_id, report_hash));
+            INSERT INTO deliveries VALUES ('2026-10', 'R001', 'abc123', 'sent', 1, '250 OK', '<m1@example.com>',
+                'a@example.com', '2026-11-01', '2026-11-01', '2026-11-01');
+            PRAGMA user_version = 1;
+            """
+        )
+    con.close()
+    with Ledger(path) as led:
+        (row,) = led.rows()
+        assert (row.state, row.owed, row.refused) == ("sent", "", "")
+        assert led.mark(KEY, "partly-sent", "250 OK", owed=["m@example.com"]).owed_copies == ("m@example.com",)

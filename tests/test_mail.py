@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import csv
 import email
+import email.parser
 import email.utils
 import json
 import re
@@ -73,7 +74,7 @@ def write_params(root: Path, outbox: Path, **sections: dict[str, Any]) -> Path:
         run: {{workers: 2}}
     """)
     for name, values in sections.items():
-        lines += f"{name}: {json.dumps(values)}\n"
+        lines += f"{name}: {json.dumps(values, ensure_ascii=False)}\n"  # YAML does not join \\ud83d\\ude00
     outbox.mkdir(parents=True, exist_ok=True)
     path = outbox / "config.yaml"
     path.write_text(lines, encoding="utf-8")
@@ -305,12 +306,43 @@ def test_everything_from_the_data_is_escaped(config: Config) -> None:
         assert not any(k.startswith("on") for k in attrs)
 
 
+def test_item4_subject_keeps_its_isolates_when_cut() -> None:
+    """The subject's names are isolated (FSI…PDI); a subject cut short never leaves an isolate open."""
+    name = "\u2068" + "\u05e9" * 300 + "\u2069"
+    subject = message._subject(f"Your scorecard: {name} · 2025-03")
+    assert len(subject) <= 201 and subject.count("\u2068") == subject.count("\u2069") == 1
+    assert message._subject("a\nb\x0c  \u2068c\u2069") == "a b \u2068c\u2069"
+
+
 @pytest.mark.notebooks
 def test_subject_template_with_the_rep_name(reports: Path, tmp_path: Path) -> None:
     cfg = mail_config(reports, tmp_path, mail={"subject": "{name}: scorecard {period} ({company})"})
     built = _built(cfg, "R1")
     parsed = email.message_from_bytes(built.data, policy=policy.default)
-    assert parsed["Subject"] == f"{HOSTILE_NAME}: scorecard 2025-03 (Example & Co <b>)"
+    # the data strings are isolated (FSI…PDI): the Hebrew end of the name does not pull ": scorecard" along
+    assert parsed["Subject"] == f"\u2068{HOSTILE_NAME}\u2069: scorecard 2025-03 (\u2068Example & Co <b>\u2069)"
+
+
+UNICODE_SUBJECTS = [
+    "Ünïcödé名前 😀",  # the report: two encoded words lost the space between them
+    "Scorecard March 2025 — Ünïcödé名前 😀 Ārcher שלום",  # folds: arrived as "…😀Ārcher…"
+    "Ü 😀 {period} 😀 Ü",  # encoded, plain, encoded
+    "=?utf-8?q?not_an_encoded_word?= {period}",  # ASCII that looks like an encoded word
+    " ".join(["Ünïcödé 名前 😀"] * 12),  # folds over several lines
+]
+
+
+@pytest.mark.parametrize("template", UNICODE_SUBJECTS)
+@pytest.mark.notebooks
+def test_item7_subject_decodes_to_exactly_the_intended_text(reports: Path, tmp_path: Path, template: str) -> None:
+    cfg = mail_config(reports, tmp_path, mail={"subject": template})
+    built = _built(cfg, "R2")
+    want = " ".join(template.replace("{period}", PERIOD).split())  # a subject is one line: runs of spaces become one
+    parsed = email.parser.BytesParser(policy=policy.default).parsebytes(built.data)
+    assert str(parsed["Subject"]) == want
+    assert built.message["Subject"] == want
+    header = built.data.split(b"\r\n\r\n", 1)[0]
+    assert max(len(line) for line in header.split(b"\r\n")) <= 78
 
 
 @pytest.mark.parametrize(
@@ -510,6 +542,62 @@ def test_dry_run_writes_eml_files_and_sends_nothing(config: Config) -> None:
     assert next(r for r in summary.rows if r.rep_id == "R2").size > 10_000
 
 
+def extra_reps(reports: Path, root: Path, reps: dict[str, tuple[str, str]]) -> Path:
+    """A copy of the shared report set with more reps (``{rep_id: (name, email)}``), clones of R2's report.
+
+    Their report folders are named by :func:`salesreports.paths.folder_names` over every rep and team, as a run
+    names them.
+    """
+    from salesreports.paths import folder_names
+    from salesreports.run.manifest import load_manifest
+
+    shutil.copytree(reports, root, ignore=shutil.ignore_patterns("build-outbox", "DONE"))
+    folder = root / "reports" / PERIOD
+    manifest = load_manifest(folder, PERIOD)
+    base = manifest.reports["rep/R2"]
+    known = [str(e["id"]) for e in manifest.reports.values() if e["kind"] == "rep"]
+    teams = [str(e["id"]) for e in manifest.reports.values() if e["kind"] == "team"]
+    names = folder_names([*known, *reps], teams)
+    for rep_id, (name, address) in reps.items():
+        sub = names[("rep", rep_id)]
+        shutil.copytree(folder / "R2", folder / sub)
+        ctx = read_context(folder / sub / "context.json")
+        ctx["rep"].update(rep_id=rep_id, name=name, email=address)
+        write_context(ctx, folder / sub / "context.json")
+        entry = json.loads(json.dumps(base))
+        entry.update(
+            key=f"rep/{rep_id}",
+            id=rep_id,
+            name=name,
+            folder=sub,
+            inputs=f"hash-{sub}",
+            outputs={k: v.replace("R2/", f"{sub}/") for k, v in base["outputs"].items()},
+        )
+        manifest.update([entry])
+    manifest.save(folder)
+    return root
+
+
+@pytest.mark.notebooks
+def test_item6_outbox_files_of_ids_differing_by_case_do_not_overwrite_each_other(reports: Path, tmp_path: Path) -> None:
+    twins = {"A_B_C": ("Rep A_B_C", "upper@example.com"), "a_b_c": ("Rep a_b_c", "lower@example.com")}
+    root = extra_reps(reports, tmp_path / "twins", twins)
+    config = mail_config(root, tmp_path / "outbox", mail={"cc_manager": True})
+    summary = mail.send_reports(config, reps=["A_B_C", "a_b_c"])
+    assert [r.state for r in summary.rows] == ["written", "written"]
+    files = sorted((tmp_path / "outbox" / PERIOD).glob("*.eml"))
+    assert len(files) == 2
+    assert len({f.name.casefold() for f in files}) == 2  # distinct on a case-insensitive file system too
+    assert {r.path for r in summary.rows} == {str(f) for f in files}
+    to = {email.message_from_bytes(f.read_bytes(), policy=policy.default)["To"].addresses[0].addr_spec for f in files}
+    assert to == {"upper@example.com", "lower@example.com"}
+    attachments = set()
+    for rep in ("A_B_C", "a_b_c"):
+        pdf = next(p for p in _built(config, rep).message.walk() if p.get_content_type() == "application/pdf")
+        attachments.add(str(pdf.get_filename()).casefold())
+    assert len(attachments) == 2  # a manager copied on both saves two files
+
+
 @pytest.mark.browser
 @pytest.mark.notebooks
 def test_html_part_renders_in_chromium(config: Config, tmp_path: Path) -> None:
@@ -665,7 +753,7 @@ def test_summary_messages_are_mail_safe_and_private(reports: Path, tmp_path: Pat
     assert "also to cfo@example.org" in rows["team/company"].detail
     parsed = {k: email.message_from_bytes(Path(r.path).read_bytes(), policy=policy.default) for k, r in rows.items()}
     north, company = parsed["team/North"], parsed["team/company"]
-    assert north["Subject"] == "Team North summary — March 2025"
+    assert north["Subject"] == "Team \u2068North\u2069 summary — March 2025"
     assert north["To"] == "mia.north@example.com"
     assert north["Cc"] is None
     assert company["Subject"] == "Company summary — March 2025"

@@ -265,8 +265,8 @@ def test_reps_who_never_sold_are_named_with_their_reason_for_managers(runs: dict
     team = next(f for k, f, c in _pages(run) if k == "team" and c["team"]["name"] == "Inside Sales")
     attention = next(a for a in _soup(team).select("aside.sr-callout") if "to talk to" in a.get_text())
     text = attention.get_text(" ", strip=True)
-    assert "Gus Lind: no deal, lead or activity in the data yet" in text
-    assert "Hana Sato: no deal, lead or activity in the data yet" in text
+    assert "\u2068Gus Lind\u2069: no deal, lead or activity in the data yet" in text  # names isolated
+    assert "\u2068Hana Sato\u2069: no deal, lead or activity in the data yet" in text
     board = _soup(team).select_one("table.sr-table caption").get_text()
     assert board == "Leaderboard — October 2026, ranked by revenue"  # no targets: quota attainment cannot rank
 
@@ -381,4 +381,4 @@ def test_managers_see_who_to_talk_to_on_a_kpi_the_data_has(runs: dict[str, Run])
     (revenue) decides, and Steven Buchanan's $210 in April 1998 is the lowest of the company."""
     company = next(f for kind, f, _ in _pages(runs["northwind"]) if kind == "company")
     attention = next(a for a in _soup(company).select("aside.sr-callout") if "to talk to" in a.get_text())
-    assert "Steven Buchanan: Revenue $210" in attention.get_text(" ", strip=True)
+    assert "\u2068Steven Buchanan\u2069: Revenue $210" in attention.get_text(" ", strip=True)

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from salesreports.paths import atomic_write_text, inside, slug
+from salesreports.paths import atomic_write_text, folder_names, inside, slug, unique_names
 
 
 @pytest.mark.parametrize("ident", ["R007", "rep-12", "A.B_c"])
@@ -28,6 +28,15 @@ def test_hostile_ids_stay_in_their_folder(ident: str, tmp_path: Path) -> None:
 def test_ids_that_clean_alike_do_not_collide() -> None:
     names = {slug(x) for x in ["a/b", "a\\b", "a?b", "a_b", "a b", "A/B"]}
     assert len(names) == 6
+
+
+def test_item6_one_rule_names_ids_differing_by_case_apart() -> None:
+    names = unique_names([("rep", "A_B_C"), ("rep", "a_b_c"), ("rep", "R1")])
+    assert len({n.casefold() for n in names.values()}) == 3
+    assert names[("rep", "R1")] == "R1"  # an id that clashes with nothing keeps its plain name
+    assert folder_names(["A_B_C", "a_b_c", "R1"], []) == names  # report folders follow the same rule
+    long = unique_names([("chart", "x" * 50 + "A"), ("chart", "x" * 50 + "a")], max_len=40)
+    assert len({n.casefold() for n in long.values()}) == 2  # cut to the same text, told apart by the hash
 
 
 def test_inside_refuses_escapes(tmp_path: Path) -> None:

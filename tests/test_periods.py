@@ -1,9 +1,10 @@
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from salesreports.errors import ParamsError
-from salesreports.metrics.periods import parse_period, parse_periods
+from salesreports.metrics.periods import parse_period, parse_periods, report_period
 
 
 @pytest.mark.parametrize(
@@ -40,7 +41,10 @@ def test_bad_periods_say_what_is_accepted(bad: str) -> None:
 
 @pytest.mark.parametrize(
     ("label", "months", "title"),
-    [("2024-04-QTD", ["2024-04"], "Q2 2024 to date"), ("2026-11-QTD", ["2026-10", "2026-11"], "Q4 2026 to date")],
+    [
+        ("2024-04-QTD", ["2024-04"], "Q2 2024 to date (Apr)"),
+        ("2026-11-QTD", ["2026-10", "2026-11"], "Q4 2026 to date (Oct–Nov)"),
+    ],
 )
 def test_quarter_to_date_labels_parse_back(label: str, months: list[str], title: str) -> None:
     """The engine labels a quarter's rows before its last month YYYY-MM-QTD: every label it writes parses."""
@@ -49,3 +53,39 @@ def test_quarter_to_date_labels_parse_back(label: str, months: list[str], title:
     assert [str(m) for m in period.months] == months
     assert period.title == title
     assert parse_period("2026-12-qtd").label == "2026-Q4"  # the quarter's last month is the whole quarter
+
+
+@pytest.mark.parametrize(
+    ("text", "kpi_grain", "previous", "last_year", "review"),
+    [
+        ("2026-10", "month", "2026-09", "2025-10", False),
+        ("2026-Q3", "quarter", "2026-Q2", "2025-Q3", True),
+        ("2026-Q1", "quarter", "2025-Q4", "2025-Q1", True),
+        ("2026", "ytd", "2025", "2025", True),  # a year's figures are the engine's year to date at December
+        ("2026-11-QTD", "quarter", "2026-08-QTD", "2025-11-QTD", True),  # the same months, not a whole quarter
+        ("2026-10-YTD", "ytd", "2025-10-YTD", "2025-10-YTD", True),
+    ],
+)
+def test_review_periods_know_their_grain_and_the_last_review(
+    text: str, kpi_grain: str, previous: str, last_year: str, review: bool
+) -> None:
+    period = parse_period(text)
+    assert (period.kpi_grain, period.previous().label, period.last_year().label) == (kpi_grain, previous, last_year)
+    assert period.is_review is review
+    for label in (period.label, period.previous().label, period.last_year().label):  # every label written parses
+        assert parse_period(label) == parse_period(label.lower())
+
+
+def test_report_periods_cover_the_data_or_are_refused_with_the_period_to_date() -> None:
+    first, last = pd.Period("2025-01", "M"), pd.Period("2026-11", "M")
+    for text in ("2026-10", "2026-Q3", "2025", "2026-11-QTD", "2026-11-YTD"):
+        assert report_period(parse_period(text), first, last).label == text
+    with pytest.raises(ParamsError, match=r"Q4 2026 is not over in the data: it ends in November 2026") as err:
+        report_period(parse_period("2026-Q4"), first, last)
+    assert "--period 2026-11-QTD for Q4 2026 to date (Oct–Nov)" in str(err.value)
+    with pytest.raises(ParamsError, match=r"--period 2026-11-YTD for 2026 to date \(Jan–Nov\)"):
+        report_period(parse_period("2026"), first, last)
+    with pytest.raises(ParamsError, match="not a report period"):
+        report_period(parse_period("2026-10-T12M"), first, last)
+    with pytest.raises(ParamsError, match="no data for Q1 2027"):
+        report_period(parse_period("2027-Q1"), first, last)

@@ -228,7 +228,7 @@ def test_html_hides_code_prompts_and_removed_cells(built: dict[str, Path]) -> No
 
 def test_html_header_and_charts(built: dict[str, Path]) -> None:
     html = built["html"].read_text(encoding="utf-8")
-    assert '<p class="sr-header__company">Example Corp</p>' in html
+    assert '<p class="sr-header__company" dir="auto">Example Corp</p>' in html
     assert f'<h1 class="sr-header__title" dir="auto">Scorecard: {REP}</h1>' in html
     assert "North team · October 2026" in html
     assert "Generated 1 Nov 2026, 08:00 UTC" in html
@@ -345,6 +345,72 @@ def test_broken_chart_names_notebook_and_chart_and_keeps_old_file(renderer: rend
     assert err.value.chart == "broken-one"
     assert out.read_text(encoding="utf-8") == "previous version"
     assert [p.name for p in tmp_path.iterdir()] == ["scorecard.html"]
+
+
+def test_item1_a_chart_vl_convert_rejects_is_one_short_line_naming_rep_and_chart(
+    renderer: render.Renderer, tmp_path: Path
+) -> None:
+    """vl-convert's message carries ~30 lines of JavaScript stack: the error keeps its first line."""
+    bad = {
+        "data": {"values": [{"x": 1}]},
+        "transform": [{"calculate": "datum.x + (((", "as": "y"}],  # an expression Vega cannot parse
+        "mark": "point",
+        "encoding": {"x": {"field": "y", "type": "quantitative"}},
+    }
+    nb = scorecard_notebook()
+    payload = {"spec": bad, "alt": "unparsable", "name": "bad-expression"}
+    nb.cells.append(new_code_cell("x", outputs=[new_output("display_data", data={d.CHART_MIME: payload})]))
+    with pytest.raises(RenderError) as err:
+        renderer.html(nb, tmp_path / "scorecard.html")
+    message = str(err.value)
+    assert message.startswith("notebook (rep, R001, North, 2026-10): chart 'bad-expression' could not be drawn: ")
+    assert "\n" not in message and "cdn.jsdelivr" not in message and len(message) < 400, message
+    assert "Error: Unexpected end of input" in message  # the cause stays
+    assert err.value.stage == "chart" and err.value.chart == "bad-expression"
+
+
+def _overrides_isolated(text: str) -> bool:
+    """Every right-to-left override (U+202E) sits inside an isolate (FSI/LRI/RLI … PDI) of the text."""
+    depth = 0
+    for ch in text:
+        if ch in "\u2066\u2067\u2068":
+            depth += 1
+        elif ch == "\u2069":
+            depth = max(0, depth - 1)
+        elif ch == "\u202e" and not depth:
+            return False
+    return True
+
+
+def test_item4_right_to_left_override_stays_inside_the_name(renderer: render.Renderer) -> None:
+    """A U+202E in a name reversed "— scorecard" in <h1> and <title>: names are isolated where a heading or
+    title is composed (scope.header, FSI…PDI), and the template shows each isolated name in a <bdi>."""
+    import html as html_module
+
+    from salesreports.report.scope import header
+
+    context = {
+        "kind": "rep",
+        "company": "Tiny \u202eCo",
+        "generated_at": "2026-11-01T08:00:00+00:00",
+        "period": {"label": "2026-10", "title": "October 2026"},
+        "rep": {"rep_id": "R9", "name": "Bob \u202eBaker", "team": "No\u202erth"},
+    }
+    nb = scorecard_notebook()
+    nb.metadata["salesreports"] = header(context)
+    page = renderer.html_text(nb)
+    title = html_module.unescape(re.search(r"<title>(.*?)</title>", page, re.DOTALL)[1])
+    assert title == "\u2068Bob \u202eBaker\u2069 — scorecard · Team \u2068No\u202erth\u2069 · October 2026"
+    assert '<h1 class="sr-header__title" dir="auto"><bdi>\u2068Bob \u202eBaker\u2069</bdi> — scorecard</h1>' in page
+    assert "Team <bdi>\u2068No\u202erth\u2069</bdi> · October 2026" in page
+    assert '<span class="sr-who" dir="auto"><bdi>\u2068Bob \u202eBaker\u2069</bdi></span>' in page  # PDF margin
+    assert "<bdi>\u2068Tiny \u202eCo\u2069</bdi> · Made by salesreports" in page  # the footer
+    header_html = page[page.index('<header class="sr-header">') : page.index("</header>")]
+    company = re.search(r'<p class="sr-header__company" dir="auto">([^<]*)</p>', header_html)
+    assert company and company[1] == "Tiny \u202eCo"  # alone in its own element, isolated by dir="auto"
+    plain = re.sub(r"<[^>]+>", "", header_html.replace(company[0], ""))
+    assert _overrides_isolated(title) and _overrides_isolated(plain)
+    assert not _overrides_isolated("Bob \u202eBaker — scorecard")  # what the check catches
 
 
 def test_unreadable_notebook(renderer: render.Renderer, tmp_path: Path) -> None:

@@ -69,5 +69,46 @@ def test_employment_reasons(scope: Scope) -> None:
 
 def test_header(scope: Scope) -> None:
     head = header(scope.rep_context("R1"))
-    assert head["title"] == "Ann Archer — scorecard" and head["subtitle"] == "Team North · March 2025"
+    assert head["title"] == "\u2068Ann Archer\u2069 — scorecard"  # names isolated (FSI…PDI)
+    assert head["subtitle"] == "Team \u2068North\u2069 · March 2025"
     assert header(scope.team_context("company"))["title"] == "Company summary"
+
+
+def test_item4_header_isolates_names_in_title_and_subtitle(scope: Scope) -> None:
+    context = scope.rep_context("R1")
+    context["rep"] = {**context["rep"], "name": "Bob \u202eBaker", "team": "No\u202erth"}
+    head = header(context)
+    assert head["title"] == "\u2068Bob \u202eBaker\u2069 — scorecard"  # "— scorecard" stays left to right
+    assert head["subtitle"] == "Team \u2068No\u202erth\u2069 · March 2025"
+    assert head["rep_name"] == "Bob \u202eBaker" and head["team"] == "No\u202erth"  # each in an element of its own
+
+
+def test_item5_feedback_tags_naming_a_colleague_are_redacted(tmp_path: Path) -> None:
+    """Only the text was redacted: a tag naming another rep reached the rep's context.json."""
+    import shutil
+
+    from conftest import TINY, write_config
+    from salesreports.report.contexts import write_context
+
+    data = tmp_path / "data"
+    shutil.copytree(TINY, data)
+    feedback = (data / "feedback.csv").read_text(encoding="utf-8")
+    feedback = feedback.replace(
+        "R1,2025-03-10,client,4,responsiveness,",
+        'R1,2025-03-10,client,4,"responsiveness;ask CY COLE;bob.baker@example.com;Ann Archer",',
+    )
+    (data / "feedback.csv").write_text(feedback, encoding="utf-8")
+    config = load_config(write_config(tmp_path, data / "source.yaml"), environ={})
+    dataset = load_dataset(config.source_path)
+    scoped = build_scope(dataset, compute_kpis(dataset), config, parse_period("2025-03"))
+    context = scoped.rep_context("R1")
+    assert [f["tags"] for f in context["feedback"]] == [
+        "responsiveness;ask [a colleague];[a colleague];Ann Archer"  # the rep's own name stays
+    ]
+    out = tmp_path / "R1" / "context.json"
+    out.parent.mkdir()
+    write_context(context, out)
+    for file in out.parent.iterdir():
+        raw = file.read_bytes().decode("utf-8", "replace").casefold()
+        for other in ("cy cole", "bob.baker@example.com"):
+            assert other not in raw, (file.name, other)

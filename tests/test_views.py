@@ -70,7 +70,7 @@ def test_sections(ann: RepView) -> None:
     assert ann.ramp() is None  # past the first 12 months in the role: no ramp section
     assert ann.goals() is None  # no goals concern this report: the section is left out, not asserted
     position = repr(ann.position())
-    assert "Team North: 2 reps" in position
+    assert "Team \u2068North\u2069: 2 reps" in position  # the team name isolated (FSI…PDI)
     assert "Team median" not in position  # 2 reps < min_group_size: a column without any figure is left out
     assert "Quick answers and a clear proposal." in repr(ann.feedback())
     assert "80% attainment: estimated bonus" in repr(ann.incentive())

@@ -32,16 +32,20 @@ DEFAULT_PARAMS = Path("params/config.yaml")
 
 
 def _console(stderr: bool = False) -> Any:
-    from rich.console import Console
+    from salesreports.progress import console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+    return console(stderr)
 
 
 def _esc(value: object) -> str:
-    """Text from data or messages, safe from rich's [markup] parsing."""
-    from rich.markup import escape
+    """Text from data, settings or messages, printed literally: every such string goes through here.
 
-    return escape(str(value))
+    Rich markup escaped, control characters (ESC, CR, bidi overrides...) shown as ``\\x1b``: see
+    :func:`salesreports.progress.safe`.
+    """
+    from salesreports.progress import safe
+
+    return safe(value)
 
 
 def _fail(err: SalesReportsError) -> None:
@@ -76,12 +80,12 @@ def demo_data(
                 end_month=end,
                 months=months,
                 fmt=fmt,  # type: ignore[arg-type]
-                progress=lambda msg: progress.update(task, description=msg),
+                progress=lambda msg: progress.update(task, description=_esc(msg)),
             )
     except SalesReportsError as err:
         _fail(err)
     counts = ", ".join(f"{n:,} {t}" for t, n in summary.rows.items())
-    _console().print(f"Demo data in {summary.out_dir}: {counts}")
+    _console().print(f"Demo data in {_esc(summary.out_dir)}: {_esc(counts)}")
 
 
 @app.command()
@@ -119,7 +123,7 @@ def validate(
     note = f"; no {', '.join(missing)} table(s): KPIs that need them are not available" if missing else ""
     status = "[green]OK[/]" if report.ok else "[red]FAILED[/]"
     out.print(
-        f"{status} {_esc(path)}: {sizes}{note}. {len(report.errors)} error(s), "
+        f"{status} {_esc(path)}: {_esc(sizes + note)}. {len(report.errors)} error(s), "
         f"{len(report.warnings) + len(goal_warnings)} warning(s).",
         soft_wrap=True,
     )
@@ -188,7 +192,7 @@ def init(
     if made.mapped:
         out.print("Mapped:")
         for table, what in made.mapped.items():
-            out.print(f"  {table}: {_esc(', '.join(what))}", soft_wrap=True)
+            out.print(f"  {_esc(table)}: {_esc(', '.join(what))}", soft_wrap=True)
     if made.todo:
         out.print(f"[yellow]Add by hand[/] in {_esc(made.source)} (keys: docs/mapping.md):")
         for item in made.todo:
@@ -206,7 +210,9 @@ def init(
             raise typer.Exit(1) from None
         sizes = ", ".join(f"{len(f):,} {n}" for n, f in data.tables.items())
         status = "[green]OK[/]" if report.ok else "[red]FAILED[/]"
-        out.print(f"validate: {status} {sizes}. {len(report.errors)} error(s), {len(report.warnings)} warning(s).")
+        out.print(
+            f"validate: {status} {_esc(sizes)}. {len(report.errors)} error(s), {len(report.warnings)} warning(s)."
+        )
         _, _, fixes = describe(data, report.issues)
         _print_capabilities(data, out)
         if fixes:
@@ -268,9 +274,8 @@ def kpis() -> None:
     for col in ("name", "label", "definition", "format", "better", "needs"):
         table.add_column(col, overflow="fold")
     for k in registry():
-        table.add_row(
-            k.name, k.label, k.description, k.format, "higher" if k.higher_is_better else "lower", ", ".join(k.needs)
-        )
+        better = "higher" if k.higher_is_better else "lower"
+        table.add_row(*(_esc(x) for x in (k.name, k.label, k.description, k.format, better, ", ".join(k.needs))))
     _console().print(table)
 
 
@@ -280,7 +285,11 @@ def run(
     period: Annotated[
         str | None,
         typer.Option(
-            help="Month(s): 2026-10, 2026-08..2026-10, or a list. Default: the latest complete month in the data."
+            help=(
+                "Month(s): 2026-10, 2026-08..2026-10, or a list; a quarter 2026-Q3 or a year 2026 for a review "
+                "scorecard (a quarter or year to date: 2026-11-QTD, 2026-11-YTD). Default: the latest complete "
+                "month in the data."
+            )
         ),
     ] = None,
     reps: Annotated[str, typer.Option(help="'all' or a comma-separated list of rep ids.")] = "all",
@@ -304,7 +313,7 @@ def run(
 ) -> None:
     """Execute and render the scorecards of a period: every rep, every team, the index page.
 
-    Example: [bold]salesreports run --period 2026-10 --reps R001,R002[/]
+    Example: [bold]salesreports run --period 2026-10 --reps R001,R002[/]; a quarter's review: [bold]--period 2026-Q3[/]
     """
     from salesreports.params import load_config
     from salesreports.progress import RunProgress
@@ -356,7 +365,10 @@ def preview(
     rep: Annotated[str | None, typer.Option(help="The rep's id (a rep template).")] = None,
     team: Annotated[str | None, typer.Option(help="The team's name, or company (a team template).")] = None,
     params: ParamsOpt = DEFAULT_PARAMS,
-    period: Annotated[str | None, typer.Option(help="The month (default: the latest complete month).")] = None,
+    period: Annotated[
+        str | None,
+        typer.Option(help="The month, quarter (2026-Q3) or year (2026) (default: the latest complete month)."),
+    ] = None,
     template: Annotated[
         Path | None, typer.Option(help="The template to preview (default: the one in the settings for its kind).")
     ] = None,
@@ -412,7 +424,7 @@ def preview(
             f"[red]failed:[/] {_esc(result.error)}; notebook: {_esc(result.failed_notebook)}", soft_wrap=True
         )
         raise typer.Exit(1)
-    _console().print("\n".join(str(p) for p in (result.html, result.pdf) if p))
+    _console().print("\n".join(_esc(p) for p in (result.html, result.pdf) if p))
 
 
 def _watch_preview(params: Path, ident: str, kind: str, period: str | None, template: Path | None, port: int) -> None:
@@ -542,8 +554,8 @@ def new_template(
     except SalesReportsError as err:
         _fail(err)
     _console().print(
-        f"Created {path}. Open it with `make lab`; point `templates.{kind}` in params/config.yaml at it "
-        "to use it in runs."
+        f"Created {_esc(path)}. Open it with `make lab`; point `templates.{_esc(kind)}` in params/config.yaml at "
+        "it to use it in runs."
     )
 
 
@@ -612,7 +624,7 @@ def _print_summary(summary: Any) -> None:
     for issue in getattr(summary, "warnings", []):
         _console(stderr=True).print(f"[yellow]warning[/] {_esc(issue)}", soft_wrap=True)
     for path in summary.index_paths:
-        out.print(f"Index: {path}")
+        out.print(f"Index: {_esc(path)}")
 
 
 # --------------------------------------------------------------------------- goals (owned by the goals module)
@@ -657,7 +669,7 @@ def goals_check(params: ParamsOpt = DEFAULT_PARAMS) -> None:
     except SalesReportsError as err:
         _fail(err)
     out = _console()
-    grid = Table(title=f"Goals in {goals.file}", show_lines=False)
+    grid = Table(title=f"Goals in {_esc(goals.file)}", show_lines=False)
     for col in ("goal", "owner", "metric", *(letter for letter, _ in LETTERS)):
         grid.add_column(col, overflow="fold")
     by_goal: dict[str, dict[str, Any]] = {}
@@ -713,7 +725,7 @@ def goals_show(
         _fail(err)
     out = _console()
     when = progress[0].as_of if progress else ""
-    grid = Table(title=f"Goal progress as of {when}", show_lines=False)
+    grid = Table(title=f"Goal progress as of {_esc(when)}", show_lines=False)
     for col in ("goal", "owner", "metric", "target", "actual", "expected", "projected", "status"):
         grid.add_column(
             col, overflow="fold", justify="right" if col in ("target", "actual", "expected", "projected") else "left"
@@ -746,6 +758,7 @@ _SEND_STYLE = {
     "possibly-sent": "magenta",
     "pending": "yellow",
     "sending": "magenta",
+    "partly-sent": "yellow",
 }
 
 
@@ -786,7 +799,8 @@ def send(
         bool,
         typer.Option(
             "--resend",
-            help="Send again what was sent, possibly sent, failed permanently, or changed since it was sent.",
+            help="Send again what was sent, possibly sent, failed permanently, partly sent (the whole message, to "
+            "everyone), or changed since it was sent.",
         ),
     ] = False,
     status: Annotated[bool, typer.Option("--status", help="Print the delivery ledger and exit.")] = False,
@@ -797,7 +811,8 @@ def send(
 ) -> None:
     """Email every rep their scorecard (--to managers,leadership: the summaries): a dry run (.eml files) unless --send.
 
-    Exit code 1 when anything is left unsent (failed, possibly sent, invalid address, failed report).
+    Exit code 1 when anything is left unsent (failed, possibly sent, a manager's copy missing, invalid address,
+    failed report).
     Example: [bold]salesreports send --period 2026-10 --to all --send[/]
     """
     from rich.table import Table
@@ -812,28 +827,23 @@ def send(
         if status:
             path, rows = ledger_rows(config, period)
             if not rows:
-                _console().print(f"No deliveries recorded{f' for {period}' if period else ''} ({path}).")
+                _console().print(f"No deliveries recorded{_esc(f' for {period}' if period else '')} ({_esc(path)}).")
                 return
-            grid = Table(title=f"Delivery ledger {path}", show_lines=False)
+            grid = Table(title=f"Delivery ledger {_esc(path)}", show_lines=False)
             for col in ("period", "rep", "report", "state", "tries", "last reply", "message-id", "updated"):
                 grid.add_column(col, overflow="fold")
             for r in rows:
                 style = "red" if r.state.startswith("failed-p") else _SEND_STYLE.get(r.state, "")
                 grid.add_row(
-                    r.period,
-                    r.rep_id,
-                    r.report_hash[:8],
-                    f"[{style}]{r.state}[/]" if style else r.state,
-                    str(r.attempts),
-                    r.last_reply,
-                    r.message_id,
-                    r.updated_at,
+                    *(_esc(x) for x in (r.period, r.rep_id, r.report_hash[:8])),
+                    f"[{style}]{_esc(r.state)}[/]" if style else _esc(r.state),
+                    *(_esc(x) for x in (r.attempts, r.last_reply, r.message_id, r.updated_at)),
                 )
             _console().print(grid)
             counts: dict[str, int] = {}
             for r in rows:
                 counts[r.state] = counts.get(r.state, 0) + 1
-            _console().print(", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+            _console().print(_esc(", ".join(f"{n} {s}" for s, n in sorted(counts.items()))))
             return
 
         if output_url:
@@ -841,13 +851,10 @@ def send(
 
         def progress(row: Any) -> None:
             style = "red" if row.failing else _SEND_STYLE.get(row.state, "")
-            state = f"[{style}]{row.state}[/]" if style else row.state
-            err.print(
-                f"{state:<10} {row.rep_id} {row.name} {('→ ' + row.to) if row.to else ''}"
-                f"{(' — ' + row.detail) if row.detail else ''}",
-                soft_wrap=True,
-                highlight=False,
-            )
+            state = _esc(f"{row.state:<10}")
+            line = f"{row.rep_id} {row.name} {('→ ' + row.to) if row.to else ''}"
+            line += f"{(' — ' + row.detail) if row.detail else ''}"
+            err.print(f"[{style}]{state}[/] {_esc(line)}" if style else f"{state} {_esc(line)}", soft_wrap=True)
 
         summary = send_reports(
             config,
@@ -862,19 +869,17 @@ def send(
     except SalesReportsError as exc:
         _fail(exc)
     out = _console()
-    grid = Table(title=f"Scorecard emails {summary.period} ({summary.mode})", show_lines=False)
+    grid = Table(title=f"Scorecard emails {_esc(summary.period)} ({summary.mode})", show_lines=False)
     for col in ("rep", "name", "to", "state", "tries", "size", "detail"):
         grid.add_column(col, overflow="fold", justify="right" if col in ("tries", "size") else "left")
     for r in summary.rows:
         style = "red" if r.failing else _SEND_STYLE.get(r.state, "")
         grid.add_row(
-            r.rep_id,
-            r.name,
-            r.to,
-            f"[{style}]{r.state}[/]" if style else r.state,
+            *(_esc(x) for x in (r.rep_id, r.name, r.to)),
+            f"[{style}]{_esc(r.state)}[/]" if style else _esc(r.state),
             str(r.attempts) if r.attempts else "",
             f"{r.size / 1024:,.0f} KB" if r.size else "",
-            r.detail,
+            _esc(r.detail),
         )
     out.print(grid)
     counts = {}
@@ -884,10 +889,10 @@ def send(
     where = (
         f" Review the .eml files in {summary.outbox}." if summary.mode == "dry-run" and counts.get("written") else ""
     )
-    out.print(f"{line} in {summary.seconds:.1f} s.{where}", soft_wrap=True)
+    out.print(_esc(f"{line} in {summary.seconds:.1f} s.{where}"), soft_wrap=True)
     if summary.recovered:
         err.print(
-            f"[magenta]An earlier send was interrupted:[/] {', '.join(summary.recovered)} may or may not have "
+            f"[magenta]An earlier send was interrupted:[/] {_esc(', '.join(summary.recovered))} may or may not have "
             "been delivered (state possibly-sent). Check with the recipients; --resend --reps ... sends again.",
             soft_wrap=True,
         )

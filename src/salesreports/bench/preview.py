@@ -2,8 +2,10 @@
 
 Three figures, each the wall time of what an analyst waits for:
 
-- ``preview``: a one-off ``salesreports preview --rep R`` (a new process: settings, data, KPIs, the report,
-  HTML and PDF), target 4 s;
+- ``preview_first``: a one-off ``salesreports preview --rep R`` with no kept context (a new process:
+  settings, data, KPIs, the report, HTML and PDF), target 4 s;
+- ``preview``: the same again, as an analyst previews after an edit of the template: the context kept by the
+  first (:mod:`salesreports.report.cache`, the data unchanged) is reused, target 4 s;
 - ``rerender``: one re-render in ``preview --watch`` after a save of the template (the warm process: the
   report and its HTML), target 1 s;
 - ``check``: ``salesreports check`` of both templates (static checks and each executed with its defaults),
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -27,7 +30,7 @@ from typing import Any
 
 __all__ = ["TARGETS", "main", "run"]
 
-TARGETS = {"preview": 4.0, "rerender": 1.0, "check": 3.0}
+TARGETS = {"preview_first": 4.0, "preview": 4.0, "rerender": 1.0, "check": 3.0}
 
 
 def _seconds(command: list[str]) -> tuple[float, int]:
@@ -80,6 +83,11 @@ def run(params: Path, rep: str, *, period: str | None = None, templates: Sequenc
     when = ["--period", period] if period else []
     baseline, _ = _seconds([py, "-c", "import salesreports, pandas, altair"])
     figures: dict[str, tuple[float, int]] = {}
+    from salesreports.params import load_config
+    from salesreports.report.cache import cache_folder
+
+    shutil.rmtree(cache_folder(load_config(params)), ignore_errors=True)
+    figures["preview_first"] = _seconds([*cli, "preview", "--params", str(params), "--rep", rep, *when])
     figures["preview"] = _seconds([*cli, "preview", "--params", str(params), "--rep", rep, *when])
     code = f"import json, sys; from salesreports.bench.preview import _child_rerender as f; print(json.dumps(f({str(params)!r}, {rep!r}, {period!r})))"  # noqa: E501
     done = subprocess.run([py, "-c", code], capture_output=True, text=True, check=False)

@@ -6,8 +6,12 @@ What is retried
   message): the connection is refused, times out or drops *before the message's final ``.`` was sent*, or
   the server answers 4xx (421 also closes the connection; the next attempt reconnects).
 * **Permanent** (recorded, the batch goes on): a 5xx reply to MAIL, to the rep's RCPT or to DATA.
-  A 5xx to a Cc recipient (the manager) does not stop the rep's message: the refusal is kept in the
-  ledger's ``last_reply``.
+* **A refused copy** (a Cc recipient, the manager) does not stop the rep's message. When the server
+  accepts the message for the rep but refuses the copy, the row becomes ``partly-sent``: a 4xx refusal
+  is retried like any temporary failure (backoff, ``smtp.max_attempts``; then by the next run), sending
+  the same message to the owed copies *only*, so the rep never gets it twice; a 5xx refusal is recorded
+  with the server's reply and not retried (``--resend`` sends the whole message again, to everyone).
+  Either way the run exits 1 while a copy is missing.
 * **Fatal for the batch** (:class:`~salesreports.errors.DeliveryError`): the login is refused, TLS cannot
   be set up, the server lacks STARTTLS or AUTH: every message would fail the same way.
 * When the server cannot be reached ``max_attempts`` times in a row, the remaining messages are recorded
@@ -47,7 +51,7 @@ import smtplib
 import ssl
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Final, Literal
 
 from salesreports.errors import DeliveryError
@@ -81,6 +85,9 @@ class Parcel:
     data : the message, serialised with CRLF line ends
     message_id : its Message-ID header
     label : how summaries name it (``R002 Gustav Iyer``)
+    copies : the rep already has this message: ``recipients`` are copies still owed (a ``partly-sent``
+        row), each refusal of one leaves the others to go
+    refused : copies refused permanently before, ``(address, reply)`` pairs, kept in the ledger
     """
 
     key: Key
@@ -89,6 +96,8 @@ class Parcel:
     data: bytes
     message_id: str
     label: str = ""
+    copies: bool = False
+    refused: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -103,12 +112,18 @@ class Outcome:
 
 @dataclass
 class Attempt:
-    """The final result of one parcel after all its attempts."""
+    """The final result of one parcel after all its attempts.
+
+    ``owed`` and ``refused`` (``{address: reply}``) are the copies a ``partly-sent`` message still owes
+    (refused temporarily) and those refused permanently.
+    """
 
     parcel: Parcel
     state: State
     attempts: int
     reply: str
+    owed: tuple[str, ...] = ()
+    refused: dict[str, str] = field(default_factory=dict)
 
 
 class _ConnectionError(Exception):
@@ -374,9 +389,13 @@ class SmtpTransport:
                 code, reply = smtp.rcpt(rcpt)
                 if code in (250, 251):
                     continue
-                if i == 0 or code == 421:
+                if (i == 0 and not parcel.copies) or code == 421:
                     return self._refused(f"RCPT {rcpt}", code, reply)
-                refused[rcpt] = f"{code} {_text(reply)}"
+                refused[rcpt] = self.scrub(f"{code} {_text(reply)}")
+            if len(refused) == len(parcel.recipients):  # owed copies only, every one refused: no DATA
+                out = self._refused(f"RCPT {', '.join(refused)}", code, reply, refused)
+                temporary = any(_temporary(r) for r in refused.values())
+                return replace(out, kind="temporary" if temporary else "permanent")
             smtp.putcmd("data")
             code, reply = smtp.getreply()
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
@@ -424,6 +443,27 @@ class SmtpTransport:
         return Outcome(kind, text, False, refused or {})
 
 
+def _settle_copies(item: _Item, outcome: Outcome) -> None:
+    """After a transaction that delivered the message to the rep (now or before): which copies are owed."""
+    targets = (item.current or item.parcel).recipients
+    owed = [a for a, r in outcome.refused.items() if _temporary(r)]
+    refused = {a: r for a, r in outcome.refused.items() if not _temporary(r)}
+    if outcome.kind != "sent":  # nothing was delivered: every target not refused by itself shares the fate
+        rest = [a for a in targets if a not in outcome.refused]
+        if outcome.kind == "temporary":
+            owed += rest
+        else:
+            refused.update(dict.fromkeys(rest, outcome.reply))
+    item.partial = True
+    item.refused.update(refused)
+    item.owed = tuple(owed)
+
+
+def _temporary(reply: str) -> bool:
+    """Whether a recipient's refusal (``"451 4.7.1 ..."``) is temporary."""
+    return reply[:1] == "4"
+
+
 class _StaleConnectionError(Exception):
     """The first command on a reused connection failed: reopen and try once more."""
 
@@ -440,6 +480,10 @@ class _Item:
     seq: int
     parcel: Parcel
     attempts: int = 0
+    refused: dict[str, str] = field(default_factory=dict)  # copies refused permanently
+    partial: bool = False  # the rep has the message: only copies are owed
+    owed: tuple[str, ...] = ()  # copies refused temporarily, still to send
+    current: Parcel | None = None  # what the next transaction sends, when not the parcel itself
 
 
 def deliver(
@@ -474,20 +518,35 @@ def deliver(
     """
     rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
     limiter = RateLimiter(rate_per_minute, clock=clock, sleep=sleep)
-    queue = [_Item(clock(), i, p) for i, p in enumerate(parcels)]
+    queue = [
+        _Item(clock(), i, p, refused=dict(p.refused), partial=p.copies, owed=p.recipients if p.copies else ())
+        for i, p in enumerate(parcels)
+    ]
     done: dict[int, Attempt] = {}
     not_before = clock()
     down = 0  # consecutive connection failures
 
+    def settled(item: _Item, state: State) -> State:
+        """A message the rep has is never again failed or pending: it is partly sent until its copies are."""
+        return "partly-sent" if item.partial and state in ("failed-temporary", "failed-permanent") else state
+
     def finish(item: _Item, state: State, reply: str) -> None:
         queue.remove(item)
-        result = Attempt(item.parcel, state, item.attempts, reply)
+        state = settled(item, state)
+        owed = item.owed if state == "partly-sent" else ()
+        result = Attempt(item.parcel, state, item.attempts, reply, owed, dict(item.refused))
         done[item.seq] = result
         if on_result is not None:
             on_result(result)
 
     def record(item: _Item, state: State, reply: str, *, attempt: bool = False) -> None:
-        if ledger is not None:
+        state = settled(item, state)
+        if ledger is None:
+            return
+        if state in ("sent", "partly-sent"):
+            owed = item.owed if state == "partly-sent" else ()
+            ledger.mark(item.parcel.key, state, reply, attempt=attempt, owed=owed, refused=item.refused)
+        else:
             ledger.mark(item.parcel.key, state, reply, attempt=attempt)
 
     for _ in range(len(parcels) * max_attempts + 1):
@@ -503,7 +562,7 @@ def deliver(
             record(item, "sending", "", attempt=True)
 
         try:
-            outcome = transport.send(item.parcel, before_body=sending)
+            outcome = transport.send(item.current or item.parcel, before_body=sending)
         except _ConnectionError as exc:
             item.attempts += 1
             down += 1
@@ -522,9 +581,16 @@ def deliver(
         down = 0
         item.attempts += 1
         attempt = not outcome.began_body  # began_body: "sending" already counted the attempt
-        if outcome.kind == "sent":
-            record(item, "sent", outcome.reply)
-            finish(item, "sent", outcome.reply)
+        if outcome.kind == "sent" or (item.partial and outcome.kind != "unknown"):
+            _settle_copies(item, outcome)
+            if item.owed and item.attempts < max_attempts:  # retry the owed copies only, never the rep's
+                record(item, "partly-sent", outcome.reply, attempt=attempt)
+                item.current = replace(item.parcel, recipients=item.owed, copies=True)
+                item.due = clock() + backoff_delay(item.attempts, backoff, rng, backoff_cap)
+            else:
+                state: State = "partly-sent" if item.owed or item.refused else "sent"
+                record(item, state, outcome.reply, attempt=attempt)
+                finish(item, state, outcome.reply)
         elif outcome.kind == "unknown":
             record(item, "possibly-sent", outcome.reply)
             finish(item, "possibly-sent", outcome.reply)

@@ -15,6 +15,11 @@ hash of template, context and render settings, so a changed report is a new row)
                       the ``sending`` commit and the ``sent`` commit, or the connection broke after the
                       message's final ``.`` was sent and before the server's reply. Never sent again
                       without ``--resend``.
+``partly-sent``       the server accepted the message for the rep (To) but refused a copy (Cc, the
+                      manager). ``owed`` lists the copies refused temporarily (4xx): a later run sends the
+                      same message to them only, never to the rep again. ``refused`` holds the copies
+                      refused permanently (5xx) with the server's reply: not retried; ``--resend`` sends
+                      the whole message again, to everyone.
 
 Every transition is committed (WAL journal, ``synchronous=FULL``) before the sender moves on, and
 every transition is also appended to an ``events`` table, so ``salesreports send --status`` can show the
@@ -29,9 +34,10 @@ runs :meth:`Ledger.recover`, so a ``sending`` row found then belongs to a dead p
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,15 +57,15 @@ __all__ = [
 ]
 
 FILE: Final = "ledger.sqlite"
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2  # 2: the owed and refused copies of a partly-sent message
 MAX_REPLY: Final = 500
 
-State = Literal["pending", "sending", "sent", "failed-temporary", "failed-permanent", "possibly-sent"]
+State = Literal["pending", "sending", "sent", "failed-temporary", "failed-permanent", "possibly-sent", "partly-sent"]
 STATES: Final[tuple[str, ...]] = get_args(State)
-# States a normal run (re)tries.
-OPEN_STATES: Final = ("pending", "failed-temporary")
-# States that leave a rep without a known delivery after a run (the exit code is 1 when one remains).
-UNSENT_STATES: Final = ("pending", "failed-temporary", "failed-permanent", "possibly-sent")
+# States a normal run (re)tries (a partly-sent row: only its owed copies).
+OPEN_STATES: Final = ("pending", "failed-temporary", "partly-sent")
+# States that leave a recipient without a known delivery after a run (the exit code is 1 when one remains).
+UNSENT_STATES: Final = ("pending", "failed-temporary", "failed-permanent", "possibly-sent", "partly-sent")
 
 Key = tuple[str, str, str]
 """(period, rep_id, report_hash)"""
@@ -77,6 +83,8 @@ CREATE TABLE IF NOT EXISTS deliveries (
     created_at  TEXT NOT NULL,
     updated_at  TEXT NOT NULL,
     sent_at     TEXT NOT NULL DEFAULT '',
+    owed        TEXT NOT NULL DEFAULT '',
+    refused     TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (period, rep_id, report_hash)
 );
 CREATE TABLE IF NOT EXISTS events (
@@ -102,7 +110,11 @@ _COLUMNS = (
     "created_at",
     "updated_at",
     "sent_at",
+    "owed",
+    "refused",
 )
+# columns added after schema 1, with their definition: added to an older ledger when it is opened
+_ADDED = {"owed": "TEXT NOT NULL DEFAULT ''", "refused": "TEXT NOT NULL DEFAULT ''"}
 
 
 @dataclass(frozen=True)
@@ -117,7 +129,9 @@ class Delivery:
     last_reply : the last server reply or error (no secrets)
     message_id : the ``Message-ID`` header, stable per key
     recipients : the envelope recipients, comma-separated
-    created_at, updated_at, sent_at : ISO timestamps (UTC); ``sent_at`` empty until sent
+    created_at, updated_at, sent_at : ISO timestamps (UTC); ``sent_at`` empty until sent (to the rep)
+    owed : the copies (Cc addresses) a ``partly-sent`` message still owes, comma-separated
+    refused : JSON ``{address: reply}`` of the copies refused permanently
     """
 
     period: str
@@ -131,11 +145,26 @@ class Delivery:
     created_at: str = ""
     updated_at: str = ""
     sent_at: str = ""
+    owed: str = ""
+    refused: str = ""
 
     @property
     def key(self) -> Key:
         """``(period, rep_id, report_hash)``."""
         return (self.period, self.rep_id, self.report_hash)
+
+    @property
+    def owed_copies(self) -> tuple[str, ...]:
+        """The addresses of :attr:`owed`."""
+        return tuple(a for a in (x.strip() for x in self.owed.split(",")) if a)
+
+    @property
+    def refused_copies(self) -> dict[str, str]:
+        """The copies refused permanently, ``{address: reply}``."""
+        if not self.refused:
+            return {}
+        found = json.loads(self.refused)
+        return {str(k): str(v) for k, v in found.items()} if isinstance(found, dict) else {}
 
 
 def _now() -> str:
@@ -176,6 +205,10 @@ class Ledger:
                 )
                 raise DeliveryError(msg, file=str(self.path))
             self._db.executescript(_SCHEMA)
+            have = {str(row[1]) for row in self._db.execute("PRAGMA table_info(deliveries)")}
+            for column, definition in _ADDED.items():
+                if column not in have:  # a schema-1 ledger: its rows keep their meaning (nothing owed)
+                    self._db.execute(f"ALTER TABLE deliveries ADD COLUMN {column} {definition}")
             self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         except sqlite3.DatabaseError as exc:
             msg = (
@@ -292,6 +325,8 @@ class Ledger:
         attempt: bool = False,
         message_id: str | None = None,
         recipients: Sequence[str] | None = None,
+        owed: Sequence[str] | None = None,
+        refused: Mapping[str, str] | None = None,
     ) -> Delivery:
         """Move a row to ``state`` (committed before returning).
 
@@ -302,6 +337,7 @@ class Ledger:
         reply : the server's reply or the error (kept as ``last_reply`` when not empty)
         attempt : count one more SMTP attempt (used with ``sending``)
         message_id, recipients : update these columns too (a resend may change the recipients)
+        owed, refused : the copies still owed and those refused permanently (``partly-sent``; empty to clear)
 
         Raises
         ------
@@ -320,12 +356,21 @@ class Ledger:
         if state == "sent":
             sets.append("sent_at = ?")
             args.append(now)
+        elif state == "partly-sent":  # the rep's copy arrived: keep when it first did
+            sets.append("sent_at = CASE WHEN sent_at = '' THEN ? ELSE sent_at END")
+            args.append(now)
         if message_id is not None:
             sets.append("message_id = ?")
             args.append(message_id)
         if recipients is not None:
             sets.append("recipients = ?")
             args.append(", ".join(recipients))
+        if owed is not None:
+            sets.append("owed = ?")
+            args.append(", ".join(owed))
+        if refused is not None:
+            sets.append("refused = ?")
+            args.append(json.dumps(dict(refused), ensure_ascii=False) if refused else "")
         with self._transaction():
             cur = self._db.execute(
                 f"UPDATE deliveries SET {', '.join(sets)} WHERE period = ? AND rep_id = ? AND report_hash = ?",

@@ -33,8 +33,10 @@ import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from email import policy
+from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage
+from email.policy import Policy
 from email.utils import format_datetime, make_msgid
 from functools import cache
 from pathlib import Path
@@ -54,6 +56,8 @@ from salesreports.mail.recipients import (
     one_line,
 )
 from salesreports.params import Config
+from salesreports.text import FSI, PDI, isolate
+from salesreports.text import one_line as text_one_line
 
 __all__ = ["CHART_MIME", "HTML_BUDGET", "BuiltMail", "build_message", "chart_png", "message_id", "notebook_charts"]
 
@@ -91,6 +95,30 @@ TEST_PREFIX: Final = "[TEST] "
 _SMTP = policy.SMTP.clone(max_line_length=78)
 
 
+class _Subject(str):
+    """A Subject value that folds itself into RFC 2047 encoded words that decode to exactly its text.
+
+    The email policy's own folder drops the space between two encoded words (``Ünïcödé名前 😀`` arrived
+    as ``Ünïcödé名前😀``): whitespace *between* encoded words is not part of the decoded text (RFC 2047,
+    6.2). Here the whole subject is one run of UTF-8 encoded words, every space inside one, folded at the
+    policy's line length. The policy calls :meth:`fold` of a value with a ``name`` (the header-object
+    protocol of :mod:`email.policy`); reading the header gives the text back unchanged.
+    """
+
+    name = "Subject"
+
+    def fold(self, *, policy: Policy) -> str:
+        """The header line(s), ending with the policy's line separator."""
+        width = policy.max_line_length or 78
+        encoded = Header(str(self), "utf-8", maxlinelen=width, header_name=self.name).encode(linesep="\n")
+        return f"{self.name}: {encoded.replace(chr(10), policy.linesep)}{policy.linesep}"
+
+
+def _subject_header(text: str) -> str:
+    """The Subject header value: an ASCII subject as is, any other as a :class:`_Subject` (see there)."""
+    return text if text.isascii() and "=?" not in text else _Subject(text)
+
+
 def _url(config: Config, key: str, value: str, schemes: Sequence[str]) -> str:
     parsed = urllib.parse.urlsplit(value)
     if parsed.scheme not in schemes or LINEBREAK.search(value) or re.search(r"\s|[<>\"]", value):
@@ -121,6 +149,20 @@ def _format_template(config: Config, key: str, template: str, values: Mapping[st
             )
             raise ConfigError(msg, key=f"mail.{key}")
     return template.format_map(dict(values))
+
+
+def _subject(text: str, limit: int = 200) -> str:
+    """A Subject on one line, cut to ``limit``, keeping the isolates (FSI…PDI) around its data strings.
+
+    The values of the subject template are isolated (:func:`salesreports.text.isolate`), so that a
+    right-to-left name never reorders the words and numbers beside it in a mail client's list.
+    """
+    text = " ".join(text_one_line(text).split())
+    if len(text) > limit:
+        text = text[: limit - 1].rstrip() + "…"
+        if text.count(FSI) > text.count(PDI):
+            text += PDI
+    return text
 
 
 def _digest(*parts: str) -> str:
@@ -490,7 +532,7 @@ def build_message(
     ConfigError
         Invalid ``mail`` settings (sender, subject template, URLs).
     """
-    from salesreports.paths import slug
+    from salesreports.paths import slug, unique_names
 
     c = candidate
     if not c.ready or c.to is None:
@@ -503,22 +545,22 @@ def build_message(
         values = {
             "period_title": selection.period_title,
             "period": selection.period,
-            "name": c.name,
-            "rep_id": one_line(c.rep_id, 60),
-            "team": c.team,
-            "company": one_line(selection.company, 120),
+            "name": isolate(c.name),
+            "rep_id": isolate(one_line(c.rep_id, 60)),
+            "team": isolate(c.team),
+            "company": isolate(one_line(selection.company, 120)),
         }
-        subject = one_line(_format_template(config, "subject", m.subject, values, SUBJECT_FIELDS), 200)
+        subject = _subject(_format_template(config, "subject", m.subject, values, SUBJECT_FIELDS))
     else:
         values = {
-            "title": c.name,
+            "title": "Company summary" if c.kind != "team" else f"Team {isolate(c.team)} summary",
             "period_title": selection.period_title,
             "period": selection.period,
-            "team": c.team,
-            "company": one_line(selection.company, 120),
+            "team": isolate(c.team),
+            "company": isolate(one_line(selection.company, 120)),
         }
         template = m.summary_subject
-        subject = one_line(_format_template(config, "summary_subject", template, values, SUMMARY_FIELDS), 200)
+        subject = _subject(_format_template(config, "summary_subject", template, values, SUMMARY_FIELDS))
     unsubscribe = _url(config, "unsubscribe", m.unsubscribe, ("https", "http", "mailto")) if m.unsubscribe else ""
     link = ""
     if m.report_link:
@@ -547,18 +589,23 @@ def build_message(
 
     charts = []
     images: list[tuple[bytes, str, str]] = []
-    for i, payload in enumerate(notebook_charts(c.files["ipynb"]), start=1):
+    payloads = notebook_charts(c.files["ipynb"])
+    names = unique_names(
+        [(str(i), str(p.get("name") or f"chart-{i}")) for i, p in enumerate(payloads, start=1)], max_len=40
+    )
+    for i, payload in enumerate(payloads, start=1):
         png, width, height = chart_png(payload["spec"])
-        name = slug(str(payload.get("name") or f"chart-{i}"))[:40]
+        name = names[(str(i), str(payload.get("name") or f"chart-{i}"))]
         cid = f"{name}.{_digest(mid, str(i))[:12]}@{domain}"
         alt = one_line(payload.get("alt") or f"Chart {i}", TEXT_LIMIT)
         charts.append({"cid": cid, "width": width, "height": height, "alt": alt})
         images.append((png, cid, f"{name}.png"))
     pdf = c.files.get("pdf") if m.attach_pdf else None
+    folder = c.file_name or slug(c.rep_id)  # the report's folder: unique in the period, case ignored
     if c.kind == "rep":
-        attachment = f"scorecard-{slug(selection.period)}-{slug(c.rep_id)}.pdf" if pdf else ""
+        attachment = f"scorecard-{slug(selection.period)}-{folder}.pdf" if pdf else ""
     elif c.kind == "team":
-        attachment = f"team-summary-{slug(selection.period)}-{slug(c.team)}.pdf" if pdf else ""
+        attachment = f"team-summary-{slug(selection.period)}-{folder.removeprefix('team-')}.pdf" if pdf else ""
     else:
         attachment = f"company-summary-{slug(selection.period)}.pdf" if pdf else ""
 
@@ -595,7 +642,7 @@ def build_message(
         msg_["Cc"] = [r.header() for r in cc]
     if reply_to:
         msg_["Reply-To"] = Address(display_name=reply_to[0], addr_spec=reply_to[1])
-    msg_["Subject"] = subject
+    msg_["Subject"] = _subject_header(subject)
     msg_["Date"] = format_datetime(now or dt.datetime.now(dt.UTC).astimezone())
     msg_["Message-ID"] = mid
     msg_["Auto-Submitted"] = "auto-generated"

@@ -34,7 +34,7 @@ from email.utils import parseaddr
 from pathlib import Path
 from typing import Any, Final
 
-from salesreports.errors import ConfigError, DeliveryError, ParamsError, close_matches
+from salesreports.errors import ConfigError, DeliveryError, ParamsError, SalesReportsError, close_matches
 from salesreports.params import Config
 
 __all__ = [
@@ -181,7 +181,9 @@ class Candidate:
 
     ``kind`` is ``rep`` (a scorecard; ``rep_id`` is the rep), ``team`` (a team summary for its manager) or
     ``company`` (the company summary for leadership); for the last two ``rep_id`` is the manifest key
-    (``team/North``), the id of the ledger row and the ``.eml`` file.
+    (``team/North``), the id of the ledger row. ``file_name`` is the report's folder in the period
+    (:func:`salesreports.paths.folder_names`: unique even when case is ignored), the stem of its ``.eml``
+    file and its PDF attachment.
     """
 
     rep_id: str
@@ -198,6 +200,7 @@ class Candidate:
     state: str = ""
     problem: str = ""
     note: str = ""
+    file_name: str = ""  # the report's folder name: the stem of its .eml file and attachment
 
     @property
     def ready(self) -> bool:
@@ -234,7 +237,29 @@ def default_period(config: Config) -> str:
     if not found:
         msg = f"no reports in {root} (no */manifest.json). Fix: run `salesreports run` first, then send."
         raise DeliveryError(msg, folder=str(root))
-    return found[-1]
+    return max(found, key=_newest)
+
+
+def _canonical(period: str) -> str:
+    """A period as its folder is named (``2026-q3`` -> ``2026-Q3``); text that is no period stays as given."""
+    from salesreports.metrics.periods import parse_period
+
+    try:
+        return parse_period(period).label
+    except SalesReportsError:
+        return period
+
+
+def _newest(folder: str) -> tuple[int, int, str]:
+    """Sort key of a period folder: by its last month, then a month before a quarter or year ending in it
+    (the monthly cycle's folder is the newest); a folder that is no period label sorts first."""
+    from salesreports.metrics.periods import parse_period
+
+    try:
+        period = parse_period(folder)
+    except SalesReportsError:
+        return (-1, 0, folder)
+    return (period.end.ordinal, -len(period.months), folder)
 
 
 def check_audience(audience: Sequence[str]) -> tuple[str, ...]:
@@ -282,10 +307,10 @@ def select_reports(
     ConfigError
         An entry of ``mail.leadership`` or ``teams.<team>.manager_email`` is not one address.
     """
-    from salesreports.paths import slug
+    from salesreports.paths import folder_names, slug
     from salesreports.run.manifest import FILE, load_manifest
 
-    label = period or default_period(config)
+    label = _canonical(period) if period else default_period(config)
     folder = config.output_path / slug(label)
     if not (folder / FILE).exists():
         have = (
@@ -317,6 +342,14 @@ def select_reports(
         out.extend(_summary(config, folder, e) for e in summaries if str(e.get("id")) != COMPANY)
     if "leadership" in wanted:
         out.extend(_summary(config, folder, e) for e in summaries if str(e.get("id")) == COMPANY)
+    every = [e for e in manifest.reports.values() if e.get("kind") in ("rep", "team")]
+    names = folder_names(
+        [str(e.get("id")) for e in every if e.get("kind") == "rep"],
+        [str(e.get("id")) for e in every if e.get("kind") == "team"],
+    )
+    for c in out:  # the report's folder (folder_names, kept in the manifest): collision-free file names
+        kind = "rep" if c.kind == "rep" else "team"
+        c.file_name = str(c.entry.get("folder") or names[(kind, str(c.entry.get("id")))])
     return Selection(label, manifest.period_title or label, folder, manifest.company or config.company, out)
 
 

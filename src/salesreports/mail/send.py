@@ -1,7 +1,8 @@
 """Sending scorecard emails: the dry run, the SMTP send loop and its ledger decisions.
 
 ``send_reports`` is what ``salesreports send`` runs. By default it is a **dry run**: every message is
-written as ``<outbox>/<period>/<rep>.eml`` (a summary: ``team_<team>-<hash>.eml``) for review and nothing
+written as ``<outbox>/<period>/<folder>.eml`` for review (``<folder>``: the report's folder in the period,
+e.g. ``R007`` or ``team-North``, unique even on a case-insensitive file system) and nothing
 is sent. With ``send=True`` the
 messages go out over SMTP (:mod:`salesreports.mail.delivery`) and each step is recorded in the delivery
 ledger (:mod:`salesreports.mail.ledger`, ``<outbox>/ledger.sqlite``). ``test_to`` sends every message to
@@ -10,7 +11,10 @@ one address instead, with ``[TEST]`` in the subject, and records nothing in the 
 A re-run sends only what was not sent: a row ``sent`` or ``possibly-sent`` for the same report hash is
 skipped; so is a *changed* report (new hash) of a rep who already got the period's scorecard, unless
 ``resend=True``. ``failed-temporary`` and ``pending`` rows are tried again; ``failed-permanent`` only with
-``resend``. See :mod:`salesreports.mail.delivery` for the crash-safety guarantee.
+``resend``. A ``partly-sent`` row (the rep got the message, a Cc copy was refused) sends the same message
+to the copies refused temporarily only, never to the rep again; copies refused permanently are not
+retried, and the run exits 1 while any copy is missing. See :mod:`salesreports.mail.delivery` for the
+crash-safety guarantee.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ FAILING: Final = frozenset(
         "invalid address",
         "incomplete report",
         "pending",
+        "partly-sent",
         "error",
     }
 )
@@ -93,6 +98,10 @@ def _decide(rows: Sequence[Any], report_hash: str, resend: bool) -> tuple[bool, 
     if current is not None:
         if current.state in ("pending", "failed-temporary"):
             return True, "", f"retry after {current.state} ({current.attempts} attempt(s))"
+        if current.state == "partly-sent":
+            if current.owed_copies:
+                return True, "", f"only the copy to {', '.join(current.owed_copies)}, refused temporarily before"
+            return False, "partly-sent", _copies_detail((), current.refused_copies)
         if current.state == "sent":
             return False, "already sent", f"sent {current.sent_at}"
         if current.state in ("possibly-sent", "sending"):
@@ -102,11 +111,24 @@ def _decide(rows: Sequence[Any], report_hash: str, resend: bool) -> tuple[bool, 
                 ("interrupted during SMTP: check whether it arrived; --resend sends it again"),
             )
         return False, current.state, f"{current.last_reply} (--resend tries again)"
-    earlier = [r for r in rows if r.state in ("sent", "possibly-sent", "sending")]
+    earlier = [r for r in rows if r.state in ("sent", "possibly-sent", "sending", "partly-sent")]
     if earlier:
         when = earlier[-1].sent_at or earlier[-1].updated_at
         return False, "not resent", f"the report changed after it was sent ({when}); --resend sends the new one"
     return True, "", ""
+
+
+def _copies_detail(owed: Sequence[str], refused: dict[str, str]) -> str:
+    """What a ``partly-sent`` row says: the rep has the message; which copies are owed or refused."""
+    parts = ["the rep's copy was delivered"]
+    if owed:
+        parts.append(f"the copy to {', '.join(owed)} was refused temporarily: the next run sends it (only it)")
+    for address, reply in refused.items():
+        parts.append(
+            f"the copy to {address} was refused permanently ({reply}): not retried; fix the address, then "
+            "--resend sends the whole message again, to the rep too"
+        )
+    return "; ".join(parts)
 
 
 def send_reports(
@@ -187,7 +209,7 @@ def _dry_run(
     test_to: str | None,
 ) -> None:
     from salesreports.mail.ledger import Ledger
-    from salesreports.paths import atomic_write_bytes, slug
+    from salesreports.paths import atomic_write_bytes, inside
 
     assert summary.outbox is not None
     assert summary.ledger is not None
@@ -200,7 +222,8 @@ def _dry_run(
             except DeliveryError as exc:
                 add(MailRow(c.rep_id, c.name, to, "error", str(exc)))
                 continue
-            path = atomic_write_bytes(summary.outbox / f"{slug(c.rep_id)}{'.test' if test_to else ''}.eml", built.data)
+            name = f"{c.file_name}{'.test' if test_to else ''}.eml"
+            path = atomic_write_bytes(inside(summary.outbox, name), built.data)
             others = built.recipients[1:]
             label = "with Cc " if c.kind == "rep" else "also to "
             detail = "; ".join(d for d in (label + ", ".join(others) if others else "", c.note) if d)
@@ -212,7 +235,7 @@ def _dry_run(
                     d
                     for d in (
                         detail,
-                        "--send would send it" if go else f"--send skips it: {state}" + (f" ({why})" if why else ""),
+                        ("--send would send it" if go else f"--send skips it: {state}") + (f" ({why})" if why else ""),
                     )
                     if d
                 )
@@ -264,12 +287,24 @@ def _send(
                 add(MailRow(c.rep_id, c.name, to, "error", str(exc)))
                 continue
             key = (sel.period, c.rep_id, c.report_hash)
+            label = f"{c.rep_id} {c.name}"
+            built[c.rep_id] = one
             if ledger is not None:
                 existing = ledger.add(key, message_id=one.message_id, recipients=one.recipients)
+                if existing.state == "partly-sent" and not resend:  # the same message, to the owed copies only
+                    owed, refused = existing.owed_copies, tuple(existing.refused_copies.items())
+                    parcels.append(Parcel(key, one.sender, owed, one.data, one.message_id, label, True, refused))
+                    continue
                 if existing.state != "pending":
-                    ledger.mark(key, "pending", "resend requested" if resend else "retry", recipients=one.recipients)
-            built[c.rep_id] = one
-            parcels.append(Parcel(key, one.sender, one.recipients, one.data, one.message_id, f"{c.rep_id} {c.name}"))
+                    ledger.mark(
+                        key,
+                        "pending",
+                        "resend requested" if resend else "retry",
+                        recipients=one.recipients,
+                        owed=(),
+                        refused={},
+                    )
+            parcels.append(Parcel(key, one.sender, one.recipients, one.data, one.message_id, label))
 
         def done(result: Attempt) -> None:
             one = built[result.parcel.key[1]]
@@ -278,6 +313,8 @@ def _send(
             if test_to and state == "sent":
                 state = "test sent"
             detail = result.reply
+            if state == "partly-sent":
+                detail = f"{_copies_detail(result.owed, result.refused)} ({result.reply})"
             if c.note:
                 detail = f"{detail}; {c.note}" if detail else c.note
             add(

@@ -42,7 +42,7 @@ from salesreports.metrics.measures import (
     OUTSIZED,
     data_ends,
 )
-from salesreports.metrics.periods import GRAINS, of_grain
+from salesreports.metrics.periods import GRAINS, of_grain, parse_period
 
 if TYPE_CHECKING:
     from salesreports.metrics.kpis import Kpi
@@ -135,17 +135,22 @@ class KpiTable:
         ----------
         entity_id : rep id, team name, or ``"company"``
         kpi : KPI name
-        period : a period label (``2026-10``, ``2026-Q4``, ``2026-10-YTD``, ``2026-10-T12M``) or a Period
+        period : a period label (``2026-10``, ``2026-Q4``, ``2026``, ``2026-11-QTD``, ``2026-10-YTD``,
+            ``2026-10-T12M``) or a Period
         entity_type : ``rep``, ``team`` or ``company``
         """
-        label = period.label if not isinstance(period, str) else period
+        p = parse_period(period) if isinstance(period, str) else period
+        label = p.label
         v = self.values
-        hit = v[(v["entity_id"] == entity_id) & (v["kpi"] == kpi) & (v["period"] == label)]
+        # by the row holding the period's figure, so that every label finds it: 2026 (the year to date at
+        # December), 2026-q3, 2026-09-QTD (the whole quarter), as well as the labels the table writes
+        at = (v["grain"] == p.kpi_grain) & (v["period_end"] == str(p.end))
+        hit = v[(v["entity_id"] == entity_id) & (v["kpi"] == kpi) & at]
         hit = hit[hit["entity_type"] == entity_type]
         if len(hit):
             return float(hit["value"].iloc[0]), str(hit["reason"].iloc[0])
         first = str(self.grid.months[0])
-        if label[:7] < first:
+        if str(p.end) < first:
             return float("nan"), f"the data starts in {first}"
         return float("nan"), f"no {entity_type} '{entity_id}' or KPI '{kpi}' in {label}"
 

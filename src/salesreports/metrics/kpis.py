@@ -144,6 +144,16 @@ class Kpi:
             return self.numerator.names | self.denominator.names
         return frozenset()
 
+    def shown_grain(self, period_grain: str = "month") -> str:
+        """The grain of this KPI's tile on a page of a period whose figures have ``period_grain``
+        (:attr:`Period.kpi_grain <salesreports.metrics.periods.Period.kpi_grain>`): a monthly page shows
+        :attr:`tile_grain`, a quarter's or year's page every KPI over the whole quarter or year."""
+        return self.tile_grain if period_grain == "month" else period_grain
+
+    def shown_note(self, period_grain: str = "month") -> str:
+        """:attr:`tile_note` when the tile shows :attr:`tile_grain` (the note describes that span), else ""."""
+        return self.tile_note if self.shown_grain(period_grain) == self.tile_grain else ""
+
     def format_value(self, value: float | None, currency: str = "$") -> str:
         """Format a value for people: ``$12,345``, ``34.5%``, ``12``, ``45 days``."""
         return format_value(value, self.format, currency)

@@ -16,10 +16,17 @@ import pandas as pd
 
 from salesreports.errors import ParamsError
 
-__all__ = ["GRAINS", "Period", "month_range", "parse_period", "parse_periods"]
+__all__ = ["GRAINS", "REPORT_GRAINS", "Period", "month_range", "parse_period", "parse_periods", "report_period"]
 
 Grain = Literal["month", "quarter", "year", "ytd", "t12m"]
 GRAINS: tuple[Grain, ...] = ("month", "quarter", "ytd", "t12m")
+REPORT_GRAINS: tuple[Grain, ...] = ("month", "quarter", "year", "ytd")
+"""The grains a scorecard can be run for: a month, a quarter (or one to date), a year (or one to date)."""
+# the engine grain whose row at a period's last month holds the figure over the whole period: a quarter is
+# the engine's quarter (to date) at its last month, a year its year to date at December
+_KPI_GRAIN: dict[str, str] = {"month": "month", "quarter": "quarter", "year": "ytd", "ytd": "ytd", "t12m": "t12m"}
+# months back to the previous period of each grain (the quarter before, the year before)
+_STEP: dict[str, int] = {"month": 1, "quarter": 3, "year": 12, "ytd": 12, "t12m": 12}
 
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 _QUARTER = re.compile(r"^(\d{4})-Q([1-4])$", re.IGNORECASE)
@@ -54,11 +61,27 @@ class Period:
         if self.grain == "month":
             return end.strftime("%B %Y")
         if self.grain == "quarter":
-            return f"Q{self.end.quarter} {self.end.year}" + (" to date" if self.end.month % 3 else "")
+            return f"Q{self.end.quarter} {self.end.year}" + (f" to date ({self.span})" if self.end.month % 3 else "")
         if self.grain == "year":
             return str(self.end.year)
         start = self.start.to_timestamp()
         return f"{start.strftime('%b %Y')} – {end.strftime('%b %Y')}"
+
+    @property
+    def span(self) -> str:
+        """Its months, short: Oct–Nov, Oct (one month), Jan–Dec."""
+        first, last = self.start.strftime("%b"), self.end.strftime("%b")
+        return first if self.start == self.end else f"{first}–{last}"
+
+    @property
+    def kpi_grain(self) -> str:
+        """The engine grain whose row at :attr:`end` is the figure over the whole period (a year: ``ytd``)."""
+        return _KPI_GRAIN[self.grain]
+
+    @property
+    def is_review(self) -> bool:
+        """True for a quarter or a year (to date or whole): a review scorecard rather than a monthly one."""
+        return self.grain in ("quarter", "year", "ytd")
 
     @property
     def months(self) -> list[pd.Period]:
@@ -80,16 +103,18 @@ class Period:
         """Number of days in the span."""
         return int((self.last_day - self.first_day).days) + 1
 
+    def shifted(self, months: int) -> Period:
+        """The same span ``months`` earlier (a quarter to date stays one: 2026-11-QTD -> 2026-08-QTD)."""
+        return Period(self.start - months, self.end - months, self.grain)
+
     def previous(self) -> Period:
-        """The period of the same grain just before this one."""
-        n = len(self.months) if self.grain not in ("ytd",) else 12
-        if self.grain == "ytd":
-            return of_grain("ytd", self.end - 12)
-        return of_grain(self.grain, self.end - n)
+        """The period just before, "the last review": the month, quarter (the same months of it when to date)
+        or year before; a year to date or trailing 12 months -> the same months a year earlier."""
+        return self.shifted(_STEP[self.grain])
 
     def last_year(self) -> Period:
         """The same period one year earlier."""
-        return of_grain(self.grain, self.end - 12)
+        return self.shifted(12)
 
     def __str__(self) -> str:
         return self.label
@@ -136,6 +161,41 @@ def parse_period(text: str) -> Period:
         "2026-10-YTD, 2026-10-T12M, a quarter to date 2026-11-QTD, or a range of months 2026-08..2026-10."
     )
     raise ParamsError(msg, value=text)
+
+
+def report_period(period: Period, first: pd.Period, last: pd.Period) -> Period:
+    """Check that a scorecard can be made for ``period`` from data covering months ``first`` to ``last``.
+
+    A quarter or year the data has not finished is refused, never shown as if whole: the message names the
+    period to date to pass instead (2026-11-QTD, "Q4 2026 to date (Oct–Nov)").
+
+    Raises
+    ------
+    ParamsError
+        A trailing 12 months, a period ending after the data or before it starts.
+    """
+    if period.grain not in REPORT_GRAINS:
+        msg = (
+            f"'{period.label}' ({period.title}) is not a report period. Fix: pass a month 2026-10, a quarter "
+            "2026-Q4, a year 2026, or a quarter or year to date 2026-11-QTD, 2026-11-YTD."
+        )
+        raise ParamsError(msg, period=period.label)
+    if period.end > last and period.start <= last and period.grain in ("quarter", "year"):
+        to_date = Period(period.start, last, "quarter" if period.grain == "quarter" else "ytd")
+        msg = (
+            f"{period.title} is not over in the data: it ends in {last.strftime('%B %Y')}. A partial "
+            f"{period.grain} is not shown as a whole one. Fix: pass --period {to_date.label} for "
+            f"{to_date.title if period.grain == 'quarter' else f'{period.end.year} to date ({to_date.span})'}, "
+            f"or a {period.grain} the data covers."
+        )
+        raise ParamsError(msg, period=period.label)
+    if not first <= period.end <= last:
+        msg = (
+            f"there is no data for {period.title}: the data covers {first} to {last}. "
+            f"Fix: pass a period in that range, e.g. --period {last}."
+        )
+        raise ParamsError(msg, period=period.label)
+    return period
 
 
 def month_range(first: str, last: str) -> list[Period]:

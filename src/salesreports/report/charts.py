@@ -27,6 +27,7 @@ import pandas as pd
 from salesreports.errors import TemplateError
 from salesreports.metrics.kpis import Kpi, format_value, get
 from salesreports.report import theme
+from salesreports.text import one_line
 
 __all__ = [
     "ACTIVITY_TYPES",
@@ -39,6 +40,7 @@ __all__ = [
     "goal_progress",
     "leaderboard_bars",
     "ramp",
+    "review_trend",
     "tooltip_format",
     "trend",
 ]
@@ -153,6 +155,53 @@ def trend(frame: pd.DataFrame, kpi: str, *, label: str = "This rep", title: str 
     hollow_note = "Hollow points: still maturing (see their tooltip)."
     subtitle = f"{subtitle} {hollow_note}" if has_band else hollow_note
     return _layer(layers, rows, heading, subtitle=subtitle)
+
+
+def review_trend(
+    frame: pd.DataFrame, kpi: str, *, now: str, before: str, title: str | None = None
+) -> alt.TopLevelMixin:
+    """A KPI month by month over a quarter or year, against the same months a year earlier.
+
+    Parameters
+    ----------
+    frame
+        Columns ``month`` (its name, e.g. 'Jul', in order), ``value`` (this period) and ``last_year`` (the
+        same month a year earlier); one row per month of the period.
+    kpi
+        The KPI's name in the registry (title, axis format).
+    now, before
+        The legend entries of ``value`` and ``last_year`` ("Q3 2026", "Q3 2025").
+    title
+        Overrides the default title (``"<KPI label> by month"``).
+
+    Raises
+    ------
+    TemplateError
+        A column is missing. ``UnknownKpiError`` for an unknown KPI.
+    """
+    k = _kpi(kpi)
+    _require(frame, ("month", "value", "last_year"), "review_trend")
+    heading = title or f"{k.label} by month"
+    rows = _records(frame, ("month", "value", "last_year"))
+    if not rows or _all_missing(rows, ("value", "last_year")):
+        return _no_data(heading, "No values for these months.")
+    now, before = _short(now), _short(before)
+    color = _series_colors([now, before], [theme.PRIMARY, theme.MUTED])
+    x = alt.X("month:O", sort=[str(r["month"]) for r in rows], title=None, axis=alt.Axis(labelAngle=0))
+    y_axis = _kpi_axis(k)
+    tfmt = tooltip_format(k)
+    tooltip = [
+        alt.Tooltip("month:O", title="Month"),
+        alt.Tooltip("value:Q", title=now, format=tfmt),
+        alt.Tooltip("last_year:Q", title=before, format=tfmt),
+    ]
+    earlier = alt.Chart().mark_line(strokeDash=[5, 3], strokeWidth=2, point=True, invalid=_INVALID)
+    own = alt.Chart().mark_line(point=True, invalid=_INVALID)
+    layers = [
+        color(earlier.encode(x=x, y=alt.Y("last_year:Q", axis=y_axis)), before),
+        color(own.encode(x=x, y=alt.Y("value:Q", axis=y_axis), tooltip=tooltip), now),
+    ]
+    return _layer(layers, rows, heading, subtitle=f"Dashed: the same months of {before}.")
 
 
 def funnel(frame: pd.DataFrame, *, title: str = "Sales funnel") -> alt.TopLevelMixin:
@@ -562,7 +611,8 @@ def _require(frame: pd.DataFrame, columns: Sequence[str], builder: str) -> None:
 
 
 def _clean(value: Any) -> Any:
-    """A JSON-safe Python value: NaN/NaT/None -> None, numpy scalars -> Python, dates -> ISO text."""
+    """A JSON-safe Python value: NaN/NaT/None -> None, numpy scalars -> Python, dates -> ISO text, text on one
+    clean line."""
     if value is None or value is pd.NaT:
         return None
     if isinstance(value, (pd.Timestamp, dt.date)):
@@ -573,14 +623,16 @@ def _clean(value: Any) -> Any:
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
         return None
-    if isinstance(value, (bool, int, float, str)):
+    if isinstance(value, str):
+        return one_line(value)  # the spec's text rule (vega.safe_spec), also inside the expressions built here
+    if isinstance(value, (bool, int, float)):
         return value
     try:
         if pd.isna(value):
             return None
     except (TypeError, ValueError):
         pass
-    return str(value)
+    return one_line(value)
 
 
 LABEL_CHARS = 32
@@ -591,8 +643,11 @@ def _short(text: str, limit: int = LABEL_CHARS) -> str:
 
     Vega's own label truncation cuts UTF-16 units and can split an emoji into half a surrogate pair, which
     vl-convert cannot measure (the whole report then fails). So the theme turns Vega's truncation off
-    (``labelLimit: 0``) and every label from data is cut here instead.
+    (``labelLimit: 0``) and every label from data is cut here instead, on one clean line
+    (:func:`salesreports.text.one_line`, the rule of :func:`salesreports.report.vega.safe_spec`): a label
+    also goes into expressions (a series' name), where a later walk of the spec cannot reach it.
     """
+    text = one_line(text)
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 

@@ -13,6 +13,10 @@ keys (``context["kpis"]``): Arrow tables as :mod:`salesreports.report.scope` bui
 reps, sliced without copying), pandas DataFrames as :func:`read_context` reads them; a value that is
 not available is null (NaN in pandas), never 0. :func:`records` turns either into row dicts.
 
+Every string written, in the JSON and in the tables, goes through :func:`salesreports.text.clean` first:
+this is where data (names, feedback, goal and company names from settings) enters a report, so no control
+character, lone surrogate or stray isolate terminator reaches the notebook, its HTML, SVG, PDF or email.
+
 Writing is idempotent: a file whose content did not change is left alone (its time stamp too), and
 :func:`write_context` returns a hash of the content, without the ``generated_at`` stamp, that the
 runner uses to skip unchanged reports.
@@ -31,6 +35,7 @@ import pandas as pd
 
 from salesreports.errors import ParamsError
 from salesreports.paths import atomic_write_bytes
+from salesreports.text import clean, clean_all
 
 __all__ = ["TABLES", "context_files", "plain", "read_context", "records", "write_context"]
 
@@ -50,7 +55,26 @@ def _arrow(table: Any) -> Any:
         table = pa.Table.from_pandas(table.reset_index(drop=True), preserve_index=False)
     elif not isinstance(table, pa.Table):
         table = pa.Table.from_pylist(list(table))
-    return table.replace_schema_metadata(None)  # no library versions in the files
+    return _clean_strings(table.replace_schema_metadata(None))  # no library versions in the files
+
+
+# RE2 (Arrow) spelling of what salesreports.text.clean changes: most tables have no such text, and are not copied
+_UNCLEAN_RE2 = r"[\x00-\x08\x0b-\x1f\x7f-\x{9f}\x{2028}\x{2029}\x{2069}\x{fffe}\x{ffff}]"
+
+
+def _clean_strings(table: Any) -> Any:
+    """The table with :func:`salesreports.text.clean` applied to its string columns (only where it changes)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    for i, column in enumerate(table.columns):
+        if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+            continue
+        if not pc.any(pc.match_substring_regex(column, _UNCLEAN_RE2)).as_py():
+            continue
+        values = [None if v is None else clean(v) for v in column.to_pylist()]
+        table = table.set_column(i, table.field(i), pa.array(values, type=column.type))
+    return table
 
 
 def _parquet(table: Any) -> bytes:
@@ -107,7 +131,7 @@ def write_context(context: Mapping[str, Any], path: Path) -> str:
     Files whose content is unchanged are not rewritten, so a rerun leaves them (and their time
     stamps) alone. The hash leaves out the ``generated_at`` stamp.
     """
-    body = {k: v for k, v in context.items() if k not in TABLES}
+    body = clean_all({k: v for k, v in context.items() if k not in TABLES})
     stamp = body.pop(STAMP, None)
     tables = {k: _arrow(context[k]) for k in TABLES if context.get(k) is not None}
     body["tables"] = {name: f"{name}.parquet" for name in tables}

@@ -30,6 +30,7 @@ from typing import Any, Final, Literal
 from salesreports.errors import TemplateError, close_matches
 from salesreports.metrics.kpis import FORMATS, format_value, registry
 from salesreports.report import theme
+from salesreports.text import clean
 
 __all__ = [
     "BATCH_ENV",
@@ -59,9 +60,6 @@ Direction = Literal["good", "bad", "neutral"]
 CalloutKind = Literal["info", "good", "warn"]
 Status = Literal["achieved", "ahead", "on track", "at risk", "missed"]
 BADGE_KINDS: Final = ("good", "bad", "neutral", "info", "warn", *theme.STATUSES)
-
-# C0/C1 control characters (except tab and newline) are never meaningful in a report and break XML/PDF.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 def in_batch() -> bool:
@@ -146,13 +144,17 @@ class Chart:
     ) -> dict[str, Any]:
         data = self.bundle()
         if not in_batch():
-            from salesreports.report.vega import spec_to_svg
+            from salesreports.report.vega import lab_spec, spec_to_svg
 
-            data["image/svg+xml"] = spec_to_svg(self.spec)
+            data["image/svg+xml"] = spec_to_svg(self.spec)  # what the page shows; the fallback elsewhere
+            data[LAB_MIME] = lab_spec(self.spec)  # JupyterLab draws it live: tooltips, hover
         return data
 
     def __repr__(self) -> str:
         return f"Chart {self.name}: {self.alt}"
+
+
+LAB_MIME: Final = "application/vnd.vegalite.v5+json"  # the newest Vega-Lite JupyterLab 4 renders
 
 
 class Charts(tuple[Chart, ...]):
@@ -199,7 +201,9 @@ def chart(chart: Any, alt: str, name: str = "", *, table: Html | None = None) ->
     else:
         msg = f"display.chart(): expected an altair chart or a Vega-Lite dict, got {type(chart).__name__}."
         raise TemplateError(msg, chart=name)
-    return Chart(spec=spec, alt=text, name=_slug(name or text), table=table)
+    from salesreports.report.vega import safe_spec  # the one rule for text in a spec: page, live chart, PNG
+
+    return Chart(spec=safe_spec(spec), alt=text, name=_slug(name or text), table=table)
 
 
 # -- tiles ---------------------------------------------------------------------------------------------------
@@ -605,12 +609,9 @@ def ordinal(value: float) -> str:
 
 
 def _clean(value: Any) -> str:
-    """Text safe for HTML, XML and PDF: no control characters, no lone surrogates."""
-    text = "" if value is None else str(value)
-    text = _CONTROL.sub("", text)
-    if any("\ud800" <= ch <= "\udfff" for ch in text):
-        text = text.encode("utf-8", "replace").decode("utf-8")
-    return text
+    """Text safe for HTML, XML and PDF (:func:`salesreports.text.clean`: no control characters, no lone
+    surrogates)."""
+    return clean(value)
 
 
 def _esc(value: Any) -> str:

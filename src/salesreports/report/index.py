@@ -30,6 +30,7 @@ from salesreports import __version__
 from salesreports.errors import RenderError
 from salesreports.metrics.kpis import format_value, registry
 from salesreports.report.render import atomic_write, format_timestamp, json_for_script
+from salesreports.text import clean
 
 __all__ = ["STATUSES", "write_index"]
 
@@ -204,10 +205,8 @@ def _href(path: Any, base: Path) -> str | None:
 
 
 def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    text = re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", "", str(value))
-    return text.encode("utf-8", "replace").decode("utf-8")
+    """A manifest string as the page shows it: the one rule for data strings (:func:`salesreports.text.clean`)."""
+    return clean(value)
 
 
 @cache

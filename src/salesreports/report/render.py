@@ -48,12 +48,14 @@ from salesreports.errors import RenderError
 from salesreports.report.display import CHART_MIME, component_css
 from salesreports.report.theme import narrow
 from salesreports.report.vega import spec_to_svg
+from salesreports.text import FSI, PDI, clean, isolate, one_line
 
 __all__ = [
     "PAGE_SIZES",
     "RenderResult",
     "Renderer",
     "atomic_write",
+    "bdi",
     "chart_figure",
     "default_renderer",
     "format_timestamp",
@@ -147,8 +149,11 @@ def chart_figure(payload: Mapping[str, Any], *, index: int = 1, interactive: boo
     try:
         svg = spec_to_svg(spec, id_prefix=f"sr{index}-{slug}")
         phone = spec_to_svg(narrow(spec), id_prefix=f"sr{index}n-{slug}")
-    except Exception as exc:  # vl-convert raises plain ValueError/RuntimeError with the JS message
-        msg = f"chart '{name}' could not be drawn: {exc}. Check the chart in JupyterLab (salesreports.report.charts)."
+    except Exception as exc:  # vl-convert raises plain ValueError/RuntimeError with the JS message and stack
+        msg = (
+            f"chart '{name}' could not be drawn: {_first_line(exc).rstrip('.')}. "
+            "Check the chart in JupyterLab (salesreports.report.charts)."
+        )
         raise RenderError(msg, chart=name, stage="chart") from exc
     label = _html.escape(alt or name, quote=True)
     caption = f'<figcaption class="sr-chart__alt">{_html.escape(alt)}</figcaption>' if alt else ""
@@ -365,13 +370,15 @@ class Renderer:
         meta = dict(nb.metadata.get("salesreports", {}) or {})
         kind = str(meta.get("kind") or "rep")
         fallback = Path(name).stem if name.endswith(".ipynb") else "Report"
-        title = str(meta.get("title") or meta.get("rep_name") or fallback)
-        subtitle = str(meta.get("subtitle") or "")
-        who = str((meta.get("rep_name") if kind == "rep" else meta.get("team")) or meta.get("team") or title)
-        when = str(meta.get("period_title") or meta.get("period") or "")
+        # data strings are isolated (FSI…PDI) wherever they sit in text beside other words: the template's
+        # sr_bdi filter turns each isolated run into <bdi>, and the <title>, PDF footer and page margins keep them
+        title = one_line(meta.get("title") or isolate(meta.get("rep_name")) or fallback)
+        subtitle = one_line(meta.get("subtitle") or "")
+        who = isolate((meta.get("rep_name") if kind == "rep" else meta.get("team")) or meta.get("team") or title)
+        when = one_line(meta.get("period_title") or meta.get("period") or "")
         generated = format_timestamp(meta.get("generated_at"))
-        company = str(meta.get("company") or "")
-        footer = f"{company} · " if company else ""
+        company = one_line(meta.get("company") or "")
+        footer = f"{isolate(company)} · " if company else ""
         footer += f"Made by salesreports {__version__}" + (f" on {generated}" if generated else "") + "."
         return {
             "lang": "en",
@@ -512,6 +519,31 @@ def atomic_write(out: Path, write: Callable[[Path], Any]) -> None:
         raise
 
 
+def _first_line(exc: BaseException, limit: int = 240) -> str:
+    """An exception's message on one line, without the JavaScript stack (``at f (https://…)`` lines) that
+    vl-convert appends, cut short."""
+    lines = []
+    for line in str(exc).splitlines():
+        if line.strip().startswith("at "):
+            break
+        lines.append(line.strip())
+    text = " ".join(line for line in lines if line) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+_ISOLATED = re.compile(f"{FSI}([^{FSI}{PDI}]*){PDI}")
+
+
+def bdi(value: Any) -> str:
+    """Text for HTML: escaped, with every isolated data string (:func:`salesreports.text.isolate`) in a
+    ``<bdi>`` element (the isolate characters stay inside it, for PDF readers and copied text).
+
+    The one rule for data strings in the page template's headings (the ``sr_bdi`` filter).
+    """
+    text = _html.escape(clean(value), quote=True)
+    return _ISOLATED.sub(lambda m: f"<bdi>{FSI}{m[1]}{PDI}</bdi>", text)
+
+
 def _describe(notebook: Any) -> str:
     if isinstance(notebook, (str, os.PathLike)):
         return str(notebook)
@@ -631,6 +663,7 @@ def _make_exporter() -> Any:
     exporter.register_filter("sr_markdown", _markdown_trusted)
     exporter.register_filter("sr_markdown_output", _markdown_data)
     exporter.register_filter("sr_clean_html", offline_html)
+    exporter.register_filter("sr_bdi", bdi)
     exporter.register_filter("sr_base64", lambda s: re.sub(r"\s+", "", str(s)))
     return exporter
 

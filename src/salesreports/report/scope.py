@@ -25,7 +25,8 @@ What a rep's context may hold of other people, and nothing more:
   total minus one's own value is the colleague's value;
 * ramp medians of at least ``min_group_size`` earlier hires;
 * the rep's own feedback, in which other reps' names and email addresses
-  (free text written by managers and peers) are replaced by ``[a colleague]``.
+  (free text written by managers and peers: the text, the tags and any other
+  free-text column) are replaced by ``[a colleague]``.
 
 A JupyterLab preview (a template run with an empty ``context``) gets its
 context from :func:`context_for` run in a child process (``python -m
@@ -52,6 +53,7 @@ from salesreports.metrics.periods import Period
 from salesreports.params import Config
 from salesreports.paths import atomic_write_text
 from salesreports.report.redact import Redactor
+from salesreports.text import isolate
 
 __all__ = ["CONTEXT_VERSION", "QUARTILE_MIN_GROUP", "Scope", "build_scope", "context_for"]
 
@@ -219,7 +221,8 @@ class Scope:
 
     def _feedback_notes(self) -> dict[str, list[tuple[bool, dict[str, Any]]]]:
         """Each rep's feedback of the months a context shows (coaching window, last six months), colleagues'
-        names and emails replaced by ``[a colleague]``; flagged True when in the last six months."""
+        names and emails replaced by ``[a colleague]`` in every free-text field (text, tags, any other string
+        column but the codes of :data:`FEEDBACK_CODES`); flagged True when in the last six months."""
         feedback = self.data.get("feedback")
         if feedback is None:
             return {}
@@ -235,12 +238,13 @@ class Scope:
         out: dict[str, list[tuple[bool, dict[str, Any]]]] = {}
         for flag, row, rep in zip(recent, _records(frame), frame["rep_id"].astype(str).tolist(), strict=True):
             out.setdefault(rep, []).append((flag, row))
-        if self.colleagues and "text" in feedback.columns:
+        if self.colleagues:
             for rep, notes in out.items():
                 own = [v for k in ("name", "email") if isinstance(v := self._info.get(rep, {}).get(k), str)]
                 for _, row in notes:
-                    if isinstance(row.get("text"), str):
-                        row["text"] = self.colleagues.redact(row["text"], keep=own)
+                    for key, value in row.items():
+                        if key not in FEEDBACK_CODES and isinstance(value, str):
+                            row[key] = self.colleagues.redact(value, keep=own)
         return out
 
     def _weekly_counts(self) -> dict[str, list[dict[str, Any]]]:
@@ -364,15 +368,17 @@ class Scope:
             return []
         from salesreports.metrics.coaching import needs_from_rows
 
+        # a review coaches on the quarter or year under review; a month on the coaching settings' grain
+        grain = self.period.kpi_grain if self.period.is_review else self.coaching.grain
         needs = needs_from_rows(
-            self._at_end.get((rep_id, self.coaching.grain), {}),
+            self._at_end.get((rep_id, grain), {}),
             self.coaching,
             period_end=str(self.period.end),
             notes=[row for _, row in notes],
             ramp_rows={r["kpi"]: r for r in self._ramp.get(rep_id, []) if r["period"] == str(self.period.end)},
             currency=self.config.currency,
         )
-        return [_clean({**n.to_dict(), "grain": self.coaching.grain}) for n in needs]
+        return [_clean({**n.to_dict(), "grain": grain}) for n in needs]
 
     def _incentive(self, rep_id: str) -> dict[str, Any] | None:
         if self.coaching is None or self.coaching.incentives is None:
@@ -391,7 +397,7 @@ class Scope:
         return sorted(rows, key=lambda r: str(r["date"]), reverse=True)
 
     def _funnel(self, rep_id: str) -> list[dict[str, Any]]:
-        rows = self._at_end.get((rep_id, "month"), {})
+        rows = self._at_end.get((rep_id, self.period.kpi_grain), {})
         stages = [("Leads", "leads"), ("Qualified", "qualified_leads"), ("Won deals", "deals_won")]
         return [{"stage": s, "count": rows[k]["value"]} for s, k in stages if k in rows]
 
@@ -420,6 +426,8 @@ class Scope:
 
 
 FEEDBACK_COLUMNS = ("date", "source", "score", "tags", "text")
+# feedback columns that are codes, not free text: every other string of a note is redacted
+FEEDBACK_CODES = frozenset({"rep_id", "date", "source", "score"})
 RAMP_COLUMNS = ("kpi", "period", "tenure_month", "value", "ramp_median", "ramp_reason", "position")
 
 
@@ -442,12 +450,27 @@ def _bucket(frame: pd.DataFrame, keys: pd.Series) -> dict[str, list[dict[str, An
     return out
 
 
+def _first_month(period: Period) -> pd.Period:
+    """The first month a context holds: 12 months before the report's month, and for a quarter or year
+    also the same months a year before it (its trend against last year)."""
+    return min(period.end - TREND_MONTHS, period.last_year().start)
+
+
+def _window_ends(period: Period) -> list[str]:
+    """Every month from :func:`_first_month` to the report's month, newest first."""
+    first = _first_month(period)
+    return [str(period.end - n) for n in range(period.end.ordinal - first.ordinal + 1)]
+
+
 def _in_window(frame: pd.DataFrame, period: Period) -> pd.DataFrame:
-    """Month rows of the trend window plus every grain ending in the report's month."""
+    """Month rows of the trend window plus every grain ending in the report's month; for a quarter or year
+    also its own grain at the end of the previous one (the tile's "since the last review")."""
     end = str(period.end)
-    first = str(period.end - TREND_MONTHS)
+    first = str(_first_month(period))
     ends = frame["period_end"]
     keep = (ends <= end) & (((frame["grain"] == "month") & (ends >= first)) | (ends == end))
+    if period.is_review:
+        keep |= (frame["grain"] == period.kpi_grain) & (ends == str(period.previous().end))
     return frame.loc[keep]
 
 
@@ -493,14 +516,20 @@ COMPANY = "company"
 
 
 def _period_dict(period: Period) -> dict[str, Any]:
+    """The report's period as a context holds it; a quarter or year also names the periods it is compared with."""
+    previous, last_year = period.previous(), period.last_year()
     return {
         "label": period.label,
         "title": period.title,
         "grain": period.grain,
+        "kpi_grain": period.kpi_grain,
         "end": str(period.end),
         "start": str(period.start),
         "first_day": period.first_day.date().isoformat(),
         "last_day": period.last_day.date().isoformat(),
+        "months": [str(m) for m in period.months],
+        "previous": {"label": previous.label, "title": previous.title, "end": str(previous.end)},
+        "last_year": {"label": last_year.label, "title": last_year.title, "start": str(last_year.start)},
     }
 
 
@@ -510,7 +539,7 @@ def build_scope(data: Dataset, table: KpiTable, config: Config, period: Period) 
 
     values = table.values
     privacy = config.privacy.min_group_size
-    months = [str(period.end - n) for n in range(TREND_MONTHS + 1)]
+    months = _window_ends(period)
     bench = rep_benchmarks(
         values,
         min_group_size=privacy,
@@ -714,7 +743,18 @@ def main(argv: list[str] | None = None) -> int:
 
     kind, ident, period, params_file, out = sys.argv[1:] if argv is None else argv
     try:
-        write_context(context_for(kind, ident, period, Path(params_file)), Path(out))
+        from salesreports.params import load_config
+        from salesreports.report import cache
+
+        config = load_config(Path(params_file))
+        key = cache.context_key(config, kind, ident, period, use="lab")
+        kept = cache.lookup(config, key)
+        if kept is not None:
+            context = kept[0]
+        else:
+            context = context_for(kind, ident, period, Path(params_file))
+            cache.keep(config, key, context, {"period": period, "folder": ""})
+        write_context(context, Path(out))
     except SalesReportsError as err:
         atomic_write_text(Path(out), json.dumps({"error": type(err).__name__, "message": str(err)}, ensure_ascii=False))
         return 1
@@ -726,7 +766,12 @@ if __name__ == "__main__":  # pragma: no cover - run by salesreports.report.view
 
 
 def header(context: Mapping[str, Any]) -> dict[str, Any]:
-    """The page header of a report (notebook metadata ``salesreports``), from its context."""
+    """The page header of a report (notebook metadata ``salesreports``), from its context.
+
+    Names in the title and subtitle are isolated (:func:`salesreports.text.isolate`): a right-to-left name, or
+    an override in it, never reorders "— scorecard" or the period beside it; ``rep_name`` and ``team`` stay
+    plain (each fills an element of its own).
+    """
     period = context["period"]
     common = {
         "period": period["label"],
@@ -739,14 +784,14 @@ def header(context: Mapping[str, Any]) -> dict[str, Any]:
         return {
             **common,
             "kind": "rep",
-            "title": f"{rep['name']} — scorecard",
+            "title": f"{isolate(rep['name'])} — scorecard",
             "rep_id": rep["rep_id"],
             "rep_name": rep["name"],
             "team": rep["team"],
-            "subtitle": f"Team {rep['team']} · {period['title']}",
+            "subtitle": f"Team {isolate(rep['team'])} · {period['title']}",
         }
     team = context["team"]["name"]
-    title = "Company summary" if team == COMPANY else f"Team {team} — summary"
+    title = "Company summary" if team == COMPANY else f"Team {isolate(team)} — summary"
     return {
         **common,
         "kind": "team",

@@ -32,7 +32,8 @@ import pandas as pd
 from salesreports.errors import ParamsError
 from salesreports.metrics.kpis import format_value, get, registry
 from salesreports.metrics.measures import NO_SIGN, NOT_EMPLOYED, data_ends
-from salesreports.metrics.periods import of_grain
+from salesreports.metrics.periods import of_grain, parse_period
+from salesreports.text import clean, isolate
 
 __all__ = ["RepView", "TeamView", "evidence_text", "rep_view", "team_view"]
 
@@ -91,13 +92,17 @@ def either(labels: Sequence[str]) -> str:
 
 def evidence_text(need: dict[str, Any], evidence: dict[str, Any], context: dict[str, Any] | None = None) -> str:
     """One line of coaching evidence; a KPI figure of another period than the month says which period
-    ("since <month>" when that period began before the KPI's data)."""
+    ("since <month>" when that period began before the KPI's data; a review's own quarter or year by its title)."""
     grain = str(need.get("grain") or "month")
     if evidence.get("kind") == "kpi" and grain in SPAN and grain != "month":
         ctx = context or {}
+        period = ctx.get("period") or {}
         firsts = dict((ctx.get("capabilities") or {}).get("first_months") or {})
         first = first_month_of(str(evidence.get("kpi") or ""), firsts)
-        span = span_text(grain, str((ctx.get("period") or {}).get("end") or ""), first)
+        end = str(period.get("end") or "")
+        if grain == period.get("kpi_grain") and not since(grain, end, first):
+            return f"{period.get('title')}: {evidence['text']}"  # a review's own quarter or year, whole in the data
+        span = span_text(grain, end, first)
         return f"{span[:1].upper()}{span[1:]}: {evidence['text']}"
     return str(evidence["text"])
 
@@ -176,11 +181,19 @@ def _preview_context(kind: str, ident: str, period: str, params_file: str) -> di
 
 
 def _check_context(data: dict[str, Any], kind: str, ident: str, period: str, where: str) -> None:
-    """Refuse a context that is not the report asked for (another rep's, another period's)."""
+    """Refuse a context that is not the report asked for (another rep's, another period's).
+
+    A context's strings are cleaned when it is written (:func:`salesreports.text.clean`), so the id asked for
+    is compared cleaned too: a team named with a form feed is still its own team.
+    """
     got_kind = data.get("kind")
     got_id = (data.get("rep") or {}).get("rep_id") if got_kind == "rep" else (data.get("team") or {}).get("name")
     got_period = (data.get("period") or {}).get("label")
-    if (got_kind, got_id, got_period) != (kind, ident, period):
+    try:
+        wanted = parse_period(period).label  # 2026-q3 in a notebook's parameters is 2026-Q3
+    except ParamsError:
+        wanted = period
+    if (got_kind, got_id, got_period) != (kind, clean(ident), clean(wanted)):
         msg = (
             f"{where} is the {got_kind} report of '{got_id}' for {got_period}, but the notebook asks for the "
             f"{kind} report of '{ident}' for {period}. Fix: pass the context file written for this report "
@@ -193,8 +206,15 @@ class _View:
     def __init__(self, context: dict[str, Any]) -> None:
         self.ctx = context
         self.currency = str(context.get("currency", "$"))
-        self.period_end = str(context["period"]["end"])
-        self.previous_end = str(pd.Period(self.period_end, "M") - 1)
+        period = context["period"]
+        self.period_end = str(period["end"])
+        # a quarter's or year's page shows every KPI over the whole period (the engine's quarter or year-to-date
+        # row at its last month) and compares it with the previous quarter or year; a month's page as before
+        self.grain = str(period.get("kpi_grain") or "month")
+        self.review = self.grain != "month"
+        before = period.get("previous") or {}
+        self.previous_end = str(before.get("end") or pd.Period(self.period_end, "M") - 1)
+        self.previous_title = str(before.get("title") or "") if self.review else "last month"
         self._kpis = _table(context.get("kpis"), KPI_COLUMNS)
         caps = context.get("capabilities") or {}
         self._unsupported: dict[str, str] = dict(caps.get("unsupported") or {})
@@ -263,25 +283,41 @@ class _View:
         lines.append(f"Add the missing tables or columns to your source file to see them ({ADD_TABLE}).")
         return callout("info", "These figures need data your source does not have", lines)
 
+    def tile_grain(self, kpi: str) -> str:
+        """The grain of a KPI's tile, table row and chart point on this page (a review: the period's own)."""
+        return get(kpi).shown_grain(self.grain)
+
+    @property
+    def this_period(self) -> str:
+        """ "this month", or the quarter or year of a review ("Q3 2026")."""
+        return self.period_title if self.review else "this month"
+
+    @property
+    def in_period(self) -> str:
+        """ "this month", or "in Q3 2026" on a review."""
+        return f"in {self.period_title}" if self.review else "this month"
+
     @property
     def period_title(self) -> str:
         """The period, for people: October 2026."""
         return str(self.ctx["period"]["title"])
 
-    def row(self, kpi: str, grain: str = "month", period_end: str | None = None) -> dict[str, Any]:
-        """The context row of a KPI (value, reason, team figures, trends); {} when absent."""
+    def row(self, kpi: str, grain: str | None = None, period_end: str | None = None) -> dict[str, Any]:
+        """The context row of a KPI (value, reason, team figures, trends); {} when absent.
+        ``grain`` defaults to the page's: the month, or a review's quarter or year."""
         k = self._kpis
+        grain = grain or self.grain
         hit = k[(k["kpi"] == kpi) & (k["grain"] == grain) & (k["period_end"] == (period_end or self.period_end))]
         return {} if hit.empty else {str(k): v for k, v in hit.iloc[0].to_dict().items()}
 
-    def value(self, kpi: str, grain: str = "month", period_end: str | None = None) -> tuple[float | None, str]:
+    def value(self, kpi: str, grain: str | None = None, period_end: str | None = None) -> tuple[float | None, str]:
         """(value, reason) of a KPI; value None when not available."""
         r = self.row(kpi, grain, period_end)
         if not r:
             return None, "no data for this period"
         return _num(r.get("value")), str(r.get("reason") or "")
 
-    def text(self, kpi: str, grain: str = "month") -> str:
+    def text(self, kpi: str, grain: str | None = None) -> str:
         """A KPI's value formatted by the registry ("not available" when missing)."""
         v, _ = self.value(kpi, grain)
         return format_value(v, get(kpi).format, self.currency)
@@ -295,11 +331,32 @@ class _View:
             s = s[s["period_end"] >= first]
         return s.sort_values("period_end").tail(12).reset_index(drop=True)
 
+    def review_series(self, kpi: str) -> pd.DataFrame:
+        """A review's months: ``month`` ('Jul'), ``period_end``, ``value`` and ``last_year`` (the same month a
+        year earlier); a month before the KPI's data has no value (never zero)."""
+        months = [pd.Period(m, "M") for m in self.ctx["period"].get("months") or [self.period_end]]
+        k = self._kpis
+        rows = k[(k["kpi"] == kpi) & (k["grain"] == "month")]
+        values = {str(e): _num(v) for e, v in zip(rows["period_end"], rows["value"], strict=True)}
+        first = self.first_month(kpi)
+
+        def at(month: pd.Period) -> float | None:
+            return None if first and str(month) < first else values.get(str(month))
+
+        return pd.DataFrame(
+            {
+                "month": [m.strftime("%b") for m in months],
+                "period_end": [str(m) for m in months],
+                "value": pd.Series([at(m) for m in months], dtype="float64"),
+                "last_year": pd.Series([at(m - 12) for m in months], dtype="float64"),
+            }
+        )
+
     def tile(self, name: str) -> Any:
         """One headline tile (also used by the email, so mail and page agree)."""
         from salesreports.report.display import Tile
 
-        grain = get(name).tile_grain
+        grain = self.tile_grain(name)
         v, reason = self.value(name, grain)
         prev, _ = self.value(name, grain, period_end=self.previous_end)
         start = self.since(name, grain)
@@ -310,10 +367,18 @@ class _View:
             attainment, _ = self.value("quota_attainment")
             target = v / attainment if v is not None and attainment else None
         tile = Tile.for_kpi(
-            name, v, target=target, attainment=attainment, previous=prev, reason=reason, currency=self.currency
+            name,
+            v,
+            target=target,
+            attainment=attainment,
+            previous=prev,
+            previous_label=self.previous_title,
+            reason=reason,
+            currency=self.currency,
         )
         median = _num(self.row(name, grain).get("team_median"))
-        extra = [get(name).tile_note] if get(name).tile_note else []
+        note = get(name).shown_note(self.grain)
+        extra = [note] if note else []
         if start:
             extra.append(f"the data starts in {start}")
         if maturing := self.maturing(name, grain):
@@ -334,7 +399,7 @@ class _View:
         """Headline KPIs with no value because their table's rows stop before the period -> that reason."""
         out = {}
         for name in kpis or self.headline:
-            _, reason = self.value(name, get(name).tile_grain)
+            _, reason = self.value(name, self.tile_grain(name))
             if data_ends("", "") in reason:
                 out[name] = reason
         return out
@@ -351,7 +416,7 @@ class _View:
         lines = []
         for why, labels in by_reason.items():
             lines.append(f"{why[:1].upper()}{why[1:]}: no {either(labels)} for {self.period_title}.")
-        return callout("info", "Not in the data for this month", lines)
+        return callout("info", f"Not in the data for {self.this_period}", lines)
 
     def tiles(self, kpis: Sequence[str] | None = None) -> Any:
         """Headline KPI tiles: value, target and attainment, change vs last month, team median."""
@@ -429,7 +494,7 @@ class RepView(_View):
         if not self.supports("deals_won") or rate is not None:
             return ""
         if won is None and why == NO_SIGN:
-            return f"No deals, leads or activity of {self.name} in the data up to {self.period_title}."
+            return f"No deals, leads or activity of {isolate(self.name)} in the data up to {self.period_title}."
         if won is None:
             return ""
         return f"No deals closed in {self.period_title}."
@@ -467,6 +532,8 @@ class RepView(_View):
 
         if not self.supports(kpi) or self.no_sign:
             return None
+        if self.review:
+            return self._review_trend(kpi)
         s = self.series(kpi)
         cols = ["period_end", "value", "team_median", "team_p25", "team_p75"]
         frame = s.reindex(columns=cols).astype(dict.fromkeys(cols[1:], "float64"))
@@ -489,6 +556,27 @@ class RepView(_View):
         if maturing := self.maturing(kpi, "t12m", str(last["period_end"])):  # every month the chart shows
             alt_text += f" {maturing[:1].upper()}{maturing[1:]}; drawn as hollow points."
         return chart(trend(frame, kpi, label=self.name), alt_text, name=f"trend-{kpi}")
+
+    def _review_trend(self, kpi: str) -> Any:
+        """A review's months of a KPI against the same months a year earlier (``None`` without own values)."""
+        from salesreports.report.charts import review_trend
+        from salesreports.report.display import chart
+
+        frame = self.review_series(kpi)
+        if frame["value"].isna().all():
+            return None
+        k = get(kpi)
+        before = str((self.ctx["period"].get("last_year") or {}).get("title") or "a year earlier")
+
+        def listed(column: str) -> str:
+            return ", ".join(
+                f"{m} {format_value(_num(v), k.format, self.currency)}"
+                for m, v in zip(frame["month"], frame[column], strict=True)
+            )
+
+        alt_text = f"{k.label} by month in {self.period_title}: {listed('value')}. In {before}: {listed('last_year')}."
+        chart_ = review_trend(frame, kpi, now=self.period_title, before=before)
+        return chart(chart_, alt_text, name=f"trend-{kpi}")
 
     def trends(self, kpis: Sequence[str] = ("revenue", "win_rate"), count: int = 2) -> Any:
         """Trend charts of ``kpis`` that have values for this rep, topped up to ``count`` charts from the
@@ -514,7 +602,7 @@ class RepView(_View):
         rows = [r for r in self.ctx.get("funnel", []) if r.get("count") is not None]
         if not rows:
             return callout("info", "Funnel not available", ["The data has no leads for this period."])
-        alt_text = "Funnel this month: " + ", ".join(f"{r['stage']} {r['count']:,.0f}" for r in rows) + "."
+        alt_text = f"Funnel {self.in_period}: " + ", ".join(f"{r['stage']} {r['count']:,.0f}" for r in rows) + "."
         return chart(funnel(pd.DataFrame(rows)), alt_text, name="funnel")
 
     def activity(self) -> Any:
@@ -587,10 +675,12 @@ class RepView(_View):
         rows = []
         for name in names:
             k = get(name)
-            r = self.row(name, k.tile_grain)
+            grain = self.tile_grain(name)
+            r = self.row(name, grain)
             pct = _num(r.get("percentile"))
-            notes = [k.tile_note] if k.tile_note else []
-            start = self.since(name, k.tile_grain)
+            note = k.shown_note(self.grain)
+            notes = [note] if note else []
+            start = self.since(name, grain)
             notes += [f"data from {start}"] if start else []
             row = {
                 "KPI": f"{k.label} ({', '.join(notes)})" if notes else k.label,
@@ -605,7 +695,7 @@ class RepView(_View):
                     else NO_FIGURE
                 ),
                 "Percentile in team": NO_FIGURE if pct is None else ordinal(pct),
-                "vs last review": self._review_text(name, r),
+                f"vs {self.previous_title}" if self.review else "vs last review": self._review_text(name, r),
             }
             if any(v not in (NA, NO_FIGURE) for c, v in row.items() if c != "KPI"):
                 rows.append(row)
@@ -616,7 +706,7 @@ class RepView(_View):
         n = self.ctx["team"].get("n_reps")
         need = self.ctx["team"]["min_group_size"]
         caption = (
-            f"Team {self.team}: {n} reps. Team figures need at least {need} reps with a value, "
+            f"Team {isolate(self.team)}: {n} reps. Team figures need at least {need} reps with a value, "
             f"the middle half at least {max(need, 5)}, so that no colleague's own number can be worked out "
             f"({NO_FIGURE} where fewer have one)."
         )
@@ -624,7 +714,8 @@ class RepView(_View):
 
     def _review_text(self, name: str, r: dict[str, Any]) -> str:
         k = get(name)
-        before, now = _num(r.get("review_value")), _num(r.get("value"))
+        # a review's last review is the previous quarter or year: the row's previous period of its own grain
+        before, now = _num(r.get("prev_value" if self.review else "review_value")), _num(r.get("value"))
         if before is None or now is None:
             return NO_FIGURE
         return f"{format_value(before, k.format, self.currency)} → {format_value(now, k.format, self.currency)}"
@@ -701,7 +792,7 @@ class TeamView(_View):
 
     def rep_frame(self, kpi: str, grain: str | None = None) -> pd.DataFrame:
         """Each member's row of a KPI for the period (default: the grain of the KPI's tile), name as ``entity``."""
-        grain = grain or get(kpi).tile_grain
+        grain = grain or self.tile_grain(kpi)
         r = self._reps
         frame = r[(r["kpi"] == kpi) & (r["grain"] == grain)].copy()
         frame["entity"] = frame["rep_id"].map(self._names)
@@ -751,16 +842,17 @@ class TeamView(_View):
         better = frame["change"] > 0 if k.higher_is_better else frame["change"] < 0
         frame = frame[better].sort_values("change", ascending=not k.higher_is_better).head(top)
         if frame.empty:
-            return callout("info", "No improvement to show", [f"No rep improved {k.label.lower()} this month."])
+            return callout("info", "No improvement to show", [f"No rep improved {k.label.lower()} {self.in_period}."])
+        before, now = (self.previous_title, self.period_title) if self.review else ("Last month", "This month")
         out = pd.DataFrame(
             {
                 "Rep": frame["entity"],
-                "Last month": frame["prev_value"].astype("float64"),
-                "This month": frame["value"],
+                before: frame["prev_value"].astype("float64"),
+                now: frame["value"],
                 "Change": frame["change"],
             }
         )
-        fmt = {"Last month": k.format, "This month": k.format, "Change": k.format}
+        fmt = {before: k.format, now: k.format, "Change": k.format}
         return table(
             out.reset_index(drop=True), formats=fmt, caption=f"Most improved: {k.label}", currency=self.currency
         )
@@ -808,9 +900,9 @@ class TeamView(_View):
                 )
         if self.supports("deals_won"):
             # no deal closed: no win rate (a data set of won deals only has no win rate: no deal won)
-            closed = self.rep_frame("win_rate" if self.supports("win_rate") else "deals_won", "month")
+            closed = self.rep_frame("win_rate" if self.supports("win_rate") else "deals_won", self.grain)
             nothing = closed["value"].isna() if self.supports("win_rate") else ~(closed["value"] > 0)
-            won = self.rep_frame("deals_won", "month").set_index("rep_id")["reason"]
+            won = self.rep_frame("deals_won", self.grain).set_index("rep_id")["reason"]
             skipped = {m["rep_id"] for m in self.ctx["team"]["members"] if m.get("skipped")}
             for _, r in closed[nothing].iterrows():
                 reason = won.get(r["rep_id"])
@@ -826,7 +918,9 @@ class TeamView(_View):
                 return None
             labels = [get(k).label.lower() for k in checked]
             return callout("good", "Nobody stands out", [f"No rep is in the bottom quarter on {either(labels)}."])
-        lines = [f"{name}: {'; '.join(items)}" for name, items in sorted(flags.items(), key=lambda x: -len(x[1]))]
+        lines = [
+            f"{isolate(name)}: {'; '.join(items)}" for name, items in sorted(flags.items(), key=lambda x: -len(x[1]))
+        ]
         return callout("warn", f"{len(flags)} rep(s) to talk to", lines)
 
 

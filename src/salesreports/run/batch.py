@@ -24,7 +24,7 @@ import pandas as pd
 
 from salesreports import __version__
 from salesreports.errors import Issue, ParamsError, TemplateError
-from salesreports.metrics.periods import Period, parse_period, parse_periods
+from salesreports.metrics.periods import Period, parse_period, parse_periods, report_period
 from salesreports.params import Config
 from salesreports.paths import folder_names, inside, slug
 from salesreports.run.jobs import Job, JobResult
@@ -304,11 +304,12 @@ def _headline(context: dict[str, Any]) -> dict[str, Any]:
     from salesreports.report.contexts import records
 
     end = context["period"]["end"]
+    grain = str(context["period"].get("kpi_grain") or "month")
     values = {(r["kpi"], r["grain"]): r["value"] for r in records(context["kpis"]) if r["period_end"] == end}
     out = {}
     reg = registry()
     for k in [reg.get(n) for n in context.get("headline") or [k.name for k in reg.headline()]]:
-        v = values.get((k.name, k.tile_grain))  # the same figure as the report's tile
+        v = values.get((k.name, k.shown_grain(grain)))  # the same figure as the report's tile
         v = None if v is None or math.isnan(v) else float(v)
         out[k.name] = {"value": v, "text": k.format_value(v, context.get("currency", "$")), "label": k.label}
     return out
@@ -373,16 +374,7 @@ def run_reports(
     plans: list[PeriodPlan] = []
     notes: dict[str, str] = {}  # goal id -> why no page shows it
     for period in wanted:
-        if period.grain != "month":
-            msg = f"scorecards are monthly: '{period.label}' is not a month. Fix: pass e.g. --period 2026-10."
-            raise ParamsError(msg, period=period.label)
-        if str(period.end) not in {str(m) for m in table.grid.months}:
-            first, last = table.grid.months[0], table.grid.months[-1]
-            msg = (
-                f"there is no data for {period.title}: the data covers {first} to {last}. "
-                f"Fix: pass a month in that range, e.g. --period {default_period(table.grid.as_of).label}."
-            )
-            raise ParamsError(msg, period=period.label)
+        report_period(period, table.grid.months[0], table.grid.months[-1])  # a partial quarter or year is refused
     for period in wanted:  # every period is checked before the first one writes anything
         stage(f"preparing {period.label}")
         scope = build_scope(data, table, config, period)

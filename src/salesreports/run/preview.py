@@ -70,7 +70,7 @@ class Previewer:
     ----------
     config : the settings
     ident : the rep id (or the team name, or ``company``, for a team template)
-    period : the month (default: the latest complete month in the data)
+    period : the month, quarter (2026-Q3) or year (2026) (default: the latest complete month in the data)
     template : the template (default: the settings' template for its kind)
     kind : ``rep`` or ``team`` (default: from the template's parameters)
     pdf : also render the PDF
@@ -106,7 +106,7 @@ class Previewer:
         from salesreports.data.loading import load_dataset
         from salesreports.data.validate import validate
         from salesreports.metrics.engine import compute_kpis
-        from salesreports.metrics.periods import parse_period
+        from salesreports.metrics.periods import parse_period, report_period
         from salesreports.report.scope import build_scope
         from salesreports.run.batch import default_period
 
@@ -116,9 +116,7 @@ class Previewer:
         if self._table is None or self._scope is not None:  # a second load() means the KPIs changed
             self._table = compute_kpis(self._data)
         period = parse_period(self.period_label) if self.period_label else default_period(self._table.grid.as_of)
-        if str(period.end) not in {str(m) for m in self._table.grid.months}:
-            msg = f"there is no data for {period.title}. Fix: pass a month the data covers."
-            raise ParamsError(msg, period=period.label)
+        report_period(period, self._table.grid.months[0], self._table.grid.months[-1])
         self._scope = build_scope(self._data, self._table, self.config, period)
 
     def reset(self, *, data: bool) -> None:
@@ -129,15 +127,50 @@ class Previewer:
         self._scope = None
 
     def job(self) -> Job:
-        """Check the template, write the report's context into the preview folder and return its job."""
+        """Check the template, write the report's context into the preview folder and return its job.
+
+        Without data loaded yet, a context kept from an earlier preview with the same inputs is used
+        (:mod:`salesreports.report.cache`): the data is then not loaded at all.
+        """
+        from salesreports.report import cache
         from salesreports.report.contexts import write_context
         from salesreports.run.batch import REPORT_PARAMS, check_parameters, check_template_runs
 
+        check_template_runs(self.template)
+        check_parameters(self.template, sorted(REPORT_PARAMS[self.kind]))
+        key = cache.context_key(self.config, self.kind, self.ident, self.period_label) if self._scope is None else None
+        kept = cache.lookup(self.config, key)
+        if kept is not None:
+            context, notes = kept
+            label, sub = str(notes["period"]), str(notes["folder"])
+        else:
+            context, label, sub = self._context()
+            cache.keep(self.config, key, context, {"period": label, "folder": sub})
+        folder = inside(self.folder / slug(label), sub)
+        ctx_path = folder / "context.json"
+        write_context(context, ctx_path)
+        stem = slug(self.template.stem)
+        parameters = {"period": label, "context": str(ctx_path)}
+        parameters["rep_id" if self.kind == "rep" else "team"] = self.ident
+        return Job(
+            key=f"preview:{self.kind}/{self.ident}",
+            kind=self.kind,
+            template=str(self.template),
+            notebook=str(folder / f"{stem}.ipynb"),
+            parameters=parameters,
+            cwd=str(self.template.parent),
+            html=str(folder / f"{stem}.html") if self.html else "",
+            pdf=str(folder / f"{stem}.pdf") if self.pdf and self.html else "",
+            page_size=self.config.pdf.page_size,
+            timeout=self.config.run.timeout,
+            kernel=self.config.run.kernel,
+        )
+
+    def _context(self) -> tuple[dict[str, Any], str, str]:
+        """The report's context built from the data (loaded first if needed), its period label and folder name."""
         if self._scope is None:
             self.load()
         scope = self._scope
-        check_template_runs(self.template)
-        check_parameters(self.template, sorted(REPORT_PARAMS[self.kind]))
         if self.kind == "rep":
             if self.ident not in scope.rep_ids():
                 from salesreports.errors import close_matches
@@ -153,25 +186,7 @@ class Previewer:
         else:
             context = scope.team_context(self.ident)
         sub = folder_names(scope.rep_ids(), [*scope.teams(), "company"])[(self.kind, self.ident)]
-        folder = inside(self.folder / slug(scope.period.label), sub)
-        ctx_path = folder / "context.json"
-        write_context(context, ctx_path)
-        stem = slug(self.template.stem)
-        parameters = {"period": scope.period.label, "context": str(ctx_path)}
-        parameters["rep_id" if self.kind == "rep" else "team"] = self.ident
-        return Job(
-            key=f"preview:{self.kind}/{self.ident}",
-            kind=self.kind,
-            template=str(self.template),
-            notebook=str(folder / f"{stem}.ipynb"),
-            parameters=parameters,
-            cwd=str(self.template.parent),
-            html=str(folder / f"{stem}.html") if self.html else "",
-            pdf=str(folder / f"{stem}.pdf") if self.pdf and self.html else "",
-            page_size=self.config.pdf.page_size,
-            timeout=self.config.run.timeout,
-            kernel=self.config.run.kernel,
-        )
+        return context, scope.period.label, sub
 
     def render(self, mode: str = "fast") -> PreviewResult:
         """Execute and render the report into the preview folder; never raises for a failing report."""

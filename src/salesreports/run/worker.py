@@ -104,9 +104,13 @@ def run_job(job: Job, mode: Mode = "fast") -> JobResult:
     except Exception as exc:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+        # the executed notebook is what to look at when its pages cannot be made: kept as the failed notebook
+        with contextlib.suppress(FileNotFoundError):
+            notebook.replace(failed)
         _discard_outputs(job)
         detail = str(exc) if getattr(exc, "fields", None) is not None else traceback.format_exc(limit=3)
-        return JobResult(job.key, "failed", f"rendering failed: {detail}", "", timings, os.getpid())
+        kept = str(failed) if failed.exists() else ""
+        return JobResult(job.key, "failed", f"rendering failed: {detail}", kept, timings, os.getpid())
     timings["total"] = time.perf_counter() - t0
     return JobResult(job.key, "ok", "", "", timings, os.getpid())
 

@@ -335,7 +335,7 @@ def _baseline_point(plan: Plan, label: str) -> tuple[float | None, str, str, int
     assert plan.values is not None
     assert plan.kpi is not None
     period = parse_period(label)
-    grain = "ytd" if period.grain == "year" else period.grain
+    grain = period.kpi_grain  # a year is the engine's year to date at December
     etype, eid = entity(plan.goal.owner, plan.values.table)
     value, shown, reason = plan.values.one(etype, eid, plan.kpi.name, grain, str(period.end))
     return value, shown or period.label, reason, len(period.months)
