@@ -81,6 +81,10 @@ def test_fresh_kernel_mode(make_config: Callable[..., Path]) -> None:
     nb = nbformat.read(str(config.output_path / "2025-03" / "R1" / "scorecard.ipynb"), as_version=4)
     assert nb.metadata["salesreports"]["rep_name"] == "Ann Archer"
     assert nb.metadata["papermill"]["parameters"]["rep_id"] == "R1"
+    # the context is recorded relative to the report's folder: the notebook re-runs from there
+    assert nb.metadata["papermill"]["parameters"]["context"] == "context.json"
+    (injected,) = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert 'context = "context.json"' in injected.source
 
 
 def test_reps_outside_their_employment_are_skipped(make_config: Callable[..., Path]) -> None:
@@ -135,3 +139,26 @@ def test_default_period_is_the_latest_complete_month() -> None:
     assert default_period(pd.Timestamp("2026-10-30")).label == "2026-10"  # Friday; the 31st is a Saturday
     assert default_period(pd.Timestamp("2026-10-29")).label == "2026-09"
     assert default_period(pd.Timestamp("2026-10-31")).label == "2026-10"
+
+
+def test_results_reach_the_manifest_as_they_arrive(
+    make_config: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run that stops half-way (the client's connection to the cluster lost) keeps what finished."""
+    from salesreports.run import batch
+    from salesreports.run.jobs import Job, JobResult
+
+    class DiesAfterOne:
+        def run(self, jobs: list[Job], on_result: Callable[[JobResult], None]) -> list[JobResult]:
+            first = JobResult(jobs[0].key, "ok", files={jobs[0].notebook: "ab" * 32}, where="tcp://10.0.0.1:1")
+            on_result(first)
+            raise RuntimeError("the scheduler went away")
+
+    monkeypatch.setattr(batch, "MANIFEST_EVERY", 0.0)
+    path = make_config()
+    with pytest.raises(RuntimeError, match="went away"):
+        run_reports(load_config(path, environ={}), periods="2025-03", kinds=("rep",), executor=DiesAfterOne())
+    entries = manifest(path)
+    (done,) = [e for e in entries.values() if "status" in e]
+    assert done["status"] == "ok" and done["worker"] == "tcp://10.0.0.1:1"
+    assert done["sha256"] == {f"{done['folder']}/scorecard.ipynb": "ab" * 32}

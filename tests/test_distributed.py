@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,9 @@ def client() -> Iterator[Any]:
     from distributed import Client, LocalCluster
 
     with (
-        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None) as c,
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address="127.0.0.1:0"
+        ) as c,
         Client(c) as cl,
     ):
         yield cl
@@ -68,6 +71,12 @@ def test_dask_runs_the_same_plan_as_the_local_runner(tmp_path: Path) -> None:
         assert outputs(a / rel.parent / "scorecard.ipynb") == outputs(b / rel.parent / "scorecard.ipynb"), rel
         assert (b / rel.parent / "scorecard.pdf").read_bytes().startswith(b"%PDF")
     manifests = [json.loads((f / "manifest.json").read_text()) for f in (a, b)]
+    # two runs on identical data: the same fingerprint (a function of the data alone)
+    assert manifests[0]["data_fingerprint"] == manifests[1]["data_fingerprint"] != ""
+    for rel in contexts:  # both runners record the context relative to the report's folder
+        for folder in (a, b):
+            nb = nbformat.read(str(folder / rel.parent / "scorecard.ipynb"), as_version=4)
+            assert nb.metadata["papermill"]["parameters"]["context"] == "context.json", folder / rel
     heads = [{r["key"]: r.get("headline") for r in m["reports"]} for m in manifests]
     assert heads[0] == heads[1]
     assert any(h for h in heads[1].values()), "rep reports carry headline values"
@@ -107,7 +116,8 @@ def test_failures_stay_in_their_task_and_outputs_upload_with_fsspec(tmp_path: Pa
     assert len(seen) == 4
     assert results["R1"].status == "ok"
     assert "planted failure for R2" in results["R2"].error
-    assert results["R2"].failed_notebook == f"file://{remote}/{PERIOD}/R2/scorecard.failed.ipynb"
+    # results name the planned paths (as the manifest does); the files are under the URL
+    assert results["R2"].failed_notebook == str(root / PERIOD / "R2" / "scorecard.failed.ipynb")
     assert "SIGABRT" in results["abort"].error
     assert "timed out after 3 s" in results["hang"].error
     for name in ("scorecard.ipynb", "scorecard.html", "scorecard.pdf"):
@@ -138,3 +148,76 @@ def test_the_upload_root_is_above_the_period_folders(tmp_path: Path) -> None:
     jobs = [job(tmp_path / "out", "raises.ipynb", r) for r in ("R1", "R2")]
     assert _common_root(jobs) == str(tmp_path / "out")
     assert DaskExecutor().run([]) == []
+
+
+def test_task_names_group_by_kind_and_period(tmp_path: Path) -> None:
+    from dask.utils import key_split
+
+    from salesreports.run.distributed import _task_key
+
+    rep, team = job(tmp_path, "raises.ipynb", "R1"), replace(job(tmp_path, "raises.ipynb", "North"), kind="team")
+    keys = [_task_key(rep), _task_key(rep), _task_key(team)]
+    assert len(set(keys)) == 3, "every task its own key"
+    assert [key_split(k) for k in keys] == ["rep_2025_03", "rep_2025_03", "team_2025_03"]  # the dashboard's groups
+
+
+@pytest.mark.notebooks
+def test_output_url_end_to_end(tmp_path: Path) -> None:
+    """``--output-url``: contexts, manifest, index and pages under the URL with working relative links; a second
+    run from a machine without the output folder skips everything (the manifest is read from the URL); ``send``
+    reads the PDFs from there."""
+    import re
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from salesreports.cli import app
+
+    remote = tmp_path / "bucket" / "reports"
+    url = f"file://{remote}"
+    config = write_config(tmp_path / "client")
+    local = tmp_path / "client" / "reports"
+    run = ["run", "--params", str(config), "--period", PERIOD, "--executor", "dask", "--output-url", url]
+    first = CliRunner().invoke(app, run)
+    assert first.exit_code == 0, first.output
+    folder = remote / PERIOD
+    manifest = json.loads((folder / "manifest.json").read_text())
+    reports = manifest["reports"]
+    assert len(reports) >= 4 and {r["status"] for r in reports} == {"ok"}
+    for r in reports:
+        for rel in [*r["outputs"].values(), f"{r['folder']}/context.json"]:
+            assert (folder / rel).stat().st_size > 0, rel
+        for rel, digest in r["sha256"].items():
+            import hashlib
+
+            assert hashlib.sha256((folder / rel).read_bytes()).hexdigest() == digest
+    index = (folder / "index.html").read_text()
+    links = set(re.findall(r'"[hpb]":\s*"([^"]+)"', index)) | set(re.findall(r'href="([^"#:]+)"', index))
+    pages = {r["outputs"]["html"] for r in reports}
+    assert pages <= links, "every report is linked from the index, relative to it"
+    assert all((folder / link).is_file() for link in links if link.startswith(tuple(r["folder"] for r in reports)))
+    assert not list(local.rglob("scorecard.*")), "no page at the client's planned paths"
+
+    shutil.rmtree(local)  # another machine: nothing of the first run here
+    second = CliRunner().invoke(app, run)
+    assert second.exit_code == 0, second.output
+    assert f"0 report(s) written, 0 failed, {len(reports)} unchanged" in " ".join(second.stdout.split())
+
+    shutil.rmtree(local)
+    sent = CliRunner().invoke(app, ["send", "--params", str(config), "--output-url", url, "--to", "all"])
+    assert sent.exit_code == 0, sent.output
+    emails = sorted((tmp_path / "client" / "outbox" / PERIOD).glob("*.eml"))
+    assert emails and all(b"application/pdf" in e.read_bytes() for e in emails)
+
+
+def test_a_missing_filesystem_package_is_named_before_the_run(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from salesreports.cli import app
+
+    config = write_config(tmp_path)
+    run = ["run", "--params", str(config), "--executor", "dask", "--output-url", "gcs://bucket/reports"]
+    result = CliRunner().invoke(app, run)
+    assert result.exit_code == 2, result.output
+    assert "gcs:// needs the package gcsfs, which is not installed. Fix: pip install gcsfs" in result.stderr
+    assert not (tmp_path / "reports").exists()

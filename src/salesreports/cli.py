@@ -7,6 +7,7 @@ settings errors); any other exception is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -304,6 +305,9 @@ def run(
     output_url: Annotated[
         str | None, typer.Option(help="With --executor dask: an fsspec URL the workers upload reports to.")
     ] = None,
+    connect_timeout: Annotated[
+        float, typer.Option(help="With --executor dask: seconds to reach the scheduler and find a worker.")
+    ] = 10.0,
     force: Annotated[bool, typer.Option("--force", help="Redo reports whose inputs did not change.")] = False,
     retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Re-run only the reports that failed.")] = False,
 ) -> None:
@@ -325,10 +329,18 @@ def run(
     chosen = None if reps.strip().lower() == "all" else [r.strip() for r in reps.split(",") if r.strip()]
     try:
         config = load_config(params, overrides)
-        runner = _executor(executor, scheduler, config, output_url)
+        runner = _executor(executor, scheduler, config, output_url, connect_timeout)
         from salesreports.run.batch import run_reports
 
-        with RunProgress(_console(stderr=True)) as progress:
+        with contextlib.ExitStack() as stack:
+            if runner is not None:  # connect and check the workers before the data is loaded
+                stack.enter_context(runner)
+                lines = runner.start(config.output_path)
+                stderr = _console(stderr=True)
+                stderr.print(f"Pre-flight check: {len(lines)} Dask worker(s) ready", highlight=False)
+                for line in lines:
+                    stderr.print(f"  {line}", highlight=False, markup=False)
+            progress = stack.enter_context(RunProgress(_console(stderr=True)))
             summary = run_reports(
                 config,
                 periods=period,
@@ -553,7 +565,9 @@ def _params_error(message: str) -> SalesReportsError:
     return ParamsError(message)
 
 
-def _executor(kind: str, scheduler: str | None, config: Any, output_url: str | None = None) -> Any:
+def _executor(
+    kind: str, scheduler: str | None, config: Any, output_url: str | None = None, connect_timeout: float = 10.0
+) -> Any:
     if kind == "local":
         if output_url:
             raise _params_error("--output-url needs --executor dask (a local run writes to output_dir).")
@@ -562,9 +576,29 @@ def _executor(kind: str, scheduler: str | None, config: Any, output_url: str | N
         from salesreports.run.distributed import DaskExecutor
 
         return DaskExecutor(
-            scheduler=scheduler, mode=config.run.mode, workers=config.run.workers, output_url=output_url
+            scheduler=scheduler,
+            mode=config.run.mode,
+            workers=config.run.workers,
+            output_url=output_url,
+            connect_timeout=connect_timeout,
         )
     raise _params_error(f"--executor must be local or dask, not '{kind}'.")
+
+
+def _pull_period(config: Any, url: str, period: str | None) -> str:
+    """Copy a period's reports from ``url`` (fsspec) into the output folder; the period's label."""
+    from salesreports.paths import slug
+    from salesreports.run import storage
+
+    storage.check_url(url)
+    url = url.rstrip("/")
+    if period is None:
+        found = storage.folders_with(url, "manifest.json")
+        if not found:
+            raise _params_error(f"{url}: no period with a manifest.json there. Fix: check --output-url.")
+        period = found[-1]
+    storage.pull(f"{url}/{slug(period)}", config.output_path / slug(period))
+    return period
 
 
 def _print_summary(summary: Any) -> None:
@@ -770,6 +804,10 @@ def send(
         ),
     ] = False,
     status: Annotated[bool, typer.Option("--status", help="Print the delivery ledger and exit.")] = False,
+    output_url: Annotated[
+        str | None,
+        typer.Option(help="Where `run --output-url` published the reports: their period is read from there."),
+    ] = None,
 ) -> None:
     """Email every rep their scorecard (--to managers,leadership: the summaries): a dry run (.eml files) unless --send.
 
@@ -807,6 +845,9 @@ def send(
                 counts[r.state] = counts.get(r.state, 0) + 1
             _console().print(_esc(", ".join(f"{n} {s}" for s, n in sorted(counts.items()))))
             return
+
+        if output_url:
+            period = _pull_period(config, output_url, period)
 
         def progress(row: Any) -> None:
             style = "red" if row.failing else _SEND_STYLE.get(row.state, "")

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
+    "ClusterError",
     "ConfigError",
     "DataLoadError",
     "DataValidationError",
@@ -177,6 +178,10 @@ class RenderError(UserError):
 
 class DeliveryError(UserError):
     """Mail could not be built or sent."""
+
+
+class ClusterError(UserError):
+    """The Dask cluster cannot run the reports: no scheduler, a worker that differs or cannot write the outputs."""
 
 
 class InternalError(SalesReportsError):

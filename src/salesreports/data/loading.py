@@ -125,13 +125,18 @@ class Dataset:
         return name in self.tables
 
     def fingerprint(self) -> str:
-        """A short content hash of every table (changes when any value changes)."""
+        """A short content hash of every table (changes when any value changes).
+
+        A function of the data only: the rows' hashes are sorted, since DuckDB may hand a large file's rows
+        back in another order on every load (its reader is parallel). Each row keeps its ``_row`` (line
+        number), so moving a value to another line still changes the fingerprint.
+        """
         digest = hashlib.sha256()
         for name in sorted(self.tables):
             frame = self.tables[name]
             digest.update(name.encode())
             digest.update(",".join(map(str, frame.columns)).encode())
-            hashed = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+            hashed = np.sort(pd.util.hash_pandas_object(frame, index=False).to_numpy())
             digest.update(hashed.tobytes())
         return digest.hexdigest()[:16]
 

@@ -29,9 +29,12 @@ from salesreports.params import Config
 from salesreports.paths import folder_names, inside, slug
 from salesreports.run.jobs import Job, JobResult
 from salesreports.run.local import LocalExecutor
+from salesreports.run.manifest import FILE as MANIFEST
 from salesreports.run.manifest import Manifest, load_manifest
 
 __all__ = ["RunSummary", "check_parameters", "default_period", "plan_period", "run_reports"]
+
+MANIFEST_EVERY = 2.0  # seconds between saves of the manifest while results arrive
 
 REPORT_PARAMS = {"rep": {"rep_id", "period", "context"}, "team": {"team", "period", "context"}}
 
@@ -165,8 +168,13 @@ def plan_period(
     retry_failed: bool,
     fingerprint: str,
     html: bool = True,
+    remote: str | None = None,
 ) -> PeriodPlan:
-    """Write the contexts of one period and decide which reports must run."""
+    """Write the contexts of one period and decide which reports must run.
+
+    With ``remote`` (the period's folder under an output URL) the manifest is read from there and a
+    report is unchanged only when its files are there.
+    """
     from salesreports.report.contexts import write_context
 
     period: Period = scope.period
@@ -205,6 +213,18 @@ def plan_period(
         template_hash[kind] = _hash_file(template)
     # every check passed: only now is anything written
     folder.mkdir(parents=True, exist_ok=True)
+    if remote:
+        from salesreports.run import storage
+
+        storage.fetch(f"{remote}/{MANIFEST}", folder / MANIFEST)  # the URL's manifest, not this machine's
+
+        def present(rel: str) -> bool:
+            return storage.exists(f"{remote}/{rel}")
+    else:
+
+        def present(rel: str) -> bool:
+            return (folder / rel).exists()
+
     manifest = load_manifest(folder, period.label)
     manifest.period_title = period.title
     manifest.company = config.company
@@ -240,7 +260,7 @@ def plan_period(
             previous is not None
             and previous.get("status") == "ok"
             and previous.get("inputs") == inputs
-            and all((folder / p).exists() for p in names.values())
+            and all(present(p) for p in names.values())
         )
         if retry_failed and (previous is None or previous.get("status") != "failed"):
             unchanged += 1
@@ -332,6 +352,9 @@ def run_reports(
 
     started = time.perf_counter()
     stage = on_stage or (lambda _msg: None)
+    if executor is not None and hasattr(executor, "start") and not plan_only:
+        stage("connecting to the cluster")  # an unreachable or unfit cluster fails before the data is loaded
+        executor.start(config.output_path)
     stage("loading data")
     data = load_dataset(config.source_path)
     stage("validating data")
@@ -347,6 +370,7 @@ def run_reports(
         periods = ",".join(periods(table.grid.as_of))
     wanted = parse_periods(periods) if periods else [default_period(table.grid.as_of)]
     fingerprint = data.fingerprint()
+    url = getattr(executor, "output_url", None)  # a Dask run publishing under an fsspec URL
     plans: list[PeriodPlan] = []
     notes: dict[str, str] = {}  # goal id -> why no page shows it
     for period in wanted:
@@ -357,7 +381,14 @@ def run_reports(
         notes.update(scope.goal_notes)
         plans.append(
             plan_period(
-                scope, config, reps=reps, kinds=kinds, force=force, retry_failed=retry_failed, fingerprint=fingerprint
+                scope,
+                config,
+                reps=reps,
+                kinds=kinds,
+                force=force,
+                retry_failed=retry_failed,
+                fingerprint=fingerprint,
+                remote=f"{url}/{slug(period.label)}" if url else None,
             )
         )
     jobs = [j for p in plans for j in p.jobs]
@@ -372,28 +403,34 @@ def run_reports(
     if on_plan is not None:
         on_plan(len(jobs))
     runner = executor or LocalExecutor(workers or config.run.workers, mode or config.run.mode)  # type: ignore[arg-type]
-    results = {r.key: r for r in runner.run(jobs, on_result)} if jobs else {}
+    by_key = {job.key: plan for plan in plans for job in plan.jobs}
+    saved = {id(plan): time.monotonic() for plan in plans}
+
+    def record(res: JobResult) -> None:
+        # each result goes into its period's manifest as it arrives, saved at most every MANIFEST_EVERY
+        # seconds (5,000 reps: not 5,000 writes of a 5,000-entry file): a run that stops half-way (a lost
+        # client, a dead scheduler) keeps what finished, and the next run skips it
+        plan = by_key.get(res.key)
+        if plan is not None:
+            _record(plan, res)
+            if time.monotonic() - saved[id(plan)] >= MANIFEST_EVERY:
+                plan.manifest.save(plan.folder)
+                saved[id(plan)] = time.monotonic()
+        if on_result is not None:
+            on_result(res)
+
+    results = {r.key: r for r in runner.run(jobs, record)} if jobs else {}
     warned = {i.message.split("'")[1] for i in warnings if i.message.startswith("goal '")}
     unwarned = [text for gid, text in notes.items() if gid not in warned]
     summary = RunSummary([p.period.label for p in plans], warnings=warnings, notes=unwarned)
     for plan in plans:
         finished = []
         for job in plan.jobs:
-            res = results.get(job.key)
             entry = plan.entries[job.key.split(":", 1)[1]]
-            if res is None:
-                res = JobResult(job.key, "failed", "the job produced no result")
-            entry.update(
-                status=res.status,
-                error=res.error or None,
-                timings=res.timings,
-                finished_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            )
-            if res.failed_notebook:
-                entry["failed_notebook"] = str(Path(res.failed_notebook).relative_to(plan.folder))
+            if job.key not in results or "status" not in entry:
+                _record(plan, results.get(job.key) or JobResult(job.key, "failed", "the job produced no result"))
             finished.append(entry)
             summary.results.append({**entry, "period": plan.period.label})
-        plan.manifest.update(finished)
         plan.manifest.update(plan.skipped)
         plan.manifest.runs.append(
             {
@@ -409,8 +446,44 @@ def run_reports(
         summary.skipped.extend({**s, "period": plan.period.label} for s in plan.skipped)
         summary.unchanged += plan.unchanged
         summary.index_paths.append(_write_index(plan))
+        if url:
+            _publish(plan, f"{url}/{plan.folder.name}")
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _record(plan: PeriodPlan, res: JobResult) -> None:
+    """Put a job's result into its manifest entry (paths relative to the period folder)."""
+    entry = plan.entries[res.key.split(":", 1)[1]]
+    entry.update(
+        status=res.status,
+        error=res.error or None,
+        timings=res.timings,
+        finished_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    )
+    entry.pop("failed_notebook", None)
+    if res.failed_notebook:
+        entry["failed_notebook"] = str(Path(res.failed_notebook).relative_to(plan.folder))
+    if res.files:  # what a Dask worker wrote, checked by the client: relative path -> SHA-256
+        entry["sha256"] = {Path(p).relative_to(plan.folder).as_posix(): h for p, h in sorted(res.files.items())}
+    if res.where:
+        entry["worker"] = res.where
+    plan.manifest.update([entry])
+
+
+def _publish(plan: PeriodPlan, remote: str) -> None:
+    """Copy what this machine wrote for a period (contexts, manifest, index) to its folder under the URL,
+    beside the pages the workers put there: the index's relative links and each notebook's
+    ``context.json`` then work at the URL."""
+    from salesreports.run import storage
+
+    subs = {str(e["folder"]) for e in plan.entries.values() if e.get("status") != "skipped" and e.get("folder")}
+    files = [f for sub in sorted(subs) for f in sorted((plan.folder / sub).glob("*")) if _is_context_file(f)]
+    storage.push(plan.folder, remote, [*files, plan.folder / MANIFEST, plan.folder / "index.html"])
+
+
+def _is_context_file(path: Path) -> bool:
+    return path.is_file() and (path.name == "context.json" or path.suffix == ".parquet")
 
 
 def _write_index(plan: PeriodPlan) -> Path:

@@ -56,6 +56,8 @@ class JobResult:
     failed_notebook: str = ""
     timings: dict[str, float] = field(default_factory=dict)
     worker: int = 0
+    files: dict[str, str] = field(default_factory=dict)  # planned path -> SHA-256 of what was written (dask)
+    where: str = ""  # the dask worker's address
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -127,12 +129,14 @@ def execute_here(job: Job, out: Path, engine: str | None, *, metadata: dict[str,
 DEFAULTS_NOTE = "# The template's default parameters are left out of executed reports: see the injected cell below."
 
 
-def strip_default_parameters(notebook: Path) -> bool:
+def strip_default_parameters(notebook: Path, context: str = "") -> bool:
     """Blank the template's ``parameters`` cell in an executed notebook; True when the file changed.
 
     papermill keeps the template's defaults (e.g. ``rep_id = "R007"``, whatever rep the analyst last
     previewed) above the injected parameters, so every rep's notebook would name that rep. Only the
-    injected parameters are kept.
+    injected parameters are kept. A ``context`` in the notebook's own folder is recorded relative to it
+    (``context = "context.json"``), so that the report can be re-run from its folder wherever it was
+    executed (a Dask worker runs it in a temporary folder that is gone afterwards).
     """
     from salesreports.paths import atomic_write_text
 
@@ -153,6 +157,27 @@ def strip_default_parameters(notebook: Path) -> bool:
     if papermill.get("default_parameters"):
         papermill["default_parameters"] = {}
         changed = True
+    if context and Path(context).parent.resolve() == notebook.parent.resolve():
+        changed = _relative_context(nb, context, Path(context).name) or changed
     if changed:
         atomic_write_text(notebook, json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+    return changed
+
+
+def _relative_context(nb: dict[str, Any], context: str, relative: str) -> bool:
+    """Record ``relative`` instead of ``context`` in the injected parameters (cell and metadata)."""
+    from papermill.translators import PythonTranslator
+
+    old, new = PythonTranslator.translate_str(context), PythonTranslator.translate_str(relative)
+    changed = False
+    for cell in nb.get("cells", []):
+        if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
+            source = "".join(cell["source"]) if isinstance(cell.get("source"), list) else str(cell.get("source", ""))
+            if old in source:
+                cell["source"] = source.replace(old, new)
+                changed = True
+    parameters = nb.get("metadata", {}).get("papermill", {}).get("parameters", {})
+    if parameters.get("context") == context:
+        parameters["context"] = relative
+        changed = True
     return changed

@@ -76,6 +76,7 @@ def run_job(job: Job, mode: Mode = "fast") -> JobResult:
     notebook.parent.mkdir(parents=True, exist_ok=True)
     tmp = _tmp(notebook)
     failed = notebook.with_name(notebook.stem + ".failed.ipynb")
+    context = str(job.parameters.get("context") or "")
     t0 = time.perf_counter()
     try:
         if mode == "fast":
@@ -90,12 +91,12 @@ def run_job(job: Job, mode: Mode = "fast") -> JobResult:
         if error:
             _discard_outputs(job)
             if tmp.exists():
-                strip_default_parameters(tmp)
+                strip_default_parameters(tmp, context)
                 tmp.replace(failed)
             return JobResult(job.key, "failed", error, str(failed) if failed.exists() else "", timings, os.getpid())
         if mode != "fast":
             _stamp(job, tmp)
-        strip_default_parameters(tmp)  # here, where the notebook is written: also on dask workers
+        strip_default_parameters(tmp, context)  # here, where the notebook is written: also on dask workers
         tmp.replace(notebook)
         with contextlib.suppress(FileNotFoundError):
             failed.unlink()
