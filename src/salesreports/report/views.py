@@ -970,7 +970,7 @@ class RepView(_View):
             )
         return table(pd.DataFrame(rows), caption=f"Goals for {title}")
 
-    def notes_area(self, lines: int = 16) -> Any:
+    def notes_area(self, lines: int = 20) -> Any:
         """A ruled area for the manager's handwritten notes (the PDF's last page)."""
         from salesreports.report.display import notes_area
 
