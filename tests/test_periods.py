@@ -89,3 +89,20 @@ def test_report_periods_cover_the_data_or_are_refused_with_the_period_to_date() 
         report_period(parse_period("2026-10-T12M"), first, last)
     with pytest.raises(ParamsError, match="no data for Q1 2027"):
         report_period(parse_period("2027-Q1"), first, last)
+
+
+@pytest.mark.parametrize(
+    ("label", "following"),
+    [
+        ("2026-Q3", "2026-Q4"),
+        ("2026-Q4", "2027-Q1"),
+        ("2026-11-QTD", "2027-Q1"),  # a quarter to date: the whole quarter after its quarter
+        ("2025", "2026"),
+        ("2026-11-YTD", "2027"),
+        ("2026-12", "2027-01"),
+    ],
+)
+def test_next_is_the_whole_period_after(label: str, following: str) -> None:
+    nxt = parse_period(label).next()
+    assert nxt.label == following
+    assert parse_period(nxt.label) == nxt  # its label parses back

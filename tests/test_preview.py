@@ -78,3 +78,27 @@ def test_a_preview_leaves_the_period_the_manifest_and_the_outbox_byte_identical(
 def test_preview_needs_a_rep_or_a_team(tiny_config: Path) -> None:
     out = CliRunner().invoke(app, ["preview", "--params", str(tiny_config)])
     assert out.exit_code == 2 and "give either --rep ID or --team NAME" in out.stderr
+
+
+@pytest.mark.parametrize(
+    ("period", "template"),
+    [
+        ("2025-Q1", "review.ipynb"),
+        ("2025", "review.ipynb"),
+        ("2025-03", "rep_scorecard.ipynb"),
+        (None, "rep_scorecard.ipynb"),  # the latest month
+    ],
+)
+def test_preview_of_a_quarter_or_year_uses_the_review_template(
+    make_config: object, period: str | None, template: str
+) -> None:
+    root = Path(__file__).parents[1] / "reports"
+    path = make_config()  # type: ignore[operator]
+    text = path.read_text(encoding="utf-8").replace("templates:\n", f"templates:\n  review: {root / 'review.ipynb'}\n")
+    path.write_text(text, encoding="utf-8")
+    config = load_config(path, environ={})
+    assert Previewer(config, "R1", period=period).template.name == template
+    assert Previewer(config, "North", period=period, kind="team").template.name == "team_summary.ipynb"
+    # without `templates.review`, a quarter keeps the rep template
+    plain = config.model_copy(update={"templates": {k: v for k, v in config.templates.items() if k != "review"}})
+    assert Previewer(plain, "R1", period=period).template.name == "rep_scorecard.ipynb"

@@ -550,3 +550,23 @@ def test_shipped_templates_read_only_their_context() -> None:
     root = Path(__file__).parents[1] / "reports"
     for template in sorted(root.glob("*.ipynb")):
         assert not [f for f in check_template(template) if "privacy boundary" in f.message], template
+
+
+@pytest.mark.notebooks
+def test_a_review_pack_holds_only_the_reps_own_records(tmp_path: Path) -> None:
+    """A quarter's review (review template: achievements, feedback themes with quotes, training plan, next
+    goals) of R1 names nothing of R2: not R2's goals, feedback notes, name, email, deals or accounts."""
+    from conftest import write_review_settings
+    from salesreports.run.batch import run_reports
+
+    config = load_config(write_review_settings(tmp_path), environ={})
+    summary = run_reports(config, periods="2026-Q3", reps=["R1"], kinds=("rep",), workers=1)
+    assert summary.ok, summary.failed
+    data = load_dataset(config.source_path)
+    forbidden = forbidden_for(data, "R1")
+    forbidden.phrases |= {"Q4 plan of R2.", "Bob's own note on pricing.", "Another note of Bob's."}
+    texts = report_texts(config.output_path / "2026-Q3" / "R1")
+    assert {"scorecard.html", "scorecard.pdf", "scorecard.ipynb", "context.json"} <= set(texts)
+    assert "Feedback themes" in texts["scorecard.html"] and "Q4 plan of R1." in texts["scorecard.html"]
+    leaks = {name: found for name, text in texts.items() if (found := find_leaks(text, forbidden))}
+    assert leaks == {}

@@ -17,6 +17,7 @@ Revenue targets: R1 3,000 and R2 2,000 in each month of Q3 2026.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -160,7 +161,7 @@ def test_team_summary_of_a_quarter(loaded: Loaded) -> None:
 
 def test_headings_name_the_quarter(loaded: Loaded) -> None:
     context = scope_of(loaded, "2026-Q3").rep_context("R1")
-    assert header(context)["subtitle"] == "Team North · Q3 2026"
+    assert header(context)["subtitle"] == "Team \u2068North\u2069 · Q3 2026"  # the name isolated (text.isolate)
     assert context["period"]["previous"]["label"] == "2026-Q2"
     assert context["period"]["months"] == ["2026-07", "2026-08", "2026-09"]
 
@@ -236,7 +237,7 @@ def test_a_quarter_run_writes_its_scorecards_index_and_manifest(make_config: Cal
         for name in ("scorecard.html", "scorecard.pdf"):
             assert (folder / sub / name).stat().st_size > 0
     html = (folder / "R1" / "scorecard.html").read_text(encoding="utf-8")
-    assert "Team North · Q3 2026" in html
+    assert "Team \u2068North\u2069 · Q3 2026" in html
     assert "$10,000" in html and "vs Q2 2026" in html and "vs last month" not in html
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     assert (manifest["period"], manifest["period_title"]) == ("2026-Q3", "Q3 2026")
@@ -287,3 +288,158 @@ def test_every_period_label_finds_its_figure_in_the_kpi_table(
     loaded: Loaded, label: str, rep: str, revenue: float
 ) -> None:
     assert loaded[2].lookup(rep, "revenue", label) == (pytest.approx(revenue), "")
+
+
+# -- the review template (reports/review.ipynb) ---------------------------------------------------------------
+# tests/fixtures/review/feedback.csv (R1's notes; R2's two "pricing" notes are never R1's) and goals.yaml:
+# r1-q3 (Jul–Sep 2026, achieved: 10,000 of 9,000), r1-q4 (Oct–Dec 2026), r1-2027 (Q1 2027), r2-q4 (R2's)
+REVIEW_TEMPLATE = Path(__file__).parents[1] / "reports" / "review.ipynb"
+
+
+@pytest.fixture(scope="module")
+def pack(tmp_path_factory: pytest.TempPathFactory) -> Loaded:
+    from conftest import write_review_settings
+
+    config = load_config(write_review_settings(tmp_path_factory.mktemp("pack")), environ={})
+    data = load_dataset(config.source_path)
+    return config, data, compute_kpis(data)
+
+
+def test_review_settings_select_the_review_template_for_quarters_and_years_only(pack: Loaded) -> None:
+    config = pack[0]
+    assert config.template_for("rep", review=True) == REVIEW_TEMPLATE.resolve()
+    assert config.template_for("rep", review=False).name == "rep_scorecard.ipynb"
+    assert config.template_for("team", review=True).name == "team_summary.ipynb"
+
+
+def test_next_goals_are_exactly_those_starting_in_the_next_quarter(pack: Loaded, tmp_path: Path) -> None:
+    view = view_of(scope_of(pack, "2026-Q3"), "R1", tmp_path)
+    text = str(view.next_goals())
+    assert "Goals for Q4 2026" in text
+    assert "Q4 plan of R1." in text  # r1-q4 starts in October 2026
+    for other in ("Q3 plan of R1.", "Q1 2027 plan of R1.", "Q4 plan of R2."):
+        assert other not in text
+    assert "$3,000" in text and "October 2026" in text and "Q4 2026" in text
+
+
+def test_next_goals_starting_after_the_data_are_kept_for_a_review(pack: Loaded, tmp_path: Path) -> None:
+    # Q4 2026 to date (the data ends 10 Nov 2026): the next quarter, Q1 2027, lies wholly after the data
+    view = view_of(scope_of(pack, "2026-11-QTD"), "R1", tmp_path / "qtd")
+    text = str(view.next_goals())
+    assert "Goals for Q1 2027" in text and "Q1 2027 plan of R1." in text and "Q4 plan of R1." not in text
+    # a month's page has no next goals, and a month's context keeps no goal that starts after the data
+    month = view_of(scope_of(pack, "2026-10"), "R1", tmp_path / "month")
+    assert month.next_goals() is None
+    assert [g["goal_id"] for g in month.ctx["goals"]] == ["r1-q3", "r1-q4"]
+
+
+def test_next_goals_say_so_when_none_starts_then(pack: Loaded, tmp_path: Path) -> None:
+    view = view_of(scope_of(pack, "2026-Q2"), "R1", tmp_path)  # r1-q3 starts in July: Q3 2026
+    assert "Q3 plan of R1." in str(view.next_goals())
+    view = view_of(scope_of(pack, "2026-Q1"), "R2", tmp_path / "r2")  # nothing of R2's starts in Q2 2026
+    assert str(view.next_goals()).startswith("[Note] No goals start in Q2 2026 yet")
+
+
+def test_achievements_show_quota_and_the_goals_of_the_period(pack: Loaded, tmp_path: Path) -> None:
+    view = view_of(scope_of(pack, "2026-Q3"), "R1", tmp_path)
+    text = str(view.achievements())
+    # revenue 10,000 against 3 x 3,000 (hand-computed in the table at the top)
+    assert "Quota Q3 2026: 111.1% attained" in text
+    assert "Revenue $10,000 against a target of $9,000" in text
+    assert "Revenue: $10,000 of $9,000 (111%) by Sep 2026: achieved. [achieved]" in text  # r1-q3
+    assert "Q3 plan of R1." in view.achievements().html  # with the objective it serves
+    assert "Q4 plan of R1." not in view.achievements().html  # later goals are next goals
+    assert "$3,000" not in text and "Q1 2027" not in text
+
+
+def test_achievements_without_a_target_say_it_is_not_available(pack: Loaded, tmp_path: Path) -> None:
+    view = view_of(scope_of(pack, "2026-Q2"), "R2", tmp_path)  # targets exist only for Q3 2026
+    text = str(view.achievements())
+    assert "Quota Q2 2026: not available" in text
+    assert "0.0%" not in text and "$0" not in text
+
+
+def test_since_last_review_compares_each_kpi_with_the_quarter_before(pack: Loaded, tmp_path: Path) -> None:
+    view = view_of(scope_of(pack, "2026-Q3"), "R1", tmp_path)
+    text = str(view.since_last_review())
+    # R1 Q2 2026: Apr won 2,000, May lost; Q3 2026: 10,000, 4 won of 6 closed
+    rows = {line.split("  ")[0]: line.split() for line in text.splitlines()[3:]}
+    assert text.splitlines()[0] == "Q3 2026 against the last review (Q2 2026)"
+    assert rows["Revenue"] == ["Revenue", "$2,000", "$10,000", "+$8,000", "(better)"]
+    assert rows["Deals won"] == ["Deals", "won", "1", "4", "+3", "(better)"]
+    assert rows["Win rate"] == ["Win", "rate", "50.0%", "66.7%", "+16.7", "pts", "(better)"]
+    # no target in Q2 2026: no attainment then, and no change from a made-up zero
+    assert rows["Quota attainment"] == ["Quota", "attainment", "—", "111.1%", "—"]
+
+
+def test_feedback_themes_count_recurring_tags_with_redacted_quotes(pack: Loaded, tmp_path: Path) -> None:
+    view = view_of(scope_of(pack, "2026-Q3"), "R1", tmp_path)
+    text = str(view.feedback_themes())
+    # six months to 30 Sep 2026: follow-up in the notes of 10 May and 20 Sep, pricing in 15 Aug and 20 Sep;
+    # product-knowledge once (not a theme); January's and October's notes are outside the window
+    assert "follow-up: 2 notes from client or peer" in text
+    assert "pricing: 2 notes from client or manager" in text
+    assert "product-knowledge" not in text
+    assert text.index("follow-up") < text.index("pricing: 2")  # equal counts: by name
+    # the lowest score's quote first; a colleague's name never reaches the page
+    pricing = text[text.index("pricing: 2") :]
+    assert pricing.index("Pricing came late") < pricing.index("Offered a discount")
+    assert "[a colleague]" in text and "Bob Baker" not in text
+    assert "After the end of Q3" not in text and "Older than six months" not in text and "Bob's" not in text
+
+
+def test_feedback_themes_without_a_recurring_tag(pack: Loaded, tmp_path: Path) -> None:
+    view = view_of(scope_of(pack, "2026-09"), "R1", tmp_path)
+    assert "follow-up: 2 notes" in str(view.feedback_themes())
+    view = view_of(scope_of(pack, "2025"), "R1", tmp_path / "y")  # no feedback up to December 2025
+    assert str(view.feedback_themes()).startswith("[Note] No feedback")
+
+
+def test_training_plan_lists_coaching_topics_with_their_evidence(pack: Loaded, tmp_path: Path) -> None:
+    view = view_of(scope_of(pack, "2026-Q3"), "R1", tmp_path)
+    html = view.training_plan().html
+    # params/coaching.yaml maps follow-up to Deal progression (the note of 20 Sep scored 2: a need; the praise
+    # of 10 May, scored 4, is not counted); pricing is not one of its tags, and the KPIs are all above the team's
+    assert "Training plan for Q4 2026" in html
+    topics = re.findall(r'<th scope="row"[^>]*>([^<]+)</th>', html)
+    assert topics == ["Deal progression"]
+    assert "&#x27;follow-up&#x27; raised in 1 feedback note since Apr 2026 (score 2)" in html
+    assert "“Pricing came late and [a colleague] had to step in.” (client, 2026-09-20)" in html
+
+
+def test_notes_area_is_a_ruled_area_with_the_rep_and_period(pack: Loaded, tmp_path: Path) -> None:
+    view = view_of(scope_of(pack, "2026-Q3"), "R1", tmp_path)
+    area = view.notes_area(lines=5)
+    assert area.html.count('class="sr-notes-area__line"') == 5
+    assert "Notes from the review" in area.html and "Ann Archer" in area.html and "Q3 2026" in area.html
+
+
+@pytest.mark.notebooks
+def test_a_review_renders_to_html_and_pdf_with_its_notes_page(tmp_path: Path) -> None:
+    import json
+    import shutil
+    import subprocess
+
+    from conftest import write_review_settings
+
+    config = load_config(write_review_settings(tmp_path), environ={})
+    summary = run_reports(config, periods="2026-Q3", reps=["R1"], kinds=("rep",), workers=1)
+    assert summary.ok, summary.failed
+    folder = config.output_path / "2026-Q3"
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    entry = next(r for r in manifest["reports"] if r["key"] == "rep/R1")
+    assert Path(entry["template"]).name == "review.ipynb"
+    html = (folder / "R1" / "scorecard.html").read_text(encoding="utf-8")
+    for heading in ("Achievements against objectives", "Since the last review", "Feedback themes", "Training plan"):
+        assert heading in html
+    assert "Goals for Q4 2026" in html and "Q4 plan of R1." in html and "sr-notes-area__line" in html
+    pdftotext = shutil.which("pdftotext")
+    assert pdftotext, "poppler-utils (pdftotext) is needed"
+    pages = subprocess.run(
+        [pdftotext, str(folder / "R1" / "scorecard.pdf"), "-"], capture_output=True, text=True, check=True
+    ).stdout.split("\f")
+    notes = [i for i, page in enumerate(pages) if "Notes from the review" in page]
+    assert notes and "Review notes" in pages[notes[0]]  # the heading and its ruled area on one page
+    # a month of the same settings keeps the rep template
+    month = run_reports(config, periods="2026-09", reps=["R1"], kinds=("rep",), workers=1, plan_only=True)
+    assert month.planned == {"2026-09": ["rep/R1"]}

@@ -502,7 +502,8 @@ def check(
         if templates:
             paths = list(templates)
         else:
-            configured = [config.template(k) for k in ("rep", "team")]
+            kinds = ["rep", "team", *(["review"] if config.templates.get("review") else [])]
+            configured = [config.template(k) for k in kinds]
             folders = sorted({p.parent for p in configured})
             paths = sorted({*configured, *(p.resolve() for f in folders for p in f.glob("*.ipynb"))})
         clean = []

@@ -158,7 +158,8 @@ class Config(_Model):
     outbox_dir: str = Field(default="../build/outbox", description="where dry-run emails (`.eml`) go")
     templates: dict[str, str] = Field(
         default_factory=lambda: {"rep": "../reports/rep_scorecard.ipynb", "team": "../reports/team_summary.ipynb"},
-        description="the notebook template of each report kind: `rep` (a rep's scorecard), `team` (a team summary)",
+        description="the notebook template of each report kind: `rep` (a rep's scorecard), `team` (a team summary); "
+        "optional `review` (a rep's quarter or year review, used instead of `rep` for a quarter or year)",
     )
     goals: str = Field(default="goals.yaml", description="SMART goals file; empty for none")
     coaching: str = Field(default="coaching.yaml", description="coaching rules and incentive tiers; empty for none")
@@ -197,6 +198,19 @@ class Config(_Model):
             msg = f"{self.path}: no template for report kind '{kind}' under `templates:`. Known: {known}."
             raise ConfigError(msg, file=self.path, key=f"templates.{kind}")
         return self.resolve(self.templates[kind])
+
+    def template_for(self, kind: str, *, review: bool) -> Path:
+        """The template of a report kind for a period: a rep's quarter or year (``review``) uses
+        ``templates.review`` when it is set, every other report the template of its kind.
+
+        Raises
+        ------
+        ConfigError
+            No template for ``kind`` under ``templates:``.
+        """
+        if kind == "rep" and review and self.templates.get("review"):
+            return self.template("review")
+        return self.template(kind)
 
 
 def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:

@@ -112,6 +112,18 @@ class Period:
         or year before; a year to date or trailing 12 months -> the same months a year earlier."""
         return self.shifted(_STEP[self.grain])
 
+    def next(self) -> Period:
+        """The whole period after this one, "the next review": the next month, the quarter after this quarter
+        (to date or whole), the year after this year; a trailing 12 months -> the 12 months after it."""
+        first = self.end + 1
+        if self.grain == "quarter":
+            start = pd.Period(f"{self.end.year}-{3 * self.end.quarter - 2:02d}", "M") + 3
+            return Period(start, start + 2, "quarter")
+        if self.grain in ("year", "ytd"):
+            start = pd.Period(f"{self.end.year + 1}-01", "M")
+            return Period(start, start + 11, "year")
+        return Period(first, first + (_STEP[self.grain] - 1), self.grain)
+
     def last_year(self) -> Period:
         """The same period one year earlier."""
         return self.shifted(12)

@@ -42,10 +42,12 @@ __all__ = [
     "Tile",
     "badge",
     "callout",
+    "change_text",
     "chart",
     "component_css",
     "goal_list",
     "in_batch",
+    "notes_area",
     "ordinal",
     "section_note",
     "table",
@@ -271,10 +273,8 @@ class Tile:
         change, direction = "", "neutral"
         if not _missing(previous):
             assert previous is not None
-            delta = float(value) - float(previous)
-            change = f"{_format_delta(delta, k.format, currency)} vs {previous_label}"
-            if delta != 0:
-                direction = "good" if k.is_better(float(value), float(previous)) else "bad"
+            delta, direction = change_text(kpi, float(value), float(previous), currency)
+            change = f"{delta} vs {previous_label}"
         return cls(
             label=k.label,
             value=format_value(value, k.format, currency),
@@ -282,6 +282,17 @@ class Tile:
             change=change,
             direction=direction,  # type: ignore[arg-type]
         )
+
+
+def change_text(kpi: str, value: float, previous: float, currency: str = "$") -> tuple[str, Direction]:
+    """The change of a registry KPI from ``previous`` to ``value`` ("+$1,200", "−3.0 pts", "±$0") and whether
+    it is good, bad or neutral (lower can be better)."""
+    k = registry().get(kpi)
+    delta = value - previous
+    direction: Direction = "neutral"
+    if delta != 0:
+        direction = "good" if k.is_better(value, previous) else "bad"
+    return _format_delta(delta, k.format, currency), direction
 
 
 def tiles(items: Sequence[Tile]) -> Html:
@@ -481,6 +492,19 @@ def badge(text: str, kind: str = "neutral") -> Html:
 def section_note(text: str) -> Html:
     """A small, muted paragraph: data caveats, definitions, "as of" dates."""
     return Html(f'<p class="sr sr-note {_IGNORE_MATH}" dir="auto">{_esc(text)}</p>', _clean(text))
+
+
+def notes_area(title: str, subtitle: str = "", lines: int = 16) -> Html:
+    """A ruled area to write on: ``lines`` ruled lines under a title, kept on one PDF page (a light ruled box
+    on screen). The review template ends with one for the manager's notes."""
+    rules = "".join('<div class="sr-notes-area__line"></div>' for _ in range(max(lines, 1)))
+    sub = f'<p class="sr-notes-area__meta" dir="auto">{_esc(subtitle)}</p>' if _clean(subtitle).strip() else ""
+    html = (
+        f'<section class="sr sr-notes-area {_IGNORE_MATH}" aria-label="{_esc(title)}">'
+        f'<p class="sr-notes-area__title" dir="auto">{_esc(title)}</p>{sub}{rules}</section>'
+    )
+    text = "\n".join([_clean(title), *([_clean(subtitle)] if sub else []), *["_" * 60] * max(lines, 1)])
+    return Html(html, text)
 
 
 # -- goals ---------------------------------------------------------------------------------------------------

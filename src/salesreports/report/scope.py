@@ -517,7 +517,7 @@ COMPANY = "company"
 
 def _period_dict(period: Period) -> dict[str, Any]:
     """The report's period as a context holds it; a quarter or year also names the periods it is compared with."""
-    previous, last_year = period.previous(), period.last_year()
+    previous, last_year, following = period.previous(), period.last_year(), period.next()
     return {
         "label": period.label,
         "title": period.title,
@@ -530,6 +530,13 @@ def _period_dict(period: Period) -> dict[str, Any]:
         "months": [str(m) for m in period.months],
         "previous": {"label": previous.label, "title": previous.title, "end": str(previous.end)},
         "last_year": {"label": last_year.label, "title": last_year.title, "start": str(last_year.start)},
+        # the period after: a review sets the goals that start then
+        "next": {
+            "label": following.label,
+            "title": following.title,
+            "start": str(following.start),
+            "end": str(following.end),
+        },
     }
 
 
@@ -629,7 +636,9 @@ def _goals(
             start, deadline = parse_period(goal.start), parse_period(goal.deadline)
         except Exception:  # noqa: S112 - an unparsable window is a Time-bound error of the check already
             continue
-        if deadline.end < first or start.start > last:
+        # a review shows the goals of the next period, also when that period starts after the data
+        upcoming = period.is_review and period.end < start.start <= period.next().end
+        if deadline.end < first or (start.start > last and not upcoming):
             window = f"{start.label} to {deadline.label}"
             problems.setdefault(goal.id, []).append(f"its window ({window}) lies outside the data ({first} to {last})")
     out = []

@@ -23,6 +23,7 @@ leaves out the section's heading with it). What is missing is named once, by :me
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,7 @@ ATTENTION_KPIS = ("quota_attainment", "win_rate", "lead_conversion", "calls_per_
 SPAN = {"month": "this month", "quarter": "quarter to date", "ytd": "year to date", "t12m": "last 12 months"}
 ADD_TABLE = "README.md#your-crm-data"
 NA = "not available"
+_TAG_SPLIT = re.compile(r"[;,|]")  # feedback tags, split as the coaching rules split them
 NO_FIGURE = "—"  # a team figure withheld (too few reps) or a comparison without a value
 
 
@@ -428,9 +430,12 @@ class _View:
 
     def goals(self) -> Any:
         """Goal progress: actual, expected at pace, projected to the deadline, status (``None`` without goals)."""
+        return self._goal_html(self.ctx.get("goals") or [])
+
+    def _goal_html(self, goals: Sequence[dict[str, Any]]) -> Any:
+        """Goals as the page shows them: measured ones with progress, the others in one note (``None``: none)."""
         from salesreports.report.display import callout, goal_list
 
-        goals = self.ctx.get("goals") or []
         if not goals:
             return None
         items = []
@@ -774,6 +779,204 @@ class RepView(_View):
         title = f"Estimated bonus — {span_text(grain, self.period_end, self.first_month('revenue')) or 'this period'}"
         return callout(
             "good" if good else "info", title, [est["summary"], "An estimate from the attainment tiers, not a payslip."]
+        )
+
+    # -- the review (quarter or year) --------------------------------------------------------------------------
+    def _goal_start(self, goal: dict[str, Any]) -> pd.Period | None:
+        try:
+            return parse_period(str(goal.get("start") or "")).start
+        except ParamsError:
+            return None
+
+    def achievements(self) -> Any:
+        """The period's results against its objectives: quota attainment (revenue against the period's target)
+        and the goals measured over the period, each with the objective it serves. Goals that start after the
+        period are :meth:`next_goals`. ``None`` when the rep has neither a target figure nor a goal."""
+        from salesreports.report.display import Html, callout
+
+        parts: list[Html] = []
+        if self.supports("quota_attainment") and not self.no_sign:
+            att, why = self.value("quota_attainment")
+            rev, _ = self.value("revenue")
+            title = f"Quota {self.period_title}"
+            if att is None:
+                parts.append(callout("info", f"{title}: {NA}", [why or "no target for this period"]))
+            else:
+                pct = format_value(att, get("quota_attainment").format, self.currency)
+                fmt = get("revenue").format
+                line = f"{pct} of the target attained."
+                if rev is not None and att:
+                    target = format_value(rev / att, fmt, self.currency)
+                    line = f"Revenue {format_value(rev, fmt, self.currency)} against a target of {target}: {line}"
+                parts.append(callout("good" if att >= 1 else "warn", f"{title}: {pct} attained", [line]))
+        end = pd.Period(self.period_end, "M")
+        measured = [
+            g for g in self.ctx.get("goals") or [] if (start := self._goal_start(g)) is not None and start <= end
+        ]
+        goals = self._goal_html(measured)
+        if goals is not None:
+            parts.append(goals)
+        if not parts:
+            return None
+        out = parts[0]
+        for part in parts[1:]:
+            out = out + part
+        return out
+
+    def since_last_review(self) -> Any:
+        """Each headline KPI in the last review's period and in this one, with the change (``None`` for a rep
+        without figures); a KPI without a figure in the last review shows "—", never a change from zero."""
+        from salesreports.report.display import change_text, table
+
+        if self.no_sign:
+            return None
+        names = self.tile_names()
+        if self.closed_nothing():
+            names = [n for n in names if n not in self._closed]
+        before = self.previous_title or "Last month"
+        now = self.period_title if self.review else "This month"
+        rows = []
+        for name in names:
+            k = get(name)
+            grain = self.tile_grain(name)
+            value, _ = self.value(name, grain)
+            prev, _ = self.value(name, grain, period_end=self.previous_end)
+            if self.since(name, grain) or self.since(name, grain, self.previous_end):
+                prev = None  # a span cut short by the data's start: not comparable
+            if value is None and prev is None:
+                continue
+            change = NO_FIGURE
+            if value is not None and prev is not None:
+                delta, direction = change_text(name, value, prev, self.currency)
+                word = {"good": "better", "bad": "worse", "neutral": "same"}[direction]
+                change = f"{delta} ({word})"
+            rows.append(
+                {
+                    "KPI": k.label,
+                    before: NO_FIGURE if prev is None else format_value(prev, k.format, self.currency),
+                    now: NA if value is None else format_value(value, k.format, self.currency),
+                    "Change": change,
+                }
+            )
+        if not rows:
+            return None
+        caption = f"{self.period_title} against the last review ({before})" if self.review else "Since last month"
+        return table(pd.DataFrame(rows), caption=caption, figures=[before, now, "Change"])
+
+    def feedback_themes(self, top: int = 5, quotes: int = 2) -> Any:
+        """Tags that recur in the rep's own feedback of the last six months (in two notes or more), most
+        frequent first, each with its notes' scores and sources and up to ``quotes`` quotes (already redacted:
+        colleagues' names read "[a colleague]"). ``None`` when the data has no feedback."""
+        from salesreports.report.display import Html, callout
+
+        if not self.shows("feedback"):
+            return None
+        rows = self.ctx.get("feedback") or []
+        if not rows:
+            return callout("info", "No feedback", ["No client, manager or peer feedback in the last six months."])
+        by_tag: dict[str, list[dict[str, Any]]] = {}
+        for r in rows:
+            for tag in dict.fromkeys(t.strip().lower() for t in _TAG_SPLIT.split(str(r.get("tags") or ""))):
+                if tag:
+                    by_tag.setdefault(tag, []).append(r)
+        themes = sorted(((t, n) for t, n in by_tag.items() if len(n) >= 2), key=lambda x: (-len(x[1]), x[0]))
+        if not themes:
+            why = "no tag appears in more than one" if by_tag else "none of them is tagged"
+            return callout("info", "No recurring theme", [f"{len(rows)} feedback note(s) in six months; {why}."])
+        out: Html | None = None
+        for tag, notes in themes[:top]:
+            scores = [float(n["score"]) for n in notes if not _nan(n.get("score"))]
+            sources = sorted({str(n.get("source") or "") for n in notes} - {""})
+            title = f"{tag}: {len(notes)} notes" + (f" from {either(sources)}" if sources else "")
+            mean = sum(scores) / len(scores) if scores else None
+            lines = [f"Scores {', '.join(f'{v:g}' for v in sorted(scores))} of 5"] if scores else []
+            # the lowest-scored notes first (what to work on), then the newest
+            picked = sorted(notes, key=lambda n: str(n.get("date") or ""), reverse=True)
+            picked = sorted(picked, key=lambda n: 6.0 if _nan(n.get("score")) else float(n["score"]))
+            for n in picked[:quotes]:
+                text = str(n.get("text") or "").strip()
+                if text:
+                    short = text if len(text) <= 220 else text[:219].rstrip() + "…"
+                    lines.append(f"“{short}” ({n.get('source')}, {n.get('date')})")
+            box = (
+                callout("info", title, lines) if mean is None else callout("good" if mean > 3 else "warn", title, lines)
+            )
+            out = box if out is None else out + box
+        return out
+
+    def training_plan(self) -> Any:
+        """The coaching topics as a plan until the next review: each topic, what it covers and its evidence
+        (numbers with their period, quotes). Without needs, what :meth:`coaching` says (or ``None``)."""
+        from salesreports.report.display import table
+
+        needs = self.ctx.get("coaching") or []
+        if not needs:
+            return self.coaching()
+        rows = []
+        for need in needs[:4]:
+            evidence = [evidence_text(need, e, self.ctx) for e in need.get("evidence", [])]
+            evidence += [f"“{q['text']}” ({q['source']}, {q['date']})" for q in need.get("quotes", [])[:1]]
+            rows.append(
+                {
+                    "Topic": need["topic"],
+                    "What it covers": need.get("description") or "",
+                    "Evidence": "; ".join(evidence),
+                }
+            )
+        nxt = str((self.ctx["period"].get("next") or {}).get("title") or "")
+        caption = f"Training plan for {nxt}" if self.review and nxt else "Training plan"
+        return table(pd.DataFrame(rows), caption=caption)
+
+    def next_goals(self) -> Any:
+        """The goals whose window starts in the next period (Q4 2026 after a Q3 2026 review): the rep's own,
+        the team's and the company's, with target, window and objective. A note when none starts then;
+        ``None`` on a month's page."""
+        from salesreports.report.display import callout, table
+
+        nxt = self.ctx["period"].get("next") or {}
+        if not self.review or not nxt:
+            return None
+        first, last = pd.Period(str(nxt["start"]), "M"), pd.Period(str(nxt["end"]), "M")
+        title = str(nxt["title"])
+        rep_id = self.ctx.get("rep", {}).get("rep_id")
+        rows = []
+        for g in self.ctx.get("goals") or []:
+            start = self._goal_start(g)
+            if start is None or not first <= start <= last:
+                continue
+            owner = "" if g["owner"] == rep_id else f" ({g['owner']})"
+            scope = f", {g['scope']}" if g.get("scope") else ""
+            try:
+                deadline = parse_period(str(g.get("deadline") or "")).title
+            except ParamsError:
+                deadline = str(g.get("deadline") or "")
+            target = str((g.get("text") or {}).get("target") or NA)
+            if target == NA and g.get("note"):
+                target = f"{NA}: {g['note']}"  # e.g. a group goal's figures hidden (privacy)
+            rows.append(
+                {
+                    "Goal": f"{g['label']}{scope}{owner}",
+                    "Target": target,
+                    "From": start.strftime("%B %Y"),
+                    "Deadline": deadline,
+                    "Objective": g.get("objective") or "",
+                }
+            )
+        if not rows:
+            return callout(
+                "info",
+                f"No goals start in {title} yet",
+                [f"None of the goals file's goals for you, your team or the company starts in {title}."],
+            )
+        return table(pd.DataFrame(rows), caption=f"Goals for {title}")
+
+    def notes_area(self, lines: int = 20) -> Any:
+        """A ruled area for the manager's handwritten notes (the PDF's last page)."""
+        from salesreports.report.display import notes_area
+
+        what = "review" if self.review else "scorecard"
+        return notes_area(
+            "Notes from the review", f"{isolate(self.name)} · {what} of {self.period_title} · date:", lines
         )
 
 

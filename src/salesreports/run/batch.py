@@ -205,7 +205,8 @@ def plan_period(
     if "team" in kinds:
         teams = [t for t in scope.teams() if scope.team_size(t)]  # not a team of the pseudo-rep alone
         wanted.extend(("team", team, team) for team in [*teams, "company"])
-    templates = {k: config.template(k) for k in {w[0] for w in wanted}}
+    # a rep's quarter or year review uses `templates.review` when set (Config.template_for)
+    templates = {k: config.template_for(k, review=period.is_review) for k in {w[0] for w in wanted}}
     template_hash = {}
     for kind, template in templates.items():
         check_template_runs(template)

@@ -95,7 +95,7 @@ class Previewer:
         self.ident = ident
         self.period_label = period
         self.kind = kind or (_kind_of(template) if template else "rep")
-        self.template = (template or config.template(self.kind)).resolve()
+        self.template = (template or config.template_for(self.kind, review=_is_review(period))).resolve()
         self.pdf = pdf and config.pdf.enabled
         self._data: Any = shared._data if shared else None
         self._table: Any = shared._table if shared else None
@@ -277,3 +277,10 @@ def execute_defaults(config: Config, templates: list[Path], folder: Path) -> dic
             f"{template}: {where}: {result.error}. To see it: open the template in JupyterLab (`make lab`) and run it."
         )
     return errors
+
+
+def _is_review(period: str | None) -> bool:
+    """Whether a preview's period is a quarter or year (no period: the latest month, never a review)."""
+    from salesreports.metrics.periods import parse_period
+
+    return bool(period) and parse_period(str(period)).is_review
