@@ -195,3 +195,19 @@ def test_the_guard_allows_the_context_and_the_libraries_and_refuses_the_rest(tmp
     count, first = proc.stdout.splitlines()[:2]
     assert count == "5"
     assert f"reads {SECRET}" in first and "privacy boundary" in first
+
+
+def test_the_guard_allows_installed_packages_metadata(tmp_path: Path) -> None:
+    """altair's plugin registries read entry points, i.e. every distribution's metadata on sys.path, also
+    ``src/salesreports.egg-info`` of an editable install (a fresh process on a Dask worker reads them guarded)."""
+    proc = _guarded(
+        """
+        import importlib.metadata as md
+        names = {d.metadata["Name"].lower() for d in md.distributions()}
+        assert "salesreports" in names and "altair" in names
+        print(len(md.entry_points(group="console_scripts")))
+        """,
+        tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert int(proc.stdout.strip()) > 0

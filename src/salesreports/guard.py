@@ -124,6 +124,12 @@ def _roots(extra: Iterable[str | os.PathLike[str]]) -> tuple[str, ...]:
     found.update(str(home / h) for h in _HOME)
     found.update(str(Path(p)) for p in os.environ.get("SALESREPORTS_GUARD_ALLOW", "").split(os.pathsep) if p)
     found.update(str(p) for p in extra if str(p))
+    # installed distributions' metadata (entry points that altair's plugin registries read), also beside an
+    # editable install's source folder (src/salesreports.egg-info): package metadata, never data
+    for entry in sys.path:
+        if entry and os.path.isdir(entry):  # noqa: PTH112 - plain strings, as the rest of this module
+            found.update(str(m) for m in Path(entry).glob("*.egg-info"))
+            found.update(str(m) for m in Path(entry).glob("*.dist-info"))
     out = set()
     for p in found:
         out.add(_norm(p))
