@@ -91,7 +91,7 @@ typecheck: $(STAMP) ## mypy --strict over the package
 	$(VENV)/bin/mypy src/salesreports
 
 test: setup lint typecheck ## Everything CI runs: lint, types, the whole test suite (notebooks, browser, SMTP) with coverage
-	$(PY) -m pytest
+	$(PY) -m pytest --durations=15
 
 test-fast: $(STAMP) ## The tests without notebooks, browser and slow markers
 	$(PY) -m pytest -m "not notebooks and not browser and not slow" --no-cov

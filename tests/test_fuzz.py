@@ -12,9 +12,10 @@ exactly as generated), then runs context → notebook → HTML → PDF → email
   reaches a page or a chart;
 - every email parses, its subject is one line, and every ``cid:`` in its HTML resolves to an attached image.
 
-Bounded: 30 profiles in one batch run (a run costs far more than a profile), each profile a copy of the tiny
-fixture (three reps in one team) with its own strings: 25 drawn by Hypothesis (``FUZZ_EXAMPLES``, derandomized
-so that CI is repeatable) and 5 made of every known troublemaker of ``BITS``; marked slow.
+Bounded: 20 profiles in one batch run (a run costs far more than a profile; ~1 s a report, 3 reports a
+profile), each profile a copy of the tiny fixture (its two reps with an address, in one team) with its own
+strings: 15 drawn by Hypothesis (``FUZZ_EXAMPLES=30`` draws more; derandomized so that CI is repeatable) and
+5 made of every known troublemaker of ``BITS``; marked slow.
 """
 
 from __future__ import annotations
@@ -42,9 +43,9 @@ from salesreports.run.batch import run_reports
 
 TINY = FIXTURES / "tiny"
 PERIOD = "2025-03"
-GENERATED = int(os.environ.get("FUZZ_EXAMPLES", "25"))  # profiles Hypothesis generates
+GENERATED = int(os.environ.get("FUZZ_EXAMPLES", "15"))  # profiles Hypothesis generates
 KNOWN = 5  # profiles made of every piece of BITS, each in another order
-TEAMS = {"R1": "North", "R2": "North", "R3": "North"}  # one team of three per copy: one team summary each
+TEAMS = {"R1": "North", "R2": "North"}  # the tiny fixture's two reps with an address, one team: 3 reports a copy
 
 # pieces that break renderers when they are not escaped or isolated
 BITS = [
@@ -126,7 +127,9 @@ def _known(b: int) -> dict[str, Any]:
 
 def _block(tables: dict[str, pd.DataFrame], b: int, profile: dict[str, Any]) -> dict[str, pd.DataFrame]:
     """Copy ``b`` of the tiny fixture: its own ids, accounts, addresses, and the profile's strings."""
-    out = {name: frame.copy() for name, frame in tables.items()}
+    keep = {name: frame[frame["rep_id"].isin(TEAMS)] if "rep_id" in frame else frame for name, frame in tables.items()}
+    out = {name: frame.copy() for name, frame in keep.items()}
+    tables = keep
     ids = {r: f"B{b}{r}" for r in TEAMS}
     for frame in out.values():
         if "rep_id" in frame:
@@ -291,7 +294,7 @@ def test_fuzzed_strings_go_through_every_renderer(tmp_path_factory: pytest.TempP
     assert sorted(r["id"] for r in summary.results if r["kind"] == "rep") == sorted(teams)
     sent = mail.send_reports(config, period=PERIOD)
     outbox = {row.rep_id: Path(row.path) for row in sent.rows if row.path}
-    assert sorted(outbox) == sorted(r for r in teams if not r.endswith("R3"))  # R3 has no address
+    assert sorted(outbox) == sorted(teams)
 
     folder = root / "reports" / PERIOD
     for result in summary.results:
