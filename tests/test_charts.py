@@ -88,6 +88,18 @@ def encodings(spec: dict[str, Any]) -> list[dict[str, Any]]:
     return [layer.get("encoding", {}) for layer in layers]
 
 
+def _symbols(node: Any) -> Iterator[dict[str, Any]]:
+    """Every drawn point (symbol mark item) in a Vega scenegraph."""
+    if isinstance(node, dict):
+        if node.get("marktype") == "symbol" and node.get("role") == "mark":
+            yield from node.get("items", [])
+        for value in node.values():
+            yield from _symbols(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _symbols(value)
+
+
 @pytest.mark.parametrize("name", list(BUILDERS))
 def test_builders_give_valid_themed_specs(name: str) -> None:
     with alt.theme.enable("default"):
@@ -152,17 +164,7 @@ def test_trend_scenegraph_draws_no_point_for_a_missing_month() -> None:
         spec = charts.trend(trend_frame(), "revenue").to_dict()
     scene = vlc.vegalite_to_scenegraph(spec)
 
-    def symbols(node: Any) -> Iterator[dict[str, Any]]:
-        if isinstance(node, dict):
-            if node.get("marktype") == "symbol" and node.get("role") == "mark":
-                yield from node.get("items", [])
-            for value in node.values():
-                yield from symbols(value)
-        elif isinstance(node, list):
-            for value in node:
-                yield from symbols(value)
-
-    points = [s for s in symbols(scene) if "y" in s]
+    points = [s for s in _symbols(scene) if "y" in s]
     assert len(points) == 3  # 4 months, 1 missing: nothing is drawn at zero
 
 
@@ -398,17 +400,7 @@ def test_item11_trend_maturing_scenegraph_draws_every_point_once() -> None:
         spec = charts.trend(frame, "lead_conversion").to_dict()
     marks = vlc.vegalite_to_scenegraph(spec)
 
-    def symbols(node: Any) -> Iterator[dict[str, Any]]:
-        if isinstance(node, dict):
-            if node.get("marktype") == "symbol" and node.get("role") == "mark":
-                yield from node.get("items", [])
-            for value in node.values():
-                yield from symbols(value)
-        elif isinstance(node, list):
-            for value in node:
-                yield from symbols(value)
-
-    points = [s for s in symbols(marks) if "y" in s]
+    points = [s for s in _symbols(marks) if "y" in s]
     assert len(points) == 3  # 4 months, 1 missing; the maturing March is one of the 3, drawn once
     hollow = [p for p in points if p["fill"] == "transparent"]
     assert len(hollow) == 1
