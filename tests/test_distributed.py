@@ -144,6 +144,32 @@ def test_a_report_with_broken_context_files_fails_alone(tmp_path: Path, client: 
     assert results["R2"].status == "ok"
 
 
+def test_another_client_in_the_process_does_not_stall_the_run(tmp_path: Path, client: Any) -> None:
+    """A Client made after ours (a notebook's, a library's) is the process's default, and dask's as_completed
+    follows futures on the default client's loop unless told: CI hung there. Here that other client's loop
+    is kept busy for the whole run: the run still ends, because the executor follows its own client's loop."""
+    import threading
+
+    from distributed import Client, default_client
+
+    jobs = [job(tmp_path / "out", "raises.ipynb", f"R{i}") for i in range(3)]
+    release, blocked_to_the_end = threading.Event(), []
+    with Client(client.scheduler.address, set_as_default=True) as bystander:
+        assert default_client() is bystander and bystander.loop is not client.loop
+
+        def block() -> None:  # the bystander's event loop does nothing else until released (at most 120 s)
+            blocked_to_the_end.append(not release.wait(120))
+
+        bystander.loop.add_callback(block)
+        try:
+            results = DaskExecutor(client=client, ship_inputs=True).run(jobs)
+            ended_while_blocked = not blocked_to_the_end
+        finally:
+            release.set()
+    assert ended_while_blocked, "the run waited for another client's event loop"
+    assert sorted((r.key, r.status) for r in results) == [(f"R{i}", "ok") for i in range(3)]
+
+
 def test_the_upload_root_is_above_the_period_folders(tmp_path: Path) -> None:
     jobs = [job(tmp_path / "out", "raises.ipynb", r) for r in ("R1", "R2")]
     assert _common_root(jobs) == str(tmp_path / "out")

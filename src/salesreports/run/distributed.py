@@ -292,8 +292,13 @@ def _collect(pending: dict[Any, _Planned], done: Callable[[JobResult], None]) ->
     import distributed
 
     dd: Any = distributed  # untyped
-    # with_results: each result is fetched as soon as its task finishes, not left in the worker's memory
-    for future, value in dd.as_completed(list(pending), with_results=True, raise_errors=False):
+    # with_results: each result is fetched as soon as its task finishes, not left in the worker's memory.
+    # loop: the futures' own client's, not the process's default client's (another Client in the process,
+    # a notebook's or a test's, made the iterator track our futures on its loop: hangs and "Event is bound
+    # to a different event loop", seen in CI)
+    futures = list(pending)
+    loop = futures[0].client.loop if futures else None
+    for future, value in dd.as_completed(futures, loop=loop, with_results=True, raise_errors=False):
         planned = pending.pop(future)
         job = planned.job
         future.release()
