@@ -12,6 +12,7 @@ PARAMS  ?= params/config.yaml
 PERIOD  ?=
 WORKERS ?=
 REPS    ?= all
+TEST_WORKERS ?= 2  # make test: pytest-xdist workers, each running whole test files (TEST_WORKERS=0: one process)
 DEBIAN_PACKAGES := chromium poppler-utils fonts-liberation libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0
 
 .PHONY: help setup sysdeps demo-data validate reports preview send lab kernel check docs lint format typecheck test \
@@ -91,7 +92,7 @@ typecheck: $(STAMP) ## mypy --strict over the package
 	$(VENV)/bin/mypy src/salesreports
 
 test: setup lint typecheck ## Everything CI runs: lint, types, the whole test suite (notebooks, browser, SMTP) with coverage
-	$(PY) -m pytest --durations=15
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=15
 
 test-fast: $(STAMP) ## The tests without notebooks, browser and slow markers
 	$(PY) -m pytest -m "not notebooks and not browser and not slow" --no-cov

@@ -28,6 +28,35 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         report.longrepr = f"{item.nodeid} would be skipped under CI=true: {reason}. CI must have what it needs."
 
 
+# The longest test files first: `make test` runs the suite on two workers, a file to a worker
+# (`-n 2 --dist loadfile`), and the short files then fill the gaps at the end instead of one long file
+# running alone (the fuzz test last made a 2.5-minute tail).
+LONG_FIRST = (
+    "test_fuzz.py",
+    "test_pages.py",
+    "test_privacy.py",
+    "test_executors.py",
+    "test_watch.py",
+    "test_distributed.py",
+    "test_distributed_cluster.py",
+    "test_phone.py",
+    "test_hostile.py",
+    "test_batch.py",
+    "test_cycle.py",
+    "test_isolation.py",
+    "test_lab.py",
+    "test_preview.py",
+    "test_guard.py",
+    "test_mail.py",
+    "test_cli_send.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(LONG_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the rest keep their order
+
+
 def write_config(tmp_path: Path, source: Path = TINY / "source.yaml", extra: str = "", **templates: Path) -> Path:
     """Write a settings file for the tiny fixture (or ``source``) into ``tmp_path``."""
     rep = templates.get("rep", ROOT / "reports" / "rep_scorecard.ipynb")
