@@ -162,3 +162,55 @@ def test_results_reach_the_manifest_as_they_arrive(
     (done,) = [e for e in entries.values() if "status" in e]
     assert done["status"] == "ok" and done["worker"] == "tcp://10.0.0.1:1"
     assert done["sha256"] == {f"{done['folder']}/scorecard.ipynb": "ab" * 32}
+
+
+PARAMETER_CELLS = [
+    'rep_id = "R001"  # the rep\nperiod = "2026-10"\ncontext = ""\n',
+    "team: str = 'North'\nparams_file = None  # settings\nlimit = 3 * 4\nflag = True\n",
+]
+
+
+def _notebook(path: Path, source: str) -> Path:
+    v4 = nbformat.v4
+    cell = v4.new_code_cell(source, metadata={"tags": ["parameters"]})
+    nb = v4.new_notebook(cells=[v4.new_markdown_cell("# T"), cell, v4.new_code_cell("x = 1")])
+    nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Python 3"}
+    nbformat.write(nb, str(path))
+    return path
+
+
+@pytest.mark.parametrize("source", PARAMETER_CELLS)
+def test_declared_parameters_match_papermills_inspection(tmp_path: Path, source: str) -> None:
+    """The light reader of a parameters cell (no papermill or nbformat import: a second off every preview and
+    check) gives what papermill's own inspect_notebook gives for one-line assignments."""
+    import papermill as pm
+
+    from salesreports.run.batch import template_parameters
+
+    path = _notebook(tmp_path / "t.ipynb", source)
+    expected = {k: dict(v) for k, v in pm.inspect_notebook(str(path)).items()}
+    assert template_parameters(path) == expected
+
+
+def test_declared_parameters_read_python_not_lines(tmp_path: Path) -> None:
+    """Where papermill's line patterns go wrong (a value over two lines, two names, a # inside a string), the
+    declared names and defaults are Python's (checked by hand)."""
+    from salesreports.run.batch import template_parameters
+
+    source = 'a = b = [1,\n     2]  # two names\nnote = "x # y"  # a comment\nx: int = 5\n'
+    found = template_parameters(_notebook(tmp_path / "t.ipynb", source))
+    assert {k: (v["default"], v["inferred_type_name"], v["help"]) for k, v in found.items()} == {
+        "a": ("[1,\n     2]", "None", "two names"),
+        "b": ("[1,\n     2]", "None", "two names"),
+        "note": ('"x # y"', "None", "a comment"),
+        "x": ("5", "int", ""),
+    }
+
+
+def test_shipped_templates_declare_what_papermill_sees() -> None:
+    import papermill as pm
+
+    from salesreports.run.batch import template_parameters
+
+    for path in sorted((ROOT / "reports").glob("*.ipynb")):
+        assert template_parameters(path) == {k: dict(v) for k, v in pm.inspect_notebook(str(path)).items()}, path

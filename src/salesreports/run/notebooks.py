@@ -59,6 +59,60 @@ class Finding:
         return f"{self.template}: {self.message}. Fix: {self.fix}."
 
 
+class _Node(dict[str, Any]):
+    """A notebook's JSON with attribute access, as nbformat's NotebookNode gives (without importing nbformat)."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+def _node(value: Any) -> Any:
+    if isinstance(value, dict):
+        return _Node({k: _node(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return [_node(v) for v in value]
+    return value
+
+
+def read_notebook(path: Path) -> Any:
+    """A template as nbformat's ``read(..., as_version=4)`` gives it, read as JSON.
+
+    nbformat imports jsonschema and its format checkers (a second or more on every ``preview`` and ``check``):
+    a version-4 notebook is read here directly, with each cell's ``source`` joined into one string; an older
+    notebook goes through nbformat, which converts it.
+
+    Raises
+    ------
+    OSError, ValueError
+        The file cannot be read or is not a notebook.
+    """
+    import json
+
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(raw, dict) or not isinstance(raw.get("cells"), list):
+        if isinstance(raw, dict) and isinstance(raw.get("nbformat"), int) and raw["nbformat"] < 4:
+            import nbformat
+
+            nbf: Any = nbformat  # untyped
+            return nbf.read(str(path), as_version=4)
+        raise ValueError("no list of cells")
+    nb = _node(raw)
+    for cell in nb.cells:
+        if not isinstance(cell, dict):
+            raise ValueError("a cell that is not an object")
+        cell.setdefault("metadata", _Node())
+        cell.setdefault("cell_type", "code")
+        source = cell.get("source", "")
+        cell["source"] = "".join(source) if isinstance(source, list) else str(source)
+        if cell["cell_type"] == "code":
+            cell.setdefault("outputs", [])
+            cell.setdefault("execution_count", None)
+    return nb
+
+
 def _kind(nb: Any) -> str:
     source = next((c.source for c in nb.cells if "parameters" in c.metadata.get("tags", [])), "")
     return "team" if "team =" in source else "rep"
@@ -72,13 +126,10 @@ def check_template(path: Path) -> list[Finding]:
     TemplateError
         The file is missing or is not a notebook.
     """
-    import nbformat
-
-    nbf: Any = nbformat  # nbformat's functions are untyped
     if not path.exists():
         raise TemplateError(f"{path}: template not found. Fix: check the path.", file=str(path))
     try:
-        nb = nbf.read(str(path), as_version=4)
+        nb = read_notebook(path)
     except Exception as exc:
         msg = f"{path}: not a readable notebook ({type(exc).__name__}). Fix: restore it from git or re-save it."
         raise TemplateError(msg, file=str(path)) from None
