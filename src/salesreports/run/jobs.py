@@ -166,9 +166,7 @@ def strip_default_parameters(notebook: Path, context: str = "") -> bool:
 
 def _relative_context(nb: dict[str, Any], context: str, relative: str) -> bool:
     """Record ``relative`` instead of ``context`` in the injected parameters (cell and metadata)."""
-    from papermill.translators import PythonTranslator
-
-    old, new = PythonTranslator.translate_str(context), PythonTranslator.translate_str(relative)
+    old, new = _python_str(context), _python_str(relative)
     changed = False
     for cell in nb.get("cells", []):
         if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
@@ -181,3 +179,10 @@ def _relative_context(nb: dict[str, Any], context: str, relative: str) -> bool:
         parameters["context"] = relative
         changed = True
     return changed
+
+
+def _python_str(value: str) -> str:
+    """A string as papermill's PythonTranslator writes it into the injected-parameters cell (without importing
+    papermill in the process that renders: half a second of a one-off preview)."""
+    escaped = value.encode("unicode_escape").decode("utf-8").replace('"', r"\"")
+    return f'"{escaped}"'

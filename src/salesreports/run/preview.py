@@ -190,11 +190,12 @@ class Previewer:
 
     def render(self, mode: str = "fast") -> PreviewResult:
         """Execute and render the report into the preview folder; never raises for a failing report."""
-        from salesreports.run.worker import run_job
+        from salesreports.run.worker import run_job, warm_renderer_in_background
 
         started = time.perf_counter()
         job = self.job()
-        result: JobResult = run_job(job, mode)  # type: ignore[arg-type]
+        warming = warm_renderer_in_background(pdf=bool(job.pdf)) if job.html and mode == "fast" else None
+        result: JobResult = run_job(job, mode, before_render=warming.join if warming else None)  # type: ignore[arg-type]
         return PreviewResult(
             status=result.status,
             html=Path(job.html or job.notebook),
@@ -281,6 +282,8 @@ def execute_defaults(config: Config, templates: list[Path], folder: Path) -> dic
 
 def _is_review(period: str | None) -> bool:
     """Whether a preview's period is a quarter or year (no period: the latest month, never a review)."""
-    from salesreports.metrics.periods import parse_period
+    if not period:
+        return False
+    from salesreports.metrics.periods import parse_period  # imports pandas: only when a period is given
 
-    return bool(period) and parse_period(str(period)).is_review
+    return parse_period(str(period)).is_review

@@ -19,9 +19,10 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
+import threading
 import time
 import traceback
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -37,7 +38,7 @@ from salesreports.run.jobs import (
 from salesreports.run.processes import os_threads, quiet_threads, skip_unneeded_imports
 from salesreports.run.zygote import REPORT_MODULES, Zygote, execute_fast, zygotes
 
-__all__ = ["run_job", "warm_up"]
+__all__ = ["run_job", "warm_renderer_in_background", "warm_up"]
 
 
 def _tmp(path: Path) -> Path:
@@ -58,13 +59,15 @@ def _stamp(job: Job, notebook: Path) -> None:
         atomic_write_text(notebook, nbf.writes(nb))
 
 
-def run_job(job: Job, mode: Mode = "fast") -> JobResult:
+def run_job(job: Job, mode: Mode = "fast", *, before_render: Callable[[], Any] | None = None) -> JobResult:
     """Execute one job and render its outputs; never raises for a failing report.
 
     Parameters
     ----------
     job : the job
     mode : ``fast`` (a child forked from a warm zygote) or ``fresh`` (a new kernel)
+    before_render : called once the report ran, before its pages are rendered (e.g. joining the thread of
+        :func:`warm_renderer_in_background`)
 
     Returns
     -------
@@ -100,6 +103,8 @@ def run_job(job: Job, mode: Mode = "fast") -> JobResult:
         tmp.replace(notebook)
         with contextlib.suppress(FileNotFoundError):
             failed.unlink()
+        if before_render is not None:
+            before_render()
         _render(job, notebook, timings)
     except Exception as exc:
         with contextlib.suppress(FileNotFoundError):
@@ -139,6 +144,27 @@ def _render(job: Job, notebook: Path, timings: dict[str, float]) -> None:
         t, cpu = time.perf_counter(), time.process_time()
         render_pdf(Path(job.html), Path(job.pdf), page_size=job.page_size)  # type: ignore[arg-type]
         timings["pdf"], timings["pdf_cpu"] = time.perf_counter() - t, time.process_time() - cpu
+
+
+def warm_renderer_in_background(*, pdf: bool = True) -> threading.Thread:
+    """Warm this process's renderer (nbformat, vl-convert, the HTML template, WeasyPrint) in a thread.
+
+    For one report (``preview``): the imports and engine starts overlap the report running in a zygote's child,
+    instead of following it. Only in a process that forks no more reports itself (its zygote is started);
+    join the thread before rendering. A failure here is not reported: rendering meets it again and says it.
+    """
+
+    def warm() -> None:
+        with contextlib.suppress(Exception):
+            import nbformat  # noqa: F401  # reads the executed notebook
+
+            from salesreports.report.render import default_renderer
+
+            default_renderer().warm(pdf=pdf)
+
+    thread = threading.Thread(target=warm, name="salesreports-warm-renderer", daemon=True)
+    thread.start()
+    return thread
 
 
 def warm_up(
