@@ -177,6 +177,36 @@ def test_trend_without_band_or_values() -> None:
     assert rows(empty) == [{"message": "No values for these months."}]
 
 
+def _review(last_year: list[float]) -> dict[str, Any]:
+    frame = pd.DataFrame({"month": ["Jul", "Aug", "Sep"], "value": [10.0, NAN, 30.0], "last_year": last_year})
+    return charts.review_trend(frame, "revenue", now="Q3 2026", before="Q3 2025").to_dict()
+
+
+def _legend_domain(spec: dict[str, Any]) -> list[str]:
+    domains = {tuple(layer["encoding"]["color"]["scale"]["domain"]) for layer in spec["layer"]}
+    assert len(domains) == 1, "one shared legend"
+    return list(domains.pop())
+
+
+def test_review_trend_compares_with_the_same_months_a_year_earlier() -> None:
+    spec = _review([8.0, 9.0, NAN])
+    assert len(spec["layer"]) == 2
+    assert _legend_domain(spec) == ["Q3 2026", "Q3 2025"]
+    assert spec["title"]["subtitle"] == "Dashed: the same months of Q3 2025."
+    assert [r["last_year"] for r in rows(spec)] == [8.0, 9.0, None]
+
+
+def test_review_trend_without_last_year_draws_and_names_no_comparison() -> None:
+    """Data that starts after the same months a year earlier: no dashed line, no 'Q3 2025' in the legend or
+    tooltip, and the subtitle says there is nothing to compare with (it used to promise a dashed line)."""
+    spec = _review([NAN, NAN, NAN])
+    assert len(spec["layer"]) == 1
+    assert _legend_domain(spec) == ["Q3 2026"]
+    assert spec["title"]["subtitle"] == "The data has no figures for Q3 2025 to compare with."
+    assert "Q3 2025" not in json.dumps(spec["layer"])
+    assert [r["value"] for r in rows(spec)] == [10.0, None, 30.0]
+
+
 def test_trend_month_labels_show_the_year_on_first_month_and_january() -> None:
     spec = charts.trend(trend_frame(), "revenue").to_dict()
     expr = spec["layer"][0]["encoding"]["x"]["axis"]["labelExpr"]

@@ -147,6 +147,10 @@ def test_year_trend_leaves_months_before_the_data_empty(loaded: Loaded, tmp_path
     assert len(series) == 12
     assert series["value"].tolist()[-2:] == [5_000.0, 0.0]
     assert series["last_year"].isna().all()  # 2024 is before the data's first month: not available, not $0
+    shown = bob.trend("revenue")  # and the page says so: no dashed line, no 2024 in the legend or alt text
+    assert shown.alt.endswith(" The data has no figures for 2024 to compare with.")
+    assert shown.spec["title"]["subtitle"] == "The data has no figures for 2024 to compare with."
+    assert len(shown.spec["layer"]) == 1
 
 
 def test_team_summary_of_a_quarter(loaded: Loaded) -> None:

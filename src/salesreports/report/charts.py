@@ -186,17 +186,19 @@ def review_trend(
     if not rows or _all_missing(rows, ("value", "last_year")):
         return _no_data(heading, "No values for these months.")
     now, before = _short(now), _short(before)
-    color = _series_colors([now, before], [theme.PRIMARY, theme.MUTED])
+    # no figure a year earlier (the data starts later): no dashed line, no legend entry, and the subtitle says so
+    compared = not _all_missing(rows, ("last_year",))
+    color = _series_colors([now, before] if compared else [now], [theme.PRIMARY, theme.MUTED][: 2 if compared else 1])
     x = alt.X("month:O", sort=[str(r["month"]) for r in rows], title=None, axis=alt.Axis(labelAngle=0))
     y_axis = _kpi_axis(k)
     tfmt = tooltip_format(k)
-    tooltip = [
-        alt.Tooltip("month:O", title="Month"),
-        alt.Tooltip("value:Q", title=now, format=tfmt),
-        alt.Tooltip("last_year:Q", title=before, format=tfmt),
-    ]
-    earlier = alt.Chart().mark_line(strokeDash=[5, 3], strokeWidth=2, point=True, invalid=_INVALID)
+    tooltip = [alt.Tooltip("month:O", title="Month"), alt.Tooltip("value:Q", title=now, format=tfmt)]
     own = alt.Chart().mark_line(point=True, invalid=_INVALID)
+    if not compared:
+        layer = color(own.encode(x=x, y=alt.Y("value:Q", axis=y_axis), tooltip=tooltip), now)
+        return _layer([layer], rows, heading, subtitle=f"The data has no figures for {before} to compare with.")
+    tooltip.append(alt.Tooltip("last_year:Q", title=before, format=tfmt))
+    earlier = alt.Chart().mark_line(strokeDash=[5, 3], strokeWidth=2, point=True, invalid=_INVALID)
     layers = [
         color(earlier.encode(x=x, y=alt.Y("last_year:Q", axis=y_axis)), before),
         color(own.encode(x=x, y=alt.Y("value:Q", axis=y_axis), tooltip=tooltip), now),

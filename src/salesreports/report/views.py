@@ -579,7 +579,11 @@ class RepView(_View):
                 for m, v in zip(frame["month"], frame[column], strict=True)
             )
 
-        alt_text = f"{k.label} by month in {self.period_title}: {listed('value')}. In {before}: {listed('last_year')}."
+        alt_text = f"{k.label} by month in {self.period_title}: {listed('value')}."
+        if frame["last_year"].isna().all():
+            alt_text += f" The data has no figures for {before} to compare with."
+        else:
+            alt_text += f" In {before}: {listed('last_year')}."
         chart_ = review_trend(frame, kpi, now=self.period_title, before=before)
         return chart(chart_, alt_text, name=f"trend-{kpi}")
 
