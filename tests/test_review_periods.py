@@ -166,6 +166,8 @@ def test_team_summary_of_a_quarter(loaded: Loaded) -> None:
 def test_headings_name_the_quarter(loaded: Loaded) -> None:
     context = scope_of(loaded, "2026-Q3").rep_context("R1")
     assert header(context)["subtitle"] == "Team \u2068North\u2069 · Q3 2026"  # the name isolated (text.isolate)
+    assert header(context)["title"].endswith("— review")  # a quarter's page is a review, not "— scorecard"
+    assert header(scope_of(loaded, "2026-09").rep_context("R1"))["title"].endswith("— scorecard")
     assert context["period"]["previous"]["label"] == "2026-Q2"
     assert context["period"]["months"] == ["2026-07", "2026-08", "2026-09"]
 

@@ -790,10 +790,12 @@ def header(context: Mapping[str, Any]) -> dict[str, Any]:
     }
     if context["kind"] == "rep":
         rep = context["rep"]
+        # a quarter's or year's page is the rep's performance review (templates.review)
+        what = "scorecard" if period.get("kpi_grain", "month") == "month" else "review"
         return {
             **common,
             "kind": "rep",
-            "title": f"{isolate(rep['name'])} — scorecard",
+            "title": f"{isolate(rep['name'])} — {what}",
             "rep_id": rep["rep_id"],
             "rep_name": rep["name"],
             "team": rep["team"],
