@@ -134,17 +134,19 @@ def test_watch_re_renders_on_save_shows_a_failing_cell_and_stops_on_ctrl_c(
 
 @pytest.mark.notebooks
 @pytest.mark.slow
-def test_bench_preview_returns_its_three_figures_with_ratios(make_config: Callable[..., Path], tmp_path: Path) -> None:
+def test_bench_preview_returns_its_figures_with_ratios(make_config: Callable[..., Path], tmp_path: Path) -> None:
     """``make bench-preview`` on the tiny fixture: it runs and returns each figure (timings are not asserted)."""
     from salesreports.bench import preview as bench
 
     config = make_config()
     results = bench.run(config, "R1", period="2025-03", templates=[ROOT / "reports" / "rep_scorecard.ipynb"])
     assert results["baseline"] > 0
-    for name in ("preview", "rerender", "check"):
+    assert set(results) == {"baseline", *bench.TARGETS}
+    for name in bench.TARGETS:
         figure = results[name]
         assert figure["seconds"] > 0 and figure["target"] == bench.TARGETS[name]
-        assert figure["to_target"] == round(figure["seconds"] / figure["target"], 2)
+        assert figure["to_target"] == pytest.approx(figure["seconds"] / figure["target"], abs=0.006)  # both rounded
         assert figure["to_baseline"] > 0
-    assert results["preview"]["status"] == 0 and results["rerender"]["status"] == 0
+    # (check runs the template with its own defaults, the demo's rep and month: not in the tiny fixture)
+    assert all(results[name]["status"] == 0 for name in ("preview_first", "preview", "rerender")), results
     bench._print(results)

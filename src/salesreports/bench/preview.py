@@ -1,6 +1,6 @@
 """``make bench-preview``: the analyst's loop, timed against its targets and a baseline of the same run.
 
-Three figures, each the wall time of what an analyst waits for:
+Five figures, each the wall time of what an analyst waits for:
 
 - ``preview_first``: a one-off ``salesreports preview --rep R`` with no kept context (a new process:
   settings, data, KPIs, the report, HTML and PDF), target 4 s;
@@ -8,8 +8,9 @@ Three figures, each the wall time of what an analyst waits for:
   first (:mod:`salesreports.report.cache`, the data unchanged) is reused, target 4 s;
 - ``rerender``: one re-render in ``preview --watch`` after a save of the template (the warm process: the
   report and its HTML), target 1 s;
-- ``check``: ``salesreports check`` of both templates (static checks and each executed with its defaults),
-  target 3 s.
+- ``check_first``: ``salesreports check`` of the templates (static checks and each executed with its
+  defaults) with no kept context, target 3 s;
+- ``check``: the same again, as an analyst checks after an edit (the contexts kept by the first), target 3 s.
 
 Each is printed with its ratio to its target and to the baseline, ``python -c "import pandas, altair"`` (the
 floor every report process pays before its first cell) measured in the same run: ratios are steadier than
@@ -30,7 +31,7 @@ from typing import Any
 
 __all__ = ["TARGETS", "main", "run"]
 
-TARGETS = {"preview_first": 4.0, "preview": 4.0, "rerender": 1.0, "check": 3.0}
+TARGETS = {"preview_first": 4.0, "preview": 4.0, "rerender": 1.0, "check_first": 3.0, "check": 3.0}
 
 
 def _seconds(command: list[str]) -> tuple[float, int]:
@@ -63,7 +64,7 @@ def _child_rerender(params: str, rep: str, period: str | None) -> dict[str, Any]
 
 
 def run(params: Path, rep: str, *, period: str | None = None, templates: Sequence[Path] = ()) -> dict[str, Any]:
-    """Measure the baseline and the three figures; returns them with their ratios (see the module docstring).
+    """Measure the baseline and the five figures; returns them with their ratios (see the module docstring).
 
     Parameters
     ----------
@@ -96,6 +97,7 @@ def run(params: Path, rep: str, *, period: str | None = None, templates: Sequenc
         figures["rerender"] = (float(child["seconds"]), int(child["status"]))
     except (IndexError, ValueError, KeyError):
         figures["rerender"] = (float("nan"), done.returncode or 1)
+    figures["check_first"] = _seconds([*cli, "check", "--params", str(params), *map(str, templates)])
     figures["check"] = _seconds([*cli, "check", "--params", str(params), *map(str, templates)])
     results: dict[str, Any] = {"baseline": round(baseline, 3)}
     for name, (seconds, status) in figures.items():
@@ -111,13 +113,13 @@ def run(params: Path, rep: str, *, period: str | None = None, templates: Sequenc
 
 def _print(results: dict[str, Any]) -> None:
     print(f"baseline (python -c 'import salesreports, pandas, altair'): {results['baseline']:.2f} s")
-    print(f"{'':<10} {'seconds':>8} {'target':>7} {'/target':>8} {'/baseline':>10}  status")
+    print(f"{'':<13} {'seconds':>8} {'target':>7} {'/target':>8} {'/baseline':>10}  status")
     for name in TARGETS:
         r = results[name]
         verdict = "ok" if r["to_target"] <= 1 else "over target"
         failed = "" if r["status"] == 0 else f" (exit {r['status']})"
         print(
-            f"{name:<10} {r['seconds']:>8.2f} {r['target']:>7.1f} {r['to_target']:>8.2f} "
+            f"{name:<13} {r['seconds']:>8.2f} {r['target']:>7.1f} {r['to_target']:>8.2f} "
             f"{r['to_baseline']:>10.1f}  {verdict}{failed}"
         )
 
