@@ -103,3 +103,30 @@ def test_at_most_keep_contexts_are_kept(settings: Path, monkeypatch: pytest.Monk
         _touch(cache.cache_folder(config) / f"k{i}" / "notes.json")
         os.utime(cache.cache_folder(config) / f"k{i}", ns=(i * 10**9, i * 10**9))
     assert sorted(p.name for p in cache.cache_folder(config).iterdir()) == ["k2", "k3"]
+
+
+def test_a_kept_context_is_copied_whole_without_pandas(settings: Path, tmp_path: Path) -> None:
+    """A preview with a kept context copies its files (context.json and every table) byte for byte, in a
+    process that then has not imported pandas or pyarrow (a second off a one-off preview); a kept context
+    missing a table is rebuilt, not copied half."""
+    import subprocess
+    import sys
+
+    config = load_config(settings)
+    built = Path(Previewer(config, "R1", period=PERIOD, pdf=False, html=False).job().parameters["context"])
+    kept = {p.name: p.read_bytes() for p in built.parent.iterdir() if p.suffix in (".json", ".parquet")}
+    assert "kpis.parquet" in kept
+    shutil.rmtree(built.parent)
+    code = (
+        "import sys; from salesreports.params import load_config; from salesreports.run.preview import Previewer; "
+        f"job = Previewer(load_config({str(settings)!r}), 'R1', period={PERIOD!r}, pdf=False, html=False).job(); "
+        "print(job.parameters['context']); print(sorted({'pandas', 'pyarrow'} & set(sys.modules)))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    context, imported = done.stdout.split("\n")[:2]
+    assert imported == "[]"
+    assert {p.name: p.read_bytes() for p in Path(context).parent.iterdir() if p.suffix in (".json", ".parquet")} == kept
+    key = next(p for p in cache.cache_folder(config).iterdir() if p.is_dir())
+    (key / "kpis.parquet").unlink()  # a kept context with a table missing
+    assert not cache.copy_kept(config, key.name, tmp_path / "elsewhere")
+    assert not (tmp_path / "elsewhere").exists()

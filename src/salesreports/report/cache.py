@@ -24,9 +24,9 @@ from typing import Any
 from salesreports import __version__
 from salesreports.errors import SalesReportsError
 from salesreports.params import Config
-from salesreports.paths import atomic_write_text
+from salesreports.paths import atomic_write_bytes, atomic_write_text
 
-__all__ = ["KEEP", "cache_folder", "context_key", "keep", "lookup"]
+__all__ = ["KEEP", "cache_folder", "context_key", "copy_kept", "keep", "kept_notes", "lookup"]
 
 KEEP = 16
 _PACKAGE = Path(__file__).resolve().parents[1]
@@ -93,6 +93,38 @@ def lookup(config: Config, key: str | None) -> tuple[dict[str, Any], dict[str, A
     except (OSError, ValueError, SalesReportsError):
         return None
     return context, notes
+
+
+def kept_notes(config: Config, key: str | None) -> dict[str, Any] | None:
+    """The notes kept with the context for ``key`` (its period label and folder name), if one is kept."""
+    if key is None:
+        return None
+    try:
+        notes = json.loads((cache_folder(config) / key / "notes.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return notes if isinstance(notes, dict) else None
+
+
+def copy_kept(config: Config, key: str | None, folder: Path) -> bool:
+    """Copy the kept context's files for ``key`` (``context.json`` and its tables) into ``folder``.
+
+    What a preview does with a kept context: the files are copied as they are, so the previewing process
+    never loads pandas or pyarrow to read and write them again. False when nothing complete is kept.
+    """
+    if key is None:
+        return False
+    kept = cache_folder(config) / key
+    try:
+        body = json.loads((kept / "context.json").read_text(encoding="utf-8"))
+        names = [str(n) for n in (body.get("tables") or {}).values()]
+        if any(Path(n).name != n or not (kept / n).is_file() for n in names):
+            return False
+        for name in [*names, "context.json"]:  # context.json last: it names the tables
+            atomic_write_bytes(folder / name, (kept / name).read_bytes())
+    except (OSError, ValueError, AttributeError):
+        return False
+    return True
 
 
 def keep(config: Config, key: str | None, context: Mapping[str, Any], notes: Mapping[str, Any]) -> None:

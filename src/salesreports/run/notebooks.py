@@ -15,15 +15,30 @@ A template passes the check when:
 from __future__ import annotations
 
 import ast
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from salesreports import guard
-from salesreports.errors import TemplateError
+from salesreports.errors import ParamsError, TemplateError
 from salesreports.guard import cell_name
 
-__all__ = ["DATA_CALLS", "DATA_MODULES", "Finding", "check_template", "execute_defaults", "fatal_findings", "scaffold"]
+__all__ = [
+    "DATA_CALLS",
+    "DATA_MODULES",
+    "REPORT_PARAMS",
+    "Finding",
+    "check_parameters",
+    "check_template",
+    "check_template_runs",
+    "declared_parameters",
+    "execute_defaults",
+    "fatal_findings",
+    "read_notebook",
+    "scaffold",
+    "template_parameters",
+]
 
 # The project's kernel (the .venv's Python, installed by `make lab`): JupyterLab opens templates with it.
 KERNELSPEC = {"name": "salesreports", "display_name": "salesreports (.venv)", "language": "python"}
@@ -111,6 +126,103 @@ def read_notebook(path: Path) -> Any:
             cell.setdefault("outputs", [])
             cell.setdefault("execution_count", None)
     return nb
+
+
+# The parameters the toolkit passes to each kind of template.
+REPORT_PARAMS = {"rep": {"rep_id", "period", "context"}, "team": {"team", "period", "context"}}
+
+
+def template_parameters(template: Path) -> dict[str, Any]:
+    """The parameters a template declares (its ``parameters`` cell): name -> ``name``, ``default`` (the source
+    text of its value), ``inferred_type_name`` (its annotation, or ``None``) and ``help`` (its line's comment),
+    as papermill's ``inspect_notebook`` gives them, without importing papermill (about a second).
+
+    Raises
+    ------
+    TemplateError
+        Missing or unreadable template, or no cell tagged ``parameters``.
+    """
+    if not template.exists():
+        msg = f"{template}: template not found. Fix: correct `templates:` in the settings file."
+        raise TemplateError(msg, file=str(template))
+    try:
+        nb = read_notebook(template)
+    except Exception as exc:
+        msg = f"{template}: not a readable notebook ({type(exc).__name__}: {exc}). Fix: restore it from git."
+        raise TemplateError(msg, file=str(template)) from None
+    cell = next((c for c in nb.cells if "parameters" in c.metadata.get("tags", [])), None)
+    if cell is None:
+        msg = (
+            f"{template}: no cell is tagged 'parameters'. Fix: in JupyterLab select the first code cell, open "
+            "the property inspector (gear icon) and add the tag `parameters`."
+        )
+        raise TemplateError(msg, file=str(template))
+    return declared_parameters(cell.source)
+
+
+def declared_parameters(source: str) -> dict[str, dict[str, str]]:
+    """The top-level assignments of a parameters cell (empty when it does not parse: the checks say why)."""
+    import ast
+
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return {}
+    lines = source.splitlines()
+    found: dict[str, dict[str, str]] = {}
+    for node in tree.body:
+        annotation: ast.expr | None = None
+        if isinstance(node, ast.Assign):
+            names = [t.id for t in node.targets if isinstance(t, ast.Name)]
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
+            names, annotation = [node.target.id], node.annotation
+        else:
+            continue
+        value = node.value
+        assert value is not None  # an AnnAssign without a value is skipped above
+        last = lines[(node.end_lineno or node.lineno) - 1][node.end_col_offset or 0 :]
+        comment = last.partition("#")[2].strip()
+        for name in names:
+            found[name] = {
+                "name": name,
+                "default": ast.get_source_segment(source, value) or "",
+                "inferred_type_name": (ast.get_source_segment(source, annotation) or "None") if annotation else "None",
+                "help": comment,
+            }
+    return found
+
+
+def check_template_runs(template: Path) -> None:
+    """Raise TemplateError when a template cannot run: no parameters cell, a syntax error, data access.
+
+    Checked before anything is written, so that a broken template fails the run at once instead of
+    leaving one failed notebook per rep.
+    """
+    template_parameters(template)  # missing or unreadable file, no parameters cell
+    found = fatal_findings(template)
+    if found:
+        shown = "\n".join(f"  - {f.message}. Fix: {f.fix}." for f in found[:5])
+        msg = f"{template}: the template cannot run:\n{shown}\nNothing was run or written."
+        raise TemplateError(msg, file=str(template), problems=[str(f) for f in found])
+
+
+def check_parameters(template: Path, given: Sequence[str]) -> None:
+    """Raise ParamsError when a parameter is not declared in the template.
+
+    papermill only logs unknown parameters; we stop before running anything.
+    """
+    declared = template_parameters(template)
+    unknown = sorted(set(given) - set(declared))
+    if unknown:
+        from salesreports.errors import close_matches
+
+        hints = " ".join(close_matches(u, declared) for u in unknown)
+        msg = (
+            f"{template}: parameter(s) {', '.join(map(repr, unknown))} are not declared in the template's "
+            f"parameters cell (it declares {', '.join(declared) or 'nothing'}).{hints} Fix: add them to the "
+            "parameters cell with a literal default, or stop passing them."
+        )
+        raise ParamsError(msg, file=str(template), parameters=unknown)
 
 
 def _kind(nb: Any) -> str:

@@ -58,7 +58,7 @@ def warm_start() -> None:
 
 
 def _kind_of(template: Path) -> str:
-    from salesreports.run.batch import template_parameters
+    from salesreports.run.notebooks import template_parameters
 
     return "team" if "team" in template_parameters(template) else "rep"
 
@@ -133,22 +133,22 @@ class Previewer:
         (:mod:`salesreports.report.cache`): the data is then not loaded at all.
         """
         from salesreports.report import cache
-        from salesreports.report.contexts import write_context
-        from salesreports.run.batch import REPORT_PARAMS, check_parameters, check_template_runs
+        from salesreports.run.notebooks import REPORT_PARAMS, check_parameters, check_template_runs
 
         check_template_runs(self.template)
         check_parameters(self.template, sorted(REPORT_PARAMS[self.kind]))
         key = cache.context_key(self.config, self.kind, self.ident, self.period_label) if self._scope is None else None
-        kept = cache.lookup(self.config, key)
-        if kept is not None:
-            context, notes = kept
-            label, sub = str(notes["period"]), str(notes["folder"])
-        else:
+        notes = cache.kept_notes(self.config, key) or {}
+        label, sub = str(notes.get("period") or ""), str(notes.get("folder") or "")
+        folder = inside(self.folder / slug(label), sub) if label and sub else None
+        if folder is None or not cache.copy_kept(self.config, key, folder):  # nothing kept: build it
+            from salesreports.report.contexts import write_context  # pandas and pyarrow: only to build one
+
             context, label, sub = self._context()
             cache.keep(self.config, key, context, {"period": label, "folder": sub})
-        folder = inside(self.folder / slug(label), sub)
+            folder = inside(self.folder / slug(label), sub)
+            write_context(context, folder / "context.json")
         ctx_path = folder / "context.json"
-        write_context(context, ctx_path)
         stem = slug(self.template.stem)
         parameters = {"period": label, "context": str(ctx_path)}
         parameters["rep_id" if self.kind == "rep" else "team"] = self.ident
@@ -238,7 +238,7 @@ def execute_defaults(config: Config, templates: list[Path], folder: Path) -> dic
     """
     import ast
 
-    from salesreports.run.batch import template_parameters
+    from salesreports.run.notebooks import template_parameters
 
     shared: Previewer | None = None
     errors: dict[Path, str] = {}
@@ -282,8 +282,10 @@ def execute_defaults(config: Config, templates: list[Path], folder: Path) -> dic
 
 def _is_review(period: str | None) -> bool:
     """Whether a preview's period is a quarter or year (no period: the latest month, never a review)."""
-    if not period:
+    import re
+
+    if not period or re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", period.strip()):  # no period, or a month
         return False
-    from salesreports.metrics.periods import parse_period  # imports pandas: only when a period is given
+    from salesreports.metrics.periods import parse_period  # imports pandas: only for other labels
 
     return parse_period(str(period)).is_review
