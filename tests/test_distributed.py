@@ -247,3 +247,41 @@ def test_a_missing_filesystem_package_is_named_before_the_run(tmp_path: Path) ->
     assert result.exit_code == 2, result.output
     assert "gcs:// needs the package gcsfs, which is not installed. Fix: pip install gcsfs" in result.stderr
     assert not (tmp_path / "reports").exists()
+
+
+class _ClientDiedError(Exception):
+    """The client stops mid-run (as a killed `salesreports run` would)."""
+
+
+@pytest.mark.notebooks
+def test_the_manifest_at_the_output_url_is_written_while_results_arrive(
+    tmp_path: Path, client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A client that dies mid-run leaves a manifest at the URL naming the finished reports: the next run (from
+    a machine without the output folder) plans only the others."""
+    import shutil
+
+    from salesreports.run import batch
+
+    monkeypatch.setattr(batch, "MANIFEST_EVERY", 0.0)  # every result saved and uploaded: no timing in the test
+    remote = tmp_path / "bucket" / "reports"
+    url = f"file://{remote}"
+    config = load_config(write_config(tmp_path / "client"), environ={})
+    finished: list[str] = []
+
+    def die_after_two(result: JobResult) -> None:
+        finished.append(result.key.split(":", 1)[1])
+        if len(finished) == 2:
+            raise _ClientDiedError
+
+    executor = DaskExecutor(client=client, ship_inputs=True, output_url=url)
+    with pytest.raises(_ClientDiedError):
+        run_reports(config, periods=PERIOD, executor=executor, on_result=die_after_two)
+    manifest = json.loads((remote / PERIOD / "manifest.json").read_text())
+    assert {r["key"]: r["status"] for r in manifest["reports"]} == dict.fromkeys(finished, "ok")
+    assert not (remote / PERIOD / "index.html").exists(), "the run did not get to its end"
+
+    shutil.rmtree(config.output_path)  # another machine
+    plan = run_reports(config, periods=PERIOD, executor=DaskExecutor(output_url=url), plan_only=True)
+    assert plan.unchanged == 2
+    assert plan.planned[PERIOD] and not set(plan.planned[PERIOD]) & set(finished)

@@ -410,13 +410,16 @@ def run_reports(
     def record(res: JobResult) -> None:
         # each result goes into its period's manifest as it arrives, saved at most every MANIFEST_EVERY
         # seconds (5,000 reps: not 5,000 writes of a 5,000-entry file): a run that stops half-way (a lost
-        # client, a dead scheduler) keeps what finished, and the next run skips it
+        # client, a dead scheduler) keeps what finished, and the next run skips it. Under an output URL the
+        # manifest is uploaded there too: the next run (from any machine) reads it from the URL
         plan = by_key.get(res.key)
         if plan is not None:
             _record(plan, res)
             if time.monotonic() - saved[id(plan)] >= MANIFEST_EVERY:
                 plan.manifest.save(plan.folder)
-                saved[id(plan)] = time.monotonic()
+                # when the URL does not take it, it is tried again with the next result
+                if not url or _upload_manifest(plan, f"{url}/{plan.folder.name}"):
+                    saved[id(plan)] = time.monotonic()
         if on_result is not None:
             on_result(res)
 
@@ -470,6 +473,18 @@ def _record(plan: PeriodPlan, res: JobResult) -> None:
     if res.where:
         entry["worker"] = res.where
     plan.manifest.update([entry])
+
+
+def _upload_manifest(plan: PeriodPlan, remote: str) -> bool:
+    """Upload a period's manifest mid-run; False when the URL refused it (the run goes on: the final
+    :func:`_publish` uploads it again and reports an error then)."""
+    from salesreports.run import storage
+
+    try:
+        storage.put(plan.folder / MANIFEST, f"{remote}/{MANIFEST}")
+    except Exception:  # any fsspec backend's error: a transient outage must not stop the run
+        return False
+    return True
 
 
 def _publish(plan: PeriodPlan, remote: str) -> None:
