@@ -285,3 +285,25 @@ def test_the_manifest_at_the_output_url_is_written_while_results_arrive(
     plan = run_reports(config, periods=PERIOD, executor=DaskExecutor(output_url=url), plan_only=True)
     assert plan.unchanged == 2
     assert plan.planned[PERIOD] and not set(plan.planned[PERIOD]) & set(finished)
+
+
+def test_a_worker_of_another_version_after_the_pre_flight_check_fails_each_report_naming_the_versions(
+    tmp_path: Path, client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Checked per task as well: after the pre-flight check the client and the workers differ (here the client
+    claims another version, as a worker of another version that joined later would differ from it)."""
+    from salesreports import __version__
+    from salesreports.run import distributed
+
+    jobs = [job(tmp_path / "out", "raises.ipynb", r) for r in ("R1", "R2")]
+    with DaskExecutor(client=client, ship_inputs=True) as executor:
+        assert all(line.endswith(": ok") for line in executor.start(tmp_path / "out"))
+        monkeypatch.setattr(distributed, "__version__", "0.0.9")
+        results = executor.run(jobs)
+    assert sorted(r.key for r in results) == ["R1", "R2"]
+    for r in results:
+        assert r.status == "failed"
+        assert r.error.startswith(f"the worker {r.where} has salesreports {__version__}, the client 0.0.9"), r.error
+        assert "Fix: install salesreports==0.0.9 on that worker" in r.error
+        assert r.where.startswith("tcp://127.0.0.1:")
+    assert not (tmp_path / "out" / PERIOD).exists(), "nothing ran"
