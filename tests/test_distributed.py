@@ -279,6 +279,8 @@ def test_the_manifest_at_the_output_url_is_written_while_results_arrive(
         run_reports(config, periods=PERIOD, executor=executor, on_result=die_after_two)
     manifest = json.loads((remote / PERIOD / "manifest.json").read_text())
     assert {r["key"]: r["status"] for r in manifest["reports"]} == dict.fromkeys(finished, "ok")
+    for r in manifest["reports"]:  # what their notebooks read is there too: the next run will not upload it
+        assert (remote / PERIOD / r["folder"] / "context.json").is_file(), r["folder"]
     assert not (remote / PERIOD / "index.html").exists(), "the run did not get to its end"
 
     shutil.rmtree(config.output_path)  # another machine

@@ -15,7 +15,7 @@ import hashlib
 import json
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -406,6 +406,7 @@ def run_reports(
     runner = executor or LocalExecutor(workers or config.run.workers, mode or config.run.mode)  # type: ignore[arg-type]
     by_key = {job.key: plan for plan in plans for job in plan.jobs}
     saved = {id(plan): time.monotonic() for plan in plans}
+    published: set[str] = set()  # job keys whose context files are already under the URL
 
     def record(res: JobResult) -> None:
         # each result goes into its period's manifest as it arrives, saved at most every MANIFEST_EVERY
@@ -415,6 +416,8 @@ def run_reports(
         plan = by_key.get(res.key)
         if plan is not None:
             _record(plan, res)
+            if url and _upload_context(plan, res.key, f"{url}/{plan.folder.name}"):
+                published.add(res.key)  # before the manifest names it: its notebook's context.json is there
             if time.monotonic() - saved[id(plan)] >= MANIFEST_EVERY:
                 plan.manifest.save(plan.folder)
                 # when the URL does not take it, it is tried again with the next result
@@ -451,7 +454,7 @@ def run_reports(
         summary.unchanged += plan.unchanged
         summary.index_paths.append(_write_index(plan))
         if url:
-            _publish(plan, f"{url}/{plan.folder.name}")
+            _publish(plan, f"{url}/{plan.folder.name}", {j.key for j in plan.jobs} & published)
     summary.seconds = time.perf_counter() - started
     return summary
 
@@ -487,13 +490,33 @@ def _upload_manifest(plan: PeriodPlan, remote: str) -> bool:
     return True
 
 
-def _publish(plan: PeriodPlan, remote: str) -> None:
-    """Copy what this machine wrote for a period (contexts, manifest, index) to its folder under the URL,
-    beside the pages the workers put there: the index's relative links and each notebook's
-    ``context.json`` then work at the URL."""
+def _upload_context(plan: PeriodPlan, key: str, remote: str) -> bool:
+    """Upload a finished report's context files mid-run (a client that dies later leaves no report at the URL
+    whose notebook lacks its ``context.json``: the next run skips it and would not upload them); False when
+    the URL refused them (:func:`_publish` uploads them at the end)."""
     from salesreports.run import storage
 
-    subs = {str(e["folder"]) for e in plan.entries.values() if e.get("status") != "skipped" and e.get("folder")}
+    sub = str(plan.entries[key.split(":", 1)[1]].get("folder") or "")
+    files = sorted(f for f in (plan.folder / sub).glob("*") if _is_context_file(f)) if sub else []
+    try:
+        storage.push(plan.folder, remote, files)
+    except Exception:  # any fsspec backend's error: a transient outage must not stop the run
+        return False
+    return True
+
+
+def _publish(plan: PeriodPlan, remote: str, done: Collection[str] = ()) -> None:
+    """Copy what this machine wrote for a period (contexts, manifest, index) to its folder under the URL,
+    beside the pages the workers put there: the index's relative links and each notebook's
+    ``context.json`` then work at the URL. ``done``: the job keys whose contexts were uploaded already."""
+    from salesreports.run import storage
+
+    skip = {k.split(":", 1)[1] for k in done}
+    subs = {
+        str(e["folder"])
+        for key, e in plan.entries.items()
+        if e.get("status") != "skipped" and e.get("folder") and key not in skip
+    }
     files = [f for sub in sorted(subs) for f in sorted((plan.folder / sub).glob("*")) if _is_context_file(f)]
     storage.push(plan.folder, remote, [*files, plan.folder / MANIFEST, plan.folder / "index.html"])
 
