@@ -377,6 +377,7 @@ def test_the_cli_publishes_to_s3_from_a_command_line_cluster(
     first = CliRunner().invoke(app, run)
     assert first.exit_code == 0, first.output
     assert f"writes {url}: ok" in first.stderr
+    assert f"Index: {url}/{PERIOD}/index.html (a copy here: " in " ".join(first.stdout.split())
     fs = s3fs.S3FileSystem()
     fs.invalidate_cache()
     folder = f"{s3.bucket}/reports/{PERIOD}"

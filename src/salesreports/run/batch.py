@@ -49,6 +49,7 @@ class RunSummary:
     unchanged: int = 0
     seconds: float = 0.0
     index_paths: list[Path] = field(default_factory=list)
+    index_urls: list[str] = field(default_factory=list)  # with an output URL: the published index of each period
     warnings: list[Issue] = field(default_factory=list)  # goals that do not fit the data, ...
     notes: list[str] = field(default_factory=list)  # goals not shown on any page (not already among the warnings)
     planned: dict[str, list[str]] = field(default_factory=dict)  # with plan_only: period -> keys that would run
@@ -455,6 +456,7 @@ def run_reports(
         summary.index_paths.append(_write_index(plan))
         if url:
             _publish(plan, f"{url}/{plan.folder.name}", {j.key for j in plan.jobs} & published)
+            summary.index_urls.append(f"{url}/{plan.folder.name}/index.html")
     summary.seconds = time.perf_counter() - started
     return summary
 
