@@ -624,10 +624,8 @@ def _print_summary(summary: Any) -> None:
         _console(stderr=True).print(table)
     for issue in getattr(summary, "warnings", []):
         _console(stderr=True).print(f"[yellow]warning[/] {_esc(issue)}", soft_wrap=True)
-    urls = getattr(summary, "index_urls", [])
-    for i, path in enumerate(summary.index_paths):  # with --output-url the local index is the client's copy
-        url = urls[i] if i < len(urls) else ""
-        out.print(f"Index: {_esc(url)} (a copy here: {_esc(path)})" if url else f"Index: {_esc(path)}")
+    for where in [*summary.index_paths, *getattr(summary, "index_urls", [])]:  # under --output-url: its URL
+        out.print(f"Index: {_esc(where)}")
 
 
 # --------------------------------------------------------------------------- goals (owned by the goals module)
