@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import textwrap
+import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -161,3 +163,47 @@ def finishes(call: Callable[[], Any], unblock: Path | None = None, seconds: floa
     if "error" in box:
         raise box["error"]
     return box.get("result")
+
+
+@dataclass(frozen=True)
+class S3:
+    """A bucket of the test's S3 store (moto's server on 127.0.0.1): ``url`` is ``s3://<bucket>``."""
+
+    endpoint: str
+    bucket: str
+
+    @property
+    def url(self) -> str:
+        return f"s3://{self.bucket}"
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One moto S3 server per test process, stopped at the end of the session."""
+    from s3server import moto_s3
+
+    with moto_s3(tmp_path_factory.mktemp("moto")) as endpoint:
+        yield endpoint
+
+
+@pytest.fixture
+def s3(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[S3]:
+    """A new, empty bucket, with the store's endpoint and fake keys in the environment (as a user sets them:
+    ``AWS_ENDPOINT_URL``, ...), which processes the test starts afterwards (dask workers) inherit."""
+    import s3fs
+
+    from s3server import s3_environment
+
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_S3", "AWS_SECURITY_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    for name in ("AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):  # not the developer's ~/.aws
+        monkeypatch.setenv(name, os.devnull)
+    for name, value in s3_environment(s3_endpoint).items():
+        monkeypatch.setenv(name, value)
+    s3fs.S3FileSystem.clear_instance_cache()  # none made before with another environment
+    bucket = f"reports-{uuid.uuid4().hex[:12]}"
+    s3fs.S3FileSystem().mkdir(bucket)
+    try:
+        yield S3(s3_endpoint, bucket)
+    finally:
+        s3fs.S3FileSystem.clear_instance_cache()

@@ -214,3 +214,50 @@ def test_shipped_templates_declare_what_papermill_sees() -> None:
 
     for path in sorted((ROOT / "reports").glob("*.ipynb")):
         assert template_parameters(path) == {k: dict(v) for k, v in pm.inspect_notebook(str(path)).items()}, path
+
+
+def test_an_output_url_that_refuses_the_manifest_mid_run_does_not_stop_the_run(
+    make_config: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The manifest is uploaded to the output URL as results arrive; an upload the store refuses (a 503) is
+    tried again with the next result, and the run goes on."""
+    import uuid
+
+    from salesreports.run import batch, storage
+    from salesreports.run.jobs import Job, JobResult
+
+    url = f"memory://reports-{uuid.uuid4().hex}"  # fsspec's in-process store
+    seen: list[set[str]] = []  # the keys of the manifest at the URL when each result arrives
+
+    class Publishes:
+        output_url = url
+
+        def run(self, jobs: list[Job], on_result: Callable[[JobResult], None]) -> list[JobResult]:
+            results = [JobResult(j.key, "ok") for j in jobs]
+            for res in results:
+                on_result(res)
+                with_manifest = storage.exists(f"{url}/2025-03/manifest.json")
+                raw = json.loads(storage.read_bytes(f"{url}/2025-03/manifest.json")) if with_manifest else {}
+                seen.append({r["key"] for r in raw.get("reports", [])})
+            return results
+
+    refused: list[str] = []
+    put = storage.put
+
+    def refuses_once(source: Path, destination: str) -> None:
+        if destination.endswith("/manifest.json") and not refused:
+            refused.append(destination)
+            raise OSError("503 Slow Down")
+        put(source, destination)
+
+    monkeypatch.setattr(storage, "put", refuses_once)
+    monkeypatch.setattr(batch, "MANIFEST_EVERY", 0.0)
+    summary = run_reports(
+        load_config(make_config(), environ={}), periods="2025-03", kinds=("rep",), executor=Publishes()
+    )
+    assert summary.ok and refused == [f"{url}/2025-03/manifest.json"]
+    keys = [r["key"] for r in summary.results]
+    assert len(keys) >= 2
+    assert seen[0] == set(), "the first upload was refused"
+    assert seen[1] == set(keys[:2]), "the next result uploads both"
+    assert summary.index_urls == [f"{url}/2025-03/index.html"] and storage.exists(summary.index_urls[0])

@@ -193,7 +193,6 @@ def test_output_url_end_to_end(tmp_path: Path) -> None:
     run from a machine without the output folder skips everything (the manifest is read from the URL); ``send``
     reads the PDFs from there."""
     import re
-    import shutil
 
     from typer.testing import CliRunner
 
@@ -222,14 +221,12 @@ def test_output_url_end_to_end(tmp_path: Path) -> None:
     pages = {r["outputs"]["html"] for r in reports}
     assert pages <= links, "every report is linked from the index, relative to it"
     assert all((folder / link).is_file() for link in links if link.startswith(tuple(r["folder"] for r in reports)))
-    assert not list(local.rglob("scorecard.*")), "no page at the client's planned paths"
+    assert not local.exists(), "nothing in the client's output folder: the URL is the only copy"
 
-    shutil.rmtree(local)  # another machine: nothing of the first run here
-    second = CliRunner().invoke(app, run)
+    second = CliRunner().invoke(app, run)  # so, as from another machine: it reads the manifest at the URL
     assert second.exit_code == 0, second.output
     assert f"0 report(s) written, 0 failed, {len(reports)} unchanged" in " ".join(second.stdout.split())
-
-    shutil.rmtree(local)
+    assert not local.exists()
     sent = CliRunner().invoke(app, ["send", "--params", str(config), "--output-url", url, "--to", "all"])
     assert sent.exit_code == 0, sent.output
     emails = sorted((tmp_path / "client" / "outbox" / PERIOD).glob("*.eml"))
@@ -247,3 +244,64 @@ def test_a_missing_filesystem_package_is_named_before_the_run(tmp_path: Path) ->
     assert result.exit_code == 2, result.output
     assert "gcs:// needs the package gcsfs, which is not installed. Fix: pip install gcsfs" in result.stderr
     assert not (tmp_path / "reports").exists()
+
+
+class _ClientDiedError(Exception):
+    """The client stops mid-run (as a killed `salesreports run` would)."""
+
+
+@pytest.mark.notebooks
+def test_the_manifest_at_the_output_url_is_written_while_results_arrive(
+    tmp_path: Path, client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A client that dies mid-run leaves a manifest at the URL naming the finished reports: the next run (from
+    a machine without the output folder) plans only the others."""
+
+    from salesreports.run import batch
+
+    monkeypatch.setattr(batch, "MANIFEST_EVERY", 0.0)  # every result saved and uploaded: no timing in the test
+    remote = tmp_path / "bucket" / "reports"
+    url = f"file://{remote}"
+    config = load_config(write_config(tmp_path / "client"), environ={})
+    finished: list[str] = []
+
+    def die_after_two(result: JobResult) -> None:
+        finished.append(result.key.split(":", 1)[1])
+        if len(finished) == 2:
+            raise _ClientDiedError
+
+    executor = DaskExecutor(client=client, ship_inputs=True, output_url=url)
+    with pytest.raises(_ClientDiedError):
+        run_reports(config, periods=PERIOD, executor=executor, on_result=die_after_two)
+    manifest = json.loads((remote / PERIOD / "manifest.json").read_text())
+    assert {r["key"]: r["status"] for r in manifest["reports"]} == dict.fromkeys(finished, "ok")
+    for r in manifest["reports"]:  # what their notebooks read is there too: the next run will not upload it
+        assert (remote / PERIOD / r["folder"] / "context.json").is_file(), r["folder"]
+    assert not (remote / PERIOD / "index.html").exists(), "the run did not get to its end"
+
+    assert not config.output_path.exists(), "nothing in the client's output folder"
+    plan = run_reports(config, periods=PERIOD, executor=DaskExecutor(output_url=url), plan_only=True)
+    assert plan.unchanged == 2
+    assert plan.planned[PERIOD] and not set(plan.planned[PERIOD]) & set(finished)
+
+
+def test_a_worker_of_another_version_after_the_pre_flight_check_fails_each_report_naming_the_versions(
+    tmp_path: Path, client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Checked per task as well: after the pre-flight check the client and the workers differ (here the client
+    claims another version, as a worker of another version that joined later would differ from it)."""
+    from salesreports import __version__
+    from salesreports.run import distributed
+
+    jobs = [job(tmp_path / "out", "raises.ipynb", r) for r in ("R1", "R2")]
+    with DaskExecutor(client=client, ship_inputs=True) as executor:
+        assert all(line.endswith(": ok") for line in executor.start(tmp_path / "out"))
+        monkeypatch.setattr(distributed, "__version__", "0.0.9")
+        results = executor.run(jobs)
+    assert sorted(r.key for r in results) == ["R1", "R2"]
+    for r in results:
+        assert r.status == "failed"
+        assert r.error.startswith(f"the worker {r.where} has salesreports {__version__}, the client 0.0.9"), r.error
+        assert "Fix: install salesreports==0.0.9 on that worker" in r.error
+        assert r.where.startswith("tcp://127.0.0.1:")
+    assert not (tmp_path / "out" / PERIOD).exists(), "nothing ran"

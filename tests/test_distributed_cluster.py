@@ -11,7 +11,10 @@ processes, each in its own working folder, on 127.0.0.1. Every process started h
 - a worker killed mid-run: the reports that had finished are not run again, the one it was running is;
 - the scheduler killed mid-run: the unfinished reports fail at once, saying so, and their old pages are removed;
 - a full ``salesreports run --executor dask --scheduler ...``: the pre-flight lines, every output's hash in
-  the manifest, executed notebooks that name their context relative to their folder.
+  the manifest, executed notebooks that name their context relative to their folder;
+- the same with ``--output-url s3://...`` on a real S3 store (moto's server, fixture ``s3``): everything under
+  the bucket, nothing at the client's planned paths, a second run from another machine skips every report,
+  ``send --output-url`` attaches the PDFs from there.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ import pytest
 from typer.testing import CliRunner
 
 import salesreports
-from conftest import FIXTURES, write_config
+from conftest import FIXTURES, S3, write_config
 from salesreports.cli import app
 from salesreports.errors import ClusterError
 from salesreports.run.distributed import DaskExecutor
@@ -355,3 +358,53 @@ def test_the_cli_runs_on_a_command_line_cluster_and_checks_every_output(
         assert 'context = "context.json"' in "".join(injected["source"])
     assert not list(folder.rglob(".*tmp*"))
     assert not (out / ".salesreports-preflight").exists(), "the probes are removed"
+
+
+def test_the_cli_publishes_to_s3_from_a_command_line_cluster(
+    tmp_path: Path, s3: S3, cluster: Cluster, client: Any
+) -> None:
+    import hashlib
+
+    import s3fs
+
+    cluster.worker("w1")  # started after the fixture set AWS_ENDPOINT_URL and the keys: it inherits them
+    cluster.wait(client, {"w1"})
+    url = f"{s3.url}/reports"
+    config = write_config(tmp_path / "client")
+    local = tmp_path / "client" / "reports"
+    run = ["run", "--params", str(config), "--period", PERIOD, "--executor", "dask", "--scheduler", cluster.address]
+    run += ["--output-url", url]
+    first = CliRunner().invoke(app, run)
+    assert first.exit_code == 0, first.output
+    assert f"writes {url}: ok" in first.stderr
+    assert f"Index: {url}/{PERIOD}/index.html" in " ".join(first.stdout.split())
+    fs = s3fs.S3FileSystem()
+    fs.invalidate_cache()
+    folder = f"{s3.bucket}/reports/{PERIOD}"
+    objects = {p[len(folder) + 1 :] for p in fs.find(folder)}
+    manifest = json.loads(fs.cat_file(f"{folder}/manifest.json"))
+    reports = manifest["reports"]
+    assert len(reports) >= 4 and {r["status"] for r in reports} == {"ok"}
+    for r in reports:
+        wanted = {*r["outputs"].values(), f"{r['folder']}/context.json", f"{r['folder']}/kpis.parquet"}
+        assert {"ipynb", "html", "pdf"} <= set(r["outputs"]) and wanted <= objects, wanted - objects
+        assert set(r["sha256"]) == {r["outputs"][k] for k in ("ipynb", "html", "pdf")}
+        for rel, digest in r["sha256"].items():
+            assert hashlib.sha256(fs.cat_file(f"{folder}/{rel}")).hexdigest() == digest, rel
+    assert "index.html" in objects and not any(".salesreports-preflight" in o for o in objects)
+    index = fs.cat_file(f"{folder}/index.html").decode()
+    links = set(re.findall(r'"[hpb]":\s*"([^"]+)"', index)) | set(re.findall(r'href="([^"#:]+)"', index))
+    assert {r["outputs"]["html"] for r in reports} <= links, "every report is linked from the index"
+    broken = {link for link in links if link.startswith(tuple(r["folder"] for r in reports)) and link not in objects}
+    assert not broken, "every relative link of the index is an object under the bucket"
+    assert not local.exists(), "nothing in the client's output folder: the bucket is the only copy"
+
+    second = CliRunner().invoke(app, run)  # so, as from another machine: it reads the manifest at the URL
+    assert second.exit_code == 0, second.output
+    assert f"0 report(s) written, 0 failed, {len(reports)} unchanged" in " ".join(second.stdout.split())
+    assert not local.exists()
+
+    sent = CliRunner().invoke(app, ["send", "--params", str(config), "--output-url", url, "--to", "all"])
+    assert sent.exit_code == 0, sent.output
+    emails = sorted((tmp_path / "client" / "outbox" / PERIOD).glob("*.eml"))
+    assert emails and all(b"application/pdf" in e.read_bytes() for e in emails)

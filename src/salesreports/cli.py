@@ -624,8 +624,8 @@ def _print_summary(summary: Any) -> None:
         _console(stderr=True).print(table)
     for issue in getattr(summary, "warnings", []):
         _console(stderr=True).print(f"[yellow]warning[/] {_esc(issue)}", soft_wrap=True)
-    for path in summary.index_paths:
-        out.print(f"Index: {_esc(path)}")
+    for where in [*summary.index_paths, *getattr(summary, "index_urls", [])]:  # under --output-url: its URL
+        out.print(f"Index: {_esc(where)}")
 
 
 # --------------------------------------------------------------------------- goals (owned by the goals module)

@@ -14,8 +14,10 @@ import datetime as dt
 import hashlib
 import json
 import math
+import shutil
+import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,6 +66,7 @@ class RunSummary:
     unchanged: int = 0
     seconds: float = 0.0
     index_paths: list[Path] = field(default_factory=list)
+    index_urls: list[str] = field(default_factory=list)  # with an output URL: each period's index there
     warnings: list[Issue] = field(default_factory=list)  # goals that do not fit the data, ...
     notes: list[str] = field(default_factory=list)  # goals not shown on any page (not already among the warnings)
     planned: dict[str, list[str]] = field(default_factory=dict)  # with plan_only: period -> keys that would run
@@ -120,16 +123,18 @@ def plan_period(
     fingerprint: str,
     html: bool = True,
     remote: str | None = None,
+    root: Path | None = None,
 ) -> PeriodPlan:
     """Write the contexts of one period and decide which reports must run.
 
     With ``remote`` (the period's folder under an output URL) the manifest is read from there and a
-    report is unchanged only when its files are there.
+    report is unchanged only when its files are there. ``root``: the folder the period's folder is made in
+    (default: the output folder).
     """
     from salesreports.report.contexts import write_context
 
     period: Period = scope.period
-    folder = config.output_path / slug(period.label)
+    folder = (root or config.output_path) / slug(period.label)
     pdf = config.pdf.enabled
     jobs: list[Job] = []
     entries: dict[str, dict[str, Any]] = {}
@@ -303,105 +308,125 @@ def run_reports(
     from salesreports.report.scope import build_scope
 
     started = time.perf_counter()
-    stage = on_stage or (lambda _msg: None)
-    if executor is not None and hasattr(executor, "start") and not plan_only:
-        stage("connecting to the cluster")  # an unreachable or unfit cluster fails before the data is loaded
-        executor.start(config.output_path)
-    stage("loading data")
-    data = load_dataset(config.source_path)
-    stage("validating data")
-    validate(data)
-    warnings: list[Issue] = []
-    if config.goals and config.resolve(config.goals).is_file():
-        from salesreports.metrics.goals.fit import goals_fit_file
-
-        warnings = goals_fit_file(config.resolve(config.goals), data)
-    stage("computing KPIs")
-    table = compute_kpis(data)
-    if callable(periods):
-        periods = ",".join(periods(table.grid.as_of))
-    wanted = parse_periods(periods) if periods else [default_period(table.grid.as_of)]
-    fingerprint = data.fingerprint()
     url = getattr(executor, "output_url", None)  # a Dask run publishing under an fsspec URL
-    plans: list[PeriodPlan] = []
-    notes: dict[str, str] = {}  # goal id -> why no page shows it
-    for period in wanted:
-        report_period(period, table.grid.months[0], table.grid.months[-1])  # a partial quarter or year is refused
-    for period in wanted:  # every period is checked before the first one writes anything
-        stage(f"preparing {period.label}")
-        scope = build_scope(data, table, config, period)
-        notes.update(scope.goal_notes)
-        plans.append(
-            plan_period(
-                scope,
-                config,
-                reps=reps,
-                kinds=kinds,
-                force=force,
-                retry_failed=retry_failed,
-                fingerprint=fingerprint,
-                remote=f"{url}/{slug(period.label)}" if url else None,
+    # under an output URL the client plans in a temporary folder (contexts, manifest, index: uploaded from
+    # there) and writes nothing into its output folder: the URL is the only copy
+    staging = Path(tempfile.mkdtemp(prefix="salesreports-publish-")) if url else None
+    root = staging or config.output_path
+    try:
+        stage = on_stage or (lambda _msg: None)
+        if executor is not None and hasattr(executor, "start") and not plan_only:
+            stage("connecting to the cluster")  # an unreachable or unfit cluster fails before the data is loaded
+            executor.start(root)
+            if staging is not None:
+                executor.local_root = str(root)  # the jobs' paths are relative to it (started earlier: the CLI)
+        stage("loading data")
+        data = load_dataset(config.source_path)
+        stage("validating data")
+        validate(data)
+        warnings: list[Issue] = []
+        if config.goals and config.resolve(config.goals).is_file():
+            from salesreports.metrics.goals.fit import goals_fit_file
+
+            warnings = goals_fit_file(config.resolve(config.goals), data)
+        stage("computing KPIs")
+        table = compute_kpis(data)
+        if callable(periods):
+            periods = ",".join(periods(table.grid.as_of))
+        wanted = parse_periods(periods) if periods else [default_period(table.grid.as_of)]
+        fingerprint = data.fingerprint()
+        plans: list[PeriodPlan] = []
+        notes: dict[str, str] = {}  # goal id -> why no page shows it
+        for period in wanted:
+            report_period(period, table.grid.months[0], table.grid.months[-1])  # a partial quarter or year is refused
+        for period in wanted:  # every period is checked before the first one writes anything
+            stage(f"preparing {period.label}")
+            scope = build_scope(data, table, config, period)
+            notes.update(scope.goal_notes)
+            plans.append(
+                plan_period(
+                    scope,
+                    config,
+                    reps=reps,
+                    kinds=kinds,
+                    force=force,
+                    retry_failed=retry_failed,
+                    fingerprint=fingerprint,
+                    remote=f"{url}/{slug(period.label)}" if url else None,
+                    root=root,
+                )
             )
-        )
-    jobs = [j for p in plans for j in p.jobs]
-    if plan_only:
-        summary = RunSummary(
-            [p.period.label for p in plans], warnings=warnings, unchanged=sum(p.unchanged for p in plans)
-        )
-        summary.planned = {p.period.label: [j.key.split(":", 1)[1] for j in p.jobs] for p in plans}
-        summary.skipped = [{**s, "period": p.period.label} for p in plans for s in p.skipped]
+        jobs = [j for p in plans for j in p.jobs]
+        if plan_only:
+            summary = RunSummary(
+                [p.period.label for p in plans], warnings=warnings, unchanged=sum(p.unchanged for p in plans)
+            )
+            summary.planned = {p.period.label: [j.key.split(":", 1)[1] for j in p.jobs] for p in plans}
+            summary.skipped = [{**s, "period": p.period.label} for p in plans for s in p.skipped]
+            summary.seconds = time.perf_counter() - started
+            return summary
+        if on_plan is not None:
+            on_plan(len(jobs))
+        runner = executor or LocalExecutor(workers or config.run.workers, mode or config.run.mode)  # type: ignore[arg-type]
+        by_key = {job.key: plan for plan in plans for job in plan.jobs}
+        saved = {id(plan): time.monotonic() for plan in plans}
+        published: set[str] = set()  # job keys whose context files are already under the URL
+
+        def record(res: JobResult) -> None:
+            # each result goes into its period's manifest as it arrives, saved at most every MANIFEST_EVERY
+            # seconds (5,000 reps: not 5,000 writes of a 5,000-entry file): a run that stops half-way (a lost
+            # client, a dead scheduler) keeps what finished, and the next run skips it. Under an output URL the
+            # manifest is uploaded there too: the next run (from any machine) reads it from the URL
+            plan = by_key.get(res.key)
+            if plan is not None:
+                _record(plan, res)
+                if url and _upload_context(plan, res.key, f"{url}/{plan.folder.name}"):
+                    published.add(res.key)  # before the manifest names it: its notebook's context.json is there
+                if time.monotonic() - saved[id(plan)] >= MANIFEST_EVERY:
+                    plan.manifest.save(plan.folder)
+                    # when the URL does not take it, it is tried again with the next result
+                    if not url or _upload_manifest(plan, f"{url}/{plan.folder.name}"):
+                        saved[id(plan)] = time.monotonic()
+            if on_result is not None:
+                on_result(res)
+
+        results = {r.key: r for r in runner.run(jobs, record)} if jobs else {}
+        warned = {i.message.split("'")[1] for i in warnings if i.message.startswith("goal '")}
+        unwarned = [text for gid, text in notes.items() if gid not in warned]
+        summary = RunSummary([p.period.label for p in plans], warnings=warnings, notes=unwarned)
+        for plan in plans:
+            finished = []
+            for job in plan.jobs:
+                entry = plan.entries[job.key.split(":", 1)[1]]
+                if job.key not in results or "status" not in entry:
+                    _record(plan, results.get(job.key) or JobResult(job.key, "failed", "the job produced no result"))
+                finished.append(entry)
+                summary.results.append({**entry, "period": plan.period.label})
+            plan.manifest.update(plan.skipped)
+            plan.manifest.runs.append(
+                {
+                    "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                    "ran": len(plan.jobs),
+                    "failed": sum(1 for e in finished if e["status"] == "failed"),
+                    "unchanged": plan.unchanged,
+                    "mode": mode or config.run.mode,
+                }
+            )
+            plan.manifest.source = str(config.source_path)
+            plan.manifest.save(plan.folder)
+            summary.skipped.extend({**s, "period": plan.period.label} for s in plan.skipped)
+            summary.unchanged += plan.unchanged
+            index = _write_index(plan)
+            if url:
+                _publish(plan, f"{url}/{plan.folder.name}", {j.key for j in plan.jobs} & published)
+                summary.index_urls.append(f"{url}/{plan.folder.name}/index.html")
+            else:
+                summary.index_paths.append(index)
         summary.seconds = time.perf_counter() - started
         return summary
-    if on_plan is not None:
-        on_plan(len(jobs))
-    runner = executor or LocalExecutor(workers or config.run.workers, mode or config.run.mode)  # type: ignore[arg-type]
-    by_key = {job.key: plan for plan in plans for job in plan.jobs}
-    saved = {id(plan): time.monotonic() for plan in plans}
-
-    def record(res: JobResult) -> None:
-        # each result goes into its period's manifest as it arrives, saved at most every MANIFEST_EVERY
-        # seconds (5,000 reps: not 5,000 writes of a 5,000-entry file): a run that stops half-way (a lost
-        # client, a dead scheduler) keeps what finished, and the next run skips it
-        plan = by_key.get(res.key)
-        if plan is not None:
-            _record(plan, res)
-            if time.monotonic() - saved[id(plan)] >= MANIFEST_EVERY:
-                plan.manifest.save(plan.folder)
-                saved[id(plan)] = time.monotonic()
-        if on_result is not None:
-            on_result(res)
-
-    results = {r.key: r for r in runner.run(jobs, record)} if jobs else {}
-    warned = {i.message.split("'")[1] for i in warnings if i.message.startswith("goal '")}
-    unwarned = [text for gid, text in notes.items() if gid not in warned]
-    summary = RunSummary([p.period.label for p in plans], warnings=warnings, notes=unwarned)
-    for plan in plans:
-        finished = []
-        for job in plan.jobs:
-            entry = plan.entries[job.key.split(":", 1)[1]]
-            if job.key not in results or "status" not in entry:
-                _record(plan, results.get(job.key) or JobResult(job.key, "failed", "the job produced no result"))
-            finished.append(entry)
-            summary.results.append({**entry, "period": plan.period.label})
-        plan.manifest.update(plan.skipped)
-        plan.manifest.runs.append(
-            {
-                "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                "ran": len(plan.jobs),
-                "failed": sum(1 for e in finished if e["status"] == "failed"),
-                "unchanged": plan.unchanged,
-                "mode": mode or config.run.mode,
-            }
-        )
-        plan.manifest.source = str(config.source_path)
-        plan.manifest.save(plan.folder)
-        summary.skipped.extend({**s, "period": plan.period.label} for s in plan.skipped)
-        summary.unchanged += plan.unchanged
-        summary.index_paths.append(_write_index(plan))
-        if url:
-            _publish(plan, f"{url}/{plan.folder.name}")
-    summary.seconds = time.perf_counter() - started
-    return summary
+    finally:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
 
 
 def _record(plan: PeriodPlan, res: JobResult) -> None:
@@ -423,13 +448,45 @@ def _record(plan: PeriodPlan, res: JobResult) -> None:
     plan.manifest.update([entry])
 
 
-def _publish(plan: PeriodPlan, remote: str) -> None:
-    """Copy what this machine wrote for a period (contexts, manifest, index) to its folder under the URL,
-    beside the pages the workers put there: the index's relative links and each notebook's
-    ``context.json`` then work at the URL."""
+def _upload_manifest(plan: PeriodPlan, remote: str) -> bool:
+    """Upload a period's manifest mid-run; False when the URL refused it (the run goes on: the final
+    :func:`_publish` uploads it again and reports an error then)."""
     from salesreports.run import storage
 
-    subs = {str(e["folder"]) for e in plan.entries.values() if e.get("status") != "skipped" and e.get("folder")}
+    try:
+        storage.put(plan.folder / MANIFEST, f"{remote}/{MANIFEST}")
+    except Exception:  # any fsspec backend's error: a transient outage must not stop the run
+        return False
+    return True
+
+
+def _upload_context(plan: PeriodPlan, key: str, remote: str) -> bool:
+    """Upload a finished report's context files mid-run (a client that dies later leaves no report at the URL
+    whose notebook lacks its ``context.json``: the next run skips it and would not upload them); False when
+    the URL refused them (:func:`_publish` uploads them at the end)."""
+    from salesreports.run import storage
+
+    sub = str(plan.entries[key.split(":", 1)[1]].get("folder") or "")
+    files = sorted(f for f in (plan.folder / sub).glob("*") if _is_context_file(f)) if sub else []
+    try:
+        storage.push(plan.folder, remote, files)
+    except Exception:  # any fsspec backend's error: a transient outage must not stop the run
+        return False
+    return True
+
+
+def _publish(plan: PeriodPlan, remote: str, done: Collection[str] = ()) -> None:
+    """Copy what this machine wrote for a period (contexts, manifest, index) to its folder under the URL,
+    beside the pages the workers put there: the index's relative links and each notebook's
+    ``context.json`` then work at the URL. ``done``: the job keys whose contexts were uploaded already."""
+    from salesreports.run import storage
+
+    skip = {k.split(":", 1)[1] for k in done}
+    subs = {
+        str(e["folder"])
+        for key, e in plan.entries.items()
+        if e.get("status") != "skipped" and e.get("folder") and key not in skip
+    }
     files = [f for sub in sorted(subs) for f in sorted((plan.folder / sub).glob("*")) if _is_context_file(f)]
     storage.push(plan.folder, remote, [*files, plan.folder / MANIFEST, plan.folder / "index.html"])
 

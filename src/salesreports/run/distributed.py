@@ -566,7 +566,11 @@ def _run_task(
     """
     where = _worker_address()
     if version != __version__:
-        msg = f"the worker {where} has salesreports {__version__}, the client {version}. Fix: one version everywhere"
+        msg = (
+            f"the worker {where} has salesreports {__version__}, the client {version} (a worker that joined after "
+            f"the pre-flight check). Fix: install salesreports=={version} on that worker (the client's image) or "
+            "stop it, then run again: the finished reports are skipped"
+        )
         return JobResult(job.key, "failed", msg, where=where)
     _ensure_warm(mode)
     scratch = Path(tempfile.mkdtemp(prefix=f"{_SCRATCH}{os.getpid()}-"))

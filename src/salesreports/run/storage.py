@@ -4,6 +4,11 @@ output folder's layout (``2026-10/R001/scorecard.pdf``, ``2026-10/manifest.json`
 Every function takes a *destination*: a local path, or a URL that fsspec opens (``s3://``, ``gcs://``,
 ``file://``, ...). The filesystem package of a URL's scheme (``s3fs``, ``gcsfs``) is checked before a run
 by :func:`check_url`, whose message names the pip command.
+
+``s3://`` takes its credentials and endpoint from the usual AWS settings, on the client and on every
+worker: ``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY`` (or ``AWS_PROFILE``, an instance role),
+``AWS_DEFAULT_REGION``, and for an S3-compatible store (MinIO, Ceph, a test server) ``AWS_ENDPOINT_URL``
+(or ``AWS_ENDPOINT_URL_S3``, or ``endpoint_url`` in ``~/.aws/config``), which botocore reads for s3fs.
 """
 
 from __future__ import annotations
@@ -46,6 +51,9 @@ def _fsspec() -> Any:
 
 def _fs(url: str) -> tuple[Any, str]:
     fs, path = _fsspec().core.url_to_fs(url)
+    # fsspec reuses one filesystem per process, with its listings cached (s3fs): what the workers wrote
+    # since (other processes, other machines) would be missing from them
+    fs.invalidate_cache()
     return fs, str(path)
 
 
