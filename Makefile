@@ -12,7 +12,8 @@ PARAMS  ?= params/config.yaml
 PERIOD  ?=
 WORKERS ?=
 REPS    ?= all
-TEST_WORKERS ?= 2  # make test: pytest-xdist workers, each running whole test files (TEST_WORKERS=0: one process)
+# make test: pytest-xdist workers, each running whole test files (TEST_WORKERS=0: one process)
+TEST_WORKERS ?= 2
 DEBIAN_PACKAGES := chromium poppler-utils fonts-liberation libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0
 
 .PHONY: help setup sysdeps demo-data validate reports preview send lab kernel check docs lint format typecheck test \

@@ -167,6 +167,7 @@ def test_results_reach_the_manifest_as_they_arrive(
 PARAMETER_CELLS = [
     'rep_id = "R001"  # the rep\nperiod = "2026-10"\ncontext = ""\n',
     "team: str = 'North'\nparams_file = None  # settings\nlimit = 3 * 4\nflag = True\n",
+    'title = "Résumé — Q3"  # the heading\nperiod = "2026-10"\n',
 ]
 
 
@@ -197,14 +198,34 @@ def test_declared_parameters_read_python_not_lines(tmp_path: Path) -> None:
     declared names and defaults are Python's (checked by hand)."""
     from salesreports.run.batch import template_parameters
 
-    source = 'a = b = [1,\n     2]  # two names\nnote = "x # y"  # a comment\nx: int = 5\n'
+    source = (
+        'a = b = [1,\n     2]  # two names\nnote = "x # y"  # a comment\nx: int = 5\n'
+        'title = "Résumé — Q3"  # the heading\n'
+    )
     found = template_parameters(_notebook(tmp_path / "t.ipynb", source))
     assert {k: (v["default"], v["inferred_type_name"], v["help"]) for k, v in found.items()} == {
         "a": ("[1,\n     2]", "None", "two names"),
         "b": ("[1,\n     2]", "None", "two names"),
         "note": ('"x # y"', "None", "a comment"),
         "x": ("5", "int", ""),
+        "title": ('"Résumé — Q3"', "None", "the heading"),  # the parser's offsets are bytes, not characters
     }
+
+
+def test_a_template_with_null_metadata_or_source_lists_is_read(tmp_path: Path) -> None:
+    """Notebook JSON as other tools write it: a cell's metadata null, its source a list of lines."""
+    from salesreports.run.batch import template_parameters
+    from salesreports.run.notebooks import check_template
+
+    path = tmp_path / "t.ipynb"
+    cells = [
+        {"cell_type": "markdown", "metadata": None, "source": None},
+        {"cell_type": "code", "metadata": {"tags": ["parameters"]}, "source": ["rep_id = 'R1'\n", "period = ''"]},
+    ]
+    meta = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+    path.write_text(json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": meta, "cells": cells}))
+    assert list(template_parameters(path)) == ["rep_id", "period"]
+    assert not [f for f in check_template(path) if "syntax" in f.message]
 
 
 def test_shipped_templates_declare_what_papermill_sees() -> None:

@@ -320,10 +320,10 @@ def test_item7_unicode_subjects_survive_a_real_smtp_round_trip(reports: Path, tm
 
 
 def test_rate_limit(reports: Path, tmp_path: Path, servers: Servers) -> None:
-    handler = Recorder()
     """Starts are 0.4 s apart. The server sees arrivals, which lag their start by the machine's latency (CI
     showed a 0.1 s spacing arriving 0.08 s apart under load): the last arrives at least 3 × 0.4 s after the
     first started, so the span allows 0.3 s of latency for the first message, and every gap 0.2 s."""
+    handler = Recorder()
     cfg = smtp_config(reports, tmp_path, servers.start(handler), rate_per_minute=150)  # one per 0.4 s
     mail.send_reports(cfg, reps=["R10", "R11", "R12", "R13"], send=True)
     times = sorted(r.at for r in handler.received)

@@ -283,6 +283,11 @@ def test_the_manifest_at_the_output_url_is_written_while_results_arrive(
     plan = run_reports(config, periods=PERIOD, executor=DaskExecutor(output_url=url), plan_only=True)
     assert plan.unchanged == 2
     assert plan.planned[PERIOD] and not set(plan.planned[PERIOD]) & set(finished)
+    # a finished report whose context did not reach the URL (its upload failed) is not done: it runs again
+    lost = next(r for r in manifest["reports"] if r["key"].endswith(finished[0]))
+    (remote / PERIOD / lost["folder"] / "context.json").unlink()
+    again = run_reports(config, periods=PERIOD, executor=DaskExecutor(output_url=url), plan_only=True)
+    assert again.unchanged == 1 and lost["key"] in again.planned[PERIOD]
 
 
 def test_a_worker_of_another_version_after_the_pre_flight_check_fails_each_report_naming_the_versions(

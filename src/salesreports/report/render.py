@@ -227,8 +227,9 @@ class Renderer:
         self._fetcher: Any = None
         self._fonts: Any = None
 
-    def warm(self, *, pdf: bool = True) -> Renderer:
-        """Start vl-convert's engine, load the template (and WeasyPrint) now rather than on the first report."""
+    def warm(self, *, pdf: bool = True, page_size: str | None = None) -> Renderer:
+        """Start vl-convert's engine, load the template (and WeasyPrint, for ``page_size``: the renderer's by
+        default) now rather than on the first report."""
         spec = {
             "data": {"values": [{"x": 1}]},
             "mark": "point",
@@ -237,7 +238,7 @@ class Renderer:
         spec_to_svg(spec)
         self._get_exporter()
         if pdf:
-            self._get_page_css(self.page_size)
+            self._get_page_css(page_size or self.page_size)
         return self
 
     # -- HTML

@@ -212,12 +212,15 @@ def plan_period(
         names = {"ipynb": f"{sub}/scorecard.ipynb", "html": f"{sub}/scorecard.html"}
         if pdf:
             names["pdf"] = f"{sub}/scorecard.pdf"
+        # under an output URL the context is published apart from the pages (an upload can fail): a report
+        # whose notebook has no context.json there is not done
+        needed = [*names.values(), *([f"{sub}/context.json"] if remote else [])]
         previous = manifest.entry(key)
         done = (
             previous is not None
             and previous.get("status") == "ok"
             and previous.get("inputs") == inputs
-            and all(present(p) for p in names.values())
+            and all(present(p) for p in needed)
         )
         if retry_failed and (previous is None or previous.get("status") != "failed"):
             unchanged += 1

@@ -297,29 +297,42 @@ def _collect(pending: dict[Any, _Planned], done: Callable[[JobResult], None]) ->
     # a notebook's or a test's, made the iterator track our futures on its loop: hangs and "Event is bound
     # to a different event loop", seen in CI)
     futures = list(pending)
-    loop = futures[0].client.loop if futures else None
-    for future, value in dd.as_completed(futures, loop=loop, with_results=True, raise_errors=False):
-        planned = pending.pop(future)
-        job = planned.job
-        future.release()
-        if isinstance(value, JobResult):
-            result = value
-        elif "connection-lost" in str(value):  # the scheduler is gone: every unfinished report says why
-            msg = (
-                "the connection to the Dask scheduler was lost before this report finished. Fix: restart the "
-                "scheduler and run again (the finished reports are skipped)"
-            )
-            result = JobResult(job.key, "failed", msg)
-        else:  # an exception: a worker that died running it (KilledWorker), a lost connection
-            text = str(value).splitlines()[0] if str(value) else ""
-            result = JobResult(job.key, "failed", f"the dask task failed: {type(value).__name__}: {text}".strip())
-        if result.status == "ok":
-            problem = _verify(result, planned)
-            if problem:
-                result = replace(result, status="failed", error=problem, failed_notebook="")
-        if result.status == "failed":
-            _discard(planned)
-        done(result)
+    if not futures:  # every report failed before it was submitted (e.g. broken context files)
+        return
+    try:
+        for future, value in dd.as_completed(
+            futures, loop=futures[0].client.loop, with_results=True, raise_errors=False
+        ):
+            _collected(pending, future, value, done)
+    finally:
+        if pending:  # stopped early (Ctrl-C, a callback that raised): the tasks left must not run on
+            with contextlib.suppress(Exception):
+                futures[0].client.cancel(list(pending))
+
+
+def _collected(pending: dict[Any, _Planned], future: Any, value: Any, done: Callable[[JobResult], None]) -> None:
+    """One finished task: its result verified (or its failure described), handed to ``done``."""
+    planned = pending.pop(future)
+    job = planned.job
+    future.release()
+    if isinstance(value, JobResult):
+        result = value
+    elif "connection-lost" in str(value):  # the scheduler is gone: every unfinished report says why
+        msg = (
+            "the connection to the Dask scheduler was lost before this report finished. Fix: restart the "
+            "scheduler and run again (the finished reports are skipped)"
+        )
+        result = JobResult(job.key, "failed", msg)
+    else:  # an exception: a worker that died running it (KilledWorker), a lost connection
+        text = str(value).splitlines()[0] if str(value) else ""
+        result = JobResult(job.key, "failed", f"the dask task failed: {type(value).__name__}: {text}".strip())
+    if result.status == "ok":
+        problem = _verify(result, planned)
+        if problem:
+            result = replace(result, status="failed", error=problem, failed_notebook="")
+    if result.status == "failed":
+        _discard(planned)
+    done(result)
 
 
 def _verify(result: JobResult, planned: _Planned) -> str:

@@ -107,23 +107,28 @@ def read_notebook(path: Path) -> Any:
     import json
 
     raw = json.loads(path.read_text(encoding="utf-8"))
-    if not isinstance(raw, dict) or not isinstance(raw.get("cells"), list):
-        if isinstance(raw, dict) and isinstance(raw.get("nbformat"), int) and raw["nbformat"] < 4:
-            import nbformat
+    if not isinstance(raw, dict):
+        raise ValueError("not a JSON object")
+    if raw.get("nbformat") != 4:  # an older notebook: nbformat converts it (and says what is wrong)
+        import nbformat
 
-            nbf: Any = nbformat  # untyped
-            return nbf.read(str(path), as_version=4)
+        nbf: Any = nbformat  # untyped
+        return nbf.read(str(path), as_version=4)
+    if not isinstance(raw.get("cells"), list):
         raise ValueError("no list of cells")
     nb = _node(raw)
     for cell in nb.cells:
         if not isinstance(cell, dict):
             raise ValueError("a cell that is not an object")
-        cell.setdefault("metadata", _Node())
+        if not isinstance(cell.get("metadata"), dict):
+            cell["metadata"] = _Node()
+        if not isinstance(cell.get("metadata", {}).get("tags", []), list):
+            cell["metadata"]["tags"] = []
         cell.setdefault("cell_type", "code")
-        source = cell.get("source", "")
-        cell["source"] = "".join(source) if isinstance(source, list) else str(source)
+        source = cell.get("source") or ""
+        cell["source"] = "".join(map(str, source)) if isinstance(source, list) else str(source)
         if cell["cell_type"] == "code":
-            cell.setdefault("outputs", [])
+            cell["outputs"] = cell.get("outputs") or []
             cell.setdefault("execution_count", None)
     return nb
 
@@ -168,7 +173,7 @@ def declared_parameters(source: str) -> dict[str, dict[str, str]]:
         tree = ast.parse(source)
     except SyntaxError:
         return {}
-    lines = source.splitlines()
+    lines = source.replace("\r\n", "\n").replace("\r", "\n").split("\n")  # Python's line ends, not str.splitlines'
     found: dict[str, dict[str, str]] = {}
     for node in tree.body:
         annotation: ast.expr | None = None
@@ -180,7 +185,8 @@ def declared_parameters(source: str) -> dict[str, dict[str, str]]:
             continue
         value = node.value
         assert value is not None  # an AnnAssign without a value is skipped above
-        last = lines[(node.end_lineno or node.lineno) - 1][node.end_col_offset or 0 :]
+        # the parser's column offsets count UTF-8 bytes
+        last = lines[(node.end_lineno or node.lineno) - 1].encode("utf-8")[node.end_col_offset or 0 :].decode("utf-8")
         comment = last.partition("#")[2].strip()
         for name in names:
             found[name] = {

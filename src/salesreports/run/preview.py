@@ -191,11 +191,19 @@ class Previewer:
     def render(self, mode: str = "fast") -> PreviewResult:
         """Execute and render the report into the preview folder; never raises for a failing report."""
         from salesreports.run.worker import run_job, warm_renderer_in_background
+        from salesreports.run.zygote import zygotes
 
         started = time.perf_counter()
         job = self.job()
-        warming = warm_renderer_in_background(pdf=bool(job.pdf)) if job.html and mode == "fast" else None
-        result: JobResult = run_job(job, mode, before_render=warming.join if warming else None)  # type: ignore[arg-type]
+        # the renderer warms while the report runs, in a thread: only once a zygote is started (a thread
+        # here would make the next one a fresh interpreter instead of a fork)
+        warm = job.html and mode == "fast" and zygotes.idle() > 0
+        warming = warm_renderer_in_background(pdf=bool(job.pdf), page_size=job.page_size) if warm else None
+        try:
+            result: JobResult = run_job(job, mode, before_render=warming.join if warming else None)  # type: ignore[arg-type]
+        finally:
+            if warming is not None:
+                warming.join()  # also when the report failed: never two warm-ups of one renderer at once
         return PreviewResult(
             status=result.status,
             html=Path(job.html or job.notebook),

@@ -146,7 +146,7 @@ def _render(job: Job, notebook: Path, timings: dict[str, float]) -> None:
         timings["pdf"], timings["pdf_cpu"] = time.perf_counter() - t, time.process_time() - cpu
 
 
-def warm_renderer_in_background(*, pdf: bool = True) -> threading.Thread:
+def warm_renderer_in_background(*, pdf: bool = True, page_size: str = "A4") -> threading.Thread:
     """Warm this process's renderer (nbformat, vl-convert, the HTML template, WeasyPrint) in a thread.
 
     For one report (``preview``): the imports and engine starts overlap the report running in a zygote's child,
@@ -160,7 +160,7 @@ def warm_renderer_in_background(*, pdf: bool = True) -> threading.Thread:
 
             from salesreports.report.render import default_renderer
 
-            default_renderer().warm(pdf=pdf)
+            default_renderer().warm(pdf=pdf, page_size=page_size)
 
     thread = threading.Thread(target=warm, name="salesreports-warm-renderer", daemon=True)
     thread.start()

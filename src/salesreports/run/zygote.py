@@ -487,6 +487,11 @@ class _ZygotePool:
             else:
                 self.add(zygote)
 
+    def idle(self) -> int:
+        """How many zygotes wait for a report (0: the next report starts one)."""
+        with self._lock:
+            return len(self._idle)
+
     def close(self) -> None:
         with self._lock:
             idle, self._idle = self._idle, []
