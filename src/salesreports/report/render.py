@@ -226,19 +226,24 @@ class Renderer:
         self._page_css: dict[str, Any] = {}
         self._fetcher: Any = None
         self._fonts: Any = None
+        self._charts_warm = False
 
     def warm(self, *, pdf: bool = True, page_size: str | None = None) -> Renderer:
         """Start vl-convert's engine, load the template (and WeasyPrint, for ``page_size``: the renderer's by
-        default) now rather than on the first report."""
+        default) now rather than on the first report. Once warm, nothing is done again."""
+        size = page_size or self.page_size
+        if self._charts_warm and self._exporter is not None and (not pdf or size in self._page_css):
+            return self
         spec = {
             "data": {"values": [{"x": 1}]},
             "mark": "point",
             "encoding": {"x": {"field": "x", "type": "quantitative"}},
         }
         spec_to_svg(spec)
+        self._charts_warm = True
         self._get_exporter()
         if pdf:
-            self._get_page_css(page_size or self.page_size)
+            self._get_page_css(size)
         return self
 
     # -- HTML
