@@ -207,3 +207,28 @@ def s3(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[S3]:
         yield S3(s3_endpoint, bucket)
     finally:
         s3fs.S3FileSystem.clear_instance_cache()
+
+
+def index_links(index: str) -> set[str]:
+    """The links of an index page: its rows' data (``"h"``/``"p"``/``"b"``) and its relative hrefs."""
+    import re
+
+    return set(re.findall(r'"[hpb]":\s*"([^"]+)"', index)) | set(re.findall(r'href="([^"#:]+)"', index))
+
+
+def rerun_skips_and_send_attaches(run: list[str], config: Path, url: str, local: Path, count: int) -> None:
+    """After a run with ``--output-url``: the same run again, as from another machine, skips all ``count``
+    reports (the manifest is read at the URL) and writes nothing locally; ``send`` attaches every PDF."""
+    from typer.testing import CliRunner
+
+    from salesreports.cli import app
+
+    second = CliRunner().invoke(app, run)
+    assert second.exit_code == 0, second.output
+    assert f"0 report(s) written, 0 failed, {count} unchanged" in " ".join(second.stdout.split())
+    assert not local.exists()
+    sent = CliRunner().invoke(app, ["send", "--params", str(config), "--output-url", url, "--to", "all"])
+    assert sent.exit_code == 0, sent.output
+    period = run[run.index("--period") + 1]
+    emails = sorted((config.parent.parent / "outbox" / period).glob("*.eml"))
+    assert emails and all(b"application/pdf" in e.read_bytes() for e in emails)

@@ -11,7 +11,7 @@ from typing import Any
 import nbformat
 import pytest
 
-from conftest import FIXTURES, write_config
+from conftest import FIXTURES, index_links, rerun_skips_and_send_attaches, write_config
 from salesreports.params import load_config
 from salesreports.run.batch import run_reports
 from salesreports.run.distributed import DaskExecutor, _common_root
@@ -192,7 +192,6 @@ def test_output_url_end_to_end(tmp_path: Path) -> None:
     """``--output-url``: contexts, manifest, index and pages under the URL with working relative links; a second
     run from a machine without the output folder skips everything (the manifest is read from the URL); ``send``
     reads the PDFs from there."""
-    import re
 
     from typer.testing import CliRunner
 
@@ -216,21 +215,12 @@ def test_output_url_end_to_end(tmp_path: Path) -> None:
             import hashlib
 
             assert hashlib.sha256((folder / rel).read_bytes()).hexdigest() == digest
-    index = (folder / "index.html").read_text()
-    links = set(re.findall(r'"[hpb]":\s*"([^"]+)"', index)) | set(re.findall(r'href="([^"#:]+)"', index))
+    links = index_links((folder / "index.html").read_text())
     pages = {r["outputs"]["html"] for r in reports}
     assert pages <= links, "every report is linked from the index, relative to it"
     assert all((folder / link).is_file() for link in links if link.startswith(tuple(r["folder"] for r in reports)))
     assert not local.exists(), "nothing in the client's output folder: the URL is the only copy"
-
-    second = CliRunner().invoke(app, run)  # so, as from another machine: it reads the manifest at the URL
-    assert second.exit_code == 0, second.output
-    assert f"0 report(s) written, 0 failed, {len(reports)} unchanged" in " ".join(second.stdout.split())
-    assert not local.exists()
-    sent = CliRunner().invoke(app, ["send", "--params", str(config), "--output-url", url, "--to", "all"])
-    assert sent.exit_code == 0, sent.output
-    emails = sorted((tmp_path / "client" / "outbox" / PERIOD).glob("*.eml"))
-    assert emails and all(b"application/pdf" in e.read_bytes() for e in emails)
+    rerun_skips_and_send_attaches(run, config, url, local, len(reports))
 
 
 def test_a_missing_filesystem_package_is_named_before_the_run(tmp_path: Path) -> None:

@@ -36,7 +36,7 @@ import pytest
 from typer.testing import CliRunner
 
 import salesreports
-from conftest import FIXTURES, S3, write_config
+from conftest import FIXTURES, S3, index_links, rerun_skips_and_send_attaches, write_config
 from salesreports.cli import app
 from salesreports.errors import ClusterError
 from salesreports.run.distributed import DaskExecutor
@@ -392,19 +392,10 @@ def test_the_cli_publishes_to_s3_from_a_command_line_cluster(
         for rel, digest in r["sha256"].items():
             assert hashlib.sha256(fs.cat_file(f"{folder}/{rel}")).hexdigest() == digest, rel
     assert "index.html" in objects and not any(".salesreports-preflight" in o for o in objects)
-    index = fs.cat_file(f"{folder}/index.html").decode()
-    links = set(re.findall(r'"[hpb]":\s*"([^"]+)"', index)) | set(re.findall(r'href="([^"#:]+)"', index))
+    links = index_links(fs.cat_file(f"{folder}/index.html").decode())
     assert {r["outputs"]["html"] for r in reports} <= links, "every report is linked from the index"
     broken = {link for link in links if link.startswith(tuple(r["folder"] for r in reports)) and link not in objects}
     assert not broken, "every relative link of the index is an object under the bucket"
     assert not local.exists(), "nothing in the client's output folder: the bucket is the only copy"
 
-    second = CliRunner().invoke(app, run)  # so, as from another machine: it reads the manifest at the URL
-    assert second.exit_code == 0, second.output
-    assert f"0 report(s) written, 0 failed, {len(reports)} unchanged" in " ".join(second.stdout.split())
-    assert not local.exists()
-
-    sent = CliRunner().invoke(app, ["send", "--params", str(config), "--output-url", url, "--to", "all"])
-    assert sent.exit_code == 0, sent.output
-    emails = sorted((tmp_path / "client" / "outbox" / PERIOD).glob("*.eml"))
-    assert emails and all(b"application/pdf" in e.read_bytes() for e in emails)
+    rerun_skips_and_send_attaches(run, config, url, local, len(reports))
