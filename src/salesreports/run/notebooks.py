@@ -167,8 +167,6 @@ def template_parameters(template: Path) -> dict[str, Any]:
 
 def declared_parameters(source: str) -> dict[str, dict[str, str]]:
     """The top-level assignments of a parameters cell (empty when it does not parse: the checks say why)."""
-    import ast
-
     try:
         tree = ast.parse(source)
     except SyntaxError:
