@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import datetime as dt
 import errno
 import io
 import re
@@ -80,6 +81,14 @@ class RawTable:
     scan: str = ""
     rows: int = 0
     unit: str = "line"  # what ``_row`` counts: "line" (text files, spreadsheets) or "row" (Parquet, databases)
+    available: list[str] = field(default_factory=list)  # every column the source has, also those not read
+
+    def columns(self) -> list[str]:
+        """The source's column names (without ``_row``): all of them, also those a projection left out."""
+        if self.available:
+            return list(self.available)
+        names = self.table.column_names if self.table is not None else []
+        return [n for n in names if n != ROW]
 
     def __post_init__(self) -> None:
         if self.table is not None:
@@ -673,8 +682,20 @@ def scrub(text: str, url: str) -> str:
     return text
 
 
-def read_sql(url: str, *, table: str, source_table: str = "", query: str = "") -> RawTable:
+def read_sql(
+    url: str,
+    *,
+    table: str,
+    source_table: str = "",
+    query: str = "",
+    columns: Sequence[str] | None = None,
+    since: tuple[tuple[str, ...], dt.date] | None = None,
+) -> RawTable:
     """Read a table (or a query) from any database SQLAlchemy can reach.
+
+    ``columns`` (source column names) limits what is selected; names the source lacks are ignored (the
+    mapping reports them). ``since`` is ``(date columns, day)``: only rows where one of those columns is on
+    or after the day, or all of them are missing, are needed; the database may be asked for just those.
 
     The URL's password never appears in a message: it is redacted from the URL and scrubbed
     from the driver's own error text.
@@ -710,9 +731,11 @@ def read_sql(url: str, *, table: str, source_table: str = "", query: str = "") -
         raise DataLoadError(msg, table=table, url=shown) from None
     finally:
         engine.dispose()
-    cols = {n: _column([r[i] for r in records]) for i, n in enumerate(names)}
+    keep = [n for n in names if columns is None or n in set(columns)]
+    cols = {n: _column([r[i] for r in records]) for i, n in enumerate(names) if n in keep}
     cols[ROW] = pa.array(range(1, len(records) + 1), pa.int64())
-    return RawTable(pa.table(cols), f"{shown}:{'query' if query else name}", unit="row")
+    origin = f"{shown}:{'query' if query else name}"
+    return RawTable(pa.table(cols), origin, unit="row", available=list(names))
 
 
 def _column(values: list[object]) -> pa.Array:
