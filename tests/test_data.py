@@ -651,3 +651,111 @@ def test_item8_directory_where_table_file_should_be(tmp_path: Path, kind: str) -
     assert NOT_A_FILE[kind] in str(err.value)
     assert "Did you mean 'deals.csv'" not in str(err.value)
     assert err.value.file == str(tmp_path / "deals.csv")
+
+
+# ------------------------------------------------------------------------- only what is needed is read
+
+
+def test_only_the_columns_the_mapping_uses_are_read(tmp_path: Path) -> None:
+    """A CSV's other columns are never read; the mapping's renames, derive and where still find theirs."""
+    from salesreports.data.loading import _needed
+
+    tspec = TableSpec(
+        file="deals.csv",
+        columns={"deal_id": "Id", "rep_id": "Owner"},
+        derive={"amount": '"Net Value" * 1.0', "account_id": "upper(acct)"},
+        where="Probability > 0",
+    )
+    needed = _needed("deals", tspec, None)
+    assert needed is not None
+    assert {"Id", "Owner", "Net Value", "acct", "Probability", "stage", "close_date"} <= set(needed)
+    assert "Notes" not in needed
+    only = _needed("deals", tspec, frozenset({"deal_id", "stage"}))
+    assert only is not None
+    assert {"Id", "stage", "Probability"} <= set(only)
+    assert not {"Owner", "Net Value", "acct"} & set(only)
+
+
+def test_a_projected_load_gives_the_same_kpis_as_a_whole_one() -> None:
+    """`columns=engine.COLUMNS` (what compute_kpis reads) loads less and changes no KPI (the demo data)."""
+    from conftest import ROOT
+    from salesreports.metrics.engine import COLUMNS, compute_kpis
+
+    source = ROOT / "params" / "sources" / "demo.yaml"
+    whole = load_dataset(source)
+    part = load_dataset(source, columns=COLUMNS)
+    assert part.left_out["deals"] == ("product",)
+    assert "lead_id" not in part.tables["leads"].columns
+    assert set(part.tables["deals"].columns) == {"_row", *COLUMNS["deals"]}
+    pd.testing.assert_frame_equal(compute_kpis(whole).values, compute_kpis(part).values)
+
+
+def test_a_projected_load_still_names_every_column_in_a_mapping_error(tmp_path: Path) -> None:
+    (tmp_path / "deals.csv").write_text("Id,Owner,Notes\nD1,R1,x\n", encoding="utf-8")
+    (tmp_path / "source.yaml").write_text(
+        "name: t\ntables:\n  deals: {file: deals.csv, columns: {deal_id: Id, rep_id: Ownr}}\n", encoding="utf-8"
+    )
+    with pytest.raises(DataLoadError, match="Did you mean 'Owner'"):
+        load_dataset(tmp_path / "source.yaml", columns={"deals": ["deal_id", "rep_id"]})
+
+
+def test_sql_source_selects_only_the_mapped_columns(tmp_path: Path) -> None:
+    """The statement SQLite receives names the mapped columns only (seen by the database driver itself)."""
+    import sqlalchemy as sa
+
+    with sqlite3.connect(tmp_path / "crm.sqlite") as con:
+        con.execute("CREATE TABLE users (id TEXT, full_name TEXT, photo BLOB, notes TEXT)")
+        con.execute("INSERT INTO users VALUES ('R1', 'Ann', x'00ff', 'long text')")
+    seen: list[str] = []
+
+    def spy(conn: object, cursor: object, statement: str, *args: object) -> None:
+        seen.append(statement)
+
+    sa.event.listen(sa.engine.Engine, "before_cursor_execute", spy)
+    try:
+        data = _load(
+            tmp_path,
+            """
+            kind: sql
+            url: sqlite:///crm.sqlite
+            tables:
+              reps: {table: users, columns: {rep_id: id, name: full_name}}
+            """,
+        )
+    finally:
+        sa.event.remove(sa.engine.Engine, "before_cursor_execute", spy)
+    assert data.tables["reps"]["name"].tolist() == ["Ann"]
+    reads = [s for s in seen if "users" in s and "1=0" not in s.replace(" ", "")]
+    assert reads, seen
+    assert all("photo" not in s and "notes" not in s for s in reads), reads
+
+
+SINCE_DEALS = """\
+deal_id,rep_id,account_id,created_date,close_date,stage,amount
+D1,R1,A1,2024-11-03,2024-12-10,won,100
+D2,R1,A2,2024-12-20,2025-01-15,won,200
+D3,R2,A3,2025-01-05,2025-02-01,won,300
+D4,R2,A4,2025-02-10,,open,400
+D5,R1,A5,,,open,50
+"""
+
+
+def test_since_leaves_out_what_happened_before_and_starts_the_kpis_there(tmp_path: Path) -> None:
+    """`since: 2025-01-01`: D1 (created and closed before) is left out; D2 (closed after) is kept; a deal with
+    no dates at all (D5) is kept for validation to report. The KPI grid begins in January."""
+    from salesreports.metrics.engine import compute_kpis
+
+    source = "since: 2025-01-01\ntables:\n  reps: {file: reps.csv}\n  deals: {file: deals.csv}\n"
+    data = _load(tmp_path, source, reps_csv=REPS, deals_csv=SINCE_DEALS)
+    assert data.since == dt.date(2025, 1, 1)
+    assert data.tables["deals"]["deal_id"].tolist() == ["D2", "D3", "D4", "D5"]
+    assert data.tables["deals"]["_row"].tolist() == [3, 4, 5, 6]  # still the file's lines
+    table = compute_kpis(data)
+    assert str(table.grid.months[0]) == "2025-01"
+    revenue = table.values.query("kpi == 'revenue' and grain == 'month' and entity_type == 'company'")
+    assert dict(zip(revenue["period"], revenue["value"], strict=True)) == {"2025-01": 200.0, "2025-02": 300.0}
+
+
+def test_since_must_be_the_first_day_of_a_month(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"not the first day of a month.*2025-01-01"):
+        _load(tmp_path, "since: 2025-01-15\ntables:\n  reps: {file: reps.csv}\n", reps_csv=REPS)

@@ -518,7 +518,8 @@ def test_kpi_benchmark_runs_and_caches(tmp_path: Path, capsys: pytest.CaptureFix
     assert result["met"] == {"compute_seconds": True, "peak_rss_bytes": True}
     assert result["grid"]["kpis"] == len(registry())
     assert result["data"]["rows"]["deals"] > 0
-    assert main([*args, "--loader", "dataset", "--profile"]) == 0
+    assert result["data"]["loader"] == "dataset"  # the product's loader, with the engine's columns
+    assert main([*args, "--loader", "pyarrow", "--profile"]) == 0
     second = capsys.readouterr().out
     assert "reusing" in second
     assert "cumulative" in second
@@ -778,3 +779,18 @@ def test_item11_no_conversions_no_maturity_claim() -> None:
         leads="lead_id,rep_id,created_date,converted_deal_id\nL1,A,2025-01-10,",
     )
     assert compute_kpis(data, as_of=dt.date(2025, 6, 30)).maturing == {}
+
+
+def test_first_positions_with_arrow_text_and_with_python_objects() -> None:
+    """Each value's first position among the keys (-1 when absent or missing), by both paths alike."""
+    from salesreports.metrics.engine import _first_positions
+
+    keys = ["D1", "D2", "D1", "D3"]
+    values = ["D1", "D3", "D9", None, "D2"]
+    expected = [0, 3, -1, -1, 1]
+    text = pd.Series(values, dtype="str")
+    assert text.dtype.storage == "pyarrow"
+    arrow = _first_positions(text, pd.Series(keys, dtype="str"))
+    assert arrow.tolist() == expected
+    plain = _first_positions(pd.Series(values, dtype=object), pd.Series(keys, dtype=object))
+    assert plain.tolist() == expected

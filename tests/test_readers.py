@@ -450,3 +450,43 @@ def test_item8_dangling_link_says_where_it_points(tmp_path: Path) -> None:
     (tmp_path / "deals.csv").symlink_to("export/deals-2026.csv")
     with pytest.raises(DataLoadError, match=r"symbolic link to 'export/deals-2026\.csv', which does not exist"):
         read_csv(tmp_path / "deals.csv", table="deals")
+
+
+# ------------------------------------------------------------------------- column projection
+
+
+def test_read_csv_reads_only_the_columns_asked_for(tmp_path: Path) -> None:
+    path = _write(tmp_path, 'id,Notes,Amount\nD1,"long, quoted",5\nD2,x,7\n')
+    raw = read_csv(path, table="deals", columns=["id", "amount"])  # names are matched ignoring case
+    assert _columns(raw) == {"id": ["D1", "D2"], "Amount": ["5", "7"], ROW: [2, 3]}
+    assert raw.columns() == ["id", "Notes", "Amount"]  # what the file has, for messages
+    none = read_csv(path, table="deals", columns=[])
+    assert _columns(none) == {ROW: [2, 3]}  # no column, the rows still counted
+
+
+def test_read_csv_projection_on_the_row_by_row_path(tmp_path: Path) -> None:
+    path = _write(tmp_path, "id,notes,amount\nD1,a,5\n\nD2,b,7\n")  # a blank line: the careful path
+    raw = read_csv(path, table="deals", columns=["amount"])
+    assert _columns(raw) == {"amount": ["5", "7"], ROW: [2, 4]}
+    assert raw.columns() == ["id", "notes", "amount"]
+
+
+def test_read_parquet_scans_only_the_columns_asked_for(tmp_path: Path) -> None:
+    path = tmp_path / "deals.parquet"
+    pq.write_table(pa.table({"deal_id": ["D1", "D2"], "notes": ["a", "b"], "amount": [1.5, None]}), path)
+    raw = read_parquet(path, table="deals", columns=["amount", "deal_id"])
+    with duckdb.connect() as con:
+        raw.register(con, "t")
+        assert con.sql("SELECT * FROM t").columns == ["deal_id", "amount", ROW]
+    assert raw.columns() == ["deal_id", "notes", "amount"]
+
+
+def test_read_duckdb_fetches_only_the_columns_asked_for(duck_file: Path) -> None:
+    raw = read_duckdb(duck_file, table="deals", source_table="opportunities", columns=["amount"])
+    assert list(_columns(raw)) == ["amount", ROW]
+    assert raw.columns() == ["id", "amount", "closed"]
+    query = read_duckdb(
+        duck_file, table="deals", query="SELECT id, amount * 2 AS twice FROM opportunities;", columns=[]
+    )
+    assert query.rows == 2
+    assert query.columns() == ["id", "twice"]

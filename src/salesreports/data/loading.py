@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,7 +42,7 @@ from salesreports.data.readers import (
     read_parquet,
     read_sql,
 )
-from salesreports.data.schema import MAX_AMOUNT, TABLES, Column, rule_issue
+from salesreports.data.schema import EVENT_DATES, MAX_AMOUNT, TABLES, Column, rule_issue
 from salesreports.errors import DataLoadError, Issue, close_matches
 
 __all__ = ["Dataset", "load_dataset"]
@@ -68,6 +68,7 @@ _TXT = "__txt__"
 _BAD = "__bad__"
 _RAW = "__raw__"
 _MARK = "__mark__"
+_FLAGS = "__flags__"
 _GUESS_FORMATS = (
     "%Y-%m-%d",
     "%d/%m/%Y",
@@ -104,6 +105,8 @@ class Dataset:
     units : canonical name -> what its ``_row`` counts: "line" (text files, spreadsheets) or "row"
     max_amount : the largest amount, cost or target the data may hold (the source's ``max_amount``); larger
         values fail validation and the engine never adds them up
+    since : the source's ``since``: nothing dated before this day was read (the KPIs begin with its month)
+    left_out : canonical name -> the columns a projection (``load_dataset(columns=...)``) did not load
     """
 
     tables: dict[str, pd.DataFrame]
@@ -115,6 +118,8 @@ class Dataset:
     unassigned_rep: str | None = None
     units: dict[str, str] = field(default_factory=dict)
     max_amount: float = MAX_AMOUNT
+    since: dt.date | None = None
+    left_out: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def get(self, name: str) -> pd.DataFrame | None:
         """The table, or None when the source has no such table."""
@@ -171,6 +176,8 @@ def _duckdb() -> Iterator[Any]:
         con.execute("SET TimeZone = 'UTC'")
         con.execute("SET enable_progress_bar = false")
         con.execute("SET arrow_large_buffer_size = true")  # large_string: what pandas' str dtype holds
+        # give memory back after each query: the frames of a large table are held while the next one is read
+        con.execute("SET allocator_flush_threshold = '16MB'")
         yield con
     finally:
         con.close()
@@ -275,30 +282,89 @@ def _nulled_note(view: _View, name: str, origin: str, nulls: list[str], severity
 # --------------------------------------------------------------------------- reading
 
 
-def _read(spec: SourceSpec, name: str, tspec: TableSpec) -> RawTable:
+_IDENT = re.compile(r'"((?:[^"]|"")+)"|([A-Za-z_][A-Za-z0-9_$]*)')
+
+
+def _loaded(name: str, want: frozenset[str] | None) -> list[Column]:
+    """The canonical columns of a table that this load gives (all, or those ``want`` names)."""
+    return [c for c in TABLES[name].columns if want is None or c.name in want]
+
+
+def _needed(name: str, tspec: TableSpec, want: frozenset[str] | None) -> list[str] | None:
+    """The source columns the mapping reads to give the canonical columns ``want`` (None: every column).
+
+    A superset: the mapped source columns, canonical names read as they are, join keys, and every name the
+    SQL of the wanted ``derive`` expressions and of ``where`` mentions (quoted or not).
+    """
+    if tspec.distinct_from is not None:
+        return None  # the distinct values of one column: nothing to leave out
+    names: set[str] = {j.keys[0] for j in tspec.join}
+    texts = [tspec.where] if tspec.where else []
+    for col in _loaded(name, want):
+        if col.name in tspec.derive:
+            texts.append(tspec.derive[col.name])
+        elif col.name in tspec.columns:
+            names.add(tspec.columns[col.name])
+        else:
+            names.add(col.name)
+    for text in texts:
+        names.update(quoted.replace('""', '"') if quoted else bare for quoted, bare in _IDENT.findall(text))
+    return sorted(names)
+
+
+def _read(spec: SourceSpec, name: str, tspec: TableSpec, columns: list[str] | None = None) -> RawTable:
     root = spec.root()
     if tspec.distinct_from is not None:
         d = tspec.distinct_from
         return _read_file(root / d.file, name, d.encoding, d.delimiter, d.ragged, d.sheet)
     if spec.kind == "duckdb":
         db = (root / (spec.database or "")).resolve()
-        return read_duckdb(db, table=name, source_table=tspec.table or "", query=tspec.query or "")
+        return read_duckdb(db, table=name, source_table=tspec.table or "", query=tspec.query or "", columns=columns)
     if spec.kind == "sql":
         try:
-            return read_sql(spec.resolved_url(), table=name, source_table=tspec.table or "", query=tspec.query or "")
+            return read_sql(
+                spec.resolved_url(),
+                table=name,
+                source_table=tspec.table or "",
+                query=tspec.query or "",
+                columns=columns,
+                since=_pushed_since(spec, name, tspec),
+            )
         except DataLoadError as err:  # the message names the (redacted) URL; say which file holds it
             raise DataLoadError(f"{spec.path or 'source file'}, `url:`: {err}", **err.fields) from None
-    return _read_file(root / (tspec.file or ""), name, tspec.encoding, tspec.delimiter, tspec.ragged, tspec.sheet)
+    path = root / (tspec.file or "")
+    return _read_file(path, name, tspec.encoding, tspec.delimiter, tspec.ragged, tspec.sheet, columns)
+
+
+def _pushed_since(spec: SourceSpec, name: str, tspec: TableSpec) -> tuple[tuple[str, ...], dt.date] | None:
+    """The source's ``since`` as (source date columns, day) for the database, when the table's dates are plain
+    columns (a derived date cannot be filtered before it is computed: then the loader alone filters)."""
+    dates = EVENT_DATES.get(name, ())
+    if spec.since is None or not dates or any(d in tspec.derive for d in dates):
+        return None
+    return tuple(tspec.columns.get(d, d) for d in dates), spec.since
 
 
 def _read_file(
-    path: Path, table: str, encoding: str, delimiter: str, ragged: str = "error", sheet: str | int | None = None
+    path: Path,
+    table: str,
+    encoding: str,
+    delimiter: str,
+    ragged: str = "error",
+    sheet: str | int | None = None,
+    columns: list[str] | None = None,
 ) -> RawTable:
     if path.suffix.lower() in (".parquet", ".pq"):
-        return read_parquet(path, table=table)
+        return read_parquet(path, table=table, columns=columns)
     if path.suffix.lower() in EXCEL_SUFFIXES:
-        return read_excel(path, table=table, sheet=sheet)
-    return read_csv(path, table=table, encoding=encoding, delimiter=delimiter, ragged=ragged)
+        raw = read_excel(path, table=table, sheet=sheet)
+        if columns is not None and raw.table is not None:
+            names = raw.columns()
+            keep = {c.casefold() for c in columns}
+            raw.table = raw.table.select([*(n for n in names if n.casefold() in keep), ROW])
+            raw.available = names
+        return raw
+    return read_csv(path, table=table, encoding=encoding, delimiter=delimiter, ragged=ragged, columns=columns)
 
 
 def _no_column(origin: str, spec: SourceSpec, key: str, wanted: str, have: list[str], name: str) -> str:
@@ -315,7 +381,14 @@ def _no_column(origin: str, spec: SourceSpec, key: str, wanted: str, have: list[
 
 
 def _mapped_sql(
-    con: Any, spec: SourceSpec, name: str, tspec: TableSpec, raw: RawTable, notes: list[Issue], severity: dict[str, str]
+    con: Any,
+    spec: SourceSpec,
+    name: str,
+    tspec: TableSpec,
+    raw: RawTable,
+    notes: list[Issue],
+    severity: dict[str, str],
+    want: frozenset[str] | None = None,
 ) -> tuple[str, str, bool, _View]:
     """Create the views of one table.
 
@@ -358,7 +431,7 @@ def _mapped_sql(
         if note is not None:
             notes.append(note)
         left, right = join.keys
-        for key, cols, origin in ((left, src.columns, raw.origin), (right, jv.columns, jraw.origin)):
+        for key, cols, origin in ((left, raw.columns(), raw.origin), (right, jv.columns, jraw.origin)):
             if key not in cols:
                 text = _no_column(origin, spec, f"tables.{name}.join[{k}].on", key, cols, name)
                 raise DataLoadError(text, file=origin, column=key, table=name)
@@ -378,7 +451,7 @@ def _mapped_sql(
     select = [f"s.{_q(ROW)} AS {_q(ROW)}"]
     missing: list[str] = []
     missing_cols: list[str] = []
-    for col in TABLES[name].columns:
+    for col in _loaded(name, want):
         c = col.name
         expr = ""
         if c in tspec.derive:
@@ -390,7 +463,7 @@ def _mapped_sql(
             elif source in have:
                 expr = f"s.{src.text(source)}"
             else:
-                missing.append(_no_column(raw.origin, spec, f"tables.{name}.columns.{c}", source, src.columns, name))
+                missing.append(_no_column(raw.origin, spec, f"tables.{name}.columns.{c}", source, raw.columns(), name))
                 missing_cols.append(source)
                 continue
         elif c in have:
@@ -601,10 +674,16 @@ def _bad_values(
 
 
 def _load_table(
-    con: Any, spec: SourceSpec, name: str, tspec: TableSpec, raw: RawTable, severity: dict[str, str]
+    con: Any,
+    spec: SourceSpec,
+    name: str,
+    tspec: TableSpec,
+    raw: RawTable,
+    severity: dict[str, str],
+    want: frozenset[str] | None = None,
 ) -> tuple[pd.DataFrame, list[Issue], dict[tuple[str, str], Any]]:
     notes: list[Issue] = list(raw.notes)
-    sql, source, reorder, src = _mapped_sql(con, spec, name, tspec, raw, notes, severity)
+    sql, source, reorder, src = _mapped_sql(con, spec, name, tspec, raw, notes, severity, want)
     mapped = f"v_{name}_m"
     import duckdb
 
@@ -618,10 +697,12 @@ def _load_table(
     types = {c: str(t) for c, t in zip(rel.columns, rel.types, strict=True)}
     inner = [_q(ROW)]
     outer = [_q(ROW)]
+    detail = [_q(ROW)]  # the text of the values that failed, fetched only for the rows whose flag says so
+    flags: list[str] = []  # one bit per check: the result holds one small integer, not a text column per check
     checked: list[Column] = []
     marked: list[Column] = []
     nulls = spec.null_values if tspec.null_values is None else tspec.null_values
-    markers = [m for m in _NULL_MARKERS if m not in nulls]
+    markers = ", ".join(_lit(m) for m in _NULL_MARKERS if m not in nulls)
     for col in TABLES[name].columns:
         if col.name not in types:
             continue
@@ -629,64 +710,44 @@ def _load_table(
         inner.append(f"{expr} AS {_q(col.name)}")
         outer.append(_q(col.name))
         if col.kind == "str" and not col.allowed and markers:
-            outer.append(
-                f"CASE WHEN {_q(col.name)} IN ({', '.join(_lit(m) for m in markers)}) THEN {_q(col.name)} "
-                f"END AS {_q(_MARK + col.name)}"
-            )
+            hit = f"{_q(col.name)} IN ({markers})"
+            flags.append(f"CASE WHEN {hit} THEN {1 << len(flags)} ELSE 0 END")
+            detail.append(f"CASE WHEN {hit} THEN {_q(col.name)} END AS {_q(_MARK + col.name)}")
             marked.append(col)
         if can_fail:
             inner.append(f"{_q(col.name)} AS {_q(_RAW + col.name)}")
-            outer.append(
-                f"CASE WHEN {_q(_RAW + col.name)} IS NOT NULL AND {_q(col.name)} IS NULL "
-                f"THEN CAST({_q(_RAW + col.name)} AS VARCHAR) END AS {_q(_BAD + col.name)}"
-            )
+            bad = f"{_q(_RAW + col.name)} IS NOT NULL AND {_q(col.name)} IS NULL"
+            flags.append(f"CASE WHEN {bad} THEN {1 << len(flags)} ELSE 0 END")
+            detail.append(f"CASE WHEN {bad} THEN CAST({_q(_RAW + col.name)} AS VARCHAR) END AS {_q(_BAD + col.name)}")
             checked.append(col)
+    flag = f"({' + '.join(flags) or '0'})"
+    outer.append(f"CAST({flag} AS INTEGER) AS {_q(_FLAGS)}")
     order = f" ORDER BY {_q(ROW)}" if reorder else ""
+    since = _since_filter(name, spec.since, set(types))
+    typed = f"(SELECT {', '.join(inner)} FROM {mapped})"
     try:
-        result = con.sql(
-            f"SELECT {', '.join(outer)} FROM (SELECT {', '.join(inner)} FROM {mapped}){order}"
-        ).to_arrow_table()
+        result = _owned(con.sql(f"SELECT {', '.join(outer)} FROM {typed}{' WHERE ' + since if since else ''}{order}"))
+        failed = pc.not_equal(result.column(_FLAGS), 0)
+        details = None
+        if pc.any(failed).as_py():
+            keep = " AND ".join(f"({c})" for c in (since, f"{flag} <> 0") if c)
+            details = con.sql(f"SELECT {', '.join(detail)} FROM {typed} WHERE {keep} ORDER BY {_q(ROW)}")
+            details = details.to_arrow_table()
     except duckdb.Error as exc:
         where = _find_sql_error(con, name, tspec, source, _duck_message(exc))
         msg = f"{spec.path or 'source file'}: {where}. Fix: check the column names and SQL there."
         raise DataLoadError(msg, file=spec.path, table=name) from None
+    result = result.drop_columns([_FLAGS])
     invalid: dict[tuple[str, str], Any] = {}
-    rows_all = result.column(ROW)
-    for col in checked:
-        bad = result.column(_BAD + col.name)
-        n_bad = len(bad) - bad.null_count
-        if n_bad:
-            mask = pc.is_valid(bad)
-            rows = pc.filter(rows_all, mask).to_numpy()
-            sample = [str(s) for s in pc.unique(pc.filter(bad, mask)).to_pylist()[:50]]
-            good = len(bad) - result.column(col.name).null_count
-            notes.append(_bad_values(name, raw.origin, col, rows, sample, good, nulls, tspec, severity))
-            invalid[(name, col.name)] = rows
-        result = result.drop_columns([_BAD + col.name])
-    for col in marked:
-        hit = pc.is_valid(result.column(_MARK + col.name))
-        count = result.num_rows - result.column(_MARK + col.name).null_count
-        if count:
-            rows = pc.filter(rows_all, hit).to_numpy()
-            found = sorted(set(pc.filter(result.column(col.name), hit).to_pylist()))
-            notes.append(
-                rule_issue(
-                    "null_marker",
-                    name,
-                    f"{count} value(s) are the text {' / '.join(map(repr, found))}, kept as text",
-                    severity=severity,
-                    file=raw.origin,
-                    column=col.name,
-                    rows=tuple(int(r) for r in rows[:5]),
-                    count=count,
-                    fix=f"if it means missing, add `null_values: {[*nulls, *found]!r}` to the source",
-                )
-            )
-        result = result.drop_columns([_MARK + col.name])
-    notes.extend(_coverage(spec, name, tspec, raw, src, set(types), severity))
+    if details is not None:
+        notes.extend(_flagged(result, details, name, raw.origin, checked, marked, nulls, tspec, severity, invalid))
+    notes.extend(_coverage(spec, name, tspec, raw, set(types), severity, want))
     total = src.rows
-    if tspec.where and result.num_rows < total:
-        left = total - result.num_rows
+    kept = result.num_rows
+    if since and tspec.where:  # `since` left rows out too: count those `where` did
+        kept = int((con.execute(f"SELECT count(*) FROM {mapped}").fetchone() or (0,))[0])
+    if tspec.where and kept < total:
+        left = total - kept
         notes.append(
             rule_issue(
                 "rows_filtered",
@@ -720,7 +781,9 @@ def _load_table(
                 fix="check the export; KPIs that need this table show no activity",
             )
         )
-    frame = result.to_pandas(types_mapper={pa.bool_(): pd.BooleanDtype()}.get)
+    # each column is freed as soon as it is converted: the peak is one table, not two
+    frame = result.to_pandas(types_mapper={pa.bool_(): pd.BooleanDtype()}.get, self_destruct=True, split_blocks=True)
+    del result
     for col in TABLES[name].columns:
         if col.kind == "date" and col.name in frame.columns:
             frame[col.name] = frame[col.name].astype("datetime64[ns]")
@@ -734,14 +797,90 @@ def _load_table(
     return frame, notes, invalid
 
 
+def _owned(relation: Any) -> pa.Table:
+    """A query's result as an Arrow table in Arrow's own memory, read one batch at a time.
+
+    DuckDB hands out each batch as one block: a single text column the frame keeps (pandas holds Arrow text
+    without copying) would keep every column of its batch alive. Copying each batch as it arrives frees
+    DuckDB's block at once, so a table costs its own size, not its size plus its numbers' DuckDB copy.
+    """
+    batches = []
+    with relation.to_arrow_reader(1 << 20) as reader:
+        schema = reader.schema
+        for batch in reader:
+            columns = [pa.concat_arrays([column]) for column in batch.columns]
+            batches.append(pa.RecordBatch.from_arrays(columns, schema=schema))
+            del batch
+    return pa.Table.from_batches(batches, schema=schema)
+
+
+def _flagged(
+    result: pa.Table,
+    details: pa.Table,
+    name: str,
+    origin: str,
+    checked: list[Column],
+    marked: list[Column],
+    nulls: list[str],
+    tspec: TableSpec,
+    severity: dict[str, str],
+    invalid: dict[tuple[str, str], Any],
+) -> list[Issue]:
+    """The issues of the rows a check flagged: values that could not be typed (their rows go to ``invalid``)
+    and texts that look like null markers, from ``details`` (``_row`` plus the failing text of each check)."""
+    notes: list[Issue] = []
+    rows_all = details.column(ROW)
+    for col in checked:
+        bad = details.column(_BAD + col.name)
+        if bad.null_count == len(bad):
+            continue
+        mask = pc.is_valid(bad)
+        rows = pc.filter(rows_all, mask).to_numpy()
+        sample = [str(s) for s in pc.unique(pc.filter(bad, mask)).to_pylist()[:50]]
+        good = result.num_rows - result.column(col.name).null_count
+        notes.append(_bad_values(name, origin, col, rows, sample, good, nulls, tspec, severity))
+        invalid[(name, col.name)] = rows
+    for col in marked:
+        hit = pc.is_valid(details.column(_MARK + col.name))
+        count = pc.sum(hit).as_py() or 0
+        if count:
+            rows = pc.filter(rows_all, hit).to_numpy()
+            found = sorted(set(pc.filter(details.column(_MARK + col.name), hit).to_pylist()))
+            notes.append(
+                rule_issue(
+                    "null_marker",
+                    name,
+                    f"{count} value(s) are the text {' / '.join(map(repr, found))}, kept as text",
+                    severity=severity,
+                    file=origin,
+                    column=col.name,
+                    rows=tuple(int(r) for r in rows[:5]),
+                    count=count,
+                    fix=f"if it means missing, add `null_values: {[*nulls, *found]!r}` to the source",
+                )
+            )
+    return notes
+
+
+def _since_filter(name: str, since: dt.date | None, produced: set[str]) -> str:
+    """The condition (over typed columns) keeping the rows with a date on or after ``since``, or ""."""
+    dates = [d for d in EVENT_DATES.get(name, ()) if d in produced]
+    if since is None or not dates:
+        return ""
+    day = f"DATE '{since.isoformat()}'"
+    after = " OR ".join(f"{_q(d)} >= {day}" for d in dates)
+    undated = " AND ".join(f"{_q(d)} IS NULL" for d in dates)  # kept: validation reports them
+    return f"{after} OR ({undated})"
+
+
 def _coverage(
     spec: SourceSpec,
     name: str,
     tspec: TableSpec,
     raw: RawTable,
-    src: _View,
     produced: set[str],
     severity: dict[str, str],
+    want: frozenset[str] | None = None,
 ) -> list[Issue]:
     """Required canonical columns that neither the data nor the mapping provides, with close source columns."""
     out = []
@@ -759,8 +898,8 @@ def _coverage(
                     )
                 )
     used = set(tspec.columns.values())
-    free = [c for c in src.columns if c not in used]
-    for col in TABLES[name].columns:
+    free = [c for c in raw.columns() if c not in used]
+    for col in _loaded(name, want):
         if not col.required or col.name in produced:
             continue
         squash = {re.sub(r"[^a-z0-9]", "", c.lower()): c for c in free}
@@ -818,14 +957,25 @@ def _attribute_unassigned(data: Dataset, rep_id: str) -> None:
 
 
 def load_dataset(
-    source: SourceSpec | Path | str, *, tables: list[str] | None = None, progress: Callable[[str], None] | None = None
+    source: SourceSpec | Path | str,
+    *,
+    tables: list[str] | None = None,
+    columns: Mapping[str, Iterable[str]] | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> Dataset:
     """Load every table of a source into typed canonical frames.
+
+    Only what the canonical columns need is read: a source column the mapping does not use is never read
+    from a CSV, Parquet, Excel or DuckDB file nor selected from a database.
 
     Parameters
     ----------
     source : a :class:`SourceSpec` or the path of a source YAML file
     tables : only these canonical tables (default: all the source names)
+    columns : canonical table -> the only canonical columns to load (e.g.
+        :data:`salesreports.metrics.engine.COLUMNS`, what ``compute_kpis`` reads); tables not named are loaded
+        whole. For computing only: the columns left out (``Dataset.left_out``) are not checked, so validate a
+        data set loaded without ``columns``
     progress : called with each table's name before it is read
 
     Returns
@@ -849,7 +999,9 @@ def load_dataset(
         severity=dict(spec.severity),
         unassigned_rep=spec.unassigned_rep,
         max_amount=spec.max_amount,
+        since=spec.since,
     )
+    wants = {t: frozenset(c) for t, c in (columns or {}).items()}
     failures: list[DataLoadError] = []
     with _duckdb() as con:
         for name, tspec in spec.tables.items():
@@ -857,9 +1009,14 @@ def load_dataset(
                 continue
             if progress is not None:
                 progress(name)
+            want = wants.get(name)
+            if want is not None:
+                if spec.unassigned_rep and "rep_id" in TABLES[name].names:
+                    want |= {"rep_id"}
+                out.left_out[name] = tuple(c for c in TABLES[name].names if c not in want)
             try:
-                raw = _read(spec, name, tspec)
-                frame, notes, invalid = _load_table(con, spec, name, tspec, raw, out.severity)
+                raw = _read(spec, name, tspec, _needed(name, tspec, want))
+                frame, notes, invalid = _load_table(con, spec, name, tspec, raw, out.severity, want)
             except DataLoadError as err:
                 failures.append(err)
                 continue

@@ -51,6 +51,11 @@ At the source level, besides ``name``, ``kind``, ``base_dir`` (relative to the s
     The largest deal amount, cost or target the data may hold (default 1e12, at most 1e15). A larger or
     infinite value is a validation error (rule ``amount_too_large``) naming its lines, and the engine
     shows the periods holding it as not available instead of adding it up.
+``since: <first day of a month>``
+    Read only what happened from that day on: the rows of deals, leads, activities and feedback with none
+    of their dates (e.g. a deal's created and close dates) on or after it are left out, in the database
+    itself for a SQL source, and the KPIs begin with that month (those that need history before a period
+    are "not available" until there is enough). For a database that holds more years than reports show.
 ``unassigned_rep: <rep id>``
     Rows with no rep (e.g. leads a rep never touched) are attributed to this pseudo-rep, which
     is added to the reps table, instead of failing validation; a warning counts them.
@@ -62,6 +67,7 @@ sits in the user:password part), and a relative SQLite path is relative to ``bas
 from __future__ import annotations
 
 import codecs
+import datetime as dt
 import os
 import re
 from pathlib import Path
@@ -316,6 +322,11 @@ class SourceSpec(_Strict):
         description="a pseudo-rep id for rows without a rep (e.g. leads nobody worked): they count in team and "
         "company totals instead of failing validation, and a warning counts them",
     )
+    since: dt.date | None = Field(
+        default=None,
+        description="read only records dated on or after this day (the first of a month, e.g. 2024-01-01): "
+        "older deals, leads, activities and feedback are left out, in the database itself for a SQL source",
+    )
     tables: dict[str, TableSpec] = Field(
         description="the canonical tables this source provides: `reps`, `deals`, `leads`, `activities`, "
         "`targets`, `feedback`; KPIs and sections that need a table the source lacks are left out"
@@ -335,6 +346,15 @@ class SourceSpec(_Strict):
                 )
                 continue
             problems.extend(_table_problems(self.kind, name, spec))
+        if self.since is not None and self.since.day != 1:
+            first = self.since.replace(day=1).isoformat()
+            problems.append(
+                (
+                    ("since",),
+                    f"{self.since.isoformat()} is not the first day of a month, so its month would be cut. "
+                    f"Use {first} (or the first day of the next month)",
+                )
+            )
         for rule in self.severity:
             if rule not in RULES:
                 problems.append(

@@ -328,6 +328,7 @@ def read_csv(
     encoding: str = "utf-8",
     delimiter: str = ",",
     ragged: str = "error",
+    columns: Sequence[str] | None = None,
 ) -> RawTable:
     """Read a CSV file as text columns.
 
@@ -340,6 +341,8 @@ def read_csv(
     ragged : what to do with rows whose field count differs from the header:
         ``"error"`` (keep them padded or cut to the header's width, and report an error),
         ``"keep_first"`` (keep the first fields, warn), ``"skip"`` (leave them out, warn)
+    columns : read only these columns of the header (default: all); the others are never stored, but
+        ``RawTable.available`` still names them
 
     Returns
     -------
@@ -366,12 +369,17 @@ def read_csv(
     notes.extend(header_notes)
     plain = codecs.lookup(encoding).name == "utf-8" and not data.startswith((codecs.BOM_UTF8, *(b for b, _ in _BOMS)))
     blank = re.search(r"\n[ \t]*\r?\n", text) is not None  # Arrow would read a blank line as a row
-    fast = None if blank else _read_csv_arrow(data if plain else text.encode("utf-8"), delimiter, header)
+    keep = _chosen(header, columns)
+    fast = None if blank else _read_csv_arrow(data if plain else text.encode("utf-8"), delimiter, header, keep)
     if fast is not None and _physical_lines(text) != fast.num_rows + 1:
         fast = None  # a quoted value spans lines: only the row-by-row path knows each record's line
     if fast is not None:
-        return RawTable(fast, str(path), notes)
-    return _read_csv_python(path, text, table, delimiter, ragged, header, notes)
+        return RawTable(fast, str(path), notes, available=header)
+    raw = _read_csv_python(path, text, table, delimiter, ragged, header, notes)
+    if raw.table is not None and len(keep) < len(header):
+        raw.table = raw.table.select([*keep, ROW])
+    raw.available = header
+    return raw
 
 
 def _physical_lines(text: str) -> int:
@@ -380,23 +388,27 @@ def _physical_lines(text: str) -> int:
     return breaks + (0 if text.endswith(("\n", "\r")) else 1)
 
 
-def _read_csv_arrow(payload: bytes, delimiter: str, header: list[str]) -> pa.Table | None:
-    """Arrow's fast reader over UTF-8 bytes, or None when the file needs the careful row-by-row path."""
+def _read_csv_arrow(payload: bytes, delimiter: str, header: list[str], keep: list[str]) -> pa.Table | None:
+    """Arrow's fast reader over UTF-8 bytes (the ``keep`` columns), or None when the file needs the row-by-row path."""
     import pyarrow.csv as pacsv
 
+    read = keep or header[:1]  # Arrow reads every column for an empty list; one column still counts the rows
     try:
         parsed = pacsv.read_csv(
             io.BytesIO(payload),
             read_options=pacsv.ReadOptions(column_names=header, skip_rows=1, block_size=1 << 22),
             parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True, ignore_empty_lines=False),
             convert_options=pacsv.ConvertOptions(
-                column_types=dict.fromkeys(header, pa.string()),
+                column_types=dict.fromkeys(read, pa.string()),
+                include_columns=read,
                 strings_can_be_null=False,
                 quoted_strings_can_be_null=False,
             ),
         )
     except (pa.ArrowInvalid, pa.ArrowKeyError, ValueError):
         return None
+    if not keep:
+        parsed = parsed.drop_columns(read)
     return parsed.append_column(ROW, pa.array(range(2, parsed.num_rows + 2), pa.int64()))
 
 
@@ -585,36 +597,64 @@ def read_excel(path: Path, *, table: str, sheet: str | int | None = None) -> Raw
     return RawTable(pa.table(arrays), origin)
 
 
-def read_parquet(path: Path, *, table: str) -> RawTable:
-    """Point DuckDB at a Parquet file (nothing is read into Python); rows are numbered from 1 (unit "row")."""
+def read_parquet(path: Path, *, table: str, columns: Sequence[str] | None = None) -> RawTable:
+    """Point DuckDB at a Parquet file (nothing is read into Python); rows are numbered from 1 (unit "row").
+
+    ``columns`` limits the scan to those columns (default: all); ``RawTable.available`` names every column.
+    """
     import pyarrow.parquet as pq
 
     _require_file(path, table)
     try:
-        meta = pq.ParquetFile(path).metadata
+        parquet = pq.ParquetFile(path)
     except (pa.ArrowInvalid, OSError) as exc:
         msg = f"{path}: not a readable Parquet file ({exc}). Fix: re-export the '{table}' table."
         raise DataLoadError(msg, file=str(path), table=table) from None
+    names = [n for n in parquet.schema_arrow.names if n != ROW]
+    keep = _chosen(names, columns)
     quoted = "'" + str(path.resolve()).replace("'", "''") + "'"
-    scan = (
-        f"(SELECT * EXCLUDE (file_row_number), file_row_number + 1 AS {ROW} "
-        f"FROM read_parquet({quoted}, file_row_number = true))"
-    )
-    return RawTable(None, str(path), scan=scan, rows=int(meta.num_rows), unit="row")
+    select = "".join(_ident(n) + ", " for n in keep)
+    scan = f"(SELECT {select}file_row_number + 1 AS {ROW} FROM read_parquet({quoted}, file_row_number = true))"
+    return RawTable(None, str(path), scan=scan, rows=int(parquet.metadata.num_rows), unit="row", available=names)
 
 
-def read_duckdb(path: Path, *, table: str, source_table: str = "", query: str = "") -> RawTable:
-    """Read a table (or the result of a query) from a DuckDB database file, read-only."""
+def _chosen(names: Sequence[str], columns: Sequence[str] | None) -> list[str]:
+    """The names a projection keeps, in the source's order: all (``columns`` is None) or those ``columns``
+    names, ignoring case (SQL expressions name columns without regard to case; reading one too many is harmless).
+    """
+    if columns is None:
+        return list(names)
+    wanted = {c.casefold() for c in columns}
+    return [n for n in names if n.casefold() in wanted]
+
+
+def _ident(name: str) -> str:
+    """A DuckDB (and standard SQL) quoted identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def read_duckdb(
+    path: Path, *, table: str, source_table: str = "", query: str = "", columns: Sequence[str] | None = None
+) -> RawTable:
+    """Read a table (or the result of a query) from a DuckDB database file, read-only.
+
+    ``columns`` limits what is fetched (default: all); ``RawTable.available`` names every column.
+    """
     import duckdb
 
     _require_file(path, table, "DuckDB file")
     name = source_table or table
-    sql = query or ".".join('"' + p.replace('"', '""') + '"' for p in name.split("."))
-    if not query:
-        sql = f"SELECT * FROM {sql}"
+    sql = f"({query.strip().rstrip(';')})" if query else ".".join(_ident(p) for p in name.split("."))
+    names: list[str] = []
     try:
         with duckdb.connect(str(path), read_only=True) as con:
-            data = con.sql(sql).to_arrow_table()
+            names = list(con.sql(f"SELECT * FROM {sql} AS q LIMIT 0").columns)
+            keep = _chosen(names, columns)
+            if keep:
+                data = con.sql(f"SELECT {', '.join(_ident(n) for n in keep)} FROM {sql} AS q").to_arrow_table()
+            else:  # nothing wanted: count the rows
+                found = con.execute(f"SELECT count(*) FROM {sql} AS q").fetchone()
+                data = _empty_rows(int(found[0]) if found else 0)
     except duckdb.Error as exc:
         what = "the query" if query else f"table '{name}'"
         msg = (
@@ -623,7 +663,13 @@ def read_duckdb(path: Path, *, table: str, source_table: str = "", query: str = 
         )
         raise DataLoadError(msg, file=str(path), table=table) from None
     rows = pa.array(range(1, data.num_rows + 1), pa.int64())
-    return RawTable(data.append_column(ROW, rows), f"{path}:{'query' if query else name}", unit="row")
+    origin = f"{path}:{'query' if query else name}"
+    return RawTable(data.append_column(ROW, rows), origin, unit="row", available=names)
+
+
+def _empty_rows(count: int) -> pa.Table:
+    """A table of ``count`` rows and no columns."""
+    return pa.table({"_": pa.nulls(count)}).drop_columns(["_"])
 
 
 # query parameters of a database URL that hold secrets (libpq's password=, sslpassword=, an API token, ...)
@@ -731,7 +777,7 @@ def read_sql(
         raise DataLoadError(msg, table=table, url=shown) from None
     finally:
         engine.dispose()
-    keep = [n for n in names if columns is None or n in set(columns)]
+    keep = set(_chosen(names, columns))
     cols = {n: _column([r[i] for r in records]) for i, n in enumerate(names) if n in keep}
     cols[ROW] = pa.array(range(1, len(records) + 1), pa.int64())
     origin = f"{shown}:{'query' if query else name}"

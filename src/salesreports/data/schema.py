@@ -22,6 +22,7 @@ from salesreports.errors import Issue
 
 __all__ = [
     "ACTIVITY_TYPES",
+    "EVENT_DATES",
     "FEEDBACK_SOURCES",
     "MAX_AMOUNT",
     "MAX_AMOUNT_CEILING",
@@ -47,6 +48,13 @@ MAX_AMOUNT = 1e12
 MAX_AMOUNT_CEILING = 1e15
 SUMMED = (("deals", "amount"), ("deals", "cost"), ("targets", "target"))
 """The (table, column) money values the engine adds up, bounded by ``max_amount``."""
+EVENT_DATES: dict[str, tuple[str, ...]] = {
+    "deals": ("created_date", "close_date"),
+    "leads": ("created_date",),
+    "activities": ("date",),
+    "feedback": ("date",),
+}
+"""The dates of the event tables: when their records happened (a source's ``since`` filters on them)."""
 ACTIVITY_TYPES = ("call", "email", "meeting", "demo")
 FEEDBACK_SOURCES = ("client", "manager", "peer")
 

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from salesreports.data.loading import Dataset
-from salesreports.data.schema import MAX_AMOUNT
+from salesreports.data.schema import EVENT_DATES, MAX_AMOUNT
 from salesreports.metrics.measures import (
     COHORTS,
     HISTORY_MONTHS,
@@ -48,7 +48,28 @@ if TYPE_CHECKING:
     from salesreports.metrics.kpis import Kpi
     from salesreports.metrics.periods import Period
 
-__all__ = ["COHORT_FUNCTIONS", "Grid", "KpiTable", "compute_kpis", "event_dates", "history_months", "missing_reason"]
+__all__ = [
+    "COHORT_FUNCTIONS",
+    "COLUMNS",
+    "Grid",
+    "KpiTable",
+    "compute_kpis",
+    "event_dates",
+    "history_months",
+    "missing_reason",
+]
+
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "reps": ("rep_id", "team", "hire_date", "leave_date"),
+    "deals": ("deal_id", "rep_id", "account_id", "segment", "created_date", "close_date", "stage", "amount", "cost",
+              "units"),
+    "leads": ("rep_id", "created_date", "qualified", "converted_deal_id"),
+    "activities": ("rep_id", "date", "type"),
+    "targets": ("rep_id", "team", "period", "metric", "target"),
+    "feedback": ("rep_id", "date"),
+}  # fmt: skip
+"""The canonical columns :func:`compute_kpis` reads, per table: ``load_dataset(source, columns=COLUMNS)`` loads
+just what computing every KPI needs (a test checks that the values equal those of a whole load)."""
 
 Array = np.ndarray[Any, Any]
 
@@ -231,6 +252,27 @@ def _index_of(values: pd.Series, index: pd.Index) -> Array:
     return np.asarray(lookup[codes])
 
 
+def _first_positions(values: pd.Series, keys: pd.Series) -> Array:
+    """Position of each value's first occurrence in ``keys`` (-1 when absent or missing), compared as text.
+
+    An Arrow hash lookup when both hold Arrow text: millions of ids never become Python strings.
+    """
+    if getattr(values.dtype, "storage", None) == "pyarrow" and getattr(keys.dtype, "storage", None) == "pyarrow":
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        arr, key = pa.array(values.array), pa.array(keys.array)
+        if arr.type != key.type:
+            key = key.cast(arr.type)
+        found = pc.index_in(arr, value_set=key)  # the first occurrence of a repeated key
+        return np.asarray(found.fill_null(-1).to_numpy(), dtype=np.int64)
+    ids = pd.Index(keys.astype(str).to_numpy())
+    first = np.flatnonzero(~ids.duplicated())
+    at = ids[first].get_indexer(pd.Index(values.astype(str).to_numpy()))
+    out = np.where(at >= 0, first[np.maximum(at, 0)], -1)
+    return np.asarray(out, dtype=np.int64)
+
+
 def _equals(values: pd.Series, label: str) -> Array:
     """Boolean mask ``values == label`` (missing is False)."""
     return np.asarray((values == label).to_numpy(dtype=bool, na_value=False))
@@ -270,10 +312,6 @@ def _bincount(grid: Grid, rep_idx: Array, month_idx: Array, weights: Array | Non
 # --------------------------------------------------------------------------- the grid
 
 
-_EVENT_DATES = (("deals", ("created_date", "close_date")), ("leads", ("created_date",)),
-                ("activities", ("date",)), ("feedback", ("date",)))  # fmt: skip
-
-
 def event_dates(frame: pd.DataFrame, table: str, column: str) -> pd.Series:
     """The dates of ``column`` that happened: an open deal's close date is an expected one, in the future."""
     if table == "deals" and column == "close_date" and "stage" in frame.columns:
@@ -284,7 +322,7 @@ def event_dates(frame: pd.DataFrame, table: str, column: str) -> pd.Series:
 
 def _grid(data: Dataset, as_of: dt.date | None) -> Grid:
     first_day = last_day = None
-    for name, cols in _EVENT_DATES:
+    for name, cols in EVENT_DATES.items():
         frame = data.get(name)
         if frame is None:
             continue
@@ -303,6 +341,8 @@ def _grid(data: Dataset, as_of: dt.date | None) -> Grid:
     else:
         stamp = pd.Timestamp(dt.date.today())
     first = pd.Timestamp(np.datetime64(first_day, "D")) if first_day is not None else stamp
+    if data.since is not None:  # the source read nothing before it: the months before are not known
+        first = max(first, pd.Timestamp(data.since))
     months = pd.period_range(first.to_period("M"), max(stamp, first).to_period("M"), freq="M")
     rep_ids, team_of = _reps(data)
     teams_of_reps = pd.Series([team_of.get(r) for r in rep_ids], dtype=object)
@@ -589,11 +629,9 @@ def _lead_measures(grid: Grid, leads: pd.DataFrame, out: dict[str, Array], extra
 
 def _lead_to_sale_days(grid: Grid, leads: pd.DataFrame, converted: Array, won_ids: pd.Series, close: Array) -> float:
     """The median days from a lead's creation to the close of the won deal it converted to (NaN: none)."""
-    ids = pd.Index(won_ids.astype(str).to_numpy())
-    first = ~ids.duplicated()
-    lookup = pd.Series(close[first], index=ids[first])
     sel = converted & leads["created_date"].notna().to_numpy()
-    closed = lookup.reindex(leads["converted_deal_id"][sel].astype(str).to_numpy()).to_numpy(dtype=np.float64)
+    at = _first_positions(leads["converted_deal_id"][sel], won_ids)
+    closed = np.where(at >= 0, np.asarray(close, dtype=np.float64)[np.maximum(at, 0)], np.nan)
     days = closed - _days(leads["created_date"][sel]).astype(np.float64)
     days = days[~np.isnan(days) & (days >= 0)]
     return float(np.median(days)) if len(days) else float("nan")
