@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import sqlite3
 import textwrap
 from collections.abc import Callable
@@ -286,6 +287,28 @@ def test_read_sql_unknown_table(sqlite_file: Path) -> None:
     with pytest.raises(DataLoadError) as err:
         read_sql(f"sqlite:///{sqlite_file}", table="deals", source_table="opportunities")
     assert "reading table 'opportunities' failed: no such table" in str(err.value)
+
+
+def test_read_sql_sqlite_selects_only_the_requested_columns(sqlite_file: Path) -> None:
+    """A date window is never pushed into SQLite's SQL (its dates are text): every row is read."""
+    url = f"sqlite:///{sqlite_file}"
+    raw = read_sql(url, table="deals", columns=["rep", "deal_id", "nope"], since=(("amount",), dt.date(2025, 1, 1)))
+    assert _columns(raw) == {"deal_id": ["D1", "D2"], "rep": ["R1", "R2"], ROW: [1, 2]}
+    assert raw.columns() == ["deal_id", "amount", "rep"]
+    raw = read_sql(url, table="deals", query="SELECT rep, amount FROM deals WHERE rep LIKE 'R%'", columns=["amount"])
+    assert _columns(raw) == {"amount": [10.5, None], ROW: [1, 2]}
+    assert raw.columns() == ["rep", "amount"]
+
+
+def test_read_sql_postgres_driver_missing_names_the_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # import psycopg fails, as when it is not installed
+    monkeypatch.setitem(sys.modules, "psycopg2", None)
+    with pytest.raises(DataLoadError) as err:
+        read_sql("postgresql://sales:s3cr%40t-pw@127.0.0.1:1/crm", table="deals")
+    assert "pip install 'psycopg[binary]>=3.1,<4'" in str(err.value)
+    assert "s3cr" not in str(err.value)
 
 
 @pytest.mark.parametrize(
