@@ -761,12 +761,24 @@ def _prepare_postgres(dbapi: Any) -> None:
         adapters.register_loader("numeric", FloatLoader)
 
 
+def _pg_arrow(column: Sequence[Any]) -> tuple[pa.DataType | None, pa.DataType | None]:
+    """The Arrow type a PostgreSQL result column (a DBAPI description item) is read as, and the type it is
+    cast to at the end: ``numeric(p, 0)`` (an id or a count kept as numeric) becomes int64 when every value
+    fits, so that an id reads "1234" as in a CSV export, not "1234.0"."""
+    oid, precision, scale = column[1], column[4], column[5]
+    typ = _PG_ARROW.get(oid) if isinstance(oid, int) else None
+    if oid == 1700 and scale == 0 and precision is not None and precision <= 18:
+        return typ, pa.int64()
+    return typ, None
+
+
 class _ColumnBuilder:
     """One result column, built batch by batch: as Arrow arrays of the database type's Arrow type when known,
     else (or when a batch does not convert) as Python values typed at the end by :func:`_column`."""
 
-    def __init__(self, typ: pa.DataType | None) -> None:
+    def __init__(self, typ: pa.DataType | None, cast: pa.DataType | None = None) -> None:
         self.typ = typ
+        self.cast = cast
         self.chunks: list[pa.Array] = []
         self.values: list[object] = []
 
@@ -781,9 +793,15 @@ class _ColumnBuilder:
         self.values.extend(values)
 
     def finish(self) -> pa.Array | pa.ChunkedArray:
-        if self.typ is not None:
-            return pa.chunked_array(self.chunks, self.typ)
-        return _column(self.values)
+        if self.typ is None:
+            return _column(self.values)
+        done = pa.chunked_array(self.chunks, self.typ)
+        if self.cast is not None:
+            try:
+                return done.cast(self.cast)  # a safe cast: refuses NaN, infinities and lost digits
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                return done
+        return done
 
 
 def _since_filter(
@@ -903,8 +921,7 @@ def _read_sql(
         cursor.execute(sql)
         batch = cursor.fetchmany(_BATCH)  # a server-side cursor describes its result once it has fetched
         names = [d[0] for d in cursor.description or ()]
-        codes = [d[1] if postgres else None for d in cursor.description or ()]
-        builders = [_ColumnBuilder(_PG_ARROW.get(c) if isinstance(c, int) else None) for c in codes]
+        builders = [_ColumnBuilder(*_pg_arrow(d) if postgres else (None,)) for d in cursor.description or ()]
         rows = 0
         while batch:
             rows += len(batch)
