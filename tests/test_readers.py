@@ -300,6 +300,23 @@ def test_read_sql_sqlite_selects_only_the_requested_columns(sqlite_file: Path) -
     assert raw.columns() == ["rep", "amount"]
 
 
+def test_read_sql_postgres_gives_up_on_a_server_that_never_answers() -> None:
+    """A listening socket that never answers (a firewall that drops, a hung proxy): `connect_timeout` ends it."""
+    import socket
+    import time
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(5)
+        port = silent.getsockname()[1]
+        start = time.monotonic()
+        with pytest.raises(DataLoadError) as err:
+            read_sql(f"postgresql://sales:s3cr%40t-pw@127.0.0.1:{port}/crm?connect_timeout=2", table="deals")
+    assert time.monotonic() - start < 8
+    assert f"no answer from the server at 127.0.0.1:{port} within 2 s" in str(err.value)
+    assert "s3cr" not in str(err.value)
+
+
 def test_read_sql_postgres_driver_missing_names_the_install(monkeypatch: pytest.MonkeyPatch) -> None:
     import sys
 

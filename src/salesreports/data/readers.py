@@ -872,7 +872,7 @@ def read_sql(
         try:
             con = engine.connect()
         except (sa.exc.SQLAlchemyError, ImportError) as exc:
-            raise _connect_error(exc, url, shown, table) from None
+            raise _connect_error(exc, url, shown, table, engine.url) from None
         with con:
             try:
                 return _read_sql(con, shown, name, query, columns, since)
@@ -953,14 +953,25 @@ def _first_line(exc: BaseException, url: str) -> str:
     return scrub(re.sub(r"\s+", " ", text.splitlines()[0] if text else type(exc).__name__), url)
 
 
-def _connect_error(exc: BaseException, url: str, shown: str, table: str) -> DataLoadError:
-    """One clear message (what failed, and the fix) for a failed connection; never the password."""
+def _connect_error(exc: BaseException, url: str, shown: str, table: str, target: Any) -> DataLoadError:
+    """One clear message (what failed, and the fix) for a failed connection; never the password.
+
+    ``target`` is the engine's URL: its host and port name the server when the driver's text does not, and
+    its ``connect_timeout`` is the time waited."""
     orig = getattr(exc, "orig", None)
     full = scrub(str(orig if orig is not None else exc), url)
     detail = _first_line(exc, url)
     at = re.search(r'server at "([^"]+)"(?: \([^)]*\))?, port (\d+)', full)
     sock = re.search(r'server on socket "([^"]+)"', full)
-    server = f"the server at {at[1]}:{at[2]}" if at else (f"the server on socket {sock[1]}" if sock else "the server")
+    if at:
+        server = f"the server at {at[1]}:{at[2]}"
+    elif sock:
+        server = f"the server on socket {sock[1]}"
+    elif target.host:
+        server = f"the server at {target.host}:{target.port or 5432}"
+    else:
+        server = "the server"
+    timeout = target.query.get("connect_timeout", _CONNECT_TIMEOUT)
     user = re.search(r'for user "([^"]+)"', full)
     db = re.search(r'database "([^"]+)" does not exist', full)
     role = re.search(r'role "([^"]+)" does not exist', full)
@@ -970,7 +981,7 @@ def _connect_error(exc: BaseException, url: str, shown: str, table: str) -> Data
         what = f"{server} refused the connection (is PostgreSQL running there, on that port?)"
         fix = f"start the database server, or {fix_url} (host and port)."
     elif "timeout expired" in full or "timed out" in full:
-        what = f"no answer from {server} within {_CONNECT_TIMEOUT} s (a wrong host, a firewall, a VPN not connected?)"
+        what = f"no answer from {server} within {timeout} s (a wrong host, a firewall, a VPN not connected?)"
         fix = f"check that this machine can reach the database server, or {fix_url} (host and port)."
     elif host:
         what = f"the host name '{host[1]}' is unknown (DNS)"
