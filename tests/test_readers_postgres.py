@@ -341,6 +341,36 @@ def test_missing_table_view_or_schema_lists_close_matches(crm: Crm, name: str, e
     assert "Fix: correct `table:` of 'deals'" in text
 
 
+def test_no_permission_says_what_to_grant(crm: Crm) -> None:
+    import psycopg
+
+    with psycopg.connect(crm.server.admin_conninfo("crm")) as con:
+        con.execute("CREATE TABLE IF NOT EXISTS crm.payroll (rep_id text, salary numeric)")  # owned by admin
+    text = _error(crm.url(), source_table="crm.payroll")
+    assert "reading table 'crm.payroll' failed: permission denied for table payroll" in text
+    assert "GRANT SELECT" in text
+
+
+@pytest.mark.parametrize(
+    ("where", "expected"),
+    [
+        ("socket", "the user 'nobody' does not exist on the server on socket"),  # the socket trusts: no password
+        ("host", "the host name 'db.nosuchhost.invalid' is unknown (DNS)"),
+        ("ssl", "cannot connect to the server at 127.0.0.1:{port}: server does not support SSL, but SSL was required"),
+    ],
+)
+def test_other_connection_errors(crm: Crm, where: str, expected: str) -> None:
+    server = crm.server
+    url = {
+        "socket": f"postgresql://nobody:{ENCODED}@/crm?host={server.socket_dir}&port={server.port}",
+        "host": f"postgresql://sales:{ENCODED}@db.nosuchhost.invalid:5432/crm?connect_timeout=2",
+        "ssl": crm.url() + "?sslmode=require",  # the test server has no certificate
+    }[where]
+    text = _error(url)
+    assert expected.format(port=server.port) in text
+    assert "Fix: " in text
+
+
 def test_a_bad_query_names_the_table_and_the_server_error(crm: Crm) -> None:
     text = _error(crm.url(), table="activities", query="SELECT rep_id, nope FROM crm.activity_log")
     assert "reading the query of table 'activities' failed: column \"nope\" does not exist" in text

@@ -1000,7 +1000,13 @@ def _connect_error(exc: BaseException, url: str, shown: str, table: str, target:
         what = f"{server} does not accept this connection ({detail})"
         fix = "ask the database administrator to allow it (pg_hba.conf), or check `sslmode` in `url:`."
     else:
-        what = f"cannot connect ({detail})"
+        said = re.sub(
+            r'^(?:connection (?:failed|is bad): )?connection to server (?:at "[^"]+"(?: \([^)]*\))?, port \d+|'
+            r'on socket "[^"]+") failed: (?:FATAL: )?',
+            "",
+            detail,
+        )
+        what = f"cannot connect to {server}: {said}"
         fix = f"check that the database server is running and reachable, and {fix_url}."
     msg = f"database {shown}: {what}. Fix: {fix}"
     return DataLoadError(msg, table=table, url=shown)
@@ -1080,7 +1086,9 @@ def _close_tables(con: Any, name: str) -> str:
     prefix = f"{schema}." if schema else ""
     full = sorted(f"{prefix}{n}" for n in names)
     hint = close_matches(name, full)
-    if hint or not full:
+    if hint:
         return hint
+    if not full:
+        return f" {'Schema ' + repr(schema) if schema else 'The database'} has no table or view this user can see."
     where = f"Schema '{schema}'" if schema else "The database"
     return f" {where} has: {', '.join(full[:10])}{', …' if len(full) > 10 else ''}."
