@@ -317,6 +317,18 @@ def test_read_sql_postgres_gives_up_on_a_server_that_never_answers() -> None:
     assert "s3cr" not in str(err.value)
 
 
+def test_a_batch_that_does_not_convert_types_the_whole_column_from_its_values() -> None:
+    """psycopg2 gives numeric as Decimal objects: the column is then typed from its values (floats)."""
+    from decimal import Decimal
+
+    from salesreports.data.readers import _ColumnBuilder
+
+    builder = _ColumnBuilder(pa.float64())
+    builder.add((1.0, None))
+    builder.add((Decimal("2.50"), Decimal("3")))
+    assert builder.finish().to_pylist() == [1.0, None, 2.5, 3.0]
+
+
 def test_read_sql_postgres_driver_missing_names_the_install(monkeypatch: pytest.MonkeyPatch) -> None:
     import sys
 

@@ -124,7 +124,9 @@ def crm(pg_server: PgServer, tmp_path_factory: pytest.TempPathFactory) -> Crm:
     csv_source = folder / "demo.yaml"
     entries = "".join(f"  {t}: {{file: {t}.csv}}\n" for t in LOAD)
     csv_source.write_text(f"name: demo\nkind: files\nbase_dir: demo\ntables:\n{entries}", encoding="utf-8")
-    with psycopg.connect(pg_server.admin_conninfo(), autocommit=True) as con:
+    with psycopg.connect(pg_server.admin_conninfo(), autocommit=True) as con:  # the server is the session's
+        con.execute("DROP DATABASE IF EXISTS crm")
+        con.execute("DROP ROLE IF EXISTS sales")
         con.execute("CREATE ROLE sales LOGIN PASSWORD %s" % psycopg.sql.quote(PASSWORD))  # noqa: UP031
         con.execute("CREATE DATABASE crm OWNER sales")
     with psycopg.connect(pg_server.admin_conninfo("crm")) as con:
