@@ -100,10 +100,11 @@ def _run(cmd: list[str], what: str, log: Path | None = None) -> None:
 def postgres_server(bindir: Path) -> Iterator[PgServer]:
     """Create, start and finally stop and remove a PostgreSQL cluster (see the module docstring).
 
-    The folder is made directly under the system's temporary folder (not pytest's, which only root may
-    enter), with a short path: a Unix socket's path is limited to about 100 bytes.
+    The folder is made directly under /tmp (not under pytest's folder or a long ``TMPDIR``, which the
+    postgres user may not enter), with a short path: a Unix socket's path is limited to about 100 bytes.
     """
-    folder = Path(tempfile.mkdtemp(prefix="sr-pg-"))
+    short = Path("/tmp")  # short, and every user (the postgres user too) can enter it
+    folder = Path(tempfile.mkdtemp(prefix="sr-pg-", dir=short if short.is_dir() else None))
     data = folder / "data"
     log = folder / "server.log"
     started = False
