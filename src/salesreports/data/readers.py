@@ -898,8 +898,9 @@ def _read_sql(
     if postgres:
         _prepare_postgres(dbapi)
     quote = con.dialect.identifier_preparer.quote
-    body = query.strip().rstrip(";").strip()
-    source = f"({body}) AS q" if query else ".".join(quote(p) for p in name.split("."))
+    body = re.sub(r";\s*((?:--[^\n]*(?:\n|$)\s*)*)$", r"\n\1", query.strip()).strip()  # the final ; goes
+    # the query as a subquery; its own line end first, so that a trailing -- comment cannot hide the ")"
+    source = f"({body}\n) AS q" if query else ".".join(quote(p) for p in name.split("."))
     sql = query or f"SELECT * FROM {source}"
     available: list[str] = []
     if columns is not None or since is not None:
