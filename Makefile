@@ -14,7 +14,8 @@ WORKERS ?=
 REPS    ?= all
 # make test: pytest-xdist workers, each running whole test files (TEST_WORKERS=0: one process)
 TEST_WORKERS ?= 2
-DEBIAN_PACKAGES := chromium poppler-utils fonts-liberation libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0
+# postgresql: the tests start a throwaway server (tests/pgserver.py; its programs are in /usr/lib/postgresql/<v>/bin)
+DEBIAN_PACKAGES := chromium poppler-utils fonts-liberation libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 postgresql
 
 .PHONY: help setup sysdeps demo-data validate reports preview send lab kernel check docs lint format typecheck test \
         test-fast bench bench-kpis bench-plan bench-preview clean distclean
@@ -30,7 +31,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP) sysdeps $(AXE) ## Create .venv and install the package, tools, Debian packages, axe-core and the pre-commit hook
 	@if [ -d .git ] || git rev-parse --git-dir >/dev/null 2>&1; then $(VENV)/bin/pre-commit install >/dev/null; fi
 
-sysdeps: ## Install Debian packages (chromium, poppler-utils, fonts) when missing
+sysdeps: ## Install Debian packages (chromium, poppler-utils, fonts, postgresql) when missing
 	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "Installing Debian packages:$$missing"; \

@@ -209,6 +209,24 @@ def s3(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[S3]:
         s3fs.S3FileSystem.clear_instance_cache()
 
 
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[Any]:
+    """One real PostgreSQL server per test process (tests/pgserver.py), stopped and removed at the end.
+
+    Skips (a failure under ``CI=true``) when PostgreSQL's server programs or psycopg are missing."""
+    import importlib.util
+
+    from pgserver import MISSING, find_bindir, postgres_server
+
+    bindir = find_bindir()
+    if bindir is None:
+        pytest.skip(MISSING)
+    if importlib.util.find_spec("psycopg") is None:
+        pytest.skip("psycopg is missing: run `make setup` (it installs the dev extra, psycopg[binary] included)")
+    with postgres_server(bindir) as server:
+        yield server
+
+
 def index_links(index: str) -> set[str]:
     """The links of an index page: its rows' data (``"h"``/``"p"``/``"b"``) and its relative hrefs."""
     import re

@@ -699,37 +699,6 @@ def test_a_projected_load_still_names_every_column_in_a_mapping_error(tmp_path: 
         load_dataset(tmp_path / "source.yaml", columns={"deals": ["deal_id", "rep_id"]})
 
 
-def test_sql_source_selects_only_the_mapped_columns(tmp_path: Path) -> None:
-    """The statement SQLite receives names the mapped columns only (seen by the database driver itself)."""
-    import sqlalchemy as sa
-
-    with sqlite3.connect(tmp_path / "crm.sqlite") as con:
-        con.execute("CREATE TABLE users (id TEXT, full_name TEXT, photo BLOB, notes TEXT)")
-        con.execute("INSERT INTO users VALUES ('R1', 'Ann', x'00ff', 'long text')")
-    seen: list[str] = []
-
-    def spy(conn: object, cursor: object, statement: str, *args: object) -> None:
-        seen.append(statement)
-
-    sa.event.listen(sa.engine.Engine, "before_cursor_execute", spy)
-    try:
-        data = _load(
-            tmp_path,
-            """
-            kind: sql
-            url: sqlite:///crm.sqlite
-            tables:
-              reps: {table: users, columns: {rep_id: id, name: full_name}}
-            """,
-        )
-    finally:
-        sa.event.remove(sa.engine.Engine, "before_cursor_execute", spy)
-    assert data.tables["reps"]["name"].tolist() == ["Ann"]
-    reads = [s for s in seen if "users" in s and "1=0" not in s.replace(" ", "")]
-    assert reads, seen
-    assert all("photo" not in s and "notes" not in s for s in reads), reads
-
-
 SINCE_DEALS = """\
 deal_id,rep_id,account_id,created_date,close_date,stage,amount
 D1,R1,A1,2024-11-03,2024-12-10,won,100

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import sqlite3
 import textwrap
 from collections.abc import Callable
@@ -288,6 +289,57 @@ def test_read_sql_unknown_table(sqlite_file: Path) -> None:
     assert "reading table 'opportunities' failed: no such table" in str(err.value)
 
 
+def test_read_sql_sqlite_selects_only_the_requested_columns(sqlite_file: Path) -> None:
+    """A date window is never pushed into SQLite's SQL (its dates are text): every row is read."""
+    url = f"sqlite:///{sqlite_file}"
+    raw = read_sql(url, table="deals", columns=["rep", "deal_id", "nope"], since=(("amount",), dt.date(2025, 1, 1)))
+    assert _columns(raw) == {"deal_id": ["D1", "D2"], "rep": ["R1", "R2"], ROW: [1, 2]}
+    assert raw.columns() == ["deal_id", "amount", "rep"]
+    raw = read_sql(url, table="deals", query="SELECT rep, amount FROM deals WHERE rep LIKE 'R%'", columns=["amount"])
+    assert _columns(raw) == {"amount": [10.5, None], ROW: [1, 2]}
+    assert raw.columns() == ["rep", "amount"]
+
+
+def test_read_sql_postgres_gives_up_on_a_server_that_never_answers() -> None:
+    """A listening socket that never answers (a firewall that drops, a hung proxy): `connect_timeout` ends it."""
+    import socket
+    import time
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(5)
+        port = silent.getsockname()[1]
+        start = time.monotonic()
+        with pytest.raises(DataLoadError) as err:
+            read_sql(f"postgresql://sales:s3cr%40t-pw@127.0.0.1:{port}/crm?connect_timeout=2", table="deals")
+    assert time.monotonic() - start < 8
+    assert f"no answer from the server at 127.0.0.1:{port} within 2 s" in str(err.value)
+    assert "s3cr" not in str(err.value)
+
+
+def test_a_batch_that_does_not_convert_types_the_whole_column_from_its_values() -> None:
+    """psycopg2 gives numeric as Decimal objects: the column is then typed from its values (floats)."""
+    from decimal import Decimal
+
+    from salesreports.data.readers import _ColumnBuilder
+
+    builder = _ColumnBuilder(pa.float64())
+    builder.add((1.0, None))
+    builder.add((Decimal("2.50"), Decimal("3")))
+    assert builder.finish().to_pylist() == [1.0, None, 2.5, 3.0]
+
+
+def test_read_sql_postgres_driver_missing_names_the_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # import psycopg fails, as when it is not installed
+    monkeypatch.setitem(sys.modules, "psycopg2", None)
+    with pytest.raises(DataLoadError) as err:
+        read_sql("postgresql://sales:s3cr%40t-pw@127.0.0.1:1/crm", table="deals")
+    assert "pip install 'psycopg[binary]>=3.1,<4'" in str(err.value)
+    assert "s3cr" not in str(err.value)
+
+
 @pytest.mark.parametrize(
     "url",
     [
@@ -295,14 +347,17 @@ def test_read_sql_unknown_table(sqlite_file: Path) -> None:
         "mysql+pymysql://sales:s3cr%40t-pw@127.0.0.1:1/crm",
         "nosuchdb://sales:s3cr%40t-pw@127.0.0.1/crm",
     ],
-    ids=["postgres-no-driver", "mysql-no-driver", "unknown-dialect"],
+    ids=["postgres-refused", "mysql-no-driver", "unknown-dialect"],
 )
 def test_read_sql_never_shows_the_password(url: str) -> None:
+    """postgresql:// without a driver uses psycopg 3 (a dev dependency): nothing listens on port 1."""
     with pytest.raises(DataLoadError) as err:
         read_sql(url, table="deals")
     text = str(err.value) + repr(err.value.fields)
     assert "s3cr" not in text
     assert "sales:***@127.0.0.1" in text
+    if url.startswith("postgresql"):
+        assert "the server at 127.0.0.1:1 refused the connection" in text
 
 
 def test_scrub_removes_raw_and_encoded_passwords() -> None:

@@ -22,7 +22,11 @@ How each kind of source is read:
 - **Excel workbooks** (``.xlsx``, ``.xlsm``, ``.xlsb``, ``.xls``, ``.ods``): read with python-calamine (Rust,
   fast, no Excel needed); cells become text (whole numbers without ``.0``, dates as ISO 8601) and each
   record keeps the row number the spreadsheet shows.
-- **DuckDB file / SQL database**: the table or query result is fetched as Arrow.
+- **DuckDB file**: the table or query result is fetched as Arrow.
+- **SQL database** (SQLAlchemy; PostgreSQL through psycopg 3): only the columns the mapping needs are
+  selected (a ``query:`` is wrapped as a subquery), a date window is sent as a ``WHERE`` on date and
+  timestamp columns (PostgreSQL), and rows come through a server-side cursor in batches, straight into
+  Arrow arrays of the column's database type (numeric as float64, timestamptz in UTC).
 """
 
 from __future__ import annotations
@@ -728,6 +732,146 @@ def scrub(text: str, url: str) -> str:
     return text
 
 
+# PostgreSQL type OIDs (fixed in every server) and the Arrow type their values are read as; numeric is
+# read as float by psycopg itself (see ``_prepare_postgres``). Other types (citext, uuid, json, ...) come
+# as Python values and are typed as a whole column (``_column``).
+_PG_ARROW: dict[int, pa.DataType] = {
+    16: pa.bool_(),  # boolean
+    20: pa.int64(),  # bigint
+    21: pa.int64(),  # smallint
+    23: pa.int64(),  # integer
+    700: pa.float64(),  # real
+    701: pa.float64(),  # double precision
+    1700: pa.float64(),  # numeric
+    1082: pa.date32(),  # date
+    1114: pa.timestamp("us"),  # timestamp without time zone
+    1184: pa.timestamp("us", tz="UTC"),  # timestamptz (the session's time zone is UTC)
+    18: pa.string(),  # "char"
+    19: pa.string(),  # name
+    25: pa.string(),  # text
+    1042: pa.string(),  # char(n)
+    1043: pa.string(),  # varchar
+}
+_PG_DATES = frozenset({1082, 1114, 1184})  # date, timestamp, timestamptz: safe to compare with a day
+_BATCH = 20_000  # rows fetched per round trip from a server-side cursor
+_CONNECT_TIMEOUT = 10  # seconds before an unreachable PostgreSQL host is reported
+
+
+def _driver_url(url: str) -> Any:
+    """The URL SQLAlchemy is given: ``postgresql://`` without a driver means psycopg 3 unless psycopg2 is
+    installed (SQLAlchemy's default); ``postgres://`` (Heroku's form) is ``postgresql://``."""
+    import importlib.util
+
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.drivername == "postgres" or (
+        parsed.drivername == "postgresql" and importlib.util.find_spec("psycopg2") is None
+    ):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def _engine(url: str, shown: str, table: str) -> Any:
+    """A SQLAlchemy engine for ``url`` (see :func:`_driver_url`); a PostgreSQL connection attempt gives up
+    after ``_CONNECT_TIMEOUT`` seconds unless the URL sets ``connect_timeout``."""
+    import sqlalchemy as sa
+
+    try:
+        parsed = _driver_url(url)
+        args: dict[str, Any] = {}
+        if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
+            args["connect_timeout"] = _CONNECT_TIMEOUT
+        return sa.create_engine(parsed, connect_args=args)
+    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError, ValueError) as exc:
+        detail = scrub(f"{type(exc).__name__}: {exc}", url)
+        fix = "check `url:` in the source file (and install the database driver it names)."
+        if isinstance(exc, ImportError) and "psycopg" in str(exc):
+            fix = "install PostgreSQL's driver: pip install 'psycopg[binary]>=3.1,<4' (or salesreports[postgres])."
+        msg = f"database {shown}: cannot use this URL ({detail}). Fix: {fix}"
+        raise DataLoadError(msg, table=table, url=shown) from None
+
+
+def _prepare_postgres(dbapi: Any) -> None:
+    """Session settings for reading PostgreSQL: UTC (timestamptz values and comparisons with a day are in
+    UTC, as the loader's), and numeric values loaded as floats by psycopg (no Decimal objects)."""
+    cursor = dbapi.cursor()
+    try:
+        cursor.execute("SET TIME ZONE 'UTC'")
+    finally:
+        cursor.close()
+    adapters = getattr(dbapi, "adapters", None)
+    if adapters is not None:  # psycopg 3 (psycopg2 gives Decimals, turned into floats per value)
+        from psycopg.types.numeric import FloatLoader
+
+        adapters.register_loader("numeric", FloatLoader)
+
+
+def _pg_arrow(column: Sequence[Any]) -> tuple[pa.DataType | None, pa.DataType | None]:
+    """The Arrow type a PostgreSQL result column (a DBAPI description item) is read as, and the type it is
+    cast to at the end: ``numeric(p, 0)`` (an id or a count kept as numeric) becomes int64 when every value
+    fits, so that an id reads "1234" as in a CSV export, not "1234.0"."""
+    oid, precision, scale = column[1], column[4], column[5]
+    typ = _PG_ARROW.get(oid) if isinstance(oid, int) else None
+    if oid == 1700 and scale == 0 and precision is not None and precision <= 18:
+        return typ, pa.int64()
+    return typ, None
+
+
+class _ColumnBuilder:
+    """One result column, built batch by batch: as Arrow arrays of the database type's Arrow type when known,
+    else (or when a batch does not convert) as Python values typed at the end by :func:`_column`."""
+
+    def __init__(self, typ: pa.DataType | None, cast: pa.DataType | None = None) -> None:
+        self.typ = typ
+        self.cast = cast
+        self.chunks: list[pa.Array] = []
+        self.values: list[object] = []
+
+    def add(self, values: Sequence[object]) -> None:
+        if self.typ is not None:
+            try:
+                self.chunks.append(pa.array(values, self.typ))
+                return
+            except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
+                self.values = [v for chunk in self.chunks for v in chunk.to_pylist()]
+                self.chunks, self.typ = [], None
+        self.values.extend(values)
+
+    def finish(self) -> pa.Array | pa.ChunkedArray:
+        if self.typ is None:
+            return _column(self.values)
+        done = pa.chunked_array(self.chunks, self.typ)
+        if self.cast is not None:
+            try:
+                return done.cast(self.cast)  # a safe cast: refuses NaN, infinities and lost digits
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                return done
+        return done
+
+
+def _since_filter(
+    con: Any, names: Sequence[str], types: Sequence[Any], since: tuple[tuple[str, ...], dt.date] | None
+) -> str:
+    """The WHERE clause keeping the rows ``since`` needs, or ``""`` when it cannot be pushed down safely.
+
+    Only PostgreSQL, and only when every named column is there with a date or timestamp type: a text
+    column must never be compared with a day as text, and leaving one named column out of the OR would
+    drop rows that column keeps. The loader filters again after typing, so a superset is enough.
+    """
+    if since is None or con.dialect.name != "postgresql":
+        return ""
+    wanted, day = since
+    oid = dict(zip(names, types, strict=True))
+    if not wanted or any(oid.get(c) not in _PG_DATES for c in wanted):
+        return ""
+    quote = con.dialect.identifier_preparer.quote_identifier
+    literal = f"DATE '{day.isoformat()}'"
+    after = [f"{quote(c)} >= {literal}" for c in wanted]
+    missing = " AND ".join(f"{quote(c)} IS NULL" for c in wanted)
+    return f" WHERE ({' OR '.join(after)} OR ({missing}))"
+
+
 def read_sql(
     url: str,
     *,
@@ -737,51 +881,105 @@ def read_sql(
     columns: Sequence[str] | None = None,
     since: tuple[tuple[str, ...], dt.date] | None = None,
 ) -> RawTable:
-    """Read a table (or a query) from any database SQLAlchemy can reach.
+    """Read a table, a view (``schema.name`` allowed) or a query from any database SQLAlchemy can reach.
 
-    ``columns`` (source column names) limits what is selected; names the source lacks are ignored (the
-    mapping reports them). ``since`` is ``(date columns, day)``: only rows where one of those columns is on
-    or after the day, or all of them are missing, are needed; the database may be asked for just those.
+    Parameters
+    ----------
+    url : a SQLAlchemy URL; ``postgresql://`` uses psycopg 3 unless psycopg2 is installed
+    table : the canonical table it feeds (for messages)
+    source_table : the database's table or view (default ``table``)
+    query : a SQL query instead of a table
+    columns : the source columns to select (in the source's order); names the source lacks are left
+        out (the mapping reports them). Default: every column.
+    since : ``(date columns, day)``: only rows where one of those columns is on or after the day, or all
+        of them are missing, are needed. On PostgreSQL, when every one of them has a date or timestamp
+        type, the filter is sent to the server; otherwise every row is read (the loader filters).
 
-    The URL's password never appears in a message: it is redacted from the URL and scrubbed
-    from the driver's own error text.
+    Returns
+    -------
+    RawTable
+        The selected columns plus ``_row`` (the 1-based row of the result as read); ``available`` holds
+        every column of the source. PostgreSQL types become Arrow types: numeric → float64, integers →
+        int64, date → date32, timestamptz → timestamp (UTC), text types → string, boolean → bool.
+
+    Raises
+    ------
+    DataLoadError
+        The URL cannot be used, the connection fails (refused, unreachable, wrong password, unknown
+        database), the table, view or schema does not exist (with close matches), or the query fails.
+        The URL's password never appears: it is redacted from the URL and scrubbed from the driver's text.
     """
     import sqlalchemy as sa
 
     shown = redact_url(url)
-    try:
-        engine = sa.create_engine(url)
-    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError, ValueError) as exc:
-        detail = scrub(f"{type(exc).__name__}: {exc}", url)
-        msg = (
-            f"database {shown}: cannot use this URL ({detail}). Fix: check `url:` in the source file "
-            "(and install the database driver it names)."
-        )
-        raise DataLoadError(msg, table=table, url=shown) from None
+    engine = _engine(url, shown, table)
     name = source_table or table
     try:
-        with engine.connect() as con:
-            quote = engine.dialect.identifier_preparer.quote
-            sql = query or f"SELECT * FROM {'.'.join(quote(p) for p in name.split('.'))}"
-            result = con.execute(sa.text(sql))
-            names: Sequence[str] = list(result.keys())
-            records = result.fetchall()
-    except (sa.exc.SQLAlchemyError, ImportError) as exc:
-        orig = getattr(exc, "orig", None)
-        detail = scrub(str(orig if orig is not None else exc).splitlines()[0], url)
-        what = "the query" if query else f"table '{name}'"
-        msg = (
-            f"database {shown}: reading {what} failed: {detail}. "
-            f"Fix: check the connection, and the `table:` or `query:` of '{table}' in the source file."
-        )
-        raise DataLoadError(msg, table=table, url=shown) from None
+        try:
+            con = engine.connect()
+        except (sa.exc.SQLAlchemyError, ImportError) as exc:
+            raise _connect_error(exc, url, shown, table, engine.url) from None
+        with con:
+            try:
+                return _read_sql(con, shown, name, query, columns, since)
+            except (sa.exc.SQLAlchemyError, engine.dialect.loaded_dbapi.Error) as exc:
+                raise _read_error(con, exc, url, shown, table, name, query) from None
     finally:
         engine.dispose()
-    keep = set(_chosen(names, columns))
-    cols = {n: _column([r[i] for r in records]) for i, n in enumerate(names) if n in keep}
-    cols[ROW] = pa.array(range(1, len(records) + 1), pa.int64())
+
+
+def _read_sql(
+    con: Any,
+    shown: str,
+    name: str,
+    query: str,
+    columns: Sequence[str] | None,
+    since: tuple[tuple[str, ...], dt.date] | None,
+) -> RawTable:
+    """Read through the connection's DBAPI cursor: the SQL goes to the driver as written (no placeholders
+    parsed in a user's query), and rows come in batches of ``_BATCH`` (a server-side cursor on PostgreSQL)
+    straight into Arrow arrays, never as one list of every row."""
+    postgres = con.dialect.name == "postgresql"
+    dbapi = con.connection.dbapi_connection
+    if postgres:
+        _prepare_postgres(dbapi)
+    quote = con.dialect.identifier_preparer.quote
+    body = re.sub(r";\s*((?:--[^\n]*(?:\n|$)\s*)*)$", r"\n\1", query.strip()).strip()  # the final ; goes
+    # the query as a subquery; its own line end first, so that a trailing -- comment cannot hide the ")"
+    source = f"({body}\n) AS q" if query else ".".join(quote(p) for p in name.split("."))
+    sql = query or f"SELECT * FROM {source}"
+    available: list[str] = []
+    if columns is not None or since is not None:
+        probe = dbapi.cursor()
+        try:
+            probe.execute(f"SELECT * FROM {source} WHERE 1=0")  # the columns and their types, no rows
+            available = [d[0] for d in probe.description or ()]
+            types = [d[1] for d in probe.description or ()]
+        finally:
+            probe.close()
+        chosen = _chosen(available, columns) or available  # a statement selects one column at least
+        where = _since_filter(con, available, types, since)
+        if chosen != available or where:
+            ident = con.dialect.identifier_preparer.quote_identifier
+            sql = f"SELECT {', '.join(ident(c) for c in chosen)} FROM {source}{where}"
+    cursor = dbapi.cursor(name="salesreports_read") if postgres else dbapi.cursor()
+    try:
+        cursor.execute(sql)
+        batch = cursor.fetchmany(_BATCH)  # a server-side cursor describes its result once it has fetched
+        names = [d[0] for d in cursor.description or ()]
+        builders = [_ColumnBuilder(*_pg_arrow(d) if postgres else (None,)) for d in cursor.description or ()]
+        rows = 0
+        while batch:
+            rows += len(batch)
+            for builder, values in zip(builders, zip(*batch, strict=True), strict=True):
+                builder.add(values)
+            batch = cursor.fetchmany(_BATCH)
+    finally:
+        cursor.close()
+    cols = {n: b.finish() for n, b in zip(names, builders, strict=True)}
+    cols[ROW] = pa.array(range(1, rows + 1), pa.int64())
     origin = f"{shown}:{'query' if query else name}"
-    return RawTable(pa.table(cols), origin, unit="row", available=list(names))
+    return RawTable(pa.table(cols), origin, unit="row", available=available or names)
 
 
 def _column(values: list[object]) -> pa.Array:
@@ -793,3 +991,150 @@ def _column(values: list[object]) -> pa.Array:
         return pa.array(plain)
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
         return pa.array([None if v is None else str(v) for v in plain], pa.string())
+
+
+def _first_line(exc: BaseException, url: str) -> str:
+    orig = getattr(exc, "orig", None)
+    text = str(orig if orig is not None else exc).strip()
+    return scrub(re.sub(r"\s+", " ", text.splitlines()[0] if text else type(exc).__name__), url)
+
+
+def _connect_error(exc: BaseException, url: str, shown: str, table: str, target: Any) -> DataLoadError:
+    """One clear message (what failed, and the fix) for a failed connection; never the password.
+
+    ``target`` is the engine's URL: its host and port name the server when the driver's text does not, and
+    its ``connect_timeout`` is the time waited."""
+    orig = getattr(exc, "orig", None)
+    full = scrub(str(orig if orig is not None else exc), url)
+    detail = _first_line(exc, url)
+    at = re.search(r'server at "([^"]+)"(?: \([^)]*\))?, port (\d+)', full)
+    sock = re.search(r'server on socket "([^"]+)"', full)
+    if at:
+        server = f"the server at {at[1]}:{at[2]}"
+    elif sock:
+        server = f"the server on socket {sock[1]}"
+    elif target.host:
+        server = f"the server at {target.host}:{target.port or 5432}"
+    else:
+        server = "the server"
+    timeout = target.query.get("connect_timeout", _CONNECT_TIMEOUT)
+    user = re.search(r'for user "([^"]+)"', full)
+    db = re.search(r'database "([^"]+)" does not exist', full)
+    role = re.search(r'role "([^"]+)" does not exist', full)
+    host = re.search(r"(?:resolve host|translate host name) [\"']([^\"']+)[\"']", full)
+    fix_url = "correct `url:` in the source file"
+    if "Connection refused" in full or "No such file or directory" in full:
+        what = f"{server} refused the connection (is PostgreSQL running there, on that port?)"
+        fix = f"start the database server, or {fix_url} (host and port)."
+    elif "timeout expired" in full or "timed out" in full:
+        what = f"no answer from {server} within {timeout} s (a wrong host, a firewall, a VPN not connected?)"
+        fix = f"check that this machine can reach the database server, or {fix_url} (host and port)."
+    elif host:
+        what = f"the host name '{host[1]}' is unknown (DNS)"
+        fix = f"{fix_url} (the host after '@')."
+    elif "password authentication failed" in full or "no password supplied" in full:
+        who = f" for user '{user[1]}'" if user else ""
+        what = f"password authentication failed{who} on {server} (a wrong password, or no such user)"
+        fix = "check the user name and the password in `url:` (or the environment variable it names)."
+    elif db:
+        what = f"database '{db[1]}' does not exist on {server}"
+        fix = f"correct the database name at the end of `url:` in the source file.{_close_databases(url, db[1])}"
+    elif role:
+        what = f"the user '{role[1]}' does not exist on {server}"
+        fix = f"{fix_url} (the user name before ':'), or ask the database administrator for an account."
+    elif "no pg_hba.conf entry" in full:
+        what = f"{server} does not accept this connection ({detail})"
+        fix = "ask the database administrator to allow it (pg_hba.conf), or check `sslmode` in `url:`."
+    else:
+        said = re.sub(
+            r'^(?:connection (?:failed|is bad): )?connection to server (?:at "[^"]+"(?: \([^)]*\))?, port \d+|'
+            r'on socket "[^"]+") failed: (?:FATAL: )?',
+            "",
+            detail,
+        )
+        what = f"cannot connect to {server}: {said}"
+        fix = f"check that the database server is running and reachable, and {fix_url}."
+    msg = f"database {shown}: {what}. Fix: {fix}"
+    return DataLoadError(msg, table=table, url=shown)
+
+
+def _close_databases(url: str, wanted: str) -> str:
+    """`` Did you mean 'crm'?`` from the databases the same login sees (via the ``postgres`` database), or ``""``."""
+    import sqlalchemy as sa
+
+    try:
+        engine = sa.create_engine(
+            _driver_url(url).set(database="postgres"), connect_args={"connect_timeout": _CONNECT_TIMEOUT}
+        )
+    except (sa.exc.SQLAlchemyError, ImportError, ValueError):
+        return ""
+    try:
+        with engine.connect() as con:
+            found = con.exec_driver_sql("SELECT datname FROM pg_database WHERE NOT datistemplate").scalars().all()
+    except (sa.exc.SQLAlchemyError, ImportError):
+        return ""
+    finally:
+        engine.dispose()
+    from salesreports.errors import close_matches
+
+    return close_matches(wanted, [str(d) for d in found])
+
+
+def _read_error(con: Any, exc: BaseException, url: str, shown: str, table: str, name: str, query: str) -> DataLoadError:
+    """A clear message for a failed read: an unknown table, view or schema (with close matches), a
+    query that fails, a missing permission; never the password."""
+    detail = _first_line(exc, url)
+    orig = getattr(exc, "orig", None) or exc  # SQLAlchemy wraps the driver's error; a DBAPI cursor's is bare
+    state = str(getattr(orig, "sqlstate", "") or "")
+    if query:
+        msg = (
+            f"database {shown}: reading the query of table '{table}' failed: {detail}. Fix: correct `query:` of "
+            f"'{table}' in the source file (try it in the database's own client first)."
+        )
+    elif state in ("42P01", "3F000") or "no such table" in detail:
+        msg = (
+            f"database {shown}: reading table '{name}' failed: {detail}.{_close_tables(con, name)} Fix: correct "
+            f"`table:` of '{table}' in the source file (a schema-qualified name is written schema.table)."
+        )
+    elif state == "42501":
+        msg = (
+            f"database {shown}: reading table '{name}' failed: {detail}. Fix: ask the database administrator to "
+            f"GRANT SELECT on it (and USAGE on its schema) to the user in `url:`."
+        )
+    else:
+        msg = (
+            f"database {shown}: reading table '{name}' failed: {detail}. "
+            f"Fix: check the connection, and the `table:` of '{table}' in the source file."
+        )
+    return DataLoadError(msg, table=table, url=shown)
+
+
+def _close_tables(con: Any, name: str) -> str:
+    """Close matches for an unknown table or view among those of its schema (or the schemas, when the
+    schema itself is unknown); ``""`` when they cannot be listed."""
+    import sqlalchemy as sa
+
+    from salesreports.errors import close_matches
+
+    schema = name.rpartition(".")[0]
+    try:
+        con.connection.dbapi_connection.rollback()  # PostgreSQL refuses every statement in a failed transaction
+        con.rollback()
+        inspector = sa.inspect(con)
+        if schema:
+            schemas = inspector.get_schema_names()
+            if schema not in schemas:
+                hint = close_matches(schema, schemas) or f" The database's schemas: {', '.join(sorted(schemas)[:10])}."
+                return f" The schema '{schema}' does not exist.{hint}"
+        names = [*inspector.get_table_names(schema=schema or None), *inspector.get_view_names(schema=schema or None)]
+    except (sa.exc.SQLAlchemyError, NotImplementedError, con.dialect.loaded_dbapi.Error):
+        return ""
+    prefix = f"{schema}." if schema else ""
+    full = sorted(f"{prefix}{n}" for n in names)
+    hint = close_matches(name, full)
+    if hint:
+        return hint
+    if not full:
+        return f" {'Schema ' + repr(schema) if schema else 'The database'} has no table or view this user can see."
+    where = f"Schema '{schema}'" if schema else "The database"
+    return f" {where} has: {', '.join(full[:10])}{', …' if len(full) > 10 else ''}."
