@@ -402,3 +402,28 @@ def test_postgresql_url_without_a_driver_uses_psycopg_3(crm: Crm) -> None:
     assert url.startswith("postgresql://")
     assert read_sql(url, table="targets").rows > 0
     assert read_sql(url.replace("postgresql://", "postgres://"), table="targets").rows > 0
+
+
+@pytest.mark.usefixtures("password")
+def test_a_source_since_is_pushed_into_the_sql_and_gives_the_kpis_of_the_csv_run(crm: Crm, tmp_path: Path) -> None:
+    """`since:` in both source files: the server is asked only for the window, and the KPIs still equal those
+    of the CSV files read whole and filtered by the loader."""
+    deals = load_dataset(crm.csv_source, tables=["deals"]).tables["deals"]
+    first = deals["created_date"].min()
+    day = (first + pd.DateOffset(months=6)).to_period("M").start_time.date()
+    sources = {}
+    for name, path in (("pg", crm.pg_source), ("csv", crm.csv_source)):
+        text = path.read_text(encoding="utf-8").replace("tables:\n", f"since: {day.isoformat()}\ntables:\n", 1)
+        sources[name] = tmp_path / f"{name}.yaml"
+        text = text.replace("base_dir: demo", f"base_dir: {crm.csv_source.parent / 'demo'}")
+        sources[name].write_text(text, encoding="utf-8")
+    mark = crm.mark()
+    windowed = load_dataset(sources["pg"])
+    log = crm.log_since(mark)
+    assert f"""OR "closed_at" >= DATE '{day.isoformat()}'""" in log  # deals: the mapped source columns
+    assert f""""date" >= DATE '{day.isoformat()}'""" in log  # activities: the query's column
+    assert len(windowed.tables["deals"]) < len(deals)
+    got, want = _kpis(sources["pg"]), _kpis(sources["csv"])
+    assert str(got["period"].min()) >= day.strftime("%Y-%m")
+    pd.testing.assert_frame_equal(got.drop(columns="value"), want.drop(columns="value"))
+    np.testing.assert_allclose(got["value"].to_numpy(float), want["value"].to_numpy(float), rtol=1e-9, equal_nan=True)
