@@ -427,3 +427,12 @@ def test_a_source_since_is_pushed_into_the_sql_and_gives_the_kpis_of_the_csv_run
     assert str(got["period"].min()) >= day.strftime("%Y-%m")
     pd.testing.assert_frame_equal(got.drop(columns="value"), want.drop(columns="value"))
     np.testing.assert_allclose(got["value"].to_numpy(float), want["value"].to_numpy(float), rtol=1e-9, equal_nan=True)
+
+
+@pytest.mark.usefixtures("password")
+def test_a_mapping_typo_names_the_table_and_every_column_of_it(crm: Crm, tmp_path: Path) -> None:
+    """Only the mapped columns are selected, yet the message offers the table's own columns."""
+    text = crm.pg_source.read_text(encoding="utf-8").replace("deal_id: id,", "deal_id: idd,")
+    (tmp_path / "typo.yaml").write_text(text, encoding="utf-8")
+    with pytest.raises(DataLoadError, match=r"'idd', but the table has no such column\. Did you mean 'id'"):
+        load_dataset(tmp_path / "typo.yaml", tables=["deals"])

@@ -367,12 +367,15 @@ def _read_file(
     return read_csv(path, table=table, encoding=encoding, delimiter=delimiter, ragged=ragged, columns=columns)
 
 
-def _no_column(origin: str, spec: SourceSpec, key: str, wanted: str, have: list[str], name: str) -> str:
+def _no_column(
+    origin: str, spec: SourceSpec, key: str, wanted: str, have: list[str], name: str, *, in_file: bool = False
+) -> str:
     lower = {h.lower(): h for h in have}
     hint = f" Did you mean '{lower[wanted.lower()]}'? (names are case-sensitive)" if wanted.lower() in lower else ""
     hint = hint or close_matches(wanted, have) or f" Its columns: {', '.join(have[:20])}."
+    where = "file" if in_file or spec.kind == "files" else "query" if origin.endswith(":query") else "table"
     return (
-        f"{origin}: the mapping says `{key}` is the column '{wanted}', but the file has no such column.{hint} "
+        f"{origin}: the mapping says `{key}` is the column '{wanted}', but the {where} has no such column.{hint} "
         f"Fix: correct `{key}` in {spec.path or 'the source file'}."
     )
 
@@ -404,7 +407,10 @@ def _mapped_sql(
         if dcol not in pre.columns:
             key = f"tables.{name}.distinct_from.column"
             raise DataLoadError(
-                _no_column(raw.origin, spec, key, dcol, pre.columns, name), file=raw.origin, column=dcol, table=name
+                _no_column(raw.origin, spec, key, dcol, pre.columns, name, in_file=True),
+                file=raw.origin,
+                column=dcol,
+                table=name,
             )
         distinct = (
             f"SELECT trim({_q(dcol)}) AS {_q(dcol)}, min({_q(ROW)}) AS {_q(ROW)} FROM {pre.name} "
@@ -433,7 +439,9 @@ def _mapped_sql(
         left, right = join.keys
         for key, cols, origin in ((left, raw.columns(), raw.origin), (right, jv.columns, jraw.origin)):
             if key not in cols:
-                text = _no_column(origin, spec, f"tables.{name}.join[{k}].on", key, cols, name)
+                text = _no_column(
+                    origin, spec, f"tables.{name}.join[{k}].on", key, cols, name, in_file=origin != raw.origin
+                )
                 raise DataLoadError(text, file=origin, column=key, table=name)
         for new in join.aggregate:
             if new in have or new in aggregated:
