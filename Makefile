@@ -102,7 +102,7 @@ test-fast: $(STAMP) ## The tests without notebooks, browser and slow markers
 bench: setup data/demo/deals.csv ## Benchmark: naive loop vs fresh kernels vs fast mode (writes build/bench/results.json)
 	$(PY) -m salesreports.bench reports
 
-bench-kpis: setup ## Benchmark: every KPI on 10 million deals
+bench-kpis: setup ## Benchmark: load_dataset + every KPI on 10.8 million deals (targets 20 s, 4 GiB; writes build/bench/kpis.json)
 	$(PY) -m salesreports.bench kpis
 
 bench-plan: setup ## Benchmark: planning 1,000 and 5,000 reps (contexts, manifest, index; writes build/bench/plan.json)
