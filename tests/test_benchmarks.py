@@ -19,6 +19,7 @@ from salesreports.metrics.benchmarks import (
     trends,
 )
 from salesreports.metrics.engine import compute_kpis
+from salesreports.metrics.kpis import registry
 
 TINY = Path(__file__).parent / "fixtures" / "tiny" / "source.yaml"
 COLUMNS = ["entity_type", "entity_id", "team", "grain", "period", "period_end", "kpi", "value", "reason"]
@@ -283,3 +284,46 @@ def test_benchmarks_on_the_engine_table() -> None:
     # R2 joined in Feb 2025: March is tenure month 2; R1 (Jan 2023) and R3 (Jun 2023) were earlier hires, but
     # their tenure month 2 (Feb 2023, Jul 2023) lies before the data
     assert (r2["tenure_month"], r2["ramp_n"]) == (2, 0)
+
+
+def _tiny_values() -> pd.DataFrame:
+    return compute_kpis(load_dataset(TINY)).values
+
+
+@pytest.mark.parametrize(
+    "wanted",
+    [
+        {"month": ["2025-01", "2025-02", "2025-03"], "quarter": ["2025-03"], "ytd": ["2025-03"]},
+        {"month": ["2025-03"], "t12m": ["2025-02", "2025-03"]},
+        {"quarter": ["2024-12", "2025-03"]},
+    ],
+)
+def test_period_ends_by_grain_give_the_same_rows_as_filtering_the_whole_result(wanted: dict[str, list[str]]) -> None:
+    values = _tiny_values()
+    whole = rep_benchmarks(values, min_group_size=2, review_cycle_months=3)
+    keep = np.zeros(len(whole), dtype=bool)
+    for grain, ends in wanted.items():
+        keep |= ((whole["grain"] == grain) & whole["period_end"].isin(ends)).to_numpy()
+    expected = whole[keep].reset_index(drop=True)
+    got = rep_benchmarks(values, min_group_size=2, review_cycle_months=3, period_ends=wanted).reset_index(drop=True)
+    assert len(got) > 0
+    pd.testing.assert_frame_equal(got, expected)
+
+
+def test_rep_benchmarks_match_an_independent_computation() -> None:
+    values = _tiny_values()
+    out = rep_benchmarks(values, min_group_size=1, with_trends=False, period_ends={"month": ["2025-03"]})
+    reps = values[(values["entity_type"] == "rep") & (values["grain"] == "month") & (values["period_end"] == "2025-03")]
+    for (team, kpi), rows in reps.groupby(["team", "kpi"]):
+        got = out[(out["team"] == team) & (out["kpi"] == kpi)].set_index("rep_id")
+        known = [float(v) for v in rows["value"] if not math.isnan(v)]
+        for rep_id, value in zip(rows["entity_id"], rows["value"], strict=True):
+            row = got.loc[rep_id]
+            assert row["team_n_reps"] == len(known)
+            if known:
+                assert row["team_median"] == pytest.approx(float(np.median(known)))
+            if not math.isnan(value):
+                sign = 1.0 if registry().get(str(kpi)).higher_is_better else -1.0
+                below = sum(1 for v in known if v * sign < value * sign)
+                equal = sum(1 for v in known if v == value)
+                assert row["percentile"] == pytest.approx(100 * (below + equal / 2) / len(known))

@@ -462,6 +462,18 @@ def _window_ends(period: Period) -> list[str]:
     return [str(period.end - n) for n in range(period.end.ordinal - first.ordinal + 1)]
 
 
+def _window_by_grain(period: Period) -> dict[str, list[str]]:
+    """The months whose rows :func:`_in_window` keeps, per grain (the grains of the engine and the report's)."""
+    from salesreports.metrics.periods import GRAINS
+
+    end = str(period.end)
+    out: dict[str, list[str]] = {str(g): [end] for g in (*GRAINS, period.kpi_grain)}
+    out["month"] = _window_ends(period)
+    if period.is_review:
+        out[period.kpi_grain] = [end, str(period.previous().end)]
+    return out
+
+
 def _in_window(frame: pd.DataFrame, period: Period) -> pd.DataFrame:
     """Month rows of the trend window plus every grain ending in the report's month; for a quarter or year
     also its own grain at the end of the previous one (the tile's "since the last review")."""
@@ -551,7 +563,7 @@ def build_scope(data: Dataset, table: KpiTable, config: Config, period: Period) 
         values,
         min_group_size=privacy,
         review_cycle_months=config.review_cycle_months,
-        period_ends=months,
+        period_ends=_window_by_grain(period),  # only the rows a context shows (whole groups: the same figures)
         exclude=[data.unassigned_rep] if data.unassigned_rep else [],
     )
     bench = _in_window(_suppress_quartiles(bench, privacy), period)
