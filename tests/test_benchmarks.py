@@ -296,13 +296,15 @@ def _tiny_values() -> pd.DataFrame:
         {"month": ["2025-01", "2025-02", "2025-03"], "quarter": ["2025-03"], "ytd": ["2025-03"]},
         {"month": ["2025-03"], "t12m": ["2025-02", "2025-03"]},
         {"quarter": ["2024-12", "2025-03"]},
+        ["2024-12", "2025-03"],
     ],
 )
-def test_period_ends_by_grain_give_the_same_rows_as_filtering_the_whole_result(wanted: dict[str, list[str]]) -> None:
+def test_period_ends_give_the_same_rows_as_filtering_the_whole_result(wanted: dict[str, list[str]] | list[str]) -> None:
     values = _tiny_values()
     whole = rep_benchmarks(values, min_group_size=2, review_cycle_months=3)
+    by_grain = wanted if isinstance(wanted, dict) else dict.fromkeys(whole["grain"].unique(), wanted)
     keep = np.zeros(len(whole), dtype=bool)
-    for grain, ends in wanted.items():
+    for grain, ends in by_grain.items():
         keep |= ((whole["grain"] == grain) & whole["period_end"].isin(ends)).to_numpy()
     expected = whole[keep].reset_index(drop=True)
     got = rep_benchmarks(values, min_group_size=2, review_cycle_months=3, period_ends=wanted).reset_index(drop=True)

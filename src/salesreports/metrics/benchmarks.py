@@ -251,9 +251,15 @@ def rep_benchmarks(
         missing), ``vs_team`` ("better", "worse" or "same" than the team median, "" when unknown);
         and the trend columns.
     """
-    history = values[(values["entity_type"] == "rep") & ~values["entity_id"].isin(list(exclude))]
-    history = history.reset_index(drop=True)
-    reps = history if period_ends is None else history[_ending_in(history, period_ends)]
+    people = np.asarray((values["entity_type"] == "rep") & ~values["entity_id"].isin(list(exclude)), dtype=bool)
+    if period_ends is None:
+        history = values[people].reset_index(drop=True)
+        reps = history
+    else:
+        reps = values[people & _ending_in(values, period_ends)]
+        # only the rows the trends look up (the same months back as trends() does): not a copy of every rep row
+        back = _looked_back(period_ends, review_cycle_months)
+        history = values[people & _ending_in(values, back)].reset_index(drop=True) if with_trends else reps
     team = group_stats(reps, ["team", *KEYS], min_group_size=min_group_size)
     company = group_stats(reps, KEYS, min_group_size=min_group_size)
     out = reps.rename(columns={"entity_id": "rep_id"})
@@ -288,6 +294,21 @@ def _ending_in(
     for name, months in period_ends.items():
         keep |= np.asarray((grain == name) & ends.isin(list(months)), dtype=bool)
     return keep
+
+
+def _looked_back(
+    period_ends: Collection[str] | Mapping[str, Collection[str]], review_cycle_months: int
+) -> list[str] | dict[str, list[str]]:
+    """The months :func:`trends` compares rows ending in ``period_ends`` with (one list, or a list per grain)."""
+
+    def back(months: Collection[str], offsets: set[int]) -> list[str]:
+        ends = pd.PeriodIndex(sorted({str(m) for m in months}), freq="M")
+        return sorted({str(e - k) for e in ends for k in offsets})
+
+    fixed = {12, int(review_cycle_months)}
+    if not isinstance(period_ends, Mapping):
+        return back(period_ends, {*TREND_OFFSETS.values(), 1, *fixed})
+    return {g: back(months, {TREND_OFFSETS.get(str(g), 1), *fixed}) for g, months in period_ends.items()}
 
 
 def tenure_month(hire: pd.Series, month: pd.Series) -> pd.Series:
