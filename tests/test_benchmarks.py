@@ -329,3 +329,30 @@ def test_rep_benchmarks_match_an_independent_computation() -> None:
                 below = sum(1 for v in known if v * sign < value * sign)
                 equal = sum(1 for v in known if v == value)
                 assert row["percentile"] == pytest.approx(100 * (below + equal / 2) / len(known))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_ramp_medians_match_every_earlier_hire_compared_one_by_one(seed: int) -> None:
+    """The prefix medians equal a plain scan of the earlier hires (same-day hires and missing values included)."""
+    rng = np.random.default_rng(seed)
+    hires = {
+        f"H{i:02d}": pd.Timestamp("2024-01-01") + pd.Timedelta(days=int(d))
+        for i, d in enumerate(rng.integers(0, 90, 40))
+    }
+    months = ["2024-03", "2024-04", "2024-05", "2024-06"]
+    rows = []
+    for rep in hires:
+        for month in months:
+            for kpi in ("revenue", "sales_cycle_days"):
+                value = float("nan") if rng.random() < 0.2 else float(rng.integers(0, 5))  # many ties
+                rows.append(("rep", rep, "A", "month", month, kpi, value))
+    values = _tidy(rows)
+    out = ramp_benchmarks(values, hires, min_group_size=1)
+    for row in out.itertuples():
+        same = out[(out["kpi"] == row.kpi) & (out["tenure_month"] == row.tenure_month)]
+        earlier = same[same["rep_id"].map(hires) < hires[row.rep_id]]["value"].dropna()
+        assert row.ramp_n == len(earlier)
+        if len(earlier):
+            assert row.ramp_median == float(np.median(earlier.to_numpy()))
+        else:
+            assert math.isnan(row.ramp_median)

@@ -32,6 +32,7 @@ ramp (trial-month benchmark)
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -311,6 +312,47 @@ def _looked_back(
     return {g: back(months, {TREND_OFFSETS.get(str(g), 1), *fixed}) for g, months in period_ends.items()}
 
 
+def _earlier_hires(frame: pd.DataFrame) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """For each row, the median and count of the values of rows of the same KPI and tenure month whose hire
+    date is strictly earlier (NaN and 0 when there are none).
+
+    Per (KPI, tenure month), the values are taken in hire order and each row's earlier hires are a prefix
+    of them, whose median is kept by two heaps: time n log n and memory linear in the rows, where pairing
+    every row with every earlier hire grows with the square of the organisation.
+    """
+    median = np.full(len(frame), np.nan)
+    count = np.zeros(len(frame), dtype=np.int64)
+    hire = frame["hire"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
+    value = frame["value"].to_numpy(dtype=np.float64)
+    for rows in frame.groupby(["kpi", "tenure_month"], sort=False).indices.values():
+        known = rows[~np.isnan(value[rows])]
+        known = known[np.argsort(hire[known], kind="stable")]
+        pool = value[known]
+        earlier = np.searchsorted(hire[known], hire[rows], side="left")  # how many were hired strictly before
+        count[rows] = earlier
+        median[rows] = _prefix_medians(pool, earlier)
+    return median, count
+
+
+def _prefix_medians(pool: np.ndarray[Any, Any], lengths: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """The median of ``pool[:n]`` for each ``n`` of ``lengths`` (NaN for 0), as ``numpy.median`` gives it."""
+    out = np.full(len(lengths), np.nan)
+    low: list[float] = []  # the smaller half, negated (a max-heap)
+    high: list[float] = []  # the larger half (a min-heap)
+    taken = 0
+    for j in np.argsort(lengths, kind="stable"):
+        n = int(lengths[j])
+        while taken < n:
+            heapq.heappush(low, -float(pool[taken]))
+            heapq.heappush(high, -heapq.heappop(low))
+            if len(high) > len(low):
+                heapq.heappush(low, -heapq.heappop(high))
+            taken += 1
+        if n:
+            out[j] = -low[0] if len(low) > len(high) else np.mean([-low[0], high[0]])
+    return out
+
+
 def tenure_month(hire: pd.Series, month: pd.Series) -> pd.Series:
     """Tenure month of each ``YYYY-MM`` month for the matching hire date (hire month = 1)."""
     hire = pd.to_datetime(hire)
@@ -364,14 +406,9 @@ def ramp_benchmarks(
     frame["hire"] = frame["rep_id"].map(hires).to_numpy(dtype="datetime64[ns]")
     frame["tenure_month"] = tenure_month(frame["hire"], frame["period"]).astype(np.int64)
     frame = frame[(frame["tenure_month"] >= 1) & (frame["tenure_month"] <= max_tenure)].reset_index(drop=True)
-    frame["_row"] = np.arange(len(frame))
-    pool = frame.loc[frame["value"].notna(), ["kpi", "tenure_month", "hire", "value"]]
-    pool = pool.rename(columns={"hire": "_pool_hire", "value": "_pool_value"})
-    pairs = frame[["_row", "kpi", "tenure_month", "hire"]].merge(pool, on=["kpi", "tenure_month"], how="inner")
-    pairs = pairs[pairs["_pool_hire"] < pairs["hire"]]
-    agg = pairs.groupby("_row")["_pool_value"].agg(["median", "count"])
-    frame["ramp_median"] = frame["_row"].map(agg["median"]).astype(np.float64)
-    frame["ramp_n"] = frame["_row"].map(agg["count"]).fillna(0).astype(np.int64)
+    median, count = _earlier_hires(frame)
+    frame["ramp_median"] = median
+    frame["ramp_n"] = count
     small = frame["ramp_n"] < min_group_size
     frame["ramp_median"] = frame["ramp_median"].where(~small)
     frame["ramp_reason"] = np.where(small, f"fewer than {min_group_size} earlier hires with a value", "")
