@@ -27,9 +27,11 @@ runner's size then. It prints per-report seconds, reports per minute, CPU second
 speed-up over the naive loop and the ratio to the floor, the time ``salesreports --help`` takes, and
 writes ``build/bench/results.json``.
 
-Optionally (``--plan-reps 5000``, alone with ``--plan-only``) it times planning a large organisation: the
-contexts, jobs, manifest and index of N reps (the demo generator's reps cloned into more teams, 14 months),
-with the KPI table computed from the cloned data.
+Optionally (``--plan-reps 1000,5000,20000``, alone with ``--plan-only``: ``make bench-plan``) it times planning a
+large organisation: the contexts, jobs, manifest and index of N reps (the demo generator's reps cloned into more
+teams, 14 months; the data sets are cached under the output folder), with the KPI table computed from the cloned
+data, each count in a child process of its own. It prints the curve (seconds, peak PSS, and both per rep relative
+to the smallest count: 1.00 is linear growth) and checks the targets at 5,000 reps (``PLAN_TARGETS``).
 
 Exit code 0 when the targets are met, 1 when not, 2 on bad arguments.
 """
@@ -56,6 +58,9 @@ __all__ = ["MODES", "TARGETS", "main"]
 MODES = ("naive", "fresh", "fast", "fast_prestart")
 RUNNER_MODES = ("fresh", "fast", "fast_prestart")
 TARGETS = {"fast_vs_naive": 10.0, "fast_to_floor": 2.0, "fresh_vs_naive": 2.0, "help_seconds": 0.5}
+# planning an organisation of PLAN_TARGET_REPS reps: peak memory of the process tree (PSS) and wall time
+PLAN_TARGET_REPS = 5000
+PLAN_TARGETS = {"plan_peak_gib": 3.0, "plan_seconds": 60.0}
 DEFAULT_REPS = 40
 
 
@@ -537,6 +542,82 @@ def _plan(counts: list[int], spec: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def _plan_curve(plans: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Seconds and peak memory per rep count, and per rep relative to the smallest count (1.0: linear growth;
+    below: better than linear)."""
+    rows = sorted(plans, key=lambda p: p["reps"])
+    if not rows:
+        return []
+    base = rows[0]
+    base_mb = base["memory"]["tree_pss_peak_mb"] / base["reps"]
+    base_s = base["seconds"] / base["reps"]
+    out = []
+    for p in rows:
+        mb = p["memory"]["tree_pss_peak_mb"]
+        out.append(
+            {
+                "reps": p["reps"],
+                "seconds": p["seconds"],
+                "peak_mb": mb,
+                "mb_per_rep": round(mb / p["reps"], 3),
+                "ms_per_rep": round(1000 * p["seconds"] / p["reps"], 2),
+                "memory_per_rep_vs_first": round((mb / p["reps"]) / base_mb, 2) if base_mb else None,
+                "time_per_rep_vs_first": round((p["seconds"] / p["reps"]) / base_s, 2) if base_s else None,
+            }
+        )
+    return out
+
+
+def _plan_checks(plans: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The planning targets against the run of :data:`PLAN_TARGET_REPS` reps (none when it was not run)."""
+    at = next((p for p in plans if p["reps"] == PLAN_TARGET_REPS), None)
+    if at is None:
+        return {}
+    peak = round(at["memory"]["tree_pss_peak_mb"] / 1024, 2)
+    return {
+        "plan_peak_gib": {
+            "target": f"<= {PLAN_TARGETS['plan_peak_gib']:g} GiB at {PLAN_TARGET_REPS} reps",
+            "measured": peak,
+            "met": peak <= PLAN_TARGETS["plan_peak_gib"],
+        },
+        "plan_seconds": {
+            "target": f"<= {PLAN_TARGETS['plan_seconds']:g} s at {PLAN_TARGET_REPS} reps",
+            "measured": at["seconds"],
+            "met": at["seconds"] <= PLAN_TARGETS["plan_seconds"],
+        },
+    }
+
+
+def _print_plan(plans: list[dict[str, Any]]) -> None:
+    for p in plans:
+        print(f"planning {p['reps']} reps: {p['summary']}")
+    curve = _plan_curve(plans)
+    if not curve:
+        return
+    head = ("reps", "seconds", "peak tree PSS MB", "MB/rep", "ms/rep", "memory/rep vs first", "time/rep vs first")
+    rows = [
+        (
+            f"{c['reps']}",
+            f"{c['seconds']:.1f}",
+            f"{c['peak_mb']:.0f}",
+            f"{c['mb_per_rep']:.3f}",
+            f"{c['ms_per_rep']:.1f}",
+            f"{c['memory_per_rep_vs_first']:.2f}",
+            f"{c['time_per_rep_vs_first']:.2f}",
+        )
+        for c in curve
+    ]
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
+    print("\nplanning curve (per rep vs the first row: 1.00 is linear growth, below is better):")
+    for row in [head, *rows]:
+        print("  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)))
+
+
+def _print_checks(checks: dict[str, dict[str, Any]]) -> None:
+    for name, check in checks.items():
+        print(f"target {name}: {check['target']}, measured {check['measured']} -> {'ok' if check['met'] else 'MISSED'}")
+
+
 def _help_seconds() -> dict[str, Any]:
     """Wall time of the real console script ``salesreports --help`` (a fresh interpreter each time)."""
     script = _tool("salesreports")
@@ -599,6 +680,7 @@ def _summarise(results: dict[str, Any], reps: int) -> None:
             "measured": measured,
             "met": measured < TARGETS["help_seconds"],
         }
+    checks.update(_plan_checks(results.get("plan", [])))
     results["targets"] = checks
 
 
@@ -686,12 +768,8 @@ def _print(results: dict[str, Any]) -> None:
             f"salesreports --help: {h['median']} s median, {h['min']} s best of 5; heavy modules imported by "
             f"salesreports.cli: {h['heavy_imports']}"
         )
-    for p in results.get("plan", []):
-        print(f"planning {p['reps']} reps: {p['summary']}")
-    for name, check in results.get("targets", {}).items():
-        print(
-            f"target {name}: {check['target']}, measured {check['measured']} -> {'met' if check['met'] else 'NOT met'}"
-        )
+    _print_plan(results.get("plan", []))
+    _print_checks(results.get("targets", {}))
 
 
 def _cpus() -> int:
@@ -735,13 +813,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         "modes": {},
     }
     if args.plan_only:
-        results["plan"] = _plan(args.plan_reps, spec)
-        for p in results["plan"]:
-            print(f"planning {p['reps']} reps: {p['summary']}")
+        plans = _plan(args.plan_reps, spec)
+        checks = _plan_checks(plans)
+        _print_plan(plans)
+        _print_checks(checks)
         out.mkdir(parents=True, exist_ok=True)
-        (out / "plan.json").write_text(json.dumps(results["plan"], indent=2, default=str) + "\n", encoding="utf-8")
+        written = {"machine": results["machine"], "runs": plans, "curve": _plan_curve(plans), "targets": checks}
+        (out / "plan.json").write_text(json.dumps(written, indent=2, default=str) + "\n", encoding="utf-8")
         print(f"wrote {out / 'plan.json'}")
-        return 0
+        return 0 if all(c["met"] for c in checks.values()) else 1
     print(f"preparing: contexts of every rep, choosing {args.reps} ...", flush=True)
     prep = _run_child("prep", spec)
     if len(prep["reps"]) < args.reps:
