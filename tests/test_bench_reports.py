@@ -39,3 +39,17 @@ def test_no_targets_without_a_run_of_5000_reps(capsys: pytest.CaptureFixture[str
     out = capsys.readouterr().out
     assert "plan_seconds: <= 60 s at 5000 reps, measured 99.0 -> MISSED" in out
     assert "plan_peak_gib: <= 3 GiB at 5000 reps, measured 0.1 -> ok" in out
+
+
+def test_a_run_stopped_at_its_memory_limit_is_left_out_of_the_curve_and_misses() -> None:
+    stopped = {"reps": 20000, "stopped": "stopped in 'validating data'", "memory": {"tree_pss_peak_mb": 15000.0}}
+    plans = [_run(1000, 10.0, 1000.0), _run(5000, 50.0, 3000.0), stopped]
+    assert [c["reps"] for c in reports._plan_curve(plans)] == [1000, 5000]
+    checks = reports._plan_checks(plans)
+    assert checks["plan_all_counts"]["met"] is False and "20000" in checks["plan_all_counts"]["measured"]
+    assert checks["plan_seconds"]["met"] and checks["plan_peak_gib"]["met"]
+
+
+def test_the_memory_limit_of_a_planning_run_is_a_share_of_the_machine() -> None:
+    assert reports._memory_gib() > 0
+    assert reports._parser().parse_args([]).plan_limit_gib == round(0.8 * reports._memory_gib(), 1)
