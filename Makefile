@@ -105,8 +105,8 @@ bench: setup data/demo/deals.csv ## Benchmark: naive loop vs fresh kernels vs fa
 bench-kpis: setup ## Benchmark: load_dataset + every KPI on 10.8 million deals (targets 20 s, 4 GiB; writes build/bench/kpis.json)
 	$(PY) -m salesreports.bench kpis
 
-bench-plan: setup ## Benchmark: planning 1,000 and 5,000 reps (contexts, manifest, index; writes build/bench/plan.json)
-	$(PY) -m salesreports.bench reports --plan-only --plan-reps 1000,5000
+bench-plan: setup ## Benchmark: planning 1,000, 5,000 and 20,000 reps (memory and time curve; targets at 5,000: 3 GiB, 60 s; writes build/bench/plan.json)
+	$(PY) -m salesreports.bench reports --plan-only --plan-reps 1000,5000,20000
 
 bench-preview: setup data/demo/deals.csv ## Benchmark: one-off preview, a watch re-render, check (targets 4 s, 1 s, 3 s; writes build/bench/preview.json)
 	$(PY) -m salesreports.bench preview --params $(PARAMS) --rep $${REP:-R007}

@@ -19,6 +19,7 @@ from salesreports.metrics.benchmarks import (
     trends,
 )
 from salesreports.metrics.engine import compute_kpis
+from salesreports.metrics.kpis import registry
 
 TINY = Path(__file__).parent / "fixtures" / "tiny" / "source.yaml"
 COLUMNS = ["entity_type", "entity_id", "team", "grain", "period", "period_end", "kpi", "value", "reason"]
@@ -283,3 +284,75 @@ def test_benchmarks_on_the_engine_table() -> None:
     # R2 joined in Feb 2025: March is tenure month 2; R1 (Jan 2023) and R3 (Jun 2023) were earlier hires, but
     # their tenure month 2 (Feb 2023, Jul 2023) lies before the data
     assert (r2["tenure_month"], r2["ramp_n"]) == (2, 0)
+
+
+def _tiny_values() -> pd.DataFrame:
+    return compute_kpis(load_dataset(TINY)).values
+
+
+@pytest.mark.parametrize(
+    "wanted",
+    [
+        {"month": ["2025-01", "2025-02", "2025-03"], "quarter": ["2025-03"], "ytd": ["2025-03"]},
+        {"month": ["2025-03"], "t12m": ["2025-02", "2025-03"]},
+        {"quarter": ["2024-12", "2025-03"]},
+        ["2024-12", "2025-03"],
+    ],
+)
+def test_period_ends_give_the_same_rows_as_filtering_the_whole_result(wanted: dict[str, list[str]] | list[str]) -> None:
+    values = _tiny_values()
+    whole = rep_benchmarks(values, min_group_size=2, review_cycle_months=3)
+    by_grain = wanted if isinstance(wanted, dict) else dict.fromkeys(whole["grain"].unique(), wanted)
+    keep = np.zeros(len(whole), dtype=bool)
+    for grain, ends in by_grain.items():
+        keep |= ((whole["grain"] == grain) & whole["period_end"].isin(ends)).to_numpy()
+    expected = whole[keep].reset_index(drop=True)
+    got = rep_benchmarks(values, min_group_size=2, review_cycle_months=3, period_ends=wanted).reset_index(drop=True)
+    assert len(got) > 0
+    pd.testing.assert_frame_equal(got, expected)
+
+
+def test_rep_benchmarks_match_an_independent_computation() -> None:
+    values = _tiny_values()
+    out = rep_benchmarks(values, min_group_size=1, with_trends=False, period_ends={"month": ["2025-03"]})
+    reps = values[(values["entity_type"] == "rep") & (values["grain"] == "month") & (values["period_end"] == "2025-03")]
+    for (team, kpi), rows in reps.groupby(["team", "kpi"]):
+        got = out[(out["team"] == team) & (out["kpi"] == kpi)].set_index("rep_id")
+        known = [float(v) for v in rows["value"] if not math.isnan(v)]
+        for rep_id, value in zip(rows["entity_id"], rows["value"], strict=True):
+            row = got.loc[rep_id]
+            assert row["team_n_reps"] == len(known)
+            if known:
+                assert row["team_median"] == pytest.approx(float(np.median(known)))
+            if not math.isnan(value):
+                sign = 1.0 if registry().get(str(kpi)).higher_is_better else -1.0
+                below = sum(1 for v in known if v * sign < value * sign)
+                equal = sum(1 for v in known if v == value)
+                assert row["percentile"] == pytest.approx(100 * (below + equal / 2) / len(known))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_ramp_medians_match_every_earlier_hire_compared_one_by_one(seed: int) -> None:
+    """The prefix medians equal a plain scan of the earlier hires (same-day hires and missing values included)."""
+    rng = np.random.default_rng(seed)
+    hires = {
+        f"H{i:02d}": pd.Timestamp("2024-01-01") + pd.Timedelta(days=int(d))
+        for i, d in enumerate(rng.integers(0, 90, 40))
+    }
+    months = ["2024-03", "2024-04", "2024-05", "2024-06"]
+    rows = []
+    for rep in hires:
+        for month in months:
+            for kpi in ("revenue", "sales_cycle_days"):
+                value = float("nan") if rng.random() < 0.2 else float(rng.integers(0, 5))  # many ties
+                rows.append(("rep", rep, "A", "month", month, kpi, value))
+    values = _tidy(rows)
+    out = ramp_benchmarks(values, hires, min_group_size=1)
+    for row in out.itertuples():
+        same = out[(out["kpi"] == row.kpi) & (out["tenure_month"] == row.tenure_month)]
+        earlier = same[same["rep_id"].map(hires) < hires[row.rep_id]]["value"].dropna()
+        assert row.ramp_n == len(earlier)
+        if len(earlier):
+            assert row.ramp_median == float(np.median(earlier.to_numpy()))
+        else:
+            assert math.isnan(row.ramp_median)

@@ -794,3 +794,26 @@ def test_first_positions_with_arrow_text_and_with_python_objects() -> None:
     assert arrow.tolist() == expected
     plain = _first_positions(pd.Series(values, dtype=object), pd.Series(keys, dtype=object))
     assert plain.tolist() == expected
+
+
+@pytest.mark.parametrize("grains", [("month", "quarter", "ytd", "t12m"), ("quarter",)])
+def test_tidy_table_text_columns_follow_the_blocks(grains: tuple[str, ...]) -> None:
+    """The text columns (built from codes) name each row's entity, grain, month and KPI, in block order."""
+    table = compute_kpis(load_dataset(FIXTURES / "tiny" / "source.yaml"), grains=grains)
+    v, grid = table.values, table.grid
+    ids = [*map(str, grid.reps), *map(str, grid.teams), "company"]
+    kinds = ["rep"] * len(grid.reps) + ["team"] * len(grid.teams) + ["company"]
+    teams = [*(str(grid.teams[i]) for i in grid.rep_team), *map(str, grid.teams), ""]
+    months = [str(m) for m in grid.months]
+    names = [k.name for k in registry()]
+    rows = [
+        (kind, ident, team, grain, month, kpi)
+        for grain in grains
+        for kpi in names
+        for kind, ident, team in zip(kinds, ids, teams, strict=True)
+        for month in months
+    ]
+    expected = pd.DataFrame(rows, columns=["entity_type", "entity_id", "team", "grain", "period_end", "kpi"])
+    pd.testing.assert_frame_equal(v[expected.columns], expected)
+    assert all(str(v[c].dtype) == "str" for c in [*expected.columns, "period", "reason"])
+    assert set(v.loc[v["value"].isna(), "reason"]) and not (v.loc[v["value"].isna(), "reason"] == "").any()

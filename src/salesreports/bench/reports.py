@@ -27,9 +27,11 @@ runner's size then. It prints per-report seconds, reports per minute, CPU second
 speed-up over the naive loop and the ratio to the floor, the time ``salesreports --help`` takes, and
 writes ``build/bench/results.json``.
 
-Optionally (``--plan-reps 5000``, alone with ``--plan-only``) it times planning a large organisation: the
-contexts, jobs, manifest and index of N reps (the demo generator's reps cloned into more teams, 14 months),
-with the KPI table computed from the cloned data.
+Optionally (``--plan-reps 1000,5000,20000``, alone with ``--plan-only``: ``make bench-plan``) it times planning a
+large organisation: the contexts, jobs, manifest and index of N reps (the demo generator's reps cloned into more
+teams, 14 months; the data sets are cached under the output folder), with the KPI table computed from the cloned
+data, each count in a child process of its own. It prints the curve (seconds, peak PSS, and both per rep relative
+to the smallest count: 1.00 is linear growth) and checks the targets at 5,000 reps (``PLAN_TARGETS``).
 
 Exit code 0 when the targets are met, 1 when not, 2 on bad arguments.
 """
@@ -56,7 +58,21 @@ __all__ = ["MODES", "TARGETS", "main"]
 MODES = ("naive", "fresh", "fast", "fast_prestart")
 RUNNER_MODES = ("fresh", "fast", "fast_prestart")
 TARGETS = {"fast_vs_naive": 10.0, "fast_to_floor": 2.0, "fresh_vs_naive": 2.0, "help_seconds": 0.5}
+# planning an organisation of PLAN_TARGET_REPS reps: peak memory of the process tree (PSS) and wall time
+PLAN_TARGET_REPS = 5000
+PLAN_TARGETS = {"plan_peak_gib": 3.0, "plan_seconds": 60.0}
 DEFAULT_REPS = 40
+
+
+def _memory_gib() -> float:
+    """This machine's memory (``MemTotal``), 0 when unknown."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) / 2**20
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0.0
 
 
 def _counts(text: str) -> list[int]:
@@ -73,6 +89,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=Path("build/bench"), help="output folder")
     p.add_argument("--plan-reps", type=_counts, default=[], help="also time planning N reps (e.g. 5000 or 1250,5000)")
     p.add_argument("--plan-only", action="store_true", help="only time planning (with --plan-reps)")
+    p.add_argument(
+        "--plan-limit-gib",
+        type=float,
+        default=round(0.8 * _memory_gib(), 1),
+        help="stop a planning run whose process tree passes this PSS (default: 80%% of this machine's memory)",
+    )
     p.add_argument("--child", default="", help=argparse.SUPPRESS)
     p.add_argument("--spec", type=Path, default=None, help=argparse.SUPPRESS)
     return p
@@ -123,11 +145,15 @@ def _pss_kb(pid: int) -> int:
 class TreeMemory(threading.Thread):
     """Samples the summed PSS of this process and all its descendants; ``peak_mb`` after ``stop()``."""
 
-    def __init__(self, interval: float = 0.25) -> None:
+    def __init__(
+        self, interval: float = 0.25, limit_kb: int = 0, on_limit: Callable[[int], None] | None = None
+    ) -> None:
         super().__init__(daemon=True)
         self.interval = interval
         self.peak_kb = 0
         self.peak_processes = 0
+        self.limit_kb = limit_kb  # when the tree's PSS goes above it, on_limit(peak_kb) is called (once)
+        self.on_limit = on_limit
         self._stop_event = threading.Event()
 
     def run(self) -> None:
@@ -136,6 +162,9 @@ class TreeMemory(threading.Thread):
             total = sum(_pss_kb(p) for p in pids)
             if total > self.peak_kb:
                 self.peak_kb, self.peak_processes = total, len(pids)
+            if self.limit_kb and total > self.limit_kb and self.on_limit is not None:
+                self.on_limit(self.peak_kb)
+                return
             self._stop_event.wait(self.interval)
 
     def stop(self) -> float:
@@ -444,9 +473,26 @@ def _child_plan(spec: dict[str, Any]) -> dict[str, Any]:
     shutil.rmtree(reports, ignore_errors=True)
     config = load_config(spec["params"], {"source": str(source), "output_dir": str(reports.resolve()), "goals": ""})
     marks: dict[str, float] = {}
-    sampler = TreeMemory()
-    sampler.start()
     t = time.perf_counter()
+
+    def stop(peak_kb: int) -> None:
+        """Over the memory limit: write what is known and end the child at once (not the machine's OOM killer)."""
+        seen = list(marks.items())  # the main thread may be adding a stage
+        reached = max(seen, key=lambda kv: kv[1])[0] if seen else "starting"
+        stopped = {
+            "reps": reps,
+            "data_seconds": round(made, 1),
+            "stopped": f"stopped in '{reached}' at {time.perf_counter() - t:.0f} s: the process tree's PSS passed "
+            f"the limit of {spec['plan_limit_gib']:g} GiB (peak {peak_kb / 2**20:.1f} GiB)",
+            "steps_started": {k: round(v, 2) for k, v in seen},
+            "memory": {"tree_pss_peak_mb": round(peak_kb / 1024, 1)},
+        }
+        Path(spec["result"]).write_text(json.dumps(stopped, indent=1), encoding="utf-8")
+        os._exit(3)
+
+    limit = float(spec.get("plan_limit_gib") or 0)
+    sampler = TreeMemory(limit_kb=int(limit * 2**20), on_limit=stop)
+    sampler.start()
 
     def stage(message: str) -> None:
         marks[message] = time.perf_counter() - t
@@ -518,7 +564,8 @@ def _run_child(name: str, spec: dict[str, Any]) -> dict[str, Any]:
     before = _load()
     started = time.perf_counter()
     done = subprocess.run(cmd, check=False)
-    if done.returncode != 0 or not result_path.exists():
+    stopped = done.returncode == 3 and name.startswith("plan") and result_path.exists()  # over its memory limit
+    if (done.returncode != 0 and not stopped) or not result_path.exists():
         msg = f"the {name} benchmark failed (exit status {done.returncode}); see its output above"
         raise RuntimeError(msg)
     result: dict[str, Any] = json.loads(result_path.read_text(encoding="utf-8"))
@@ -535,6 +582,96 @@ def _plan(counts: list[int], spec: dict[str, Any]) -> list[dict[str, Any]]:
         print(f"planning {count} reps ...", flush=True)
         out.append(_run_child(f"plan-{count}", {**spec, "plan_reps": count}))
     return out
+
+
+def _plan_curve(plans: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Seconds and peak memory per rep count, and per rep relative to the smallest count (1.0: linear growth;
+    below: better than linear)."""
+    rows = sorted((p for p in plans if "stopped" not in p), key=lambda p: p["reps"])
+    if not rows:
+        return []
+    base = rows[0]
+    base_mb = base["memory"]["tree_pss_peak_mb"] / base["reps"]
+    base_s = base["seconds"] / base["reps"]
+    out = []
+    for p in rows:
+        mb = p["memory"]["tree_pss_peak_mb"]
+        out.append(
+            {
+                "reps": p["reps"],
+                "seconds": p["seconds"],
+                "peak_mb": mb,
+                "mb_per_rep": round(mb / p["reps"], 3),
+                "ms_per_rep": round(1000 * p["seconds"] / p["reps"], 2),
+                "memory_per_rep_vs_first": round((mb / p["reps"]) / base_mb, 2) if base_mb else None,
+                "time_per_rep_vs_first": round((p["seconds"] / p["reps"]) / base_s, 2) if base_s else None,
+            }
+        )
+    return out
+
+
+def _plan_checks(plans: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The planning targets against the run of :data:`PLAN_TARGET_REPS` reps (none when it was not run), and
+    whether every count finished under the memory limit."""
+    out: dict[str, dict[str, Any]] = {}
+    stopped = [p["reps"] for p in plans if "stopped" in p]
+    if stopped:
+        out["plan_all_counts"] = {"target": "every count planned", "measured": f"stopped: {stopped}", "met": False}
+    at = next((p for p in plans if p["reps"] == PLAN_TARGET_REPS), None)
+    if at is None:
+        return out
+    return {**_plan_targets(at), **out}
+
+
+def _plan_targets(at: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    peak = round(at["memory"]["tree_pss_peak_mb"] / 1024, 2)
+    if "stopped" in at:  # over the memory limit: the peak is at least this, and the time is unknown
+        return {
+            "plan_peak_gib": {"target": f"<= {PLAN_TARGETS['plan_peak_gib']:g} GiB", "measured": peak, "met": False},
+            "plan_seconds": {"target": f"<= {PLAN_TARGETS['plan_seconds']:g} s", "measured": None, "met": False},
+        }
+    return {
+        "plan_peak_gib": {
+            "target": f"<= {PLAN_TARGETS['plan_peak_gib']:g} GiB at {PLAN_TARGET_REPS} reps",
+            "measured": peak,
+            "met": peak <= PLAN_TARGETS["plan_peak_gib"],
+        },
+        "plan_seconds": {
+            "target": f"<= {PLAN_TARGETS['plan_seconds']:g} s at {PLAN_TARGET_REPS} reps",
+            "measured": at["seconds"],
+            "met": at["seconds"] <= PLAN_TARGETS["plan_seconds"],
+        },
+    }
+
+
+def _print_plan(plans: list[dict[str, Any]]) -> None:
+    for p in plans:
+        print(f"planning {p['reps']} reps: {p.get('stopped') or p['summary']}")
+    curve = _plan_curve(plans)
+    if not curve:
+        return
+    head = ("reps", "seconds", "peak tree PSS MB", "MB/rep", "ms/rep", "memory/rep vs first", "time/rep vs first")
+    rows = [
+        (
+            f"{c['reps']}",
+            f"{c['seconds']:.1f}",
+            f"{c['peak_mb']:.0f}",
+            f"{c['mb_per_rep']:.3f}",
+            f"{c['ms_per_rep']:.1f}",
+            f"{c['memory_per_rep_vs_first']:.2f}",
+            f"{c['time_per_rep_vs_first']:.2f}",
+        )
+        for c in curve
+    ]
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
+    print("\nplanning curve (per rep vs the first row: 1.00 is linear growth, below is better):")
+    for row in [head, *rows]:
+        print("  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)))
+
+
+def _print_checks(checks: dict[str, dict[str, Any]]) -> None:
+    for name, check in checks.items():
+        print(f"target {name}: {check['target']}, measured {check['measured']} -> {'ok' if check['met'] else 'MISSED'}")
 
 
 def _help_seconds() -> dict[str, Any]:
@@ -599,6 +736,7 @@ def _summarise(results: dict[str, Any], reps: int) -> None:
             "measured": measured,
             "met": measured < TARGETS["help_seconds"],
         }
+    checks.update(_plan_checks(results.get("plan", [])))
     results["targets"] = checks
 
 
@@ -686,12 +824,8 @@ def _print(results: dict[str, Any]) -> None:
             f"salesreports --help: {h['median']} s median, {h['min']} s best of 5; heavy modules imported by "
             f"salesreports.cli: {h['heavy_imports']}"
         )
-    for p in results.get("plan", []):
-        print(f"planning {p['reps']} reps: {p['summary']}")
-    for name, check in results.get("targets", {}).items():
-        print(
-            f"target {name}: {check['target']}, measured {check['measured']} -> {'met' if check['met'] else 'NOT met'}"
-        )
+    _print_plan(results.get("plan", []))
+    _print_checks(results.get("targets", {}))
 
 
 def _cpus() -> int:
@@ -727,6 +861,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "reps": args.reps,
         "workers": args.workers,
         "out": str((out / "runs").resolve()),
+        "plan_limit_gib": args.plan_limit_gib,
     }
     results: dict[str, Any] = {
         "reps": args.reps,
@@ -735,13 +870,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         "modes": {},
     }
     if args.plan_only:
-        results["plan"] = _plan(args.plan_reps, spec)
-        for p in results["plan"]:
-            print(f"planning {p['reps']} reps: {p['summary']}")
+        plans = _plan(args.plan_reps, spec)
+        checks = _plan_checks(plans)
+        _print_plan(plans)
+        _print_checks(checks)
         out.mkdir(parents=True, exist_ok=True)
-        (out / "plan.json").write_text(json.dumps(results["plan"], indent=2, default=str) + "\n", encoding="utf-8")
+        written = {"machine": results["machine"], "runs": plans, "curve": _plan_curve(plans), "targets": checks}
+        (out / "plan.json").write_text(json.dumps(written, indent=2, default=str) + "\n", encoding="utf-8")
         print(f"wrote {out / 'plan.json'}")
-        return 0
+        return 0 if all(c["met"] for c in checks.values()) else 1
     print(f"preparing: contexts of every rep, choosing {args.reps} ...", flush=True)
     prep = _run_child("prep", spec)
     if len(prep["reps"]) < args.reps:

@@ -32,6 +32,7 @@ ramp (trial-month benchmark)
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -223,7 +224,7 @@ def rep_benchmarks(
     min_group_size: int = 5,
     review_cycle_months: int = 3,
     with_trends: bool = True,
-    period_ends: Collection[str] | None = None,
+    period_ends: Collection[str] | Mapping[str, Collection[str]] | None = None,
     exclude: Collection[str] = (),
 ) -> pd.DataFrame:
     """Each rep's values next to their team's and the company's distribution, with rank and trends.
@@ -235,8 +236,10 @@ def rep_benchmarks(
         and the percentile rank
     review_cycle_months : months back for the "vs last review" comparison
     with_trends : add the columns of :func:`trends`
-    period_ends : only rows ending in these months (``YYYY-MM``); trends still look back into the
-        whole table. The same rows as without it, filtered, at a fraction of the cost.
+    period_ends : only rows ending in these months (``YYYY-MM``), or a mapping grain -> months for
+        other months per grain (grains it does not name: no rows); trends still look back into the whole
+        table. The same rows as without it, filtered, at a fraction of the cost and memory: a group
+        (team or company, grain, period, KPI) is kept or left out whole, so its figures do not change.
     exclude : rep ids that are not people (the source's ``unassigned_rep``): no rows, and not counted
         in any team's or the company's figures (their deals still count in the team and company totals)
 
@@ -249,9 +252,15 @@ def rep_benchmarks(
         missing), ``vs_team`` ("better", "worse" or "same" than the team median, "" when unknown);
         and the trend columns.
     """
-    history = values[(values["entity_type"] == "rep") & ~values["entity_id"].isin(list(exclude))]
-    history = history.reset_index(drop=True)
-    reps = history if period_ends is None else history[history["period_end"].isin(period_ends)]
+    people = np.asarray((values["entity_type"] == "rep") & ~values["entity_id"].isin(list(exclude)), dtype=bool)
+    if period_ends is None:
+        history = values[people].reset_index(drop=True)
+        reps = history
+    else:
+        reps = values[people & _ending_in(values, period_ends)]
+        # only the rows the trends look up (the same months back as trends() does): not a copy of every rep row
+        back = _looked_back(period_ends, review_cycle_months)
+        history = values[people & _ending_in(values, back)].reset_index(drop=True) if with_trends else reps
     team = group_stats(reps, ["team", *KEYS], min_group_size=min_group_size)
     company = group_stats(reps, KEYS, min_group_size=min_group_size)
     out = reps.rename(columns={"entity_id": "rep_id"})
@@ -271,6 +280,76 @@ def rep_benchmarks(
     pct = 100.0 * (rank - 0.5) / n
     out["percentile"] = pct.where(n >= min_group_size)
     out["vs_team"] = _direction_word(out["value"] - out["team_median"], sign)
+    return out
+
+
+def _ending_in(
+    rows: pd.DataFrame, period_ends: Collection[str] | Mapping[str, Collection[str]]
+) -> np.ndarray[Any, Any]:
+    """Which rows end in the given months (one list for every grain, or a list per grain)."""
+    ends = rows["period_end"]
+    if not isinstance(period_ends, Mapping):
+        return np.asarray(ends.isin(list(period_ends)), dtype=bool)
+    keep = np.zeros(len(rows), dtype=bool)
+    grain = rows["grain"]
+    for name, months in period_ends.items():
+        keep |= np.asarray((grain == name) & ends.isin(list(months)), dtype=bool)
+    return keep
+
+
+def _looked_back(
+    period_ends: Collection[str] | Mapping[str, Collection[str]], review_cycle_months: int
+) -> list[str] | dict[str, list[str]]:
+    """The months :func:`trends` compares rows ending in ``period_ends`` with (one list, or a list per grain)."""
+
+    def back(months: Collection[str], offsets: set[int]) -> list[str]:
+        ends = pd.PeriodIndex(sorted({str(m) for m in months}), freq="M")
+        return sorted({str(e - k) for e in ends for k in offsets})
+
+    fixed = {12, int(review_cycle_months)}
+    if not isinstance(period_ends, Mapping):
+        return back(period_ends, {*TREND_OFFSETS.values(), 1, *fixed})
+    return {g: back(months, {TREND_OFFSETS.get(str(g), 1), *fixed}) for g, months in period_ends.items()}
+
+
+def _earlier_hires(frame: pd.DataFrame) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """For each row, the median and count of the values of rows of the same KPI and tenure month whose hire
+    date is strictly earlier (NaN and 0 when there are none).
+
+    Per (KPI, tenure month), the values are taken in hire order and each row's earlier hires are a prefix
+    of them, whose median is kept by two heaps: time n log n and memory linear in the rows, where pairing
+    every row with every earlier hire grows with the square of the organisation.
+    """
+    median = np.full(len(frame), np.nan)
+    count = np.zeros(len(frame), dtype=np.int64)
+    hire = frame["hire"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
+    value = frame["value"].to_numpy(dtype=np.float64)
+    for rows in frame.groupby(["kpi", "tenure_month"], sort=False).indices.values():
+        known = rows[~np.isnan(value[rows])]
+        known = known[np.argsort(hire[known], kind="stable")]
+        pool = value[known]
+        earlier = np.searchsorted(hire[known], hire[rows], side="left")  # how many were hired strictly before
+        count[rows] = earlier
+        median[rows] = _prefix_medians(pool, earlier)
+    return median, count
+
+
+def _prefix_medians(pool: np.ndarray[Any, Any], lengths: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """The median of ``pool[:n]`` for each ``n`` of ``lengths`` (NaN for 0), as ``numpy.median`` gives it."""
+    out = np.full(len(lengths), np.nan)
+    low: list[float] = []  # the smaller half, negated (a max-heap)
+    high: list[float] = []  # the larger half (a min-heap)
+    taken = 0
+    for j in np.argsort(lengths, kind="stable"):
+        n = int(lengths[j])
+        while taken < n:
+            heapq.heappush(low, -float(pool[taken]))
+            heapq.heappush(high, -heapq.heappop(low))
+            if len(high) > len(low):
+                heapq.heappush(low, -heapq.heappop(high))
+            taken += 1
+        if n:
+            out[j] = -low[0] if len(low) > len(high) else np.mean([-low[0], high[0]])
     return out
 
 
@@ -327,14 +406,9 @@ def ramp_benchmarks(
     frame["hire"] = frame["rep_id"].map(hires).to_numpy(dtype="datetime64[ns]")
     frame["tenure_month"] = tenure_month(frame["hire"], frame["period"]).astype(np.int64)
     frame = frame[(frame["tenure_month"] >= 1) & (frame["tenure_month"] <= max_tenure)].reset_index(drop=True)
-    frame["_row"] = np.arange(len(frame))
-    pool = frame.loc[frame["value"].notna(), ["kpi", "tenure_month", "hire", "value"]]
-    pool = pool.rename(columns={"hire": "_pool_hire", "value": "_pool_value"})
-    pairs = frame[["_row", "kpi", "tenure_month", "hire"]].merge(pool, on=["kpi", "tenure_month"], how="inner")
-    pairs = pairs[pairs["_pool_hire"] < pairs["hire"]]
-    agg = pairs.groupby("_row")["_pool_value"].agg(["median", "count"])
-    frame["ramp_median"] = frame["_row"].map(agg["median"]).astype(np.float64)
-    frame["ramp_n"] = frame["_row"].map(agg["count"]).fillna(0).astype(np.int64)
+    median, count = _earlier_hires(frame)
+    frame["ramp_median"] = median
+    frame["ramp_n"] = count
     small = frame["ramp_n"] < min_group_size
     frame["ramp_median"] = frame["ramp_median"].where(~small)
     frame["ramp_reason"] = np.where(small, f"fewer than {min_group_size} earlier hires with a value", "")

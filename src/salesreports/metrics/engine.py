@@ -906,37 +906,62 @@ def compute_kpis(data: Dataset, *, as_of: dt.date | None = None, grains: tuple[s
     unavailable = {k.name: why for k in kpis if (why := missing_reason(k, data))}
     r, m = grid.shape
     ctx = _Context(grid, extra, [np.arange(r), grid.rep_team, np.zeros(r, dtype=np.int64)])
-    ent_type = np.array(["rep"] * r + ["team"] * len(grid.teams) + ["company"], dtype=object)
-    ent_id = np.array([*grid.reps, *grid.teams, COMPANY], dtype=object)
-    ent_team = np.array([*(grid.teams[i] for i in grid.rep_team), *grid.teams, ""], dtype=object)
-    month_labels = np.array([str(x) for x in grid.months], dtype=object)
-    cols: dict[str, list[Array]] = {k: [] for k in ("grain", "period", "kpi", "value", "reason")}
-    for grain in grains:
+    t = len(grid.teams)
+    e = r + t + 1  # reps, teams, the company
+    # every text column is built as integer codes into its few distinct labels, and decoded in Arrow: no
+    # Python object per row (a large organisation's table has tens of millions of cells)
+    entity_ids = [*(str(x) for x in grid.reps), *(str(x) for x in grid.teams), COMPANY]
+    team_labels = [*(str(x) for x in grid.teams), ""]
+    ent_type = np.repeat(np.array([0, 1, 2], dtype=np.int8), [r, t, 1])
+    ent_team = np.concatenate([np.asarray(grid.rep_team, dtype=np.int32), np.arange(t + 1, dtype=np.int32)])
+    periods: dict[str, int] = {}  # period label -> code, over every grain
+    reasons: dict[str, int] = {}  # reason -> code
+    blocks: list[tuple[int, int, Array, Array]] = []  # (grain index, KPI index, period codes, reason codes)
+    value_blocks: list[Array] = []
+    for g, grain in enumerate(grains):
         rolled = {name: _roll(arr, grain, MEASURES[name].rollup, grid.months) for name, arr in monthly.items()}
-        labels = np.array(_period_labels(grid.months, grain), dtype=object)
-        for kpi in kpis:
+        labels = np.array([periods.setdefault(x, len(periods)) for x in _period_labels(grid.months, grain)])
+        for k, kpi in enumerate(kpis):
             value, reason = _evaluate(kpi, rolled, ctx, grain, unavailable)
-            cols["grain"].append(np.full(value.size, grain, dtype=object))
-            cols["period"].append(np.tile(labels, value.shape[0]))
-            cols["kpi"].append(np.full(value.size, kpi.name, dtype=object))
-            cols["value"].append(value.reshape(-1))
-            cols["reason"].append(reason.reshape(-1))
-    n_blocks = len(cols["value"])
-    e = len(ent_id)
+            codes, uniques = pd.factorize(reason.reshape(-1))
+            mapped = np.array([reasons.setdefault(str(u), len(reasons)) for u in uniques], dtype=np.int32)
+            blocks.append((g, k, labels, mapped[codes]))
+            value_blocks.append(value.reshape(-1))
+    n_blocks = len(blocks)
+    size = e * m
+    block_grain = np.array([b[0] for b in blocks], dtype=np.int32)
+    block_kpi = np.array([b[1] for b in blocks], dtype=np.int32)
     values = pd.DataFrame(
         {
-            "entity_type": np.tile(np.repeat(ent_type, m), n_blocks),
-            "entity_id": np.tile(np.repeat(ent_id, m), n_blocks),
-            "team": np.tile(np.repeat(ent_team, m), n_blocks),
-            "grain": np.concatenate(cols["grain"]) if n_blocks else np.zeros(0, dtype=object),
-            "period": np.concatenate(cols["period"]) if n_blocks else np.zeros(0, dtype=object),
-            "period_end": np.tile(month_labels, e * n_blocks),
-            "kpi": np.concatenate(cols["kpi"]) if n_blocks else np.zeros(0, dtype=object),
-            "value": np.concatenate(cols["value"]) if n_blocks else np.zeros(0),
-            "reason": np.concatenate(cols["reason"]) if n_blocks else np.zeros(0, dtype=object),
+            "entity_type": _text(np.tile(np.repeat(ent_type, m), n_blocks), ["rep", "team", COMPANY]),
+            "entity_id": _text(np.tile(np.repeat(np.arange(e, dtype=np.int32), m), n_blocks), entity_ids),
+            "team": _text(np.tile(np.repeat(ent_team, m), n_blocks), team_labels),
+            "grain": _text(np.repeat(block_grain, size), [str(g) for g in grains]),
+            "period": _text(
+                np.concatenate([np.tile(b[2], e) for b in blocks]) if n_blocks else np.zeros(0, np.int32),
+                list(periods),
+            ),
+            "period_end": _text(np.tile(np.arange(m, dtype=np.int32), e * n_blocks), [str(x) for x in grid.months]),
+            "kpi": _text(np.repeat(block_kpi, size), [k.name for k in kpis]),
+            "value": np.concatenate(value_blocks) if n_blocks else np.zeros(0),
+            "reason": _text(
+                np.concatenate([b[3] for b in blocks]) if n_blocks else np.zeros(0, np.int32), list(reasons)
+            ),
         }
     )
     return KpiTable(values, grid, unavailable, _maturing(grid, kpis, unavailable, extra))
+
+
+def _text(codes: Array, labels: list[str]) -> Any:
+    """A text column (pandas' ``str`` dtype) of ``labels[code]`` for each code, decoded in Arrow; an empty
+    column is of ``object`` dtype, as pandas makes it from an empty list of labels."""
+    import pyarrow as pa
+
+    if not len(codes):
+        return np.zeros(0, dtype=object)
+
+    dictionary = pa.array(labels, type=pa.large_string())
+    return pd.array(dictionary.take(pa.array(codes)), dtype="str")
 
 
 def _measures(data: Dataset, grid: Grid) -> tuple[dict[str, Array], dict[str, Any]]:

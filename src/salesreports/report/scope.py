@@ -205,7 +205,11 @@ class Scope:
         # rows at the period end, by rep and grain: coaching (its grain), the funnel (month), team summaries
         self._now = table[table["period_end"] == end]
         self._at_end = {}
-        for rep_id, row in zip(self._now["rep_id"].astype(str).tolist(), _records(self._now), strict=True):
+        # only the grains a context reads them for (a row is a dict of every column: 5,000 reps x 4 grains x
+        # every KPI of them is gigabytes)
+        grains = {self.period.kpi_grain, *([self._coaching_grain()] if self.coaching is not None else [])}
+        at_end = self._now[self._now["grain"].isin(sorted(grains))]
+        for rep_id, row in zip(at_end["rep_id"].astype(str).tolist(), _records(at_end), strict=True):
             self._at_end.setdefault((rep_id, str(row["grain"])), {})[str(row["kpi"])] = row
         self._attainment = {}
         plan = None if self.coaching is None else self.coaching.incentives
@@ -368,8 +372,7 @@ class Scope:
             return []
         from salesreports.metrics.coaching import needs_from_rows
 
-        # a review coaches on the quarter or year under review; a month on the coaching settings' grain
-        grain = self.period.kpi_grain if self.period.is_review else self.coaching.grain
+        grain = self._coaching_grain()
         needs = needs_from_rows(
             self._at_end.get((rep_id, grain), {}),
             self.coaching,
@@ -379,6 +382,10 @@ class Scope:
             currency=self.config.currency,
         )
         return [_clean({**n.to_dict(), "grain": grain}) for n in needs]
+
+    def _coaching_grain(self) -> str:
+        """A review coaches on the quarter or year under review; a month on the coaching settings' grain."""
+        return str(self.period.kpi_grain if self.period.is_review else self.coaching.grain)
 
     def _incentive(self, rep_id: str) -> dict[str, Any] | None:
         if self.coaching is None or self.coaching.incentives is None:
@@ -460,6 +467,18 @@ def _window_ends(period: Period) -> list[str]:
     """Every month from :func:`_first_month` to the report's month, newest first."""
     first = _first_month(period)
     return [str(period.end - n) for n in range(period.end.ordinal - first.ordinal + 1)]
+
+
+def _window_by_grain(period: Period) -> dict[str, list[str]]:
+    """The months whose rows :func:`_in_window` keeps, per grain (the grains of the engine and the report's)."""
+    from salesreports.metrics.periods import GRAINS
+
+    end = str(period.end)
+    out: dict[str, list[str]] = {str(g): [end] for g in (*GRAINS, period.kpi_grain)}
+    out["month"] = _window_ends(period)
+    if period.is_review:
+        out[period.kpi_grain] = [end, str(period.previous().end)]
+    return out
 
 
 def _in_window(frame: pd.DataFrame, period: Period) -> pd.DataFrame:
@@ -551,7 +570,7 @@ def build_scope(data: Dataset, table: KpiTable, config: Config, period: Period) 
         values,
         min_group_size=privacy,
         review_cycle_months=config.review_cycle_months,
-        period_ends=months,
+        period_ends=_window_by_grain(period),  # only the rows a context shows (whole groups: the same figures)
         exclude=[data.unassigned_rep] if data.unassigned_rep else [],
     )
     bench = _in_window(_suppress_quartiles(bench, privacy), period)

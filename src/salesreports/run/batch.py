@@ -332,12 +332,13 @@ def run_reports(
             from salesreports.metrics.goals.fit import goals_fit_file
 
             warnings = goals_fit_file(config.resolve(config.goals), data)
+        stage("fingerprinting data")  # before the KPI table exists: the hashes' transient memory adds to less
+        fingerprint = data.fingerprint()
         stage("computing KPIs")
         table = compute_kpis(data)
         if callable(periods):
             periods = ",".join(periods(table.grid.as_of))
         wanted = parse_periods(periods) if periods else [default_period(table.grid.as_of)]
-        fingerprint = data.fingerprint()
         plans: list[PeriodPlan] = []
         notes: dict[str, str] = {}  # goal id -> why no page shows it
         for period in wanted:
