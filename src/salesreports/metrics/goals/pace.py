@@ -24,6 +24,7 @@ from salesreports.metrics.periods import Period, parse_period
 if TYPE_CHECKING:
     from salesreports.data.loading import Dataset
     from salesreports.metrics.engine import KpiTable
+    from salesreports.metrics.formats import Formatter
 
 from salesreports.metrics.goals.declaration import COMPANY, Goal, GoalSet, GoalSettings
 from salesreports.metrics.goals.plan import Plan, Tables, entity, month_title, resolve
@@ -93,8 +94,9 @@ class GoalProgress:
         """A JSON-ready dict (None for missing numbers)."""
         return asdict(self)
 
-    def formatted(self, currency: str = "$") -> dict[str, str]:
-        """target, baseline, actual, expected, expected_seasonal and projected formatted by the KPI's format."""
+    def formatted(self, currency: str | Formatter = "$") -> dict[str, str]:
+        """target, baseline, actual, expected, expected_seasonal and projected formatted by the KPI's format
+        (``currency``: a :class:`~salesreports.metrics.formats.Formatter`, or a currency symbol in US English)."""
         from salesreports.metrics.kpis import format_value, registry
 
         reg = registry()
