@@ -234,3 +234,9 @@ def test_d3_locales_for_charts() -> None:
     time = DE.d3_time_locale()
     assert time["months"][9] == "Oktober" and time["shortMonths"][9] == "Okt"
     assert time["days"][0] == "Sonntag"  # d3 starts the week on Sunday
+
+
+@pytest.mark.parametrize("value", [0.5, 1.0, 1.5, 2.0, 1.25, 0.125])
+def test_multiples_read_as_before_in_en_us_and_with_a_comma_in_german(value: float) -> None:
+    assert US.multiple(value) == f"{value:g}"
+    assert DE.multiple(value) == f"{value:g}".replace(".", ",")

@@ -687,10 +687,10 @@ def estimate_incentive(
     else:
         text += f"; each further point adds {money(per_point)}"
         if rate != 1:
-            text += f" ({rate:g}x rate)"
+            text += f" ({f.multiple(rate)}x rate)"
         if next_at is not None:
             nxt = plan.rate_at(next_at)
-            text += f"; from {pct(next_at)} the rate is {nxt:g}x"
+            text += f"; from {pct(next_at)} the rate is {f.multiple(nxt)}x"
     return IncentiveEstimate(a, bonus, plan.base_bonus, rate, per_point, next_at, capped, text + ".")
 
 

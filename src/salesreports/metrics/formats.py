@@ -159,6 +159,10 @@ class Formatter:
         """A number with ``decimals`` decimals and the locale's separators."""
         return numbers.format_decimal(_round(value, decimals), _decimal_pattern(decimals), locale=self._locale)
 
+    def multiple(self, value: float) -> str:
+        """A short multiple as Python's ``:g`` writes it, in the locale: ``1.5`` / ``1,5``, ``2`` (rates)."""
+        return numbers.format_decimal(Decimal(f"{float(value):g}"), "0.######", locale=self._locale)
+
     def days(self, value: float) -> str:
         """Whole days with the locale's plural: ``45 days``, ``1 day``, ``45 Tage``, ``1 jour``."""
         return self._unit(value, "duration-day")
