@@ -827,4 +827,5 @@ def test_a_reps_own_locale_writes_the_subject_and_figures_of_the_email(reports: 
     text = parsed.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
     assert "Revenue: 0 $ (±0 $ vs last month)" in text.replace("\u00a0", " ")  # German: the symbol after
     assert "Win rate: 0,0 %" in text.replace("\u00a0", " ")
+    assert "Figures as of 20. März 2025." in text
     assert mail.select_reports(cfg, PERIOD, ["R1"]).period_title == "March 2025"

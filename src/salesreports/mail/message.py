@@ -464,6 +464,20 @@ def _period_title(selection: Selection, context: Any) -> str:
     return selection.period_title
 
 
+def _as_of(context: Any) -> str:
+    """The day the figures are as of: ISO (2025-03-20) as before in en_US, else the locale's (20. März 2025)."""
+    day = one_line((context.get("as_of") if isinstance(context, dict) else "") or "", 10)
+    locale = context.get("locale") if isinstance(context, dict) else None
+    if not day or not locale:
+        return day
+    from salesreports.metrics.kpis import formatter
+
+    try:
+        return formatter(str(locale)).date(dt.date.fromisoformat(day))
+    except ValueError:
+        return day
+
+
 def _model(
     config: Config,
     sel: Selection,
@@ -493,7 +507,7 @@ def _model(
         "test_note": test_note,
         "company": one_line(sel.company, 120),
         "period_title": one_line(_period_title(sel, ctx), 60),
-        "as_of": one_line(ctx.get("as_of") or "", 10),
+        "as_of": _as_of(ctx),
         "kind": c.kind,
         "heading": "Your scorecard" if rep else c.name,
         "doc": "scorecard" if rep else "summary",
