@@ -169,3 +169,44 @@ def test_an_unknown_rep_locale_is_a_warning_of_validate(german: Scope) -> None:
 def test_an_en_us_context_has_no_locale_key(scope: Scope) -> None:
     ctx = scope.rep_context("R1")
     assert "locale" not in ctx and ctx["period"]["title"] == "March 2025"
+
+
+def test_goal_figures_and_sentences_in_the_reports_locale(tmp_path: Path) -> None:
+    """Ann's goal reads in German on a German company's scorecard, in French on Bob's; en_US as before."""
+    import shutil
+    import textwrap
+
+    import pandas as pd
+
+    from conftest import TINY, write_config
+
+    shutil.copytree(TINY, tmp_path / "tiny")
+    reps = pd.read_csv(tmp_path / "tiny" / "reps.csv", dtype=str)
+    reps["locale"] = ["", "fr_FR", ""]
+    reps.to_csv(tmp_path / "tiny" / "reps.csv", index=False)
+    goals = tmp_path / "goals.yaml"
+    goals.write_text(
+        textwrap.dedent("""\
+            goals:
+              - {id: ann, owner: R1, metric: revenue, target: 9000, start: 2025-01, deadline: 2025-06}
+              - {id: bob, owner: R2, metric: revenue, target: 9000, start: 2025-01, deadline: 2025-06}
+        """),
+        encoding="utf-8",
+    )
+
+    def scope_of(name: str, extra: str = "") -> Scope:
+        path = write_config(tmp_path / name, tmp_path / "tiny" / "source.yaml", extra=extra)
+        path.write_text(path.read_text(encoding="utf-8").replace('goals: ""', f"goals: {goals}"), encoding="utf-8")
+        config = load_config(path, environ={})
+        data = load_dataset(config.source_path)
+        return build_scope(data, compute_kpis(data), config, parse_period("2025-03"))
+
+    english = scope_of("en")
+    [goal] = english.rep_context("R1")["goals"]
+    assert "$" in goal["summary"] and "Jun 2025" in goal["summary"] and goal["text"]["target"] == "$9,000"
+    german = scope_of("de", "locale: de_DE\ncurrency: EUR\n")
+    [ann] = german.rep_context("R1")["goals"]
+    assert ann["text"]["target"] == "9.000\u00a0€"
+    assert "9.000\u00a0€" in ann["summary"] and "Juni 2025" in ann["summary"] and "$" not in ann["summary"]
+    [bob] = german.rep_context("R2")["goals"]
+    assert bob["text"]["target"] == "9\u202f000\u00a0€" and "juin 2025" in bob["summary"]

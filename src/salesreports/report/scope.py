@@ -391,9 +391,15 @@ class Scope:
         if formats == self.formats:
             return self.goals
         out = []
+        from salesreports.metrics.goals.pace import summary_text
+
         for g in self.goals:
             progress = self.goal_progress.get(str(g.get("goal_id")))
-            out.append({**g, "text": progress.formatted(formats)} if progress is not None and "text" in g else g)
+            if progress is None or "text" not in g:  # a group goal without its figures (privacy)
+                out.append(g)
+                continue
+            summary = summary_text(progress, formats) if progress.measured_on else g.get("summary")
+            out.append({**g, "text": progress.formatted(formats), "summary": summary})
         return out
 
     def _coaching(
@@ -667,6 +673,7 @@ def _goals(
         return [], {}, {}
     path = config.resolve(config.goals)
     from salesreports.metrics.goals import check_goals, goal_progress, load_goals
+    from salesreports.metrics.goals.pace import summary_text
     from salesreports.metrics.periods import parse_period
 
     goals = load_goals(path)
@@ -692,7 +699,10 @@ def _goals(
         if goal.id in problems:
             continue
         item = dict(_clean(g.to_dict()))
-        item["text"] = g.formatted(config_formatter(config))
+        formats = config_formatter(config)
+        item["text"] = g.formatted(formats)
+        if g.measured_on and not formats.is_default:  # the sentence in the company's locale and currency
+            item["summary"] = summary_text(g, formats)
         progress[g.goal_id] = g
         if g.owner_type in ("team", COMPANY):
             item["contributors"] = _contributors(data, table, goal, g.owner_type, period)
