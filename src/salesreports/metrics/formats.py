@@ -32,6 +32,7 @@ from typing import Any, Final, Protocol
 
 from babel import Locale, UnknownLocaleError, dates, numbers, units
 
+from salesreports.errors import InternalError
 from salesreports.params import DEFAULT_CURRENCY, DEFAULT_LOCALE, LEGACY_CURRENCY_SYMBOLS, check_locale
 
 __all__ = ["DEFAULT", "NOT_AVAILABLE", "Formatter", "PeriodLike", "formatter"]
@@ -328,7 +329,8 @@ def _babel_locale(locale: str) -> Locale:
     try:
         return Locale.parse(locale)
     except (UnknownLocaleError, ValueError) as exc:  # check_locale has accepted it: our own bug
-        raise AssertionError(f"{locale!r}: {exc}") from exc
+        msg = f"Babel cannot load the locale {locale!r} that the settings check accepted: {exc}"
+        raise InternalError(msg) from exc
 
 
 @cache
