@@ -522,3 +522,52 @@ def test_item1_safe_spec_is_the_one_rule_for_text_in_a_spec() -> None:
     escaped = safe_spec(tooltip)["encoding"]
     assert escaped["tooltip"][0]["title"] == "a\\\\b"  # a key of an expression Vega-Lite does not escape
     assert escaped["x"]["title"] == "a\\b"  # plain text elsewhere
+
+
+def _svg_texts(svg: str) -> list[str]:
+    return [t.replace("&#160;", "\u00a0") for t in re.findall(r"<text[^>]*>([^<]*)</text>", svg)]
+
+
+def test_a_german_chart_reads_euros_the_german_way() -> None:
+    """The axis of a German scorecard reads 10.000 €, its months Okt, Nov: vl-convert draws the spec's locale."""
+    from salesreports.metrics.formats import formatter
+    from salesreports.report.vega import spec_to_svg
+
+    german = formatter("de_DE", "EUR")
+    frame = trend_frame(
+        period_end=["2026-09", "2026-10", "2026-11", "2026-12"],
+        value=[10_000.0, 25_000.0, 40_000.0, 32_000.0],
+        team_median=[12_000.0, 15_000.0, 20_000.0, 22_000.0],
+    )
+    spec = charts.trend(frame, "revenue", formats=german).to_dict()
+    assert spec["config"]["locale"]["number"]["thousands"] == "."
+    y_format = {layer["encoding"]["y"]["axis"]["format"] for layer in spec["layer"] if "y" in layer["encoding"]}
+    assert y_format == {"$,.0f"}  # written out: d3's k and M are English
+    texts = _svg_texts(spec_to_svg(spec))
+    assert "10.000\u00a0€" in texts and "40.000\u00a0€" in texts
+    assert not [t for t in texts if "$" in t or re.fullmatch(r"\d+,\d{3}", t)]
+    assert {"Okt", "Nov", "Dez"} <= set(texts)  # the month labels in German
+
+
+def test_an_en_us_chart_has_no_locale_and_keeps_its_formats() -> None:
+    from salesreports.metrics.formats import DEFAULT
+
+    for formats in (None, DEFAULT):
+        spec = charts.trend(trend_frame(), "revenue", formats=formats).to_dict()
+        assert "locale" not in spec.get("config", {})
+        assert charts.axis_format("revenue", formats) == "$~s"
+    assert (
+        charts.trend(trend_frame(), "revenue", formats=DEFAULT).to_dict()
+        == charts.trend(trend_frame(), "revenue").to_dict()
+    )
+
+
+def test_labels_of_a_french_funnel_and_leaderboard() -> None:
+    from salesreports.metrics.formats import formatter
+
+    french = formatter("fr_FR", "EUR")
+    spec = charts.funnel(pd.DataFrame({"stage": ["Leads", "Won"], "count": [1200.0, 300.0]}), formats=french).to_dict()
+    assert [r["label"] for r in spec["data"]["values"]] == ["1\u202f200", "300 (25,0\u00a0%)"]
+    people = pd.DataFrame({"entity": ["Ana", "Bo"], "value": [12_345.0, 2_000.0]})
+    spec = charts.leaderboard_bars(people, "revenue", formats=french).to_dict()
+    assert [r["label"] for r in spec["data"]["values"]] == ["12\u202f345\u00a0€", "2\u202f000\u00a0€"]

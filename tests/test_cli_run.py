@@ -154,3 +154,10 @@ def test_item2_console_text_carries_no_control_characters() -> None:
     shown = _esc("Ann\x1b[2J\x07 [bold]Lee\x0c")
     assert shown == "Ann\\x1b[2J\\x07 \\[bold]Lee\\x0c"  # controls shown as text, never sent to the terminal
     assert not any(ord(c) < 32 or ord(c) == 127 for c in shown)
+
+
+def test_run_warns_of_an_old_currency_symbol(make_config: Callable[..., Path]) -> None:
+    exit_code, output = invoke("run", "--params", str(make_config(extra='currency: "€"\n')), "--period", "2030-01")
+    flat = " ".join(output.split())
+    assert exit_code == 2 and "there is no data for January 2030" in flat  # the run goes on to its own checks
+    assert "warning" in flat and '`currency: "€"` is a symbol' in flat and "Fix: write `currency: EUR`" in flat

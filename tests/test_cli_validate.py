@@ -215,3 +215,14 @@ def test_item9_huge_amounts_fail_validation_with_their_lines(tmp_path: Path) -> 
     assert "(lines 2, 3)" in out
     assert "raise `max_amount` in the source file" in out
     assert "RuntimeWarning" not in result.output
+
+
+def test_an_old_currency_symbol_is_a_warning_of_validate(tmp_path: Path) -> None:
+    source = ROOT / "tests" / "fixtures" / "tiny" / "source.yaml"
+    params = tmp_path / "config.yaml"
+    params.write_text(f'currency: "$"\nsource: {source}\ngoals: ""\ncoaching: ""\n', encoding="utf-8")
+    result = _run("--params", str(params))
+    assert result.exit_code == 0, result.output
+    out = _flat(result.stdout)
+    assert 'warning `currency: "$"` is a symbol; settings now take an ISO 4217 code.' in out.replace(f"{params}: ", "")
+    assert "Fix: write `currency: USD`" in out

@@ -808,3 +808,24 @@ def test_summary_test_messages_name_the_real_recipients(reports: Path, tmp_path:
     assert built.recipients == ("qa@example.org",)
     assert built.message["Subject"] == "[TEST] Company summary — March 2025"
     assert "the real one goes to ceo@example.org, cfo@example.org" in built.text
+
+
+def test_a_reps_own_locale_writes_the_subject_and_figures_of_the_email(reports: Path, tmp_path: Path) -> None:
+    """Bob reads German (his `locale` in the reps table): his email's subject and tiles are German, while the
+    manifest (the index page) keeps the company's en_US title."""
+    root = tmp_path / "copy"
+    shutil.copytree(reports, root)
+    ctx_path = root / "reports" / PERIOD / "R2" / "context.json"
+    ctx = read_context(ctx_path)
+    ctx["locale"] = "de_DE"
+    ctx["period"]["title"] = "März 2025"  # as scope writes it for a German rep
+    write_context(ctx, ctx_path)
+    cfg = load_config(write_params(root, tmp_path / "outbox", mail={"attach_pdf": False}))
+    built = _built(cfg, "R2")
+    parsed = email.message_from_bytes(built.data, policy=policy.default)
+    assert parsed["Subject"] == "Your scorecard — März 2025"
+    text = parsed.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+    assert "Revenue: 0 $ (±0 $ vs last month)" in text.replace("\u00a0", " ")  # German: the symbol after
+    assert "Win rate: 0,0 %" in text.replace("\u00a0", " ")
+    assert "Figures as of 20. März 2025." in text
+    assert mail.select_reports(cfg, PERIOD, ["R1"]).period_title == "March 2025"

@@ -84,3 +84,38 @@ def test_a_settings_file_that_sets_nothing_is_an_error_never_the_defaults(
     assert str(err.value).startswith(str(path))
     assert fragment in str(err.value)
     assert "Fix:" in str(err.value)
+
+
+def test_locale_and_currency_default_to_en_us_and_dollars(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, "company: Acme\n"), environ={})
+    assert (config.locale, config.currency, config.currency_code, config.warnings) == ("en_US", "USD", "USD", [])
+
+
+def test_a_german_company_in_euros(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, "locale: de-DE\ncurrency: eur\n"), environ={})
+    assert (config.locale, config.currency, config.currency_code, config.warnings) == ("de_DE", "EUR", "EUR", [])
+
+
+@pytest.mark.parametrize(("symbol", "code"), [("$", "USD"), ("€", "EUR"), ("£", "GBP"), ("¥", "JPY")])
+def test_an_old_currency_symbol_loads_with_a_deprecation_hint(tmp_path: Path, symbol: str, code: str) -> None:
+    config = load_config(write(tmp_path, f'currency: "{symbol}"\n'), environ={})
+    assert (config.currency, config.currency_code) == (symbol, code)
+    [hint] = config.warnings
+    assert f'`currency: "{symbol}"` is a symbol' in hint and f"Fix: write `currency: {code}`" in hint
+    assert str(tmp_path / "config.yaml") in hint
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("locale: de_DF\n", r"line 1: key 'locale': unknown locale 'de_DF'\. Did you mean 'de_DE'"),
+        ("locale: klingon\n", r"line 1: key 'locale': unknown locale 'klingon'\. .*such as de_DE, fr_FR"),
+        ("currency: EUO\n", r"line 1: key 'currency': unknown currency 'EUO'\. Did you mean 'EUR'\?"),
+        ("currency: euros\n", r"key 'currency': unknown currency 'euros'.*ISO 4217 code such as EUR"),
+    ],
+)
+def test_an_unknown_locale_or_currency_names_the_setting_and_close_matches(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    with pytest.raises(ConfigError, match=expected):
+        load_config(write(tmp_path, text), environ={})

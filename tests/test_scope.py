@@ -112,3 +112,101 @@ def test_item5_feedback_tags_naming_a_colleague_are_redacted(tmp_path: Path) -> 
         raw = file.read_bytes().decode("utf-8", "replace").casefold()
         for other in ("cy cole", "bob.baker@example.com"):
             assert other not in raw, (file.name, other)
+
+
+@pytest.fixture(scope="module")
+def german(tmp_path_factory: pytest.TempPathFactory) -> Scope:
+    """The tiny fixture for a company in Germany, in euros; Bob reads French, Cy's locale is a typo."""
+    import shutil
+
+    import pandas as pd
+
+    from conftest import TINY, write_config
+
+    root = tmp_path_factory.mktemp("german")
+    shutil.copytree(TINY, root / "tiny")
+    reps = pd.read_csv(root / "tiny" / "reps.csv", dtype=str)
+    reps["locale"] = ["", "fr-FR", "xx_YY"]
+    reps.to_csv(root / "tiny" / "reps.csv", index=False)
+    config = load_config(
+        write_config(root, root / "tiny" / "source.yaml", extra="locale: de_DE\ncurrency: EUR\n"), environ={}
+    )
+    data = load_dataset(config.source_path)
+    return build_scope(data, compute_kpis(data), config, parse_period("2025-03"))
+
+
+def test_a_german_scorecard_writes_figures_and_titles_in_german(german: Scope) -> None:
+    from salesreports.report.views import RepView
+
+    ctx = german.rep_context("R1")
+    assert (ctx["locale"], ctx["currency"]) == ("de_DE", "EUR")
+    assert (ctx["period"]["title"], ctx["period"]["previous"]["title"]) == ("März 2025", "Februar 2025")
+    text = repr(RepView(ctx).tiles())
+    assert "Revenue: 4.000\u00a0€ (target 5.000\u00a0€ · 80,0\u00a0% attained" in text
+    assert "Win rate: 66,7\u00a0%" in text
+    assert header(ctx)["period_title"] == "März 2025"
+
+
+def test_a_reps_own_locale_overrides_the_companys(german: Scope) -> None:
+    from salesreports.report.views import RepView
+
+    bob = german.rep_context("R2")
+    assert (bob["locale"], bob["period"]["title"]) == ("fr_FR", "mars 2025")
+    assert "Revenue: 0\u00a0€ (±0\u00a0€ vs last month)" in repr(RepView(bob).tiles())
+    cy = german.rep_context("R3")  # an unknown locale: the company's (validate warns)
+    assert (cy["locale"], cy["period"]["title"]) == ("de_DE", "März 2025")
+    assert german.team_context("North")["locale"] == "de_DE"  # a manager reads the company's
+
+
+def test_an_unknown_rep_locale_is_a_warning_of_validate(german: Scope) -> None:
+    from salesreports.data.validate import check
+
+    [issue] = [i for i in check(german.data).warnings if "locale" in i.message]
+    assert issue.table == "reps" and issue.column == "locale" and issue.count == 1
+    assert "unknown locale 'xx_YY'" in issue.message and "use the settings' `locale`" in issue.message
+
+
+def test_an_en_us_context_has_no_locale_key(scope: Scope) -> None:
+    ctx = scope.rep_context("R1")
+    assert "locale" not in ctx and ctx["period"]["title"] == "March 2025"
+
+
+def test_goal_figures_and_sentences_in_the_reports_locale(tmp_path: Path) -> None:
+    """Ann's goal reads in German on a German company's scorecard, in French on Bob's; en_US as before."""
+    import shutil
+    import textwrap
+
+    import pandas as pd
+
+    from conftest import TINY, write_config
+
+    shutil.copytree(TINY, tmp_path / "tiny")
+    reps = pd.read_csv(tmp_path / "tiny" / "reps.csv", dtype=str)
+    reps["locale"] = ["", "fr_FR", ""]
+    reps.to_csv(tmp_path / "tiny" / "reps.csv", index=False)
+    goals = tmp_path / "goals.yaml"
+    goals.write_text(
+        textwrap.dedent("""\
+            goals:
+              - {id: ann, owner: R1, metric: revenue, target: 9000, start: 2025-01, deadline: 2025-06}
+              - {id: bob, owner: R2, metric: revenue, target: 9000, start: 2025-01, deadline: 2025-06}
+        """),
+        encoding="utf-8",
+    )
+
+    def scope_of(name: str, extra: str = "") -> Scope:
+        path = write_config(tmp_path / name, tmp_path / "tiny" / "source.yaml", extra=extra)
+        path.write_text(path.read_text(encoding="utf-8").replace('goals: ""', f"goals: {goals}"), encoding="utf-8")
+        config = load_config(path, environ={})
+        data = load_dataset(config.source_path)
+        return build_scope(data, compute_kpis(data), config, parse_period("2025-03"))
+
+    english = scope_of("en")
+    [goal] = english.rep_context("R1")["goals"]
+    assert "$" in goal["summary"] and "Jun 2025" in goal["summary"] and goal["text"]["target"] == "$9,000"
+    german = scope_of("de", "locale: de_DE\ncurrency: EUR\n")
+    [ann] = german.rep_context("R1")["goals"]
+    assert ann["text"]["target"] == "9.000\u00a0€"
+    assert "9.000\u00a0€" in ann["summary"] and "Juni 2025" in ann["summary"] and "$" not in ann["summary"]
+    [bob] = german.rep_context("R2")["goals"]
+    assert bob["text"]["target"] == "9\u202f000\u00a0€" and "juin 2025" in bob["summary"]

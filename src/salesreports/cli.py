@@ -109,7 +109,7 @@ def validate(
         path = config.source_path if config is not None else Path(str(source))
         data = load_dataset(path)
         report = check(data)
-        goal_warnings = _goal_fit(config, data) if config is not None else []
+        goal_warnings = [*config.warnings, *_goal_fit(config, data)] if config is not None else []
     except SalesReportsError as err:
         _fail(err)
     out = _console()
@@ -171,7 +171,10 @@ def init(
         typer.Option(help="CRM export files (CSV or .xlsx) or a folder of them: the mapping is guessed from them."),
     ] = None,
     company: Annotated[str, typer.Option(help="The company's name, shown on every report.")] = "Your company",
-    currency: Annotated[str, typer.Option(help="Currency symbol or code for amounts.")] = "$",
+    currency: Annotated[str, typer.Option(help="ISO 4217 code of amounts: EUR, USD, GBP, JPY.")] = "USD",
+    locale: Annotated[
+        str, typer.Option(help="How numbers, amounts and dates are written: de_DE, fr_FR, en_GB, en_US, ja_JP.")
+    ] = "en_US",
     source_name: Annotated[str, typer.Option(help="Name of the source file: sources/NAME.yaml.")] = "crm",
 ) -> None:
     """Scaffold a company's settings folder (config, source mapping, empty goals, default coaching); never overwrites.
@@ -181,7 +184,9 @@ def init(
     from salesreports.run.scaffold import describe, scaffold
 
     try:
-        made = scaffold(folder, company=company, currency=currency, source=source_name, exports=from_export or ())
+        made = scaffold(
+            folder, company=company, currency=currency, locale=locale, source=source_name, exports=from_export or ()
+        )
     except SalesReportsError as err:
         _fail(err)
     out = _console()
@@ -329,6 +334,8 @@ def run(
     chosen = None if reps.strip().lower() == "all" else [r.strip() for r in reps.split(",") if r.strip()]
     try:
         config = load_config(params, overrides)
+        for note in config.warnings:  # deprecated settings, before the (long) run
+            _console(stderr=True).print(f"[yellow]warning[/] {_esc(note)}", soft_wrap=True)
         runner = _executor(executor, scheduler, config, output_url, connect_timeout)
         from salesreports.run.batch import run_reports
 
@@ -715,6 +722,7 @@ def goals_show(
     """
     from rich.table import Table
 
+    from salesreports.metrics.formats import formatter
     from salesreports.metrics.goals import goal_progress
     from salesreports.metrics.periods import parse_period
 
@@ -732,7 +740,7 @@ def goals_show(
             col, overflow="fold", justify="right" if col in ("target", "actual", "expected", "projected") else "left"
         )
     for p in progress:
-        f = p.formatted(config.currency)
+        f = p.formatted(formatter(config.locale, config.currency_code))
         expected = f["expected_seasonal"] if p.expected_seasonal is not None else f["expected"]
         style = _STATUS_STYLE.get(p.status, "dim")
         metric = p.metric + (f" ({p.scope})" if p.scope else "")

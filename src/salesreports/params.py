@@ -16,16 +16,30 @@ from __future__ import annotations
 
 import os
 import re
+from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from salesreports.errors import ConfigError
+from salesreports.errors import ConfigError, close_matches
 
-__all__ = ["Config", "MailSettings", "RunSettings", "SmtpSettings", "TeamSettings", "load_config"]
+__all__ = [
+    "Config",
+    "MailSettings",
+    "RunSettings",
+    "SmtpSettings",
+    "TeamSettings",
+    "check_currency",
+    "check_locale",
+    "load_config",
+]
 
 DEFAULT_PARAMS = Path("params/config.yaml")
+DEFAULT_LOCALE = "en_US"
+DEFAULT_CURRENCY = "USD"
+LEGACY_CURRENCY_SYMBOLS: dict[str, str] = {"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY"}
+"""The symbols `currency:` held before it took ISO 4217 codes, and the code each stands for (deprecated)."""
 
 
 class _Model(BaseModel):
@@ -148,7 +162,16 @@ class Config(_Model):
 
     path: str = Field(default="", exclude=True)
     company: str = Field(default="Your company", description="the company's name, shown on every report")
-    currency: str = Field(default="$", description="currency symbol or code of amounts, e.g. `EUR`")
+    locale: str = Field(
+        default=DEFAULT_LOCALE,
+        description="how numbers, amounts, dates and months are written (CLDR), e.g. `de_DE`, `fr_FR`, `en_GB`, "
+        "`ja_JP`; a rep's `locale` in the reps table overrides it for that rep's scorecard and email",
+    )
+    currency: str = Field(
+        default=DEFAULT_CURRENCY,
+        description="the ISO 4217 code of amounts, e.g. `EUR`, `USD`, `GBP`, `JPY` (its symbol, place and "
+        "decimals come from the locale); the old symbols `$`, `€`, `£`, `¥` still work, with a warning",
+    )
     source: str = Field(
         default="sources/demo.yaml", description="the source file: where the CRM data lives and how it maps"
     )
@@ -175,6 +198,34 @@ class Config(_Model):
     teams: dict[str, TeamSettings] = Field(
         default_factory=dict, description="per-team settings by team name, e.g. `North: {manager_email: ...}`"
     )
+
+    @field_validator("locale")
+    @classmethod
+    def _known_locale(cls, value: str) -> str:
+        return check_locale(value)
+
+    @field_validator("currency")
+    @classmethod
+    def _known_currency(cls, value: str) -> str:
+        text = value.strip()
+        return text if text in LEGACY_CURRENCY_SYMBOLS else check_currency(text)
+
+    @property
+    def currency_code(self) -> str:
+        """The ISO 4217 code of amounts (an old symbol's code: `$` -> `USD`)."""
+        return LEGACY_CURRENCY_SYMBOLS.get(self.currency, self.currency)
+
+    @property
+    def warnings(self) -> list[str]:
+        """Deprecated settings still accepted, each with its fix (shown by `validate` and `run`)."""
+        if self.currency in LEGACY_CURRENCY_SYMBOLS:
+            where = f"{self.path}: " if self.path else ""
+            return [
+                f'{where}`currency: "{self.currency}"` is a symbol; settings now take an ISO 4217 code. '
+                f"Fix: write `currency: {self.currency_code}` (the locale, `locale: {self.locale}`, places the "
+                "symbol and decimals)."
+            ]
+        return []
 
     def resolve(self, relative: str) -> Path:
         """A path from the file, resolved against the file's folder."""
@@ -211,6 +262,61 @@ class Config(_Model):
         if kind == "rep" and review and self.templates.get("review"):
             return self.template("review")
         return self.template(kind)
+
+
+def check_locale(value: str) -> str:
+    """A CLDR locale id as Babel writes it (``de-DE`` and ``de_de`` -> ``de_DE``).
+
+    Raises
+    ------
+    ValueError
+        An unknown locale, with close matches and examples (pydantic names the setting and its line).
+    """
+    from babel import Locale, UnknownLocaleError
+
+    text = str(value).strip()
+    known = _locales()
+    try:
+        parsed = str(Locale.parse(text.replace("-", "_"))) if text else ""
+    except (UnknownLocaleError, ValueError, TypeError):
+        parsed = ""
+    if parsed and parsed in known:
+        return parsed
+    wanted = text.replace("-", "_")
+    language = wanted.split("_")[0].lower()
+    same = {k for k in known if k.split("_")[0] == language}  # de_DF: the German locales first
+    near = close_matches(wanted, same) or close_matches(wanted, known)
+    msg = f"unknown locale '{text}'.{near} Write a CLDR locale id such as de_DE, fr_FR, es_ES, en_GB, en_US or ja_JP."
+    raise ValueError(msg)
+
+
+def check_currency(value: str) -> str:
+    """An ISO 4217 currency code, upper case (``eur`` -> ``EUR``).
+
+    Raises
+    ------
+    ValueError
+        An unknown code, with close matches (pydantic names the setting and its line).
+    """
+    from babel import numbers
+
+    text = str(value).strip().upper()
+    codes = set(numbers.list_currencies())
+    if text in codes:
+        return text
+    suggested = {c for c in codes if not c.startswith("X")}  # not the metals, test and fund codes (XAU, XEU)
+    msg = (
+        f"unknown currency '{str(value).strip()}'.{close_matches(text, suggested)} Write an ISO 4217 code such as "
+        "EUR, USD, GBP, CHF or JPY."
+    )
+    raise ValueError(msg)
+
+
+@cache
+def _locales() -> frozenset[str]:
+    from babel.localedata import locale_identifiers
+
+    return frozenset(locale_identifiers())
 
 
 def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:

@@ -142,6 +142,14 @@ TABLES: dict[str, Table] = {
                     "activity",
                 ),
                 Column("leave_date", "date", required=False, nullable=True, description="last day, if left"),
+                Column(
+                    "locale",
+                    "str",
+                    required=False,
+                    nullable=True,
+                    description="how the rep's scorecard and email write numbers and dates (a CLDR locale such as "
+                    "`de_DE`); empty: the settings' `locale`",
+                ),
             ),
             "the sales reps",
             key=("rep_id",),
@@ -302,6 +310,7 @@ RULES: dict[str, Rule] = {
         ),
         Rule("unknown_conversion", "error", "a lead's converted_deal_id is not in the deals table"),
         Rule("bad_email", "error", "a rep's email is not one plain address"),
+        Rule("bad_locale", "warning", "a rep's locale is not a CLDR locale id: the settings' `locale` is used"),
         Rule("missing_email", "warning", "a rep has no email address: the scorecard cannot be sent"),
         Rule("leave_before_hire", "error", "a rep's leave_date is before the hire_date"),
         Rule("reserved_team", "error", "a team is called 'company', the name of the company-wide summary"),

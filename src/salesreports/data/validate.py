@@ -232,6 +232,8 @@ def _check_reps(c: _Checker, today: dt.date) -> None:
     for column in ("email", "manager_email"):
         if column in reps.columns:
             _check_addresses(c, reps, column)
+    if "locale" in reps.columns:
+        _check_locales(c, reps)
     if "email" in reps.columns:
         email = reps["email"]
         c.add(
@@ -286,6 +288,32 @@ def _check_reps(c: _Checker, today: dt.date) -> None:
             "{n:,} rep(s) have no deals at all: their scorecards show deal KPIs as not available",
             "check the rep_id mapping if this is unexpected",
         )
+
+
+def _check_locales(c: _Checker, reps: pd.DataFrame) -> None:
+    """A rep's locale is a CLDR locale id (de_DE); an unknown one names the closest ids."""
+    from salesreports.params import check_locale
+
+    problems: dict[str, str] = {}
+    for value in reps["locale"].dropna().astype(str).unique():
+        if value.strip():
+            try:
+                check_locale(value)
+            except ValueError as exc:
+                problems[value] = str(exc).split(" Write")[0]
+    if not problems:
+        return
+    shown = "; ".join(list(problems.values())[:3]).replace("{", "{{").replace("}", "}}")
+    c.add(
+        "bad_locale",
+        "reps",
+        reps,
+        reps["locale"].isin(list(problems)).to_numpy(dtype=bool),
+        "locale",
+        "{n:,} rep(s) have a locale that is not a CLDR locale id (" + shown + "): their scorecards and emails "
+        "use the settings' `locale`",
+        "write a CLDR locale id such as de_DE, fr_FR, es_ES, en_GB or ja_JP, or leave it empty",
+    )
 
 
 def _check_addresses(c: _Checker, reps: pd.DataFrame, column: str) -> None:

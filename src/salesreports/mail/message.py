@@ -415,7 +415,7 @@ def _team_summary(context: dict[str, Any], kind: str, goals: list[dict[str, Any]
             frame = frame[frame["value"] > 0]  # nobody leads on $0 or 0 deals
         frame = frame.sort_values("value", ascending=not k.higher_is_better).head(3)
         leaders = [
-            f"{one_line(r['entity'], 60)} ({format_value(float(r['value']), k.format, view.currency)})"
+            f"{one_line(r['entity'], 60)} ({format_value(float(r['value']), k.format, view.formats)})"
             for _, r in frame.iterrows()
         ]
         if leaders:
@@ -454,6 +454,30 @@ def _coaching(context: dict[str, Any], *, quotes: bool) -> dict[str, Any] | None
     }
 
 
+def _period_title(selection: Selection, context: Any) -> str:
+    """The period's title in the report's own locale (a rep's `locale` may differ from the company's, whose
+    title the manifest holds); the manifest's when the context is in en_US."""
+    if isinstance(context, dict) and context.get("locale"):
+        title = (context.get("period") or {}).get("title")
+        if isinstance(title, str) and title.strip():
+            return title
+    return selection.period_title
+
+
+def _as_of(context: Any) -> str:
+    """The day the figures are as of: ISO (2025-03-20) as before in en_US, else the locale's (20. März 2025)."""
+    day = one_line((context.get("as_of") if isinstance(context, dict) else "") or "", 10)
+    locale = context.get("locale") if isinstance(context, dict) else None
+    if not day or not locale:
+        return day
+    from salesreports.metrics.kpis import formatter
+
+    try:
+        return formatter(str(locale)).date(dt.date.fromisoformat(day))
+    except ValueError:
+        return day
+
+
 def _model(
     config: Config,
     sel: Selection,
@@ -482,8 +506,8 @@ def _model(
         "preheader": " · ".join(pre),
         "test_note": test_note,
         "company": one_line(sel.company, 120),
-        "period_title": one_line(sel.period_title, 60),
-        "as_of": one_line(ctx.get("as_of") or "", 10),
+        "period_title": one_line(_period_title(sel, ctx), 60),
+        "as_of": _as_of(ctx),
         "kind": c.kind,
         "heading": "Your scorecard" if rep else c.name,
         "doc": "scorecard" if rep else "summary",
@@ -543,7 +567,7 @@ def build_message(
     reply_to = config_address(config, "reply_to", m.reply_to) if m.reply_to else None
     if c.kind == "rep":
         values = {
-            "period_title": selection.period_title,
+            "period_title": _period_title(selection, c.context),
             "period": selection.period,
             "name": isolate(c.name),
             "rep_id": isolate(one_line(c.rep_id, 60)),

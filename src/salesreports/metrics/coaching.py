@@ -39,6 +39,8 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from salesreports.errors import ConfigError, close_matches
+from salesreports.metrics.formats import Formatter
+from salesreports.metrics.kpis import as_formatter
 
 __all__ = [
     "BENCHMARKS",
@@ -394,7 +396,7 @@ def _num(v: Any) -> float | None:
 
 
 def _kpi_evidence(
-    rule: Rule, row: Mapping[str, Any], ramp_row: Mapping[str, Any] | None, currency: str
+    rule: Rule, row: Mapping[str, Any], ramp_row: Mapping[str, Any] | None, currency: str | Formatter
 ) -> Evidence | None:
     from salesreports.metrics.kpis import get
 
@@ -443,7 +445,7 @@ def _tags(value: Any) -> list[str]:
 
 
 def _feedback_evidence(
-    rep_feedback: Sequence[Mapping[str, Any]], period_end: str, s: FeedbackSettings
+    rep_feedback: Sequence[Mapping[str, Any]], period_end: str, s: FeedbackSettings, formats: Formatter
 ) -> dict[str, tuple[list[Evidence], list[Quote], list[str]]]:
     """Topic -> (evidence, quotes, tags) from recurring tags in the rep's own feedback notes (row dicts).
 
@@ -468,7 +470,7 @@ def _feedback_evidence(
     for pos, value, tags, *_ in notes:
         for tag in tags:
             by_tag.setdefault(tag, []).append((pos, value))
-    since = (pd.Period(period_end, freq="M") - (s.months - 1)).strftime("%b %Y")
+    since = formats.month_short(pd.Period(period_end, freq="M") - (s.months - 1))
     out: dict[str, tuple[list[Evidence], list[Quote], list[str]]] = {}
     for tag in sorted(by_tag):
         hits = by_tag[tag]
@@ -516,7 +518,7 @@ def training_needs(
     period_end: str,
     feedback: pd.DataFrame | None = None,
     ramp: pd.DataFrame | None = None,
-    currency: str = "$",
+    currency: str | Formatter = "$",
 ) -> list[TrainingNeed]:
     """The rep's training needs for the period ending in month ``period_end``.
 
@@ -530,7 +532,7 @@ def training_needs(
         ``feedback.months`` months up to its end
     feedback : the feedback table (or the rep's rows of it): rep_id, date, source, score, tags, text
     ramp : :func:`salesreports.metrics.benchmarks.ramp_benchmarks` rows, for ``ramp_median`` rules
-    currency : the currency symbol for the evidence text
+    currency : the formatter of the evidence text (a locale and currency), or a currency symbol (US English)
 
     Returns
     -------
@@ -561,7 +563,7 @@ def needs_from_rows(
     period_end: str,
     notes: Sequence[Mapping[str, Any]] = (),
     ramp_rows: Mapping[str, Mapping[str, Any]] | None = None,
-    currency: str = "$",
+    currency: str | Formatter = "$",
 ) -> list[TrainingNeed]:
     """:func:`training_needs` from one rep's rows already picked out (how a batch calls it for every rep).
 
@@ -577,7 +579,9 @@ def needs_from_rows(
         ev = _kpi_evidence(rule, rows.get(rule.kpi, {}), ramp_rows.get(rule.kpi), currency)
         if ev is not None:
             found.setdefault(rule.topic, ([], [], []))[0].append(ev)
-    for topic, (evidence, quotes, tags) in _feedback_evidence(notes, period_end, config.feedback).items():
+    for topic, (evidence, quotes, tags) in _feedback_evidence(
+        notes, period_end, config.feedback, as_formatter(currency)
+    ).items():
         slot = found.setdefault(topic, ([], [], []))
         slot[0].extend(evidence)
         slot[1].extend(quotes)
@@ -639,7 +643,9 @@ class IncentiveEstimate:
         return asdict(self)
 
 
-def estimate_incentive(attainment: float | None, plan: IncentivePlan, *, currency: str = "$") -> IncentiveEstimate:
+def estimate_incentive(
+    attainment: float | None, plan: IncentivePlan, *, currency: str | Formatter = "$"
+) -> IncentiveEstimate:
     """The bonus an attainment level earns under ``plan``.
 
     Examples
@@ -647,8 +653,7 @@ def estimate_incentive(attainment: float | None, plan: IncentivePlan, *, currenc
     With a base bonus of 10,000 and tiers ``0: 0, 0.5: 1, 1.0: 1.5``: 40% earns 0, 75% earns 5,000,
     100% earns 10,000 and 120% earns 16,000.
     """
-    from salesreports.metrics.kpis import format_value
-
+    f = as_formatter(currency)
     if attainment is None or (isinstance(attainment, float) and math.isnan(attainment)):
         return IncentiveEstimate(
             None,
@@ -668,26 +673,29 @@ def estimate_incentive(attainment: float | None, plan: IncentivePlan, *, currenc
     later = [t.start for t in plan.tiers if t.start > a and (plan.cap is None or t.start < plan.cap)]
     next_at = later[0] if later else None
 
-    def money(v: float) -> str:
-        return format_value(v, "currency", currency)
+    money = f.amount
 
-    text = f"{a:.0%} attainment: estimated bonus {money(bonus)}"
+    def pct(v: float) -> str:
+        return f.percent(v, 0)
+
+    text = f"{pct(a)} attainment: estimated bonus {money(bonus)}"
     if capped:
-        text += f" (the maximum: attainment above {plan.cap:.0%} earns no more)"
+        assert plan.cap is not None
+        text += f" (the maximum: attainment above {pct(plan.cap)} earns no more)"
     elif rate == 0:
-        text += f"; the bonus starts at {next_at:.0%}" if next_at is not None else ""
+        text += f"; the bonus starts at {pct(next_at)}" if next_at is not None else ""
     else:
         text += f"; each further point adds {money(per_point)}"
         if rate != 1:
-            text += f" ({rate:g}x rate)"
+            text += f" ({f.multiple(rate)}x rate)"
         if next_at is not None:
             nxt = plan.rate_at(next_at)
-            text += f"; from {next_at:.0%} the rate is {nxt:g}x"
+            text += f"; from {pct(next_at)} the rate is {f.multiple(nxt)}x"
     return IncentiveEstimate(a, bonus, plan.base_bonus, rate, per_point, next_at, capped, text + ".")
 
 
 def incentive_for(
-    values: pd.DataFrame, rep_id: str, period_end: str, plan: IncentivePlan, *, currency: str = "$"
+    values: pd.DataFrame, rep_id: str, period_end: str, plan: IncentivePlan, *, currency: str | Formatter = "$"
 ) -> IncentiveEstimate:
     """The bonus estimate from the rep's own attainment (``plan.metric`` at ``plan.grain``) in the tidy table."""
     hit = values[

@@ -10,7 +10,6 @@ measures of :mod:`salesreports.metrics.measures`, parsed here without ``eval``.
 from __future__ import annotations
 
 import ast
-import math
 import os
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,8 +20,22 @@ from typing import Any, Literal
 import yaml
 
 from salesreports.errors import ConfigError, UnknownKpiError, close_matches
+from salesreports.metrics.formats import DEFAULT as DEFAULT_FORMATS
+from salesreports.metrics.formats import Formatter, formatter
 
-__all__ = ["Expr", "Kpi", "Registry", "format_value", "get", "kpi_file", "registry"]
+__all__ = [
+    "DEFAULT_FORMATS",
+    "Expr",
+    "Formatter",
+    "Kpi",
+    "Registry",
+    "as_formatter",
+    "format_value",
+    "formatter",
+    "get",
+    "kpi_file",
+    "registry",
+]
 
 KPI_FILE = Path(__file__).with_name("kpis.yaml")
 KPI_FILE_ENV = "SALESREPORTS_KPI_FILE"
@@ -154,8 +167,9 @@ class Kpi:
         """:attr:`tile_note` when the tile shows :attr:`tile_grain` (the note describes that span), else ""."""
         return self.tile_note if self.shown_grain(period_grain) == self.tile_grain else ""
 
-    def format_value(self, value: float | None, currency: str = "$") -> str:
-        """Format a value for people: ``$12,345``, ``34.5%``, ``12``, ``45 days``."""
+    def format_value(self, value: float | None, currency: str | Formatter = "$") -> str:
+        """Format a value for people: ``$12,345``, ``34.5%``, ``12``, ``45 days`` (``12.345 €`` with a German
+        :class:`~salesreports.metrics.formats.Formatter`)."""
         return format_value(value, self.format, currency)
 
     def is_better(self, a: float, b: float) -> bool:
@@ -163,26 +177,20 @@ class Kpi:
         return a > b if self.higher_is_better else a < b
 
 
-def format_value(value: float | None, fmt: str, currency: str = "$") -> str:
-    """Format a number by a KPI format; missing values read "not available"."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "not available"
-    v = float(value)
-    if fmt == "currency":
-        sign = "-" if v < 0 else ""
-        v = abs(v)
-        if v >= 10_000_000:
-            return f"{sign}{currency}{v / 1_000_000:,.1f}M"
-        return f"{sign}{currency}{v:,.0f}"
-    if fmt == "percent":
-        return f"{v * 100:.1f}%"
-    if fmt == "count":
-        return f"{v:,.0f}"
-    if fmt == "days":
-        return f"{v:,.0f} days" if abs(v) != 1 else "1 day"
-    if fmt == "per_week":
-        return f"{v:,.1f}/wk"
-    return f"{v:,.2f}×"
+def format_value(value: float | None, fmt: str, currency: str | Formatter = "$") -> str:
+    """Format a number by a KPI format; missing values read "not available".
+
+    ``currency`` is a :class:`~salesreports.metrics.formats.Formatter` (a locale and currency), or, as before
+    locales, a currency symbol or code written in US English (``"$"``, ``"€"``, ``"EUR"``).
+    """
+    return as_formatter(currency).value(value, fmt)
+
+
+def as_formatter(currency: str | Formatter) -> Formatter:
+    """A formatter as given, or the en_US one of a currency symbol or code (the callers from before locales)."""
+    if isinstance(currency, Formatter):
+        return currency
+    return formatter(None, currency)
 
 
 class Registry:

@@ -8,7 +8,10 @@ table. Every builder
 - embeds its rows inline (``{"values": [...]}``) with missing values as ``null``: a missing value is
   never drawn as zero: lines break, bars and points are left out, labels say "not available";
 - returns a small "no data" chart instead of an empty frame;
-- enables the house theme (:mod:`salesreports.report.theme`), so ``chart.to_dict()`` carries its fonts.
+- enables the house theme (:mod:`salesreports.report.theme`), so ``chart.to_dict()`` carries its fonts;
+- takes the report's :class:`~salesreports.metrics.formats.Formatter` (``formats=``, default en_US and
+  dollars): labels, month names and, in the spec's ``config.locale``, the number and time locale of its
+  axes and tooltips (``10.000 €`` on a German page). An en_US, USD chart has no ``config.locale``.
 
 Wrap a chart for a notebook with :func:`salesreports.report.display.chart`.
 """
@@ -25,7 +28,7 @@ import altair as alt
 import pandas as pd
 
 from salesreports.errors import TemplateError
-from salesreports.metrics.kpis import Kpi, format_value, get
+from salesreports.metrics.kpis import Formatter, Kpi, as_formatter, get
 from salesreports.report import theme
 from salesreports.text import one_line
 
@@ -67,14 +70,31 @@ _UNITS: Final = {"days": " (days)", "per_week": " (per week)", "ratio": " (×)"}
 _INVALID: Final = "break-paths-filter-domains"  # a null breaks the line; nothing is drawn at zero
 
 
-def axis_format(kpi: Kpi | str) -> str:
-    """The d3 format of a KPI's axis labels (``$~s`` for currency: $50k, $1.2M)."""
-    return _AXIS_FORMATS[_kpi(kpi).format]
+def axis_format(kpi: Kpi | str, formats: Formatter | None = None) -> str:
+    """The d3 format of a KPI's axis labels (``$~s`` for currency: $50k, $1.2M).
+
+    d3's SI suffixes (k, M, G) are English abbreviations, so in another language amounts are written out,
+    grouped by the locale (``$,.0f``: ``10.000 €``); d3 places the currency by the chart's locale."""
+    fmt = _kpi(kpi).format
+    if fmt == "currency" and formats is not None and not formats.locale.startswith("en"):
+        return "$,.0f"
+    return _AXIS_FORMATS[fmt]
 
 
 def tooltip_format(kpi: Kpi | str) -> str:
-    """The d3 format of a KPI's exact values (tooltips, data labels)."""
+    """The d3 format of a KPI's exact values (tooltips, data labels); the chart's locale writes them."""
     return _TOOLTIP_FORMATS[_kpi(kpi).format]
+
+
+def localized(chart: alt.TopLevelMixin, formats: Formatter | None) -> alt.TopLevelMixin:
+    """The chart with the number and time locale of ``formats`` in its config (Vega's ``config.locale``: d3
+    separators, the currency's place, month and day names), read by vl-convert and by vega-embed alike.
+    A chart in en_US and US dollars is returned as it is (d3's defaults)."""
+    if formats is None or formats.is_default:
+        return chart
+    locale = {"number": formats.d3_number_locale(), "time": formats.d3_time_locale()}
+    out: alt.TopLevelMixin = chart.configure(locale=locale)
+    return out
 
 
 def axis_title(kpi: Kpi | str) -> str:
@@ -83,7 +103,14 @@ def axis_title(kpi: Kpi | str) -> str:
     return k.label + _UNITS.get(k.format, "")
 
 
-def trend(frame: pd.DataFrame, kpi: str, *, label: str = "This rep", title: str | None = None) -> alt.TopLevelMixin:
+def trend(
+    frame: pd.DataFrame,
+    kpi: str,
+    *,
+    label: str = "This rep",
+    title: str | None = None,
+    formats: Formatter | None = None,
+) -> alt.TopLevelMixin:
     """A KPI month by month against the team median and the team's middle half.
 
     Parameters
@@ -125,10 +152,10 @@ def trend(frame: pd.DataFrame, kpi: str, *, label: str = "This rep", title: str 
         "period_end:O",
         sort=periods,
         title=None,
-        axis=alt.Axis(labelExpr=_label_expr(_month_labels(periods)), labelAngle=0),
+        axis=alt.Axis(labelExpr=_label_expr(_month_labels(periods, formats)), labelAngle=0),
     )
     tfmt = tooltip_format(k)
-    y_axis = _kpi_axis(k)
+    y_axis = _kpi_axis(k, formats)
     tooltip = [
         alt.Tooltip("period_end:O", title="Month"),
         alt.Tooltip("value:Q", title=label, format=tfmt),
@@ -143,7 +170,7 @@ def trend(frame: pd.DataFrame, kpi: str, *, label: str = "This rep", title: str 
     if not any(notes):
         own = alt.Chart().mark_line(point=True, invalid=_INVALID)
         layers.append(color(own.encode(x=x, y=alt.Y("value:Q", axis=y_axis), tooltip=tooltip), label))
-        return _layer(layers, rows, heading, subtitle=subtitle)
+        return _layer(formats, layers, rows, heading, subtitle=subtitle)
     # maturing months: the line goes on, their points are hollow and say why in the tooltip
     own = alt.Chart().mark_line(invalid=_INVALID)
     layers.append(color(own.encode(x=x, y=alt.Y("value:Q", axis=y_axis)), label))
@@ -154,11 +181,17 @@ def trend(frame: pd.DataFrame, kpi: str, *, label: str = "This rep", title: str 
         layers.append(color(dots.encode(x=x, y=alt.Y("value:Q", axis=y_axis), tooltip=tips), label))
     hollow_note = "Hollow points: still maturing (see their tooltip)."
     subtitle = f"{subtitle} {hollow_note}" if has_band else hollow_note
-    return _layer(layers, rows, heading, subtitle=subtitle)
+    return _layer(formats, layers, rows, heading, subtitle=subtitle)
 
 
 def review_trend(
-    frame: pd.DataFrame, kpi: str, *, now: str, before: str, title: str | None = None
+    frame: pd.DataFrame,
+    kpi: str,
+    *,
+    now: str,
+    before: str,
+    title: str | None = None,
+    formats: Formatter | None = None,
 ) -> alt.TopLevelMixin:
     """A KPI month by month over a quarter or year, against the same months a year earlier.
 
@@ -190,23 +223,25 @@ def review_trend(
     compared = not _all_missing(rows, ("last_year",))
     color = _series_colors([now, before] if compared else [now], [theme.PRIMARY, theme.MUTED][: 2 if compared else 1])
     x = alt.X("month:O", sort=[str(r["month"]) for r in rows], title=None, axis=alt.Axis(labelAngle=0))
-    y_axis = _kpi_axis(k)
+    y_axis = _kpi_axis(k, formats)
     tfmt = tooltip_format(k)
     tooltip = [alt.Tooltip("month:O", title="Month"), alt.Tooltip("value:Q", title=now, format=tfmt)]
     own = alt.Chart().mark_line(point=True, invalid=_INVALID)
     if not compared:
         layer = color(own.encode(x=x, y=alt.Y("value:Q", axis=y_axis), tooltip=tooltip), now)
-        return _layer([layer], rows, heading, subtitle=f"The data has no figures for {before} to compare with.")
+        return _layer(
+            formats, [layer], rows, heading, subtitle=f"The data has no figures for {before} to compare with."
+        )
     tooltip.append(alt.Tooltip("last_year:Q", title=before, format=tfmt))
     earlier = alt.Chart().mark_line(strokeDash=[5, 3], strokeWidth=2, point=True, invalid=_INVALID)
     layers = [
         color(earlier.encode(x=x, y=alt.Y("last_year:Q", axis=y_axis)), before),
         color(own.encode(x=x, y=alt.Y("value:Q", axis=y_axis), tooltip=tooltip), now),
     ]
-    return _layer(layers, rows, heading, subtitle=f"Dashed: the same months of {before}.")
+    return _layer(formats, layers, rows, heading, subtitle=f"Dashed: the same months of {before}.")
 
 
-def funnel(frame: pd.DataFrame, *, title: str = "Sales funnel") -> alt.TopLevelMixin:
+def funnel(frame: pd.DataFrame, *, title: str = "Sales funnel", formats: Formatter | None = None) -> alt.TopLevelMixin:
     """Horizontal bars from the first stage to the last, each labelled with its count and its share of the
     stage before.
 
@@ -228,9 +263,9 @@ def funnel(frame: pd.DataFrame, *, title: str = "Sales funnel") -> alt.TopLevelM
     top = max(float(r["count"]) for r in rows if r["count"] is not None)
     for r in rows:
         count = r["count"]
-        text = format_value(count, "count")
+        text = _fmt(formats).value(count, "count")
         if count is not None and previous:
-            text += f" ({format_value(count / previous, 'percent')})"
+            text += f" ({_fmt(formats).value(count / previous, 'percent')})"
         r["label"] = text
         r["label_x"] = count if count is not None else 0.0
         previous = count
@@ -252,10 +287,12 @@ def funnel(frame: pd.DataFrame, *, title: str = "Sales funnel") -> alt.TopLevelM
         .encode(y=y, x=alt.X("label_x:Q", scale=x_scale, axis=None), text="label:N")
     )
     subtitle = "In brackets: share of the stage before." if len(rows) > 1 else alt.Undefined
-    return _layer([bars, labels], rows, title, subtitle=subtitle, height=30 * len(rows))
+    return _layer(formats, [bars, labels], rows, title, subtitle=subtitle, height=30 * len(rows))
 
 
-def activity(frame: pd.DataFrame, *, title: str = "Activity per week") -> alt.TopLevelMixin:
+def activity(
+    frame: pd.DataFrame, *, title: str = "Activity per week", formats: Formatter | None = None
+) -> alt.TopLevelMixin:
     """Stacked weekly bars of calls, emails, meetings and demos, told apart without colour.
 
     The types are always stacked in the same order (calls at the bottom), separated by a white gap, and each
@@ -305,7 +342,7 @@ def activity(frame: pd.DataFrame, *, title: str = "Activity per week") -> alt.To
         "week:O",
         sort=weeks,
         title="Week starting",
-        axis=alt.Axis(labelExpr=_label_expr(_week_labels(weeks)), labelAngle=0),
+        axis=alt.Axis(labelExpr=_label_expr(_week_labels(weeks, formats)), labelAngle=0),
     )
     y_scale = alt.Scale(domain=[0, top or 1], nice=True)
     bars = (
@@ -333,7 +370,7 @@ def activity(frame: pd.DataFrame, *, title: str = "Activity per week") -> alt.To
         .mark_text(color="white", fontWeight="bold", baseline="middle", invalid="filter")
         .encode(x=x, y=alt.Y("mid:Q", scale=y_scale), text="initial:N")
     )
-    return _layer([bars, letters], rows, title, subtitle="Letters: the type of each part of a bar.")
+    return _layer(formats, [bars, letters], rows, title, subtitle="Letters: the type of each part of a bar.")
 
 
 def activity_initials(types: Sequence[str]) -> dict[str, str]:
@@ -347,7 +384,14 @@ def activity_initials(types: Sequence[str]) -> dict[str, str]:
     return out
 
 
-def ramp(frame: pd.DataFrame, kpi: str, *, label: str = "This rep", title: str | None = None) -> alt.TopLevelMixin:
+def ramp(
+    frame: pd.DataFrame,
+    kpi: str,
+    *,
+    label: str = "This rep",
+    title: str | None = None,
+    formats: Formatter | None = None,
+) -> alt.TopLevelMixin:
     """A new rep's KPI by month of tenure against the trial-month benchmark.
 
     Parameters
@@ -374,7 +418,7 @@ def ramp(frame: pd.DataFrame, kpi: str, *, label: str = "This rep", title: str |
     months = sorted({int(r["tenure_month"]) for r in rows if r["tenure_month"] is not None})
     ticks = list(range(months[0], months[-1] + 1)) if months else []
     x = alt.X("tenure_month:Q", title="Month of tenure", axis=alt.Axis(format="d", values=ticks))
-    y_axis = _kpi_axis(k)
+    y_axis = _kpi_axis(k, formats)
     tfmt = tooltip_format(k)
     tooltip = [
         alt.Tooltip("tenure_month:Q", title="Month of tenure"),
@@ -385,10 +429,12 @@ def ramp(frame: pd.DataFrame, kpi: str, *, label: str = "This rep", title: str |
     bench = color(bench.encode(x=x, y=alt.Y("benchmark:Q", axis=y_axis)), bench_label)
     own = alt.Chart().mark_line(point=True, invalid=_INVALID)
     own = color(own.encode(x=x, y=alt.Y("value:Q", axis=y_axis), tooltip=tooltip), label)
-    return _layer([bench, own], rows, heading)
+    return _layer(formats, [bench, own], rows, heading)
 
 
-def goal_progress(frame: pd.DataFrame, *, title: str = "Goals: progress to target") -> alt.TopLevelMixin:
+def goal_progress(
+    frame: pd.DataFrame, *, title: str = "Goals: progress to target", formats: Formatter | None = None
+) -> alt.TopLevelMixin:
     """One bar per goal: the share of its target reached so far, coloured by status, with a tick where the
     goal should be by now and a line at 100%.
 
@@ -409,7 +455,7 @@ def goal_progress(frame: pd.DataFrame, *, title: str = "Goals: progress to targe
         return _no_data(title, "No goals for this period.")
     for r in rows:
         r["status"] = _status(r["status"])
-        r["label"] = format_value(r["actual_pct"], "percent") if r["actual_pct"] is not None else "not available"
+        r["label"] = _fmt(formats).value(r["actual_pct"], "percent") if r["actual_pct"] is not None else "not available"
     top = max([1.0, *(float(r[c]) for r in rows for c in ("actual_pct", "expected_pct") if r[c] is not None)])
     goals = [str(r["goal"]) for r in rows]
     y = alt.Y("goal:N", sort=goals, title=None, axis=alt.Axis(labelLimit=0, labelPadding=6))
@@ -451,10 +497,12 @@ def goal_progress(frame: pd.DataFrame, *, title: str = "Goals: progress to targe
         .encode(y=y, x={"value": {"expr": "width"}}, text="label:N")
     )
     subtitle = "Bar: share of target reached · black tick: where the goal should be by now · dashed line: target."
-    return _layer([bars, target, expected, labels], rows, title, subtitle=subtitle, height=34 * len(rows))
+    return _layer(formats, [bars, target, expected, labels], rows, title, subtitle=subtitle, height=34 * len(rows))
 
 
-def distribution(frame: pd.DataFrame, kpi: str, *, unit: str = "reps", title: str | None = None) -> alt.TopLevelMixin:
+def distribution(
+    frame: pd.DataFrame, kpi: str, *, unit: str = "reps", title: str | None = None, formats: Formatter | None = None
+) -> alt.TopLevelMixin:
     """How a KPI is spread across a team: a box (middle half, median) and one dot per rep.
 
     Parameters
@@ -484,10 +532,10 @@ def distribution(frame: pd.DataFrame, kpi: str, *, unit: str = "reps", title: st
         r["jitter"] = ((i * 7919) % 17 - 8) / 8
     median = float(pd.Series([float(r["value"]) for r in valid]).median())
     missing = len(rows) - len(valid)
-    subtitle = f"{len(valid)} {unit} · median {format_value(median, k.format)}"
+    subtitle = f"{len(valid)} {unit} · median {_fmt(formats).value(median, k.format)}"
     if missing:
         subtitle += f" · {missing} not available"
-    x = alt.X("value:Q", axis=_kpi_axis(k, grid=True, tickCount=6))
+    x = alt.X("value:Q", axis=_kpi_axis(k, formats, grid=True, tickCount=6))
     box = (
         alt.Chart()
         .mark_boxplot(
@@ -518,10 +566,12 @@ def distribution(frame: pd.DataFrame, kpi: str, *, unit: str = "reps", title: st
         .resolve_scale(y="independent")
         .properties(width=theme.CHART_WIDTH, height=90)
     )
-    return chart
+    return localized(chart, formats)
 
 
-def leaderboard_bars(frame: pd.DataFrame, kpi: str, *, limit: int = 30, title: str | None = None) -> alt.TopLevelMixin:
+def leaderboard_bars(
+    frame: pd.DataFrame, kpi: str, *, limit: int = 30, title: str | None = None, formats: Formatter | None = None
+) -> alt.TopLevelMixin:
     """Entities ranked by a KPI, best first (lowest first when lower is better), with value labels.
 
     Parameters
@@ -553,7 +603,7 @@ def leaderboard_bars(frame: pd.DataFrame, kpi: str, *, limit: int = 30, title: s
     ranked = [*valid, *(r for r in rows if r["value"] is None)]
     shown = ranked[: max(limit, 1)]
     for r in shown:
-        r["label"] = format_value(r["value"], k.format)
+        r["label"] = _fmt(formats).value(r["value"], k.format)
         r["label_x"] = r["value"] if r["value"] is not None else 0.0
     values = [float(r["value"]) for r in shown if r["value"] is not None]
     lo, hi = min([0.0, *values]), max([0.0, *values])
@@ -566,7 +616,7 @@ def leaderboard_bars(frame: pd.DataFrame, kpi: str, *, limit: int = 30, title: s
         .mark_bar(color=theme.PRIMARY, invalid="filter")
         .encode(
             y=y,
-            x=alt.X("value:Q", scale=x_scale, axis=_kpi_axis(k, tickCount=6)),
+            x=alt.X("value:Q", scale=x_scale, axis=_kpi_axis(k, formats, tickCount=6)),
             tooltip=[
                 alt.Tooltip("entity:N", title="Name"),
                 alt.Tooltip("value:Q", title=k.label, format=tooltip_format(k)),
@@ -583,7 +633,7 @@ def leaderboard_bars(frame: pd.DataFrame, kpi: str, *, limit: int = 30, title: s
         subtitle = f"Top {len(shown)} of {len(ranked)}."
     direction = "highest first" if k.higher_is_better else "lowest first (lower is better)"
     subtitle = f"{subtitle} Sorted {direction}." if subtitle is not alt.Undefined else f"Sorted {direction}."
-    return _layer([bars, labels], shown, heading, subtitle=subtitle, height=22 * len(shown))
+    return _layer(formats, [bars, labels], shown, heading, subtitle=subtitle, height=22 * len(shown))
 
 
 # -- helpers -------------------------------------------------------------------------------------------------
@@ -593,12 +643,14 @@ def _kpi(kpi: Kpi | str) -> Kpi:
     return kpi if isinstance(kpi, Kpi) else get(kpi)
 
 
-def _kpi_axis(k: Kpi, **options: Any) -> alt.Axis:
-    """An axis with the KPI's title and number format ("$0" rather than d3's "$0k" at zero)."""
+def _kpi_axis(k: Kpi, formats: Formatter | None, **options: Any) -> alt.Axis:
+    """An axis with the KPI's title and number format ("$0" rather than d3's "$0k" at zero; "0 €" in German)."""
     options.setdefault("title", axis_title(k))
-    if k.format == "currency":
-        options.setdefault("labelExpr", "datum.value === 0 ? '$0' : datum.label")
-    return alt.Axis(format=axis_format(k), **options)
+    fmt = axis_format(k, formats)
+    if k.format == "currency" and fmt.endswith("~s"):  # an SI axis: zero in the chart's currency, no "k"
+        zero = "'$0'" if formats is None or formats.is_default else json.dumps(formats.amount(0))
+        options.setdefault("labelExpr", f"datum.value === 0 ? {zero} : datum.label")
+    return alt.Axis(format=fmt, **options)
 
 
 def _require(frame: pd.DataFrame, columns: Sequence[str], builder: str) -> None:
@@ -694,6 +746,7 @@ def _theme_size() -> dict[str, Any]:
 
 
 def _layer(
+    formats: Formatter | None,
     layers: Sequence[alt.Chart],
     rows: list[dict[str, Any]],
     title: str,
@@ -702,9 +755,10 @@ def _layer(
     height: Any = theme.CHART_HEIGHT,
 ) -> alt.TopLevelMixin:
     theme.enable()
-    return alt.layer(*layers, data=_data(rows), title=alt.Title(title, subtitle=subtitle)).properties(
+    chart = alt.layer(*layers, data=_data(rows), title=alt.Title(title, subtitle=subtitle)).properties(
         width=theme.CHART_WIDTH, height=height
     )
+    return localized(chart, formats)
 
 
 def _no_data(title: str, message: str) -> alt.TopLevelMixin:
@@ -723,8 +777,13 @@ def _label_expr(labels: Mapping[str, str | list[str]]) -> str:
     return f"{json.dumps(labels, ensure_ascii=True)}[datum.value] || datum.value"
 
 
-def _month_labels(periods: Sequence[str]) -> dict[str, str | list[str]]:
-    """'2026-10' -> 'Oct'; the first month and every January get the year on a second line."""
+def _fmt(formats: Formatter | None) -> Formatter:
+    return as_formatter(formats or "$")
+
+
+def _month_labels(periods: Sequence[str], formats: Formatter | None) -> dict[str, str | list[str]]:
+    """'2026-10' -> 'Oct' ('Okt' in German); the first month and every January get the year on a second line."""
+    name = _fmt(formats).month_name
     out: dict[str, str | list[str]] = {}
     for i, p in enumerate(periods):
         try:
@@ -732,12 +791,13 @@ def _month_labels(periods: Sequence[str]) -> dict[str, str | list[str]]:
         except ValueError:
             out[p] = p
             continue
-        out[p] = [d.strftime("%b"), str(d.year)] if i == 0 or d.month == 1 else d.strftime("%b")
+        out[p] = [name(d), str(d.year)] if i == 0 or d.month == 1 else name(d)
     return out
 
 
-def _week_labels(weeks: Sequence[str]) -> dict[str, str]:
-    """'2026-10-05' -> '5 Oct'."""
+def _week_labels(weeks: Sequence[str], formats: Formatter | None) -> dict[str, str]:
+    """'2026-10-05' -> '5 Oct' (the day and the month's name in the locale's order: '5. Okt.')."""
+    f = _fmt(formats)
     out: dict[str, str] = {}
     for w in weeks:
         try:
@@ -745,7 +805,7 @@ def _week_labels(weeks: Sequence[str]) -> dict[str, str]:
         except ValueError:
             out[w] = w
             continue
-        out[w] = f"{d.day} {d.strftime('%b')}"
+        out[w] = f.day_month(d)
     return out
 
 

@@ -28,7 +28,7 @@ from importlib import resources
 from typing import Any, Final, Literal
 
 from salesreports.errors import TemplateError, close_matches
-from salesreports.metrics.kpis import FORMATS, format_value, registry
+from salesreports.metrics.kpis import FORMATS, Formatter, as_formatter, format_value, registry
 from salesreports.report import theme
 from salesreports.text import clean
 
@@ -243,7 +243,7 @@ class Tile:
         previous: float | None = None,
         previous_label: str = "last month",
         reason: str | None = None,
-        currency: str = "$",
+        currency: str | Formatter = "$",
     ) -> Tile:
         """A tile for a registry KPI: label and formats from the registry, direction from ``higher_is_better``.
 
@@ -257,6 +257,9 @@ class Tile:
             Shown as "target $50,000 · 92% attained" when given (attainment as a fraction).
         previous, previous_label
             The value of the comparison period: the tile shows the change, e.g. "+$1,200 vs last month".
+        currency
+            The report's :class:`~salesreports.metrics.formats.Formatter` (locale and currency), or a currency
+            symbol written in US English.
         """
         k = registry().get(kpi)
         if _missing(value):
@@ -267,7 +270,7 @@ class Tile:
         if not _missing(target):
             parts.append(f"target {format_value(target, k.format, currency)}")
         if not _missing(attainment):
-            parts.append(f"{format_value(attainment, 'percent')} attained")
+            parts.append(f"{format_value(attainment, 'percent', currency)} attained")
         if parts:
             sub.append(" · ".join(parts))
         change, direction = "", "neutral"
@@ -284,7 +287,7 @@ class Tile:
         )
 
 
-def change_text(kpi: str, value: float, previous: float, currency: str = "$") -> tuple[str, Direction]:
+def change_text(kpi: str, value: float, previous: float, currency: str | Formatter = "$") -> tuple[str, Direction]:
     """The change of a registry KPI from ``previous`` to ``value`` ("+$1,200", "−3.0 pts", "±$0") and whether
     it is good, bad or neutral (lower can be better)."""
     k = registry().get(kpi)
@@ -351,7 +354,7 @@ def table(
     formats: Mapping[str, str] | None = None,
     labels: Mapping[str, str] | None = None,
     caption: str = "",
-    currency: str = "$",
+    currency: str | Formatter = "$",
     figures: Sequence[str] = (),
     row_headers: bool = True,
 ) -> Html:
@@ -560,13 +563,15 @@ class GoalItem:
         return cls(**data)
 
 
-def goal_list(goals: Sequence[Any]) -> Html:
+def goal_list(goals: Sequence[Any], *, formats: Formatter | None = None) -> Html:
     """Goals with a status badge, a small progress bar (pure HTML/CSS) and actual / expected / projected.
 
     Parameters
     ----------
     goals
         :class:`GoalItem` objects, mappings or objects with the same attribute names.
+    formats
+        The report's formatter (percentages of the progress bars); default en_US.
 
     Raises
     ------
@@ -574,6 +579,7 @@ def goal_list(goals: Sequence[Any]) -> Html:
         A goal without a name or status, or with an unknown status.
     """
     items = [GoalItem.coerce(g) for g in goals]
+    pct = as_formatter(formats or "$").percent
     if not items:
         return Html(f'<p class="sr sr-note {_IGNORE_MATH}">No goals for this period.</p>', "No goals for this period.")
     lis: list[str] = []
@@ -583,16 +589,16 @@ def goal_list(goals: Sequence[Any]) -> Html:
         bar = ""
         if g.progress is not None:
             width = max(0.0, min(g.progress, 1.0)) * 100
-            shown = format_value(g.progress, "percent")
+            shown = pct(g.progress)
             aria = f"{shown} of target reached"
             if g.progress < 0:  # moved away from the target since the baseline: no "-92.0% reached"
                 shown = "moved away"
-                away = format_value(-g.progress, "percent")
+                away = pct(-g.progress)
                 aria = f"no progress towards the target: moved away from it by {away} of the distance to go"
             mark = ""
             if g.expected_progress is not None:
                 left = max(0.0, min(g.expected_progress, 1.0)) * 100
-                aria += f"; {format_value(g.expected_progress, 'percent')} expected by now"
+                aria += f"; {pct(g.expected_progress)} expected by now"
                 mark = f'<span class="sr-bar__mark" style="left:{left:.1f}%"></span>'
             bar = (
                 f'<div class="sr-goal__progress"><div class="sr-bar" role="img" aria-label="{_esc(aria)}">'
@@ -660,12 +666,8 @@ def _arrow(change: str) -> str:
     return ""
 
 
-def _format_delta(delta: float, fmt: str, currency: str) -> str:
-    sign = "+" if delta > 0 else "−" if delta < 0 else "±"
-    size = abs(delta)
-    if fmt == "percent":
-        return f"{sign}{size * 100:.1f} pts"
-    return sign + format_value(size, fmt, currency)
+def _format_delta(delta: float, fmt: str, currency: str | Formatter) -> str:
+    return as_formatter(currency).delta(delta, fmt)
 
 
 def _slug(text: str) -> str:
@@ -699,7 +701,7 @@ def _column_kind(series: Any, fmt: str | None) -> str:
     return "date" if kind == "M" else "text"
 
 
-def _cell(value: Any, fmt: str | None, currency: str) -> tuple[str, bool]:
+def _cell(value: Any, fmt: str | None, currency: str | Formatter) -> tuple[str, bool]:
     """(text, is_missing) of one table cell."""
     if value is None or _missing_scalar(value):
         return "not available", True
@@ -711,9 +713,9 @@ def _cell(value: Any, fmt: str | None, currency: str) -> tuple[str, bool]:
     if isinstance(value, bool):
         return ("yes" if value else "no"), False
     if isinstance(value, int) or (hasattr(value, "is_integer") and isinstance(value, float) and value.is_integer()):
-        return f"{value:,.0f}" if isinstance(value, float) else f"{value:,}", False
+        return as_formatter(currency).count(value), False
     if isinstance(value, float):
-        return f"{value:,.2f}", False
+        return as_formatter(currency).number(value, 2), False
     if hasattr(value, "isoformat"):
         text = value.isoformat()
         return (text[:10] if text.endswith("T00:00:00") else text), False

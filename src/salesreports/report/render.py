@@ -45,6 +45,7 @@ from typing import Any, Final, Literal
 
 from salesreports import __version__
 from salesreports.errors import RenderError
+from salesreports.metrics.kpis import Formatter, formatter
 from salesreports.report.display import CHART_MIME, component_css
 from salesreports.report.theme import narrow
 from salesreports.report.vega import spec_to_svg
@@ -382,7 +383,8 @@ class Renderer:
         subtitle = one_line(meta.get("subtitle") or "")
         who = isolate((meta.get("rep_name") if kind == "rep" else meta.get("team")) or meta.get("team") or title)
         when = one_line(meta.get("period_title") or meta.get("period") or "")
-        generated = format_timestamp(meta.get("generated_at"))
+        locale = meta.get("locale")  # a report in another locale than en_US (scope.header)
+        generated = format_timestamp(meta.get("generated_at"), formatter(str(locale)) if locale else None)
         company = one_line(meta.get("company") or "")
         footer = f"{isolate(company)} · " if company else ""
         footer += f"Made by salesreports {__version__}" + (f" on {generated}" if generated else "") + "."
@@ -738,15 +740,16 @@ def json_for_script(value: Any) -> str:
     )
 
 
-def format_timestamp(value: Any) -> str:
-    """An ISO timestamp for people: ``1 Nov 2026, 08:00 UTC`` (unparseable text is returned as is)."""
+def format_timestamp(value: Any, formats: Formatter | None = None) -> str:
+    """An ISO timestamp for people: ``1 Nov 2026, 08:00 UTC``, its day in the locale of ``formats`` (``1. Nov.
+    2026, 08:00 UTC``); unparseable text is returned as is."""
     if not value:
         return ""
     try:
         stamp = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
         return str(value)
-    text = f"{stamp.day} {stamp:%b %Y, %H:%M}"
+    text = f"{stamp.day} {stamp:%b %Y, %H:%M}" if formats is None else f"{formats.date(stamp.date())}, {stamp:%H:%M}"
     offset = stamp.utcoffset()
     if offset is None:
         return text

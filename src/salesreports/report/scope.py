@@ -49,6 +49,7 @@ import pandas as pd
 from salesreports.data.loading import Dataset
 from salesreports.metrics.capabilities import Capabilities, capabilities, choose_headline, choose_ranking
 from salesreports.metrics.engine import KpiTable
+from salesreports.metrics.formats import DEFAULT, Formatter, formatter
 from salesreports.metrics.periods import Period
 from salesreports.params import Config
 from salesreports.paths import atomic_write_text
@@ -171,6 +172,7 @@ class Scope:
     headline: list[str] = field(default_factory=list)  # the headline tiles' KPIs
     ranking: list[str] = field(default_factory=list)  # team summaries rank by the first of these with values
     goal_notes: dict[str, str] = field(default_factory=dict)  # goal id -> why this data set cannot measure it
+    goal_progress: dict[str, Any] = field(default_factory=dict)  # goal id -> its GoalProgress (a rep's own locale)
     _team: dict[str, str] = field(init=False, repr=False)
     _members: dict[str, list[str]] = field(init=False, repr=False)
     _info: dict[str, dict[str, Any]] = field(init=False, repr=False)
@@ -289,16 +291,36 @@ class Scope:
             return f"left on {leave.date()}, before {self.period.title}"
         return ""
 
-    def _common(self, kind: str) -> dict[str, Any]:
-        """The fields every context starts with."""
+    @property
+    def formats(self) -> Formatter:
+        """The company's formatter: the settings' `locale` and `currency` (team summaries, index, manifest)."""
+        return config_formatter(self.config)
+
+    def rep_formats(self, rep_id: str) -> Formatter:
+        """The formatter of a rep's scorecard and email: the rep's `locale` (reps table) if set, else the
+        company's. An unknown locale there is an error of `validate`; a report then uses the company's."""
+        value = self._info.get(rep_id, {}).get("locale")
+        if not isinstance(value, str) or not value.strip():
+            return self.formats
+        try:
+            return formatter(value, self.config.currency_code)
+        except ValueError:
+            return self.formats
+
+    def _common(self, kind: str, formats: Formatter | None = None) -> dict[str, Any]:
+        """The fields every context starts with. ``locale`` is written only when it is not en_US (the pages as
+        they were before locales, whose contexts stay the same)."""
+        formats = formats or self.formats
+        locale = {"locale": formats.locale} if formats.locale != DEFAULT.locale else {}
         return {
             "version": CONTEXT_VERSION,
             "kind": kind,
             "company": self.config.company,
             "currency": self.config.currency,
+            **locale,
             "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "as_of": self.table.grid.as_of.date().isoformat(),
-            "period": _period_dict(self.period),
+            "period": _period_dict(self.period, formats),
             "capabilities": None if self.caps is None else self.caps.to_dict(),
             "headline": list(self.headline),
             # KPIs whose latest months are still maturing (lead conversion): the months and days so far
@@ -312,8 +334,9 @@ class Scope:
         team = info["team"]
         start, length = self._slices.get(rep_id, (0, 0))
         notes = self._notes.get(rep_id, [])
+        formats = self.rep_formats(rep_id)
         return {
-            **self._common("rep"),
+            **self._common("rep", formats),
             "rep": info,
             # a copy of the rep's rows: a zero-copy slice would carry every rep's rows along when pickled
             "kpis": self._kpis.take(np.arange(start, start + length)),
@@ -323,21 +346,21 @@ class Scope:
                 "n_reps": len(self._members.get(team, [])),
             },
             "ramp": self._ramp.get(rep_id, []),
-            "goals": self._rep_goals(rep_id, team),
-            "coaching": self._coaching(rep_id, notes),
-            "incentive": self._incentive(rep_id),
+            "goals": self._rep_goals(rep_id, team, formats),
+            "coaching": self._coaching(rep_id, notes, formats),
+            "incentive": self._incentive(rep_id, formats),
             "feedback": self._recent(notes),
             "activity_weekly": self._weekly.get(rep_id, []),
             "funnel": self._funnel(rep_id),
         }
 
-    def _rep_goals(self, rep_id: str, team: str) -> list[dict[str, Any]]:
+    def _rep_goals(self, rep_id: str, team: str, formats: Formatter | None = None) -> list[dict[str, Any]]:
         """The rep's own goals plus their team's and the company's; group goals lose their numbers
         when fewer than ``min_group_size`` reps contributed (a team total minus one's own value is
-        the colleague's value). Other reps' goals are never included."""
+        the colleague's value). Other reps' goals are never included. Figures in the rep's locale."""
         n_min = self.config.privacy.min_group_size
         out = []
-        for g in self.goals:
+        for g in self._goals_in(formats or self.formats):
             kind = g.get("owner_type", "")
             if kind == "rep":
                 if g["owner"] == rep_id:
@@ -367,7 +390,25 @@ class Scope:
             )
         )
 
-    def _coaching(self, rep_id: str, notes: list[tuple[bool, dict[str, Any]]]) -> list[dict[str, Any]]:
+    def _goals_in(self, formats: Formatter) -> list[dict[str, Any]]:
+        """The goals with their figures written by ``formats`` (the company's as built)."""
+        if formats == self.formats:
+            return self.goals
+        out = []
+        from salesreports.metrics.goals.pace import summary_text
+
+        for g in self.goals:
+            progress = self.goal_progress.get(str(g.get("goal_id")))
+            if progress is None or "text" not in g:  # a group goal without its figures (privacy)
+                out.append(g)
+                continue
+            summary = summary_text(progress, formats) if progress.measured_on else g.get("summary")
+            out.append({**g, "text": progress.formatted(formats), "summary": summary})
+        return out
+
+    def _coaching(
+        self, rep_id: str, notes: list[tuple[bool, dict[str, Any]]], formats: Formatter | None = None
+    ) -> list[dict[str, Any]]:
         if self.coaching is None:
             return []
         from salesreports.metrics.coaching import needs_from_rows
@@ -379,7 +420,7 @@ class Scope:
             period_end=str(self.period.end),
             notes=[row for _, row in notes],
             ramp_rows={r["kpi"]: r for r in self._ramp.get(rep_id, []) if r["period"] == str(self.period.end)},
-            currency=self.config.currency,
+            currency=formats or self.formats,
         )
         return [_clean({**n.to_dict(), "grain": grain}) for n in needs]
 
@@ -387,7 +428,7 @@ class Scope:
         """A review coaches on the quarter or year under review; a month on the coaching settings' grain."""
         return str(self.period.kpi_grain if self.period.is_review else self.coaching.grain)
 
-    def _incentive(self, rep_id: str) -> dict[str, Any] | None:
+    def _incentive(self, rep_id: str, formats: Formatter | None = None) -> dict[str, Any] | None:
         if self.coaching is None or self.coaching.incentives is None:
             return None
         if self.caps is not None and "incentive" in self.caps.sections:
@@ -395,7 +436,7 @@ class Scope:
         from salesreports.metrics.coaching import estimate_incentive
 
         plan = self.coaching.incentives
-        est = estimate_incentive(self._attainment.get(rep_id), plan, currency=self.config.currency)
+        est = estimate_incentive(self._attainment.get(rep_id), plan, currency=formats or self.formats)
         return dict(_clean({**est.to_dict(), "grain": plan.grain}))
 
     def _recent(self, notes: list[tuple[bool, dict[str, Any]]]) -> list[dict[str, Any]]:
@@ -534,12 +575,19 @@ _EMPTY = pd.DataFrame(
 COMPANY = "company"
 
 
-def _period_dict(period: Period) -> dict[str, Any]:
-    """The report's period as a context holds it; a quarter or year also names the periods it is compared with."""
+def config_formatter(config: Config) -> Formatter:
+    """The formatter of the settings' `locale` and `currency`."""
+    return formatter(config.locale, config.currency_code)
+
+
+def _period_dict(period: Period, formats: Formatter = DEFAULT) -> dict[str, Any]:
+    """The report's period as a context holds it; a quarter or year also names the periods it is compared with.
+    Titles in the report's locale (en_US: :attr:`Period.title`)."""
     previous, last_year, following = period.previous(), period.last_year(), period.next()
+    title = formats.period_title
     return {
         "label": period.label,
-        "title": period.title,
+        "title": title(period),
         "grain": period.grain,
         "kpi_grain": period.kpi_grain,
         "end": str(period.end),
@@ -547,12 +595,12 @@ def _period_dict(period: Period) -> dict[str, Any]:
         "first_day": period.first_day.date().isoformat(),
         "last_day": period.last_day.date().isoformat(),
         "months": [str(m) for m in period.months],
-        "previous": {"label": previous.label, "title": previous.title, "end": str(previous.end)},
-        "last_year": {"label": last_year.label, "title": last_year.title, "start": str(last_year.start)},
+        "previous": {"label": previous.label, "title": title(previous), "end": str(previous.end)},
+        "last_year": {"label": last_year.label, "title": title(last_year), "start": str(last_year.start)},
         # the period after: a review sets the goals that start then
         "next": {
             "label": following.label,
-            "title": following.title,
+            "title": title(following),
             "start": str(following.start),
             "end": str(following.end),
         },
@@ -586,7 +634,7 @@ def build_scope(data: Dataset, table: KpiTable, config: Config, period: Period) 
         )
         ramp = ramp[ramp["period"] <= str(period.end)]
     caps = capabilities(data, table)
-    goals, goal_notes = _goals(data, table, config, period)
+    goals, goal_notes, progress = _goals(data, table, config, period)
     return Scope(
         data,
         table,
@@ -603,6 +651,7 @@ def build_scope(data: Dataset, table: KpiTable, config: Config, period: Period) 
         choose_headline(caps, _known_kpis(config, "headline")),
         choose_ranking(caps, _known_kpis(config, "ranking")),
         goal_notes,
+        progress,
     )
 
 
@@ -631,17 +680,19 @@ def _colleagues(reps: pd.DataFrame) -> Redactor | None:
 
 def _goals(
     data: Dataset, table: KpiTable, config: Config, period: Period
-) -> tuple[list[dict[str, Any]], dict[str, str]]:
-    """The goals this data set can measure, with progress as of the period; and a note per goal it cannot.
+) -> tuple[list[dict[str, Any]], dict[str, str], dict[str, Any]]:
+    """The goals this data set can measure, with progress as of the period; a note per goal it cannot; and
+    each shown goal's progress by id (to write its figures in a rep's own locale).
 
     A goal whose SMART check finds it cannot be tracked on this data (unknown owner, metric, product or
     segment, a KPI the data cannot compute, no start or deadline) or whose window lies outside the data is
     never shown on a page (it would show a made-up reason); the run prints it once with the check's reasons.
     """
     if not config.goals:
-        return [], {}
+        return [], {}, {}
     path = config.resolve(config.goals)
     from salesreports.metrics.goals import check_goals, goal_progress, load_goals
+    from salesreports.metrics.goals.pace import summary_text
     from salesreports.metrics.periods import parse_period
 
     goals = load_goals(path)
@@ -661,16 +712,21 @@ def _goals(
             window = f"{start.label} to {deadline.label}"
             problems.setdefault(goal.id, []).append(f"its window ({window}) lies outside the data ({first} to {last})")
     out = []
+    progress: dict[str, Any] = {}
     notes = {gid: f"goal '{gid}' ({path.name}) is not shown: {'; '.join(reasons)}" for gid, reasons in problems.items()}
     for goal, g in zip(goals, goal_progress(goals, table, data=data, period=period), strict=True):
         if goal.id in problems:
             continue
         item = dict(_clean(g.to_dict()))
-        item["text"] = g.formatted(config.currency)
+        formats = config_formatter(config)
+        item["text"] = g.formatted(formats)
+        if g.measured_on and not formats.is_default:  # the sentence in the company's locale and currency
+            item["summary"] = summary_text(g, formats)
+        progress[g.goal_id] = g
         if g.owner_type in ("team", COMPANY):
             item["contributors"] = _contributors(data, table, goal, g.owner_type, period)
         out.append(item)
-    return out, notes
+    return out, notes, progress
 
 
 def _contributors(data: Dataset, table: KpiTable, goal: Any, owner_type: str, period: Period) -> int:
@@ -806,6 +862,7 @@ def header(context: Mapping[str, Any]) -> dict[str, Any]:
         "period_title": period["title"],
         "company": context.get("company", ""),
         "generated_at": context.get("generated_at", ""),
+        **({"locale": context["locale"]} if context.get("locale") else {}),  # not en_US: the page's dates
     }
     if context["kind"] == "rep":
         rep = context["rep"]

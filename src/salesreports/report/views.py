@@ -31,7 +31,7 @@ from typing import Any
 import pandas as pd
 
 from salesreports.errors import ParamsError
-from salesreports.metrics.kpis import format_value, get, registry
+from salesreports.metrics.kpis import DEFAULT_FORMATS, Formatter, format_value, formatter, get, registry
 from salesreports.metrics.measures import NO_SIGN, NOT_EMPLOYED, data_ends
 from salesreports.metrics.periods import of_grain, parse_period
 from salesreports.text import clean, isolate
@@ -64,14 +64,14 @@ def _table(rows: Any, columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows) if rows else pd.DataFrame(columns=columns)
 
 
-def since(grain: str, period_end: str, first_month: str) -> str:
+def since(grain: str, period_end: str, first_month: str, formats: Formatter = DEFAULT_FORMATS) -> str:
     """ "March 2026" when the span of ``grain`` ending in ``period_end`` begins before the data's first month
-    (its figure covers only the months the data has), else ""."""
+    (its figure covers only the months the data has), else ""; the month in the locale of ``formats``."""
     if grain not in SPAN or grain == "month" or not first_month or not period_end:
         return ""
     start = of_grain(grain, pd.Period(period_end, "M")).start  # type: ignore[arg-type]
     first = pd.Period(first_month, "M")
-    return first.strftime("%B %Y") if start < first <= pd.Period(period_end, "M") else ""
+    return formats.month(first) if start < first <= pd.Period(period_end, "M") else ""
 
 
 def span_text(grain: str, period_end: str, first_month: str) -> str:
@@ -208,6 +208,8 @@ class _View:
     def __init__(self, context: dict[str, Any]) -> None:
         self.ctx = context
         self.currency = str(context.get("currency", "$"))
+        # every figure and date of the page: the context's locale (absent: en_US) and currency
+        self.formats = formatter(str(context.get("locale") or "") or None, self.currency)
         period = context["period"]
         self.period_end = str(period["end"])
         # a quarter's or year's page shows every KPI over the whole period (the engine's quarter or year-to-date
@@ -255,9 +257,10 @@ class _View:
             return ""
         fewest = min(int(info["months"][m][0]) for m in months)
         most = max(int(info["months"][m][1]) for m in months)
-        names = [pd.Period(m, "M").strftime("%B %Y") for m in months]
-        if len(names) > 1 and len({n[-4:] for n in names}) == 1:
-            names = [n[:-5] for n in names[:-1]] + names[-1:]  # "May and June 2026"
+        periods = [pd.Period(m, "M") for m in months]
+        names = [self.formats.month(m) for m in periods]
+        if len(names) > 1 and len({m.year for m in periods}) == 1:
+            names = [self.formats.month_wide(m) for m in periods[:-1]] + names[-1:]  # "May and June 2026"
         listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
         return (
             f"still maturing: leads from {listed} have had {fewest} to {most} days to convert "
@@ -266,7 +269,7 @@ class _View:
 
     def since(self, kpi: str, grain: str, period_end: str | None = None) -> str:
         """ "March 2026" when the KPI's span ending in the period begins before its data does, else ""."""
-        return since(grain, period_end or self.period_end, self.first_month(kpi))
+        return since(grain, period_end or self.period_end, self.first_month(kpi), self.formats)
 
     def not_in_data(self) -> Any:
         """One short note naming what this data set cannot show, grouped by why (``None`` when it shows all)."""
@@ -322,7 +325,7 @@ class _View:
     def text(self, kpi: str, grain: str | None = None) -> str:
         """A KPI's value formatted by the registry ("not available" when missing)."""
         v, _ = self.value(kpi, grain)
-        return format_value(v, get(kpi).format, self.currency)
+        return format_value(v, get(kpi).format, self.formats)
 
     def series(self, kpi: str) -> pd.DataFrame:
         """The KPI's monthly rows over the last 12 months, never before the data's first month."""
@@ -347,7 +350,7 @@ class _View:
 
         return pd.DataFrame(
             {
-                "month": [m.strftime("%b") for m in months],
+                "month": [self.formats.month_name(m) for m in months],
                 "period_end": [str(m) for m in months],
                 "value": pd.Series([at(m) for m in months], dtype="float64"),
                 "last_year": pd.Series([at(m - 12) for m in months], dtype="float64"),
@@ -376,7 +379,7 @@ class _View:
             previous=prev,
             previous_label=self.previous_title,
             reason=reason,
-            currency=self.currency,
+            currency=self.formats,
         )
         median = _num(self.row(name, grain).get("team_median"))
         note = get(name).shown_note(self.grain)
@@ -386,7 +389,7 @@ class _View:
         if maturing := self.maturing(name, grain):
             extra.append(maturing)
         if median is not None and tile.unavailable_reason is None:
-            extra.append(f"team median {format_value(median, get(name).format, self.currency)}")
+            extra.append(f"team median {format_value(median, get(name).format, self.formats)}")
         if extra and tile.unavailable_reason is None:
             tile = Tile(tile.label, tile.value, (*tile.sub, *extra), tile.change, tile.direction, None)
         return tile
@@ -459,7 +462,7 @@ class _View:
                     "note": g.get("objective", ""),
                 }
             )
-        shown = goal_list(items) if items else None
+        shown = goal_list(items, formats=self.formats) if items else None
         if later:
             notes = callout(
                 "info",
@@ -552,15 +555,15 @@ class RepView(_View):
         last = shown.iloc[-1]
         alt_text = (
             f"{k.label} by month, {shown['period_end'].iloc[0]} to {last['period_end']}: latest "
-            f"{format_value(last['value'], k.format, self.currency)}, 12-month high "
-            f"{format_value(shown['value'].max(), k.format, self.currency)}, low "
-            f"{format_value(shown['value'].min(), k.format, self.currency)}."
+            f"{format_value(last['value'], k.format, self.formats)}, 12-month high "
+            f"{format_value(shown['value'].max(), k.format, self.formats)}, low "
+            f"{format_value(shown['value'].min(), k.format, self.formats)}."
         )
         if not _nan(last["team_median"]):
-            alt_text += f" Team median {format_value(last['team_median'], k.format, self.currency)}."
+            alt_text += f" Team median {format_value(last['team_median'], k.format, self.formats)}."
         if maturing := self.maturing(kpi, "t12m", str(last["period_end"])):  # every month the chart shows
             alt_text += f" {maturing[:1].upper()}{maturing[1:]}; drawn as hollow points."
-        return chart(trend(frame, kpi, label=self.name), alt_text, name=f"trend-{kpi}")
+        return chart(trend(frame, kpi, label=self.name, formats=self.formats), alt_text, name=f"trend-{kpi}")
 
     def _review_trend(self, kpi: str) -> Any:
         """A review's months of a KPI against the same months a year earlier (``None`` without own values)."""
@@ -575,7 +578,7 @@ class RepView(_View):
 
         def listed(column: str) -> str:
             return ", ".join(
-                f"{m} {format_value(_num(v), k.format, self.currency)}"
+                f"{m} {format_value(_num(v), k.format, self.formats)}"
                 for m, v in zip(frame["month"], frame[column], strict=True)
             )
 
@@ -584,7 +587,7 @@ class RepView(_View):
             alt_text += f" The data has no figures for {before} to compare with."
         else:
             alt_text += f" In {before}: {listed('last_year')}."
-        chart_ = review_trend(frame, kpi, now=self.period_title, before=before)
+        chart_ = review_trend(frame, kpi, now=self.period_title, before=before, formats=self.formats)
         return chart(chart_, alt_text, name=f"trend-{kpi}")
 
     def trends(self, kpis: Sequence[str] = ("revenue", "win_rate"), count: int = 2) -> Any:
@@ -611,8 +614,12 @@ class RepView(_View):
         rows = [r for r in self.ctx.get("funnel", []) if r.get("count") is not None]
         if not rows:
             return callout("info", "Funnel not available", ["The data has no leads for this period."])
-        alt_text = f"Funnel {self.in_period}: " + ", ".join(f"{r['stage']} {r['count']:,.0f}" for r in rows) + "."
-        return chart(funnel(pd.DataFrame(rows)), alt_text, name="funnel")
+        alt_text = (
+            f"Funnel {self.in_period}: "
+            + ", ".join(f"{r['stage']} {self.formats.count(r['count'])}" for r in rows)
+            + "."
+        )
+        return chart(funnel(pd.DataFrame(rows), formats=self.formats), alt_text, name="funnel")
 
     def activity(self) -> Any:
         """Calls, emails, meetings and demos per week over the last 12 weeks, with each week as a table."""
@@ -629,7 +636,7 @@ class RepView(_View):
         weeks = frame["week"].nunique()
         alt_text = (
             f"Activity per week over the last {weeks} weeks: "
-            + ", ".join(f"{t} {c / weeks:.1f}" for t, c in per_type.items())
+            + ", ".join(f"{t} {self.formats.number(c / weeks, 1)}" for t, c in per_type.items())
             + " on average."
         )
         # the text alternative of the stacked bars: every week's count of each type (none logged is 0)
@@ -638,10 +645,10 @@ class RepView(_View):
         wide = wide[order].astype("int64")
         wide["Total"] = wide.sum(axis=1)
         wide = wide.sort_index().reset_index()
-        wide["week"] = [f"{d.day} {d:%b %Y}" for d in pd.to_datetime(wide["week"])]
+        wide["week"] = [self.formats.date(d.date()) for d in pd.to_datetime(wide["week"])]
         labels = {"week": "Week starting", **{t: f"{t.capitalize()}s" for t in order}}
         weekly = table(wide, labels=labels, caption=f"Activity per week, last {weeks} weeks")
-        return chart(activity(frame), alt_text, name="activity", table=weekly)
+        return chart(activity(frame, formats=self.formats), alt_text, name="activity", table=weekly)
 
     def ramp(self, kpi: str = "revenue") -> Any:
         """For reps in their first year: each month of tenure against earlier hires' median."""
@@ -661,12 +668,12 @@ class RepView(_View):
         position = last.get("position") or "not comparable"
         alt_text = (
             f"{k.label} by month of tenure, months 1 to {int(last['tenure_month'])}: latest "
-            f"{format_value(last['value'], k.format, self.currency)} against earlier hires' median "
-            f"{format_value(last['ramp_median'], k.format, self.currency)} ({position})."
+            f"{format_value(last['value'], k.format, self.formats)} against earlier hires' median "
+            f"{format_value(last['ramp_median'], k.format, self.formats)} ({position})."
         )
         if _nan(last.get("ramp_median")) and last.get("ramp_reason"):
             alt_text += f" Benchmark not available: {last['ramp_reason']}."
-        return chart(ramp(frame, kpi, label=self.name), alt_text, name=f"ramp-{kpi}")
+        return chart(ramp(frame, kpi, label=self.name, formats=self.formats), alt_text, name=f"ramp-{kpi}")
 
     def position(self, kpis: Sequence[str] | None = None) -> Any:
         """Percentile position in the team per KPI (team aggregates only), over the same period as its tile.
@@ -693,13 +700,13 @@ class RepView(_View):
             notes += [f"data from {start}"] if start else []
             row = {
                 "KPI": f"{k.label} ({', '.join(notes)})" if notes else k.label,
-                "You": format_value(_num(r.get("value")), k.format, self.currency),
-                "Team median": format_value(_num(r.get("team_median")), k.format, self.currency)
+                "You": format_value(_num(r.get("value")), k.format, self.formats),
+                "Team median": format_value(_num(r.get("team_median")), k.format, self.formats)
                 if not _nan(r.get("team_median"))
                 else NO_FIGURE,
                 "Team middle half": (
-                    f"{format_value(_num(r.get('team_p25')), k.format, self.currency)} – "
-                    f"{format_value(_num(r.get('team_p75')), k.format, self.currency)}"
+                    f"{format_value(_num(r.get('team_p25')), k.format, self.formats)} – "
+                    f"{format_value(_num(r.get('team_p75')), k.format, self.formats)}"
                     if not _nan(r.get("team_p25"))
                     else NO_FIGURE
                 ),
@@ -727,7 +734,7 @@ class RepView(_View):
         before, now = _num(r.get("prev_value" if self.review else "review_value")), _num(r.get("value"))
         if before is None or now is None:
             return NO_FIGURE
-        return f"{format_value(before, k.format, self.currency)} → {format_value(now, k.format, self.currency)}"
+        return f"{format_value(before, k.format, self.formats)} → {format_value(now, k.format, self.formats)}"
 
     def feedback(self) -> Any:
         """The rep's own recent feedback (client, manager, peer), as quotes."""
@@ -806,12 +813,12 @@ class RepView(_View):
             if att is None:
                 parts.append(callout("info", f"{title}: {NA}", [why or "no target for this period"]))
             else:
-                pct = format_value(att, get("quota_attainment").format, self.currency)
+                pct = format_value(att, get("quota_attainment").format, self.formats)
                 fmt = get("revenue").format
                 line = f"{pct} of the target attained."
                 if rev is not None and att:
-                    target = format_value(rev / att, fmt, self.currency)
-                    line = f"Revenue {format_value(rev, fmt, self.currency)} against a target of {target}: {line}"
+                    target = format_value(rev / att, fmt, self.formats)
+                    line = f"Revenue {format_value(rev, fmt, self.formats)} against a target of {target}: {line}"
                 parts.append(callout("good" if att >= 1 else "warn", f"{title}: {pct} attained", [line]))
         end = pd.Period(self.period_end, "M")
         measured = [
@@ -851,14 +858,14 @@ class RepView(_View):
                 continue
             change = NO_FIGURE
             if value is not None and prev is not None:
-                delta, direction = change_text(name, value, prev, self.currency)
+                delta, direction = change_text(name, value, prev, self.formats)
                 word = {"good": "better", "bad": "worse", "neutral": "same"}[direction]
                 change = f"{delta} ({word})"
             rows.append(
                 {
                     "KPI": k.label,
-                    before: NO_FIGURE if prev is None else format_value(prev, k.format, self.currency),
-                    now: NA if value is None else format_value(value, k.format, self.currency),
+                    before: NO_FIGURE if prev is None else format_value(prev, k.format, self.formats),
+                    now: NA if value is None else format_value(value, k.format, self.formats),
                     "Change": change,
                 }
             )
@@ -951,7 +958,7 @@ class RepView(_View):
             owner = "" if g["owner"] == rep_id else f" ({g['owner']})"
             scope = f", {g['scope']}" if g.get("scope") else ""
             try:
-                deadline = parse_period(str(g.get("deadline") or "")).title
+                deadline = self.formats.period_title(parse_period(str(g.get("deadline") or "")))
             except ParamsError:
                 deadline = str(g.get("deadline") or "")
             target = str((g.get("text") or {}).get("target") or NA)
@@ -961,7 +968,7 @@ class RepView(_View):
                 {
                     "Goal": f"{g['label']}{scope}{owner}",
                     "Target": target,
-                    "From": start.strftime("%B %Y"),
+                    "From": self.formats.month(start),
                     "Deadline": deadline,
                     "Objective": g.get("objective") or "",
                 }
@@ -1032,7 +1039,7 @@ class TeamView(_View):
         frame = frame.sort_values(rank, ascending=not get(rank).higher_is_better, na_position="last")
         frame.insert(0, "Rep", frame.pop("rep_id").map(self._names))
         caption = f"Leaderboard — {self.period_title}, ranked by {get(rank).label.lower()}"
-        return table(frame.reset_index(drop=True), caption=caption, currency=self.currency)
+        return table(frame.reset_index(drop=True), caption=caption, currency=self.formats)
 
     def most_improved(self, kpi: str | None = None, top: int = 5) -> Any:
         """The largest gains of the ranking KPI since last month (``None`` when nobody has two months)."""
@@ -1061,7 +1068,7 @@ class TeamView(_View):
         )
         fmt = {before: k.format, now: k.format, "Change": k.format}
         return table(
-            out.reset_index(drop=True), formats=fmt, caption=f"Most improved: {k.label}", currency=self.currency
+            out.reset_index(drop=True), formats=fmt, caption=f"Most improved: {k.label}", currency=self.formats
         )
 
     def distribution(self, kpi: str | None = None) -> Any:
@@ -1077,12 +1084,12 @@ class TeamView(_View):
             return None
         k = get(kpi)
         values = frame["value"]
-        fmt, cur = k.format, self.currency
+        fmt, cur = k.format, self.formats
         alt_text = (
             f"{k.label} across {len(frame)} reps: median {format_value(values.median(), fmt, cur)}, "
             f"from {format_value(values.min(), fmt, cur)} to {format_value(values.max(), fmt, cur)}."
         )
-        return chart(distribution(frame[["entity", "value"]], kpi), alt_text, name=f"dist-{kpi}")
+        return chart(distribution(frame[["entity", "value"]], kpi, formats=self.formats), alt_text, name=f"dist-{kpi}")
 
     def attention(self) -> Any:
         """Reps below the team's lower quartile on a key KPI, with a goal at risk or missed, or with no deal
@@ -1103,7 +1110,7 @@ class TeamView(_View):
             )
             for _, r in low.iterrows():
                 flags.setdefault(str(r["entity"]), []).append(
-                    f"{k.label} {format_value(r['value'], k.format, self.currency)}"
+                    f"{k.label} {format_value(r['value'], k.format, self.formats)}"
                 )
         if self.supports("deals_won"):
             # no deal closed: no win rate (a data set of won deals only has no win rate: no deal won)

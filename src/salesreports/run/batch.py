@@ -26,6 +26,7 @@ import pandas as pd
 
 from salesreports import __version__
 from salesreports.errors import Issue, ParamsError
+from salesreports.metrics.formats import Formatter
 from salesreports.metrics.periods import Period, parse_period, parse_periods, report_period
 from salesreports.params import Config
 from salesreports.paths import folder_names, inside, slug
@@ -183,7 +184,7 @@ def plan_period(
             return (folder / rel).exists()
 
     manifest = load_manifest(folder, period.label)
-    manifest.period_title = period.title
+    manifest.period_title = scope.formats.period_title(period)  # the index and emails: the company's locale
     manifest.company = config.company
     manifest.data_fingerprint = fingerprint
     folders = folder_names(scope.rep_ids(), [*scope.teams(), "company"])
@@ -239,7 +240,7 @@ def plan_period(
             "data_fingerprint": fingerprint,
             "inputs": inputs,
             "outputs": names,
-            "headline": _headline(context),
+            "headline": _headline(context, scope.formats),
         }
         jobs.append(
             Job(
@@ -259,7 +260,9 @@ def plan_period(
     return PeriodPlan(period, folder, jobs, entries, skipped, unchanged, manifest)
 
 
-def _headline(context: dict[str, Any]) -> dict[str, Any]:
+def _headline(context: dict[str, Any], formats: Formatter) -> dict[str, Any]:
+    """The index page's figures of a report, written in the company's locale (``formats``), whatever the
+    report's own."""
     from salesreports.metrics.kpis import registry
     from salesreports.report.contexts import records
 
@@ -271,7 +274,7 @@ def _headline(context: dict[str, Any]) -> dict[str, Any]:
     for k in [reg.get(n) for n in context.get("headline") or [k.name for k in reg.headline()]]:
         v = values.get((k.name, k.shown_grain(grain)))  # the same figure as the report's tile
         v = None if v is None or math.isnan(v) else float(v)
-        out[k.name] = {"value": v, "text": k.format_value(v, context.get("currency", "$")), "label": k.label}
+        out[k.name] = {"value": v, "text": k.format_value(v, formats), "label": k.label}
     return out
 
 

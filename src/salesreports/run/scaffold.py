@@ -88,7 +88,7 @@ class Scaffold:
     todo: list[str] = field(default_factory=list)
 
 
-def _config_text(company: str, currency: str, source: str, templates: Path, folder: Path) -> str:
+def _config_text(company: str, currency: str, locale: str, source: str, templates: Path, folder: Path) -> str:
     import json
 
     rel = Path(os.path.relpath(templates.resolve(), folder.resolve()))  # relative to the settings folder
@@ -96,7 +96,8 @@ def _config_text(company: str, currency: str, source: str, templates: Path, fold
         f"# Settings of {company}. Relative paths are relative to this folder.\n"
         "# Merge order: these values < SALESREPORTS_<SECTION>__<KEY> environment variables < command-line flags.\n"
         f"company: {json.dumps(company, ensure_ascii=False)}\n"
-        f"currency: {json.dumps(currency, ensure_ascii=False)}\n"
+        f"{f'locale: {locale}':<37}# how numbers, amounts and dates are written (CLDR)\n"
+        f"{f'currency: {currency}':<37}# ISO 4217 code of amounts\n"
         f"source: sources/{source}.yaml      # where the CRM data lives and how its columns map\n"
         "output_dir: build/reports           # build/reports/<period>/index.html and one folder per report\n"
         "outbox_dir: build/outbox            # dry-run emails (.eml)\n"
@@ -108,11 +109,26 @@ def _config_text(company: str, currency: str, source: str, templates: Path, fold
     )
 
 
+def _currency_and_locale(currency: str, locale: str) -> tuple[str, str]:
+    """The ISO code (an old symbol's code) and the CLDR locale id; ConfigError naming the option if unknown."""
+    from salesreports.params import LEGACY_CURRENCY_SYMBOLS, check_currency, check_locale
+
+    try:
+        code = check_currency(LEGACY_CURRENCY_SYMBOLS.get(currency.strip(), currency))
+    except ValueError as exc:
+        raise ConfigError(f"--currency: {exc}", key="currency") from None
+    try:
+        return code, check_locale(locale)
+    except ValueError as exc:
+        raise ConfigError(f"--locale: {exc}", key="locale") from None
+
+
 def scaffold(
     folder: Path,
     *,
     company: str = "Your company",
-    currency: str = "$",
+    currency: str = "USD",
+    locale: str = "en_US",
     source: str = "crm",
     exports: Sequence[Path] = (),
     templates: Path | None = None,
@@ -122,7 +138,9 @@ def scaffold(
     Parameters
     ----------
     folder : where to write (created; it must not hold any of the files yet)
-    company, currency : shown on every report
+    company : shown on every report
+    currency, locale : an ISO 4217 code (an old symbol such as ``$`` is written as its code) and a CLDR locale:
+        how amounts, numbers and dates are written
     source : the source's name (``sources/<source>.yaml``)
     exports : CSV or Excel export files (or folders): the source mapping is guessed from them
     templates : the folder of the notebook templates (default: ``reports/`` of the current directory)
@@ -134,7 +152,8 @@ def scaffold(
     Raises
     ------
     ConfigError
-        A file to write exists already (nothing is overwritten), or the source name is not a plain name.
+        A file to write exists already (nothing is overwritten), the source name is not a plain name, or the
+        currency or locale is unknown (with close matches).
     DataLoadError
         An export cannot be read or holds no deals.
     """
@@ -149,6 +168,7 @@ def scaffold(
         "goals": folder / "goals.yaml",
         "coaching": folder / "coaching.yaml",
     }
+    currency, locale = _currency_and_locale(currency, locale)
     existing = [p for p in targets.values() if p.exists()]
     folder.mkdir(parents=True, exist_ok=True)
     if existing:
@@ -169,7 +189,7 @@ def scaffold(
         source_text = _SOURCE.format(company=company, name=source)
     coaching = resources.files("salesreports.metrics").joinpath("coaching_defaults.yaml").read_text(encoding="utf-8")
     texts = {
-        "config": _config_text(company, currency, source, templates or Path.cwd() / "reports", folder),
+        "config": _config_text(company, currency, locale, source, templates or Path.cwd() / "reports", folder),
         "source": source_text,
         "goals": _GOALS.format(company=company),
         "coaching": coaching,

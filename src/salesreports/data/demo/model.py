@@ -507,6 +507,7 @@ class Generator:
             "manager_email": pa.array(mgr_email, pa.string()),
             "hire_date": _dates(r.hire),
             "leave_date": _dates(np.where(r.leave == _NEVER, 0, r.leave), mask=r.leave == _NEVER),
+            "locale": pa.nulls(len(r.ids), pa.string()),  # every demo rep reads the settings' locale
         }
 
     # ----------------------------------------------------------------- expected volumes

@@ -11,6 +11,7 @@ decides: ``ahead`` when pace >= ``settings.ahead``, ``at risk`` when pace < -``s
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,7 @@ from salesreports.metrics.periods import Period, parse_period
 if TYPE_CHECKING:
     from salesreports.data.loading import Dataset
     from salesreports.metrics.engine import KpiTable
+    from salesreports.metrics.formats import Formatter
 
 from salesreports.metrics.goals.declaration import COMPANY, Goal, GoalSet, GoalSettings
 from salesreports.metrics.goals.plan import Plan, Tables, entity, month_title, resolve
@@ -93,8 +95,9 @@ class GoalProgress:
         """A JSON-ready dict (None for missing numbers)."""
         return asdict(self)
 
-    def formatted(self, currency: str = "$") -> dict[str, str]:
-        """target, baseline, actual, expected, expected_seasonal and projected formatted by the KPI's format."""
+    def formatted(self, currency: str | Formatter = "$") -> dict[str, str]:
+        """target, baseline, actual, expected, expected_seasonal and projected formatted by the KPI's format
+        (``currency``: a :class:`~salesreports.metrics.formats.Formatter`, or a currency symbol in US English)."""
         from salesreports.metrics.kpis import format_value, registry
 
         reg = registry()
@@ -390,13 +393,13 @@ def _level(plan: Plan, as_of: pd.Timestamp, elapsed: float, settings: GoalSettin
     return _with_summary(plan, progress)
 
 
-def _period_title(label: str) -> str:
+def _period_title(label: str, formats: Formatter) -> str:
     """A period label for people: ``2026-10-T12M`` -> "Nov 2025 – Oct 2026", ``2026-11-QTD`` -> "Q4 2026 to date"."""
     if label.endswith("-QTD"):
         month = pd.Period(label[:7], freq="M")
-        return f"Q{month.quarter} {month.year} to date"
+        return formats.quarter(month) + formats.translate(" to date")
     try:
-        return parse_period(label).title
+        return formats.period_title(parse_period(label))
     except ParamsError:
         return label
 
@@ -404,25 +407,36 @@ def _period_title(label: str) -> str:
 def _with_summary(plan: Plan, p: GoalProgress) -> GoalProgress:
     from dataclasses import replace
 
-    f = p.formatted()
-    deadline = month_title(plan.last) if plan.last is not None else p.deadline
+    return replace(p, summary=summary_text(p))
+
+
+def summary_text(p: GoalProgress, formats: Formatter | None = None) -> str:
+    """The one sentence of a measured goal for people, its figures, months and periods written by ``formats``
+    (default: en_US and dollars). A goal that could not be measured keeps its note as its summary."""
+    from salesreports.metrics.kpis import as_formatter
+
+    fm = as_formatter(formats or "$")
+    f = p.formatted(fm)
+    month = re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", p.deadline)  # the deadline's month, as the plan resolved it
+    deadline = fm.month_short(pd.Period(p.deadline, freq="M")) if month else p.deadline
     final = p.elapsed is not None and p.elapsed >= 1.0
     if p.mode == "level":
         path = f" on the path from {f['baseline']} to {f['target']}" if p.baseline is not None else f" vs {f['target']}"
+        measured = _period_title(p.measured_on, fm)
         if final:
-            text = f"{p.label} {f['actual']} ({_period_title(p.measured_on)}) vs a target of {f['target']}"
+            text = f"{p.label} {f['actual']} ({measured}) vs a target of {f['target']}"
         else:
-            text = f"{p.label} {f['actual']} ({_period_title(p.measured_on)}), {f['expected']} expected by now{path}"
+            text = f"{p.label} {f['actual']} ({measured}), {f['expected']} expected by now{path}"
             if p.projected is not None:
                 text += f"; projected {f['projected']} by {deadline}"
     elif p.mode == "per_period":
         text = f"{f['actual']} {'on average' if final else 'so far'} vs {f['target']}"
         if p.periods_done:
-            text += f"; {p.periods_met} of {p.periods_done} complete {plan.per}(s) reached it"
+            text += f"; {p.periods_met} of {p.periods_done} complete {p.per}(s) reached it"
         if p.projected is not None and not final:
             text += f"; projected {f['projected']} over the window"
     else:
-        share = f" ({p.actual_pct:.0%})" if p.actual_pct is not None else ""
+        share = f" ({fm.percent(p.actual_pct, 0)})" if p.actual_pct is not None else ""
         if final:
             text = f"{f['actual']} of {f['target']}{share} by {deadline}"
         else:
@@ -431,4 +445,4 @@ def _with_summary(plan: Plan, p: GoalProgress) -> GoalProgress:
                 text += f" ({f['expected_seasonal']} given last year's seasonality)"
             if p.projected is not None:
                 text += f"; projected {f['projected']} by {deadline}"
-    return replace(p, summary=f"{text}: {p.status}.")
+    return f"{text}: {p.status}."

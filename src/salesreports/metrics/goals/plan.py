@@ -34,6 +34,7 @@ from salesreports.metrics.periods import parse_period
 if TYPE_CHECKING:
     from salesreports.data.loading import Dataset
     from salesreports.metrics.engine import KpiTable
+    from salesreports.metrics.formats import Formatter
     from salesreports.metrics.kpis import Kpi
 
 from salesreports.metrics.goals.declaration import (
@@ -125,7 +126,7 @@ class Plan:
     def direction(self) -> float:
         return 1.0 if self.kpi is None or self.kpi.higher_is_better else -1.0
 
-    def fmt(self, value: float | None, currency: str = "$") -> str:
+    def fmt(self, value: float | None, currency: str | Formatter = "$") -> str:
         from salesreports.metrics.kpis import format_value
 
         return format_value(value, self.kpi.format if self.kpi else "ratio", currency)
