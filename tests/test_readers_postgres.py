@@ -33,10 +33,10 @@ SET TIME ZONE 'UTC';
 CREATE TABLE crm.teams (team_id bigint PRIMARY KEY, team text NOT NULL);
 CREATE TABLE crm.reps (
     rep_id text PRIMARY KEY, full_name text, email citext, team_id bigint REFERENCES crm.teams,
-    region varchar(40), manager_id text, manager_email citext, hire_date date, leave_date date);
+    region varchar(40), manager_id text, manager_email citext, hire_date date, leave_date date, locale text);
 CREATE VIEW crm.v_reps AS
     SELECT r.rep_id, r.full_name, r.email, t.team, r.region, r.manager_id, r.manager_email, r.hire_date,
-           r.leave_date
+           r.leave_date, r.locale
     FROM crm.reps r LEFT JOIN crm.teams t USING (team_id) ORDER BY r.rep_id;
 CREATE TABLE crm.opportunities (
     id text, owner_id text, account_id text, product text, segment text, created_at timestamptz,
@@ -58,7 +58,7 @@ LOAD = {
         INSERT INTO crm.teams SELECT row_number() OVER (ORDER BY team), team
             FROM (SELECT DISTINCT team FROM s_reps WHERE team IS NOT NULL) t;
         INSERT INTO crm.reps SELECT s.rep_id, s.name, s.email, t.team_id, s.region, s.manager_id, s.manager_email,
-            s.hire_date::date, s.leave_date::date FROM s_reps s LEFT JOIN crm.teams t USING (team);""",
+            s.hire_date::date, s.leave_date::date, s.locale FROM s_reps s LEFT JOIN crm.teams t USING (team);""",
     "deals": """
         INSERT INTO crm.opportunities SELECT deal_id, rep_id, account_id, product, segment,
             created_date::timestamptz, close_date::timestamptz, stage, amount::numeric, cost::numeric,
