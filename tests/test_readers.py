@@ -440,6 +440,9 @@ def test_read_excel_keeps_text_and_the_spreadsheet_row_numbers(tmp_path: Path) -
     assert cols["Close Date"] == ["2025-03-04", ""]
     assert cols[ROW] == [4, 6]  # the row numbers Excel shows
     assert raw.unit == "line"
+    some = read_excel(path, table="deals", columns=["owner", "Deal ID"])  # names matched ignoring case
+    assert _columns(some) == {"Deal ID": ["007", "D2"], "Owner": ["Ann", "Bob"], ROW: [4, 6]}
+    assert some.columns() == ["Deal ID", "Amount", "Close Date", "Owner"]
     with pytest.raises(DataLoadError, match=r"no sheet called 'Oportunities'\. Did you mean 'Opportunities'\?"):
         read_excel(path, table="deals", sheet="Oportunities")
 

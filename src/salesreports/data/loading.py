@@ -36,11 +36,13 @@ from salesreports.data.readers import (
     EXCEL_SUFFIXES,
     ROW,
     RawTable,
+    quote_ident,
     read_csv,
     read_duckdb,
     read_excel,
     read_parquet,
     read_sql,
+    since_condition,
 )
 from salesreports.data.schema import EVENT_DATES, MAX_AMOUNT, TABLES, Column, rule_issue
 from salesreports.errors import DataLoadError, Issue, close_matches
@@ -149,8 +151,7 @@ class Dataset:
 # --------------------------------------------------------------------------- SQL helpers
 
 
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+_q = quote_ident
 
 
 def _lit(value: Any) -> str:
@@ -176,8 +177,6 @@ def _duckdb() -> Iterator[Any]:
         con.execute("SET TimeZone = 'UTC'")
         con.execute("SET enable_progress_bar = false")
         con.execute("SET arrow_large_buffer_size = true")  # large_string: what pandas' str dtype holds
-        # give memory back after each query: the frames of a large table are held while the next one is read
-        con.execute("SET allocator_flush_threshold = '16MB'")
         yield con
     finally:
         con.close()
@@ -357,13 +356,7 @@ def _read_file(
     if path.suffix.lower() in (".parquet", ".pq"):
         return read_parquet(path, table=table, columns=columns)
     if path.suffix.lower() in EXCEL_SUFFIXES:
-        raw = read_excel(path, table=table, sheet=sheet)
-        if columns is not None and raw.table is not None:
-            names = raw.columns()
-            keep = {c.casefold() for c in columns}
-            raw.table = raw.table.select([*(n for n in names if n.casefold() in keep), ROW])
-            raw.available = names
-        return raw
+        return read_excel(path, table=table, sheet=sheet, columns=columns)
     return read_csv(path, table=table, encoding=encoding, delimiter=delimiter, ragged=ragged, columns=columns)
 
 
@@ -873,12 +866,7 @@ def _flagged(
 def _since_filter(name: str, since: dt.date | None, produced: set[str]) -> str:
     """The condition (over typed columns) keeping the rows with a date on or after ``since``, or ""."""
     dates = [d for d in EVENT_DATES.get(name, ()) if d in produced]
-    if since is None or not dates:
-        return ""
-    day = f"DATE '{since.isoformat()}'"
-    after = " OR ".join(f"{_q(d)} >= {day}" for d in dates)
-    undated = " AND ".join(f"{_q(d)} IS NULL" for d in dates)  # kept: validation reports them
-    return f"{after} OR ({undated})"
+    return since_condition(dates, since, _q) if since is not None and dates else ""
 
 
 def _coverage(

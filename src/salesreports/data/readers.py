@@ -38,7 +38,7 @@ import errno
 import io
 import re
 import stat
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,6 +51,7 @@ __all__ = [
     "EXCEL_SUFFIXES",
     "ROW",
     "RawTable",
+    "quote_ident",
     "read_csv",
     "read_duckdb",
     "read_excel",
@@ -58,6 +59,8 @@ __all__ = [
     "read_sql",
     "redact_url",
     "scrub",
+    "since_condition",
+    "subquery",
 ]
 
 ROW = "_row"
@@ -522,7 +525,9 @@ def _cell_text(value: object) -> str:
     return str(value)
 
 
-def read_excel(path: Path, *, table: str, sheet: str | int | None = None) -> RawTable:
+def read_excel(
+    path: Path, *, table: str, sheet: str | int | None = None, columns: Sequence[str] | None = None
+) -> RawTable:
     """Read one sheet of a workbook as text columns.
 
     Parameters
@@ -530,6 +535,7 @@ def read_excel(path: Path, *, table: str, sheet: str | int | None = None) -> Raw
     path : the workbook (.xlsx, .xlsm, .xlsb, .xls or .ods)
     table : the canonical table it feeds (for messages)
     sheet : the sheet's name or 0-based position (default: the first sheet)
+    columns : keep only these columns (default: all); ``RawTable.available`` still names every column
 
     Returns
     -------
@@ -585,20 +591,21 @@ def read_excel(path: Path, *, table: str, sheet: str | int | None = None) -> Raw
         while new in header:
             new, k = f"{h}_{k}", k + 1
         header.append(new)
-    columns: list[list[str]] = [[] for _ in header]
+    cells_of: list[list[str]] = [[] for _ in header]
     numbers: list[int] = []
     for i in range(start + 1, len(rows)):
         cells = [_cell_text(v) for v in rows[i]]
         if not any(c.strip() for c in cells):
             continue
         cells = (cells + [""] * len(header))[: len(header)]
-        for col, value in zip(columns, cells, strict=True):
+        for col, value in zip(cells_of, cells, strict=True):
             col.append(value)
         numbers.append(i + 1)
-    arrays: dict[str, pa.Array] = {h: pa.array(c, pa.string()) for h, c in zip(header, columns, strict=True)}
+    keep = set(_chosen(header, columns))
+    arrays = {h: pa.array(c, pa.string()) for h, c in zip(header, cells_of, strict=True) if h in keep}
     arrays[ROW] = pa.array(numbers, pa.int64())
     origin = str(path) if len(names) == 1 else f"{path} (sheet '{name}')"
-    return RawTable(pa.table(arrays), origin)
+    return RawTable(pa.table(arrays), origin, available=header)
 
 
 def read_parquet(path: Path, *, table: str, columns: Sequence[str] | None = None) -> RawTable:
@@ -617,7 +624,7 @@ def read_parquet(path: Path, *, table: str, columns: Sequence[str] | None = None
     names = [n for n in parquet.schema_arrow.names if n != ROW]
     keep = _chosen(names, columns)
     quoted = "'" + str(path.resolve()).replace("'", "''") + "'"
-    select = "".join(_ident(n) + ", " for n in keep)
+    select = "".join(quote_ident(n) + ", " for n in keep)
     scan = f"(SELECT {select}file_row_number + 1 AS {ROW} FROM read_parquet({quoted}, file_row_number = true))"
     return RawTable(None, str(path), scan=scan, rows=int(parquet.metadata.num_rows), unit="row", available=names)
 
@@ -632,9 +639,25 @@ def _chosen(names: Sequence[str], columns: Sequence[str] | None) -> list[str]:
     return [n for n in names if n.casefold() in wanted]
 
 
-def _ident(name: str) -> str:
+def quote_ident(name: str) -> str:
     """A DuckDB (and standard SQL) quoted identifier."""
     return '"' + name.replace('"', '""') + '"'
+
+
+def subquery(query: str) -> str:
+    """A user's ``query:`` as ``(<query>)`` to select from: its final ``;`` goes, and its own line end comes
+    before the ``)`` so that a trailing ``-- comment`` cannot hide it."""
+    body = re.sub(r";\s*((?:--[^\n]*(?:\n|$)\s*)*)$", r"\n\1", query.strip()).strip()
+    return f"({body}\n)"
+
+
+def since_condition(columns: Sequence[str], day: dt.date, quote: Callable[[str], str]) -> str:
+    """The SQL condition keeping rows with one of ``columns`` on or after ``day``, or all of them missing
+    (kept: validation reports them). ``quote`` quotes an identifier in the SQL's dialect."""
+    literal = f"DATE '{day.isoformat()}'"
+    after = " OR ".join(f"{quote(c)} >= {literal}" for c in columns)
+    missing = " AND ".join(f"{quote(c)} IS NULL" for c in columns)
+    return f"{after} OR ({missing})"
 
 
 def read_duckdb(
@@ -648,14 +671,14 @@ def read_duckdb(
 
     _require_file(path, table, "DuckDB file")
     name = source_table or table
-    sql = f"({query.strip().rstrip(';')})" if query else ".".join(_ident(p) for p in name.split("."))
+    sql = subquery(query) if query else ".".join(quote_ident(p) for p in name.split("."))
     names: list[str] = []
     try:
         with duckdb.connect(str(path), read_only=True) as con:
             names = list(con.sql(f"SELECT * FROM {sql} AS q LIMIT 0").columns)
             keep = _chosen(names, columns)
             if keep:
-                data = con.sql(f"SELECT {', '.join(_ident(n) for n in keep)} FROM {sql} AS q").to_arrow_table()
+                data = con.sql(f"SELECT {', '.join(quote_ident(n) for n in keep)} FROM {sql} AS q").to_arrow_table()
             else:  # nothing wanted: count the rows
                 found = con.execute(f"SELECT count(*) FROM {sql} AS q").fetchone()
                 data = _empty_rows(int(found[0]) if found else 0)
@@ -865,11 +888,7 @@ def _since_filter(
     oid = dict(zip(names, types, strict=True))
     if not wanted or any(oid.get(c) not in _PG_DATES for c in wanted):
         return ""
-    quote = con.dialect.identifier_preparer.quote_identifier
-    literal = f"DATE '{day.isoformat()}'"
-    after = [f"{quote(c)} >= {literal}" for c in wanted]
-    missing = " AND ".join(f"{quote(c)} IS NULL" for c in wanted)
-    return f" WHERE ({' OR '.join(after)} OR ({missing}))"
+    return f" WHERE ({since_condition(wanted, day, con.dialect.identifier_preparer.quote_identifier)})"
 
 
 def read_sql(
@@ -944,9 +963,7 @@ def _read_sql(
     if postgres:
         _prepare_postgres(dbapi)
     quote = con.dialect.identifier_preparer.quote
-    body = re.sub(r";\s*((?:--[^\n]*(?:\n|$)\s*)*)$", r"\n\1", query.strip()).strip()  # the final ; goes
-    # the query as a subquery; its own line end first, so that a trailing -- comment cannot hide the ")"
-    source = f"({body}\n) AS q" if query else ".".join(quote(p) for p in name.split("."))
+    source = f"{subquery(query)} AS q" if query else ".".join(quote(p) for p in name.split("."))
     sql = query or f"SELECT * FROM {source}"
     available: list[str] = []
     if columns is not None or since is not None:
