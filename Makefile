@@ -18,7 +18,7 @@ TEST_WORKERS ?= 2
 DEBIAN_PACKAGES := chromium poppler-utils fonts-liberation libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 postgresql
 
 .PHONY: help setup sysdeps demo-data validate reports preview send lab kernel check docs lint format typecheck test \
-        test-fast bench bench-kpis bench-plan bench-preview clean distclean
+        test-fast bench bench-kpis bench-plan bench-preview i18n i18n-check clean distclean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}'
@@ -93,7 +93,21 @@ format: $(STAMP) ## Format the code with ruff
 typecheck: $(STAMP) ## mypy --strict over the package
 	$(VENV)/bin/mypy src/salesreports
 
-test: setup lint typecheck ## Everything CI runs: lint, types, the whole test suite (notebooks, browser, SMTP) with coverage
+# the translation catalogs (salesreports.catalogs): messages.pot from the code, the templates' Markdown, the KPI
+# registry and the coaching defaults; each language's .po updated (no fuzzy guesses, obsolete entries dropped)
+LOCALES := src/salesreports/locale
+i18n: $(STAMP) ## Extract the messages, update each language's catalog, compile the .mo files (then translate new entries)
+	$(VENV)/bin/pybabel -q extract -F babel.cfg -k N_ -k ngettext:1,2 --no-location --sort-output --omit-header -o $(LOCALES)/messages.pot .
+	@for lang in de es fr; do po=$(LOCALES)/$$lang/LC_MESSAGES/messages.po; \
+	  if [ -f $$po ]; then $(VENV)/bin/pybabel -q update -i $(LOCALES)/messages.pot -o $$po -l $$lang \
+	    --no-fuzzy-matching --ignore-obsolete --init-missing; \
+	  else $(VENV)/bin/pybabel -q init -i $(LOCALES)/messages.pot -o $$po -l $$lang; fi; done
+	$(VENV)/bin/pybabel -q compile -d $(LOCALES)
+
+i18n-check: $(STAMP) ## Every message translated in every shipped catalog, no unused entries, .mo files current
+	$(PY) -m salesreports.catalogs check
+
+test: setup lint typecheck i18n-check ## Everything CI runs: lint, types, the whole test suite (notebooks, browser, SMTP) with coverage
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=15
 
 test-fast: $(STAMP) ## The tests without notebooks, browser and slow markers

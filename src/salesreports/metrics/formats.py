@@ -33,11 +33,12 @@ from typing import Any, Final, Protocol
 from babel import Locale, UnknownLocaleError, dates, numbers, units
 
 from salesreports.errors import InternalError
+from salesreports.i18n import N_, translations
 from salesreports.params import DEFAULT_CURRENCY, DEFAULT_LOCALE, LEGACY_CURRENCY_SYMBOLS, check_locale
 
 __all__ = ["DEFAULT", "NOT_AVAILABLE", "Formatter", "PeriodLike", "formatter"]
 
-NOT_AVAILABLE: Final = "not available"
+NOT_AVAILABLE: Final = N_("not available")
 COMPACT_FROM: Final = 10_000_000
 """Amounts from this size on are written in millions (``$12.5M``)."""
 
@@ -79,7 +80,8 @@ class Formatter:
         An ISO 4217 code, ``EUR``; one of the old symbols (``$``, ``€``, ``£``, ``¥``) stands for its code.
         Any other text is written as it is before the number (the old ``currency:`` behaviour).
     translate
-        The text translation of the words around figures ("to date"); identity until a gettext layer sets it.
+        The translation of the words around figures ("to date", "not available"): by default the gettext
+        catalog of the locale's language (:func:`salesreports.i18n.translations`), English as written.
 
     Raises
     ------
@@ -89,10 +91,12 @@ class Formatter:
 
     locale: str = DEFAULT_LOCALE
     currency: str = DEFAULT_CURRENCY
-    translate: Callable[[str], str] = field(default=_identity, compare=False, repr=False)
+    translate: Callable[[str], str] = field(default=_identity, compare=False, repr=False)  # _identity: the catalog
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "locale", check_locale(self.locale))
+        if self.translate is _identity:
+            object.__setattr__(self, "translate", translations(self.locale).gettext)
         code = LEGACY_CURRENCY_SYMBOLS.get(self.currency.strip(), self.currency.strip().upper())
         object.__setattr__(self, "currency", code if code in _codes() else self.currency)
 
@@ -101,7 +105,7 @@ class Formatter:
     def value(self, value: float | None, fmt: str) -> str:
         """A value in a KPI format (currency, percent, count, days, per_week, ratio); missing: "not available"."""
         if _missing(value):
-            return NOT_AVAILABLE
+            return self.translate(NOT_AVAILABLE)
         assert value is not None
         v = float(value)
         if fmt == "currency":

@@ -46,6 +46,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from salesreports import i18n
 from salesreports.data.loading import Dataset
 from salesreports.metrics.capabilities import Capabilities, capabilities, choose_headline, choose_ranking
 from salesreports.metrics.engine import KpiTable
@@ -335,6 +336,19 @@ class Scope:
         start, length = self._slices.get(rep_id, (0, 0))
         notes = self._notes.get(rep_id, [])
         formats = self.rep_formats(rep_id)
+        with i18n.override(formats.locale):  # its texts (goals, coaching, incentive) in the rep's language
+            return self._rep_context(rep_id, info, team, start, length, notes, formats)
+
+    def _rep_context(
+        self,
+        rep_id: str,
+        info: dict[str, Any],
+        team: str,
+        start: int,
+        length: int,
+        notes: list[tuple[bool, dict[str, Any]]],
+        formats: Formatter,
+    ) -> dict[str, Any]:
         return {
             **self._common("rep", formats),
             "rep": info,
@@ -451,7 +465,12 @@ class Scope:
 
     # -- team contexts ------------------------------------------------------------------------
     def team_context(self, team: str) -> dict[str, Any]:
-        """The context of a team summary (for its manager): per-rep figures of that team only."""
+        """The context of a team summary (for its manager): per-rep figures of that team only, its texts in the
+        company's language."""
+        with i18n.override(self.formats.locale):
+            return self._team_context(team)
+
+    def _team_context(self, team: str) -> dict[str, Any]:
         people = {r for m in self._members.values() for r in m} if team == COMPANY else set(self._members.get(team, []))
         members = [r for r in self.rep_ids() if r in people]  # in the grid's order
         entity = (COMPANY, COMPANY) if team == COMPANY else ("team", team)

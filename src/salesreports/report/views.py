@@ -30,6 +30,7 @@ from typing import Any
 
 import pandas as pd
 
+from salesreports import i18n
 from salesreports.errors import ParamsError
 from salesreports.metrics.kpis import DEFAULT_FORMATS, Formatter, format_value, formatter, get, registry
 from salesreports.metrics.measures import NO_SIGN, NOT_EMPLOYED, data_ends
@@ -210,6 +211,7 @@ class _View:
         self.currency = str(context.get("currency", "$"))
         # every figure and date of the page: the context's locale (absent: en_US) and currency
         self.formats = formatter(str(context.get("locale") or "") or None, self.currency)
+        i18n.activate(self.formats.locale)  # the page's words: this report's kernel or process speaks its language
         period = context["period"]
         self.period_end = str(period["end"])
         # a quarter's or year's page shows every KPI over the whole period (the engine's quarter or year-to-date

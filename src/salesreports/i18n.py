@@ -1,0 +1,177 @@
+"""The words of every page in the reader's language: gettext catalogs (Babel), one active language at a time.
+
+Every string a rep, manager or reader of the index sees is written in English in the code and marked:
+
+- ``_("Headline KPIs")`` -- translated where it is used, into the active language;
+- ``ngettext("{n} deal", "{n} deals", n).format(n=n)`` -- with the language's plural rules;
+- ``N_("no revenue target for this period")`` -- only marked (a constant, or a text stored in English in a
+  shared table such as the engine's reasons): translated where it is shown, by :func:`_` or :func:`retranslate`.
+
+A placeholder is always a named ``{field}`` filled by ``str.format`` *after* translation, so that a translator
+can move it. The catalogs live in ``salesreports/locale/<language>/LC_MESSAGES/messages.po`` and are compiled
+to ``.mo`` files shipped in the package (``make i18n``; ``make i18n-check`` proves them complete and current).
+The narrative Markdown of the report templates is translated paragraph by paragraph (:func:`paragraphs`,
+:func:`translate_markdown`): analysts write English Markdown in JupyterLab, and a paragraph without a
+translation is shown as written.
+
+The active language is per context (a thread, a task) with a process-wide default: :func:`override` for one
+report's scope or one email, :func:`activate` in a report's kernel, whose cells each run in a copy of the
+context. English (any ``en`` locale, or a language without a catalog) translates nothing.
+
+This module imports nothing of the package: every layer uses it.
+"""
+
+from __future__ import annotations
+
+import gettext as _gettext
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from functools import cache
+from pathlib import Path
+from typing import Final
+
+__all__ = [
+    "DOMAIN",
+    "LANGUAGES",
+    "LOCALE_DIR",
+    "N_",
+    "activate",
+    "gettext",
+    "language",
+    "ngettext",
+    "override",
+    "paragraphs",
+    "retranslate",
+    "translate_markdown",
+    "translations",
+]
+
+DOMAIN: Final = "messages"
+LOCALE_DIR: Final = Path(__file__).parent / "locale"
+LANGUAGES: Final = ("de", "es", "fr")
+"""The languages with a complete shipped catalog (``make i18n-check``)."""
+
+_NULL: Final = _gettext.NullTranslations()
+_default: _gettext.NullTranslations = _NULL
+_active: ContextVar[_gettext.NullTranslations | None] = ContextVar("salesreports_language", default=None)
+_FIELD: Final = re.compile(r"\{(\w+)\}")
+
+
+def _language_of(locale: str | None) -> str:
+    """``de_DE``, ``de-DE`` or ``de`` -> ``de``; nothing -> ``en``."""
+    return (locale or "en").replace("-", "_").split("_")[0].lower() or "en"
+
+
+@cache
+def translations(locale: str | None) -> _gettext.NullTranslations:
+    """The compiled catalog of a locale's language (``de_AT`` -> German); English and unknown ones translate
+    nothing."""
+    lang = _language_of(locale)
+    if lang == "en":
+        return _NULL
+    found = _gettext.translation(DOMAIN, LOCALE_DIR, languages=[lang], fallback=True)
+    found.language = lang  # type: ignore[attr-defined]
+    return found
+
+
+def _current() -> _gettext.NullTranslations:
+    active = _active.get()
+    return _default if active is None else active
+
+
+def language() -> str:
+    """The active language code (``en`` when nothing is translated)."""
+    return str(getattr(_current(), "language", "en"))
+
+
+def activate(locale: str | None) -> None:
+    """Make ``locale``'s language the default of this process and of the current context (a report's kernel)."""
+    global _default
+    _default = translations(locale)
+    _active.set(None)
+
+
+@contextmanager
+def override(locale: str | None) -> Iterator[None]:
+    """Translate into ``locale``'s language inside the block (one rep's scope, one email), then restore."""
+    token = _active.set(translations(locale))
+    try:
+        yield
+    finally:
+        _active.reset(token)
+
+
+def gettext(message: str) -> str:
+    """``message`` in the active language (as written when there is no translation)."""
+    return _current().gettext(message) if message else message
+
+
+_ = gettext
+
+
+def ngettext(singular: str, plural: str, n: int) -> str:
+    """The singular or plural form of a message for ``n``, by the active language's plural rules."""
+    return _current().ngettext(singular, plural, int(n))
+
+
+def N_(message: str) -> str:  # noqa: N802 -- the gettext convention
+    """Mark ``message`` for the catalog without translating it (it is translated where it is shown)."""
+    return message
+
+
+@cache
+def _patterns(lang: str) -> tuple[tuple[re.Pattern[str], str], ...]:
+    """Every msgid with ``{field}`` placeholders of a language's catalog as a regular expression matching the
+    English text it makes, with its translation; the longest (most specific) first."""
+    catalog = translations(lang)
+    messages: dict[str, str] = getattr(catalog, "_catalog", {})
+    out = []
+    for msgid, msgstr in messages.items():
+        if not isinstance(msgid, str) or not msgid or "{" not in msgid or not msgstr:
+            continue
+        parts = _FIELD.split(msgid)
+        if len(parts) < 3:
+            continue
+        regex = "".join(
+            re.escape(p) if i % 2 == 0 else f"(?P<{p}>.+?)" if p not in parts[1:i:2] else f"(?P={p})"
+            for i, p in enumerate(parts)
+        )
+        out.append((re.compile(rf"\A{regex}\Z", re.S), msgstr))
+    out.sort(key=lambda item: -len(item[0].pattern))
+    return tuple(out)
+
+
+def retranslate(text: str) -> str:
+    """An English text that was made from a marked message (``N_("needs {n} months ...").format(n=3)``) and
+    stored, in the active language: an exact msgid is looked up, else the first message whose placeholders
+    match it is translated and filled with the same values. Text that matches nothing is returned as it is."""
+    if not text:
+        return text
+    current = _current()
+    if current is _NULL:
+        return text
+    exact = current.gettext(text)
+    if exact != text:
+        return exact
+    for pattern, msgstr in _patterns(language()):
+        hit = pattern.match(text)
+        if hit:
+            return msgstr.format(**hit.groupdict())
+    return text
+
+
+def paragraphs(markdown: str) -> list[str]:
+    """A Markdown cell's translatable units: its blocks separated by blank lines, each stripped. A heading is
+    its own unit (``## Goals``): the heading's text is translated with its ``#`` marks."""
+    return [block.strip() for block in re.split(r"\n\s*\n", markdown) if block.strip()]
+
+
+def translate_markdown(markdown: str) -> str:
+    """A template's Markdown cell in the active language, paragraph by paragraph (:func:`paragraphs`); a
+    paragraph without a translation stays as written."""
+    current = _current()
+    if current is _NULL or not markdown.strip():
+        return markdown
+    return "\n\n".join(current.gettext(p) for p in paragraphs(markdown))
