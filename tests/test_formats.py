@@ -95,9 +95,9 @@ def test_percentages(f: Formatter, value: float, expected: str) -> None:
         (US, 0.03, "+3.0 pts"),
         (US, -0.03, "−3.0 pts"),
         (US, 0.0, "±0.0 pts"),
-        (DE, 0.031, "+3,1 Pp."),
+        (Formatter("de_DE", "EUR", translate=lambda t: {"pts": "Pp."}.get(t, t)), 0.031, "+3,1 Pp."),
         (FR, -0.031, "−3,1 pts"),
-        (JA, 0.03, "+3.0 ポイント"),
+        (JA, 0.03, "+3.0 pts"),  # a language without a catalog: the English abbreviation
     ],
 )
 def test_percentage_points(f: Formatter, delta: float, expected: str) -> None:

@@ -39,6 +39,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from salesreports.i18n import N_
+
 __all__ = [
     "STAT_COLUMNS",
     "TREND_OFFSETS",
@@ -66,7 +68,8 @@ def _directions(kpis: Iterable[str]) -> dict[str, float]:
 
 
 def _suppressed(n_min: int) -> str:
-    return f"fewer than {n_min} reps with a value"
+    # stored in English in the shared benchmark table; translated where shown (salesreports.i18n.retranslate)
+    return N_("fewer than {n} reps with a value").format(n=n_min)
 
 
 def group_stats(rep_rows: pd.DataFrame, by: Sequence[str], *, min_group_size: int) -> pd.DataFrame:
@@ -411,13 +414,16 @@ def ramp_benchmarks(
     frame["ramp_n"] = count
     small = frame["ramp_n"] < min_group_size
     frame["ramp_median"] = frame["ramp_median"].where(~small)
-    frame["ramp_reason"] = np.where(small, f"fewer than {min_group_size} earlier hires with a value", "")
+    frame["ramp_reason"] = np.where(small, N_("fewer than {n} earlier hires with a value").format(n=min_group_size), "")
     frame["gap"] = frame["value"] - frame["ramp_median"]
     sign = frame["kpi"].map(_directions(frame["kpi"].unique())).astype(np.float64)
     signed = frame["gap"] * sign
     scale = frame["ramp_median"].abs()
     near = signed.abs() <= tolerance * scale
-    frame["position"] = np.select([signed.isna(), near, signed > 0], ["", "on the curve", "ahead"], default="behind")
+    # codes the pages compare and show: translated where shown (salesreports.i18n.retranslate)
+    frame["position"] = np.select(
+        [signed.isna(), near, signed > 0], ["", N_("on the curve"), N_("ahead")], default=N_("behind")
+    )
     cols = [
         "rep_id",
         "team",

@@ -20,19 +20,22 @@ from typing import Any
 import pandas as pd
 
 from salesreports.data.loading import Dataset
+from salesreports.i18n import N_
 from salesreports.metrics.engine import KpiTable, event_dates, history_months, missing_reason
 from salesreports.metrics.kpis import Kpi, registry
-from salesreports.metrics.measures import COHORTS, MEASURES
+from salesreports.metrics.measures import COHORTS, MEASURES, NO_TABLE, NO_VALUES
 
 __all__ = ["SECTIONS", "Capabilities", "capabilities", "choose_headline", "choose_ranking"]
 
-# report sections that need data beyond deals: section -> (table, column or "", what the page calls it)
+# report sections that need data beyond deals: section -> (table, column or "", what the page calls it). The
+# words and the reasons below are stored in English (once per run) and translated where they are shown
+# (salesreports.i18n.retranslate).
 SECTIONS: dict[str, tuple[str, str, str]] = {
-    "funnel": ("leads", "", "the lead funnel"),
-    "activity": ("activities", "", "activity per week"),
-    "feedback": ("feedback", "", "feedback from clients, managers and peers"),
-    "ramp": ("reps", "hire_date", "the ramp-up comparison with earlier hires"),
-    "incentive": ("targets", "", "the incentive estimate"),
+    "funnel": ("leads", "", N_("the lead funnel")),
+    "activity": ("activities", "", N_("activity per week")),
+    "feedback": ("feedback", "", N_("feedback from clients, managers and peers")),
+    "ramp": ("reps", "hire_date", N_("the ramp-up comparison with earlier hires")),
+    "incentive": ("targets", "", N_("the incentive estimate")),
 }
 # the first month of each table's own history (a pipeline's old open deals do not start the revenue history)
 _FIRST_DATE = {
@@ -155,15 +158,16 @@ def capabilities(data: Dataset, table: KpiTable | None = None) -> Capabilities:
         span = _months_between(start, last)
         if span <= need:
             title = pd.Period(start, "M").strftime("%B %Y")
-            unsupported[kpi.name] = f"needs {need} months of history before a month; the data starts in {title}"
+            why = N_("needs {need} months of history before a month; the data starts in {month}")
+            unsupported[kpi.name] = why.format(need=need, month=title)
     unsupported.update({k: why for k, why in _degenerate(data).items() if k not in unsupported})
     sections: dict[str, str] = {}
     for name, (tname, column, _) in SECTIONS.items():
         frame = data.get(tname)
         if frame is None:
-            sections[name] = f"the data source has no {tname} table"  # the engine's words for a missing table
+            sections[name] = NO_TABLE.format(table=tname)  # the engine's words for a missing table
         elif column and (column not in frame.columns or not frame[column].notna().any()):
-            sections[name] = f"the {tname} table has no {column} values"
+            sections[name] = NO_VALUES.format(table=tname, column=column)
     closed = tuple(k.name for k in registry() if "deals" in k.tables and _closed(k))
     return Capabilities(
         tables=tuple(sorted(data.tables)),
@@ -190,7 +194,7 @@ def _degenerate(data: Dataset) -> dict[str, str]:
         assigned = (rep.notna() & (rep != (data.unassigned_rep or ""))).fillna(False).to_numpy(dtype=bool)
         with_rep = leads[assigned]
         if len(with_rep) and with_rep["converted_deal_id"].notna().all() and not assigned.all():
-            out["lead_conversion"] = (
+            out["lead_conversion"] = N_(
                 "the leads table names a rep only for leads that became deals: every rep would convert 100%"
             )
     deals = data.get("deals")
@@ -198,9 +202,9 @@ def _degenerate(data: Dataset) -> dict[str, str]:
         return out
     stage = deals["stage"].astype("string")
     if not (stage == "lost").any():
-        out["win_rate"] = "the deals table has no lost deals: every closed deal is won"
+        out["win_rate"] = N_("the deals table has no lost deals: every closed deal is won")
     if not (stage == "open").any():  # orders or closed deals only: a pipeline of $0 every month
-        why = "the deals table has no open deals: the pipeline is empty in every month"
+        why = N_("the deals table has no open deals: the pipeline is empty in every month")
         out.update(open_pipeline=why, pipeline_coverage=why)
     won = deals[(stage == "won").fillna(False).to_numpy(dtype=bool)]
     if {"created_date", "close_date"} <= set(won.columns) and len(won):
@@ -208,9 +212,9 @@ def _degenerate(data: Dataset) -> dict[str, str]:
         closed = pd.to_datetime(won["close_date"], errors="coerce")
         known = created.notna() & closed.notna()
         if not known.any():
-            out["sales_cycle_days"] = "the won deals have no created date"
+            out["sales_cycle_days"] = N_("the won deals have no created date")
         elif (created[known].dt.normalize() == closed[known].dt.normalize()).all():
-            out["sales_cycle_days"] = "the deals are created and won on the same day"
+            out["sales_cycle_days"] = N_("the deals are created and won on the same day")
     return out
 
 

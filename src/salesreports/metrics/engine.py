@@ -33,11 +33,14 @@ import pandas as pd
 
 from salesreports.data.loading import Dataset
 from salesreports.data.schema import EVENT_DATES, MAX_AMOUNT
+from salesreports.i18n import N_
 from salesreports.metrics.measures import (
     COHORTS,
     HISTORY_MONTHS,
     MEASURES,
     NO_SIGN,
+    NO_TABLE,
+    NO_VALUES,
     NOT_EMPLOYED,
     OUTSIZED,
     data_ends,
@@ -172,7 +175,7 @@ class KpiTable:
             return float(hit["value"].iloc[0]), str(hit["reason"].iloc[0])
         first = str(self.grid.months[0])
         if str(p.end) < first:
-            return float("nan"), f"the data starts in {first}"
+            return float("nan"), N_("the data starts in {first}").format(first=first)
         return float("nan"), f"no {entity_type} '{entity_id}' or KPI '{kpi}' in {label}"
 
     def get(self, entity_id: str, kpi: str, period: str | Period, entity_type: str = "rep") -> float:
@@ -994,13 +997,13 @@ def missing_reason(kpi: Kpi, data: Dataset) -> str:
     """Why a KPI cannot be computed at all from this data set ("" when it can)."""
     for table in kpi.tables:
         if not data.has(table):
-            return f"the data source has no {table} table"
+            return NO_TABLE.format(table=table)
     for table, column in kpi.columns:
         frame = data.get(table)
         if frame is None:
-            return f"the data source has no {table} table"
+            return NO_TABLE.format(table=table)
         if column not in frame.columns or not frame[column].notna().any():
-            return f"the {table} table has no {column} values"
+            return NO_VALUES.format(table=table, column=column)
     return ""
 
 
@@ -1037,7 +1040,7 @@ def _evaluate(
     # input) is not available, even where the formula would hide it (x / inf = 0)
     broken = ~np.isfinite(value) & ~np.isnan(value)
     value[broken] = np.nan
-    reason[broken] = "the value is not a finite number (a total overflowed)"
+    reason[broken] = N_("the value is not a finite number (a total overflowed)")
     outsized = np.zeros(shape, dtype=bool)
     for name in kpi.inputs:
         outsized |= np.broadcast_to(np.isinf(rolled[name]), shape)
@@ -1055,7 +1058,9 @@ def _evaluate(
     if need:
         short = start < need  # a span that begins before the data has no history before it either
         value[:, short] = np.nan
-        reason[:, short] = f"needs {need} months of history before the period (the data starts in {first})"
+        reason[:, short] = N_("needs {need} months of history before the period (the data starts in {first})").format(
+            need=need, first=first
+        )
     for table in kpi.tables:
         if table in ctx.grid.ends:  # a span that begins after the table's last event: no data, not zero
             end = ctx.grid.ends[table]

@@ -36,7 +36,7 @@ from salesreports.errors import InternalError
 from salesreports.i18n import N_, translations
 from salesreports.params import DEFAULT_CURRENCY, DEFAULT_LOCALE, LEGACY_CURRENCY_SYMBOLS, check_locale
 
-__all__ = ["DEFAULT", "NOT_AVAILABLE", "Formatter", "PeriodLike", "formatter"]
+__all__ = ["DEFAULT", "NOT_AVAILABLE", "TO_DATE", "Formatter", "PeriodLike", "formatter"]
 
 NOT_AVAILABLE: Final = N_("not available")
 COMPACT_FROM: Final = 10_000_000
@@ -46,9 +46,14 @@ COMPACT_FROM: Final = 10_000_000
 _EN_US: Final = "en_US"
 _PER_WEEK_EN_US: Final = "{0}/wk"  # CLDR en short: "{0}/w"
 _DATE_EN_US: Final = "d MMM y"  # "5 Oct 2026"; CLDR en_US medium: "Oct 5, 2026"
-# percentage points after a signed difference ("+3.0 pts"); CLDR has no unit for them. A gettext catalog
-# (a later layer) replaces this table; until then a locale not listed reads the English abbreviation.
-_POINTS: Final = {"en": "pts", "de": "Pp.", "fr": "pts", "es": "p. p.", "it": "p.p.", "ja": "ポイント"}
+# TRANSLATORS: the abbreviation of "percentage points" after a signed difference ("+3.0 pts", German "Pp.")
+_POINTS: Final = N_("pts")
+"""Percentage points after a signed difference; CLDR has no unit for them: the catalog of the locale's language
+abbreviates them (a language without a catalog reads the English abbreviation)."""
+# TRANSLATORS: after a quarter's title when the quarter is not over ("Q4 2026 to date (Oct–Nov)")
+_TO_DATE_SPAN: Final = N_(" to date ({span})")
+# TRANSLATORS: after a quarter's title when the quarter is not over ("Q4 2026 to date")
+TO_DATE: Final = N_(" to date")
 
 
 class PeriodLike(Protocol):
@@ -154,7 +159,7 @@ class Formatter:
         number = numbers.format_decimal(
             _round(abs(delta) * 100, 1), "0.0", locale=self._locale
         )  # no grouping, as before: "+1234.5 pts"
-        return f"{_sign(delta)}{number} {self.translate(_POINTS.get(self._locale.language, 'pts'))}"
+        return f"{_sign(delta)}{number} {self.translate(_POINTS)}"
 
     def count(self, value: float) -> str:
         """A whole number with the locale's grouping: ``1,234``, ``1.234``, ``1 234``."""
@@ -246,7 +251,7 @@ class Formatter:
         if period.grain == "quarter":
             to_date = period.end.month % 3
             return self.quarter(period.end) + (
-                self.translate(" to date ({span})").format(span=self.span(period)) if to_date else ""
+                self.translate(_TO_DATE_SPAN).format(span=self.span(period)) if to_date else ""
             )
         if period.grain == "year":
             return str(period.end.year)

@@ -20,6 +20,7 @@ from typing import Any, Literal
 import yaml
 
 from salesreports.errors import ConfigError, UnknownKpiError, close_matches
+from salesreports.i18n import N_
 from salesreports.metrics.formats import DEFAULT as DEFAULT_FORMATS
 from salesreports.metrics.formats import Formatter, formatter
 
@@ -38,6 +39,8 @@ __all__ = [
 ]
 
 KPI_FILE = Path(__file__).with_name("kpis.yaml")
+# why a KPI has no value when its entry names no reason (``when_zero``): stored in English, shown by retranslate
+NOT_ENOUGH_DATA = N_("not enough data")
 KPI_FILE_ENV = "SALESREPORTS_KPI_FILE"
 FORMATS = ("currency", "percent", "count", "days", "per_week", "ratio")
 TYPES = ("simple", "ratio", "cohort")
@@ -127,7 +130,7 @@ class Kpi:
     numerator: Expr | None = None
     denominator: Expr | None = None
     function: str = ""
-    when_zero: str = "not enough data"
+    when_zero: str = NOT_ENOUGH_DATA
     positive_denominator: bool = False
     target: str = ""
     headline: bool = False
@@ -384,7 +387,7 @@ def parse(
             numerator=num,
             denominator=den,
             function=str(entry.get("function", "")),
-            when_zero=str(entry.get("when_zero", "not enough data")),
+            when_zero=str(entry.get("when_zero", NOT_ENOUGH_DATA)),
             positive_denominator=bool(entry.get("positive_denominator", False)),
             target=str(entry.get("target", "")),
             headline=bool(entry.get("headline", False)),

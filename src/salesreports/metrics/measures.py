@@ -8,7 +8,9 @@ computes them. Both import this module, neither imports the other.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Final, Literal
+
+from salesreports.i18n import N_
 
 __all__ = [
     "COHORTS",
@@ -16,6 +18,8 @@ __all__ = [
     "MEASURES",
     "NOT_EMPLOYED",
     "NO_SIGN",
+    "NO_TABLE",
+    "NO_VALUES",
     "OUTSIZED",
     "Cohort",
     "Measure",
@@ -25,20 +29,26 @@ __all__ = [
 HISTORY_MONTHS = 12  # "active" customer = a won deal in the trailing 12 months; "new" = none in the 12 before
 # why a rep's month has no values: outside the hire/leave dates, or (no hire date) before the rep's first deal,
 # lead or activity. The engine writes these reasons; pages read them to tell the two apart.
-NOT_EMPLOYED = "not employed in this period"
-NO_SIGN = "no deal, lead or activity of this rep by this period"
+# Stored in English in the KPI table (computed once for every reader); shown by i18n.retranslate.
+NOT_EMPLOYED: Final = N_("not employed in this period")
+NO_SIGN: Final = N_("no deal, lead or activity of this rep by this period")
 # why a period holding an amount, cost or target beyond the source's `max_amount` has no value (never inf/NaN)
-OUTSIZED = (
+OUTSIZED: Final = N_(
     "an amount, cost or target in this period is beyond the data's limit (`max_amount`), so no total is "
     "shown; `salesreports validate` lists it"
 )
+# why a KPI or a section cannot be computed at all from a data set (the engine's and the capabilities' words)
+NO_TABLE: Final = N_("the data source has no {table} table")
+NO_VALUES: Final = N_("the {table} table has no {column} values")
+# TRANSLATORS: {table} is the name of a table of the data (deals, leads, activities, targets), {month} a month
+_DATA_ENDS: Final = N_("the {table} data ends in {month}")
 
 
 def data_ends(table: str, month: str) -> str:
     """Why a period after a table's last row has no value: ``the leads data ends in May 2018``.
 
     With ``month=""`` the words every such reason contains (pages find these KPIs by them)."""
-    return f"the {table} data ends in {month}" if month else " data ends in "
+    return _DATA_ENDS.format(table=table, month=month) if month else " data ends in "
 
 
 @dataclass(frozen=True)
