@@ -38,7 +38,9 @@ from typing import Any, Literal
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
+from salesreports import i18n
 from salesreports.errors import ConfigError, close_matches
+from salesreports.i18n import N_, _, ngettext
 from salesreports.metrics.formats import Formatter
 from salesreports.metrics.kpis import as_formatter
 
@@ -60,15 +62,15 @@ __all__ = [
     "training_needs",
 ]
 
-# benchmark name -> words for people
+# benchmark name -> words for people (in English: translated where they are written into a sentence)
 BENCHMARKS: dict[str, str] = {
-    "team_median": "team median",
-    "team_p25": "the team's 25th percentile",
-    "team_p75": "the team's 75th percentile",
-    "company_median": "company median",
-    "company_p25": "the company's 25th percentile",
-    "company_p75": "the company's 75th percentile",
-    "ramp_median": "the median of earlier hires at the same tenure",
+    "team_median": N_("team median"),
+    "team_p25": N_("the team's 25th percentile"),
+    "team_p75": N_("the team's 75th percentile"),
+    "company_median": N_("company median"),
+    "company_p25": N_("the company's 25th percentile"),
+    "company_p75": N_("the company's 75th percentile"),
+    "ramp_median": N_("the median of earlier hires at the same tenure"),
 }
 GRAINS = ("month", "quarter", "ytd", "t12m")
 _TAG_SPLIT = re.compile(r"[;,|]")
@@ -405,7 +407,7 @@ def _kpi_evidence(
     name = ""
     if isinstance(rule.threshold, float):
         threshold: float | None = rule.threshold
-        words = f"the threshold {kpi.format_value(rule.threshold, currency)}"
+        words = _("the threshold {value}").format(value=kpi.format_value(rule.threshold, currency))
     elif rule.threshold == "ramp_median":
         if ramp_row is None:
             return None
@@ -413,28 +415,58 @@ def _kpi_evidence(
         threshold = _num(ramp_row.get("ramp_median"))
         name = "ramp_median"
         tenure = ramp_row.get("tenure_month")
-        words = f"the median of earlier hires in their month {tenure}"
+        words = _("the median of earlier hires in their month {tenure}").format(tenure=tenure)
     else:
         name = rule.threshold
         threshold = _num(row.get(name)) if row else None
         if threshold is None and name.startswith("team_"):
             name = "company_" + name[len("team_") :]
             threshold = _num(row.get(name)) if row else None
-        words = BENCHMARKS[name]
+        words = _(BENCHMARKS[name])
     if value is None or threshold is None:
         return None
     flagged = value < threshold if rule.comparison == "below" else value > threshold
     if not flagged:
         return None
     fmt = kpi.format_value
-    text = f"{kpi.label.lower()} {fmt(value, currency)}"
     median = _num(row.get("team_median")) if row else None
-    if name != "ramp_median" and median is not None and name != "team_median":
-        text += f" vs team median {fmt(median, currency)}"
-    text += f"; {rule.comparison} {words} ({fmt(threshold, currency)})"
+    with_median = name != "ramp_median" and median is not None and name != "team_median"
+    if rule.comparison == "below":
+        # TRANSLATORS: coaching evidence: "win rate 18.0% vs team median 31.0%; below the team's 25th percentile
+        # (24.0%)"; {kpi} is the KPI's label, {benchmark} what the value is compared with
+        message = (
+            _("{kpi} {value} vs team median {median}; below {benchmark} ({threshold})")
+            if with_median
+            else _("{kpi} {value}; below {benchmark} ({threshold})")
+        )
+    else:
+        message = (
+            _("{kpi} {value} vs team median {median}; above {benchmark} ({threshold})")
+            if with_median
+            else _("{kpi} {value}; above {benchmark} ({threshold})")
+        )
+    text = message.format(
+        kpi=_in_sentence(kpi.label),
+        value=fmt(value, currency),
+        median=fmt(median, currency) if median is not None else "",
+        benchmark=words,
+        threshold=fmt(threshold, currency),
+    )
     if rule.why:
-        text += f". {rule.why}"
+        text += f". {_(rule.why)}"
     return Evidence("kpi", text, kpi=kpi.name, value=value, benchmark=threshold, benchmark_name=name)
+
+
+def _in_sentence(label: str) -> str:
+    """A KPI's label inside a sentence, in the active language: lower case in English ("win rate"); German
+    nouns and acronyms keep their capitals; other languages lower the first letter."""
+    language = i18n.language()
+    if language == "en":
+        return label.lower()
+    text = _(label)
+    if language == "de" or text[1:2].isupper():
+        return text
+    return text[:1].lower() + text[1:]
 
 
 def _tags(value: Any) -> list[str]:
@@ -467,7 +499,7 @@ def _feedback_evidence(
             continue  # praise does not make a training need; notes without a score count
         notes.append((pos, value, _tags(row.get("tags")), date, row))
     by_tag: dict[str, list[tuple[int, float | None]]] = {}
-    for pos, value, tags, *_ in notes:
+    for pos, value, tags, *_rest in notes:
         for tag in tags:
             by_tag.setdefault(tag, []).append((pos, value))
     since = formats.month_short(pd.Period(period_end, freq="M") - (s.months - 1))
@@ -475,19 +507,22 @@ def _feedback_evidence(
     for tag in sorted(by_tag):
         hits = by_tag[tag]
         n = len(hits)
-        low = sum(1 for _, v in hits if v is not None and v <= s.low_score)
+        low = sum(1 for _pos, v in hits if v is not None and v <= s.low_score)
         topic = s.tags.get(tag)
         if topic is None or (n < s.min_mentions and low == 0):
             continue
-        text = f"'{tag}' raised in {n} feedback note{'s' if n != 1 else ''} since {since}"
-        tagged = sorted(v for _, v in hits if v is not None)
+        text = ngettext(
+            "'{tag}' raised in {n} feedback note since {since}", "'{tag}' raised in {n} feedback notes since {since}", n
+        ).format(tag=tag, n=n, since=since)
+        tagged = sorted(v for _pos, v in hits if v is not None)
         if has_score and tagged:
-            word = "score" if len(tagged) == 1 else "scores"
-            text += f" ({word} {', '.join(f'{v:g}' for v in tagged)})"
+            scores = ", ".join(formats.multiple(v) for v in tagged)
+            scored = ngettext("score {scores}", "scores {scores}", len(tagged)).format(scores=scores)
+            text += f" ({scored})"
         evidence, _, tag_list = out.setdefault(topic, ([], [], []))
         evidence.append(Evidence("feedback", text, tag=tag, mentions=n, low_scores=low))
         tag_list.append(tag)
-    for _, quotes, tag_list in out.values():
+    for _evidence, quotes, tag_list in out.values():
         wanted = set(tag_list)
         chosen = [(v, date, pos, row) for pos, v, tags, date, row in notes if wanted & set(tags)]
         # lowest score first (notes without a score last), then newest, then in data order
@@ -596,9 +631,9 @@ def needs_from_rows(
                 priority += 0.1 * e.mentions + 0.2 * e.low_scores
         kpis = tuple(dict.fromkeys(e.kpi for e in evidence if e.kpi))
         needs.append(
-            TrainingNeed(
-                topic,
-                config.topics.get(topic, ""),
+            TrainingNeed(  # the shipped topics in the active language (a company's own topics as written)
+                _(topic),
+                _(config.topics.get(topic, "")),
                 tuple(evidence),
                 tuple(quotes),
                 kpis,
@@ -663,7 +698,7 @@ def estimate_incentive(
             None,
             None,
             False,
-            "no attainment for the period (no target?): no bonus estimate",
+            _("no attainment for the period (no target?): no bonus estimate"),
         )
     a = float(attainment)
     capped = plan.cap is not None and a >= plan.cap
@@ -678,19 +713,24 @@ def estimate_incentive(
     def pct(v: float) -> str:
         return f.percent(v, 0)
 
-    text = f"{pct(a)} attainment: estimated bonus {money(bonus)}"
+    # clauses joined by "; " (each a message of its own)
+    text = _("{attainment} attainment: estimated bonus {bonus}").format(attainment=pct(a), bonus=money(bonus))
     if capped:
         assert plan.cap is not None
-        text += f" (the maximum: attainment above {pct(plan.cap)} earns no more)"
+        text += " " + _("(the maximum: attainment above {cap} earns no more)").format(cap=pct(plan.cap))
     elif rate == 0:
-        text += f"; the bonus starts at {pct(next_at)}" if next_at is not None else ""
+        if next_at is not None:
+            text += "; " + _("the bonus starts at {attainment}").format(attainment=pct(next_at))
     else:
-        text += f"; each further point adds {money(per_point)}"
+        text += "; " + _("each further point adds {amount}").format(amount=money(per_point))
         if rate != 1:
-            text += f" ({f.multiple(rate)}x rate)"
+            # TRANSLATORS: a tier's rate as a multiple of the base rate: "(1.5x rate)"
+            text += " " + _("({rate}x rate)").format(rate=f.multiple(rate))
         if next_at is not None:
             nxt = plan.rate_at(next_at)
-            text += f"; from {pct(next_at)} the rate is {f.multiple(nxt)}x"
+            text += "; " + _("from {attainment} the rate is {rate}x").format(
+                attainment=pct(next_at), rate=f.multiple(nxt)
+            )
     return IncentiveEstimate(a, bonus, plan.base_bonus, rate, per_point, next_at, capped, text + ".")
 
 
