@@ -416,8 +416,8 @@ class Scope:
             if progress is None or "text" not in g:  # a group goal without its figures (privacy)
                 out.append(g)
                 continue
-            summary = summary_text(progress, formats) if progress.measured_on else g.get("summary")
-            out.append({**g, "text": progress.formatted(formats), "summary": summary})
+            # in the active language (the rep's: rep_context's override)
+            out.append({**g, "text": progress.formatted(formats), "summary": summary_text(progress, formats)})
         return out
 
     def _coaching(
@@ -738,8 +738,8 @@ def _goals(
             continue
         item = dict(_clean(g.to_dict()))
         formats = config_formatter(config)
-        item["text"] = g.formatted(formats)
-        if g.measured_on and not formats.is_default:  # the sentence in the company's locale and currency
+        with i18n.override(formats.locale):  # figures and sentence in the company's language, locale and currency
+            item["text"] = g.formatted(formats)
             item["summary"] = summary_text(g, formats)
         progress[g.goal_id] = g
         if g.owner_type in ("team", COMPANY):

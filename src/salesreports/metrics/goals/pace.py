@@ -19,7 +19,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from salesreports import i18n
 from salesreports.errors import ParamsError
+from salesreports.i18n import N_, _, ngettext
+from salesreports.metrics.formats import TO_DATE
 from salesreports.metrics.periods import Period, parse_period
 
 if TYPE_CHECKING:
@@ -30,7 +33,25 @@ if TYPE_CHECKING:
 from salesreports.metrics.goals.declaration import COMPANY, Goal, GoalSet, GoalSettings
 from salesreports.metrics.goals.plan import Plan, Tables, entity, month_title, resolve
 
-__all__ = ["GoalProgress", "goal_progress"]
+__all__ = ["STATUSES", "GoalProgress", "goal_progress", "note_text", "summary_text"]
+
+STATUSES = (
+    N_("not started"),
+    N_("on track"),
+    N_("ahead"),
+    N_("at risk"),
+    N_("achieved"),
+    N_("missed"),
+    N_("not available"),
+)
+"""Every status of a goal: stored in English (pages compare them and colour by them), translated where shown
+(``_(status)``; :func:`summary_text` does)."""
+# Notes, computed once for every reader, stored in English and translated where shown (:func:`note_text`)
+_NO_SEASON = N_("last year's same months give no seasonal shape: linear pace only")
+_RECOMPUTED = N_("recomputed on {scope}")
+_NO_BASELINE = N_("no baseline: the current value is compared with the target directly")
+_STILL_CONVERTING = N_("recent leads may still convert, so the latest conversion understates the final one")
+_STARTS = N_("starts in {month}")
 
 
 @dataclass(frozen=True)
@@ -102,12 +123,13 @@ class GoalProgress:
 
         reg = registry()
         fmt = reg.get(self.metric).format if self.metric in reg else "ratio"
-        unit = f"/{self.per}" if self.mode == "per_period" else ""
+        # TRANSLATORS: a goal's figure per period of its target: "$5,000/month"
+        unit = {"month": _("{value}/month"), "quarter": _("{value}/quarter")}.get(self.per, "{value}/" + self.per)
         out = {}
         for name in ("target", "baseline", "actual", "expected", "expected_seasonal", "projected"):
             value = getattr(self, name)
             text = format_value(value, fmt, currency)
-            out[name] = text + unit if value is not None else text
+            out[name] = unit.format(value=text) if value is not None and self.mode == "per_period" else text
         return out
 
 
@@ -186,13 +208,14 @@ def _blank(plan: Plan, as_of: pd.Timestamp, status: str, note: str) -> GoalProgr
 def _progress(plan: Plan, as_of: pd.Timestamp, settings: GoalSettings) -> GoalProgress:
     if not plan.ok or plan.target is None:
         problems = [p for letter in ("S", "M", "T") for p in plan.problems[letter]]
+        # the SMART check's problems: for analysts (such a goal is never shown on a page)
         return _blank(plan, as_of, "not available", "; ".join(problems) or "the target could not be resolved")
     assert plan.first is not None
     assert plan.last is not None
     first_day = plan.first.start_time.normalize()
     last_day = plan.last.end_time.normalize()
     if as_of < first_day:
-        return _blank(plan, as_of, "not started", f"starts in {month_title(plan.first)}")
+        return _blank(plan, as_of, "not started", _STARTS.format(month=month_title(plan.first)))
     total_days = (last_day - first_day).days + 1
     elapsed = min(((as_of - first_day).days + 1) / total_days, 1.0)
     if plan.mode == "level":
@@ -241,7 +264,7 @@ def _cumulative(plan: Plan, as_of: pd.Timestamp, elapsed: float, settings: GoalS
     values = rows["value"].astype(np.float64)
     if values.isna().all():
         reasons = [str(r) for r in rows["reason"].dropna() if str(r)]
-        return _blank(plan, as_of, "not available", reasons[0] if reasons else "no data in the window yet")
+        return _blank(plan, as_of, "not available", reasons[0] if reasons else N_("no data in the window yet"))
     n_periods = len(months) / plan.per_months if plan.mode == "per_period" else 1.0
     total_target = plan.target * n_periods
     actual = float(values.sum())
@@ -274,9 +297,9 @@ def _cumulative(plan: Plan, as_of: pd.Timestamp, elapsed: float, settings: GoalS
     scale = 1.0
     if plan.mode == "per_period":
         scale = 1.0 / max(elapsed * n_periods, 1e-9)  # totals so far -> per period so far
-    note = "" if share is not None else "last year's same months give no seasonal shape: linear pace only"
+    note = "" if share is not None else _NO_SEASON
     if g.scope:
-        note = "; ".join(x for x in (note, f"recomputed on {g.scope_text}") if x)
+        note = "; ".join(x for x in (note, _RECOMPUTED.format(scope=g.scope_text)) if x)
     progress = GoalProgress(
         goal_id=g.id,
         owner=g.owner,
@@ -336,7 +359,8 @@ def _level(plan: Plan, as_of: pd.Timestamp, elapsed: float, settings: GoalSettin
     month = min(as_of.to_period("M"), plan.last)
     actual, label, reason = plan.values.one(etype, eid, plan.kpi.name, plan.per, str(month))
     if actual is None:
-        return _blank(plan, as_of, "not available", f"no {plan.kpi.name} value for {label or month}: {reason}")
+        why = N_("no {kpi} value for {period}: {reason}")
+        return _blank(plan, as_of, "not available", why.format(kpi=plan.kpi.name, period=label or month, reason=reason))
     target, base = plan.target, plan.baseline
     final = as_of >= plan.last.end_time.normalize()
     actual_pct: float | None
@@ -355,11 +379,11 @@ def _level(plan: Plan, as_of: pd.Timestamp, elapsed: float, settings: GoalSettin
     status = ("achieved" if _meets(plan, actual, target) else "missed") if final else _status_from_pace(pace, settings)
     notes = []
     if base is None:
-        notes.append("no baseline: the current value is compared with the target directly")
+        notes.append(_NO_BASELINE)
     if plan.kpi.name == "lead_conversion":
-        notes.append("recent leads may still convert, so the latest conversion understates the final one")
+        notes.append(_STILL_CONVERTING)
     if g.scope:
-        notes.append(f"recomputed on {g.scope_text}")
+        notes.append(_RECOMPUTED.format(scope=g.scope_text))
     progress = GoalProgress(
         goal_id=g.id,
         owner=g.owner,
@@ -397,7 +421,7 @@ def _period_title(label: str, formats: Formatter) -> str:
     """A period label for people: ``2026-10-T12M`` -> "Nov 2025 – Oct 2026", ``2026-11-QTD`` -> "Q4 2026 to date"."""
     if label.endswith("-QTD"):
         month = pd.Period(label[:7], freq="M")
-        return formats.quarter(month) + formats.translate(" to date")
+        return formats.quarter(month) + formats.translate(TO_DATE)
     try:
         return formats.period_title(parse_period(label))
     except ParamsError:
@@ -410,39 +434,80 @@ def _with_summary(plan: Plan, p: GoalProgress) -> GoalProgress:
     return replace(p, summary=summary_text(p))
 
 
+def note_text(note: str) -> str:
+    """A goal's note (or the summary of a goal that could not be measured) in the active language: each of its
+    parts ("; ") translated from the English it is stored in (:func:`salesreports.i18n.retranslate`)."""
+    whole = i18n.retranslate(note)
+    if whole != note or "; " not in note:
+        return whole
+    return "; ".join(i18n.retranslate(part) for part in note.split("; "))
+
+
 def summary_text(p: GoalProgress, formats: Formatter | None = None) -> str:
-    """The one sentence of a measured goal for people, its figures, months and periods written by ``formats``
-    (default: en_US and dollars). A goal that could not be measured keeps its note as its summary."""
+    """The one sentence of a goal for people in the active language, its figures, months and periods written by
+    ``formats`` (default: en_US and dollars). A goal that could not be measured keeps its note as its summary
+    (translated; a goal not started yet names its first month)."""
     from salesreports.metrics.kpis import as_formatter
 
     fm = as_formatter(formats or "$")
+    if not p.measured_on:
+        if p.status == "not started" and re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", p.start):
+            return _(_STARTS).format(month=fm.month_short(pd.Period(p.start, freq="M")))
+        return note_text(p.summary)
     f = p.formatted(fm)
     month = re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", p.deadline)  # the deadline's month, as the plan resolved it
     deadline = fm.month_short(pd.Period(p.deadline, freq="M")) if month else p.deadline
     final = p.elapsed is not None and p.elapsed >= 1.0
+    projected = _("projected {projected} by {deadline}").format(projected=f["projected"], deadline=deadline)
     if p.mode == "level":
-        path = f" on the path from {f['baseline']} to {f['target']}" if p.baseline is not None else f" vs {f['target']}"
-        measured = _period_title(p.measured_on, fm)
+        words = {"kpi": _(p.label), "actual": f["actual"], "measured": _period_title(p.measured_on, fm), **f}
         if final:
-            text = f"{p.label} {f['actual']} ({measured}) vs a target of {f['target']}"
+            text = _("{kpi} {actual} ({measured}) vs a target of {target}").format(**words)
+        elif p.baseline is not None:
+            text = _(
+                "{kpi} {actual} ({measured}), {expected} expected by now on the path from {baseline} to {target}"
+            ).format(**words)
         else:
-            text = f"{p.label} {f['actual']} ({measured}), {f['expected']} expected by now{path}"
-            if p.projected is not None:
-                text += f"; projected {f['projected']} by {deadline}"
+            text = _("{kpi} {actual} ({measured}), {expected} expected by now vs {target}").format(**words)
+        if not final and p.projected is not None:
+            text += "; " + projected
     elif p.mode == "per_period":
-        text = f"{f['actual']} {'on average' if final else 'so far'} vs {f['target']}"
+        text = (_("{actual} on average vs {target}") if final else _("{actual} so far vs {target}")).format(**f)
         if p.periods_done:
-            text += f"; {p.periods_met} of {p.periods_done} complete {p.per}(s) reached it"
+            # the English form is the same for one and more: "1 of 1 complete month(s) reached it"
+            reached = (
+                ngettext(
+                    "{met} of {done} complete quarter(s) reached it",
+                    "{met} of {done} complete quarter(s) reached it",
+                    p.periods_done,
+                )
+                if p.per == "quarter"
+                else ngettext(
+                    "{met} of {done} complete month(s) reached it",
+                    "{met} of {done} complete month(s) reached it",
+                    p.periods_done,
+                )
+            )
+            text += "; " + reached.format(met=p.periods_met, done=p.periods_done)
         if p.projected is not None and not final:
-            text += f"; projected {f['projected']} over the window"
+            text += "; " + _("projected {projected} over the window").format(projected=f["projected"])
     else:
-        share = f" ({fm.percent(p.actual_pct, 0)})" if p.actual_pct is not None else ""
+        share = fm.percent(p.actual_pct, 0) if p.actual_pct is not None else ""
+        words = {**f, "share": share, "deadline": deadline}
         if final:
-            text = f"{f['actual']} of {f['target']}{share} by {deadline}"
+            message = (
+                _("{actual} of {target} ({share}) by {deadline}") if share else _("{actual} of {target} by {deadline}")
+            )
+            text = message.format(**words)
         else:
-            text = f"{f['actual']} of {f['target']}{share} so far, {f['expected']} expected at a linear pace"
+            message = (
+                _("{actual} of {target} ({share}) so far, {expected} expected at a linear pace")
+                if share
+                else _("{actual} of {target} so far, {expected} expected at a linear pace")
+            )
+            text = message.format(**words)
             if p.expected_seasonal is not None:
-                text += f" ({f['expected_seasonal']} given last year's seasonality)"
+                text += " " + _("({expected_seasonal} given last year's seasonality)").format(**f)
             if p.projected is not None:
-                text += f"; projected {f['projected']} by {deadline}"
-    return f"{text}: {p.status}."
+                text += "; " + projected
+    return f"{text}: {_(p.status)}."
