@@ -12,7 +12,11 @@ from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 
 from salesreports import i18n
+from salesreports.metrics.coaching import IncentivePlan, Tier, estimate_incentive
 from salesreports.metrics.formats import Formatter
+from salesreports.metrics.measures import data_ends
+
+NB = "\xa0"
 
 GERMAN = {
     "Headline KPIs": "Wichtigste Kennzahlen",
@@ -28,6 +32,10 @@ GERMAN = {
     "## Goals": "## Ziele",
     "Your goals and how far along they are.": "Ihre Ziele und wie weit Sie damit sind.",
     "pts": "Pp.",
+    "the {table} data ends in {month}": "die Daten der Tabelle {table} enden im {month}",
+    "{attainment} attainment: estimated bonus {bonus}": "{attainment} Zielerreichung: geschätzter Bonus {bonus}",
+    "each further point adds {amount}": "jeder weitere Punkt bringt {amount}",
+    "from {attainment} the rate is {rate}x": "ab {attainment} gilt der {rate}-fache Satz",
 }
 PLURALS = {("{n} deal", "{n} deals"): ("{n} Abschluss", "{n} Abschlüsse")}
 
@@ -191,3 +199,27 @@ def test_a_formatter_writes_its_words_with_its_locales_catalog(catalogs: Path) -
     assert english.points(-0.031) == "−3.1 pts"
     with i18n.override("de"):  # the active language does not matter: the formatter's locale does
         assert english.points(0.0) == "±0.0 pts"
+
+
+def test_a_stored_reason_reads_in_the_active_language_with_its_months_in_the_locale(catalogs: Path) -> None:
+    stored = data_ends("leads", "May 2018")  # the engine's English, once for every reader
+    assert stored == "the leads data ends in May 2018"
+    german = Formatter("de_DE", "EUR")
+    assert german.reason(stored) == stored  # English active: as stored
+    with i18n.override("de"):
+        assert german.reason(stored) == "die Daten der Tabelle leads enden im Mai 2018"
+        assert german.reason("a reason no catalog knows in May 2018") == "a reason no catalog knows in May 2018"
+
+
+def test_the_incentive_estimate_is_written_in_the_active_language(catalogs: Path) -> None:
+    plan = IncentivePlan(10000.0, (Tier(0.0, 0.0), Tier(0.5, 1.0), Tier(1.0, 1.5)))
+    english = estimate_incentive(0.75, plan, currency=Formatter("en_US", "USD")).summary
+    assert (
+        english == "75% attainment: estimated bonus $5,000; each further point adds $200; from 100% the rate is 1.5x."
+    )
+    with i18n.override("de_DE"):
+        german = estimate_incentive(0.75, plan, currency=Formatter("de_DE", "EUR")).summary
+    assert german == (
+        f"75{NB}% Zielerreichung: geschätzter Bonus 5.000{NB}€; jeder weitere Punkt bringt 200{NB}€; "
+        f"ab 100{NB}% gilt der 1,5-fache Satz."
+    )

@@ -32,6 +32,7 @@ from typing import Any, Final, Protocol
 
 from babel import Locale, UnknownLocaleError, dates, numbers, units
 
+from salesreports import i18n
 from salesreports.errors import InternalError
 from salesreports.i18n import N_, translations
 from salesreports.params import DEFAULT_CURRENCY, DEFAULT_LOCALE, LEGACY_CURRENCY_SYMBOLS, check_locale
@@ -54,6 +55,14 @@ abbreviates them (a language without a catalog reads the English abbreviation)."
 _TO_DATE_SPAN: Final = N_(" to date ({span})")
 # TRANSLATORS: after a quarter's title when the quarter is not over ("Q4 2026 to date")
 TO_DATE: Final = N_(" to date")
+
+
+_MONTHS: Final = (
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+)  # fmt: skip
+_ENGLISH_MONTH: Final = re.compile(rf"\b({'|'.join(_MONTHS)}) (\d{{4}})\b")
+"""A month title as the engine writes it into a reason (``strftime("%B %Y")``: "May 2018")."""
 
 
 class PeriodLike(Protocol):
@@ -256,6 +265,20 @@ class Formatter:
         if period.grain == "year":
             return str(period.end.year)
         return f"{self.month_short(period.start)} – {self.month_short(period.end)}"
+
+    # -- stored texts ----------------------------------------------------------------------------------------
+
+    def reason(self, text: str) -> str:
+        """A text stored in English once for every reader (the engine's and the capabilities' reasons, a goal's
+        note) in the active language (:func:`salesreports.i18n.retranslate`), the English month titles it names
+        ("the leads data ends in May 2018") then written in this locale ("Mai 2018"). A text without a
+        translation (English, a language without a catalog) stays as stored, months too."""
+        translated = i18n.retranslate(text)
+        if translated == text:
+            return text
+        return _ENGLISH_MONTH.sub(
+            lambda m: self.month(dt.date(int(m.group(2)), _MONTHS.index(m.group(1)) + 1, 1)), translated
+        )
 
     # -- charts ----------------------------------------------------------------------------------------------
 
