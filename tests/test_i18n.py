@@ -14,6 +14,7 @@ from babel.messages.mofile import write_mo
 from salesreports import i18n
 from salesreports.metrics.coaching import IncentivePlan, Tier, estimate_incentive
 from salesreports.metrics.formats import Formatter
+from salesreports.metrics.goals.pace import GoalProgress, note_text, summary_text
 from salesreports.metrics.measures import data_ends
 
 NB = "\xa0"
@@ -36,6 +37,10 @@ GERMAN = {
     "{attainment} attainment: estimated bonus {bonus}": "{attainment} Zielerreichung: geschätzter Bonus {bonus}",
     "each further point adds {amount}": "jeder weitere Punkt bringt {amount}",
     "from {attainment} the rate is {rate}x": "ab {attainment} gilt der {rate}-fache Satz",
+    "{actual} of {target} ({share}) by {deadline}": "{actual} von {target} ({share}) bis {deadline}",
+    "missed": "verfehlt",
+    "starts in {month}": "beginnt im {month}",
+    "recomputed on {scope}": "neu berechnet für {scope}",
 }
 PLURALS = {("{n} deal", "{n} deals"): ("{n} Abschluss", "{n} Abschlüsse")}
 
@@ -223,3 +228,40 @@ def test_the_incentive_estimate_is_written_in_the_active_language(catalogs: Path
         f"75{NB}% Zielerreichung: geschätzter Bonus 5.000{NB}€; jeder weitere Punkt bringt 200{NB}€; "
         f"ab 100{NB}% gilt der 1,5-fache Satz."
     )
+
+
+def _goal(**kw: object) -> GoalProgress:
+    fields: dict[str, object] = dict.fromkeys(GoalProgress.__dataclass_fields__)
+    fields.update(goal_id="g1", owner="R001", owner_type="rep", metric="revenue", label="Revenue", scope="")
+    fields.update(objective="", mode="total", per="", start="2024-01", deadline="2024-03", as_of="2024-03-31")
+    fields.update(measured_on="", status="", summary="", note="")
+    fields.update(kw)
+    return GoalProgress(**fields)  # type: ignore[arg-type]
+
+
+def test_a_goals_summary_is_written_in_the_active_language(catalogs: Path) -> None:
+    missed = _goal(
+        elapsed=1.0, target=700.0, actual=600.0, actual_pct=600 / 700, measured_on="x", status="missed", summary="?"
+    )
+    assert summary_text(missed) == "$600 of $700 (86%) by Mar 2024: missed."
+    with i18n.override("de"):
+        assert (
+            summary_text(missed, Formatter("de_DE", "EUR"))
+            == f"600{NB}€ von 700{NB}€ (86{NB}%) bis März 2024: verfehlt."
+        )
+    later = _goal(start="2026-10", status="not started", summary="starts in Oct 2026", note="starts in Oct 2026")
+    assert summary_text(later) == "starts in Oct 2026"
+    with i18n.override("de"):
+        assert summary_text(later, Formatter("de_DE", "EUR")) == "beginnt im Okt. 2026"
+
+
+def test_a_goals_stored_note_is_translated_part_by_part(catalogs: Path) -> None:
+    note = "last year's same months give no seasonal shape: linear pace only; recomputed on product = Analytics"
+    assert note_text(note) == note
+    with i18n.override("de"):
+        assert note_text(note) == (
+            "last year's same months give no seasonal shape: linear pace only; neu berechnet für product = Analytics"
+        )
+        assert note_text("recomputed on product = Core; segment = Public") == (
+            "neu berechnet für product = Core; segment = Public"  # the whole note first: one message
+        )

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from salesreports.errors import ParamsError, UnknownKpiError, close_matches
+from salesreports.i18n import N_
 from salesreports.metrics.periods import parse_period
 
 if TYPE_CHECKING:
@@ -84,7 +85,7 @@ class _Values:
         """(value, period label, reason) at one period end."""
         rows = self.rows(etype, eid, kpi, grain)
         if period_end not in rows.index:
-            return None, "", "no data for this period"
+            return None, "", N_("no data for this period")  # stored in English, shown through retranslate
         row = rows.loc[period_end]
         return _opt(row["value"]), str(row["period"]), str(row["reason"] or "")
 
