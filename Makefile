@@ -14,8 +14,8 @@ WORKERS ?=
 REPS    ?= all
 # make test: pytest-xdist workers, each running whole test files (TEST_WORKERS=0: one process)
 TEST_WORKERS ?= 2
-# postgresql: the tests start a throwaway server (tests/pgserver.py; its programs are in /usr/lib/postgresql/<v>/bin)
-DEBIAN_PACKAGES := chromium poppler-utils fonts-liberation libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 postgresql
+# fonts-noto-cjk: Japanese (and Chinese, Korean) pages and charts. postgresql: the tests start a throwaway server (tests/pgserver.py; its programs are in /usr/lib/postgresql/<v>/bin)
+DEBIAN_PACKAGES := chromium poppler-utils fonts-liberation fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 postgresql
 
 .PHONY: help setup sysdeps demo-data validate reports preview send lab kernel check docs lint format typecheck test \
         test-fast bench bench-kpis bench-plan bench-preview i18n i18n-check clean distclean
@@ -97,7 +97,7 @@ typecheck: $(STAMP) ## mypy --strict over the package
 # registry and the coaching defaults; each language's .po updated (no fuzzy guesses, obsolete entries dropped)
 LOCALES := src/salesreports/locale
 i18n: $(STAMP) ## Extract the messages, update each language's catalog, compile the .mo files (then translate new entries)
-	$(VENV)/bin/pybabel -q extract -F babel.cfg -k N_ -k ngettext:1,2 --no-location --sort-output --omit-header -o $(LOCALES)/messages.pot .
+	$(VENV)/bin/pybabel -q extract -F babel.cfg -k N_ -k ngettext:1,2 --no-location --sort-output --omit-header --add-comments=TRANSLATORS: -o $(LOCALES)/messages.pot .
 	@for lang in de es fr; do po=$(LOCALES)/$$lang/LC_MESSAGES/messages.po; \
 	  if [ -f $$po ]; then $(VENV)/bin/pybabel -q update -i $(LOCALES)/messages.pot -o $$po -l $$lang \
 	    --no-fuzzy-matching --ignore-obsolete --init-missing; \

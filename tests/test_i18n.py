@@ -41,6 +41,8 @@ GERMAN = {
     "missed": "verfehlt",
     "starts in {month}": "beginnt im {month}",
     "recomputed on {scope}": "neu berechnet für {scope}",
+    "no {kpi} value for {period}: {reason}": "kein Wert für {kpi} im {period}: {reason}",
+    "Win rate": "Abschlussquote",
 }
 PLURALS = {("{n} deal", "{n} deals"): ("{n} Abschluss", "{n} Abschlüsse")}
 
@@ -265,3 +267,16 @@ def test_a_goals_stored_note_is_translated_part_by_part(catalogs: Path) -> None:
         assert note_text("recomputed on product = Core; segment = Public") == (
             "neu berechnet für product = Core; segment = Public"  # the whole note first: one message
         )
+
+
+def test_retranslate_leaves_a_text_that_only_looks_like_a_message(catalogs: Path) -> None:
+    """'{actual} of {target}' must not turn a company's own English reason into half German."""
+    with i18n.override("de"):
+        assert i18n.retranslate("needs 12 months of history") == "needs 12 months of history"
+
+
+def test_retranslate_translates_the_values_too(catalogs: Path) -> None:
+    """A reason inside a message: both in German."""
+    stored = "no Win rate value for 2026-10: the data starts in 2024-11"
+    with i18n.override("de"):
+        assert i18n.retranslate(stored) == "kein Wert für Abschlussquote im 2026-10: die Daten beginnen 2024-11"

@@ -122,9 +122,10 @@ def N_(message: str) -> str:  # noqa: N802 -- the gettext convention
 
 
 @cache
-def _patterns(lang: str) -> tuple[tuple[re.Pattern[str], str], ...]:
+def _patterns(lang: str) -> tuple[tuple[re.Pattern[str], str, int], ...]:
     """Every msgid with ``{field}`` placeholders of a language's catalog as a regular expression matching the
-    English text it makes, with its translation; the longest (most specific) first."""
+    English text it makes, with its translation and the length of its own (literal) text; the longest (most
+    specific) first."""
     catalog = translations(lang)
     messages: dict[str, str] = getattr(catalog, "_catalog", {})
     out = []
@@ -138,15 +139,30 @@ def _patterns(lang: str) -> tuple[tuple[re.Pattern[str], str], ...]:
             re.escape(p) if i % 2 == 0 else f"(?P<{p}>.+?)" if p not in parts[1:i:2] else f"(?P={p})"
             for i, p in enumerate(parts)
         )
-        out.append((re.compile(rf"\A{regex}\Z", re.S), msgstr))
+        out.append((re.compile(rf"\A{regex}\Z", re.S), msgstr, sum(len(p) for p in parts[::2])))
     out.sort(key=lambda item: -len(item[0].pattern))
     return tuple(out)
+
+
+_WORD: Final = re.compile(r"[^\W\d_]{3,}")
+
+
+def _plausible(text: str, own: int, values: dict[str, str]) -> bool:
+    """Whether a message's match of ``text`` is the message that made it: its own words are at least 40 % of
+    the text, or every value is a figure, a date, one word, or itself a message (a KPI's label, a reason).
+    So ``"{actual} of {target}"`` matches "$5,000 of $9,000" but not "needs 12 months of history" (a
+    company's own reason)."""
+    if own >= 0.4 * len(text):
+        return True
+    return all(len(_WORD.findall(v)) <= 1 or retranslate(v) != v for v in values.values())
 
 
 def retranslate(text: str) -> str:
     """An English text that was made from a marked message (``N_("needs {n} months ...").format(n=3)``) and
     stored, in the active language: an exact msgid is looked up, else the first message whose placeholders
-    match it is translated and filled with the same values. Text that matches nothing is returned as it is."""
+    match it plausibly (:func:`_plausible`) is translated and filled with the same values, each of them
+    translated the same way (a reason inside a reason, a KPI's label). Text that matches nothing is returned
+    as it is."""
     if not text:
         return text
     current = _current()
@@ -155,10 +171,10 @@ def retranslate(text: str) -> str:
     exact = current.gettext(text)
     if exact != text:
         return exact
-    for pattern, msgstr in _patterns(language()):
+    for pattern, msgstr, own in _patterns(language()):
         hit = pattern.match(text)
-        if hit:
-            return msgstr.format(**hit.groupdict())
+        if hit and _plausible(text, own, hit.groupdict()):
+            return msgstr.format(**{k: retranslate(v) for k, v in hit.groupdict().items()})
     return text
 
 
