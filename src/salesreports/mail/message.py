@@ -692,7 +692,7 @@ def _build(
             "title": i18n.gettext("Company summary")
             if c.kind != "team"
             else i18n.gettext("Team {team} summary").format(team=isolate(c.team)),
-            "period_title": selection.period_title,
+            "period_title": _period_title(selection, c.context),
             "period": selection.period,
             "team": isolate(c.team),
             "company": isolate(one_line(selection.company, 120)),
