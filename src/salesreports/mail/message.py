@@ -428,7 +428,9 @@ def _goals(context: dict[str, Any], limit: int) -> tuple[list[dict[str, Any]], l
     for g in context.get("goals") or []:
         status = one_line(g.get("status") or "", 40)
         owner = "" if str(g.get("owner")) == rep_id else f" ({one_line(g.get('owner'), 60)})"
-        name = one_line(g.get("label") or g.get("goal_id") or i18n.gettext("goal"), 120) + owner
+        # a KPI's label (stored English: translated) or the goal's own words (as written)
+        label = g.get("label") or g.get("goal_id") or i18n.gettext("goal")
+        name = one_line(i18n.gettext(label) if isinstance(label, str) else label, 120) + owner
         if status in ("not started", "not available"):
             later.append(i18n.gettext("{goal}: {status}").format(goal=name, status=_status_word(status)))
             continue
