@@ -161,3 +161,34 @@ def test_run_warns_of_an_old_currency_symbol(make_config: Callable[..., Path]) -
     flat = " ".join(output.split())
     assert exit_code == 2 and "there is no data for January 2030" in flat  # the run goes on to its own checks
     assert "warning" in flat and '`currency: "€"` is a symbol' in flat and "Fix: write `currency: EUR`" in flat
+
+
+def test_kpis_in_another_language(tmp_path: Path) -> None:
+    """`kpis --locale de_DE` writes the catalogue's labels, definitions and headings in German."""
+    from _catalog import tiny_catalog
+    from salesreports.metrics.kpis import get
+
+    revenue = get("revenue")
+    with tiny_catalog(
+        tmp_path, {"Revenue": "Umsatz", revenue.description: "Summe der gewonnenen Abschlüsse", "label": "Bezeichnung"}
+    ):
+        exit_code, output = invoke("kpis", "--locale", "de-DE")
+        assert exit_code == 0, output
+        flat = " ".join(output.split())
+        assert "Umsatz" in flat
+        assert "Bezeichnung" in flat
+        assert "Summe der" in flat
+        assert "Win rate" in flat  # no translation in this catalog: as written
+        exit_code, output = invoke("kpis")
+        assert exit_code == 0, output
+        assert "Umsatz" not in output and "Revenue" in output  # without --locale: English
+
+
+@pytest.mark.parametrize(("value", "hint"), [("de_DF", "Did you mean 'de_DE'"), ("klingon", "CLDR locale id")])
+def test_kpis_refuses_an_unknown_locale(value: str, hint: str) -> None:
+    exit_code, output = invoke("kpis", "--locale", value)
+    assert exit_code == 2, output
+    flat = " ".join(output.split())
+    assert f"--locale: unknown locale '{value}'." in flat
+    assert hint in flat
+    assert "Traceback" not in output

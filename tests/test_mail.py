@@ -829,3 +829,88 @@ def test_a_reps_own_locale_writes_the_subject_and_figures_of_the_email(reports: 
     assert "Win rate: 0,0 %" in text.replace("\u00a0", " ")
     assert "Figures as of 20. März 2025." in text
     assert mail.select_reports(cfg, PERIOD, ["R1"]).period_title == "March 2025"
+
+
+GERMAN = {
+    "Your scorecard — {period_title}": "Deine Übersicht — {period_title}",
+    "Your scorecard": "Deine Übersicht",
+    "Headline KPIs": "Kennzahlen & Trends",
+    "Revenue": "Umsatz",
+    "Figures as of {date}.": "Zahlen vom {date}.",
+    "Hi {name}, here is how {period} went (figures as of {date}).": "Hallo {name}, so lief {period} (Stand {date}).",
+    "Team {team}": "Team {team}",
+    "Sent by the sales scorecard of {company}.": "Gesendet von der Vertriebsübersicht von {company}.",
+    "The full scorecard is attached as a PDF: {file}": "Die ganze Übersicht hängt als PDF an: {file}",
+    "Test message: the real one goes to {recipients}.": "Testnachricht: die echte geht an {recipients}.",
+    "{title} — {period_title}": "{title} · {period_title}",
+    "Team {team} summary": "Zusammenfassung Team {team}",
+    ("{n} rep(s) in the team", "{n} rep(s) in the team"): ("{n} Person im Team", "{n} Personen im Team"),
+}
+
+
+def _german(reports: Path, tmp_path: Path, *folders: str) -> Path:
+    """A copy of the report set whose reports in ``folders`` are written for a German reader."""
+    root = tmp_path / "copy"
+    shutil.copytree(reports, root)
+    for folder in folders:
+        ctx_path = root / "reports" / PERIOD / folder / "context.json"
+        ctx = read_context(ctx_path)
+        ctx["locale"] = "de_DE"
+        ctx["period"]["title"] = "März 2025"  # as scope writes it for a German reader
+        write_context(ctx, ctx_path)
+    return root
+
+
+def test_a_german_reps_email_speaks_german(reports: Path, tmp_path: Path) -> None:
+    """With a (tiny) German catalog, Bob's email (his own locale) is German: subject, headings, greeting, footer;
+    a translation's own characters are escaped in the HTML part; Ann's email (en_US) stays English."""
+    from _catalog import tiny_catalog
+
+    root = _german(reports, tmp_path, "R2")
+    cfg = load_config(write_params(root, tmp_path / "outbox", mail={"attach_pdf": True}))
+    with tiny_catalog(tmp_path / "locale", GERMAN):
+        built = _built(cfg, "R2")
+        english = _built(cfg, "R1")
+        test = _built(cfg, "R2", test_to="qa@example.org")
+    parsed = email.message_from_bytes(built.data, policy=policy.default)
+    assert parsed["Subject"] == "Deine Übersicht — März 2025"
+    text = built.text
+    assert text.startswith("DEINE ÜBERSICHT · MÄRZ 2025\nBob Baker · Team North · Example & Co <b>\n")
+    assert "Zahlen vom 20. März 2025." in text
+    assert "\nKENNZAHLEN & TRENDS\n" in text
+    assert "\n- Umsatz: 0" in text.replace("\u00a0", " ")
+    assert "Die ganze Übersicht hängt als PDF an: scorecard-2025-03-R2.pdf" in text
+    assert "Gesendet von der Vertriebsübersicht von Example & Co <b>." in text
+    assert "Win rate" in text  # a message without a translation: as written
+    html = built.html
+    assert '<html lang="de">' in html
+    assert "Hallo <bdi>Bob Baker</bdi>, so lief März 2025 (Stand 20. März 2025)." in html
+    assert ">Kennzahlen &amp; Trends</h2>" in html
+    assert "Gesendet von der Vertriebsübersicht von Example &amp; Co &lt;b&gt;." in html
+    assert test.message["Subject"] == "[TEST] Deine Übersicht — März 2025"
+    assert "Testnachricht: die echte geht an bob.baker@example.com." in test.text
+    assert english.message["Subject"] == "Your scorecard — March 2025"
+    assert english.text.startswith("YOUR SCORECARD · MARCH 2025\n")
+    assert '<html lang="en">' in english.html and "Hi <bdi>" in english.html
+
+
+def test_a_german_team_summary_speaks_german(reports: Path, tmp_path: Path) -> None:
+    root = _german(reports, tmp_path, "team-North")
+    cfg = load_config(write_params(root, tmp_path / "outbox", mail={"attach_pdf": False}))
+    from _catalog import tiny_catalog
+
+    with tiny_catalog(tmp_path / "locale", GERMAN):
+        sel = mail.select_reports(cfg, PERIOD, audience=["managers"])
+        built = mail.build_message(cfg, sel, next(c for c in sel.candidates if c.team == "North"))
+    assert built.message["Subject"] == "Zusammenfassung Team \u2068North\u2069 · März 2025"
+    assert built.text.startswith("ZUSAMMENFASSUNG TEAM NORTH · MÄRZ 2025\n")
+    assert "- 2 Personen im Team." in built.text
+    assert "<bdi>Zusammenfassung Team North</bdi> · März 2025</h1>" in built.html
+
+
+def test_the_default_subjects_are_the_settings_defaults() -> None:
+    """The subjects translated while the settings keep them are exactly the settings' defaults."""
+    from salesreports.params import MailSettings
+
+    defaults = MailSettings()
+    assert (defaults.subject, defaults.summary_subject) == message.DEFAULT_SUBJECTS

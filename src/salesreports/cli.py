@@ -266,21 +266,46 @@ def mapping_docs(
 
 
 @app.command()
-def kpis() -> None:
+def kpis(
+    locale: Annotated[
+        str | None,
+        typer.Option(
+            help="Write the labels, definitions and headings in this locale's language (a CLDR locale such as "
+            "de_DE, fr_FR, es_ES; a language without a catalog stays English). Default: English."
+        ),
+    ] = None,
+) -> None:
     """Print the KPI catalogue: every KPI, its definition, format and what it needs.
 
-    Example: [bold]salesreports kpis[/]
+    Example: [bold]salesreports kpis[/]; in German: [bold]salesreports kpis --locale de_DE[/]
     """
     from rich.table import Table
 
+    from salesreports import i18n
     from salesreports.metrics.kpis import registry
+    from salesreports.params import check_locale
 
-    table = Table(title="KPIs", show_lines=False)
-    for col in ("name", "label", "definition", "format", "better", "needs"):
-        table.add_column(col, overflow="fold")
-    for k in registry():
-        better = "higher" if k.higher_is_better else "lower"
-        table.add_row(*(_esc(x) for x in (k.name, k.label, k.description, k.format, better, ", ".join(k.needs))))
+    if locale is not None:
+        try:
+            locale = check_locale(locale)
+        except ValueError as exc:
+            _fail(_params_error(f"--locale: {exc}"))
+    with i18n.override(locale):
+        table = Table(title=i18n.gettext("KPIs"), show_lines=False)
+        headings = (
+            i18n.gettext("name"),
+            i18n.gettext("label"),
+            i18n.gettext("definition"),
+            i18n.gettext("format"),
+            i18n.gettext("better"),
+            i18n.gettext("needs"),
+        )
+        for col in headings:
+            table.add_column(col, overflow="fold")
+        for k in registry():
+            better = i18n.gettext("higher") if k.higher_is_better else i18n.gettext("lower")
+            label, description = i18n.gettext(k.label), i18n.gettext(k.description)
+            table.add_row(*(_esc(x) for x in (k.name, label, description, k.format, better, ", ".join(k.needs))))
     _console().print(table)
 
 

@@ -42,7 +42,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Final
 
+from salesreports import i18n
 from salesreports.errors import ConfigError, DeliveryError, close_matches
+from salesreports.i18n import N_, ngettext
 from salesreports.mail.recipients import (
     LINEBREAK,
     TEXT_LIMIT,
@@ -90,6 +92,23 @@ LINK_FIELDS: Final = ("period", "rep_id", "folder")
 
 
 TEST_PREFIX: Final = "[TEST] "
+
+
+DEFAULT_SUBJECTS: Final = (N_("Your scorecard — {period_title}"), N_("{title} — {period_title}"))
+"""The settings' default ``mail.subject`` and ``mail.summary_subject``: written in the email's language while the
+settings keep them (a subject of one's own is sent as written)."""
+
+
+STATUS_WORDS: Final = {
+    "achieved": N_("achieved"),
+    "ahead": N_("ahead"),
+    "on track": N_("on track"),
+    "at risk": N_("at risk"),
+    "missed": N_("missed"),
+    "not started": N_("not started"),
+    "not available": N_("not available"),
+}
+"""A goal's status (the context's English key) as the email shows it, translated there."""
 
 
 _SMTP = policy.SMTP.clone(max_line_length=78)
@@ -206,18 +225,49 @@ class BuiltMail:
         return len(self.data)
 
 
+def _html_gettext(message: str) -> Any:
+    """``_()`` of the HTML template: the translation as escaped Markup, whose ``.format(name=...)`` escapes the
+    values (a value already Markup, such as ``name | bdi``, is kept)."""
+    from markupsafe import escape
+
+    return escape(i18n.gettext(message))
+
+
+def _html_ngettext(singular: str, plural: str, n: int) -> Any:
+    from markupsafe import escape
+
+    return escape(i18n.ngettext(singular, plural, n))
+
+
+def _bdi(value: Any) -> Any:
+    """``<bdi>value</bdi>`` (value escaped): a name isolated inside a translated sentence of the HTML part."""
+    from markupsafe import Markup
+
+    return Markup("<bdi>{}</bdi>").format(value)
+
+
 @cache
 def _env(autoescape: bool) -> Any:
+    """The Jinja environment of the HTML part (``autoescape``) or of the text part. Their ``_()`` and
+    ``ngettext()`` speak the active language (:func:`salesreports.i18n.override` around one message); the
+    messages use named ``{fields}`` filled by ``.format`` after translation."""
     import jinja2
 
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.PackageLoader("salesreports.report", "templates/email"),
         autoescape=autoescape,  # noqa: S701 - off only for the text/plain part
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        extensions=["jinja2.ext.i18n"],
     )
+    if autoescape:
+        env.install_gettext_callables(_html_gettext, _html_ngettext, newstyle=False)  # type: ignore[attr-defined]
+        env.filters["bdi"] = _bdi
+    else:
+        env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=False)  # type: ignore[attr-defined]
+    return env
 
 
 @cache
@@ -307,6 +357,8 @@ def chart_png(spec: Mapping[str, Any]) -> tuple[bytes, int, int]:
 
 
 def _tiles(context: dict[str, Any], kind: str = "rep") -> tuple[list[dict[str, Any]], str]:
+    """The headline tiles in the active language: labels and stored English reasons translated here (a text the
+    view wrote in the context's language already is kept)."""
     from salesreports.report.views import RepView, TeamView
 
     out = []
@@ -315,6 +367,7 @@ def _tiles(context: dict[str, Any], kind: str = "rep") -> tuple[list[dict[str, A
     else:
         team = TeamView(context)
         tiles, notice = [team.tile(n) for n in team.tile_names()], ""
+    notice = i18n.retranslate(notice)
     if notice:
         out.append(
             {
@@ -326,65 +379,81 @@ def _tiles(context: dict[str, Any], kind: str = "rep") -> tuple[list[dict[str, A
             }
         )
     for t in tiles:
+        label = one_line(i18n.gettext(t.label))
         subs = [one_line(s, 120) for s in t.sub if one_line(s)]
         change = one_line(t.change, 120)
         if t.unavailable_reason is not None or not t.value.strip():
-            reason = one_line(t.unavailable_reason or "", 120)
-            out.append(
-                {
-                    "label": one_line(t.label),
-                    "available": False,
-                    "reason": reason,
-                    "direction": "neutral",
-                    "text": f"{one_line(t.label)}: not available" + (f" ({reason})" if reason else ""),
-                }
+            reason = one_line(i18n.retranslate(t.unavailable_reason or ""), 120)
+            text = (
+                i18n.gettext("{kpi}: not available ({reason})").format(kpi=label, reason=reason)
+                if reason
+                else i18n.gettext("{kpi}: not available").format(kpi=label)
             )
+            out.append({"label": label, "available": False, "reason": reason, "direction": "neutral", "text": text})
             continue
         head = change[:1]
         arrow = "▲" if head == "+" else "▼" if head in ("-", "−") else ""
         extra = [*subs, change] if change else subs
+        value = one_line(t.value)
+        text = (
+            i18n.gettext("{kpi}: {value} ({details})").format(kpi=label, value=value, details="; ".join(extra))
+            if extra
+            else i18n.gettext("{kpi}: {value}").format(kpi=label, value=value)
+        )
         out.append(
             {
-                "label": one_line(t.label),
+                "label": label,
                 "available": True,
-                "value": one_line(t.value),
+                "value": value,
                 "sub": subs,
                 "change": change,
                 "arrow": arrow,
                 "direction": t.direction,
-                "text": f"{one_line(t.label)}: {one_line(t.value)}" + (f" ({'; '.join(extra)})" if extra else ""),
+                "text": text,
             }
         )
     return out, one_line(notice)
+
+
+def _status_word(status: str) -> str:
+    """A goal's status in the active language (an unknown one as written)."""
+    return i18n.gettext(STATUS_WORDS.get(status, status))
 
 
 def _goals(context: dict[str, Any], limit: int) -> tuple[list[dict[str, Any]], list[str], int]:
     rep_id = str((context.get("rep") or {}).get("rep_id", ""))
     shown: list[dict[str, Any]] = []
     later: list[str] = []
+    unavailable = {"not available", i18n.gettext("not available")}  # a figure the context wrote as missing
     for g in context.get("goals") or []:
         status = one_line(g.get("status") or "", 40)
         owner = "" if str(g.get("owner")) == rep_id else f" ({one_line(g.get('owner'), 60)})"
-        name = one_line(g.get("label") or g.get("goal_id") or "goal", 120) + owner
+        # a KPI's label (stored English: translated) or the goal's own words (as written)
+        label = g.get("label") or g.get("goal_id") or i18n.gettext("goal")
+        name = one_line(i18n.gettext(label) if isinstance(label, str) else label, 120) + owner
         if status in ("not started", "not available"):
-            later.append(f"{name}: {status}")
+            later.append(i18n.gettext("{goal}: {status}").format(goal=name, status=_status_word(status)))
             continue
         text = g.get("text") or {}
-        facts = [
-            f"target {one_line(text['target'])}" if text.get("target") else "",
-            f"expected by now {one_line(text['expected'])}" if text.get("expected") else "",
-            f"projected {one_line(text['projected'])}" if text.get("projected") else "",
-        ]
         deadline = one_line(g.get("deadline") or "")
-        if deadline:
-            facts.append(f"deadline {deadline}")
-        fact_line = " · ".join(f for f in facts if f and "not available" not in f)
+        facts = [
+            (N_("target {value}"), one_line(text.get("target") or "")),
+            (N_("expected by now {value}"), one_line(text.get("expected") or "")),
+            (N_("projected {value}"), one_line(text.get("projected") or "")),
+            (N_("deadline {value}"), deadline),
+        ]
+        fact_line = " · ".join(
+            i18n.gettext(fact).format(value=value)
+            for fact, value in facts
+            if value and not any(word in value for word in unavailable)
+        )
         pct = g.get("actual_pct")
         progress = None if missing(pct) else max(0, min(100, round(float(pct) * 100)))
         shown.append(
             {
                 "name": name,
                 "status": status or "unknown",
+                "status_text": _status_word(status) if status else i18n.gettext("unknown"),
                 "status_class": re.sub(r"[^a-z]+", "-", status),
                 "summary": clean(g.get("summary"), TEXT_LIMIT),
                 "facts": fact_line,
@@ -403,10 +472,26 @@ def _team_summary(context: dict[str, Any], kind: str, goals: list[dict[str, Any]
     members = [m for m in context["team"]["members"] if isinstance(m, dict)]
     active = [m for m in members if not m.get("skipped")]
     teams = {one_line(m.get("team")) for m in members if one_line(m.get("team"))}
-    size = f"{len(active)} rep(s)" + (f" in {len(teams)} team(s)" if kind == "company" else " in the team")
+    # English keeps its "(s)" in both forms (the emails as they were); other languages use their plural forms
+    if kind == "company":
+        size = i18n.gettext("{reps} in {teams}").format(
+            reps=ngettext("{n} rep(s)", "{n} rep(s)", len(active)).format(n=len(active)),
+            teams=ngettext("{n} team(s)", "{n} team(s)", len(teams)).format(n=len(teams)),
+        )
+    else:
+        size = ngettext("{n} rep(s) in the team", "{n} rep(s) in the team", len(active)).format(n=len(active))
     if len(active) != len(members):
-        size += f" ({len(members) - len(active)} more not employed this period)"
-    lines = [size + "."]
+        more = len(members) - len(active)
+        lines = [
+            i18n.gettext("{size} ({more}).").format(
+                size=size,
+                more=ngettext("{n} more not employed this period", "{n} more not employed this period", more).format(
+                    n=more
+                ),
+            )
+        ]
+    else:
+        lines = [size + "."]
     rank = view.ranking
     if rank:
         k = get(rank)
@@ -419,10 +504,16 @@ def _team_summary(context: dict[str, Any], kind: str, goals: list[dict[str, Any]
             for _, r in frame.iterrows()
         ]
         if leaders:
-            lines.append(f"Leading on {k.label.lower()}: {', '.join(leaders)}.")
+            # English writes the label in lower case inside the sentence; other languages keep their label's case
+            label = k.label.lower() if i18n.language() == "en" else i18n.gettext(k.label)
+            lines.append(i18n.gettext("Leading on {kpi}: {reps}.").format(kpi=label, reps=", ".join(leaders)))
     at_risk = [g for g in goals if g["status"] in ("at risk", "missed")]
     if at_risk:
-        lines.append(f"{len(at_risk)} goal(s) at risk or missed: {'; '.join(g['name'] for g in at_risk)}.")
+        lines.append(
+            ngettext(
+                "{n} goal(s) at risk or missed: {goals}.", "{n} goal(s) at risk or missed: {goals}.", len(at_risk)
+            ).format(n=len(at_risk), goals="; ".join(g["name"] for g in at_risk))
+        )
     return [clean(line, TEXT_LIMIT) for line in lines]
 
 
@@ -433,24 +524,24 @@ def _coaching(context: dict[str, Any], *, quotes: bool) -> dict[str, Any] | None
     if not needs:
         return None
     top = needs[0]
-    return {
-        "topic": one_line(top.get("topic"), 120),
-        "description": clean(top.get("description"), TEXT_LIMIT),
+    return {  # the context's texts: in its language already, or stored English marked for the catalog
+        "topic": one_line(i18n.retranslate(str(top.get("topic"))), 120),
+        "description": clean(i18n.retranslate(clean(top.get("description"))), TEXT_LIMIT),
         "evidence": [
-            clean(evidence_text(top, e, context), TEXT_LIMIT)
+            clean(i18n.retranslate(evidence_text(top, e, context)), TEXT_LIMIT)
             for e in (top.get("evidence") or [])[:MAX_EVIDENCE]
             if isinstance(e, dict) and e.get("text")
         ],
         "quotes": [
             {
                 "text": clean(q.get("text"), 200),
-                "source": one_line(q.get("source") or "feedback", 40),
+                "source": one_line(q.get("source") or i18n.gettext("feedback"), 40),
                 "date": one_line(q.get("date") or "", 10),
             }
             for q in (top.get("quotes") or [])[:MAX_QUOTES]
             if quotes and isinstance(q, dict) and q.get("text")
         ],
-        "others": [one_line(n.get("topic"), 80) for n in needs[1:4]],
+        "others": [one_line(i18n.retranslate(str(n.get("topic"))), 80) for n in needs[1:4]],
     }
 
 
@@ -498,10 +589,11 @@ def _model(
     at_risk = sum(1 for g in goals if g["status"] in ("at risk", "missed"))
     pre = [f"{t['label']} {t['value']}" for t in tiles[:2] if t["available"]]
     if at_risk:
-        pre.append(f"{at_risk} goal(s) at risk")
+        pre.append(ngettext("{n} goal(s) at risk", "{n} goal(s) at risk", at_risk).format(n=at_risk))
     unsubscribe = config.mail.unsubscribe
     return {
         "subject": subject,
+        "lang": i18n.language(),
         "css": _css(),
         "preheader": " · ".join(pre),
         "test_note": test_note,
@@ -509,7 +601,7 @@ def _model(
         "period_title": one_line(_period_title(sel, ctx), 60),
         "as_of": _as_of(ctx),
         "kind": c.kind,
-        "heading": "Your scorecard" if rep else c.name,
+        "heading": i18n.gettext("Your scorecard") if rep else i18n.retranslate(c.name),
         "doc": "scorecard" if rep else "summary",
         "name": c.name,
         "team": c.team,
@@ -548,6 +640,9 @@ def build_message(
     test_to : send to this address instead, with ``[TEST]`` in the subject and a random Message-ID
     now : the Date header (default: now)
 
+    The message is written in the report's own language: its context's ``locale`` (a rep's own, else the
+    company's; none: English), active (:func:`salesreports.i18n.override`) while it is built.
+
     Raises
     ------
     DeliveryError
@@ -556,6 +651,24 @@ def build_message(
     ConfigError
         Invalid ``mail`` settings (sender, subject template, URLs).
     """
+    locale = candidate.context.get("locale") if isinstance(candidate.context, dict) else None
+    with i18n.override(str(locale) if locale else None):
+        return _build(config, selection, candidate, test_to=test_to, now=now)
+
+
+def _subject_template(template: str) -> str:
+    """A subject template in the active language when it is the settings' default (:data:`DEFAULT_SUBJECTS`)."""
+    return i18n.gettext(template) if template in DEFAULT_SUBJECTS else template
+
+
+def _build(
+    config: Config,
+    selection: Selection,
+    candidate: Candidate,
+    *,
+    test_to: str | None,
+    now: dt.datetime | None,
+) -> BuiltMail:
     from salesreports.paths import slug, unique_names
 
     c = candidate
@@ -574,16 +687,19 @@ def build_message(
             "team": isolate(c.team),
             "company": isolate(one_line(selection.company, 120)),
         }
-        subject = _subject(_format_template(config, "subject", m.subject, values, SUBJECT_FIELDS))
+        template = _subject_template(m.subject)
+        subject = _subject(_format_template(config, "subject", template, values, SUBJECT_FIELDS))
     else:
         values = {
-            "title": "Company summary" if c.kind != "team" else f"Team {isolate(c.team)} summary",
-            "period_title": selection.period_title,
+            "title": i18n.gettext("Company summary")
+            if c.kind != "team"
+            else i18n.gettext("Team {team} summary").format(team=isolate(c.team)),
+            "period_title": _period_title(selection, c.context),
             "period": selection.period,
             "team": isolate(c.team),
             "company": isolate(one_line(selection.company, 120)),
         }
-        template = m.summary_subject
+        template = _subject_template(m.summary_subject)
         subject = _subject(_format_template(config, "summary_subject", template, values, SUMMARY_FIELDS))
     unsubscribe = _url(config, "unsubscribe", m.unsubscribe, ("https", "http", "mailto")) if m.unsubscribe else ""
     link = ""
@@ -602,8 +718,9 @@ def build_message(
         to_addr = check_address(test_to, rep_id=c.rep_id, role="--test-to")
         assert to_addr is not None
         real = ", ".join(r.address for r in (c.to, *c.also))
-        real += f" (Cc {', '.join(r.address for r in c.cc)})" if c.cc else ""
-        test_note = f"Test message: the real one goes to {real}."
+        if c.cc:
+            real = i18n.gettext("{to} (Cc {cc})").format(to=real, cc=", ".join(r.address for r in c.cc))
+        test_note = i18n.gettext("Test message: the real one goes to {recipients}.").format(recipients=real)
         subject = TEST_PREFIX + subject
         mid = make_msgid(idstring="scorecard-test", domain=domain)
         to, also, cc = Recipient(to_addr, c.name), tuple[Recipient, ...](), tuple[Recipient, ...]()
@@ -621,7 +738,7 @@ def build_message(
         png, width, height = chart_png(payload["spec"])
         name = names[(str(i), str(payload.get("name") or f"chart-{i}"))]
         cid = f"{name}.{_digest(mid, str(i))[:12]}@{domain}"
-        alt = one_line(payload.get("alt") or f"Chart {i}", TEXT_LIMIT)
+        alt = one_line(payload.get("alt") or i18n.gettext("Chart {n}").format(n=i), TEXT_LIMIT)
         charts.append({"cid": cid, "width": width, "height": height, "alt": alt})
         images.append((png, cid, f"{name}.png"))
     pdf = c.files.get("pdf") if m.attach_pdf else None

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from salesreports.errors import ConfigError, DeliveryError, ParamsError, SalesReportsError, close_matches
+from salesreports.i18n import N_
 from salesreports.params import Config
 
 __all__ = [
@@ -400,7 +401,8 @@ def _summary(config: Config, folder: Path, entry: dict[str, Any]) -> Candidate:
     company = ident == COMPANY
     c = Candidate(
         str(entry.get("key") or f"team/{ident}"),
-        "Company summary" if company else one_line(f"Team {ident} summary", 120),
+        # the summary's name, stored in English: its email's heading in the email's language (retranslate)
+        N_("Company summary") if company else one_line(N_("Team {team} summary").format(team=ident), 120),
         "" if company else one_line(ident, 80),
         entry,
         report_hash=str(entry.get("inputs") or entry.get("context_hash") or ""),

@@ -24,7 +24,7 @@ from typing import Any
 
 import pandas as pd
 
-from salesreports import __version__
+from salesreports import __version__, i18n
 from salesreports.errors import Issue, ParamsError
 from salesreports.metrics.formats import Formatter
 from salesreports.metrics.periods import Period, parse_period, parse_periods, report_period
@@ -423,7 +423,7 @@ def run_reports(
             plan.manifest.save(plan.folder)
             summary.skipped.extend({**s, "period": plan.period.label} for s in plan.skipped)
             summary.unchanged += plan.unchanged
-            index = _write_index(plan)
+            index = _write_index(plan, config.locale)
             if url:
                 _publish(plan, f"{url}/{plan.folder.name}", {j.key for j in plan.jobs} & published)
                 summary.index_urls.append(f"{url}/{plan.folder.name}/index.html")
@@ -502,10 +502,13 @@ def _is_context_file(path: Path) -> bool:
     return path.is_file() and (path.name == "context.json" or path.suffix == ".parquet")
 
 
-def _write_index(plan: PeriodPlan) -> Path:
+def _write_index(plan: PeriodPlan, locale: str | None = None) -> Path:
+    """The period's index page, its words in the company's language (``locale``: the settings'), like its
+    figures and period title."""
     path = plan.folder / "index.html"
     try:
         from salesreports.report.index import write_index
     except ImportError:  # pragma: no cover - the index module ships with the package
         return path
-    return write_index(json.loads(json.dumps(plan.manifest.to_dict(), default=str)), path)
+    with i18n.override(locale):
+        return write_index(json.loads(json.dumps(plan.manifest.to_dict(), default=str)), path)
