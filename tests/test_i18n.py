@@ -280,3 +280,12 @@ def test_retranslate_translates_the_values_too(catalogs: Path) -> None:
     stored = "no Win rate value for 2026-10: the data starts in 2024-11"
     with i18n.override("de"):
         assert i18n.retranslate(stored) == "kein Wert für Abschlussquote im 2026-10: die Daten beginnen 2024-11"
+
+
+def test_activate_inside_an_override_ends_with_it(catalogs: Path) -> None:
+    """A view built for one email activates its page's language: the process keeps its own afterwards."""
+    with i18n.override("en_US"):
+        i18n.activate("de_DE")
+        assert i18n.gettext("Headline KPIs") == "Wichtigste Kennzahlen"
+    assert i18n.language() == "en"
+    assert i18n.gettext("Headline KPIs") == "Headline KPIs"

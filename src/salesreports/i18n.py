@@ -87,10 +87,13 @@ def language() -> str:
 
 
 def activate(locale: str | None) -> None:
-    """Make ``locale``'s language the default of this process and of the current context (a report's kernel)."""
+    """Make ``locale``'s language the default of this process (a report's kernel); inside :func:`override`
+    (a view built for one email) only until the block ends, so the process's own language stays."""
     global _default
+    if _active.get() is not None:
+        _active.set(translations(locale))
+        return
     _default = translations(locale)
-    _active.set(None)
 
 
 @contextmanager
