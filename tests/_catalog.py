@@ -1,0 +1,39 @@
+"""A tiny gettext catalog for tests: a few messages of one language compiled into a temporary locale folder
+that :mod:`salesreports.i18n` reads instead of the shipped catalogs, so that a test does not depend on what
+the shipped translations say."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import pytest
+from babel.messages.catalog import Catalog
+from babel.messages.mofile import write_mo
+
+from salesreports import i18n
+
+
+def _clear() -> None:
+    i18n.translations.cache_clear()
+    i18n._patterns.cache_clear()
+
+
+def install_catalog(request: pytest.FixtureRequest, messages: Mapping[str, str], language: str = "de") -> None:
+    """For the test of ``request``: ``language``'s catalog holds exactly ``messages`` (msgid -> translation).
+
+    Afterwards the shipped catalogs and the process's default language (a view's ``activate``) are back.
+    """
+    monkeypatch: pytest.MonkeyPatch = request.getfixturevalue("monkeypatch")
+    folder: Path = request.getfixturevalue("tmp_path") / "locale"
+    catalog = Catalog(locale=language, domain=i18n.DOMAIN)
+    for msgid, msgstr in messages.items():
+        catalog.add(msgid, msgstr)
+    target = folder / language / "LC_MESSAGES"
+    target.mkdir(parents=True, exist_ok=True)
+    with open(target / f"{i18n.DOMAIN}.mo", "wb") as f:
+        write_mo(f, catalog)
+    monkeypatch.setattr(i18n, "LOCALE_DIR", folder)
+    monkeypatch.setattr(i18n, "_default", i18n._NULL)
+    _clear()
+    request.addfinalizer(_clear)
