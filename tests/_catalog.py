@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 from babel.messages.catalog import Catalog
@@ -19,8 +20,9 @@ def _clear() -> None:
     i18n._patterns.cache_clear()
 
 
-def install_catalog(request: pytest.FixtureRequest, messages: Mapping[str, str], language: str = "de") -> None:
-    """For the test of ``request``: ``language``'s catalog holds exactly ``messages`` (msgid -> translation).
+def install_catalog(request: pytest.FixtureRequest, messages: Mapping[Any, Any], language: str = "de") -> None:
+    """For the test of ``request``: ``language``'s catalog holds exactly ``messages`` (msgid -> translation; a
+    plural message as ``(singular, plural) -> (form, ...)`` in the language's plural forms).
 
     Afterwards the shipped catalogs and the process's default language (a view's ``activate``) are back.
     """

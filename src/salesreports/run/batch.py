@@ -423,7 +423,7 @@ def run_reports(
             plan.manifest.save(plan.folder)
             summary.skipped.extend({**s, "period": plan.period.label} for s in plan.skipped)
             summary.unchanged += plan.unchanged
-            index = _write_index(plan)
+            index = _write_index(plan, config.locale)
             if url:
                 _publish(plan, f"{url}/{plan.folder.name}", {j.key for j in plan.jobs} & published)
                 summary.index_urls.append(f"{url}/{plan.folder.name}/index.html")
@@ -502,10 +502,11 @@ def _is_context_file(path: Path) -> bool:
     return path.is_file() and (path.name == "context.json" or path.suffix == ".parquet")
 
 
-def _write_index(plan: PeriodPlan) -> Path:
+def _write_index(plan: PeriodPlan, locale: str | None = None) -> Path:
+    """The period's index page, in the company's locale (the settings' ``locale``)."""
     path = plan.folder / "index.html"
     try:
         from salesreports.report.index import write_index
     except ImportError:  # pragma: no cover - the index module ships with the package
         return path
-    return write_index(json.loads(json.dumps(plan.manifest.to_dict(), default=str)), path)
+    return write_index(json.loads(json.dumps(plan.manifest.to_dict(), default=str)), path, locale=locale)
