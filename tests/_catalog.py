@@ -16,8 +16,11 @@ from salesreports import i18n
 
 
 def _clear() -> None:
+    from salesreports.metrics import formats
+
     i18n.translations.cache_clear()
     i18n._patterns.cache_clear()
+    formats._formatter.cache_clear()  # a cached formatter holds its language's catalog
 
 
 def install_catalog(request: pytest.FixtureRequest, messages: Mapping[Any, Any], language: str = "de") -> None:
