@@ -173,9 +173,9 @@ def chart_figure(payload: Mapping[str, Any], *, index: int = 1, interactive: boo
     data = f' data-chart="{_html.escape(name, quote=True)}"'
     if isinstance(table, Mapping) and str(table.get("html") or "").strip():
         # a chart with its numbers as a table: the pictures are the image, the table stays readable beside it
+        summary = _html.escape(_("The numbers as a table"))
         numbers = (
-            '<details class="sr-chart__data"><summary>The numbers as a table</summary>'
-            f"{offline_html(str(table['html']))}</details>"
+            f'<details class="sr-chart__data"><summary>{summary}</summary>{offline_html(str(table["html"]))}</details>'
         )
         return (
             f'<figure class="{classes}"{data}><div class="sr-chart__pic" role="img" aria-label="{label}">'

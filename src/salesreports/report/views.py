@@ -122,6 +122,14 @@ def kpi_label(kpi: str) -> str:
     return _(get(kpi).label)
 
 
+def quoted(text: Any) -> str:
+    """Feedback text as a page quotes it: a colleague's name, redacted in English (:mod:`redact`), in the
+    active language."""
+    from salesreports.report.redact import COLLEAGUE
+
+    return str(text).replace(COLLEAGUE, _(COLLEAGUE))
+
+
 def word(text: str) -> str:
     """A stored English word or reason (an engine's reason, a funnel stage, a feedback source) in the active
     language; anything else as it is."""
@@ -811,7 +819,7 @@ class RepView(_View):
         lines = []
         for r in rows[:6]:
             score = "" if r.get("score") is None else f" ({r['score']:.0f}/5)"
-            lines.append(f"{r['date']} · {word(r['source'])}{score}: “{r.get('text') or ''}”")
+            lines.append(f"{r['date']} · {word(r['source'])}{score}: “{quoted(r.get('text') or '')}”")
         title = ngettext(
             "Recent feedback ({n} note in six months)", "Recent feedback ({n} notes in six months)", len(rows)
         )
@@ -838,7 +846,7 @@ class RepView(_View):
         out: Html | None = None
         for need in needs[:4]:
             lines = [evidence_text(need, e, self.ctx) for e in need.get("evidence", [])]
-            lines += [f"“{q['text']}” ({word(q['source'])}, {q['date']})" for q in need.get("quotes", [])[:2]]
+            lines += [f"“{quoted(q['text'])}” ({word(q['source'])}, {q['date']})" for q in need.get("quotes", [])[:2]]
             topic = f"{word(need['topic'])}: {word(need.get('description') or '')}".strip(": ")
             box = callout("warn", topic, lines)
             out = box if out is None else out + box
@@ -993,9 +1001,9 @@ class RepView(_View):
             scores = [float(n["score"]) for n in notes if not _nan(n.get("score"))]
             sources = sorted({word(str(n.get("source") or "")) for n in notes} - {""})
             title = (
-                _("{tag}: {n} notes from {sources}").format(tag=tag, n=len(notes), sources=either(sources))
+                _("{tag}: {n} notes from {sources}").format(tag=quoted(tag), n=len(notes), sources=either(sources))
                 if sources
-                else _("{tag}: {n} notes").format(tag=tag, n=len(notes))
+                else _("{tag}: {n} notes").format(tag=quoted(tag), n=len(notes))
             )
             mean = sum(scores) / len(scores) if scores else None
             listed = ", ".join(f"{v:g}" for v in sorted(scores))
@@ -1004,7 +1012,7 @@ class RepView(_View):
             picked = sorted(notes, key=lambda n: str(n.get("date") or ""), reverse=True)
             picked = sorted(picked, key=lambda n: 6.0 if _nan(n.get("score")) else float(n["score"]))
             for n in picked[:quotes]:
-                text = str(n.get("text") or "").strip()
+                text = quoted(n.get("text") or "").strip()
                 if text:
                     short = text if len(text) <= 220 else text[:219].rstrip() + "…"
                     lines.append(f"“{short}” ({word(str(n.get('source')))}, {n.get('date')})")
@@ -1025,7 +1033,9 @@ class RepView(_View):
         rows = []
         for need in needs[:4]:
             evidence = [evidence_text(need, e, self.ctx) for e in need.get("evidence", [])]
-            evidence += [f"“{q['text']}” ({word(q['source'])}, {q['date']})" for q in need.get("quotes", [])[:1]]
+            evidence += [
+                f"“{quoted(q['text'])}” ({word(q['source'])}, {q['date']})" for q in need.get("quotes", [])[:1]
+            ]
             rows.append(
                 {
                     _("Topic"): word(need["topic"]),
