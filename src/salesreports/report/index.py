@@ -132,7 +132,7 @@ def _page(manifest: Mapping[str, Any], reports: Sequence[Any], kpis: list[str], 
         # German nouns keep their capital inside a sentence
         name = col["label"] if i18n.language() == "de" else col["label"].lower()
         col["sort"] = _("Sort by {column}").format(column=name)
-    data = {"rows": rows, "kpis": kpi_labels, "columns": len(columns), "words": _script_words(locale)}
+    data = {"rows": rows, "kpis": kpi_labels, "columns": len(columns), "words": _script_words(formats.locale)}
     count = formats.count
     reps = ngettext("{n} rep scorecard", "{n} rep scorecards", kinds["rep"]).format(n=count(kinds["rep"]))
     summaries = ngettext("{n} team summary", "{n} team summaries", kinds["team"]).format(n=count(kinds["team"]))
