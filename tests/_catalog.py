@@ -1,12 +1,17 @@
-"""A tiny compiled translation catalog for tests: the words a test expects, in a temporary locale folder."""
+"""A tiny gettext catalog for tests: a few messages of one language compiled into a temporary locale folder
+that :mod:`salesreports.i18n` reads instead of the shipped catalogs, so that a test does not depend on what
+the shipped translations say."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
+from babel.messages.catalog import Catalog
+from babel.messages.mofile import write_mo
 
 from salesreports import i18n
 
@@ -26,9 +31,6 @@ def tiny_catalog(
     """``messages`` (msgid -> translation; a plural as (singular, plural) -> (form 0, form 1)) compiled into
     ``folder/<lang>/LC_MESSAGES/messages.mo`` and used by :mod:`salesreports.i18n` inside the block; afterwards
     the shipped catalogs and English as the process's language again (a view activates its page's language)."""
-    from babel.messages.catalog import Catalog
-    from babel.messages.mofile import write_mo
-
     catalog = Catalog(locale=lang)
     for msgid, msgstr in messages.items():
         catalog.add(msgid, msgstr)
@@ -44,3 +46,24 @@ def tiny_catalog(
     finally:
         i18n.activate(None)
         _clear()
+
+
+def install_catalog(request: pytest.FixtureRequest, messages: Mapping[Any, Any], language: str = "de") -> None:
+    """For the test of ``request``: ``language``'s catalog holds exactly ``messages`` (msgid -> translation; a
+    plural message as ``(singular, plural) -> (form, ...)`` in the language's plural forms).
+
+    Afterwards the shipped catalogs and the process's default language (a view's ``activate``) are back.
+    """
+    monkeypatch: pytest.MonkeyPatch = request.getfixturevalue("monkeypatch")
+    folder: Path = request.getfixturevalue("tmp_path") / "locale"
+    catalog = Catalog(locale=language, domain=i18n.DOMAIN)
+    for msgid, msgstr in messages.items():
+        catalog.add(msgid, msgstr)
+    target = folder / language / "LC_MESSAGES"
+    target.mkdir(parents=True, exist_ok=True)
+    with open(target / f"{i18n.DOMAIN}.mo", "wb") as f:
+        write_mo(f, catalog)
+    monkeypatch.setattr(i18n, "LOCALE_DIR", folder)
+    monkeypatch.setattr(i18n, "_default", i18n._NULL)
+    _clear()
+    request.addfinalizer(_clear)

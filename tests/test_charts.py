@@ -571,3 +571,42 @@ def test_labels_of_a_french_funnel_and_leaderboard() -> None:
     people = pd.DataFrame({"entity": ["Ana", "Bo"], "value": [12_345.0, 2_000.0]})
     spec = charts.leaderboard_bars(people, "revenue", formats=french).to_dict()
     assert [r["label"] for r in spec["data"]["values"]] == ["12\u202f345\u00a0€", "2\u202f000\u00a0€"]
+
+
+def test_a_chart_in_the_active_language(request: pytest.FixtureRequest) -> None:
+    """Titles, axis titles, legends and tooltips in the page's language; goal statuses keep their colours."""
+    from _catalog import install_catalog
+    from salesreports import i18n
+
+    install_catalog(
+        request,
+        {
+            "{kpi} by month": "{kpi} nach Monat",
+            "Revenue": "Umsatz",
+            "Team median": "Team-Median",
+            "This rep": "Diese Person",
+            "Month": "Monat",
+            "{label} (days)": "{label} (Tage)",
+            "Sales cycle": "Verkaufszyklus",
+            "on track": "im Plan",
+            "Status": "Status",
+        },
+    )
+    with i18n.override("de_DE"):
+        spec = charts.trend(trend_frame(), "revenue").to_dict()
+        assert charts.axis_title("sales_cycle_days") == "Verkaufszyklus (Tage)"
+        goals = pd.DataFrame(
+            {"goal": ["A", "B"], "actual_pct": [0.5, 0.9], "expected_pct": [0.6, 0.8], "status": ["on track", "missed"]}
+        )
+        progress = charts.goal_progress(goals).to_dict()
+    assert spec["title"]["text"] == "Umsatz nach Monat"
+    text = json.dumps(spec, ensure_ascii=False)
+    assert '"Team-Median"' in text and '"Diese Person"' in text and '"title": "Monat"' in text
+    assert '"title": "Umsatz"' in text  # the y axis
+    scale = next(
+        layer["encoding"]["color"]["scale"] for layer in progress["layer"] if "color" in layer.get("encoding", {})
+    )
+    assert scale["domain"] == ["im Plan", "missed"]  # "missed" has no translation here: as written
+    assert scale["range"] == [theme.STATUS_COLORS["on track"], theme.STATUS_COLORS["missed"]]
+    # outside the override: English
+    assert charts.trend(trend_frame(), "revenue").to_dict()["title"]["text"] == "Revenue by month"

@@ -316,3 +316,36 @@ def test_goal_bar_reads_sensibly_when_progress_is_negative(progress: float, pct:
 )  # fmt: skip
 def test_ordinal(value: float, text: str) -> None:
     assert d.ordinal(value) == text
+
+
+def test_fragments_in_the_active_language(request: pytest.FixtureRequest) -> None:
+    """Fixed words of the fragments in the active language; a KPI's stored English reason retranslated."""
+    from _catalog import install_catalog
+    from salesreports import i18n
+
+    install_catalog(
+        request,
+        {
+            "Revenue": "Umsatz",
+            "not available": "nicht verfügbar",
+            "needs {n} months of data": "braucht {n} Monate Daten",
+            "Note": "Hinweis",
+            "{n}nd": "{n}.",
+            "{n}st": "{n}.",
+            "on track": "im Plan",
+            "Target": "Ziel",
+        },
+    )
+    with i18n.override("de_DE"):
+        tile = d.Tile.for_kpi("revenue", None, reason="needs 3 months of data")
+        html = d.tiles([tile]).html
+        box = d.callout("info", "Titel", ["Zeile"])
+        goals = d.goal_list([{"name": "G", "status": "on track", "target": "5"}])
+        ranks = (d.ordinal(92), d.ordinal(21), d.ordinal(13))
+    assert tile.label == "Umsatz" and tile.unavailable_reason == "braucht 3 Monate Daten"
+    assert '<div class="sr-tile__value">nicht verfügbar</div>' in html
+    assert 'aria-label="Hinweis"' in box.html and box.text.startswith("[Hinweis] Titel")
+    assert '<span class="sr-badge sr-badge--on-track">im Plan</span>' in goals.html  # class: the status code
+    assert "<dt>Ziel</dt>" in goals.html
+    assert ranks == ("92.", "21.", "13th")  # "{n}th" has no translation in this catalog
+    assert d.ordinal(92) == "92nd" and d.Tile.for_kpi("revenue", None).unavailable_reason == "not enough data"

@@ -162,3 +162,49 @@ def test_index_with_no_reports(tmp_path: Path) -> None:
     html = write_index({"reports": []}, tmp_path / "index.html").read_text(encoding="utf-8")
     assert "0 rep scorecards and 0 team summaries" in html
     assert page_data(html)["rows"] == []
+
+
+# -- the company's language ------------------------------------------------------------------------------------
+
+
+def test_the_index_is_in_the_company_locale(tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    from _catalog import install_catalog
+
+    install_catalog(
+        request,
+        {
+            "Sales reports · {period}": "Verkaufsberichte · {period}",
+            ("{n} rep scorecard", "{n} rep scorecards"): ("{n} Scorecard", "{n} Scorecards"),
+            ("{n} team summary", "{n} team summaries"): ("{n} Teambericht", "{n} Teamberichte"),
+            "{reps} and {teams}": "{reps} und {teams}",
+            "Generated {when}": "Erstellt am {when}",
+            "skipped": "übersprungen",
+            "Revenue": "Umsatz",
+            "Sort by {column}": "Sortieren nach {column}",
+            "Search": "Suche",
+            "Showing {first}–{last} of {shown}": "{first}–{last} von {shown}",
+            "joined on {date}, after {period}": "eingetreten am {date}, nach {period}",
+        },
+    )
+    m = manifest(1200)
+    m["reports"][-1] = {**m["reports"][-1], "status": "skipped", "reason": "joined on 2026-11-03, after October 2026"}
+    html = write_index(m, tmp_path / "index.html", locale="de_DE").read_text(encoding="utf-8")
+    assert '<html lang="de-DE">' in html
+    assert "<h1>Verkaufsberichte · October 2026</h1>" in html  # the period title comes written (manifest)
+    assert "1.200 Scorecards und 4 Teamberichte · Erstellt am 1. Nov. 2026, 08:00 UTC" in html
+    assert '<option value="skipped">übersprungen</option>' in html
+    assert "<span>Suche</span>" in html and 'title="Sortieren nach Umsatz"' in html
+    assert "Sort by" not in html and "Generated" not in html
+    data = page_data(html)
+    assert data["kpis"][0] == "Umsatz"
+    words = data["words"]
+    assert words["lang"] == "de-DE" and words["statuses"]["skipped"] == "übersprungen"
+    assert words["showing"] == "{first}–{last} von {shown}"
+    assert words["statuses"]["failed"] == "failed"  # no translation in this catalog: as written
+    assert data["rows"][-1]["m"] == "eingetreten am 2026-11-03, nach October 2026"  # the stored English reason
+    # the manifest's locale is the default; without one the page stays in US English
+    m["locale"] = "de_DE"
+    assert '<html lang="de-DE">' in write_index(m, tmp_path / "m.html").read_text(encoding="utf-8")
+    english = write_index(manifest(3), tmp_path / "en.html").read_text(encoding="utf-8")
+    assert '<html lang="en-US">' in english and "3 rep scorecards and 4 team summaries · Generated" in english
+    assert page_data(english)["words"]["statuses"] == {"ok": "ok", "failed": "failed", "skipped": "skipped"}

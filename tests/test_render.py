@@ -580,3 +580,57 @@ def test_the_pdf_leaves_out_phone_charts_and_chart_tables(tmp_path: Path) -> Non
         r.pdf(tmp_path / "a.html", tmp_path / "a.pdf")
     assert seen and 'sr-chart__svg--narrow" aria-hidden' not in seen[0] and "<details" not in seen[0]
     assert seen[0].count('<div class="sr-chart__svg"') == 1
+
+
+# -- the report's language -------------------------------------------------------------------------------------
+
+
+def _german_notebook() -> Any:
+    meta = {**_meta("rep", "Ann — scorecard", "Team North · Oktober 2026", "Ann"), "locale": "de_DE"}
+    nb = new_notebook(
+        cells=[
+            new_markdown_cell("## Headline KPIs\n\nThe month at a glance.\n\nNot translated yet."),
+            new_code_cell("x", outputs=[new_output("error", ename="KeyError", evalue="'amount'", traceback=[])]),
+        ]
+    )
+    nb.metadata["salesreports"] = meta
+    return nb
+
+
+def test_the_page_language_is_the_report_locale(renderer: render.Renderer) -> None:
+    html = renderer.html_text(_german_notebook())
+    assert '<html lang="de-DE">' in html
+    english = new_notebook(cells=[new_markdown_cell("Hello")])
+    english.metadata["salesreports"] = _meta("rep", "Ann — scorecard", "Team North · October 2026", "Ann")
+    assert '<html lang="en-US">' in renderer.html_text(english)  # no locale in the metadata: en_US
+    assert render.html_lang("fr_CA") == "fr-CA"
+
+
+def test_markdown_cells_and_fixed_words_are_translated(
+    renderer: render.Renderer, request: pytest.FixtureRequest
+) -> None:
+    from _catalog import install_catalog
+
+    install_catalog(
+        request,
+        {
+            "## Headline KPIs": "## Wichtigste Kennzahlen",
+            "The month at a glance.": "Der Monat auf einen Blick.",
+            "This section could not be computed.": "Dieser Abschnitt konnte nicht berechnet werden.",
+            "Generated {when}": "Erstellt am {when}",
+            "Made by salesreports {version} on {generated}.": "Erstellt mit salesreports {version} am {generated}.",
+        },
+    )
+    html = renderer.html_text(_german_notebook())
+    assert "<h2" in html and "Wichtigste Kennzahlen</h2>" in html
+    assert "<p>Der Monat auf einen Blick.</p>" in html
+    assert "<p>Not translated yet.</p>" in html  # a paragraph without a translation stays as written
+    assert "Headline KPIs" not in html and "The month at a glance" not in html
+    assert "Dieser Abschnitt konnte nicht berechnet werden." in html
+    assert "Erstellt am 1. Nov. 2026, 08:00 UTC" in html
+    assert f"Erstellt mit salesreports {render.__version__} am 1. Nov. 2026, 08:00 UTC." in html
+    # the notebook itself is left as it was, and an English report of the same process stays English
+    assert _german_notebook().cells[0].source.startswith("## Headline KPIs")
+    english = new_notebook(cells=[new_markdown_cell("## Headline KPIs\n\nThe month at a glance.")])
+    html = renderer.html_text(english)
+    assert "Headline KPIs</h2>" in html and "Wichtigste" not in html

@@ -210,3 +210,29 @@ def test_goal_figures_and_sentences_in_the_reports_locale(tmp_path: Path) -> Non
     assert "9.000\u00a0€" in ann["summary"] and "Juni 2025" in ann["summary"] and "$" not in ann["summary"]
     [bob] = german.rep_context("R2")["goals"]
     assert bob["text"]["target"] == "9\u202f000\u00a0€" and "juin 2025" in bob["summary"]
+
+
+def test_the_header_is_in_the_reports_language(scope: Scope, request: pytest.FixtureRequest) -> None:
+    from _catalog import install_catalog
+
+    install_catalog(
+        request,
+        {
+            "{name} — scorecard": "{name} — Scorecard",
+            "Team {team} · {period}": "Team {team} · {period}",
+            "Company summary": "Unternehmensübersicht",
+            ("{n} rep · {period} · for managers", "{n} reps · {period} · for managers"): (
+                "{n} Person · {period} · für Führungskräfte",
+                "{n} Personen · {period} · für Führungskräfte",
+            ),
+        },
+    )
+    rep = {**scope.rep_context("R1"), "locale": "de_DE"}
+    assert header(rep)["title"] == "\u2068Ann Archer\u2069 — Scorecard"
+    company = {**scope.team_context("company"), "locale": "de_DE"}
+    assert header(company)["title"] == "Unternehmensübersicht"
+    assert header(company)["subtitle"] == "3 Personen · March 2025 · für Führungskräfte"  # the context's title
+    assert header(scope.team_context("company"))["title"] == "Company summary"  # en_US: as written
+    # a skipped rep's reason stays English in the run's manifest: the index translates it (retranslate)
+    early = build_scope(scope.data, scope.table, scope.config, parse_period("2025-01"))
+    assert early.employment("R2") == "joined on 2025-02-15, after January 2025"

@@ -15,7 +15,7 @@ from salesreports.metrics.periods import parse_period
 from salesreports.params import load_config
 from salesreports.report.contexts import read_context, write_context
 from salesreports.report.scope import Scope, build_scope
-from salesreports.report.views import RepView, TeamView, rep_view, team_view
+from salesreports.report.views import RepView, TeamView, either, rep_view, team_view
 
 
 @pytest.fixture(scope="module")
@@ -191,3 +191,38 @@ def test_item11_maturing_note_lists_the_months_of_a_span() -> None:
     )
     assert view.maturing("lead_conversion", "month", "2026-05").startswith("still maturing: leads from May 2026 have")
     assert view.maturing("lead_conversion", "month", "2026-04") == ""
+
+
+def test_a_page_in_german_says_everything_in_german(scope: Scope, request: pytest.FixtureRequest) -> None:
+    """Words, KPI labels, the engine's stored English reasons and the funnel's stages in the page's language;
+    what the catalog lacks stays as written."""
+    from _catalog import install_catalog
+
+    install_catalog(
+        request,
+        {
+            "Average deal size": "Durchschnittlicher Auftragswert",
+            "Revenue": "Umsatz",
+            "not available": "nicht verfügbar",
+            "no deals won in the period": "keine gewonnenen Aufträge im Zeitraum",
+            "target {amount}": "Ziel {amount}",
+            "{percent} attained": "{percent} erreicht",
+            "{change} vs {period}": "{change} ggü. {period}",
+            "last month": "Vormonat",
+            "Funnel {period}: {stages}.": "Trichter {period}: {stages}.",
+            "this month": "diesen Monat",
+            "Qualified": "Qualifiziert",
+            "Won deals": "Gewonnene Aufträge",
+            "{items} or {last}": "{items} oder {last}",
+        },
+    )
+    bob = RepView({**scope.rep_context("R2"), "locale": "de_DE"})
+    text = repr(bob.tiles())
+    assert "Durchschnittlicher Auftragswert: nicht verfügbar (keine gewonnenen Aufträge im Zeitraum)" in text
+    assert "Quota attainment: nicht verfügbar (no revenue target for this period)" in text  # not in this catalog
+    ann = RepView({**scope.rep_context("R1"), "locale": "de_DE"})
+    text = repr(ann.tiles())
+    assert "Umsatz: 4.000\u00a0$ (Ziel 5.000\u00a0$ · 80,0\u00a0% erreicht" in text
+    assert "ggü. Vormonat" in text and "vs last month" not in text
+    assert ann.funnel().alt == "Trichter diesen Monat: Leads 4, Qualifiziert 3, Gewonnene Aufträge 2."
+    assert either(["a", "b", "c"]) == "a, b oder c"

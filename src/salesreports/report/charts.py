@@ -27,15 +27,19 @@ from typing import Any, Final
 import altair as alt
 import pandas as pd
 
+from salesreports import i18n
 from salesreports.errors import TemplateError
+from salesreports.i18n import N_, _, ngettext
 from salesreports.metrics.kpis import Formatter, Kpi, as_formatter, get
 from salesreports.report import theme
 from salesreports.text import one_line
 
 __all__ = [
+    "ACTIVITY_PLURALS",
     "ACTIVITY_TYPES",
     "activity",
     "activity_initials",
+    "activity_label",
     "axis_format",
     "axis_title",
     "distribution",
@@ -49,6 +53,9 @@ __all__ = [
 ]
 
 ACTIVITY_TYPES: Final = ("call", "email", "meeting", "demo")
+# the activity types' names on a page (the data's codes are English): a chart's legend, a table's headers
+_ACTIVITY_NAMES: Final = {"call": N_("call"), "email": N_("email"), "meeting": N_("meeting"), "demo": N_("demo")}
+ACTIVITY_PLURALS: Final = {"call": N_("Calls"), "email": N_("Emails"), "meeting": N_("Meetings"), "demo": N_("Demos")}
 
 _AXIS_FORMATS: Final = {
     "currency": "$~s",
@@ -66,7 +73,7 @@ _TOOLTIP_FORMATS: Final = {
     "per_week": ",.1f",
     "ratio": ".2f",
 }
-_UNITS: Final = {"days": " (days)", "per_week": " (per week)", "ratio": " (×)"}
+_UNITS: Final = {"days": N_("{label} (days)"), "per_week": N_("{label} (per week)"), "ratio": N_("{label} (×)")}
 _INVALID: Final = "break-paths-filter-domains"  # a null breaks the line; nothing is drawn at zero
 
 
@@ -98,16 +105,21 @@ def localized(chart: alt.TopLevelMixin, formats: Formatter | None) -> alt.TopLev
 
 
 def axis_title(kpi: Kpi | str) -> str:
-    """The KPI's label with its unit where the numbers alone do not say it."""
+    """The KPI's label with its unit where the numbers alone do not say it (in the active language)."""
     k = _kpi(kpi)
-    return k.label + _UNITS.get(k.format, "")
+    return _(_UNITS[k.format]).format(label=_(k.label)) if k.format in _UNITS else _(k.label)
+
+
+def activity_label(kind: str) -> str:
+    """An activity type as a page names it: a known type in the active language, any other as it is."""
+    return _(_ACTIVITY_NAMES[kind]) if kind in _ACTIVITY_NAMES else kind
 
 
 def trend(
     frame: pd.DataFrame,
     kpi: str,
     *,
-    label: str = "This rep",
+    label: str | None = None,
     title: str | None = None,
     formats: Formatter | None = None,
 ) -> alt.TopLevelMixin:
@@ -123,9 +135,11 @@ def trend(
     kpi
         The KPI's name in the registry (title, axis format).
     label
-        The legend entry of ``value`` ("This rep", a team's name, ...).
+        The legend entry of ``value`` (default "This rep", a team's name, ...).
     title
         Overrides the default title (``"<KPI label> by month"``).
+
+    Every fixed word (titles, legends, tooltips) is in the active language.
 
     Raises
     ------
@@ -134,20 +148,20 @@ def trend(
     """
     k = _kpi(kpi)
     _require(frame, ("period_end", "value", "team_median", "team_p25", "team_p75"), "trend")
-    heading = title or f"{k.label} by month"
+    heading = title or _("{kpi} by month").format(kpi=_(k.label))
     ordered = frame.sort_values("period_end")
     rows = _records(ordered, ("period_end", "value", "team_median", "team_p25", "team_p75"))
     notes = [str(n) if isinstance(n, str) else "" for n in ordered.get("note", pd.Series("", index=ordered.index))]
     for r, note in zip(rows, notes, strict=True):
         r["note"] = note  # whole (not cut like labels): it is read in the tooltip
     if not rows or _all_missing(rows, ("value", "team_median")):
-        return _no_data(heading, "No values for these months.")
+        return _no_data(heading, _("No values for these months."))
     periods = [str(r["period_end"]) for r in rows]
     has_band = not _all_missing(rows, ("team_p25", "team_p75"))
-    median_label = "Team median"
-    label = _short(label)
+    median_label = _("Team median")
+    label = _short(_("This rep") if label is None else label)
     color = _series_colors([label, median_label], [theme.PRIMARY, theme.MUTED])
-    subtitle = "Shaded: the middle half of the team (25th to 75th percentile)." if has_band else alt.Undefined
+    subtitle = _("Shaded: the middle half of the team (25th to 75th percentile).") if has_band else alt.Undefined
     x = alt.X(
         "period_end:O",
         sort=periods,
@@ -157,7 +171,7 @@ def trend(
     tfmt = tooltip_format(k)
     y_axis = _kpi_axis(k, formats)
     tooltip = [
-        alt.Tooltip("period_end:O", title="Month"),
+        alt.Tooltip("period_end:O", title=_("Month")),
         alt.Tooltip("value:Q", title=label, format=tfmt),
         alt.Tooltip("team_median:Q", title=median_label, format=tfmt),
     ]
@@ -177,9 +191,9 @@ def trend(
     for hollow in (False, True):
         dots = alt.Chart().mark_point(filled=not hollow, size=60, opacity=1, invalid=_INVALID)
         dots = dots.transform_filter("datum.note != ''" if hollow else "datum.note == ''")
-        tips = [*tooltip, alt.Tooltip("note:N", title="Note")] if hollow else tooltip
+        tips = [*tooltip, alt.Tooltip("note:N", title=_("Note"))] if hollow else tooltip
         layers.append(color(dots.encode(x=x, y=alt.Y("value:Q", axis=y_axis), tooltip=tips), label))
-    hollow_note = "Hollow points: still maturing (see their tooltip)."
+    hollow_note = _("Hollow points: still maturing (see their tooltip).")
     subtitle = f"{subtitle} {hollow_note}" if has_band else hollow_note
     return _layer(formats, layers, rows, heading, subtitle=subtitle)
 
@@ -214,10 +228,10 @@ def review_trend(
     """
     k = _kpi(kpi)
     _require(frame, ("month", "value", "last_year"), "review_trend")
-    heading = title or f"{k.label} by month"
+    heading = title or _("{kpi} by month").format(kpi=_(k.label))
     rows = _records(frame, ("month", "value", "last_year"))
     if not rows or _all_missing(rows, ("value", "last_year")):
-        return _no_data(heading, "No values for these months.")
+        return _no_data(heading, _("No values for these months."))
     now, before = _short(now), _short(before)
     # no figure a year earlier (the data starts later): no dashed line, no legend entry, and the subtitle says so
     compared = not _all_missing(rows, ("last_year",))
@@ -225,23 +239,24 @@ def review_trend(
     x = alt.X("month:O", sort=[str(r["month"]) for r in rows], title=None, axis=alt.Axis(labelAngle=0))
     y_axis = _kpi_axis(k, formats)
     tfmt = tooltip_format(k)
-    tooltip = [alt.Tooltip("month:O", title="Month"), alt.Tooltip("value:Q", title=now, format=tfmt)]
+    tooltip = [alt.Tooltip("month:O", title=_("Month")), alt.Tooltip("value:Q", title=now, format=tfmt)]
     own = alt.Chart().mark_line(point=True, invalid=_INVALID)
     if not compared:
         layer = color(own.encode(x=x, y=alt.Y("value:Q", axis=y_axis), tooltip=tooltip), now)
-        return _layer(
-            formats, [layer], rows, heading, subtitle=f"The data has no figures for {before} to compare with."
-        )
+        subtitle = _("The data has no figures for {period} to compare with.").format(period=before)
+        return _layer(formats, [layer], rows, heading, subtitle=subtitle)
     tooltip.append(alt.Tooltip("last_year:Q", title=before, format=tfmt))
     earlier = alt.Chart().mark_line(strokeDash=[5, 3], strokeWidth=2, point=True, invalid=_INVALID)
     layers = [
         color(earlier.encode(x=x, y=alt.Y("last_year:Q", axis=y_axis)), before),
         color(own.encode(x=x, y=alt.Y("value:Q", axis=y_axis), tooltip=tooltip), now),
     ]
-    return _layer(formats, layers, rows, heading, subtitle=f"Dashed: the same months of {before}.")
+    return _layer(
+        formats, layers, rows, heading, subtitle=_("Dashed: the same months of {period}.").format(period=before)
+    )
 
 
-def funnel(frame: pd.DataFrame, *, title: str = "Sales funnel", formats: Formatter | None = None) -> alt.TopLevelMixin:
+def funnel(frame: pd.DataFrame, *, title: str | None = None, formats: Formatter | None = None) -> alt.TopLevelMixin:
     """Horizontal bars from the first stage to the last, each labelled with its count and its share of the
     stage before.
 
@@ -256,9 +271,10 @@ def funnel(frame: pd.DataFrame, *, title: str = "Sales funnel", formats: Formatt
         A column is missing.
     """
     _require(frame, ("stage", "count"), "funnel")
+    title = _("Sales funnel") if title is None else title
     rows = _records(frame, ("stage", "count"))
     if not rows or _all_missing(rows, ("count",)):
-        return _no_data(title, "No funnel data for this period.")
+        return _no_data(title, _("No funnel data for this period."))
     previous: float | None = None
     top = max(float(r["count"]) for r in rows if r["count"] is not None)
     for r in rows:
@@ -278,7 +294,10 @@ def funnel(frame: pd.DataFrame, *, title: str = "Sales funnel", formats: Formatt
         .encode(
             y=y,
             x=alt.X("count:Q", axis=None, scale=x_scale),
-            tooltip=[alt.Tooltip("stage:N", title="Stage"), alt.Tooltip("count:Q", title="Count", format=",.0f")],
+            tooltip=[
+                alt.Tooltip("stage:N", title=_("Stage")),
+                alt.Tooltip("count:Q", title=_("Count"), format=",.0f"),
+            ],
         )
     )
     labels = (
@@ -286,13 +305,11 @@ def funnel(frame: pd.DataFrame, *, title: str = "Sales funnel", formats: Formatt
         .mark_text(align="left", dx=5, baseline="middle")
         .encode(y=y, x=alt.X("label_x:Q", scale=x_scale, axis=None), text="label:N")
     )
-    subtitle = "In brackets: share of the stage before." if len(rows) > 1 else alt.Undefined
+    subtitle = _("In brackets: share of the stage before.") if len(rows) > 1 else alt.Undefined
     return _layer(formats, [bars, labels], rows, title, subtitle=subtitle, height=30 * len(rows))
 
 
-def activity(
-    frame: pd.DataFrame, *, title: str = "Activity per week", formats: Formatter | None = None
-) -> alt.TopLevelMixin:
+def activity(frame: pd.DataFrame, *, title: str | None = None, formats: Formatter | None = None) -> alt.TopLevelMixin:
     """Stacked weekly bars of calls, emails, meetings and demos, told apart without colour.
 
     The types are always stacked in the same order (calls at the bottom), separated by a white gap, and each
@@ -313,12 +330,18 @@ def activity(
     """
     theme.enable()
     _require(frame, ("week", "type", "count"), "activity")
+    title = _("Activity per week") if title is None else title
     rows = _records(frame.sort_values("week"), ("week", "type", "count"))
     if not rows or not any(r["count"] for r in rows):
-        return _no_data(title, "No activities recorded in this period.")
+        return _no_data(title, _("No activities recorded in this period."))
     weeks = list(dict.fromkeys(str(r["week"]) for r in rows))
     present = list(dict.fromkeys(str(r["type"]) for r in rows))
-    types = [t for t in ACTIVITY_TYPES if t in present] + [t for t in present if t not in ACTIVITY_TYPES]
+    codes = [t for t in ACTIVITY_TYPES if t in present] + [t for t in present if t not in ACTIVITY_TYPES]
+    # each type by its name in the page's language (its legend entry, tooltip and initial), in the same order
+    names = {t: activity_label(t) for t in codes}
+    for r in rows:
+        r["type"] = names.get(str(r["type"]), r["type"])
+    types = [names[t] for t in codes]
     initials = activity_initials(types)
     # stacked here rather than by Vega, so that each segment's letter sits in its middle
     rank = {t: i for i, t in enumerate(types)}
@@ -341,7 +364,7 @@ def activity(
     x = alt.X(
         "week:O",
         sort=weeks,
-        title="Week starting",
+        title=_("Week starting"),
         axis=alt.Axis(labelExpr=_label_expr(_week_labels(weeks, formats)), labelAngle=0),
     )
     y_scale = alt.Scale(domain=[0, top or 1], nice=True)
@@ -350,18 +373,18 @@ def activity(
         .mark_bar(stroke="white", strokeWidth=1, cornerRadiusEnd=0, invalid="filter")
         .encode(
             x=x,
-            y=alt.Y("y0:Q", title="Activities", scale=y_scale, axis=alt.Axis(format=",.0f", tickMinStep=1)),
+            y=alt.Y("y0:Q", title=_("Activities"), scale=y_scale, axis=alt.Axis(format=",.0f", tickMinStep=1)),
             y2="y1:Q",
             color=alt.Color(
                 "type:N",
                 sort=types,
                 scale=alt.Scale(domain=types, range=colors),
-                legend=alt.Legend(title="Stacked from the bottom:", labelExpr=legend_expr),
+                legend=alt.Legend(title=_("Stacked from the bottom:"), labelExpr=legend_expr),
             ),
             tooltip=[
-                alt.Tooltip("week:O", title="Week starting"),
-                alt.Tooltip("type:N", title="Type"),
-                alt.Tooltip("count:Q", title="Count", format=",.0f"),
+                alt.Tooltip("week:O", title=_("Week starting")),
+                alt.Tooltip("type:N", title=_("Type")),
+                alt.Tooltip("count:Q", title=_("Count"), format=",.0f"),
             ],
         )
     )
@@ -370,7 +393,7 @@ def activity(
         .mark_text(color="white", fontWeight="bold", baseline="middle", invalid="filter")
         .encode(x=x, y=alt.Y("mid:Q", scale=y_scale), text="initial:N")
     )
-    return _layer(formats, [bars, letters], rows, title, subtitle="Letters: the type of each part of a bar.")
+    return _layer(formats, [bars, letters], rows, title, subtitle=_("Letters: the type of each part of a bar."))
 
 
 def activity_initials(types: Sequence[str]) -> dict[str, str]:
@@ -388,7 +411,7 @@ def ramp(
     frame: pd.DataFrame,
     kpi: str,
     *,
-    label: str = "This rep",
+    label: str | None = None,
     title: str | None = None,
     formats: Formatter | None = None,
 ) -> alt.TopLevelMixin:
@@ -408,20 +431,23 @@ def ramp(
     """
     k = _kpi(kpi)
     _require(frame, ("tenure_month", "value", "benchmark"), "ramp")
-    heading = title or f"Ramp-up: {k.label.lower()} by month of tenure"
+    kpi_label = _(k.label)
+    heading = title or _("Ramp-up: {kpi} by month of tenure").format(
+        kpi=kpi_label if i18n.language() == "de" else kpi_label.lower()  # German nouns keep their capital
+    )
     rows = _records(frame.sort_values("tenure_month"), ("tenure_month", "value", "benchmark"))
     if not rows or _all_missing(rows, ("value", "benchmark")):
-        return _no_data(heading, "No tenure history yet.")
-    bench_label = "Earlier reps (median)"
-    label = _short(label)
+        return _no_data(heading, _("No tenure history yet."))
+    bench_label = _("Earlier reps (median)")
+    label = _short(_("This rep") if label is None else label)
     color = _series_colors([label, bench_label], [theme.PRIMARY, theme.MUTED])
     months = sorted({int(r["tenure_month"]) for r in rows if r["tenure_month"] is not None})
     ticks = list(range(months[0], months[-1] + 1)) if months else []
-    x = alt.X("tenure_month:Q", title="Month of tenure", axis=alt.Axis(format="d", values=ticks))
+    x = alt.X("tenure_month:Q", title=_("Month of tenure"), axis=alt.Axis(format="d", values=ticks))
     y_axis = _kpi_axis(k, formats)
     tfmt = tooltip_format(k)
     tooltip = [
-        alt.Tooltip("tenure_month:Q", title="Month of tenure"),
+        alt.Tooltip("tenure_month:Q", title=_("Month of tenure")),
         alt.Tooltip("value:Q", title=label, format=tfmt),
         alt.Tooltip("benchmark:Q", title=bench_label, format=tfmt),
     ]
@@ -433,7 +459,7 @@ def ramp(
 
 
 def goal_progress(
-    frame: pd.DataFrame, *, title: str = "Goals: progress to target", formats: Formatter | None = None
+    frame: pd.DataFrame, *, title: str | None = None, formats: Formatter | None = None
 ) -> alt.TopLevelMixin:
     """One bar per goal: the share of its target reached so far, coloured by status, with a tick where the
     goal should be by now and a line at 100%.
@@ -450,12 +476,15 @@ def goal_progress(
         A column is missing or a status is unknown.
     """
     _require(frame, ("goal", "actual_pct", "expected_pct", "status"), "goal_progress")
+    title = _("Goals: progress to target") if title is None else title
     rows = _records(frame, ("goal", "actual_pct", "expected_pct", "status"))
     if not rows:
-        return _no_data(title, "No goals for this period.")
+        return _no_data(title, _("No goals for this period."))
     for r in rows:
         r["status"] = _status(r["status"])
-        r["label"] = _fmt(formats).value(r["actual_pct"], "percent") if r["actual_pct"] is not None else "not available"
+        r["label"] = (
+            _fmt(formats).value(r["actual_pct"], "percent") if r["actual_pct"] is not None else _("not available")
+        )
     top = max([1.0, *(float(r[c]) for r in rows for c in ("actual_pct", "expected_pct") if r[c] is not None)])
     goals = [str(r["goal"]) for r in rows]
     y = alt.Y("goal:N", sort=goals, title=None, axis=alt.Axis(labelLimit=0, labelPadding=6))
@@ -463,9 +492,14 @@ def goal_progress(
     x_scale = alt.Scale(domain=[0, top * 1.25], nice=False)
     step = 0.2 if top <= 2 else 0.5 if top <= 5 else 1.0
     ticks = [round(i * step, 2) for i in range(int(top / step + 1e-9) + 1)]
-    x_axis = alt.Axis(format=".0%", title="Share of target", grid=True, values=ticks)
+    x_axis = alt.Axis(format=".0%", title=_("Share of target"), grid=True, values=ticks)
     present = {r["status"] for r in rows}
-    statuses = [s for s in theme.STATUSES if s in present]
+    codes = [s for s in theme.STATUSES if s in present]
+    colors = [theme.STATUS_COLORS[s] for s in codes]
+    # the legend and tooltips name each status in the page's language; the colours stay the codes'
+    for r in rows:
+        r["status"] = _(r["status"])
+    statuses = [_(s) for s in codes]
     bars = (
         alt.Chart()
         .mark_bar(invalid="filter", height=alt.RelativeBandSize(0.6))
@@ -474,14 +508,14 @@ def goal_progress(
             x=alt.X("actual_pct:Q", scale=x_scale, axis=x_axis),
             color=alt.Color(
                 "status:N",
-                scale=alt.Scale(domain=statuses, range=[theme.STATUS_COLORS[s] for s in statuses]),
+                scale=alt.Scale(domain=statuses, range=colors),
                 legend=alt.Legend(title=None),
             ),
             tooltip=[
-                alt.Tooltip("goal:N", title="Goal"),
-                alt.Tooltip("status:N", title="Status"),
-                alt.Tooltip("actual_pct:Q", title="Reached", format=".0%"),
-                alt.Tooltip("expected_pct:Q", title="Expected by now", format=".0%"),
+                alt.Tooltip("goal:N", title=_("Goal")),
+                alt.Tooltip("status:N", title=_("Status")),
+                alt.Tooltip("actual_pct:Q", title=_("Reached"), format=".0%"),
+                alt.Tooltip("expected_pct:Q", title=_("Expected by now"), format=".0%"),
             ],
         )
     )
@@ -496,12 +530,17 @@ def goal_progress(
         .mark_text(align="right", baseline="middle")
         .encode(y=y, x={"value": {"expr": "width"}}, text="label:N")
     )
-    subtitle = "Bar: share of target reached · black tick: where the goal should be by now · dashed line: target."
+    subtitle = _("Bar: share of target reached · black tick: where the goal should be by now · dashed line: target.")
     return _layer(formats, [bars, target, expected, labels], rows, title, subtitle=subtitle, height=34 * len(rows))
 
 
 def distribution(
-    frame: pd.DataFrame, kpi: str, *, unit: str = "reps", title: str | None = None, formats: Formatter | None = None
+    frame: pd.DataFrame,
+    kpi: str,
+    *,
+    unit: str | None = None,
+    title: str | None = None,
+    formats: Formatter | None = None,
 ) -> alt.TopLevelMixin:
     """How a KPI is spread across a team: a box (middle half, median) and one dot per rep.
 
@@ -512,7 +551,8 @@ def distribution(
     kpi
         The KPI's name in the registry.
     unit
-        What an entity is, for the subtitle ("12 reps · 2 not available").
+        What an entity is, for the subtitle ("12 reps · 2 not available"); default reps (in the active
+        language).
 
     Raises
     ------
@@ -522,19 +562,27 @@ def distribution(
     theme.enable()
     k = _kpi(kpi)
     _require(frame, ("entity", "value"), "distribution")
-    heading = title or f"{k.label} across the team"
+    heading = title or _("{kpi} across the team").format(kpi=_(k.label))
     rows = _records(frame, ("entity", "value"))
     valid = [r for r in rows if r["value"] is not None]
+    kpi_label = _(k.label) if i18n.language() == "de" else _(k.label).lower()  # German nouns keep their capital
     if not valid:
-        return _no_data(heading, f"No {k.label.lower()} values for these {unit}.")
+        if unit is None:
+            return _no_data(heading, _("No {kpi} values for these reps.").format(kpi=kpi_label))
+        return _no_data(heading, _("No {kpi} values for these {unit}.").format(kpi=kpi_label, unit=unit))
     # A deterministic vertical jitter, so dots with equal values stay visible.
     for i, r in enumerate(valid):
         r["jitter"] = ((i * 7919) % 17 - 8) / 8
     median = float(pd.Series([float(r["value"]) for r in valid]).median())
     missing = len(rows) - len(valid)
-    subtitle = f"{len(valid)} {unit} · median {_fmt(formats).value(median, k.format)}"
+    median_text = _fmt(formats).value(median, k.format)
+    if unit is None:
+        count = ngettext("{n} rep · median {median}", "{n} reps · median {median}", len(valid))
+        subtitle = count.format(n=len(valid), median=median_text)
+    else:
+        subtitle = _("{n} {unit} · median {median}").format(n=len(valid), unit=unit, median=median_text)
     if missing:
-        subtitle += f" · {missing} not available"
+        subtitle += " · " + _("{n} not available").format(n=missing)
     x = alt.X("value:Q", axis=_kpi_axis(k, formats, grid=True, tickCount=6))
     box = (
         alt.Chart()
@@ -556,8 +604,11 @@ def distribution(
             x=x,
             y=alt.Y("jitter:Q", axis=None, scale=alt.Scale(domain=[-3, 3])),
             tooltip=[
-                alt.Tooltip("entity:N", title=unit[:-1].capitalize() if unit.endswith("s") else unit),
-                alt.Tooltip("value:Q", title=k.label, format=tooltip_format(k)),
+                alt.Tooltip(
+                    "entity:N",
+                    title=_("Rep") if unit is None else unit[:-1].capitalize() if unit.endswith("s") else unit,
+                ),
+                alt.Tooltip("value:Q", title=_(k.label), format=tooltip_format(k)),
             ],
         )
     )
@@ -591,10 +642,10 @@ def leaderboard_bars(
     """
     k = _kpi(kpi)
     _require(frame, ("entity", "value"), "leaderboard_bars")
-    heading = title or f"{k.label}: ranking"
+    heading = title or _("{kpi}: ranking").format(kpi=_(k.label))
     rows = _records(frame, ("entity", "value"))
     if not rows:
-        return _no_data(heading, "Nobody to rank.")
+        return _no_data(heading, _("Nobody to rank."))
     valid = sorted(
         (r for r in rows if r["value"] is not None),
         key=lambda r: float(r["value"]),
@@ -618,8 +669,8 @@ def leaderboard_bars(
             y=y,
             x=alt.X("value:Q", scale=x_scale, axis=_kpi_axis(k, formats, tickCount=6)),
             tooltip=[
-                alt.Tooltip("entity:N", title="Name"),
-                alt.Tooltip("value:Q", title=k.label, format=tooltip_format(k)),
+                alt.Tooltip("entity:N", title=_("Name")),
+                alt.Tooltip("value:Q", title=_(k.label), format=tooltip_format(k)),
             ],
         )
     )
@@ -628,11 +679,10 @@ def leaderboard_bars(
         .mark_text(align="left", dx=5, baseline="middle")
         .encode(y=y, x=alt.X("label_x:Q", scale=x_scale), text="label:N")
     )
-    subtitle: Any = alt.Undefined
+    sorted_ = _("Sorted highest first.") if k.higher_is_better else _("Sorted lowest first (lower is better).")
+    subtitle = sorted_
     if len(ranked) > len(shown):
-        subtitle = f"Top {len(shown)} of {len(ranked)}."
-    direction = "highest first" if k.higher_is_better else "lowest first (lower is better)"
-    subtitle = f"{subtitle} Sorted {direction}." if subtitle is not alt.Undefined else f"Sorted {direction}."
+        subtitle = _("Top {shown} of {total}.").format(shown=len(shown), total=len(ranked)) + " " + sorted_
     return _layer(formats, [bars, labels], shown, heading, subtitle=subtitle, height=22 * len(shown))
 
 

@@ -28,6 +28,7 @@ from importlib import resources
 from typing import Any, Final, Literal
 
 from salesreports.errors import TemplateError, close_matches
+from salesreports.i18n import _, retranslate
 from salesreports.metrics.kpis import FORMATS, Formatter, as_formatter, format_value, registry
 from salesreports.report import theme
 from salesreports.text import clean
@@ -241,7 +242,7 @@ class Tile:
         target: float | None = None,
         attainment: float | None = None,
         previous: float | None = None,
-        previous_label: str = "last month",
+        previous_label: str | None = None,
         reason: str | None = None,
         currency: str | Formatter = "$",
     ) -> Tile:
@@ -256,30 +257,35 @@ class Tile:
         target, attainment
             Shown as "target $50,000 · 92% attained" when given (attainment as a fraction).
         previous, previous_label
-            The value of the comparison period: the tile shows the change, e.g. "+$1,200 vs last month".
+            The value of the comparison period: the tile shows the change, e.g. "+$1,200 vs last month"
+            (``previous_label`` default: "last month" in the active language).
+        reason
+            Why the value is missing: an English reason of the engine, shown in the active language.
         currency
             The report's :class:`~salesreports.metrics.formats.Formatter` (locale and currency), or a currency
             symbol written in US English.
         """
         k = registry().get(kpi)
+        label = _(k.label)
         if _missing(value):
-            return cls(label=k.label, unavailable_reason=reason or "not enough data")
+            return cls(label=label, unavailable_reason=retranslate(reason) if reason else _("not enough data"))
         assert value is not None
         sub: list[str] = []
         parts = []
         if not _missing(target):
-            parts.append(f"target {format_value(target, k.format, currency)}")
+            parts.append(_("target {amount}").format(amount=format_value(target, k.format, currency)))
         if not _missing(attainment):
-            parts.append(f"{format_value(attainment, 'percent', currency)} attained")
+            parts.append(_("{percent} attained").format(percent=format_value(attainment, "percent", currency)))
         if parts:
             sub.append(" · ".join(parts))
         change, direction = "", "neutral"
         if not _missing(previous):
             assert previous is not None
             delta, direction = change_text(kpi, float(value), float(previous), currency)
-            change = f"{delta} vs {previous_label}"
+            before = _("last month") if previous_label is None else previous_label
+            change = _("{change} vs {period}").format(change=delta, period=before)
         return cls(
-            label=k.label,
+            label=label,
             value=format_value(value, k.format, currency),
             sub=tuple(sub),
             change=change,
@@ -315,19 +321,20 @@ def tiles(items: Sequence[Tile]) -> Html:
         label = _esc(t.label)
         if t.unavailable_reason is not None or not t.value.strip():
             reason = _clean(t.unavailable_reason or "").strip()
+            na = _("not available")
             cells.append(
                 f'<div class="sr-tile sr-tile--na" role="listitem"><div class="sr-tile__label">{label}</div>'
-                '<div class="sr-tile__value">not available</div>'
+                f'<div class="sr-tile__value">{_esc(na)}</div>'
                 + (f'<div class="sr-tile__sub" dir="auto">{_esc(reason)}</div>' if reason else "")
                 + "</div>"
             )
-            texts.append(f"{_clean(t.label)}: not available" + (f" ({reason})" if reason else ""))
+            texts.append(f"{_clean(t.label)}: {na}" + (f" ({reason})" if reason else ""))
             continue
         subs = "".join(f'<div class="sr-tile__sub" dir="auto">{_esc(s)}</div>' for s in t.sub if _clean(s).strip())
         change = ""
         if t.change.strip():
             arrow = _arrow(t.change)
-            word = {"good": "better", "bad": "worse", "neutral": "no better or worse"}[t.direction]
+            word = {"good": _("better"), "bad": _("worse"), "neutral": _("no better or worse")}[t.direction]
             change = (
                 f'<div class="sr-tile__change sr-change--{t.direction}">'
                 + (f'<span class="sr-arrow" aria-hidden="true">{arrow}</span> ' if arrow else "")
@@ -369,9 +376,10 @@ def table(
         A pandas DataFrame.
     formats
         Column -> KPI format name (currency, percent, count, days, per_week, ratio). Columns named after a
-        registry KPI get the KPI's format unless given here. Missing values read "not available".
+        registry KPI get the KPI's format unless given here. Missing values read "not available" (in the active
+        language).
     labels
-        Column -> header text. Columns named after a KPI default to the KPI's label.
+        Column -> header text. Columns named after a KPI default to the KPI's label (in the active language).
     caption
         The table's caption.
     figures
@@ -403,7 +411,7 @@ def table(
     for col in columns:
         kpi = reg.get(col) if col in reg else None
         fmts[col] = formats.get(col) or (kpi.format if kpi else None)
-        heads[col] = _clean(labels.get(col) or (kpi.label if kpi else col))
+        heads[col] = _clean(labels.get(col) or (_(kpi.label) if kpi else col))
     kinds = {c: _column_kind(frame[c], fmts[c]) for c in columns}
     numeric = {c: kinds[c] == "num" for c in columns}
     css = {"num": "sr-num", "date": "sr-date", "text": ""}
@@ -433,9 +441,9 @@ def table(
     ths = "".join(f'<th scope="col"{num_attr if numeric[c] else ""}>{_esc(heads[c])}</th>' for c in columns)
     cap = _clean(caption).strip()
     cap_html = f"<caption>{_esc(cap)}</caption>" if cap else ""
-    empty = "" if body else f'<tr><td colspan="{max(len(columns), 1)}" class="sr-na">No rows.</td></tr>'
+    empty = "" if body else f'<tr><td colspan="{max(len(columns), 1)}" class="sr-na">{_esc(_("No rows."))}</td></tr>'
     # focusable and named: a table wider than the screen scrolls inside its box, by keyboard too
-    name = _esc(cap or "Table")
+    name = _esc(cap or _("Table"))
     html = (
         f'<div class="sr sr-table-wrap {_IGNORE_MATH}" role="region" tabindex="0" aria-label="{name}">'
         f'<table class="sr-table">{cap_html}'
@@ -462,7 +470,7 @@ def callout(kind: CalloutKind, title: str, body_lines: Sequence[str] | str = ())
         raise TemplateError(msg, kind=str(kind))
     lines = [body_lines] if isinstance(body_lines, str) else list(body_lines)
     lines = [_clean(x).strip() for x in lines if _clean(x).strip()]
-    label = {"info": "Note", "good": "Well done", "warn": "Needs attention"}[kind]
+    label = {"info": _("Note"), "good": _("Well done"), "warn": _("Needs attention")}[kind]
     if len(lines) == 1:
         body = f'<p dir="auto">{_esc(lines[0])}</p>'
     elif lines:
@@ -500,7 +508,7 @@ def section_note(text: str) -> Html:
 def notes_area(title: str, subtitle: str = "", lines: int = 16) -> Html:
     """A ruled area to write on: ``lines`` ruled lines under a title, kept on one PDF page (a light ruled box
     on screen). The review template ends with one for the manager's notes."""
-    rules = "".join('<div class="sr-notes-area__line"></div>' for _ in range(max(lines, 1)))
+    rules = '<div class="sr-notes-area__line"></div>' * max(lines, 1)
     sub = f'<p class="sr-notes-area__meta" dir="auto">{_esc(subtitle)}</p>' if _clean(subtitle).strip() else ""
     html = (
         f'<section class="sr sr-notes-area {_IGNORE_MATH}" aria-label="{_esc(title)}">'
@@ -581,7 +589,8 @@ def goal_list(goals: Sequence[Any], *, formats: Formatter | None = None) -> Html
     items = [GoalItem.coerce(g) for g in goals]
     pct = as_formatter(formats or "$").percent
     if not items:
-        return Html(f'<p class="sr sr-note {_IGNORE_MATH}">No goals for this period.</p>', "No goals for this period.")
+        none = _("No goals for this period.")
+        return Html(f'<p class="sr sr-note {_IGNORE_MATH}">{_esc(none)}</p>', none)
     lis: list[str] = []
     texts: list[str] = []
     for g in items:
@@ -590,15 +599,17 @@ def goal_list(goals: Sequence[Any], *, formats: Formatter | None = None) -> Html
         if g.progress is not None:
             width = max(0.0, min(g.progress, 1.0)) * 100
             shown = pct(g.progress)
-            aria = f"{shown} of target reached"
+            aria = _("{percent} of target reached").format(percent=shown)
             if g.progress < 0:  # moved away from the target since the baseline: no "-92.0% reached"
-                shown = "moved away"
+                shown = _("moved away")
                 away = pct(-g.progress)
-                aria = f"no progress towards the target: moved away from it by {away} of the distance to go"
+                aria = _(
+                    "no progress towards the target: moved away from it by {percent} of the distance to go"
+                ).format(percent=away)
             mark = ""
             if g.expected_progress is not None:
                 left = max(0.0, min(g.expected_progress, 1.0)) * 100
-                aria += f"; {pct(g.expected_progress)} expected by now"
+                aria += "; " + _("{percent} expected by now").format(percent=pct(g.expected_progress))
                 mark = f'<span class="sr-bar__mark" style="left:{left:.1f}%"></span>'
             bar = (
                 f'<div class="sr-goal__progress"><div class="sr-bar" role="img" aria-label="{_esc(aria)}">'
@@ -606,10 +617,10 @@ def goal_list(goals: Sequence[Any], *, formats: Formatter | None = None) -> Html
                 f'<span class="sr-bar__pct">{_esc(shown)}</span></div>'
             )
         facts = [
-            ("Actual", g.actual),
-            ("Expected by now", g.expected),
-            (f"Projected by {g.deadline}" if g.deadline else "Projected", g.projected),
-            ("Target", g.target),
+            (_("Actual"), g.actual),
+            (_("Expected by now"), g.expected),
+            (_("Projected by {deadline}").format(deadline=g.deadline) if g.deadline else _("Projected"), g.projected),
+            (_("Target"), g.target),
         ]
         dl = "".join(
             f'<div><dt>{_esc(k)}</dt><dd dir="auto">{_esc(v)}</dd></div>' for k, v in facts if _clean(v).strip()
@@ -618,12 +629,12 @@ def goal_list(goals: Sequence[Any], *, formats: Formatter | None = None) -> Html
         lis.append(
             f'<li class="sr-goal sr-goal--{cls}"><div class="sr-goal__head">'
             f'<span class="sr-goal__name" dir="auto">{_esc(g.name)}</span>'
-            f'<span class="sr-badge sr-badge--{cls}">{_esc(g.status)}</span></div>{bar}'
+            f'<span class="sr-badge sr-badge--{cls}">{_esc(_(g.status))}</span></div>{bar}'
             + (f'<dl class="sr-goal__facts">{dl}</dl>' if dl else "")
             + f"{note}</li>"
         )
         facts_text = "; ".join(f"{k.lower()} {_clean(v)}" for k, v in facts if _clean(v).strip())
-        texts.append(f"- {_clean(g.name)} [{g.status}]" + (f": {facts_text}" if facts_text else ""))
+        texts.append(f"- {_clean(g.name)} [{_(g.status)}]" + (f": {facts_text}" if facts_text else ""))
     html = f'<ul class="sr sr-goals {_IGNORE_MATH}">{"".join(lis)}</ul>'
     return Html(html, "\n".join(texts))
 
@@ -632,10 +643,13 @@ def goal_list(goals: Sequence[Any], *, formats: Formatter | None = None) -> Html
 
 
 def ordinal(value: float) -> str:
-    """A rank for people: 1st, 2nd, 3rd, 4th, 11th, 12th, 13th, 21st, 41st, 92nd."""
+    """A rank for people: 1st, 2nd, 3rd, 4th, 11th, 12th, 13th, 21st, 41st, 92nd (in the active language: the
+    English form's message, e.g. "{n}." in German)."""
     n = round(value)
     suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
-    return f"{n}{suffix}"
+    # TRANSLATORS: an ordinal number (a percentile rank: 1st, 21st); the English suffix follows the number
+    forms = {"st": _("{n}st"), "nd": _("{n}nd"), "rd": _("{n}rd"), "th": _("{n}th")}
+    return forms[suffix].format(n=n)
 
 
 def _clean(value: Any) -> str:
@@ -704,14 +718,14 @@ def _column_kind(series: Any, fmt: str | None) -> str:
 def _cell(value: Any, fmt: str | None, currency: str | Formatter) -> tuple[str, bool]:
     """(text, is_missing) of one table cell."""
     if value is None or _missing_scalar(value):
-        return "not available", True
+        return _("not available"), True
     if fmt is not None:
         try:
             return format_value(float(value), fmt, currency), False
         except (TypeError, ValueError):
             return _clean(value), False
     if isinstance(value, bool):
-        return ("yes" if value else "no"), False
+        return (_("yes") if value else _("no")), False
     if isinstance(value, int) or (hasattr(value, "is_integer") and isinstance(value, float) and value.is_integer()):
         return as_formatter(currency).count(value), False
     if isinstance(value, float):

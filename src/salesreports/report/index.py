@@ -6,9 +6,13 @@ on click and pages of 100 rows. The reports travel as one JSON block; the script
 the rows of the visible page, so 5,000 reps stay fast (filtering and sorting are
 ``O(n)`` and ``O(n log n)`` over plain arrays, never DOM reordering).
 
+The page is in the company's locale (``locale=``, else the manifest's ``locale``; en_US by default): its
+words through the gettext catalogs (the script's too: they travel as one JSON block), its counts, dates and
+figures by the locale's :class:`~salesreports.metrics.formats.Formatter`.
+
 Manifest contract (paths relative to the index's folder)::
 
-    {"period": "2026-10", "period_title": "October 2026", "generated_at": ISO, "company": str,
+    {"period": "2026-10", "period_title": "October 2026", "generated_at": ISO, "company": str, "locale": str,
      "reports": [{"kind": "rep"|"team", "id": "R001", "name": "Ann Archer", "team": "North",
                   "status": "ok"|"failed"|"skipped", "error": str|None, "reason": str|None,
                   "outputs": {"html": "R001/scorecard.html", "pdf": "R001/scorecard.pdf", "ipynb": ...},
@@ -26,21 +30,22 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Final
 from urllib.parse import quote
 
-from salesreports import __version__
+from salesreports import __version__, i18n
 from salesreports.errors import RenderError
-from salesreports.metrics.kpis import format_value, registry
-from salesreports.report.render import atomic_write, format_timestamp, json_for_script
+from salesreports.i18n import N_, _, ngettext
+from salesreports.metrics.kpis import Formatter, format_value, formatter, registry
+from salesreports.report.render import atomic_write, format_timestamp, html_lang, json_for_script
 from salesreports.text import clean
 
 __all__ = ["STATUSES", "write_index"]
 
-STATUSES: Final = ("ok", "failed", "skipped")
+STATUSES: Final = (N_("ok"), N_("failed"), N_("skipped"))  # codes; the page shows each in its language
 KINDS: Final = ("rep", "team")
 _TEMPLATE_DIR: Final = Path(__file__).with_name("templates") / "index"
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 
 
-def write_index(manifest: Mapping[str, Any], out: Path) -> Path:
+def write_index(manifest: Mapping[str, Any], out: Path, *, locale: str | None = None) -> Path:
     """Write the period's ``index.html`` (atomically).
 
     Parameters
@@ -50,6 +55,9 @@ def write_index(manifest: Mapping[str, Any], out: Path) -> Path:
         KPI names (labels come from the registry) or free names to ``{"value": float|None, "text": str}``.
     out
         The file to write; report links are made relative to its folder.
+    locale
+        The company's locale (the settings' ``locale``): the page's language, numbers and dates. Default: the
+        manifest's ``locale``, else en_US.
 
     Returns
     -------
@@ -86,17 +94,25 @@ def write_index(manifest: Mapping[str, Any], out: Path) -> Path:
         more = f"\n  … and {len(problems) - 10} more" if len(problems) > 10 else ""
         msg = f"{out}: the manifest has {len(problems)} problem(s):\n{shown}{more}"
         raise RenderError(msg, stage="index", path=str(out))
+    locale = locale or str(manifest.get("locale") or "") or None
+    with i18n.override(locale):
+        html = _page(manifest, reports, list(kpi_keys), out, locale)
+    atomic_write(out, lambda tmp: tmp.write_text(html, encoding="utf-8"))
+    return out
 
+
+def _page(manifest: Mapping[str, Any], reports: Sequence[Any], kpis: list[str], out: Path, locale: str | None) -> str:
+    """The index page's HTML, its words in the active language."""
+    formats = formatter(locale)
     base = out.parent.resolve()
-    kpis = list(kpi_keys)
-    rows = [_row(r, kpis, base) for r in reports]
+    rows = [_row(r, kpis, base, formats) for r in reports]
     # a KPI column without a value for anyone says nothing: leave it out
     filled = [i for i in range(len(kpis)) if any(r["v"][i] is not None for r in rows)]
     kpis = [kpis[i] for i in filled]
     for r in rows:
         r["v"], r["x"] = [r["v"][i] for i in filled], [r["x"][i] for i in filled]
     reg = registry()
-    kpi_labels = [reg.get(k).label if k in reg else k.replace("_", " ").capitalize() for k in kpis]
+    kpi_labels = [_(reg.get(k).label) if k in reg else k.replace("_", " ").capitalize() for k in kpis]
     counts = dict.fromkeys(STATUSES, 0)
     kinds = dict.fromkeys(KINDS, 0)
     for r in rows:
@@ -106,39 +122,65 @@ def write_index(manifest: Mapping[str, Any], out: Path) -> Path:
     period_title = str(manifest.get("period_title") or manifest.get("period") or "")
     company = _text(manifest.get("company"))
     columns = [
-        {"key": "name", "label": "Name", "type": "text"},
-        {"key": "kind", "label": "Kind", "type": "text"},
-        {"key": "team", "label": "Team", "type": "text"},
-        {"key": "status", "label": "Status", "type": "text"},
+        {"key": "name", "label": _("Name"), "type": "text"},
+        {"key": "kind", "label": _("Kind"), "type": "text"},
+        {"key": "team", "label": _("Team"), "type": "text"},
+        {"key": "status", "label": _("Status"), "type": "text"},
         *({"key": f"kpi:{i}", "label": label, "type": "num"} for i, label in enumerate(kpi_labels)),
     ]
-    data = {"rows": rows, "kpis": kpi_labels, "columns": len(columns)}
-    summary = f"{kinds['rep']:,} rep scorecard{'s' if kinds['rep'] != 1 else ''}"
-    summary += f" and {kinds['team']:,} team summar{'ies' if kinds['team'] != 1 else 'y'}"
-    html = _template().render(
-        version=__version__,
-        title=f"Reports · {period_title}" if period_title else "Reports",
-        heading=f"Sales reports · {period_title}" if period_title else "Sales reports",
-        company=company,
-        summary=summary,
-        generated=format_timestamp(manifest.get("generated_at")),
-        period_title=period_title,
-        counts=[
-            {"key": "all", "n": f"{len(rows):,}", "label": "reports"},
-            *({"key": s, "n": f"{counts[s]:,}", "label": s} for s in STATUSES),
-        ],
-        teams=teams,
-        columns=columns,
-        total=f"{len(rows):,}",
-        css=_asset("index.css"),
-        js=_asset("index.js"),
-        data=json_for_script(data),
+    for col in columns:
+        # German nouns keep their capital inside a sentence
+        name = col["label"] if i18n.language() == "de" else col["label"].lower()
+        col["sort"] = _("Sort by {column}").format(column=name)
+    data = {"rows": rows, "kpis": kpi_labels, "columns": len(columns), "words": _script_words(formats.locale)}
+    count = formats.count
+    reps = ngettext("{n} rep scorecard", "{n} rep scorecards", kinds["rep"]).format(n=count(kinds["rep"]))
+    summaries = ngettext("{n} team summary", "{n} team summaries", kinds["team"]).format(n=count(kinds["team"]))
+    return str(
+        _template().render(
+            lang=html_lang(formats.locale),
+            version=__version__,
+            title=_("Reports · {period}").format(period=period_title) if period_title else _("Reports"),
+            heading=_("Sales reports · {period}").format(period=period_title) if period_title else _("Sales reports"),
+            company=company,
+            summary=_("{reps} and {teams}").format(reps=reps, teams=summaries),
+            generated=format_timestamp(manifest.get("generated_at"), formats if locale else None),
+            period_title=period_title,
+            counts=[
+                {"key": "all", "n": count(len(rows)), "label": _("reports")},
+                *({"key": s, "n": count(counts[s]), "label": _(s)} for s in STATUSES),
+            ],
+            statuses=[{"key": s, "label": _(s)} for s in STATUSES],
+            teams=teams,
+            columns=columns,
+            total=count(len(rows)),
+            css=_asset("index.css"),
+            js=_asset("index.js"),
+            data=json_for_script(data),
+        )
     )
-    atomic_write(out, lambda tmp: tmp.write_text(html, encoding="utf-8"))
-    return out
 
 
-def _row(report: Mapping[str, Any], kpis: list[str], base: Path) -> dict[str, Any]:
+def _script_words(locale: str | None) -> dict[str, Any]:
+    """The words the page's script writes, in the active language (``{name}`` fields filled by the script)."""
+    return {
+        "lang": html_lang(locale),
+        "kind": _("Kind"),
+        "team": _("Team"),
+        "status": _("Status"),
+        "kinds": {"rep": _("rep"), "team": _("team")},
+        "statuses": {s: _(s) for s in STATUSES},
+        "html": _("HTML"),
+        "pdf": _("PDF"),
+        "notebook": _("notebook"),
+        "none": _("No report matches."),
+        "showing": _("Showing {first}–{last} of {shown}"),
+        "filtered": _("Showing {first}–{last} of {shown} (filtered from {total})"),
+        "nothing": _("0 of {total}"),
+    }
+
+
+def _row(report: Mapping[str, Any], kpis: list[str], base: Path, formats: Formatter) -> dict[str, Any]:
     status = str(report.get("status") or "ok")
     outputs = report.get("outputs") or {}
     headline = report.get("headline") or {}
@@ -146,10 +188,13 @@ def _row(report: Mapping[str, Any], kpis: list[str], base: Path) -> dict[str, An
     texts: list[str] = []
     for key in kpis:
         item = headline.get(key)
-        value, text = _headline(key, item)
+        value, text = _headline(key, item, formats)
         values.append(value)
         texts.append(text)
+    # a skipped rep's reason is stored in English (scope.employment): shown in the page's language
     message = report.get("error") if status == "failed" else report.get("reason") if status == "skipped" else None
+    if status == "skipped" and message:
+        message = i18n.retranslate(str(message))
     return {
         "kind": str(report.get("kind") or "rep"),
         "i": _text(report.get("id")),
@@ -165,7 +210,7 @@ def _row(report: Mapping[str, Any], kpis: list[str], base: Path) -> dict[str, An
     }
 
 
-def _headline(key: str, item: Any) -> tuple[float | None, str]:
+def _headline(key: str, item: Any, formats: Formatter) -> tuple[float | None, str]:
     """(sortable value, display text) of one headline KPI; missing values sort last and read "not available"."""
     if item is None:
         return None, ""  # not reported (a failed or skipped report): the page shows a dash
@@ -183,7 +228,11 @@ def _headline(key: str, item: Any) -> tuple[float | None, str]:
     if text is None or str(text).strip() == "":
         reg = registry()
         fmt = reg.get(key).format if key in reg else "ratio"
-        text = format_value(value, fmt) if key in reg else ("not available" if value is None else f"{value:,.2f}")
+        text = (
+            format_value(value, fmt, formats)
+            if key in reg
+            else (_("not available") if value is None else formats.number(value, 2))
+        )
     return value, _text(text)
 
 
@@ -223,5 +272,8 @@ def _template() -> Any:
         autoescape=True,
         trim_blocks=False,
         keep_trailing_newline=True,
+        extensions=["jinja2.ext.i18n"],
     )
+    # _() and ngettext() in the active language (write_index renders in the company's)
+    env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=False)  # type: ignore[attr-defined]
     return env.get_template("index.html.j2")

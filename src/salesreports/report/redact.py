@@ -17,9 +17,11 @@ import re
 from collections.abc import Collection, Iterable
 from functools import lru_cache
 
+from salesreports.i18n import N_
+
 __all__ = ["COLLEAGUE", "Redactor", "fold"]
 
-COLLEAGUE = "[a colleague]"
+COLLEAGUE = N_("[a colleague]")  # written in English into the contexts; a page shows it in its language
 MIN_LENGTH = 3  # shorter names and addresses are not looked for (too many false hits)
 _WORD = re.compile(r"\w+")
 # str.casefold() keeps Turkish dotless ı apart from i, and turns İ into i + a combining dot, while a

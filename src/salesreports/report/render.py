@@ -43,8 +43,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Final, Literal
 
-from salesreports import __version__
+from salesreports import __version__, i18n
 from salesreports.errors import RenderError
+from salesreports.i18n import _
 from salesreports.metrics.kpis import Formatter, formatter
 from salesreports.report.display import CHART_MIME, component_css
 from salesreports.report.theme import narrow
@@ -64,6 +65,7 @@ __all__ = [
     "offline_html",
     "render_html",
     "render_pdf",
+    "report_locale",
     "vega_bundle",
 ]
 
@@ -171,9 +173,9 @@ def chart_figure(payload: Mapping[str, Any], *, index: int = 1, interactive: boo
     data = f' data-chart="{_html.escape(name, quote=True)}"'
     if isinstance(table, Mapping) and str(table.get("html") or "").strip():
         # a chart with its numbers as a table: the pictures are the image, the table stays readable beside it
+        summary = _html.escape(_("The numbers as a table"))
         numbers = (
-            '<details class="sr-chart__data"><summary>The numbers as a table</summary>'
-            f"{offline_html(str(table['html']))}</details>"
+            f'<details class="sr-chart__data"><summary>{summary}</summary>{offline_html(str(table["html"]))}</details>'
         )
         return (
             f'<figure class="{classes}"{data}><div class="sr-chart__pic" role="img" aria-label="{label}">'
@@ -281,17 +283,19 @@ class Renderer:
         nb = _read(notebook)
         live = self.interactive if interactive is None else interactive
         size = _page_size(page_size or self.page_size)
-        try:
-            prepared, charts = _prepare(nb, interactive=live)
-        except RenderError as exc:
-            msg = f"{name}: {exc.message}"
-            raise RenderError(msg, notebook=name, **exc.fields) from exc.__cause__
-        resources = {"sr": self._resources(nb, name, interactive=live and charts > 0, page_size=size)}
-        try:
-            body, _ = self._get_exporter().from_notebook_node(prepared, resources=resources)
-        except Exception as exc:  # nbconvert/jinja raise many types; the notebook name is what matters
-            msg = f"{name}: the HTML template failed: {type(exc).__name__}: {exc}."
-            raise RenderError(msg, notebook=name, stage="html") from exc
+        # the page's words (the template's, its Markdown cells') in the report's language
+        with i18n.override(report_locale(nb)):
+            try:
+                prepared, charts = _prepare(nb, interactive=live)
+            except RenderError as exc:
+                msg = f"{name}: {exc.message}"
+                raise RenderError(msg, notebook=name, **exc.fields) from exc.__cause__
+            resources = {"sr": self._resources(nb, name, interactive=live and charts > 0, page_size=size)}
+            try:
+                body, _resources = self._get_exporter().from_notebook_node(prepared, resources=resources)
+            except Exception as exc:  # nbconvert/jinja raise many types; the notebook name is what matters
+                msg = f"{name}: the HTML template failed: {type(exc).__name__}: {exc}."
+                raise RenderError(msg, notebook=name, stage="html") from exc
         return str(body)
 
     # -- PDF
@@ -387,9 +391,13 @@ class Renderer:
         generated = format_timestamp(meta.get("generated_at"), formatter(str(locale)) if locale else None)
         company = one_line(meta.get("company") or "")
         footer = f"{isolate(company)} · " if company else ""
-        footer += f"Made by salesreports {__version__}" + (f" on {generated}" if generated else "") + "."
+        if generated:
+            made = _("Made by salesreports {version} on {generated}.")
+        else:
+            made = _("Made by salesreports {version}.")
+        footer += made.format(version=__version__, generated=generated)
         return {
-            "lang": "en",
+            "lang": html_lang(locale),
             "version": __version__,
             "kind": re.sub(r"[^a-z0-9-]", "", kind.lower()) or "rep",
             "company": company,
@@ -590,6 +598,10 @@ def _prepare(nb: Any, *, interactive: bool) -> tuple[Any, int]:
             continue
         if tags & REMOVE_OUTPUT_TAGS:
             cell = node({**cell, "outputs": []})
+        if cell.get("cell_type") == "markdown" and i18n.language() != "en":
+            # the template's narrative in the report's language, paragraph by paragraph (salesreports.catalogs
+            # extracts the same paragraphs); a paragraph without a translation stays as written
+            cell = node({**cell, "source": i18n.translate_markdown(_source(cell))})
         outputs = cell.get("outputs") if cell.get("cell_type") == "code" else None
         if not outputs or not any(CHART_MIME in (o.get("data") or {}) for o in outputs):
             cells.append(cell)
@@ -610,10 +622,27 @@ def _prepare(nb: Any, *, interactive: bool) -> tuple[Any, int]:
     return node({**nb, "cells": _without_empty_sections(cells)}), count
 
 
-def _is_heading(cell: Mapping[str, Any]) -> bool:
+def _source(cell: Mapping[str, Any]) -> str:
     source = cell.get("source", "")
-    text = "".join(source) if isinstance(source, list) else str(source)
-    return cell.get("cell_type") == "markdown" and text.lstrip().startswith("#")
+    return "".join(source) if isinstance(source, list) else str(source)
+
+
+def _is_heading(cell: Mapping[str, Any]) -> bool:
+    return cell.get("cell_type") == "markdown" and _source(cell).lstrip().startswith("#")
+
+
+def report_locale(notebook: Any) -> str | None:
+    """The locale of an executed report notebook (its ``salesreports`` metadata, :func:`scope.header`): a
+    report in en_US has none."""
+    meta = getattr(notebook, "metadata", None) or {}
+    locale = (meta.get("salesreports") or {}).get("locale")
+    return str(locale) if locale else None
+
+
+def html_lang(locale: str | None) -> str:
+    """The ``lang`` attribute of a report's page: its locale as a BCP 47 tag (``de_DE`` -> ``de-DE``),
+    ``en-US`` by default."""
+    return str(locale or "en_US").replace("_", "-")
 
 
 def _without_empty_sections(cells: list[Any]) -> list[Any]:
@@ -673,6 +702,10 @@ def _make_exporter() -> Any:
     exporter.register_filter("sr_clean_html", offline_html)
     exporter.register_filter("sr_bdi", bdi)
     exporter.register_filter("sr_base64", lambda s: re.sub(r"\s+", "", str(s)))
+    # the template's words: _() and ngettext() in the active language (Renderer.html_text sets the report's)
+    environment = exporter.environment
+    environment.add_extension("jinja2.ext.i18n")
+    environment.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=False)
     return exporter
 
 

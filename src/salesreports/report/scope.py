@@ -48,6 +48,7 @@ import pandas as pd
 
 from salesreports import i18n
 from salesreports.data.loading import Dataset
+from salesreports.i18n import N_, _, ngettext
 from salesreports.metrics.capabilities import Capabilities, capabilities, choose_headline, choose_ranking
 from salesreports.metrics.engine import KpiTable
 from salesreports.metrics.formats import DEFAULT, Formatter, formatter
@@ -248,7 +249,7 @@ class Scope:
         if self.colleagues:
             for rep, notes in out.items():
                 own = [v for k in ("name", "email") if isinstance(v := self._info.get(rep, {}).get(k), str)]
-                for _, row in notes:
+                for _recent, row in notes:
                     for key, value in row.items():
                         if key not in FEEDBACK_CODES and isinstance(value, str):
                             row[key] = self.colleagues.redact(value, keep=own)
@@ -286,10 +287,11 @@ class Scope:
         if row is None:
             return ""
         hire, leave = row.get("hire_date"), row.get("leave_date")
+        # stored in English in the run's manifest: the index page shows it in the company's language (retranslate)
         if hire is not None and not pd.isna(hire) and hire > self.period.last_day:
-            return f"joined on {hire.date()}, after {self.period.title}"
+            return N_("joined on {date}, after {period}").format(date=hire.date(), period=self.period.title)
         if leave is not None and not pd.isna(leave) and leave < self.period.first_day:
-            return f"left on {leave.date()}, before {self.period.title}"
+            return N_("left on {date}, before {period}").format(date=leave.date(), period=self.period.title)
         return ""
 
     @property
@@ -432,7 +434,7 @@ class Scope:
             self._at_end.get((rep_id, grain), {}),
             self.coaching,
             period_end=str(self.period.end),
-            notes=[row for _, row in notes],
+            notes=[row for _recent, row in notes],
             ramp_rows={r["kpi"]: r for r in self._ramp.get(rep_id, []) if r["period"] == str(self.period.end)},
             currency=formats or self.formats,
         )
@@ -460,7 +462,8 @@ class Scope:
 
     def _funnel(self, rep_id: str) -> list[dict[str, Any]]:
         rows = self._at_end.get((rep_id, self.period.kpi_grain), {})
-        stages = [("Leads", "leads"), ("Qualified", "qualified_leads"), ("Won deals", "deals_won")]
+        # the stages in English (a view shows them in its page's language)
+        stages = [(N_("Leads"), "leads"), (N_("Qualified"), "qualified_leads"), (N_("Won deals"), "deals_won")]
         return [{"stage": s, "count": rows[k]["value"]} for s, k in stages if k in rows]
 
     # -- team contexts ------------------------------------------------------------------------
@@ -557,12 +560,16 @@ def _redacted_goal(goal: Mapping[str, Any], n_min: int) -> dict[str, Any]:
     """A group goal as a rep may see it when too few reps contributed: what it is, without numbers or status."""
     out = {k: v for k, v in goal.items() if k not in GOAL_NUMBERS}
     out.update(dict.fromkeys(GOAL_NUMBERS))
-    who = "the company" if goal.get("owner_type") == COMPANY else f"team {goal.get('owner')}"
+    # a rep's context is built in the rep's language (Scope.rep_context); the status stays the code "not available"
+    if goal.get("owner_type") == COMPANY:
+        note = _("figures hidden: fewer than {n} reps of the company contributed, so they would reveal a colleague's")
+    else:
+        note = _("figures hidden: fewer than {n} reps of team {team} contributed, so they would reveal a colleague's")
     out.update(
         status="not available",
         summary="",
         measured_on="",
-        note=f"figures hidden: fewer than {n_min} reps of {who} contributed, so they would reveal a colleague's",
+        note=note.format(n=n_min, team=goal.get("owner")),
         text=dict.fromkeys(goal.get("text") or {}, "not available"),
     )
     return out
@@ -653,7 +660,8 @@ def build_scope(data: Dataset, table: KpiTable, config: Config, period: Period) 
         )
         ramp = ramp[ramp["period"] <= str(period.end)]
     caps = capabilities(data, table)
-    goals, goal_notes, progress = _goals(data, table, config, period)
+    with i18n.override(config.locale):  # shared by the team pages and every rep in the company's locale: its language
+        goals, goal_notes, progress = _goals(data, table, config, period)
     return Scope(
         data,
         table,
@@ -875,6 +883,11 @@ def header(context: Mapping[str, Any]) -> dict[str, Any]:
     an override in it, never reorders "— scorecard" or the period beside it; ``rep_name`` and ``team`` stay
     plain (each fills an element of its own).
     """
+    with i18n.override(context.get("locale")):  # the page's header in the report's language
+        return _header(context)
+
+
+def _header(context: Mapping[str, Any]) -> dict[str, Any]:
     period = context["period"]
     common = {
         "period": period["label"],
@@ -886,18 +899,21 @@ def header(context: Mapping[str, Any]) -> dict[str, Any]:
     if context["kind"] == "rep":
         rep = context["rep"]
         # a quarter's or year's page is the rep's performance review (templates.review)
-        what = "scorecard" if period.get("kpi_grain", "month") == "month" else "review"
+        monthly = period.get("kpi_grain", "month") == "month"
+        title = _("{name} — scorecard") if monthly else _("{name} — review")
         return {
             **common,
             "kind": "rep",
-            "title": f"{isolate(rep['name'])} — {what}",
+            "title": title.format(name=isolate(rep["name"])),
             "rep_id": rep["rep_id"],
             "rep_name": rep["name"],
             "team": rep["team"],
-            "subtitle": f"Team {isolate(rep['team'])} · {period['title']}",
+            "subtitle": _("Team {team} · {period}").format(team=isolate(rep["team"]), period=period["title"]),
         }
     team = context["team"]["name"]
-    title = "Company summary" if team == COMPANY else f"Team {isolate(team)} — summary"
+    title = _("Company summary") if team == COMPANY else _("Team {team} — summary").format(team=isolate(team))
+    n = len(context["team"]["members"])
+    subtitle = ngettext("{n} rep · {period} · for managers", "{n} reps · {period} · for managers", n)
     return {
         **common,
         "kind": "team",
@@ -905,5 +921,5 @@ def header(context: Mapping[str, Any]) -> dict[str, Any]:
         "rep_id": "",
         "rep_name": "",
         "team": team,
-        "subtitle": f"{len(context['team']['members'])} reps · {period['title']} · for managers",
+        "subtitle": subtitle.format(n=n, period=period["title"]),
     }

@@ -19,6 +19,8 @@ from typing import Any, Final
 
 import altair as alt
 
+from salesreports.i18n import N_
+
 __all__ = [
     "ACTIVITY_COLORS",
     "BAND",
@@ -58,8 +60,9 @@ DOMAIN: Final = "#9a9a9a"
 # 4.5:1 and each is at least 3:1 against the page; the chart separates them with white gaps and letters too.
 ACTIVITY_COLORS: Final = ("#0072B2", "#B35900", "#007A5A", "#A8487F", "#5f6368")
 
-# Goal statuses, from best to worst, each with an Okabe-Ito colour (the HTML badges use the same hues).
-STATUSES: Final = ("achieved", "ahead", "on track", "at risk", "missed")
+# Goal statuses, from best to worst, each with an Okabe-Ito colour (the HTML badges use the same hues). Codes in
+# English (CSS classes, colour keys); a page shows each in its language (display.goal_list, charts.goal_progress).
+STATUSES: Final = (N_("achieved"), N_("ahead"), N_("on track"), N_("at risk"), N_("missed"))
 STATUS_COLORS: Final = {
     "achieved": "#009E73",
     "ahead": "#0072B2",

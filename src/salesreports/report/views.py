@@ -32,6 +32,7 @@ import pandas as pd
 
 from salesreports import i18n
 from salesreports.errors import ParamsError
+from salesreports.i18n import N_, _, ngettext, retranslate
 from salesreports.metrics.kpis import DEFAULT_FORMATS, Formatter, format_value, formatter, get, registry
 from salesreports.metrics.measures import NO_SIGN, NOT_EMPLOYED, data_ends
 from salesreports.metrics.periods import of_grain, parse_period
@@ -41,9 +42,16 @@ __all__ = ["RepView", "TeamView", "evidence_text", "rep_view", "team_view"]
 
 KPI_COLUMNS = ["grain", "period", "period_end", "kpi", "value", "reason"]
 ATTENTION_KPIS = ("quota_attainment", "win_rate", "lead_conversion", "calls_per_week")
-SPAN = {"month": "this month", "quarter": "quarter to date", "ytd": "year to date", "t12m": "last 12 months"}
+SPAN = {
+    "month": N_("this month"),
+    "quarter": N_("quarter to date"),
+    "ytd": N_("year to date"),
+    "t12m": N_("last 12 months"),
+}
 ADD_TABLE = "README.md#your-crm-data"
-NA = "not available"
+NA = N_("not available")  # shown as _(NA); the formatter writes a missing figure so too
+# the funnel's stages (scope writes them in English) and feedback sources: shown in the page's language
+WORDS = (N_("client"), N_("manager"), N_("peer"))
 _TAG_SPLIT = re.compile(r"[;,|]")  # feedback tags, split as the coaching rules split them
 NO_FIGURE = "—"  # a team figure withheld (too few reps) or a comparison without a value
 
@@ -76,9 +84,10 @@ def since(grain: str, period_end: str, first_month: str, formats: Formatter = DE
 
 
 def span_text(grain: str, period_end: str, first_month: str) -> str:
-    """The span of a figure for people: "quarter to date", or "since March 2026" when the data starts later."""
+    """The span of a figure for people: "quarter to date", or "since March 2026" when the data starts later
+    (in the active language)."""
     start = since(grain, period_end, first_month)
-    return f"since {start}" if start else SPAN.get(grain, "")
+    return _("since {month}").format(month=start) if start else _(SPAN[grain]) if grain in SPAN else ""
 
 
 def first_month_of(kpi: str, first_months: dict[str, str]) -> str:
@@ -89,8 +98,42 @@ def first_month_of(kpi: str, first_months: dict[str, str]) -> str:
 
 
 def either(labels: Sequence[str]) -> str:
-    """``a``, ``a or b``, ``a, b or c``."""
-    return f"{', '.join(labels[:-1])} or {labels[-1]}" if len(labels) > 1 else "".join(labels)
+    """``a``, ``a or b``, ``a, b or c`` (in the active language)."""
+    if len(labels) < 2:
+        return "".join(labels)
+    return _("{items} or {last}").format(items=", ".join(labels[:-1]), last=labels[-1])
+
+
+def both(labels: Sequence[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c`` (in the active language)."""
+    if len(labels) < 2:
+        return "".join(labels)
+    return _("{items} and {last}").format(items=", ".join(labels[:-1]), last=labels[-1])
+
+
+def in_sentence(label: str) -> str:
+    """A translated label inside a sentence: lower case ("ranked by revenue"), but German nouns keep their
+    capital ("nach Umsatz")."""
+    return label if i18n.language() == "de" else label.lower()
+
+
+def kpi_label(kpi: str) -> str:
+    """A registry KPI's label in the active language (kpis.yaml's labels are in the catalog)."""
+    return _(get(kpi).label)
+
+
+def quoted(text: Any) -> str:
+    """Feedback text as a page quotes it: a colleague's name, redacted in English (:mod:`redact`), in the
+    active language."""
+    from salesreports.report.redact import COLLEAGUE
+
+    return str(text).replace(COLLEAGUE, _(COLLEAGUE))
+
+
+def word(text: str) -> str:
+    """A stored English word or reason (an engine's reason, a funnel stage, a feedback source) in the active
+    language; anything else as it is."""
+    return retranslate(str(text))
 
 
 def evidence_text(need: dict[str, Any], evidence: dict[str, Any], context: dict[str, Any] | None = None) -> str:
@@ -220,7 +263,7 @@ class _View:
         self.review = self.grain != "month"
         before = period.get("previous") or {}
         self.previous_end = str(before.get("end") or pd.Period(self.period_end, "M") - 1)
-        self.previous_title = str(before.get("title") or "") if self.review else "last month"
+        self.previous_title = str(before.get("title") or "") if self.review else _("last month")
         self._kpis = _table(context.get("kpis"), KPI_COLUMNS)
         caps = context.get("capabilities") or {}
         self._unsupported: dict[str, str] = dict(caps.get("unsupported") or {})
@@ -263,11 +306,10 @@ class _View:
         names = [self.formats.month(m) for m in periods]
         if len(names) > 1 and len({m.year for m in periods}) == 1:
             names = [self.formats.month_wide(m) for m in periods[:-1]] + names[-1:]  # "May and June 2026"
-        listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
-        return (
-            f"still maturing: leads from {listed} have had {fewest} to {most} days to convert "
-            f"(half of the leads that convert take {info['days']} days or more)"
-        )
+        return _(
+            "still maturing: leads from {months} have had {fewest} to {most} days to convert "
+            "(half of the leads that convert take {days} days or more)"
+        ).format(months=both(names), fewest=fewest, most=most, days=info["days"])
 
     def since(self, kpi: str, grain: str, period_end: str | None = None) -> str:
         """ "March 2026" when the KPI's span ending in the period begins before its data does, else ""."""
@@ -281,14 +323,16 @@ class _View:
         missing: dict[str, list[str]] = {}
         for name, why in self._unsupported.items():
             if name in reg.names():
-                missing.setdefault(why, []).append(reg.get(name).label.lower())
+                missing.setdefault(word(why), []).append(in_sentence(kpi_label(name)))
         for section, why in self._missing_sections.items():
-            missing.setdefault(why, []).append(self._section_labels.get(section, section))
+            missing.setdefault(word(why), []).append(word(self._section_labels.get(section, section)))
         if not missing:
             return None
         lines = [f"{why[:1].upper()}{why[1:]}: {', '.join(labels)}." for why, labels in missing.items()]
-        lines.append(f"Add the missing tables or columns to your source file to see them ({ADD_TABLE}).")
-        return callout("info", "These figures need data your source does not have", lines)
+        lines.append(
+            _("Add the missing tables or columns to your source file to see them ({link}).").format(link=ADD_TABLE)
+        )
+        return callout("info", _("These figures need data your source does not have"), lines)
 
     def tile_grain(self, kpi: str) -> str:
         """The grain of a KPI's tile, table row and chart point on this page (a review: the period's own)."""
@@ -297,12 +341,12 @@ class _View:
     @property
     def this_period(self) -> str:
         """ "this month", or the quarter or year of a review ("Q3 2026")."""
-        return self.period_title if self.review else "this month"
+        return self.period_title if self.review else _("this month")
 
     @property
     def in_period(self) -> str:
         """ "this month", or "in Q3 2026" on a review."""
-        return f"in {self.period_title}" if self.review else "this month"
+        return _("in {period}").format(period=self.period_title) if self.review else _("this month")
 
     @property
     def period_title(self) -> str:
@@ -321,12 +365,12 @@ class _View:
         """(value, reason) of a KPI; value None when not available."""
         r = self.row(kpi, grain, period_end)
         if not r:
-            return None, "no data for this period"
+            return None, N_("no data for this period")  # English like the engine's reasons (shown retranslated)
         return _num(r.get("value")), str(r.get("reason") or "")
 
     def text(self, kpi: str, grain: str | None = None) -> str:
         """A KPI's value formatted by the registry ("not available" when missing)."""
-        v, _ = self.value(kpi, grain)
+        v, _why = self.value(kpi, grain)
         return format_value(v, get(kpi).format, self.formats)
 
     def series(self, kpi: str) -> pd.DataFrame:
@@ -365,13 +409,13 @@ class _View:
 
         grain = self.tile_grain(name)
         v, reason = self.value(name, grain)
-        prev, _ = self.value(name, grain, period_end=self.previous_end)
+        prev, _why = self.value(name, grain, period_end=self.previous_end)
         start = self.since(name, grain)
         if start or self.since(name, grain, self.previous_end):
             prev = None  # a span cut short by the data's start: no change against a span of another length
         target = attainment = None
         if name == "revenue":
-            attainment, _ = self.value("quota_attainment")
+            attainment, _why = self.value("quota_attainment")
             target = v / attainment if v is not None and attainment else None
         tile = Tile.for_kpi(
             name,
@@ -385,13 +429,13 @@ class _View:
         )
         median = _num(self.row(name, grain).get("team_median"))
         note = get(name).shown_note(self.grain)
-        extra = [note] if note else []
+        extra = [_(note)] if note else []
         if start:
-            extra.append(f"the data starts in {start}")
+            extra.append(_("the data starts in {month}").format(month=start))
         if maturing := self.maturing(name, grain):
             extra.append(maturing)
         if median is not None and tile.unavailable_reason is None:
-            extra.append(f"team median {format_value(median, get(name).format, self.formats)}")
+            extra.append(_("team median {value}").format(value=format_value(median, get(name).format, self.formats)))
         if extra and tile.unavailable_reason is None:
             tile = Tile(tile.label, tile.value, (*tile.sub, *extra), tile.change, tile.direction, None)
         return tile
@@ -406,7 +450,7 @@ class _View:
         """Headline KPIs with no value because their table's rows stop before the period -> that reason."""
         out = {}
         for name in kpis or self.headline:
-            _, reason = self.value(name, self.tile_grain(name))
+            _value, reason = self.value(name, self.tile_grain(name))
             if data_ends("", "") in reason:
                 out[name] = reason
         return out
@@ -417,13 +461,18 @@ class _View:
 
         by_reason: dict[str, list[str]] = {}
         for name, reason in self.ended(kpis).items():
-            by_reason.setdefault(reason, []).append(get(name).label.lower())
+            by_reason.setdefault(word(reason), []).append(in_sentence(kpi_label(name)))
         if not by_reason:
             return None
         lines = []
         for why, labels in by_reason.items():
-            lines.append(f"{why[:1].upper()}{why[1:]}: no {either(labels)} for {self.period_title}.")
-        return callout("info", f"Not in the data for {self.this_period}", lines)
+            reason = f"{why[:1].upper()}{why[1:]}"
+            lines.append(
+                _("{reason}: no {kpis} for {period}.").format(
+                    reason=reason, kpis=either(labels), period=self.period_title
+                )
+            )
+        return callout("info", _("Not in the data for {period}").format(period=self.this_period), lines)
 
     def tiles(self, kpis: Sequence[str] | None = None) -> Any:
         """Headline KPI tiles: value, target and attainment, change vs last month, team median."""
@@ -444,7 +493,7 @@ class _View:
         if not goals:
             return None
         items = []
-        later = [g for g in goals if g["status"] in ("not started", "not available")]
+        later = [g for g in goals if g["status"] in (N_("not started"), N_("not available"))]
         for g in goals:
             if g in later:
                 continue
@@ -468,9 +517,10 @@ class _View:
         if later:
             notes = callout(
                 "info",
-                "Goals not measured yet",
+                _("Goals not measured yet"),
                 [
-                    f"{g['label']} ({g['owner']}): {g['status']}" + (f" — {g['note']}" if g.get("note") else "")
+                    f"{g['label']} ({g['owner']}): {_(g['status'])}"
+                    + (f" — {word(g['note'])}" if g.get("note") else "")
                     for g in later
                 ],
             )
@@ -500,14 +550,16 @@ class RepView(_View):
     def closed_nothing(self) -> str:
         """Why the rep has no closed-deal figures this month ("" when they closed deals)."""
         won, why = self.value("deals_won")
-        rate, _ = self.value("win_rate")
+        rate, _why = self.value("win_rate")
         if not self.supports("deals_won") or rate is not None:
             return ""
         if won is None and why == NO_SIGN:
-            return f"No deals, leads or activity of {isolate(self.name)} in the data up to {self.period_title}."
+            return _("No deals, leads or activity of {name} in the data up to {period}.").format(
+                name=isolate(self.name), period=self.period_title
+            )
         if won is None:
             return ""
-        return f"No deals closed in {self.period_title}."
+        return _("No deals closed in {period}.").format(period=self.period_title)
 
     def tile_list(self, kpis: Sequence[str] | None = None) -> tuple[list[Any], str]:
         """The headline tiles, and a notice replacing the closed-deal tiles when the rep closed no deal.
@@ -555,16 +607,20 @@ class RepView(_View):
         if shown.empty:
             return None  # no chart without the rep's own values
         last = shown.iloc[-1]
-        alt_text = (
-            f"{k.label} by month, {shown['period_end'].iloc[0]} to {last['period_end']}: latest "
-            f"{format_value(last['value'], k.format, self.formats)}, 12-month high "
-            f"{format_value(shown['value'].max(), k.format, self.formats)}, low "
-            f"{format_value(shown['value'].min(), k.format, self.formats)}."
+        alt_text = _("{kpi} by month, {first} to {last}: latest {latest}, 12-month high {high}, low {low}.").format(
+            kpi=_(k.label),
+            first=shown["period_end"].iloc[0],
+            last=last["period_end"],
+            latest=format_value(last["value"], k.format, self.formats),
+            high=format_value(shown["value"].max(), k.format, self.formats),
+            low=format_value(shown["value"].min(), k.format, self.formats),
         )
         if not _nan(last["team_median"]):
-            alt_text += f" Team median {format_value(last['team_median'], k.format, self.formats)}."
+            median = format_value(last["team_median"], k.format, self.formats)
+            alt_text += " " + _("Team median {value}.").format(value=median)
         if maturing := self.maturing(kpi, "t12m", str(last["period_end"])):  # every month the chart shows
-            alt_text += f" {maturing[:1].upper()}{maturing[1:]}; drawn as hollow points."
+            note = f"{maturing[:1].upper()}{maturing[1:]}"
+            alt_text += " " + _("{note}; drawn as hollow points.").format(note=note)
         return chart(trend(frame, kpi, label=self.name, formats=self.formats), alt_text, name=f"trend-{kpi}")
 
     def _review_trend(self, kpi: str) -> Any:
@@ -576,7 +632,7 @@ class RepView(_View):
         if frame["value"].isna().all():
             return None
         k = get(kpi)
-        before = str((self.ctx["period"].get("last_year") or {}).get("title") or "a year earlier")
+        before = str((self.ctx["period"].get("last_year") or {}).get("title") or _("a year earlier"))
 
         def listed(column: str) -> str:
             return ", ".join(
@@ -584,11 +640,13 @@ class RepView(_View):
                 for m, v in zip(frame["month"], frame[column], strict=True)
             )
 
-        alt_text = f"{k.label} by month in {self.period_title}: {listed('value')}."
+        alt_text = _("{kpi} by month in {period}: {values}.").format(
+            kpi=_(k.label), period=self.period_title, values=listed("value")
+        )
         if frame["last_year"].isna().all():
-            alt_text += f" The data has no figures for {before} to compare with."
+            alt_text += " " + _("The data has no figures for {period} to compare with.").format(period=before)
         else:
-            alt_text += f" In {before}: {listed('last_year')}."
+            alt_text += " " + _("In {period}: {values}.").format(period=before, values=listed("last_year"))
         chart_ = review_trend(frame, kpi, now=self.period_title, before=before, formats=self.formats)
         return chart(chart_, alt_text, name=f"trend-{kpi}")
 
@@ -613,33 +671,33 @@ class RepView(_View):
 
         if not self.shows("funnel"):
             return None
-        rows = [r for r in self.ctx.get("funnel", []) if r.get("count") is not None]
+        rows = [{**r, "stage": word(r["stage"])} for r in self.ctx.get("funnel", []) if r.get("count") is not None]
         if not rows:
-            return callout("info", "Funnel not available", ["The data has no leads for this period."])
-        alt_text = (
-            f"Funnel {self.in_period}: "
-            + ", ".join(f"{r['stage']} {self.formats.count(r['count'])}" for r in rows)
-            + "."
-        )
+            return callout("info", _("Funnel not available"), [_("The data has no leads for this period.")])
+        stages = ", ".join(f"{r['stage']} {self.formats.count(r['count'])}" for r in rows)
+        alt_text = _("Funnel {period}: {stages}.").format(period=self.in_period, stages=stages)
         return chart(funnel(pd.DataFrame(rows), formats=self.formats), alt_text, name="funnel")
 
     def activity(self) -> Any:
         """Calls, emails, meetings and demos per week over the last 12 weeks, with each week as a table."""
-        from salesreports.report.charts import ACTIVITY_TYPES, activity
+        from salesreports.report.charts import ACTIVITY_PLURALS, ACTIVITY_TYPES, activity, activity_label
         from salesreports.report.display import callout, chart, table
 
         if not self.shows("activity"):
             return None
         rows = self.ctx.get("activity_weekly") or []
         if not rows:
-            return callout("info", "No activity logged", ["No calls, emails, meetings or demos in the last 12 weeks."])
+            return callout(
+                "info", _("No activity logged"), [_("No calls, emails, meetings or demos in the last 12 weeks.")]
+            )
         frame = pd.DataFrame(rows)
         per_type = frame.groupby("type")["count"].sum()
         weeks = frame["week"].nunique()
-        alt_text = (
-            f"Activity per week over the last {weeks} weeks: "
-            + ", ".join(f"{t} {self.formats.number(c / weeks, 1)}" for t, c in per_type.items())
-            + " on average."
+        average = ", ".join(
+            f"{activity_label(str(t))} {self.formats.number(c / weeks, 1)}" for t, c in per_type.items()
+        )
+        alt_text = _("Activity per week over the last {weeks} weeks: {types} on average.").format(
+            weeks=weeks, types=average
         )
         # the text alternative of the stacked bars: every week's count of each type (none logged is 0)
         wide = frame.pivot_table(index="week", columns="type", values="count", aggfunc="sum", fill_value=0)
@@ -648,8 +706,9 @@ class RepView(_View):
         wide["Total"] = wide.sum(axis=1)
         wide = wide.sort_index().reset_index()
         wide["week"] = [self.formats.date(d.date()) for d in pd.to_datetime(wide["week"])]
-        labels = {"week": "Week starting", **{t: f"{t.capitalize()}s" for t in order}}
-        weekly = table(wide, labels=labels, caption=f"Activity per week, last {weeks} weeks")
+        plural = {t: _(ACTIVITY_PLURALS[t]) if t in ACTIVITY_PLURALS else f"{t.capitalize()}s" for t in order}
+        labels = {"week": _("Week starting"), "Total": _("Total"), **plural}
+        weekly = table(wide, labels=labels, caption=_("Activity per week, last {weeks} weeks").format(weeks=weeks))
         return chart(activity(frame, formats=self.formats), alt_text, name="activity", table=weekly)
 
     def ramp(self, kpi: str = "revenue") -> Any:
@@ -667,14 +726,19 @@ class RepView(_View):
         frame = frame[["tenure_month", "value", "benchmark"]].astype("float64")
         k = get(kpi)
         last = rows[-1]
-        position = last.get("position") or "not comparable"
-        alt_text = (
-            f"{k.label} by month of tenure, months 1 to {int(last['tenure_month'])}: latest "
-            f"{format_value(last['value'], k.format, self.formats)} against earlier hires' median "
-            f"{format_value(last['ramp_median'], k.format, self.formats)} ({position})."
+        position = word(last.get("position") or N_("not comparable"))
+        alt_text = _(
+            "{kpi} by month of tenure, months 1 to {month}: latest {latest} against earlier hires' median "
+            "{median} ({position})."
+        ).format(
+            kpi=_(k.label),
+            month=int(last["tenure_month"]),
+            latest=format_value(last["value"], k.format, self.formats),
+            median=format_value(last["ramp_median"], k.format, self.formats),
+            position=position,
         )
         if _nan(last.get("ramp_median")) and last.get("ramp_reason"):
-            alt_text += f" Benchmark not available: {last['ramp_reason']}."
+            alt_text += " " + _("Benchmark not available: {reason}.").format(reason=word(last["ramp_reason"]))
         return chart(ramp(frame, kpi, label=self.name, formats=self.formats), alt_text, name=f"ramp-{kpi}")
 
     def position(self, kpis: Sequence[str] | None = None) -> Any:
@@ -691,44 +755,49 @@ class RepView(_View):
         if self.closed_nothing():  # no deal closed: no rank on $0 of closed deals (the tiles say why)
             names = [n for n in names if n not in self._closed]
         rows = []
+        kpi_col, na = _("KPI"), _(NA)
         for name in names:
             k = get(name)
             grain = self.tile_grain(name)
             r = self.row(name, grain)
             pct = _num(r.get("percentile"))
             note = k.shown_note(self.grain)
-            notes = [note] if note else []
+            notes = [_(note)] if note else []
             start = self.since(name, grain)
-            notes += [f"data from {start}"] if start else []
+            notes += [_("data from {month}").format(month=start)] if start else []
             row = {
-                "KPI": f"{k.label} ({', '.join(notes)})" if notes else k.label,
-                "You": format_value(_num(r.get("value")), k.format, self.formats),
-                "Team median": format_value(_num(r.get("team_median")), k.format, self.formats)
+                kpi_col: f"{_(k.label)} ({', '.join(notes)})" if notes else _(k.label),
+                _("You"): format_value(_num(r.get("value")), k.format, self.formats),
+                _("Team median"): format_value(_num(r.get("team_median")), k.format, self.formats)
                 if not _nan(r.get("team_median"))
                 else NO_FIGURE,
-                "Team middle half": (
+                _("Team middle half"): (
                     f"{format_value(_num(r.get('team_p25')), k.format, self.formats)} – "
                     f"{format_value(_num(r.get('team_p75')), k.format, self.formats)}"
                     if not _nan(r.get("team_p25"))
                     else NO_FIGURE
                 ),
-                "Percentile in team": NO_FIGURE if pct is None else ordinal(pct),
-                f"vs {self.previous_title}" if self.review else "vs last review": self._review_text(name, r),
+                _("Percentile in team"): NO_FIGURE if pct is None else ordinal(pct),
+                _("vs {period}").format(period=self.previous_title) if self.review else _("vs last review"): (
+                    self._review_text(name, r)
+                ),
             }
-            if any(v not in (NA, NO_FIGURE) for c, v in row.items() if c != "KPI"):
+            if any(v not in (na, NO_FIGURE) for c, v in row.items() if c != kpi_col):
                 rows.append(row)
         frame = pd.DataFrame(rows)
         if frame.empty:
             return None
-        frame = frame[[c for c in frame.columns if c == "KPI" or (~frame[c].isin([NA, NO_FIGURE])).any()]]
+        frame = frame[[c for c in frame.columns if c == kpi_col or (~frame[c].isin([na, NO_FIGURE])).any()]]
         n = self.ctx["team"].get("n_reps")
         need = self.ctx["team"]["min_group_size"]
-        caption = (
-            f"Team {isolate(self.team)}: {n} reps. Team figures need at least {need} reps with a value, "
-            f"the middle half at least {max(need, 5)}, so that no colleague's own number can be worked out "
-            f"({NO_FIGURE} where fewer have one)."
-        )
-        return table(frame, caption=caption, figures=[c for c in frame.columns if c != "KPI"])
+        caption = ngettext(
+            "Team {team}: {n} rep. Team figures need at least {need} reps with a value, the middle half at least "
+            "{quartile}, so that no colleague's own number can be worked out ({dash} where fewer have one).",
+            "Team {team}: {n} reps. Team figures need at least {need} reps with a value, the middle half at least "
+            "{quartile}, so that no colleague's own number can be worked out ({dash} where fewer have one).",
+            int(n or 0),
+        ).format(team=isolate(self.team), n=n, need=need, quartile=max(need, 5), dash=NO_FIGURE)
+        return table(frame, caption=caption, figures=[c for c in frame.columns if c != kpi_col])
 
     def _review_text(self, name: str, r: dict[str, Any]) -> str:
         k = get(name)
@@ -746,13 +815,15 @@ class RepView(_View):
             return None
         rows = self.ctx.get("feedback") or []
         if not rows:
-            return callout("info", "No feedback", ["No client, manager or peer feedback in the last six months."])
+            return callout("info", _("No feedback"), [_("No client, manager or peer feedback in the last six months.")])
         lines = []
         for r in rows[:6]:
             score = "" if r.get("score") is None else f" ({r['score']:.0f}/5)"
-            lines.append(f"{r['date']} · {r['source']}{score}: “{r.get('text') or ''}”")
-        notes = f"{len(rows)} note{'s' if len(rows) != 1 else ''}"
-        return callout("info", f"Recent feedback ({notes} in six months)", lines)
+            lines.append(f"{r['date']} · {word(r['source'])}{score}: “{quoted(r.get('text') or '')}”")
+        title = ngettext(
+            "Recent feedback ({n} note in six months)", "Recent feedback ({n} notes in six months)", len(rows)
+        )
+        return callout("info", title.format(n=len(rows)), lines)
 
     def coaching(self) -> Any:
         """Training topics with their evidence (numbers and quotes), each number with its period.
@@ -766,17 +837,18 @@ class RepView(_View):
         if not needs:
             if self.closed_nothing():
                 return None
-            feedback = " and no feedback theme recurs" if self.shows("feedback") else ""
-            return callout(
-                "good",
-                "No training needs flagged",
-                [f"Every KPI the coaching rules compare is at or above its benchmark{feedback}."],
+            line = (
+                _("Every KPI the coaching rules compare is at or above its benchmark and no feedback theme recurs.")
+                if self.shows("feedback")
+                else _("Every KPI the coaching rules compare is at or above its benchmark.")
             )
+            return callout("good", _("No training needs flagged"), [line])
         out: Html | None = None
         for need in needs[:4]:
             lines = [evidence_text(need, e, self.ctx) for e in need.get("evidence", [])]
-            lines += [f"“{q['text']}” ({q['source']}, {q['date']})" for q in need.get("quotes", [])[:2]]
-            box = callout("warn", f"{need['topic']}: {need.get('description', '')}".strip(": "), lines)
+            lines += [f"“{quoted(q['text'])}” ({word(q['source'])}, {q['date']})" for q in need.get("quotes", [])[:2]]
+            topic = f"{word(need['topic'])}: {word(need.get('description') or '')}".strip(": ")
+            box = callout("warn", topic, lines)
             out = box if out is None else out + box
         return out
 
@@ -789,9 +861,12 @@ class RepView(_View):
             return None
         good = (est.get("attainment") or 0) >= 1
         grain = str(est.get("grain"))
-        title = f"Estimated bonus — {span_text(grain, self.period_end, self.first_month('revenue')) or 'this period'}"
+        span = span_text(grain, self.period_end, self.first_month("revenue")) or _("this period")
+        title = _("Estimated bonus — {span}").format(span=span)
         return callout(
-            "good" if good else "info", title, [est["summary"], "An estimate from the attainment tiers, not a payslip."]
+            "good" if good else "info",
+            title,
+            [est["summary"], _("An estimate from the attainment tiers, not a payslip.")],
         )
 
     # -- the review (quarter or year) --------------------------------------------------------------------------
@@ -810,18 +885,25 @@ class RepView(_View):
         parts: list[Html] = []
         if self.supports("quota_attainment") and not self.no_sign:
             att, why = self.value("quota_attainment")
-            rev, _ = self.value("revenue")
-            title = f"Quota {self.period_title}"
+            rev, _why = self.value("revenue")
+            title = _("Quota {period}").format(period=self.period_title)
             if att is None:
-                parts.append(callout("info", f"{title}: {NA}", [why or "no target for this period"]))
+                reason = word(why) if why else _("no target for this period")
+                parts.append(callout("info", f"{title}: {_(NA)}", [reason]))
             else:
                 pct = format_value(att, get("quota_attainment").format, self.formats)
                 fmt = get("revenue").format
-                line = f"{pct} of the target attained."
+                line = _("{percent} of the target attained.").format(percent=pct)
                 if rev is not None and att:
-                    target = format_value(rev / att, fmt, self.formats)
-                    line = f"Revenue {format_value(rev, fmt, self.formats)} against a target of {target}: {line}"
-                parts.append(callout("good" if att >= 1 else "warn", f"{title}: {pct} attained", [line]))
+                    line = _(
+                        "Revenue {revenue} against a target of {target}: {percent} of the target attained."
+                    ).format(
+                        revenue=format_value(rev, fmt, self.formats),
+                        target=format_value(rev / att, fmt, self.formats),
+                        percent=pct,
+                    )
+                attained = _("{title}: {percent} attained").format(title=title, percent=pct)
+                parts.append(callout("good" if att >= 1 else "warn", attained, [line]))
         end = pd.Period(self.period_end, "M")
         measured = [
             g for g in self.ctx.get("goals") or [] if (start := self._goal_start(g)) is not None and start <= end
@@ -846,14 +928,15 @@ class RepView(_View):
         names = self.tile_names()
         if self.closed_nothing():
             names = [n for n in names if n not in self._closed]
-        before = self.previous_title or "Last month"
-        now = self.period_title if self.review else "This month"
+        before = self.previous_title or _("Last month")
+        now = self.period_title if self.review else _("This month")
+        kpi_col, change_col = _("KPI"), _("Change")
         rows = []
         for name in names:
             k = get(name)
             grain = self.tile_grain(name)
-            value, _ = self.value(name, grain)
-            prev, _ = self.value(name, grain, period_end=self.previous_end)
+            value, _why = self.value(name, grain)
+            prev, _why = self.value(name, grain, period_end=self.previous_end)
             if self.since(name, grain) or self.since(name, grain, self.previous_end):
                 prev = None  # a span cut short by the data's start: not comparable
             if value is None and prev is None:
@@ -861,20 +944,24 @@ class RepView(_View):
             change = NO_FIGURE
             if value is not None and prev is not None:
                 delta, direction = change_text(name, value, prev, self.formats)
-                word = {"good": "better", "bad": "worse", "neutral": "same"}[direction]
-                change = f"{delta} ({word})"
+                better = {"good": _("better"), "bad": _("worse"), "neutral": _("same")}[direction]
+                change = f"{delta} ({better})"
             rows.append(
                 {
-                    "KPI": k.label,
+                    kpi_col: _(k.label),
                     before: NO_FIGURE if prev is None else format_value(prev, k.format, self.formats),
-                    now: NA if value is None else format_value(value, k.format, self.formats),
-                    "Change": change,
+                    now: _(NA) if value is None else format_value(value, k.format, self.formats),
+                    change_col: change,
                 }
             )
         if not rows:
             return None
-        caption = f"{self.period_title} against the last review ({before})" if self.review else "Since last month"
-        return table(pd.DataFrame(rows), caption=caption, figures=[before, now, "Change"])
+        caption = (
+            _("{period} against the last review ({previous})").format(period=self.period_title, previous=before)
+            if self.review
+            else _("Since last month")
+        )
+        return table(pd.DataFrame(rows), caption=caption, figures=[before, now, change_col])
 
     def feedback_themes(self, top: int = 5, quotes: int = 2) -> Any:
         """Tags that recur in the rep's own feedback of the last six months (in two notes or more), most
@@ -886,7 +973,7 @@ class RepView(_View):
             return None
         rows = self.ctx.get("feedback") or []
         if not rows:
-            return callout("info", "No feedback", ["No client, manager or peer feedback in the last six months."])
+            return callout("info", _("No feedback"), [_("No client, manager or peer feedback in the last six months.")])
         by_tag: dict[str, list[dict[str, Any]]] = {}
         for r in rows:
             for tag in dict.fromkeys(t.strip().lower() for t in _TAG_SPLIT.split(str(r.get("tags") or ""))):
@@ -894,23 +981,41 @@ class RepView(_View):
                     by_tag.setdefault(tag, []).append(r)
         themes = sorted(((t, n) for t, n in by_tag.items() if len(n) >= 2), key=lambda x: (-len(x[1]), x[0]))
         if not themes:
-            why = "no tag appears in more than one" if by_tag else "none of them is tagged"
-            return callout("info", "No recurring theme", [f"{len(rows)} feedback note(s) in six months; {why}."])
+            count = len(rows)
+            why = (
+                ngettext(
+                    "{n} feedback note(s) in six months; no tag appears in more than one.",
+                    "{n} feedback note(s) in six months; no tag appears in more than one.",
+                    count,
+                )
+                if by_tag
+                else ngettext(
+                    "{n} feedback note(s) in six months; none of them is tagged.",
+                    "{n} feedback note(s) in six months; none of them is tagged.",
+                    count,
+                )
+            )
+            return callout("info", _("No recurring theme"), [why.format(n=count)])
         out: Html | None = None
         for tag, notes in themes[:top]:
             scores = [float(n["score"]) for n in notes if not _nan(n.get("score"))]
-            sources = sorted({str(n.get("source") or "") for n in notes} - {""})
-            title = f"{tag}: {len(notes)} notes" + (f" from {either(sources)}" if sources else "")
+            sources = sorted({word(str(n.get("source") or "")) for n in notes} - {""})
+            title = (
+                _("{tag}: {n} notes from {sources}").format(tag=quoted(tag), n=len(notes), sources=either(sources))
+                if sources
+                else _("{tag}: {n} notes").format(tag=quoted(tag), n=len(notes))
+            )
             mean = sum(scores) / len(scores) if scores else None
-            lines = [f"Scores {', '.join(f'{v:g}' for v in sorted(scores))} of 5"] if scores else []
+            listed = ", ".join(f"{v:g}" for v in sorted(scores))
+            lines = [_("Scores {scores} of 5").format(scores=listed)] if scores else []
             # the lowest-scored notes first (what to work on), then the newest
             picked = sorted(notes, key=lambda n: str(n.get("date") or ""), reverse=True)
             picked = sorted(picked, key=lambda n: 6.0 if _nan(n.get("score")) else float(n["score"]))
             for n in picked[:quotes]:
-                text = str(n.get("text") or "").strip()
+                text = quoted(n.get("text") or "").strip()
                 if text:
                     short = text if len(text) <= 220 else text[:219].rstrip() + "…"
-                    lines.append(f"“{short}” ({n.get('source')}, {n.get('date')})")
+                    lines.append(f"“{short}” ({word(str(n.get('source')))}, {n.get('date')})")
             box = (
                 callout("info", title, lines) if mean is None else callout("good" if mean > 3 else "warn", title, lines)
             )
@@ -928,16 +1033,18 @@ class RepView(_View):
         rows = []
         for need in needs[:4]:
             evidence = [evidence_text(need, e, self.ctx) for e in need.get("evidence", [])]
-            evidence += [f"“{q['text']}” ({q['source']}, {q['date']})" for q in need.get("quotes", [])[:1]]
+            evidence += [
+                f"“{quoted(q['text'])}” ({word(q['source'])}, {q['date']})" for q in need.get("quotes", [])[:1]
+            ]
             rows.append(
                 {
-                    "Topic": need["topic"],
-                    "What it covers": need.get("description") or "",
-                    "Evidence": "; ".join(evidence),
+                    _("Topic"): word(need["topic"]),
+                    _("What it covers"): word(need.get("description") or ""),
+                    _("Evidence"): "; ".join(evidence),
                 }
             )
         nxt = str((self.ctx["period"].get("next") or {}).get("title") or "")
-        caption = f"Training plan for {nxt}" if self.review and nxt else "Training plan"
+        caption = _("Training plan for {period}").format(period=nxt) if self.review and nxt else _("Training plan")
         return table(pd.DataFrame(rows), caption=caption)
 
     def next_goals(self) -> Any:
@@ -964,32 +1071,36 @@ class RepView(_View):
             except ParamsError:
                 deadline = str(g.get("deadline") or "")
             target = str((g.get("text") or {}).get("target") or NA)
-            if target == NA and g.get("note"):
-                target = f"{NA}: {g['note']}"  # e.g. a group goal's figures hidden (privacy)
+            if target == NA:  # a stored code (scope's hidden figures) or no target text
+                target = f"{_(NA)}: {word(g['note'])}" if g.get("note") else _(NA)  # e.g. a group goal's (privacy)
             rows.append(
                 {
-                    "Goal": f"{g['label']}{scope}{owner}",
-                    "Target": target,
-                    "From": self.formats.month(start),
-                    "Deadline": deadline,
-                    "Objective": g.get("objective") or "",
+                    _("Goal"): f"{g['label']}{scope}{owner}",
+                    _("Target"): target,
+                    _("From"): self.formats.month(start),
+                    _("Deadline"): deadline,
+                    _("Objective"): g.get("objective") or "",
                 }
             )
         if not rows:
             return callout(
                 "info",
-                f"No goals start in {title} yet",
-                [f"None of the goals file's goals for you, your team or the company starts in {title}."],
+                _("No goals start in {period} yet").format(period=title),
+                [
+                    _("None of the goals file's goals for you, your team or the company starts in {period}.").format(
+                        period=title
+                    )
+                ],
             )
-        return table(pd.DataFrame(rows), caption=f"Goals for {title}")
+        return table(pd.DataFrame(rows), caption=_("Goals for {period}").format(period=title))
 
     def notes_area(self, lines: int = 20) -> Any:
         """A ruled area for the manager's handwritten notes (the PDF's last page)."""
         from salesreports.report.display import notes_area
 
-        what = "review" if self.review else "scorecard"
+        meta = _("{name} · review of {period} · date:") if self.review else _("{name} · scorecard of {period} · date:")
         return notes_area(
-            "Notes from the review", f"{isolate(self.name)} · {what} of {self.period_title} · date:", lines
+            _("Notes from the review"), meta.format(name=isolate(self.name), period=self.period_title), lines
         )
 
 
@@ -1039,8 +1150,10 @@ class TeamView(_View):
         # a rep with no value at all (no deal, lead or activity yet) is named under "Reps needing attention"
         frame = frame[frame.drop(columns="rep_id").notna().any(axis=1)]
         frame = frame.sort_values(rank, ascending=not get(rank).higher_is_better, na_position="last")
-        frame.insert(0, "Rep", frame.pop("rep_id").map(self._names))
-        caption = f"Leaderboard — {self.period_title}, ranked by {get(rank).label.lower()}"
+        frame.insert(0, _("Rep"), frame.pop("rep_id").map(self._names))
+        caption = _("Leaderboard — {period}, ranked by {kpi}").format(
+            period=self.period_title, kpi=in_sentence(kpi_label(rank))
+        )
         return table(frame.reset_index(drop=True), caption=caption, currency=self.formats)
 
     def most_improved(self, kpi: str | None = None, top: int = 5) -> Any:
@@ -1058,20 +1171,21 @@ class TeamView(_View):
         better = frame["change"] > 0 if k.higher_is_better else frame["change"] < 0
         frame = frame[better].sort_values("change", ascending=not k.higher_is_better).head(top)
         if frame.empty:
-            return callout("info", "No improvement to show", [f"No rep improved {k.label.lower()} {self.in_period}."])
-        before, now = (self.previous_title, self.period_title) if self.review else ("Last month", "This month")
+            line = _("No rep improved {kpi} {period}.").format(kpi=in_sentence(_(k.label)), period=self.in_period)
+            return callout("info", _("No improvement to show"), [line])
+        before, now = (self.previous_title, self.period_title) if self.review else (_("Last month"), _("This month"))
+        change = _("Change")
         out = pd.DataFrame(
             {
-                "Rep": frame["entity"],
+                _("Rep"): frame["entity"],
                 before: frame["prev_value"].astype("float64"),
                 now: frame["value"],
-                "Change": frame["change"],
+                change: frame["change"],
             }
         )
-        fmt = {before: k.format, now: k.format, "Change": k.format}
-        return table(
-            out.reset_index(drop=True), formats=fmt, caption=f"Most improved: {k.label}", currency=self.formats
-        )
+        fmt = {before: k.format, now: k.format, change: k.format}
+        caption = _("Most improved: {kpi}").format(kpi=_(k.label))
+        return table(out.reset_index(drop=True), formats=fmt, caption=caption, currency=self.formats)
 
     def distribution(self, kpi: str | None = None) -> Any:
         """Each member's value of a KPI (default: the ranking KPI) as a strip plot; ``None`` without values."""
@@ -1087,9 +1201,16 @@ class TeamView(_View):
         k = get(kpi)
         values = frame["value"]
         fmt, cur = k.format, self.formats
-        alt_text = (
-            f"{k.label} across {len(frame)} reps: median {format_value(values.median(), fmt, cur)}, "
-            f"from {format_value(values.min(), fmt, cur)} to {format_value(values.max(), fmt, cur)}."
+        alt_text = ngettext(
+            "{kpi} across {n} rep: median {median}, from {low} to {high}.",
+            "{kpi} across {n} reps: median {median}, from {low} to {high}.",
+            len(frame),
+        ).format(
+            kpi=_(k.label),
+            n=len(frame),
+            median=format_value(values.median(), fmt, cur),
+            low=format_value(values.min(), fmt, cur),
+            high=format_value(values.max(), fmt, cur),
         )
         return chart(distribution(frame[["entity", "value"]], kpi, formats=self.formats), alt_text, name=f"dist-{kpi}")
 
@@ -1110,9 +1231,9 @@ class TeamView(_View):
                 if k.higher_is_better
                 else f[(v >= v.quantile(0.75)) & (v > v.median())]
             )
-            for _, r in low.iterrows():
+            for _i, r in low.iterrows():
                 flags.setdefault(str(r["entity"]), []).append(
-                    f"{k.label} {format_value(r['value'], k.format, self.formats)}"
+                    f"{_(k.label)} {format_value(r['value'], k.format, self.formats)}"
                 )
         if self.supports("deals_won"):
             # no deal closed: no win rate (a data set of won deals only has no win rate: no deal won)
@@ -1120,24 +1241,31 @@ class TeamView(_View):
             nothing = closed["value"].isna() if self.supports("win_rate") else ~(closed["value"] > 0)
             won = self.rep_frame("deals_won", self.grain).set_index("rep_id")["reason"]
             skipped = {m["rep_id"] for m in self.ctx["team"]["members"] if m.get("skipped")}
-            for _, r in closed[nothing].iterrows():
+            for _i, r in closed[nothing].iterrows():
                 reason = won.get(r["rep_id"])
                 if r["rep_id"] in skipped or reason == NOT_EMPLOYED:
                     continue
-                why = "no deal, lead or activity in the data yet" if reason == NO_SIGN else ""
-                flags.setdefault(str(r["entity"]), []).append(why or f"no deals closed in {self.period_title}")
+                why = (
+                    _("no deal, lead or activity in the data yet")
+                    if reason == NO_SIGN
+                    else _("no deals closed in {period}").format(period=self.period_title)
+                )
+                flags.setdefault(str(r["entity"]), []).append(why)
         for g in self.ctx.get("goals") or []:
             if g["status"] in ("at risk", "missed") and g["owner"] in self._names:
-                flags.setdefault(self._names[g["owner"]], []).append(f"goal {g['goal_id']} {g['status']}")
+                flag = _("goal {goal} {status}").format(goal=g["goal_id"], status=_(g["status"]))
+                flags.setdefault(self._names[g["owner"]], []).append(flag)
         if not flags:
             if not checked:
                 return None
-            labels = [get(k).label.lower() for k in checked]
-            return callout("good", "Nobody stands out", [f"No rep is in the bottom quarter on {either(labels)}."])
+            labels = [in_sentence(kpi_label(k)) for k in checked]
+            line = _("No rep is in the bottom quarter on {kpis}.").format(kpis=either(labels))
+            return callout("good", _("Nobody stands out"), [line])
         lines = [
             f"{isolate(name)}: {'; '.join(items)}" for name, items in sorted(flags.items(), key=lambda x: -len(x[1]))
         ]
-        return callout("warn", f"{len(flags)} rep(s) to talk to", lines)
+        title = ngettext("{n} rep(s) to talk to", "{n} rep(s) to talk to", len(flags)).format(n=len(flags))
+        return callout("warn", title, lines)
 
 
 def rep_view(rep_id: str, period: str, context: str = "", params_file: str = "../params/config.yaml") -> RepView:

@@ -24,7 +24,7 @@ from typing import Any
 
 import pandas as pd
 
-from salesreports import __version__, i18n
+from salesreports import __version__
 from salesreports.errors import Issue, ParamsError
 from salesreports.metrics.formats import Formatter
 from salesreports.metrics.periods import Period, parse_period, parse_periods, report_period
@@ -503,12 +503,10 @@ def _is_context_file(path: Path) -> bool:
 
 
 def _write_index(plan: PeriodPlan, locale: str | None = None) -> Path:
-    """The period's index page, its words in the company's language (``locale``: the settings'), like its
-    figures and period title."""
+    """The period's index page, its words and figures in the company's locale (the settings' ``locale``)."""
     path = plan.folder / "index.html"
     try:
         from salesreports.report.index import write_index
     except ImportError:  # pragma: no cover - the index module ships with the package
         return path
-    with i18n.override(locale):
-        return write_index(json.loads(json.dumps(plan.manifest.to_dict(), default=str)), path)
+    return write_index(json.loads(json.dumps(plan.manifest.to_dict(), default=str)), path, locale=locale)

@@ -3,12 +3,21 @@
   "use strict";
   var data = JSON.parse(document.getElementById("ix-data").textContent);
   var rows = data.rows, cols = data.columns;
+  // the page's words and language, written by the page (index.py): the script holds no text of its own
+  var words = data.words;
+  var fill = function (text, fields) {
+    return text.replace(/\{(\w+)\}/g, function (all, key) { return key in fields ? fields[key] : all; });
+  };
+  var number = function (n) { return n.toLocaleString(words.lang); };
   var collator = new Intl.Collator(undefined, {numeric: true, sensitivity: "base"});
   var statusRank = {failed: 0, skipped: 1, ok: 2};
   var fold = function (s) {
     return String(s || "").normalize("NFD").replace(/[\u0300-\u036f]/g, "").toLowerCase();
   };
-  rows.forEach(function (r, i) { r.ix = i; r.hay = fold([r.n, r.i, r.t, r.s, r.kind].join(" ")); });
+  rows.forEach(function (r, i) {
+    r.ix = i;
+    r.hay = fold([r.n, r.i, r.t, r.s, r.kind, words.statuses[r.s], words.kinds[r.kind]].join(" "));
+  });
 
   var els = {
     q: document.getElementById("ix-q"), status: document.getElementById("ix-status"),
@@ -79,13 +88,13 @@
     name.appendChild(document.createTextNode(" "));
     if (r.i !== r.n) name.appendChild(el("span", "ix-id", r.i));  // a CRM whose rep id is the name: once
     tr.appendChild(name);
-    var kind = cell(tr, "Kind", "ix-cell-kind");
+    var kind = cell(tr, words.kind, "ix-cell-kind");
     kind.appendChild(el("span", "ix-badge" + (r.kind === "team" ? " ix-badge--team" : ""),
-      r.kind === "team" ? "team" : "rep"));
-    var team = cell(tr, "Team", "ix-cell-team");
+      r.kind === "team" ? words.kinds.team : words.kinds.rep));
+    var team = cell(tr, words.team, "ix-cell-team");
     team.appendChild(el("bdi", "", r.t));
-    var st = cell(tr, "Status", "ix-cell-status");
-    st.appendChild(el("span", "ix-badge ix-badge--" + r.s, r.s));
+    var st = cell(tr, words.status, "ix-cell-status");
+    st.appendChild(el("span", "ix-badge ix-badge--" + r.s, words.statuses[r.s] || r.s));
     if (r.m) {
       var m = el("bdi", "ix-msg", r.m.length > 200 ? r.m.slice(0, 199) + "…" : r.m);
       m.title = r.m;
@@ -96,9 +105,9 @@
       cell(tr, data.kpis[k], "ix-num" + (missing && r.x[k] ? " ix-na" : ""), r.x[k] || "—");
     }
     var links = el("td", "ix-links");
-    link(links, r.h, "HTML");
-    link(links, r.p, "PDF");
-    if (r.s !== "ok") { link(links, r.b, "notebook"); }
+    link(links, r.h, words.html);
+    link(links, r.p, words.pdf);
+    if (r.s !== "ok") { link(links, r.b, words.notebook); }
     tr.appendChild(links);
     return tr;
   }
@@ -110,15 +119,15 @@
     var frag = document.createDocumentFragment();
     for (var i = start; i < end; i++) { frag.appendChild(row(view[i])); }
     if (!view.length) {
-      var tr = el("tr"), td = el("td", "ix-empty", "No report matches.");
+      var tr = el("tr"), td = el("td", "ix-empty", words.none);
       td.colSpan = cols + 1;
       tr.appendChild(td);
       frag.appendChild(tr);
     }
     els.body.replaceChildren(frag);
-    els.line.textContent = view.length ? "Showing " + (start + 1).toLocaleString() + "–" + end.toLocaleString() +
-      " of " + view.length.toLocaleString() + (view.length < rows.length ? " (filtered from " +
-      rows.length.toLocaleString() + ")" : "") : "0 of " + rows.length.toLocaleString();
+    var shown = {first: number(start + 1), last: number(end), shown: number(view.length), total: number(rows.length)};
+    els.line.textContent = !view.length ? fill(words.nothing, shown) :
+      fill(view.length < rows.length ? words.filtered : words.showing, shown);
     els.prev.disabled = state.page === 0;
     els.next.disabled = state.page >= pages - 1;
   }
