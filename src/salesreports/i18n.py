@@ -164,8 +164,8 @@ def retranslate(text: str) -> str:
     """An English text that was made from a marked message (``N_("needs {n} months ...").format(n=3)``) and
     stored, in the active language: an exact msgid is looked up, else the first message whose placeholders
     match it plausibly (:func:`_plausible`) is translated and filled with the same values, each of them
-    translated the same way (a reason inside a reason, a KPI's label). Text that matches nothing is returned
-    as it is."""
+    translated the same way (a reason inside a reason, a KPI's label); notes joined by "; " one by one. Text
+    that matches nothing is returned as it is."""
     if not text:
         return text
     current = _current()
@@ -178,6 +178,8 @@ def retranslate(text: str) -> str:
         hit = pattern.match(text)
         if hit and _plausible(text, own, hit.groupdict()):
             return msgstr.format(**{k: retranslate(v) for k, v in hit.groupdict().items()})
+    if "; " in text:  # several stored notes joined (a goal's): each in turn
+        return "; ".join(retranslate(part) for part in text.split("; "))
     return text
 
 

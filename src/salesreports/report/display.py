@@ -268,7 +268,10 @@ class Tile:
         k = registry().get(kpi)
         label = _(k.label)
         if _missing(value):
-            return cls(label=label, unavailable_reason=retranslate(reason) if reason else _("not enough data"))
+            if not reason:
+                return cls(label=label, unavailable_reason=_("not enough data"))
+            shown = currency.reason(reason) if isinstance(currency, Formatter) else retranslate(reason)
+            return cls(label=label, unavailable_reason=shown)
         assert value is not None
         sub: list[str] = []
         parts = []

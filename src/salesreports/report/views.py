@@ -130,10 +130,11 @@ def quoted(text: Any) -> str:
     return str(text).replace(COLLEAGUE, _(COLLEAGUE))
 
 
-def word(text: str) -> str:
+def word(text: str, formats: Formatter | None = None) -> str:
     """A stored English word or reason (an engine's reason, a funnel stage, a feedback source) in the active
-    language; anything else as it is."""
-    return retranslate(str(text))
+    language; anything else as it is. With the page's ``formats``, the English months a reason names ("the
+    leads data ends in May 2018") are written in its locale too (:meth:`Formatter.reason`)."""
+    return formats.reason(str(text)) if formats is not None else retranslate(str(text))
 
 
 def evidence_text(need: dict[str, Any], evidence: dict[str, Any], context: dict[str, Any] | None = None) -> str:
@@ -323,9 +324,9 @@ class _View:
         missing: dict[str, list[str]] = {}
         for name, why in self._unsupported.items():
             if name in reg.names():
-                missing.setdefault(word(why), []).append(in_sentence(kpi_label(name)))
+                missing.setdefault(word(why, self.formats), []).append(in_sentence(kpi_label(name)))
         for section, why in self._missing_sections.items():
-            missing.setdefault(word(why), []).append(word(self._section_labels.get(section, section)))
+            missing.setdefault(word(why, self.formats), []).append(word(self._section_labels.get(section, section)))
         if not missing:
             return None
         lines = [f"{why[:1].upper()}{why[1:]}: {', '.join(labels)}." for why, labels in missing.items()]
@@ -461,7 +462,7 @@ class _View:
 
         by_reason: dict[str, list[str]] = {}
         for name, reason in self.ended(kpis).items():
-            by_reason.setdefault(word(reason), []).append(in_sentence(kpi_label(name)))
+            by_reason.setdefault(word(reason, self.formats), []).append(in_sentence(kpi_label(name)))
         if not by_reason:
             return None
         lines = []
@@ -520,7 +521,7 @@ class _View:
                 _("Goals not measured yet"),
                 [
                     f"{g['label']} ({g['owner']}): {_(g['status'])}"
-                    + (f" — {word(g['note'])}" if g.get("note") else "")
+                    + (f" — {word(g['note'], self.formats)}" if g.get("note") else "")
                     for g in later
                 ],
             )
@@ -738,7 +739,9 @@ class RepView(_View):
             position=position,
         )
         if _nan(last.get("ramp_median")) and last.get("ramp_reason"):
-            alt_text += " " + _("Benchmark not available: {reason}.").format(reason=word(last["ramp_reason"]))
+            alt_text += " " + _("Benchmark not available: {reason}.").format(
+                reason=word(last["ramp_reason"], self.formats)
+            )
         return chart(ramp(frame, kpi, label=self.name, formats=self.formats), alt_text, name=f"ramp-{kpi}")
 
     def position(self, kpis: Sequence[str] | None = None) -> Any:
@@ -888,7 +891,7 @@ class RepView(_View):
             rev, _why = self.value("revenue")
             title = _("Quota {period}").format(period=self.period_title)
             if att is None:
-                reason = word(why) if why else _("no target for this period")
+                reason = word(why, self.formats) if why else _("no target for this period")
                 parts.append(callout("info", f"{title}: {_(NA)}", [reason]))
             else:
                 pct = format_value(att, get("quota_attainment").format, self.formats)
@@ -1072,7 +1075,9 @@ class RepView(_View):
                 deadline = str(g.get("deadline") or "")
             target = str((g.get("text") or {}).get("target") or NA)
             if target == NA:  # a stored code (scope's hidden figures) or no target text
-                target = f"{_(NA)}: {word(g['note'])}" if g.get("note") else _(NA)  # e.g. a group goal's (privacy)
+                target = (
+                    f"{_(NA)}: {word(g['note'], self.formats)}" if g.get("note") else _(NA)
+                )  # e.g. a group goal's (privacy)
             rows.append(
                 {
                     _("Goal"): f"{g['label']}{scope}{owner}",
