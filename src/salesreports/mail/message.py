@@ -421,13 +421,15 @@ def _status_word(status: str) -> str:
 
 
 def _goals(context: dict[str, Any], limit: int) -> tuple[list[dict[str, Any]], list[str], int]:
+    from salesreports.report.views import owner_name
+
     rep_id = str((context.get("rep") or {}).get("rep_id", ""))
     shown: list[dict[str, Any]] = []
     later: list[str] = []
     unavailable = {"not available", i18n.gettext("not available")}  # a figure the context wrote as missing
     for g in context.get("goals") or []:
         status = one_line(g.get("status") or "", 40)
-        owner = "" if str(g.get("owner")) == rep_id else f" ({one_line(g.get('owner'), 60)})"
+        owner = "" if str(g.get("owner")) == rep_id else f" ({one_line(owner_name(g.get('owner')), 60)})"
         # a KPI's label (stored English: translated) or the goal's own words (as written)
         label = g.get("label") or g.get("goal_id") or i18n.gettext("goal")
         name = one_line(i18n.gettext(label) if isinstance(label, str) else label, 120) + owner
@@ -535,7 +537,7 @@ def _coaching(context: dict[str, Any], *, quotes: bool) -> dict[str, Any] | None
         "quotes": [
             {
                 "text": clean(q.get("text"), 200),
-                "source": one_line(q.get("source") or i18n.gettext("feedback"), 40),
+                "source": one_line(i18n.retranslate(str(q.get("source") or "")) or i18n.gettext("feedback"), 40),
                 "date": one_line(q.get("date") or "", 10),
             }
             for q in (top.get("quotes") or [])[:MAX_QUOTES]

@@ -122,6 +122,12 @@ def kpi_label(kpi: str) -> str:
     return _(get(kpi).label)
 
 
+def owner_name(owner: Any) -> str:
+    """A goal's owner as a page names it: a rep's or team's id as it is, the whole company in the active
+    language."""
+    return _("company") if str(owner) == "company" else str(owner)
+
+
 def quoted(text: Any) -> str:
     """Feedback text as a page quotes it: a colleague's name, redacted in English (:mod:`redact`), in the
     active language."""
@@ -499,10 +505,10 @@ class _View:
             if g in later:
                 continue
             text = g.get("text") or {}
-            owner = "" if g["owner"] in (self.ctx.get("rep", {}).get("rep_id"),) else f" ({g['owner']})"
+            owner = "" if g["owner"] in (self.ctx.get("rep", {}).get("rep_id"),) else f" ({owner_name(g['owner'])})"
             items.append(
                 {
-                    "name": f"{g['label']}{owner}: {g['summary']}" if g.get("summary") else g["goal_id"],
+                    "name": f"{_(g['label'])}{owner}: {g['summary']}" if g.get("summary") else g["goal_id"],
                     "status": g["status"],
                     "actual": text.get("actual", ""),
                     "expected": text.get("expected", ""),
@@ -520,7 +526,7 @@ class _View:
                 "info",
                 _("Goals not measured yet"),
                 [
-                    f"{g['label']} ({g['owner']}): {_(g['status'])}"
+                    f"{_(g['label'])} ({owner_name(g['owner'])}): {_(g['status'])}"
                     + (f" — {word(g['note'], self.formats)}" if g.get("note") else "")
                     for g in later
                 ],
