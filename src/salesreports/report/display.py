@@ -574,6 +574,14 @@ class GoalItem:
         return cls(**data)
 
 
+def _deadline(month: str, fmt: Formatter) -> str:
+    """A goal's deadline month for people: ``2026-12`` on an en_US page (as before locales), else the locale's
+    short month (``Dez. 2026``)."""
+    if fmt.locale == "en_US" or not re.fullmatch(r"\d{4}-\d{2}", month.strip()):
+        return month
+    return fmt.month_short(month.strip())
+
+
 def goal_list(goals: Sequence[Any], *, formats: Formatter | None = None) -> Html:
     """Goals with a status badge, a small progress bar (pure HTML/CSS) and actual / expected / projected.
 
@@ -590,7 +598,8 @@ def goal_list(goals: Sequence[Any], *, formats: Formatter | None = None) -> Html
         A goal without a name or status, or with an unknown status.
     """
     items = [GoalItem.coerce(g) for g in goals]
-    pct = as_formatter(formats or "$").percent
+    fmt = as_formatter(formats or "$")
+    pct = fmt.percent
     if not items:
         none = _("No goals for this period.")
         return Html(f'<p class="sr sr-note {_IGNORE_MATH}">{_esc(none)}</p>', none)
@@ -622,7 +631,12 @@ def goal_list(goals: Sequence[Any], *, formats: Formatter | None = None) -> Html
         facts = [
             (_("Actual"), g.actual),
             (_("Expected by now"), g.expected),
-            (_("Projected by {deadline}").format(deadline=g.deadline) if g.deadline else _("Projected"), g.projected),
+            (
+                _("Projected by {deadline}").format(deadline=_deadline(g.deadline, fmt))
+                if g.deadline
+                else _("Projected"),
+                g.projected,
+            ),
             (_("Target"), g.target),
         ]
         dl = "".join(

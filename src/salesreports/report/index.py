@@ -195,11 +195,12 @@ def _row(report: Mapping[str, Any], kpis: list[str], base: Path, formats: Format
     message = report.get("error") if status == "failed" else report.get("reason") if status == "skipped" else None
     if status == "skipped" and message:
         message = i18n.retranslate(str(message))
+    kind = str(report.get("kind") or "rep")
     return {
-        "kind": str(report.get("kind") or "rep"),
+        "kind": kind,
         "i": _text(report.get("id")),
-        "n": _text(report.get("name") or report.get("id")),
-        "t": _text(report.get("team")),
+        "n": _company(_text(report.get("name") or report.get("id")), kind),
+        "t": _company(_text(report.get("team")), kind),
         "s": status,
         "m": _text(message),
         "h": _href(outputs.get("html"), base),
@@ -208,6 +209,11 @@ def _row(report: Mapping[str, Any], kpis: list[str], base: Path, formats: Format
         "v": values,
         "x": texts,
     }
+
+
+def _company(name: str, kind: str) -> str:
+    """The company summary's name and team ("company", the id of the whole company) in the page's language."""
+    return _("company") if kind == "team" and name == "company" else name
 
 
 def _headline(key: str, item: Any, formats: Formatter) -> tuple[float | None, str]:
