@@ -152,3 +152,16 @@ def test_german_email_subject_and_text_part(german_run: dict[str, Any]) -> None:
     text = rep_mail.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
     assert english_in(text, german_run["messages"]) == []
     assert "€" in text
+
+
+def test_german_pdf_shows_no_english_message(german_run: dict[str, Any]) -> None:
+    """The PDF's text (pdftotext), its page footer included: German only."""
+    import shutil
+    import subprocess
+
+    if not shutil.which("pdftotext"):
+        pytest.fail("pdftotext is missing (poppler-utils: make sysdeps)")
+    pdf = next(german_run["folder"].glob(f"{REP}/*.pdf"))
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    assert "Seite 1 von" in text
+    assert english_in(text, german_run["messages"]) == []

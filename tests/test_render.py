@@ -619,9 +619,12 @@ def test_markdown_cells_and_fixed_words_are_translated(
             "This section could not be computed.": "Dieser Abschnitt konnte nicht berechnet werden.",
             "Generated {when}": "Erstellt am {when}",
             "Made by salesreports {version} on {generated}.": "Erstellt mit salesreports {version} am {generated}.",
+            "Page {page} of {pages}": 'Seite {page} von {pages} "A4"',
         },
     )
     html = renderer.html_text(_german_notebook())
+    # the PDF's page numbers: CSS content, the translation's quotes escaped
+    assert '@bottom-right { content: "Seite " counter(page) " von " counter(pages) " \\"A4\\""; }' in html
     assert "<h2" in html and "Wichtigste Kennzahlen</h2>" in html
     assert "<p>Der Monat auf einen Blick.</p>" in html
     assert "<p>Not translated yet.</p>" in html  # a paragraph without a translation stays as written

@@ -408,6 +408,7 @@ class Renderer:
             "generated": generated,
             "page_title": " · ".join(p for p in (title, subtitle) if p),
             "page_size": page_size,
+            "page_counter": page_counter(),
             "css": _page_css(browser=False),
             "css_browser": _page_css(browser=True),
             "footer": footer,
@@ -771,6 +772,18 @@ def json_for_script(value: Any) -> str:
         .replace("\u2028", "\\u2028")
         .replace("\u2029", "\\u2029")
     )
+
+
+def page_counter() -> str:
+    """The PDF's "Page 1 of 4" in the active language as CSS ``content`` (strings and page counters)."""
+    parts = re.split(r"(\{page\}|\{pages\})", _("Page {page} of {pages}"))
+    out = []
+    for part in parts:
+        if part in ("{page}", "{pages}"):
+            out.append(f"counter({part[1:-1]})")
+        elif part:
+            out.append('"' + part.replace("\\", "\\\\").replace('"', '\\"') + '"')
+    return " ".join(out)
 
 
 def format_timestamp(value: Any, formats: Formatter | None = None) -> str:
