@@ -285,7 +285,7 @@ def test_an_output_url_that_refuses_the_manifest_mid_run_does_not_stop_the_run(
 
 
 def test_the_index_is_written_in_the_companys_language(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """`write_index` runs with the settings' locale active: the index page's words are the company's language."""
+    """`write_index` gets the settings' locale: the index page's words are the company's language."""
     from types import SimpleNamespace
 
     from salesreports import i18n
@@ -293,10 +293,10 @@ def test_the_index_is_written_in_the_companys_language(tmp_path: Path, monkeypat
     from salesreports.run import batch
 
     spoken: list[str] = []
-    monkeypatch.setattr(index, "write_index", lambda manifest, path: spoken.append(i18n.language()) or path)
+    monkeypatch.setattr(index, "write_index", lambda manifest, path, locale=None: spoken.append(locale) or path)
     plan = SimpleNamespace(folder=tmp_path, manifest=SimpleNamespace(to_dict=lambda: {"reports": []}))
     before = i18n.language()
     batch._write_index(plan, "fr_FR")  # type: ignore[arg-type]
     batch._write_index(plan, "en_US")  # type: ignore[arg-type]
-    assert spoken == ["fr", "en"]
-    assert i18n.language() == before  # only inside
+    assert spoken == ["fr_FR", "en_US"]
+    assert i18n.language() == before  # the process's language is left alone

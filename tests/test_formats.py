@@ -154,14 +154,16 @@ def test_dates_months_and_period_titles(
 
 
 def test_german_quarter_to_date_names_its_months() -> None:
-    assert DE.period_title(parse_period("2026-11-QTD")) == "Q4 2026 to date (Okt–Nov)"  # the words: part 4
+    assert DE.period_title(parse_period("2026-11-QTD")) == "Q4 2026 bis heute (Okt–Nov)"  # the German catalog
 
 
 @pytest.mark.parametrize("f", [DE, FR, US, JA])
 def test_not_available_is_never_a_formatted_zero(f: Formatter) -> None:
+    """A missing value reads "not available" in the formatter's language (the shipped catalogs), never 0."""
+    said = {"de_DE": "nicht verfügbar", "fr_FR": "non disponible"}.get(f.locale, "not available")
     for fmt in ("currency", "percent", "count", "days", "per_week", "ratio"):
-        assert f.value(None, fmt) == "not available"
-        assert f.value(float("nan"), fmt) == "not available"
+        assert f.value(None, fmt) == said
+        assert f.value(float("nan"), fmt) == said
 
 
 @pytest.mark.parametrize(

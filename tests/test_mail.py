@@ -823,11 +823,11 @@ def test_a_reps_own_locale_writes_the_subject_and_figures_of_the_email(reports: 
     cfg = load_config(write_params(root, tmp_path / "outbox", mail={"attach_pdf": False}))
     built = _built(cfg, "R2")
     parsed = email.message_from_bytes(built.data, policy=policy.default)
-    assert parsed["Subject"] == "Your scorecard — März 2025"
+    assert parsed["Subject"] == "Ihre Scorecard — März 2025"  # the German catalog
     text = parsed.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
-    assert "Revenue: 0 $ (±0 $ vs last month)" in text.replace("\u00a0", " ")  # German: the symbol after
-    assert "Win rate: 0,0 %" in text.replace("\u00a0", " ")
-    assert "Figures as of 20. März 2025." in text
+    assert "Umsatz: 0 $ (±0 $ ggü. letzter Monat)" in text.replace("\u00a0", " ")  # German: the symbol after
+    assert "Abschlussquote: 0,0 %" in text.replace("\u00a0", " ")
+    assert "Stand der Zahlen: 20. März 2025." in text
     assert mail.select_reports(cfg, PERIOD, ["R1"]).period_title == "March 2025"
 
 

@@ -261,7 +261,7 @@ def test_html_size_is_small(built: dict[str, Path]) -> None:
 def test_render_from_notebook_node_letter_and_same_output(renderer: render.Renderer, tmp_path: Path) -> None:
     out = render.render_html(scorecard_notebook(), tmp_path / "a.html", page_size="Letter")
     html = out.read_text(encoding="utf-8")
-    assert "@page { size: Letter; }" in html
+    assert "@page { size: Letter; @bottom-right" in html
     assert [p.name for p in tmp_path.iterdir()] == ["a.html"]  # no temporary file left behind
 
 

@@ -142,8 +142,8 @@ def test_a_german_scorecard_writes_figures_and_titles_in_german(german: Scope) -
     assert (ctx["locale"], ctx["currency"]) == ("de_DE", "EUR")
     assert (ctx["period"]["title"], ctx["period"]["previous"]["title"]) == ("März 2025", "Februar 2025")
     text = repr(RepView(ctx).tiles())
-    assert "Revenue: 4.000\u00a0€ (target 5.000\u00a0€ · 80,0\u00a0% attained" in text
-    assert "Win rate: 66,7\u00a0%" in text
+    assert "Umsatz: 4.000\u00a0€ (Zielwert 5.000\u00a0€ · 80,0\u00a0% erreicht" in text  # the German catalog
+    assert "Abschlussquote: 66,7\u00a0%" in text
     assert header(ctx)["period_title"] == "März 2025"
 
 
@@ -152,7 +152,7 @@ def test_a_reps_own_locale_overrides_the_companys(german: Scope) -> None:
 
     bob = german.rep_context("R2")
     assert (bob["locale"], bob["period"]["title"]) == ("fr_FR", "mars 2025")
-    assert "Revenue: 0\u00a0€ (±0\u00a0€ vs last month)" in repr(RepView(bob).tiles())
+    assert "Chiffre d'affaires: 0\u00a0€ (±0\u00a0€ vs le mois dernier)" in repr(RepView(bob).tiles())
     cy = german.rep_context("R3")  # an unknown locale: the company's (validate warns)
     assert (cy["locale"], cy["period"]["title"]) == ("de_DE", "März 2025")
     assert german.team_context("North")["locale"] == "de_DE"  # a manager reads the company's
