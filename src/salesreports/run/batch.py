@@ -268,7 +268,12 @@ def _headline(context: dict[str, Any], formats: Formatter) -> dict[str, Any]:
 
     end = context["period"]["end"]
     grain = str(context["period"].get("kpi_grain") or "month")
-    values = {(r["kpi"], r["grain"]): r["value"] for r in records(context["kpis"]) if r["period_end"] == end}
+    kpis = context["kpis"]
+    if hasattr(kpis, "filter") and hasattr(kpis, "to_pylist"):  # Arrow (a batch run): the rows at the end only
+        import pyarrow.compute as pc
+
+        kpis = kpis.filter(pc.equal(kpis["period_end"], end)).select(["kpi", "grain", "value", "period_end"])
+    values = {(r["kpi"], r["grain"]): r["value"] for r in records(kpis) if r["period_end"] == end}
     out = {}
     reg = registry()
     for k in [reg.get(n) for n in context.get("headline") or [k.name for k in reg.headline()]]:
