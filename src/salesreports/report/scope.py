@@ -516,10 +516,14 @@ AT_END_COLUMNS = (
 
 
 def _arrow(frame: pd.DataFrame) -> Any:
-    """A frame as an Arrow table (the form a context's tables take): missing and infinite values become null."""
+    """A frame as an Arrow table (the form a context's tables take): missing and infinite values become null;
+    a categorical column (the KPI table's labels) is plain text."""
     import pyarrow as pa
 
     frame = frame.reset_index(drop=True)
+    labels = [c for c in frame.columns if isinstance(frame[c].dtype, pd.CategoricalDtype)]
+    if labels:
+        frame = frame.assign(**{c: frame[c].astype("str") for c in labels})
     floats = [c for c in frame.columns if frame[c].dtype.kind == "f"]
     if floats:
         frame = frame.assign(**{c: frame[c].where(np.isfinite(frame[c])) for c in floats})
