@@ -211,7 +211,7 @@ class Scope:
         self._now = np.flatnonzero(now)
         self._at_end = np.flatnonzero(now & np.asarray(bench["grain"].isin(sorted(grains)), dtype=bool))
         del ids, starts, lengths, now
-        self._rows = _arrow(bench)
+        self._rows = _arrow(bench, decode=False)  # the labels stay codes: each context's rows are decoded alone
         self._kpis = self._rows.select(REP_COLUMNS)
         self._attainment = {}
         plan = None if self.coaching is None else self.coaching.incentives
@@ -361,7 +361,7 @@ class Scope:
             **self._common("rep", formats),
             "rep": info,
             # a copy of the rep's rows: a zero-copy slice would carry every rep's rows along when pickled
-            "kpis": self._kpis.take(np.arange(start, start + length)),
+            "kpis": _decoded(self._kpis.take(np.arange(start, start + length))),
             "team": {
                 "name": team,
                 "min_group_size": self.config.privacy.min_group_size,
@@ -491,7 +491,7 @@ class Scope:
             **self._common("team"),
             "team": {"name": team, "members": reps},
             "kpis": _arrow(own),
-            "rep_kpis": self._rows.select(["rep_id", *REP_COLUMNS]).take(now),
+            "rep_kpis": _decoded(self._rows.select(["rep_id", *REP_COLUMNS]).take(now)),
             "goals": goals,
             "ranking": list(self.ranking),
         }
@@ -515,19 +515,32 @@ AT_END_COLUMNS = (
 )
 
 
-def _arrow(frame: pd.DataFrame) -> Any:
+def _arrow(frame: pd.DataFrame, *, decode: bool = True) -> Any:
     """A frame as an Arrow table (the form a context's tables take): missing and infinite values become null;
-    a categorical column (the KPI table's labels) is plain text."""
+    a categorical column (the KPI table's labels) is plain text, or with ``decode=False`` dictionary-encoded
+    (:func:`_decoded` makes it text)."""
     import pyarrow as pa
 
     frame = frame.reset_index(drop=True)
     labels = [c for c in frame.columns if isinstance(frame[c].dtype, pd.CategoricalDtype)]
-    if labels:
+    if labels and decode:
         frame = frame.assign(**{c: frame[c].astype("str") for c in labels})
-    floats = [c for c in frame.columns if frame[c].dtype.kind == "f"]
+    # only columns holding an infinite value are copied (NaN is null already)
+    floats = [c for c in frame.columns if frame[c].dtype.kind == "f" and np.isinf(frame[c].to_numpy()).any()]
     if floats:
         frame = frame.assign(**{c: frame[c].where(np.isfinite(frame[c])) for c in floats})
     return pa.Table.from_pandas(frame, preserve_index=False).replace_schema_metadata(None)
+
+
+def _decoded(table: Any) -> Any:
+    """An Arrow table with its dictionary-encoded columns as plain text (what :func:`_arrow` makes of text)."""
+    import pyarrow as pa
+
+    for i, column in enumerate(table.columns):
+        if pa.types.is_dictionary(column.type):
+            plain = column.cast(column.type.value_type)
+            table = table.set_column(i, pa.field(table.field(i).name, plain.type), plain)
+    return table
 
 
 def _bucket(frame: pd.DataFrame, keys: pd.Series) -> dict[str, list[dict[str, Any]]]:
