@@ -316,6 +316,7 @@ def run_reports(
     from salesreports.data.loading import load_dataset
     from salesreports.data.validate import validate
     from salesreports.metrics.engine import compute_kpis
+    from salesreports.report.contexts import many_contexts
     from salesreports.report.scope import build_scope
 
     started = time.perf_counter()
@@ -355,19 +356,21 @@ def run_reports(
             stage(f"preparing {period.label}")
             scope = build_scope(data, table, config, period)
             notes.update(scope.goal_notes)
-            plans.append(
-                plan_period(
-                    scope,
-                    config,
-                    reps=reps,
-                    kinds=kinds,
-                    force=force,
-                    retry_failed=retry_failed,
-                    fingerprint=fingerprint,
-                    remote=f"{url}/{slug(period.label)}" if url else None,
-                    root=root,
+            with many_contexts():
+                plans.append(
+                    plan_period(
+                        scope,
+                        config,
+                        reps=reps,
+                        kinds=kinds,
+                        force=force,
+                        retry_failed=retry_failed,
+                        fingerprint=fingerprint,
+                        remote=f"{url}/{slug(period.label)}" if url else None,
+                        root=root,
+                    )
                 )
-            )
+            del scope  # not beside the next period's
         jobs = [j for p in plans for j in p.jobs]
         if plan_only:
             summary = RunSummary(
