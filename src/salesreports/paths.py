@@ -119,15 +119,21 @@ def inside(root: Path, *parts: str) -> Path:
     return path
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> Path:
-    """Write ``data`` to a temp file beside ``path``, then rename it into place."""
+def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> Path:
+    """Write ``data`` to a temp file beside ``path``, then rename it into place.
+
+    A reader sees the old content or the new, never part of it. ``durable``: the data is on disk (``fsync``)
+    before the rename, so it survives a power cut; without it (files made again whenever they are found
+    unreadable or different, such as contexts) the write costs no wait for the disk.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with open(tmp, "wb") as fh:
             fh.write(data)
             fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                os.fsync(fh.fileno())
         tmp.replace(path)
     finally:
         if tmp.exists():

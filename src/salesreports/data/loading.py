@@ -136,16 +136,25 @@ class Dataset:
 
         A function of the data only: the rows' hashes are sorted, since DuckDB may hand a large file's rows
         back in another order on every load (its reader is parallel). Each row keeps its ``_row`` (line
-        number), so moving a value to another line still changes the fingerprint.
+        number), so moving a value to another line still changes the fingerprint. Rows are hashed
+        :data:`FINGERPRINT_ROWS` at a time (a row's hash is its own): hashing a whole table's text at once
+        costs more memory than the table.
         """
         digest = hashlib.sha256()
         for name in sorted(self.tables):
             frame = self.tables[name]
             digest.update(name.encode())
             digest.update(",".join(map(str, frame.columns)).encode())
-            hashed = np.sort(pd.util.hash_pandas_object(frame, index=False).to_numpy())
+            parts = [
+                pd.util.hash_pandas_object(frame.iloc[start : start + FINGERPRINT_ROWS], index=False).to_numpy()
+                for start in range(0, len(frame), FINGERPRINT_ROWS)
+            ]
+            hashed = np.sort(np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint64))
             digest.update(hashed.tobytes())
         return digest.hexdigest()[:16]
+
+
+FINGERPRINT_ROWS = 250_000  # rows hashed at a time by Dataset.fingerprint
 
 
 # --------------------------------------------------------------------------- SQL helpers

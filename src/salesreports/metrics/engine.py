@@ -936,32 +936,44 @@ def compute_kpis(data: Dataset, *, as_of: dt.date | None = None, grains: tuple[s
     block_kpi = np.array([b[1] for b in blocks], dtype=np.int32)
     values = pd.DataFrame(
         {
-            "entity_type": _text(np.tile(np.repeat(ent_type, m), n_blocks), ["rep", "team", COMPANY]),
-            "entity_id": _text(np.tile(np.repeat(np.arange(e, dtype=np.int32), m), n_blocks), entity_ids),
-            "team": _text(np.tile(np.repeat(ent_team, m), n_blocks), team_labels),
-            "grain": _text(np.repeat(block_grain, size), [str(g) for g in grains]),
+            "entity_type": _text(np.tile(np.repeat(ent_type, m), n_blocks), ["rep", "team", COMPANY], category=True),
+            "entity_id": _text(
+                np.tile(np.repeat(np.arange(e, dtype=np.int32), m), n_blocks), entity_ids, category=True
+            ),
+            "team": _text(np.tile(np.repeat(ent_team, m), n_blocks), team_labels, category=True),
+            "grain": _text(np.repeat(block_grain, size), [str(g) for g in grains], category=True),
             "period": _text(
                 np.concatenate([np.tile(b[2], e) for b in blocks]) if n_blocks else np.zeros(0, np.int32),
                 list(periods),
             ),
             "period_end": _text(np.tile(np.arange(m, dtype=np.int32), e * n_blocks), [str(x) for x in grid.months]),
-            "kpi": _text(np.repeat(block_kpi, size), [k.name for k in kpis]),
+            "kpi": _text(np.repeat(block_kpi, size), [k.name for k in kpis], category=True),
             "value": np.concatenate(value_blocks) if n_blocks else np.zeros(0),
             "reason": _text(
-                np.concatenate([b[3] for b in blocks]) if n_blocks else np.zeros(0, np.int32), list(reasons)
+                np.concatenate([b[3] for b in blocks]) if n_blocks else np.zeros(0, np.int32),
+                list(reasons),
+                category=True,
             ),
         }
     )
     return KpiTable(values, grid, unavailable, _maturing(grid, kpis, unavailable, extra))
 
 
-def _text(codes: Array, labels: list[str]) -> Any:
+def _text(codes: Array, labels: list[str], *, category: bool = False) -> Any:
     """A text column (pandas' ``str`` dtype) of ``labels[code]`` for each code, decoded in Arrow; an empty
-    column is of ``object`` dtype, as pandas makes it from an empty list of labels."""
+    column is of ``object`` dtype, as pandas makes it from an empty list of labels.
+
+    ``category``: a categorical instead, for a column compared only for equality (a small code per row, not
+    its text: at 5,000 reps the table's text is most of its gigabyte). Its categories are its ``str`` labels
+    in sorted order, so that sorting or grouping by it orders the rows as the text would.
+    """
     import pyarrow as pa
 
     if not len(codes):
         return np.zeros(0, dtype=object)
+    if category:
+        positions, names = pd.factorize(pd.Index(labels, dtype="str"), sort=True)  # a label given twice: one
+        return pd.Categorical.from_codes(positions[codes], dtype=pd.CategoricalDtype(names))
 
     dictionary = pa.array(labels, type=pa.large_string())
     return pd.array(dictionary.take(pa.array(codes)), dtype="str")

@@ -39,7 +39,7 @@ import datetime as dt
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -163,7 +163,7 @@ class Scope:
     table: KpiTable
     config: Config
     period: Period
-    rep_table: pd.DataFrame  # every rep's benchmark rows in the report's window (see _in_window), by rep
+    bench: InitVar[pd.DataFrame]  # every rep's benchmark rows in the report's window (see _in_window), by rep
     entity_rows: dict[tuple[str, str], pd.DataFrame]  # team and company rows in the window
     ramp: pd.DataFrame  # ramp_benchmarks rows up to the period
     goals: list[dict[str, Any]]
@@ -181,13 +181,14 @@ class Scope:
     _notes: dict[str, list[tuple[bool, dict[str, Any]]]] = field(init=False, repr=False)
     _weekly: dict[str, list[dict[str, Any]]] = field(init=False, repr=False)
     _ramp: dict[str, list[dict[str, Any]]] = field(init=False, repr=False)
-    _at_end: dict[tuple[str, str], dict[str, dict[str, Any]]] = field(init=False, repr=False)
-    _kpis: Any = field(init=False, repr=False)  # rep_table's REP_COLUMNS as one Arrow table, sliced per rep
+    _rows: Any = field(init=False, repr=False)  # the benchmark rows as one Arrow table (their only copy), by rep
+    _kpis: Any = field(init=False, repr=False)  # _rows' REP_COLUMNS (no copy), sliced per rep
     _slices: dict[str, tuple[int, int]] = field(init=False, repr=False)
-    _now: pd.DataFrame = field(init=False, repr=False)  # rep_table rows ending in the report's month
+    _now: np.ndarray[Any, Any] = field(init=False, repr=False)  # positions of the rows ending in the report's month
+    _at_end: np.ndarray[Any, Any] = field(init=False, repr=False)  # _now's rows of the grains coaching and funnel read
     _attainment: dict[str, float | None] = field(init=False, repr=False)
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, bench: pd.DataFrame) -> None:
         grid = self.table.grid
         end = str(self.period.end)
         self._team = {str(r): str(grid.teams[t]) for r, t in zip(grid.reps, grid.rep_team, strict=True)}
@@ -200,21 +201,20 @@ class Scope:
         self._notes = self._feedback_notes()
         self._weekly = self._weekly_counts()
         self._ramp = _bucket(self.ramp[list(RAMP_COLUMNS)], self.ramp["rep_id"]) if len(self.ramp) else {}
-        table = self.rep_table
-        self._kpis = _arrow(table[REP_COLUMNS])
-        ids = table["rep_id"].astype(str).to_numpy()
+        # the rows are kept once, in Arrow (a frame beside it, or a row dict per row, is gigabytes at 5,000 reps):
+        # a rep's context takes its slice, its coaching and funnel read their few rows as dicts when it is built
+        ids = bench["rep_id"].astype(str).to_numpy()
         starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]]) if len(ids) else np.array([], dtype=np.int64)
         lengths = np.diff(np.r_[starts, len(ids)])
         self._slices = {str(ids[a]): (int(a), int(n)) for a, n in zip(starts, lengths, strict=True)}
-        # rows at the period end, by rep and grain: coaching (its grain), the funnel (month), team summaries
-        self._now = table[table["period_end"] == end]
-        self._at_end = {}
-        # only the grains a context reads them for (a row is a dict of every column: 5,000 reps x 4 grains x
-        # every KPI of them is gigabytes)
+        # rows at the period end: team summaries (every grain); coaching (its grain) and the funnel (the report's)
+        now = np.asarray(bench["period_end"] == end, dtype=bool)
         grains = {self.period.kpi_grain, *([self._coaching_grain()] if self.coaching is not None else [])}
-        at_end = self._now[self._now["grain"].isin(sorted(grains))]
-        for rep_id, row in zip(at_end["rep_id"].astype(str).tolist(), _records(at_end), strict=True):
-            self._at_end.setdefault((rep_id, str(row["grain"])), {})[str(row["kpi"])] = row
+        self._now = np.flatnonzero(now)
+        self._at_end = np.flatnonzero(now & np.asarray(bench["grain"].isin(sorted(grains)), dtype=bool))
+        del ids, starts, lengths, now
+        self._rows = _arrow(bench, decode=False)  # the labels stay codes: each context's rows are decoded alone
+        self._kpis = self._rows.select(REP_COLUMNS)
         self._attainment = {}
         plan = None if self.coaching is None else self.coaching.incentives
         if plan is not None:
@@ -226,6 +226,27 @@ class Scope:
                 & (v["period_end"] == end)
             ]
             self._attainment = dict(zip(hit["entity_id"].astype(str), _column(hit["value"]), strict=True))
+
+    @property
+    def rep_table(self) -> pd.DataFrame:
+        """Every rep's benchmark rows in the report's window (see :func:`_in_window`), by rep (a new frame)."""
+        frame: pd.DataFrame = self._rows.to_pandas()
+        return frame
+
+    def _positions(self, rep_id: str, rows: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        """Which of ``rows`` (sorted positions in :attr:`_rows`) are the rep's."""
+        start, length = self._slices.get(rep_id, (0, 0))
+        first, last = np.searchsorted(rows, [start, start + length])
+        return rows[first:last]
+
+    def _rows_at_end(self, rep_id: str) -> dict[str, dict[str, dict[str, Any]]]:
+        """The rep's rows ending in the report's month, grain -> KPI -> the row's benchmark figures (JSON-safe;
+        the grains of coaching and the funnel)."""
+        picked = self._rows.take(self._positions(rep_id, self._at_end))
+        out: dict[str, dict[str, dict[str, Any]]] = {}
+        for row in picked.select([c for c in AT_END_COLUMNS if c in picked.column_names]).to_pylist():
+            out.setdefault(str(row["grain"]), {})[str(row["kpi"])] = row
+        return out
 
     def _feedback_notes(self) -> dict[str, list[tuple[bool, dict[str, Any]]]]:
         """Each rep's feedback of the months a context shows (coaching window, last six months), colleagues'
@@ -351,11 +372,12 @@ class Scope:
         notes: list[tuple[bool, dict[str, Any]]],
         formats: Formatter,
     ) -> dict[str, Any]:
+        at_end = self._rows_at_end(rep_id)
         return {
             **self._common("rep", formats),
             "rep": info,
             # a copy of the rep's rows: a zero-copy slice would carry every rep's rows along when pickled
-            "kpis": self._kpis.take(np.arange(start, start + length)),
+            "kpis": _decoded(self._kpis.take(np.arange(start, start + length))),
             "team": {
                 "name": team,
                 "min_group_size": self.config.privacy.min_group_size,
@@ -363,11 +385,11 @@ class Scope:
             },
             "ramp": self._ramp.get(rep_id, []),
             "goals": self._rep_goals(rep_id, team, formats),
-            "coaching": self._coaching(rep_id, notes, formats),
+            "coaching": self._coaching(rep_id, notes, formats, at_end),
             "incentive": self._incentive(rep_id, formats),
             "feedback": self._recent(notes),
             "activity_weekly": self._weekly.get(rep_id, []),
-            "funnel": self._funnel(rep_id),
+            "funnel": self._funnel(at_end),
         }
 
     def _rep_goals(self, rep_id: str, team: str, formats: Formatter | None = None) -> list[dict[str, Any]]:
@@ -423,7 +445,11 @@ class Scope:
         return out
 
     def _coaching(
-        self, rep_id: str, notes: list[tuple[bool, dict[str, Any]]], formats: Formatter | None = None
+        self,
+        rep_id: str,
+        notes: list[tuple[bool, dict[str, Any]]],
+        formats: Formatter | None = None,
+        at_end: dict[str, dict[str, dict[str, Any]]] | None = None,
     ) -> list[dict[str, Any]]:
         if self.coaching is None:
             return []
@@ -431,7 +457,7 @@ class Scope:
 
         grain = self._coaching_grain()
         needs = needs_from_rows(
-            self._at_end.get((rep_id, grain), {}),
+            (self._rows_at_end(rep_id) if at_end is None else at_end).get(grain, {}),
             self.coaching,
             period_end=str(self.period.end),
             notes=[row for _recent, row in notes],
@@ -460,8 +486,8 @@ class Scope:
         rows = [{k: row[k] for k in FEEDBACK_COLUMNS if k in row} for recent, row in notes if recent]
         return sorted(rows, key=lambda r: str(r["date"]), reverse=True)
 
-    def _funnel(self, rep_id: str) -> list[dict[str, Any]]:
-        rows = self._at_end.get((rep_id, self.period.kpi_grain), {})
+    def _funnel(self, at_end: dict[str, dict[str, dict[str, Any]]]) -> list[dict[str, Any]]:
+        rows = at_end.get(self.period.kpi_grain, {})
         # the stages in English (a view shows them in its page's language)
         stages = [(N_("Leads"), "leads"), (N_("Qualified"), "qualified_leads"), (N_("Won deals"), "deals_won")]
         return [{"stage": s, "count": rows[k]["value"]} for s, k in stages if k in rows]
@@ -478,10 +504,8 @@ class Scope:
         members = [r for r in self.rep_ids() if r in people]  # in the grid's order
         entity = (COMPANY, COMPANY) if team == COMPANY else ("team", team)
         reps = [{**self._rep_info(r), "skipped": self.employment(r)} for r in members]
-        now = self._now
-        now = now[now["rep_id"].isin(members)]
-        position = {r: i for i, r in enumerate(members)}
-        now = now.iloc[np.argsort(now["rep_id"].map(position).to_numpy(), kind="stable")]  # in members' order
+        # the members' rows at the period end, in members' order
+        now = np.concatenate([self._positions(r, self._now) for r in members] or [np.zeros(0, dtype=np.int64)])
         owners = {*members, team, COMPANY}
         goals = [g for g in self.goals if g["owner"] in owners]
         own = self.entity_rows.get(entity, _EMPTY).drop(columns=["entity_type", "entity_id", "team"], errors="ignore")
@@ -489,7 +513,7 @@ class Scope:
             **self._common("team"),
             "team": {"name": team, "members": reps},
             "kpis": _arrow(own),
-            "rep_kpis": _arrow(now[["rep_id", *REP_COLUMNS]]),
+            "rep_kpis": _decoded(self._rows.select(["rep_id", *REP_COLUMNS]).take(now)),
             "goals": goals,
             "ranking": list(self.ranking),
         }
@@ -499,17 +523,46 @@ FEEDBACK_COLUMNS = ("date", "source", "score", "tags", "text")
 # feedback columns that are codes, not free text: every other string of a note is redacted
 FEEDBACK_CODES = frozenset({"rep_id", "date", "source", "score"})
 RAMP_COLUMNS = ("kpi", "period", "tenure_month", "value", "ramp_median", "ramp_reason", "position")
+# what coaching (its rules' benchmarks) and the funnel read of a rep's rows at the period end
+AT_END_COLUMNS = (
+    "grain",
+    "kpi",
+    "value",
+    "team_median",
+    "team_p25",
+    "team_p75",
+    "company_median",
+    "company_p25",
+    "company_p75",
+)
 
 
-def _arrow(frame: pd.DataFrame) -> Any:
-    """A frame as an Arrow table (the form a context's tables take): missing and infinite values become null."""
+def _arrow(frame: pd.DataFrame, *, decode: bool = True) -> Any:
+    """A frame as an Arrow table (the form a context's tables take): missing and infinite values become null;
+    a categorical column (the KPI table's labels) is plain text, or with ``decode=False`` dictionary-encoded
+    (:func:`_decoded` makes it text)."""
     import pyarrow as pa
 
     frame = frame.reset_index(drop=True)
-    floats = [c for c in frame.columns if frame[c].dtype.kind == "f"]
+    labels = [c for c in frame.columns if isinstance(frame[c].dtype, pd.CategoricalDtype)]
+    if labels and decode:
+        frame = frame.assign(**{c: frame[c].astype("str") for c in labels})
+    # only columns holding an infinite value are copied (NaN is null already)
+    floats = [c for c in frame.columns if frame[c].dtype.kind == "f" and np.isinf(frame[c].to_numpy()).any()]
     if floats:
         frame = frame.assign(**{c: frame[c].where(np.isfinite(frame[c])) for c in floats})
     return pa.Table.from_pandas(frame, preserve_index=False).replace_schema_metadata(None)
+
+
+def _decoded(table: Any) -> Any:
+    """An Arrow table with its dictionary-encoded columns as plain text (what :func:`_arrow` makes of text)."""
+    import pyarrow as pa
+
+    for i, column in enumerate(table.columns):
+        if pa.types.is_dictionary(column.type):
+            plain = column.cast(column.type.value_type)
+            table = table.set_column(i, pa.field(table.field(i).name, plain.type), plain)
+    return table
 
 
 def _bucket(frame: pd.DataFrame, keys: pd.Series) -> dict[str, list[dict[str, Any]]]:

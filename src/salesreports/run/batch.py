@@ -268,7 +268,12 @@ def _headline(context: dict[str, Any], formats: Formatter) -> dict[str, Any]:
 
     end = context["period"]["end"]
     grain = str(context["period"].get("kpi_grain") or "month")
-    values = {(r["kpi"], r["grain"]): r["value"] for r in records(context["kpis"]) if r["period_end"] == end}
+    kpis = context["kpis"]
+    if hasattr(kpis, "filter") and hasattr(kpis, "to_pylist"):  # Arrow (a batch run): the rows at the end only
+        import pyarrow.compute as pc
+
+        kpis = kpis.filter(pc.equal(kpis["period_end"], end)).select(["kpi", "grain", "value", "period_end"])
+    values = {(r["kpi"], r["grain"]): r["value"] for r in records(kpis) if r["period_end"] == end}
     out = {}
     reg = registry()
     for k in [reg.get(n) for n in context.get("headline") or [k.name for k in reg.headline()]]:
@@ -311,6 +316,7 @@ def run_reports(
     from salesreports.data.loading import load_dataset
     from salesreports.data.validate import validate
     from salesreports.metrics.engine import compute_kpis
+    from salesreports.report.contexts import many_contexts
     from salesreports.report.scope import build_scope
 
     started = time.perf_counter()
@@ -350,19 +356,21 @@ def run_reports(
             stage(f"preparing {period.label}")
             scope = build_scope(data, table, config, period)
             notes.update(scope.goal_notes)
-            plans.append(
-                plan_period(
-                    scope,
-                    config,
-                    reps=reps,
-                    kinds=kinds,
-                    force=force,
-                    retry_failed=retry_failed,
-                    fingerprint=fingerprint,
-                    remote=f"{url}/{slug(period.label)}" if url else None,
-                    root=root,
+            with many_contexts():
+                plans.append(
+                    plan_period(
+                        scope,
+                        config,
+                        reps=reps,
+                        kinds=kinds,
+                        force=force,
+                        retry_failed=retry_failed,
+                        fingerprint=fingerprint,
+                        remote=f"{url}/{slug(period.label)}" if url else None,
+                        root=root,
+                    )
                 )
-            )
+            del scope  # not beside the next period's
         jobs = [j for p in plans for j in p.jobs]
         if plan_only:
             summary = RunSummary(
