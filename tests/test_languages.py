@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import email
 import re
-import textwrap
 from email import policy
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ import test_browser
 from salesreports.catalogs import check
 from salesreports.i18n import LANGUAGES, LOCALE_DIR
 from salesreports.params import load_config
+from test_pages import _settings
 
 ROOT = Path(__file__).resolve().parents[1]
 browser = test_browser.browser  # the fixtures: one Chromium per module, a fresh context per page
@@ -80,27 +80,8 @@ def german_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         "name: demo\nkind: files\nbase_dir: .\ntables:\n" + "".join(f"  {t}: {{file: {t}.csv}}\n" for t in tables),
         encoding="utf-8",
     )
-    settings = root / "params" / "config.yaml"
-    settings.parent.mkdir()
-    settings.write_text(
-        textwrap.dedent(f"""\
-            company: Matrix GmbH
-            locale: de_DE
-            currency: EUR
-            source: {source}
-            output_dir: {root / "reports"}
-            outbox_dir: {root / "outbox"}
-            templates:
-              rep: {ROOT / "reports" / "rep_scorecard.ipynb"}
-              team: {ROOT / "reports" / "team_summary.ipynb"}
-            goals: {ROOT / "params" / "goals.yaml"}
-            coaching: {ROOT / "params" / "coaching.yaml"}
-            run:
-              workers: 2
-              timeout: 120
-            """),
-        encoding="utf-8",
-    )
+    goals = str(ROOT / "params" / "goals.yaml")
+    settings = _settings(root, source, goals, company="Matrix GmbH", locale="de_DE", currency="EUR")
     config = load_config(settings, environ={})
     summary = run_reports(config, periods=PERIOD, reps=[REP])
     assert summary.ok, summary.failed

@@ -46,12 +46,22 @@ class Run:
     period: str
 
 
-def _settings(root: Path, source: Path, goals: str = '""') -> Path:
+def _settings(
+    root: Path,
+    source: Path,
+    goals: str = '""',
+    company: str = "Matrix Co",
+    locale: str = "en_US",
+    currency: str = "USD",
+) -> Path:
+    """A settings file for ``source`` under ``root`` (US English and dollars unless told)."""
     path = root / "params" / "config.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(
         textwrap.dedent(f"""\
-            company: Matrix Co
+            company: {company}
+            locale: {locale}
+            currency: {currency}
             source: {source}
             output_dir: {root / "reports"}
             outbox_dir: {root / "outbox"}
