@@ -59,6 +59,18 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the rest keep their order
 
 
+@pytest.fixture(autouse=True)
+def _english_by_default() -> Iterator[None]:
+    """Every test starts and ends in English: a view built outside ``i18n.override`` activates its page's
+    language for the whole process, as in a report's kernel (a French view in one test made a later test's
+    `goals show` French)."""
+    from salesreports import i18n
+
+    i18n.activate(None)
+    yield
+    i18n.activate(None)
+
+
 def write_config(tmp_path: Path, source: Path = TINY / "source.yaml", extra: str = "", **templates: Path) -> Path:
     """Write a settings file for the tiny fixture (or ``source``) into ``tmp_path``."""
     rep = templates.get("rep", ROOT / "reports" / "rep_scorecard.ipynb")
