@@ -105,6 +105,7 @@ def test_german_scorecard_shows_no_english_message(german_run: dict[str, Any], o
     text = page.evaluate("document.body.innerText")
     svg_text = " ".join(page.evaluate("Array.from(document.querySelectorAll('svg text')).map(t => t.textContent)"))
     assert "Oktober 2026" in text
+    assert "Umsatz nach Monat, Nov. 2025 bis Okt. 2026:" in text  # a chart's alt text names its months in German
     assert english_in(text, german_run["messages"]) == []
     assert english_in(svg_text, german_run["messages"]) == []
     # a currency axis in German: thousands with a dot, the euro after the number

@@ -345,6 +345,11 @@ class _View:
         """The grain of a KPI's tile, table row and chart point on this page (a review: the period's own)."""
         return get(kpi).shown_grain(self.grain)
 
+    def alt_month(self, month: Any) -> str:
+        """A month in an alt text: ``2026-10`` on an en_US page (as before locales), else the locale's short
+        month (``Okt. 2026``)."""
+        return str(month) if self.formats.locale == DEFAULT_FORMATS.locale else self.formats.month_short(month)
+
     @property
     def this_period(self) -> str:
         """ "this month", or the quarter or year of a review ("Q3 2026")."""
@@ -616,8 +621,8 @@ class RepView(_View):
         last = shown.iloc[-1]
         alt_text = _("{kpi} by month, {first} to {last}: latest {latest}, 12-month high {high}, low {low}.").format(
             kpi=_(k.label),
-            first=shown["period_end"].iloc[0],
-            last=last["period_end"],
+            first=self.alt_month(shown["period_end"].iloc[0]),
+            last=self.alt_month(last["period_end"]),
             latest=format_value(last["value"], k.format, self.formats),
             high=format_value(shown["value"].max(), k.format, self.formats),
             low=format_value(shown["value"].min(), k.format, self.formats),
