@@ -39,6 +39,7 @@ __all__ = [
     "N_",
     "activate",
     "gettext",
+    "in_sentence",
     "language",
     "ngettext",
     "override",
@@ -117,6 +118,18 @@ _ = gettext
 def ngettext(singular: str, plural: str, n: int) -> str:
     """The singular or plural form of a message for ``n``, by the active language's plural rules."""
     return _current().ngettext(singular, plural, int(n))
+
+
+def in_sentence(label: str) -> str:
+    """A label, already in the active language, inside a sentence: lower case in English ("ranked by win
+    rate"); German nouns and acronyms keep their capitals ("nach Umsatz"); other languages lower the first
+    letter ("par taux de réussite")."""
+    spoken = language()
+    if spoken == "en":
+        return label.lower()
+    if spoken == "de" or label[1:2].isupper():
+        return label
+    return label[:1].lower() + label[1:]
 
 
 def N_(message: str) -> str:  # noqa: N802 -- the gettext convention

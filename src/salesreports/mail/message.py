@@ -506,8 +506,7 @@ def _team_summary(context: dict[str, Any], kind: str, goals: list[dict[str, Any]
             for _, r in frame.iterrows()
         ]
         if leaders:
-            # English writes the label in lower case inside the sentence; other languages keep their label's case
-            label = k.label.lower() if i18n.language() == "en" else i18n.gettext(k.label)
+            label = i18n.in_sentence(i18n.gettext(k.label))
             lines.append(i18n.gettext("Leading on {kpi}: {reps}.").format(kpi=label, reps=", ".join(leaders)))
     at_risk = [g for g in goals if g["status"] in ("at risk", "missed")]
     if at_risk:

@@ -446,7 +446,7 @@ def _kpi_evidence(
             else _("{kpi} {value}; above {benchmark} ({threshold})")
         )
     text = message.format(
-        kpi=_in_sentence(kpi.label),
+        kpi=i18n.in_sentence(_(kpi.label)),
         value=fmt(value, currency),
         median=fmt(median, currency) if median is not None else "",
         benchmark=words,
@@ -455,18 +455,6 @@ def _kpi_evidence(
     if rule.why:
         text += f". {_(rule.why)}"
     return Evidence("kpi", text, kpi=kpi.name, value=value, benchmark=threshold, benchmark_name=name)
-
-
-def _in_sentence(label: str) -> str:
-    """A KPI's label inside a sentence, in the active language: lower case in English ("win rate"); German
-    nouns and acronyms keep their capitals; other languages lower the first letter."""
-    language = i18n.language()
-    if language == "en":
-        return label.lower()
-    text = _(label)
-    if language == "de" or text[1:2].isupper():
-        return text
-    return text[:1].lower() + text[1:]
 
 
 def _tags(value: Any) -> list[str]:

@@ -235,6 +235,14 @@ class Formatter:
         """A month, abbreviated, with its year: ``Oct 2026``, ``Okt. 2026``, ``oct. 2026``."""
         return dates.format_skeleton("yMMM", _first_day(month), locale=self._locale)
 
+    def month_iso_or_short(self, month: str) -> str:
+        """A ``YYYY-MM`` month named in a page's text (a goal's deadline, a chart's alt text): as it is on an
+        en_US page (the pages before locales), else the locale's short month (``Okt. 2026``). Other text is
+        returned as it is."""
+        if self.locale == DEFAULT_LOCALE or not re.fullmatch(r"\d{4}-\d{2}", month.strip()):
+            return month
+        return self.month_short(month.strip())
+
     def month_wide(self, month: Any) -> str:
         """A month's full name on its own: ``October``, ``Oktober``, ``octobre``, ``10月``."""
         return dates.format_skeleton("MMMM", _first_day(month), locale=self._locale)

@@ -432,9 +432,7 @@ def ramp(
     k = _kpi(kpi)
     _require(frame, ("tenure_month", "value", "benchmark"), "ramp")
     kpi_label = _(k.label)
-    heading = title or _("Ramp-up: {kpi} by month of tenure").format(
-        kpi=kpi_label if i18n.language() == "de" else kpi_label.lower()  # German nouns keep their capital
-    )
+    heading = title or _("Ramp-up: {kpi} by month of tenure").format(kpi=i18n.in_sentence(kpi_label))
     rows = _records(frame.sort_values("tenure_month"), ("tenure_month", "value", "benchmark"))
     if not rows or _all_missing(rows, ("value", "benchmark")):
         return _no_data(heading, _("No tenure history yet."))
@@ -565,7 +563,7 @@ def distribution(
     heading = title or _("{kpi} across the team").format(kpi=_(k.label))
     rows = _records(frame, ("entity", "value"))
     valid = [r for r in rows if r["value"] is not None]
-    kpi_label = _(k.label) if i18n.language() == "de" else _(k.label).lower()  # German nouns keep their capital
+    kpi_label = i18n.in_sentence(_(k.label))
     if not valid:
         if unit is None:
             return _no_data(heading, _("No {kpi} values for these reps.").format(kpi=kpi_label))

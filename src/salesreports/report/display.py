@@ -574,14 +574,6 @@ class GoalItem:
         return cls(**data)
 
 
-def _deadline(month: str, fmt: Formatter) -> str:
-    """A goal's deadline month for people: ``2026-12`` on an en_US page (as before locales), else the locale's
-    short month (``Dez. 2026``)."""
-    if fmt.locale == "en_US" or not re.fullmatch(r"\d{4}-\d{2}", month.strip()):
-        return month
-    return fmt.month_short(month.strip())
-
-
 def goal_list(goals: Sequence[Any], *, formats: Formatter | None = None) -> Html:
     """Goals with a status badge, a small progress bar (pure HTML/CSS) and actual / expected / projected.
 
@@ -632,7 +624,7 @@ def goal_list(goals: Sequence[Any], *, formats: Formatter | None = None) -> Html
             (_("Actual"), g.actual),
             (_("Expected by now"), g.expected),
             (
-                _("Projected by {deadline}").format(deadline=_deadline(g.deadline, fmt))
+                _("Projected by {deadline}").format(deadline=fmt.month_iso_or_short(g.deadline))
                 if g.deadline
                 else _("Projected"),
                 g.projected,

@@ -129,9 +129,7 @@ def _page(manifest: Mapping[str, Any], reports: Sequence[Any], kpis: list[str], 
         *({"key": f"kpi:{i}", "label": label, "type": "num"} for i, label in enumerate(kpi_labels)),
     ]
     for col in columns:
-        # German nouns keep their capital inside a sentence
-        name = col["label"] if i18n.language() == "de" else col["label"].lower()
-        col["sort"] = _("Sort by {column}").format(column=name)
+        col["sort"] = _("Sort by {column}").format(column=i18n.in_sentence(col["label"]))
     data = {"rows": rows, "kpis": kpi_labels, "columns": len(columns), "words": _script_words(formats.locale)}
     count = formats.count
     reps = ngettext("{n} rep scorecard", "{n} rep scorecards", kinds["rep"]).format(n=count(kinds["rep"]))

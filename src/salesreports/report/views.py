@@ -32,7 +32,7 @@ import pandas as pd
 
 from salesreports import i18n
 from salesreports.errors import ParamsError
-from salesreports.i18n import N_, _, ngettext, retranslate
+from salesreports.i18n import N_, _, in_sentence, ngettext, retranslate
 from salesreports.metrics.kpis import DEFAULT_FORMATS, Formatter, format_value, formatter, get, registry
 from salesreports.metrics.measures import NO_SIGN, NOT_EMPLOYED, data_ends
 from salesreports.metrics.periods import of_grain, parse_period
@@ -109,12 +109,6 @@ def both(labels: Sequence[str]) -> str:
     if len(labels) < 2:
         return "".join(labels)
     return _("{items} and {last}").format(items=", ".join(labels[:-1]), last=labels[-1])
-
-
-def in_sentence(label: str) -> str:
-    """A translated label inside a sentence: lower case ("ranked by revenue"), but German nouns keep their
-    capital ("nach Umsatz")."""
-    return label if i18n.language() == "de" else label.lower()
 
 
 def kpi_label(kpi: str) -> str:
@@ -344,11 +338,6 @@ class _View:
     def tile_grain(self, kpi: str) -> str:
         """The grain of a KPI's tile, table row and chart point on this page (a review: the period's own)."""
         return get(kpi).shown_grain(self.grain)
-
-    def alt_month(self, month: Any) -> str:
-        """A month in an alt text: ``2026-10`` on an en_US page (as before locales), else the locale's short
-        month (``Okt. 2026``)."""
-        return str(month) if self.formats.locale == DEFAULT_FORMATS.locale else self.formats.month_short(month)
 
     @property
     def this_period(self) -> str:
@@ -621,8 +610,8 @@ class RepView(_View):
         last = shown.iloc[-1]
         alt_text = _("{kpi} by month, {first} to {last}: latest {latest}, 12-month high {high}, low {low}.").format(
             kpi=_(k.label),
-            first=self.alt_month(shown["period_end"].iloc[0]),
-            last=self.alt_month(last["period_end"]),
+            first=self.formats.month_iso_or_short(str(shown["period_end"].iloc[0])),
+            last=self.formats.month_iso_or_short(str(last["period_end"])),
             latest=format_value(last["value"], k.format, self.formats),
             high=format_value(shown["value"].max(), k.format, self.formats),
             low=format_value(shown["value"].min(), k.format, self.formats),
