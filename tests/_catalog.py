@@ -24,6 +24,18 @@ def _clear() -> None:
     formats._formatter.cache_clear()  # a cached Formatter keeps the catalog it was made with
 
 
+def compile_catalog(folder: Path, messages: Mapping[Any, Any], lang: str) -> None:
+    """``messages`` (msgid -> translation; a plural as (singular, plural) -> forms) compiled into
+    ``folder/<lang>/LC_MESSAGES/messages.mo``."""
+    catalog = Catalog(locale=lang, domain=i18n.DOMAIN)
+    for msgid, msgstr in messages.items():
+        catalog.add(msgid, msgstr)
+    path = folder / lang / "LC_MESSAGES" / f"{i18n.DOMAIN}.mo"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as fh:
+        write_mo(fh, catalog)
+
+
 @contextmanager
 def tiny_catalog(
     folder: Path, messages: Mapping[str | tuple[str, str], str | tuple[str, str]], lang: str = "de"
@@ -31,13 +43,7 @@ def tiny_catalog(
     """``messages`` (msgid -> translation; a plural as (singular, plural) -> (form 0, form 1)) compiled into
     ``folder/<lang>/LC_MESSAGES/messages.mo`` and used by :mod:`salesreports.i18n` inside the block; afterwards
     the shipped catalogs and English as the process's language again (a view activates its page's language)."""
-    catalog = Catalog(locale=lang)
-    for msgid, msgstr in messages.items():
-        catalog.add(msgid, msgstr)
-    path = folder / lang / "LC_MESSAGES" / f"{i18n.DOMAIN}.mo"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("wb") as fh:
-        write_mo(fh, catalog)
+    compile_catalog(folder, messages, lang)
     try:
         with pytest.MonkeyPatch.context() as mp:
             mp.setattr(i18n, "LOCALE_DIR", folder)
@@ -56,13 +62,7 @@ def install_catalog(request: pytest.FixtureRequest, messages: Mapping[Any, Any],
     """
     monkeypatch: pytest.MonkeyPatch = request.getfixturevalue("monkeypatch")
     folder: Path = request.getfixturevalue("tmp_path") / "locale"
-    catalog = Catalog(locale=language, domain=i18n.DOMAIN)
-    for msgid, msgstr in messages.items():
-        catalog.add(msgid, msgstr)
-    target = folder / language / "LC_MESSAGES"
-    target.mkdir(parents=True, exist_ok=True)
-    with open(target / f"{i18n.DOMAIN}.mo", "wb") as f:
-        write_mo(f, catalog)
+    compile_catalog(folder, messages, language)
     monkeypatch.setattr(i18n, "LOCALE_DIR", folder)
     monkeypatch.setattr(i18n, "_default", i18n._NULL)
     _clear()

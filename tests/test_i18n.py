@@ -8,9 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from babel.messages.catalog import Catalog
-from babel.messages.mofile import write_mo
 
+from _catalog import compile_catalog
 from salesreports import i18n
 from salesreports.metrics.coaching import IncentivePlan, Tier, estimate_incentive
 from salesreports.metrics.formats import Formatter
@@ -51,15 +50,7 @@ PLURALS = {("{n} deal", "{n} deals"): ("{n} Abschluss", "{n} Abschlüsse")}
 def catalogs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A German catalog in ``tmp_path/de/LC_MESSAGES/messages.mo`` as the package's locale directory; the
     language of the process restored after the test (and the caches emptied before and after)."""
-    catalog = Catalog(locale="de")
-    for msgid, msgstr in GERMAN.items():
-        catalog.add(msgid, msgstr)
-    for ids, strings in PLURALS.items():
-        catalog.add(ids, strings)
-    folder = tmp_path / "de" / "LC_MESSAGES"
-    folder.mkdir(parents=True)
-    with open(folder / f"{i18n.DOMAIN}.mo", "wb") as f:
-        write_mo(f, catalog)
+    compile_catalog(tmp_path, {**GERMAN, **PLURALS}, "de")
     monkeypatch.setattr(i18n, "LOCALE_DIR", tmp_path)
     monkeypatch.setattr(i18n, "_default", i18n._default)  # activate() changes it: restored at the end
     i18n.translations.cache_clear()
