@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import textwrap
 import uuid
 from collections.abc import Callable, Iterator
@@ -119,6 +120,28 @@ def make_config(tmp_path: Path) -> Callable[..., Path]:
         return write_config(tmp_path, source, extra, **templates)
 
     return make
+
+
+def built_once(tmp_path_factory: pytest.TempPathFactory, key: str, build: Callable[[Path], Any]) -> Any:
+    """``build(folder)`` run once per test session, its result shared by every module and pytest-xdist
+    worker that asks for ``key`` (a file lock: a second asker waits, then reads the first one's result).
+    The result must be read only; it is kept as a pickle beside the folder it was built in."""
+    import pickle
+
+    from filelock import FileLock
+
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # each worker's folder sits in the session's own folder
+        base = base.parent
+    root = base / "built-once"
+    root.mkdir(exist_ok=True)
+    folder, result = root / key, root / f"{key}.pickle"
+    with FileLock(str(root / f"{key}.lock")):
+        if not result.exists():
+            shutil.rmtree(folder, ignore_errors=True)  # an earlier asker's build failed half-way
+            folder.mkdir()
+            result.write_bytes(pickle.dumps(build(folder)))
+        return pickle.loads(result.read_bytes())
 
 
 @pytest.fixture(scope="session")

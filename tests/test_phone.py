@@ -21,8 +21,9 @@ from typing import Any
 import pytest
 
 import test_browser
+from conftest import built_once
 from test_browser import Opened, require, screenshot
-from test_pages import DEALS_ONLY, ROOT, Run, _pages, _run, demo_run
+from test_pages import ROOT, Run, _pages, deals_only_run, demo_run
 
 browser = test_browser.browser  # the fixtures: one Chromium per module, a fresh context per page
 open_page = test_browser.open_page
@@ -38,10 +39,11 @@ DESKTOP = 1280
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
-    out: dict[str, Run] = {"demo": demo_run(tmp_path_factory.mktemp("phone-demo"))}
-    do = tmp_path_factory.mktemp("phone-deals-only")
-    out["deals_only"] = _run("deals_only", do, DEALS_ONLY / "source.yaml", "2026-10", ["Ana Silva", "Gus Lind"])
-    return out
+    """test_pages' runs (built once a session, read only here)."""
+    return {
+        "demo": built_once(tmp_path_factory, "pages-demo", demo_run),
+        "deals_only": built_once(tmp_path_factory, "pages-deals-only", deals_only_run),
+    }
 
 
 def _page(run: Run, kind: str) -> Path:
