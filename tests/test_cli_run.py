@@ -131,6 +131,8 @@ def hostile_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
         (["run", "--period", "2025-03"], 1, ESCAPE_SHOWN),
         (["run", "--reps", ESCAPE_ID], 1, ESCAPE_SHOWN),
         (["preview", "--rep", ESCAPE_ID, "--period", "2025-03"], 1, ESCAPE_SHOWN),
+        (["cycle", "--dry-run"], 1, ESCAPE_SHOWN),
+        (["check"], 1, ESCAPE_SHOWN),
     ],
 )
 def test_item3_every_command_prints_crm_strings_literally(
@@ -146,7 +148,7 @@ def test_item3_every_command_prints_crm_strings_literally(
     assert_printed_literally(result.stdout + result.stderr, shown)
 
 
-def test_item2_console_text_carries_no_control_characters() -> None:
+def test_item3_console_text_carries_no_control_characters() -> None:
     """Every data string the CLI prints goes through _esc: an ESC sequence in a name or id cannot clear or
     restyle the terminal, and rich markup in it is shown as text."""
     from salesreports.cli import _esc

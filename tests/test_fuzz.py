@@ -12,9 +12,9 @@ exactly as generated), then runs context → notebook → HTML → PDF → email
   reaches a page or a chart;
 - every email parses, its subject is one line, and every ``cid:`` in its HTML resolves to an attached image.
 
-Bounded: 11 profiles in one batch run (a run costs far more than a profile; ~1 s a report, 3 reports a
+Bounded: 20 profiles in one batch run (a run costs far more than a profile; ~1 s a report, 3 reports a
 profile), each profile a copy of the tiny fixture (its two reps with an address, in one team) with its own
-strings: 6 drawn by Hypothesis (``FUZZ_EXAMPLES=30`` draws more; derandomized so that CI is repeatable) and
+strings: 15 drawn by Hypothesis (``FUZZ_EXAMPLES=30`` draws more; derandomized so that CI is repeatable) and
 5 made of every known troublemaker of ``BITS`` (five rotations: each piece reaches every field); marked slow.
 """
 
@@ -43,7 +43,7 @@ from salesreports.run.batch import run_reports
 
 TINY = FIXTURES / "tiny"
 PERIOD = "2025-03"
-GENERATED = int(os.environ.get("FUZZ_EXAMPLES", "6"))  # profiles Hypothesis generates
+GENERATED = int(os.environ.get("FUZZ_EXAMPLES", "15"))  # profiles Hypothesis generates
 KNOWN = 5  # profiles made of every piece of BITS, each in another order
 TEAMS = {"R1": "North", "R2": "North"}  # the tiny fixture's two reps with an address, one team: 3 reports a copy
 
