@@ -41,3 +41,17 @@ def test_help_lists_the_commands_without_loading_them() -> None:
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120)
     assert "run" in done.stdout and "validate" in done.stdout
     assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+
+
+def test_a_commands_help_paragraphs_wrap_at_the_terminals_width() -> None:
+    """A docstring's line breaks are not kept in `--help` (rich keeps them: a ragged paragraph on any terminal
+    narrower or wider than the source); its Example lines stay lines of their own."""
+    from typer.testing import CliRunner
+
+    from salesreports.cli import _reflow, app
+
+    assert _reflow("Summary.\n\n    One paragraph\n    over two lines.\n    Example: x\n    - a\n    - b") == (
+        "Summary.\n\nOne paragraph over two lines.\nExample: x\n- a\n- b"
+    )
+    result = CliRunner().invoke(app, ["preview", "--help"], env={"COLUMNS": "200", "NO_COLOR": "1"})
+    assert "a warm report process), renders again on every save and serves" in result.stdout

@@ -8,6 +8,7 @@ settings errors); any other exception is a bug and keeps its traceback.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -999,6 +1000,27 @@ def cycle(
     if summary.failures:
         err.print("Run `salesreports cycle` again once fixed: it redoes only what is left.")
         raise typer.Exit(1)
+
+
+def _reflow(doc: str) -> str:
+    """A command's docstring as its help: a paragraph's lines joined into one, so the terminal wraps it at its
+    own width (rich help keeps a docstring's line breaks); an ``Example:`` or ``- `` line keeps its own line."""
+    paragraphs = []
+    for paragraph in inspect.cleandoc(doc).split("\n\n"):
+        lines: list[str] = []
+        for line in paragraph.splitlines():
+            if lines and not line.startswith(("Example:", "- ")):
+                lines[-1] += " " + line.strip()
+            else:
+                lines.append(line)
+        paragraphs.append("\n".join(lines))
+    return "\n\n".join(paragraphs)
+
+
+for _typer in (app, goals_app):
+    for _command in _typer.registered_commands:
+        if _command.help is None and _command.callback is not None and _command.callback.__doc__:
+            _command.help = _reflow(_command.callback.__doc__)
 
 
 def main() -> None:
