@@ -3,6 +3,7 @@ as the shipped, hand-written mapping in params/sources/examples/, and revenue eq
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -77,6 +78,29 @@ def test_an_export_of_an_excel_workbook_is_read(tmp_path: Path) -> None:
     data = load_dataset(out)
     assert check(data).ok
     assert compute_kpis(data).get("company", "revenue", "2025-03", "company") == pytest.approx(REVENUE_MARCH["hubspot"])
+
+
+def test_null_markers_do_not_hide_an_amount_or_a_date_column(tmp_path: Path) -> None:
+    """'N/A' in an amount or date column is a missing value: the column is still mapped (revenue is kept)."""
+    (tmp_path / "deals.csv").write_text(
+        textwrap.dedent("""\
+            Deal ID,Deal owner,Company,Deal Stage,Amount,Create Date,Close Date
+            1,Ann,Acme,Closed Won,"$1,200.00",2025-01-02,2025-03-20
+            2,Ann,Bolt,Closed Lost,N/A,2025-01-03,2025-03-01
+            3,Bob,Cat,Closed Won,300,2025-02-03,2025-03-05
+            4,Bob,Dot,Appointment,N/A,N/A,N/A
+        """),
+        encoding="utf-8",
+    )
+    guess = infer_source([tmp_path], base_dir=tmp_path)
+    assert guess.null_values == ["", "N/A"]
+    mapped = guess.mapped()["deals"]
+    assert "close_date <- 'Close Date'" in mapped and "created_date <- 'Create Date'" in mapped
+    assert not any("amount" in n for n in guess.notes), guess.notes
+    (tmp_path / "crm.yaml").write_text(guess.to_yaml(), encoding="utf-8")
+    data = load_dataset(tmp_path / "crm.yaml")
+    assert check(data).ok, [str(i) for i in check(data).errors]
+    assert compute_kpis(data).get("company", "revenue", "2025-03", "company") == pytest.approx(1500)
 
 
 def test_files_without_deals_are_refused_with_what_they_hold(tmp_path: Path) -> None:

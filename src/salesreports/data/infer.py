@@ -335,6 +335,22 @@ def _orders_like(f: FileGuess) -> bool:
     return owner is not None and date is not None and _is_date(f.values.get(date, []))
 
 
+def _drop_null_markers(files: Sequence[FileGuess]) -> dict[str, int]:
+    """Remove the null markers (``N/A``, ``NULL``, ``-``, ...) from every file's values, before any content
+    test: an amount or date column with a few ``N/A`` is still an amount or date column. Returns each marker
+    found, with how often."""
+    found: dict[str, int] = {}
+    for f in files:
+        for col, vals in f.values.items():
+            kept = [v for v in vals if v.strip() not in _NULLS]
+            if len(kept) < len(vals):
+                for v in vals:
+                    if v.strip() in _NULLS:
+                        found[v.strip()] = found.get(v.strip(), 0) + 1
+                f.values[col] = kept
+    return dict(sorted(found.items()))
+
+
 def _distinct(values: list[str]) -> int:
     return len(set(values))
 
@@ -620,6 +636,7 @@ def infer_source(paths: Sequence[Path], *, base_dir: Path, name: str = "crm") ->
     import os
 
     files = [_read(p) for p in _files(paths)]
+    markers = _drop_null_markers(files)
     deals = max(files, key=_deal_score)
     if _deal_score(deals) < 3:
         orders = [f for f in files if _orders_like(f)]
@@ -674,7 +691,6 @@ def infer_source(paths: Sequence[Path], *, base_dir: Path, name: str = "crm") ->
                 f"leads: {rel(f)} may hold leads ({', '.join(f.columns[:6])}); to get the lead KPIs, map it by hand "
                 "under tables.leads: lead_id, rep_id, created_date, qualified (and converted_deal_id)"
             )
-    markers = sorted({v.strip() for f in files for vals in f.values.values() for v in vals if v.strip() in _NULLS})
     if markers:
         guess.null_values = ["", *markers]
     return guess
