@@ -103,6 +103,45 @@ def test_null_markers_do_not_hide_an_amount_or_a_date_column(tmp_path: Path) -> 
     assert compute_kpis(data).get("company", "revenue", "2025-03", "company") == pytest.approx(1500)
 
 
+def test_one_date_order_per_file_taken_from_its_unambiguous_column(tmp_path: Path) -> None:
+    """A US export: 'Create Date' holds only ambiguous dates (02/01/2025), 'Close Date' shows the month first
+    (03/14/2025); both columns are read month first, and the first deal was created on 1 February."""
+    (tmp_path / "deals.csv").write_text(
+        textwrap.dedent("""\
+            Deal ID,Deal owner,Company,Deal Stage,Amount,Create Date,Close Date
+            1,Ann,Acme,Closed Won,100,02/01/2025,03/14/2025
+            2,Ann,Bolt,Closed Lost,200,01/03/2025,03/02/2025
+            3,Bob,Cat,Closed Won,300,02/05/2025,02/28/2025
+        """),
+        encoding="utf-8",
+    )
+    (tmp_path / "crm.yaml").write_text(infer_source([tmp_path], base_dir=tmp_path).to_yaml(), encoding="utf-8")
+    text = (tmp_path / "crm.yaml").read_text(encoding="utf-8")
+    assert yaml.safe_load(text)["tables"]["deals"]["dates"] == {"created_date": "%m/%d/%Y", "close_date": "%m/%d/%Y"}
+    assert "day and month are ambiguous here: month first, as 'Close Date' ('03/14/2025') shows" in text
+    deals = load_dataset(tmp_path / "crm.yaml").tables["deals"].set_index("deal_id")
+    assert str(deals.loc["1", "created_date"].date()) == "2025-02-01"
+    assert str(deals.loc["2", "created_date"].date()) == "2025-01-03"
+
+
+def test_a_file_of_only_ambiguous_dates_keeps_day_first_and_says_so(tmp_path: Path) -> None:
+    (tmp_path / "deals.csv").write_text(
+        "Deal ID,Deal owner,Deal Stage,Amount,Create Date,Close Date\n"
+        "1,Ann,Closed Won,100,02/01/2025,03/12/2025\n"
+        "2,Ann,Closed Lost,200,01/03/2025,03/02/2025\n",
+        encoding="utf-8",
+    )
+    text = infer_source([tmp_path], base_dir=tmp_path).to_yaml()
+    assert yaml.safe_load(text)["tables"]["deals"]["dates"] == {"created_date": "%d/%m/%Y", "close_date": "%d/%m/%Y"}
+    assert (
+        text.count(
+            "day and month are ambiguous and no date column of the file shows which comes first: day first (the "
+            "default). Check: write '%m/%d/%Y' if the CRM writes the month first"
+        )
+        == 2
+    )
+
+
 def test_files_without_deals_are_refused_with_what_they_hold(tmp_path: Path) -> None:
     (tmp_path / "contacts.csv").write_text("First Name,Last Name,Phone\nA,B,1\n", encoding="utf-8")
     with pytest.raises(DataLoadError, match=r"none of the files looks like deals .*contacts.csv: First Name"):

@@ -301,6 +301,70 @@ def _is_date(values: list[str]) -> bool:
     return bool(values) and bool(_date_formats(values))
 
 
+def _order(fmt: str) -> str:
+    """Which of day and month a format reads first ('day', 'month'), or '' when it has no such choice (ISO
+    dates, month names)."""
+    d, m = fmt.find("%d"), fmt.find("%m")
+    if d < 0 or m < 0 or fmt.startswith("%Y"):
+        return ""
+    return "day" if d < m else "month"
+
+
+@dataclass(frozen=True)
+class _DateOrder:
+    """The order of day and month in one file, as its unambiguous date columns show it.
+
+    ``order``: 'day', 'month', or '' when no column shows it or the columns disagree; ``reason``: where it
+    was read from, or why it is not known.
+    """
+
+    order: str
+    reason: str
+
+
+def _date_order(f: FileGuess) -> _DateOrder:
+    """A file's day-and-month order, from its date columns whose values read in one order only (a 14 where
+    the month would be): one order per file, so that a column of only ambiguous dates (02/01/2025) reads
+    like its neighbours."""
+    shown: dict[str, str] = {}  # order -> the first column showing it, with a value
+    for col in f.columns:
+        vals = f.values.get(col, [])
+        orders = {_order(fmt) for fmt in _date_formats(vals)} - {""} if vals else set()
+        if len(orders) == 1:
+            (order,) = orders
+            sample = next((v for v in vals if any(int(n) > 12 for n in re.findall(r"\d+", v)[:2])), vals[0])
+            shown.setdefault(order, f"'{col}' ({sample!r})")
+    if len(shown) == 1:
+        ((order, where),) = shown.items()
+        return _DateOrder(order, f"as {where} shows")
+    if shown:
+        return _DateOrder(
+            "", f"the file's date columns disagree ({shown['day']}: day first; {shown['month']}: month first)"
+        )
+    return _DateOrder("", "no date column of the file shows which comes first")
+
+
+def _date_line(vals: list[str], order: _DateOrder) -> tuple[str, str] | None:
+    """The date format of a column and its guess comment, in the file's order of day and month when the
+    column's own values are ambiguous; ``None`` for ISO dates (the default) or values that are no dates."""
+    formats = _date_formats(vals)
+    if not formats or formats[0] == "%Y-%m-%d":
+        return None
+    why = f"guessed from {len(vals):,} values like {vals[0]!r}"
+    orders = {_order(fmt) for fmt in formats} - {""}
+    if len(orders) < 2:  # the values read in one order only
+        return formats[0], why
+    if order.order:
+        fmt = next(x for x in formats if _order(x) == order.order)
+        return fmt, f"{why}; day and month are ambiguous here: {order.order} first, {order.reason}"
+    fmt = formats[0]
+    other = next(x for x in formats if _order(x) != _order(fmt))
+    return fmt, (
+        f"{why}; day and month are ambiguous and {order.reason}: {_order(fmt)} first (the default). "
+        f"Check: write {other!r} if the CRM writes the {_order(other)} first"
+    )
+
+
 # --------------------------------------------------------------------------- recognising columns
 
 
@@ -455,6 +519,7 @@ def _map_deals(
         for v, canon in mapping:
             lines.append((f"values.stage.{v}", canon, ""))
     dates: list[tuple[str, object, str]] = []
+    date_order = _date_order(f)
     for canon in ("created_date", "close_date"):
         col = found.get(canon)
         if col is None:
@@ -462,15 +527,9 @@ def _map_deals(
         vals = f.values.get(col, [])
         if canon == "close_date" and lost_col:
             vals = vals + f.values.get(lost_col, [])
-        formats = _date_formats(vals)
-        if not formats or formats[0] == "%Y-%m-%d":
-            continue
-        fmt = formats[0]
-        both = {"%d/%m/%Y", "%m/%d/%Y"} <= set(formats) or {"%d/%m/%Y %H:%M", "%m/%d/%Y %H:%M"} <= set(formats)
-        why = f"guessed from {len(vals):,} values like {vals[0]!r}" + (
-            "; day and month are ambiguous: check" if both else ""
-        )
-        dates.append((f"dates.{canon}", fmt, why))
+        line = _date_line(vals, date_order)
+        if line is not None:
+            dates.append((f"dates.{canon}", *line))
     if dates:
         lines += [("dates", None, ""), *dates]
     if "created_date" not in found:
@@ -508,11 +567,11 @@ def _map_reps(f: FileGuess, rel: str, rep_id: str | None = None) -> list[tuple[s
             continue
         vals = f.values.get(col, [])
         if canon == "hire_date":
-            formats = _date_formats(vals)
-            if vals and not formats:
+            if vals and not _is_date(vals):
                 continue
-            if formats and formats[0] != "%Y-%m-%d":
-                dates.append((f"dates.{canon}", formats[0], f"guessed from {len(vals):,} values like {vals[0]!r}"))
+            line = _date_line(vals, _date_order(f))
+            if line is not None:
+                dates.append((f"dates.{canon}", *line))
         taken.add(col)
         columns.append((f"columns.{canon}", col, why))
     if not any(k == "columns.name" for k, _, _ in columns):
