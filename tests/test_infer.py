@@ -142,6 +142,48 @@ def test_a_file_of_only_ambiguous_dates_keeps_day_first_and_says_so(tmp_path: Pa
     )
 
 
+def test_a_windows_1252_export_is_guessed_and_its_names_read_right(tmp_path: Path) -> None:
+    text = (
+        "Deal ID;Deal owner;Company;Deal Stage;Amount;Create Date;Close Date\r\n"
+        "1;Jürgen Müller;Bäckerei Groß;Closed Won;1.200,50 €;2025-01-02;2025-03-20\r\n"
+        "2;Zoë Façade;Café Zürich;Closed Lost;300,00 €;2025-01-03;2025-03-01\r\n"
+    )
+    (tmp_path / "deals.csv").write_bytes(text.encode("cp1252"))
+    (tmp_path / "crm.yaml").write_text(infer_source([tmp_path], base_dir=tmp_path).to_yaml(), encoding="utf-8")
+    written = (tmp_path / "crm.yaml").read_text(encoding="utf-8")
+    assert "encoding: cp1252  # the file is not UTF-8" in written
+    assert "not UTF-8: read as Windows-1252" in written
+    spec = yaml.safe_load(written)["tables"]
+    assert (spec["deals"]["delimiter"], spec["reps"]["distinct_from"]["encoding"]) == (";", "cp1252")
+    data = load_dataset(tmp_path / "crm.yaml")
+    assert check(data).ok, [str(i) for i in check(data).errors]
+    assert sorted(data.tables["reps"]["rep_id"]) == ["Jürgen Müller", "Zoë Façade"]
+    assert sorted(data.tables["deals"]["account_id"]) == ["Bäckerei Groß", "Café Zürich"]
+    assert compute_kpis(data).get("company", "revenue", "2025-03", "company") == pytest.approx(1200.5)
+
+
+def test_null_markers_are_guessed_from_every_column_and_read_as_missing(tmp_path: Path) -> None:
+    (tmp_path / "deals.csv").write_text(
+        textwrap.dedent("""\
+            Deal ID,Deal owner,Company,Deal Stage,Pipeline,Amount,Create Date,Close Date
+            1,Ann,N/A Corp,Closed Won,NULL,100,2025-01-02,2025-03-20
+            2,Ann,Bolt,Closed Lost,Sales, - ,2025-01-03,2025-03-01
+            3,Bob,Cat,Open,Sales,300,2025-02-03,n/a
+        """),
+        encoding="utf-8",
+    )
+    guess = infer_source([tmp_path], base_dir=tmp_path)
+    assert guess.null_values == ["", "-", "NULL", "n/a"]  # 'N/A Corp' is a name, not a marker
+    (tmp_path / "crm.yaml").write_text(guess.to_yaml(), encoding="utf-8")
+    data = load_dataset(tmp_path / "crm.yaml")
+    assert check(data).ok, [str(i) for i in check(data).errors]
+    deals = data.tables["deals"].set_index("deal_id")
+    assert deals["segment"].isna().tolist() == [True, False, False]
+    assert deals["amount"].isna().tolist() == [False, True, False]
+    assert deals["close_date"].isna().tolist() == [False, False, True]
+    assert deals.loc["1", "account_id"] == "N/A Corp"
+
+
 def test_files_without_deals_are_refused_with_what_they_hold(tmp_path: Path) -> None:
     (tmp_path / "contacts.csv").write_text("First Name,Last Name,Phone\nA,B,1\n", encoding="utf-8")
     with pytest.raises(DataLoadError, match=r"none of the files looks like deals .*contacts.csv: First Name"):
