@@ -48,7 +48,8 @@ def test_guessed_mapping_validates_and_matches_the_shipped_one(tmp_path: Path, c
 
 def test_every_guess_is_a_comment_in_the_written_file(tmp_path: Path) -> None:
     text = _guess(tmp_path, "hubspot").read_text(encoding="utf-8")
-    assert "rep_id: Deal owner  # guessed from 'Deal owner': 2 distinct values" in text
+    assert "rep_id: Deal owner  # guessed from 'Deal owner': 2 distinct values (the owner's name is the rep id)" in text
+    assert 'null_values: [""]  # no null marker (N/A, NULL, -, ...) in the export: only empty cells are missing' in text
     assert "# guessed from the 5 values of 'Deal Stage'" in text
     assert "# guessed from 7 values like '2025-02-14 10:22'" in text
     spec = yaml.safe_load(text)
@@ -175,6 +176,10 @@ def test_null_markers_are_guessed_from_every_column_and_read_as_missing(tmp_path
     guess = infer_source([tmp_path], base_dir=tmp_path)
     assert guess.null_values == ["", "-", "NULL", "n/a"]  # 'N/A Corp' is a name, not a marker
     (tmp_path / "crm.yaml").write_text(guess.to_yaml(), encoding="utf-8")
+    assert (
+        "  # guessed: read as missing: '-' 1 time(s) (in Amount); 'NULL' 1 time(s) (in Pipeline); "
+        "'n/a' 1 time(s) (in Close Date)\n" in (tmp_path / "crm.yaml").read_text(encoding="utf-8")
+    )
     data = load_dataset(tmp_path / "crm.yaml")
     assert check(data).ok, [str(i) for i in check(data).errors]
     deals = data.tables["deals"].set_index("deal_id")
@@ -182,6 +187,30 @@ def test_null_markers_are_guessed_from_every_column_and_read_as_missing(tmp_path
     assert deals["amount"].isna().tolist() == [False, True, False]
     assert deals["close_date"].isna().tolist() == [False, False, True]
     assert deals.loc["1", "account_id"] == "N/A Corp"
+
+
+@pytest.mark.parametrize("employees", [False, True], ids=["no-rep-list", "an-employees-file"])
+def test_an_owner_id_column_is_not_called_the_owners_name(tmp_path: Path, employees: bool) -> None:
+    (tmp_path / "deals.csv").write_text(
+        "Deal ID,Owner ID,Company,Deal Stage,Amount,Create Date,Close Date\n"
+        "1,7,Acme,Closed Won,100,2025-01-02,2025-03-20\n"
+        "2,9,Bolt,Closed Lost,200,2025-01-03,2025-03-01\n",
+        encoding="utf-8",
+    )
+    if employees:
+        (tmp_path / "employees.csv").write_text("Owner ID,firstName,lastName\n7,Ann,Lee\n9,Bob,Roy\n", encoding="utf-8")
+    (tmp_path / "crm.yaml").write_text(infer_source([tmp_path], base_dir=tmp_path).to_yaml(), encoding="utf-8")
+    text = (tmp_path / "crm.yaml").read_text(encoding="utf-8")
+    assert "the owner's name" not in text
+    assert "rep_id: Owner ID  # guessed from 'Owner ID': 2 distinct values\n" in text
+    if employees:
+        assert "rep_id: Owner ID  # the deals' owner column 'Owner ID' holds these ids" in text
+    else:
+        assert "rep_id: Owner ID  # the owner column holds ids, not names: they are the rep ids" in text
+        assert "the export has no owner names, so the id is shown" in text
+    data = load_dataset(tmp_path / "crm.yaml")
+    assert check(data).ok, [str(i) for i in check(data).errors]
+    assert sorted(data.tables["reps"]["rep_id"]) == ["7", "9"]
 
 
 def test_files_without_deals_are_refused_with_what_they_hold(tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ columns, maps columns by name and content, and proposes everything else a source
 map (won, closed won, … → won; lost, closed lost → lost; anything else → open), date formats, amounts written
 with currency symbols and thousands separators, the delimiter, the encoding and null markers. Without an id
 column, deals are numbered by their line; without a rep list, the reps are the distinct deal owners, and the
-owner's name is the rep id. :meth:`Guess.to_yaml` writes the mapping with every guess as a comment
+owner's name (or id) is the rep id. :meth:`Guess.to_yaml` writes the mapping with every guess as a comment
 (``# guessed from 'Deal owner': 14 distinct values``), so that the analyst can check it.
 
 Nothing here is interactive and nothing is silent: what could not be recognised is listed in
@@ -146,6 +146,7 @@ class Guess:
     base_dir : the folder the file paths are relative to
     tables : canonical table -> ``(key, value, comment)`` lines of its mapping (value ``None``: a section)
     null_values : texts read as missing
+    null_why : the guess comment of ``null_values``
     notes : what was not recognised or needs a look
     todo : what the analyst must add by hand, each naming the table and column (and where the data may be)
     """
@@ -154,6 +155,7 @@ class Guess:
     base_dir: str
     tables: dict[str, list[tuple[str, object, str]]] = field(default_factory=dict)
     null_values: list[str] = field(default_factory=lambda: [""])
+    null_why: str = "no null marker (N/A, NULL, -, ...) in the export: only empty cells are missing"
     notes: list[str] = field(default_factory=list)
     todo: list[str] = field(default_factory=list)
 
@@ -207,7 +209,7 @@ class Guess:
         out += [f"# NOTE: {n}" for n in self.notes]
         out += [f"# TODO (add by hand): {t}" for t in self.todo]
         out += [f"name: {scalar(self.name)}", f"base_dir: {scalar(self.base_dir)}"]
-        out.append(f"null_values: {json.dumps(self.null_values, ensure_ascii=False)}")
+        out.append(f"null_values: {json.dumps(self.null_values, ensure_ascii=False)}  # {self.null_why}")
         out.append("tables:")
         for table, lines in self.tables.items():
             out.append(f"  {table}:")
@@ -399,20 +401,26 @@ def _orders_like(f: FileGuess) -> bool:
     return owner is not None and date is not None and _is_date(f.values.get(date, []))
 
 
-def _drop_null_markers(files: Sequence[FileGuess]) -> dict[str, int]:
+def _drop_null_markers(files: Sequence[FileGuess]) -> dict[str, tuple[int, list[str]]]:
     """Remove the null markers (``N/A``, ``NULL``, ``-``, ...) from every file's values, before any content
     test: an amount or date column with a few ``N/A`` is still an amount or date column. Returns each marker
-    found, with how often."""
-    found: dict[str, int] = {}
+    found, with how often and the columns holding it."""
+    found: dict[str, tuple[int, list[str]]] = {}
     for f in files:
         for col, vals in f.values.items():
             kept = [v for v in vals if v.strip() not in _NULLS]
-            if len(kept) < len(vals):
-                for v in vals:
-                    if v.strip() in _NULLS:
-                        found[v.strip()] = found.get(v.strip(), 0) + 1
-                f.values[col] = kept
+            for v in vals:
+                if v.strip() in _NULLS:
+                    n, cols = found.get(v.strip(), (0, []))
+                    found[v.strip()] = (n + 1, cols if col in cols else [*cols, col])
+            f.values[col] = kept
     return dict(sorted(found.items()))
+
+
+def _names(values: list[str]) -> bool:
+    """Whether a column holds people's names (letters, no digits: 'Lena Park'), not ids (12, R001, a hash)."""
+    named = sum(1 for v in values if re.search(r"[^\W\d_]", v) and not re.search(r"\d", v))
+    return bool(values) and named >= 0.9 * len(values)
 
 
 def _distinct(values: list[str]) -> int:
@@ -483,8 +491,6 @@ def _map_deals(
                     )
                 )
                 continue
-        if canon == "rep_id":
-            why = f"guessed from '{col}': {_distinct(vals):,} distinct values (the owner's name is the rep id)"
         columns.append((f"columns.{canon}", col, why))
     if "deal_id" not in found:
         derive.append(("derive.deal_id", "'line ' || _row", "no id column: each deal is named by its line in the file"))
@@ -727,6 +733,14 @@ def infer_source(paths: Sequence[Path], *, base_dir: Path, name: str = "crm") ->
         guess.tables["reps"] = _map_reps(employees, rel(employees), rep_id=owner)
         others.remove(employees)
     elif owner is not None:
+        if _names(deals.values[owner]):
+            rep_why, name_why = "the owner's name is the rep id", "the display name"
+            deal_lines = [
+                (key, value, f"{why} ({rep_why})" if key == "columns.rep_id" else why) for key, value, why in deal_lines
+            ]
+        else:
+            rep_why = "the owner column holds ids, not names: they are the rep ids"
+            name_why = "the display name: the export has no owner names, so the id is shown"
         guess.tables["reps"] = [
             ("distinct_from", None, f"no rep list: the reps are the {_distinct(deals.values[owner]):,} deal owners"),
             ("distinct_from.file", rel(deals), ""),
@@ -734,9 +748,9 @@ def infer_source(paths: Sequence[Path], *, base_dir: Path, name: str = "crm") ->
             *([("distinct_from.delimiter", deals.delimiter, "")] if deals.delimiter not in ("", ",") else []),
             *([("distinct_from.encoding", deals.encoding, "")] if deals.encoding not in ("", "utf-8") else []),
             ("columns", None, ""),
-            ("columns.rep_id", owner, "the owner's name is the rep id"),
+            ("columns.rep_id", owner, rep_why),
             ("derive", None, ""),
-            ("derive.name", f'"{owner}"', "the display name"),
+            ("derive.name", f'"{owner}"', name_why),
         ]
     else:
         guess.todo.append(f"deals.rep_id: no rep or owner column was recognised in {rel(deals)}; map it by hand")
@@ -752,4 +766,8 @@ def infer_source(paths: Sequence[Path], *, base_dir: Path, name: str = "crm") ->
             )
     if markers:
         guess.null_values = ["", *markers]
+        guess.null_why = "guessed: read as missing: " + "; ".join(
+            f"{m!r} {n:,} time(s) (in {', '.join(cols[:4])}{', ...' if len(cols) > 4 else ''})"
+            for m, (n, cols) in markers.items()
+        )
     return guess
