@@ -114,6 +114,19 @@ def test_load_reports_problems_with_fixes(tmp_path: Path, text: str, fragment: s
     assert err.value.file == str(tmp_path / "coaching.yaml")
 
 
+@pytest.mark.parametrize(
+    "text", ["", "# rules:\n#   - {kpi: win_rate, below: team_p25, topic: X}\n"], ids=["empty", "comments"]
+)
+def test_an_empty_coaching_file_is_an_error_not_the_defaults(tmp_path: Path, text: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        _load(tmp_path, text)
+    path = tmp_path / "coaching.yaml"
+    assert err.value.file == str(path)
+    message = str(err.value)
+    assert message.startswith(f"{path}: the file is empty (or holds only comments), so it is not a coaching file")
+    assert "Fix: write the coaching into it (see params/coaching.yaml)" in message
+
+
 def test_load_reports_every_problem_at_once(tmp_path: Path) -> None:
     text = "rules:\n  - {kpi: win_rat, below: team_p25, topic: X}\n  - {kpi: calls, below: team_p25, topic: Y}\n"
     with pytest.raises(ConfigError) as err:

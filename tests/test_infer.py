@@ -3,6 +3,7 @@ as the shipped, hand-written mapping in params/sources/examples/, and revenue eq
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -47,7 +48,8 @@ def test_guessed_mapping_validates_and_matches_the_shipped_one(tmp_path: Path, c
 
 def test_every_guess_is_a_comment_in_the_written_file(tmp_path: Path) -> None:
     text = _guess(tmp_path, "hubspot").read_text(encoding="utf-8")
-    assert "rep_id: Deal owner  # guessed from 'Deal owner': 2 distinct values" in text
+    assert "rep_id: Deal owner  # guessed from 'Deal owner': 2 distinct values (the owner's name is the rep id)" in text
+    assert 'null_values: [""]  # no null marker (N/A, NULL, -, ...) in the export: only empty cells are missing' in text
     assert "# guessed from the 5 values of 'Deal Stage'" in text
     assert "# guessed from 7 values like '2025-02-14 10:22'" in text
     spec = yaml.safe_load(text)
@@ -77,6 +79,138 @@ def test_an_export_of_an_excel_workbook_is_read(tmp_path: Path) -> None:
     data = load_dataset(out)
     assert check(data).ok
     assert compute_kpis(data).get("company", "revenue", "2025-03", "company") == pytest.approx(REVENUE_MARCH["hubspot"])
+
+
+def test_null_markers_do_not_hide_an_amount_or_a_date_column(tmp_path: Path) -> None:
+    """'N/A' in an amount or date column is a missing value: the column is still mapped (revenue is kept)."""
+    (tmp_path / "deals.csv").write_text(
+        textwrap.dedent("""\
+            Deal ID,Deal owner,Company,Deal Stage,Amount,Create Date,Close Date
+            1,Ann,Acme,Closed Won,"$1,200.00",2025-01-02,2025-03-20
+            2,Ann,Bolt,Closed Lost,N/A,2025-01-03,2025-03-01
+            3,Bob,Cat,Closed Won,300,2025-02-03,2025-03-05
+            4,Bob,Dot,Appointment,N/A,N/A,N/A
+        """),
+        encoding="utf-8",
+    )
+    guess = infer_source([tmp_path], base_dir=tmp_path)
+    assert guess.null_values == ["", "N/A"]
+    mapped = guess.mapped()["deals"]
+    assert "close_date <- 'Close Date'" in mapped and "created_date <- 'Create Date'" in mapped
+    assert not any("amount" in n for n in guess.notes), guess.notes
+    (tmp_path / "crm.yaml").write_text(guess.to_yaml(), encoding="utf-8")
+    data = load_dataset(tmp_path / "crm.yaml")
+    assert check(data).ok, [str(i) for i in check(data).errors]
+    assert compute_kpis(data).get("company", "revenue", "2025-03", "company") == pytest.approx(1500)
+
+
+def test_one_date_order_per_file_taken_from_its_unambiguous_column(tmp_path: Path) -> None:
+    """A US export: 'Create Date' holds only ambiguous dates (02/01/2025), 'Close Date' shows the month first
+    (03/14/2025); both columns are read month first, and the first deal was created on 1 February."""
+    (tmp_path / "deals.csv").write_text(
+        textwrap.dedent("""\
+            Deal ID,Deal owner,Company,Deal Stage,Amount,Create Date,Close Date
+            1,Ann,Acme,Closed Won,100,02/01/2025,03/14/2025
+            2,Ann,Bolt,Closed Lost,200,01/03/2025,03/02/2025
+            3,Bob,Cat,Closed Won,300,02/05/2025,02/28/2025
+        """),
+        encoding="utf-8",
+    )
+    (tmp_path / "crm.yaml").write_text(infer_source([tmp_path], base_dir=tmp_path).to_yaml(), encoding="utf-8")
+    text = (tmp_path / "crm.yaml").read_text(encoding="utf-8")
+    assert yaml.safe_load(text)["tables"]["deals"]["dates"] == {"created_date": "%m/%d/%Y", "close_date": "%m/%d/%Y"}
+    assert "day and month are ambiguous here: month first, as 'Close Date' ('03/14/2025') shows" in text
+    deals = load_dataset(tmp_path / "crm.yaml").tables["deals"].set_index("deal_id")
+    assert str(deals.loc["1", "created_date"].date()) == "2025-02-01"
+    assert str(deals.loc["2", "created_date"].date()) == "2025-01-03"
+
+
+def test_a_file_of_only_ambiguous_dates_keeps_day_first_and_says_so(tmp_path: Path) -> None:
+    (tmp_path / "deals.csv").write_text(
+        "Deal ID,Deal owner,Deal Stage,Amount,Create Date,Close Date\n"
+        "1,Ann,Closed Won,100,02/01/2025,03/12/2025\n"
+        "2,Ann,Closed Lost,200,01/03/2025,03/02/2025\n",
+        encoding="utf-8",
+    )
+    text = infer_source([tmp_path], base_dir=tmp_path).to_yaml()
+    assert yaml.safe_load(text)["tables"]["deals"]["dates"] == {"created_date": "%d/%m/%Y", "close_date": "%d/%m/%Y"}
+    assert (
+        text.count(
+            "day and month are ambiguous and no date column of the file shows which comes first: day first (the "
+            "default). Check: write '%m/%d/%Y' if the CRM writes the month first"
+        )
+        == 2
+    )
+
+
+def test_a_windows_1252_export_is_guessed_and_its_names_read_right(tmp_path: Path) -> None:
+    text = (
+        "Deal ID;Deal owner;Company;Deal Stage;Amount;Create Date;Close Date\r\n"
+        "1;Jürgen Müller;Bäckerei Groß;Closed Won;1.200,50 €;2025-01-02;2025-03-20\r\n"
+        "2;Zoë Façade;Café Zürich;Closed Lost;300,00 €;2025-01-03;2025-03-01\r\n"
+    )
+    (tmp_path / "deals.csv").write_bytes(text.encode("cp1252"))
+    (tmp_path / "crm.yaml").write_text(infer_source([tmp_path], base_dir=tmp_path).to_yaml(), encoding="utf-8")
+    written = (tmp_path / "crm.yaml").read_text(encoding="utf-8")
+    assert "encoding: cp1252  # the file is not UTF-8" in written
+    assert "not UTF-8: read as Windows-1252" in written
+    spec = yaml.safe_load(written)["tables"]
+    assert (spec["deals"]["delimiter"], spec["reps"]["distinct_from"]["encoding"]) == (";", "cp1252")
+    data = load_dataset(tmp_path / "crm.yaml")
+    assert check(data).ok, [str(i) for i in check(data).errors]
+    assert sorted(data.tables["reps"]["rep_id"]) == ["Jürgen Müller", "Zoë Façade"]
+    assert sorted(data.tables["deals"]["account_id"]) == ["Bäckerei Groß", "Café Zürich"]
+    assert compute_kpis(data).get("company", "revenue", "2025-03", "company") == pytest.approx(1200.5)
+
+
+def test_null_markers_are_guessed_from_every_column_and_read_as_missing(tmp_path: Path) -> None:
+    (tmp_path / "deals.csv").write_text(
+        textwrap.dedent("""\
+            Deal ID,Deal owner,Company,Deal Stage,Pipeline,Amount,Create Date,Close Date
+            1,Ann,N/A Corp,Closed Won,NULL,100,2025-01-02,2025-03-20
+            2,Ann,Bolt,Closed Lost,Sales, - ,2025-01-03,2025-03-01
+            3,Bob,Cat,Open,Sales,300,2025-02-03,n/a
+        """),
+        encoding="utf-8",
+    )
+    guess = infer_source([tmp_path], base_dir=tmp_path)
+    assert guess.null_values == ["", "-", "NULL", "n/a"]  # 'N/A Corp' is a name, not a marker
+    (tmp_path / "crm.yaml").write_text(guess.to_yaml(), encoding="utf-8")
+    assert (
+        "  # guessed: read as missing: '-' 1 time(s) (in Amount); 'NULL' 1 time(s) (in Pipeline); "
+        "'n/a' 1 time(s) (in Close Date)\n" in (tmp_path / "crm.yaml").read_text(encoding="utf-8")
+    )
+    data = load_dataset(tmp_path / "crm.yaml")
+    assert check(data).ok, [str(i) for i in check(data).errors]
+    deals = data.tables["deals"].set_index("deal_id")
+    assert deals["segment"].isna().tolist() == [True, False, False]
+    assert deals["amount"].isna().tolist() == [False, True, False]
+    assert deals["close_date"].isna().tolist() == [False, False, True]
+    assert deals.loc["1", "account_id"] == "N/A Corp"
+
+
+@pytest.mark.parametrize("employees", [False, True], ids=["no-rep-list", "an-employees-file"])
+def test_an_owner_id_column_is_not_called_the_owners_name(tmp_path: Path, employees: bool) -> None:
+    (tmp_path / "deals.csv").write_text(
+        "Deal ID,Owner ID,Company,Deal Stage,Amount,Create Date,Close Date\n"
+        "1,7,Acme,Closed Won,100,2025-01-02,2025-03-20\n"
+        "2,9,Bolt,Closed Lost,200,2025-01-03,2025-03-01\n",
+        encoding="utf-8",
+    )
+    if employees:
+        (tmp_path / "employees.csv").write_text("Owner ID,firstName,lastName\n7,Ann,Lee\n9,Bob,Roy\n", encoding="utf-8")
+    (tmp_path / "crm.yaml").write_text(infer_source([tmp_path], base_dir=tmp_path).to_yaml(), encoding="utf-8")
+    text = (tmp_path / "crm.yaml").read_text(encoding="utf-8")
+    assert "the owner's name" not in text
+    assert "rep_id: Owner ID  # guessed from 'Owner ID': 2 distinct values\n" in text
+    if employees:
+        assert "rep_id: Owner ID  # the deals' owner column 'Owner ID' holds these ids" in text
+    else:
+        assert "rep_id: Owner ID  # the owner column holds ids, not names: they are the rep ids" in text
+        assert "the export has no owner names, so the id is shown" in text
+    data = load_dataset(tmp_path / "crm.yaml")
+    assert check(data).ok, [str(i) for i in check(data).errors]
+    assert sorted(data.tables["reps"]["rep_id"]) == ["7", "9"]
 
 
 def test_files_without_deals_are_refused_with_what_they_hold(tmp_path: Path) -> None:

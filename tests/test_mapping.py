@@ -135,6 +135,19 @@ def test_source_not_a_mapping(tmp_path: Path) -> None:
         load_source(_source(tmp_path, "- a\n- b\n"))
 
 
+@pytest.mark.parametrize(
+    "text", ["", "# name: crm\n# tables:\n#   deals: {file: deals.csv}\n"], ids=["empty", "comments"]
+)
+def test_an_empty_source_file_is_an_error_not_the_defaults(tmp_path: Path, text: str) -> None:
+    path = _source(tmp_path, text)
+    with pytest.raises(ConfigError) as err:
+        load_source(path)
+    assert err.value.file == str(path)
+    message = str(err.value)
+    assert message.startswith(f"{path}: the file is empty (or holds only comments), so it is not a source file")
+    assert "Fix: write the source into it" in message
+
+
 def test_resolved_url_substitutes_environment_and_encodes_password(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CRM_USER", "sales")
     monkeypatch.setenv("CRM_PASSWORD", "p@ss/w:rd")

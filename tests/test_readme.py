@@ -104,3 +104,12 @@ def test_readme_links_the_mapping_reference_and_its_example_is_a_source(tmp_path
     spec = SourceSpec.model_validate({"name": "example", **read_yaml(tmp_path / "example.yaml")})
     deals = spec.tables["deals"]
     assert deals.values and deals.where and deals.defaults and deals.join and deals.null_values
+
+
+def test_readme_points_to_the_shipped_crm_mappings_and_excel_exports() -> None:
+    section = _section("Your own data in five minutes")
+    assert "[`params/sources/examples/`](params/sources/examples/)" in section
+    assert ".xlsx" in section
+    named = re.findall(r"`(\w+\.yaml)` \(the", section)
+    shipped = sorted(p.name for p in (ROOT / "params" / "sources" / "examples").glob("*.yaml"))
+    assert sorted(named) == shipped == ["hubspot.yaml", "pipedrive.yaml", "salesforce.yaml"]

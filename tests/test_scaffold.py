@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import pytest
@@ -65,18 +67,45 @@ def test_init_from_export_validates_and_says_what_the_reports_show(
     assert check.exit_code == 0, check.output
 
 
+# a rep of each fixture export with deals in 2025-03
+REP = {"salesforce": "Dana Whitfield", "hubspot": "Lena Park", "pipedrive": "Sofia Rossi"}
+
+
+def _shipped(folder: Path, crm: str) -> None:
+    """As the README says: the shipped mapping copied to the settings folder, `base_dir` pointed at the export."""
+    text = (ROOT / "params" / "sources" / "examples" / f"{crm}.yaml").read_text(encoding="utf-8")
+    base = re.compile(r"^base_dir: .*$", re.MULTILINE)
+    assert len(base.findall(text)) == 1
+    text = base.sub(f"base_dir: {json.dumps(str(EXPORTS / crm))}", text)
+    (folder / "sources" / "crm.yaml").write_text(text, encoding="utf-8")
+
+
 @pytest.mark.slow
-def test_init_from_export_then_run_produces_scorecards(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("mapping", ["guessed", "shipped"])
+@pytest.mark.parametrize("crm", ["salesforce", "hubspot", "pipedrive"])
+def test_init_from_export_then_run_produces_scorecards(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, crm: str, mapping: str
+) -> None:
+    """Each CRM's fixture export, with the mapping `init --from-export` guessed or the shipped one, runs to a
+    rep's scorecard and the index (one rep, one month, HTML only: a small CI cost)."""
     monkeypatch.chdir(ROOT)
     folder = tmp_path / "acme"
-    assert runner.invoke(app, ["init", str(folder), "--from-export", str(EXPORTS / "hubspot")]).exit_code == 0
-    args = ["run", "--params", str(folder / "config.yaml"), "--period", "2025-03", "--reps", "Lena Park"]
+    init = ["init", str(folder), *(["--from-export", str(EXPORTS / crm)] if mapping == "guessed" else [])]
+    result = runner.invoke(app, init)
+    assert result.exit_code == 0, result.output
+    if mapping == "shipped":
+        _shipped(folder, crm)
+    with (folder / "config.yaml").open("a", encoding="utf-8") as fh:
+        fh.write("pdf: {enabled: false}\n")
+    rep = REP[crm]
+    args = ["run", "--params", str(folder / "config.yaml"), "--period", "2025-03", "--reps", rep]
     result = runner.invoke(app, [*args, "--template", "rep", "--workers", "1"])
     assert result.exit_code == 0, result.output
     period = folder / "build" / "reports" / "2025-03"
-    (card,) = period.glob("Lena_Park*/scorecard.html")
-    assert "Lena Park" in card.read_text(encoding="utf-8")
-    assert (period / "index.html").is_file()
+    (card,) = period.glob(f"{rep.replace(' ', '_')}*/scorecard.html")
+    assert rep in card.read_text(encoding="utf-8")
+    assert not list(period.glob("*/scorecard.pdf"))
+    assert rep in (period / "index.html").read_text(encoding="utf-8")
 
 
 DATASETS = ROOT.parent / "shared" / "datasets"

@@ -5,7 +5,7 @@ columns, maps columns by name and content, and proposes everything else a source
 map (won, closed won, … → won; lost, closed lost → lost; anything else → open), date formats, amounts written
 with currency symbols and thousands separators, the delimiter, the encoding and null markers. Without an id
 column, deals are numbered by their line; without a rep list, the reps are the distinct deal owners, and the
-owner's name is the rep id. :meth:`Guess.to_yaml` writes the mapping with every guess as a comment
+owner's name (or id) is the rep id. :meth:`Guess.to_yaml` writes the mapping with every guess as a comment
 (``# guessed from 'Deal owner': 14 distinct values``), so that the analyst can check it.
 
 Nothing here is interactive and nothing is silent: what could not be recognised is listed in
@@ -146,6 +146,7 @@ class Guess:
     base_dir : the folder the file paths are relative to
     tables : canonical table -> ``(key, value, comment)`` lines of its mapping (value ``None``: a section)
     null_values : texts read as missing
+    null_why : the guess comment of ``null_values``
     notes : what was not recognised or needs a look
     todo : what the analyst must add by hand, each naming the table and column (and where the data may be)
     """
@@ -154,6 +155,7 @@ class Guess:
     base_dir: str
     tables: dict[str, list[tuple[str, object, str]]] = field(default_factory=dict)
     null_values: list[str] = field(default_factory=lambda: [""])
+    null_why: str = "no null marker (N/A, NULL, -, ...) in the export: only empty cells are missing"
     notes: list[str] = field(default_factory=list)
     todo: list[str] = field(default_factory=list)
 
@@ -207,7 +209,7 @@ class Guess:
         out += [f"# NOTE: {n}" for n in self.notes]
         out += [f"# TODO (add by hand): {t}" for t in self.todo]
         out += [f"name: {scalar(self.name)}", f"base_dir: {scalar(self.base_dir)}"]
-        out.append(f"null_values: {json.dumps(self.null_values, ensure_ascii=False)}")
+        out.append(f"null_values: {json.dumps(self.null_values, ensure_ascii=False)}  # {self.null_why}")
         out.append("tables:")
         for table, lines in self.tables.items():
             out.append(f"  {table}:")
@@ -301,6 +303,70 @@ def _is_date(values: list[str]) -> bool:
     return bool(values) and bool(_date_formats(values))
 
 
+def _order(fmt: str) -> str:
+    """Which of day and month a format reads first ('day', 'month'), or '' when it has no such choice (ISO
+    dates, month names)."""
+    d, m = fmt.find("%d"), fmt.find("%m")
+    if d < 0 or m < 0 or fmt.startswith("%Y"):
+        return ""
+    return "day" if d < m else "month"
+
+
+@dataclass(frozen=True)
+class _DateOrder:
+    """The order of day and month in one file, as its unambiguous date columns show it.
+
+    ``order``: 'day', 'month', or '' when no column shows it or the columns disagree; ``reason``: where it
+    was read from, or why it is not known.
+    """
+
+    order: str
+    reason: str
+
+
+def _date_order(f: FileGuess) -> _DateOrder:
+    """A file's day-and-month order, from its date columns whose values read in one order only (a 14 where
+    the month would be): one order per file, so that a column of only ambiguous dates (02/01/2025) reads
+    like its neighbours."""
+    shown: dict[str, str] = {}  # order -> the first column showing it, with a value
+    for col in f.columns:
+        vals = f.values.get(col, [])
+        orders = {_order(fmt) for fmt in _date_formats(vals)} - {""} if vals else set()
+        if len(orders) == 1:
+            (order,) = orders
+            sample = next((v for v in vals if any(int(n) > 12 for n in re.findall(r"\d+", v)[:2])), vals[0])
+            shown.setdefault(order, f"'{col}' ({sample!r})")
+    if len(shown) == 1:
+        ((order, where),) = shown.items()
+        return _DateOrder(order, f"as {where} shows")
+    if shown:
+        return _DateOrder(
+            "", f"the file's date columns disagree ({shown['day']}: day first; {shown['month']}: month first)"
+        )
+    return _DateOrder("", "no date column of the file shows which comes first")
+
+
+def _date_line(vals: list[str], order: _DateOrder) -> tuple[str, str] | None:
+    """The date format of a column and its guess comment, in the file's order of day and month when the
+    column's own values are ambiguous; ``None`` for ISO dates (the default) or values that are no dates."""
+    formats = _date_formats(vals)
+    if not formats or formats[0] == "%Y-%m-%d":
+        return None
+    why = f"guessed from {len(vals):,} values like {vals[0]!r}"
+    orders = {_order(fmt) for fmt in formats} - {""}
+    if len(orders) < 2:  # the values read in one order only
+        return formats[0], why
+    if order.order:
+        fmt = next(x for x in formats if _order(x) == order.order)
+        return fmt, f"{why}; day and month are ambiguous here: {order.order} first, {order.reason}"
+    fmt = formats[0]
+    other = next(x for x in formats if _order(x) != _order(fmt))
+    return fmt, (
+        f"{why}; day and month are ambiguous and {order.reason}: {_order(fmt)} first (the default). "
+        f"Check: write {other!r} if the CRM writes the {_order(other)} first"
+    )
+
+
 # --------------------------------------------------------------------------- recognising columns
 
 
@@ -333,6 +399,28 @@ def _orders_like(f: FileGuess) -> bool:
     owner = _match(f.columns, _DEAL_NAMES["rep_id"], set())
     date = _match(f.columns, _DEAL_NAMES["created_date"], set())
     return owner is not None and date is not None and _is_date(f.values.get(date, []))
+
+
+def _drop_null_markers(files: Sequence[FileGuess]) -> dict[str, tuple[int, list[str]]]:
+    """Remove the null markers (``N/A``, ``NULL``, ``-``, ...) from every file's values, before any content
+    test: an amount or date column with a few ``N/A`` is still an amount or date column. Returns each marker
+    found, with how often and the columns holding it."""
+    found: dict[str, tuple[int, list[str]]] = {}
+    for f in files:
+        for col, vals in f.values.items():
+            kept = [v for v in vals if v.strip() not in _NULLS]
+            for v in vals:
+                if v.strip() in _NULLS:
+                    n, cols = found.get(v.strip(), (0, []))
+                    found[v.strip()] = (n + 1, cols if col in cols else [*cols, col])
+            f.values[col] = kept
+    return dict(sorted(found.items()))
+
+
+def _names(values: list[str]) -> bool:
+    """Whether a column holds people's names (letters, no digits: 'Lena Park'), not ids (12, R001, a hash)."""
+    named = sum(1 for v in values if re.search(r"[^\W\d_]", v) and not re.search(r"\d", v))
+    return bool(values) and named >= 0.9 * len(values)
 
 
 def _distinct(values: list[str]) -> int:
@@ -403,8 +491,6 @@ def _map_deals(
                     )
                 )
                 continue
-        if canon == "rep_id":
-            why = f"guessed from '{col}': {_distinct(vals):,} distinct values (the owner's name is the rep id)"
         columns.append((f"columns.{canon}", col, why))
     if "deal_id" not in found:
         derive.append(("derive.deal_id", "'line ' || _row", "no id column: each deal is named by its line in the file"))
@@ -439,6 +525,7 @@ def _map_deals(
         for v, canon in mapping:
             lines.append((f"values.stage.{v}", canon, ""))
     dates: list[tuple[str, object, str]] = []
+    date_order = _date_order(f)
     for canon in ("created_date", "close_date"):
         col = found.get(canon)
         if col is None:
@@ -446,15 +533,9 @@ def _map_deals(
         vals = f.values.get(col, [])
         if canon == "close_date" and lost_col:
             vals = vals + f.values.get(lost_col, [])
-        formats = _date_formats(vals)
-        if not formats or formats[0] == "%Y-%m-%d":
-            continue
-        fmt = formats[0]
-        both = {"%d/%m/%Y", "%m/%d/%Y"} <= set(formats) or {"%d/%m/%Y %H:%M", "%m/%d/%Y %H:%M"} <= set(formats)
-        why = f"guessed from {len(vals):,} values like {vals[0]!r}" + (
-            "; day and month are ambiguous: check" if both else ""
-        )
-        dates.append((f"dates.{canon}", fmt, why))
+        line = _date_line(vals, date_order)
+        if line is not None:
+            dates.append((f"dates.{canon}", *line))
     if dates:
         lines += [("dates", None, ""), *dates]
     if "created_date" not in found:
@@ -492,11 +573,11 @@ def _map_reps(f: FileGuess, rel: str, rep_id: str | None = None) -> list[tuple[s
             continue
         vals = f.values.get(col, [])
         if canon == "hire_date":
-            formats = _date_formats(vals)
-            if vals and not formats:
+            if vals and not _is_date(vals):
                 continue
-            if formats and formats[0] != "%Y-%m-%d":
-                dates.append((f"dates.{canon}", formats[0], f"guessed from {len(vals):,} values like {vals[0]!r}"))
+            line = _date_line(vals, _date_order(f))
+            if line is not None:
+                dates.append((f"dates.{canon}", *line))
         taken.add(col)
         columns.append((f"columns.{canon}", col, why))
     if not any(k == "columns.name" for k, _, _ in columns):
@@ -620,6 +701,7 @@ def infer_source(paths: Sequence[Path], *, base_dir: Path, name: str = "crm") ->
     import os
 
     files = [_read(p) for p in _files(paths)]
+    markers = _drop_null_markers(files)
     deals = max(files, key=_deal_score)
     if _deal_score(deals) < 3:
         orders = [f for f in files if _orders_like(f)]
@@ -651,6 +733,14 @@ def infer_source(paths: Sequence[Path], *, base_dir: Path, name: str = "crm") ->
         guess.tables["reps"] = _map_reps(employees, rel(employees), rep_id=owner)
         others.remove(employees)
     elif owner is not None:
+        if _names(deals.values[owner]):
+            rep_why, name_why = "the owner's name is the rep id", "the display name"
+            deal_lines = [
+                (key, value, f"{why} ({rep_why})" if key == "columns.rep_id" else why) for key, value, why in deal_lines
+            ]
+        else:
+            rep_why = "the owner column holds ids, not names: they are the rep ids"
+            name_why = "the display name: the export has no owner names, so the id is shown"
         guess.tables["reps"] = [
             ("distinct_from", None, f"no rep list: the reps are the {_distinct(deals.values[owner]):,} deal owners"),
             ("distinct_from.file", rel(deals), ""),
@@ -658,9 +748,9 @@ def infer_source(paths: Sequence[Path], *, base_dir: Path, name: str = "crm") ->
             *([("distinct_from.delimiter", deals.delimiter, "")] if deals.delimiter not in ("", ",") else []),
             *([("distinct_from.encoding", deals.encoding, "")] if deals.encoding not in ("", "utf-8") else []),
             ("columns", None, ""),
-            ("columns.rep_id", owner, "the owner's name is the rep id"),
+            ("columns.rep_id", owner, rep_why),
             ("derive", None, ""),
-            ("derive.name", f'"{owner}"', "the display name"),
+            ("derive.name", f'"{owner}"', name_why),
         ]
     else:
         guess.todo.append(f"deals.rep_id: no rep or owner column was recognised in {rel(deals)}; map it by hand")
@@ -674,7 +764,10 @@ def infer_source(paths: Sequence[Path], *, base_dir: Path, name: str = "crm") ->
                 f"leads: {rel(f)} may hold leads ({', '.join(f.columns[:6])}); to get the lead KPIs, map it by hand "
                 "under tables.leads: lead_id, rep_id, created_date, qualified (and converted_deal_id)"
             )
-    markers = sorted({v.strip() for f in files for vals in f.values.values() for v in vals if v.strip() in _NULLS})
     if markers:
         guess.null_values = ["", *markers]
+        guess.null_why = "guessed: read as missing: " + "; ".join(
+            f"{m!r} {n:,} time(s) (in {', '.join(cols[:4])}{', ...' if len(cols) > 4 else ''})"
+            for m, (n, cols) in markers.items()
+        )
     return guess
