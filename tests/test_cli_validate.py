@@ -226,3 +226,18 @@ def test_an_old_currency_symbol_is_a_warning_of_validate(tmp_path: Path) -> None
     out = _flat(result.stdout)
     assert 'warning `currency: "$"` is a symbol; settings now take an ISO 4217 code.' in out.replace(f"{params}: ", "")
     assert "Fix: write `currency: USD`" in out
+
+
+def test_an_empty_coaching_file_fails_validate_as_it_fails_run(tmp_path: Path) -> None:
+    """A coaching file emptied by mistake is not the defaults: validate says so, naming the file (exit 2)."""
+    source = ROOT / "tests" / "fixtures" / "tiny" / "source.yaml"
+    coaching = tmp_path / "coaching.yaml"
+    coaching.write_text("# rules:\n", encoding="utf-8")
+    params = tmp_path / "config.yaml"
+    params.write_text(f'source: {source}\ngoals: ""\ncoaching: {coaching}\n', encoding="utf-8")
+    result = _run("--params", str(params))
+    assert result.exit_code == 2, result.output
+    assert f"{coaching}: the file is empty" in _flat(result.stderr)
+    assert "OK" not in result.stdout and "Traceback" not in result.output
+    coaching.write_text((ROOT / "params" / "coaching.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    assert _run("--params", str(params)).exit_code == 0  # the same settings with the shipped coaching: OK

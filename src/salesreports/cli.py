@@ -111,6 +111,10 @@ def validate(
         data = load_dataset(path)
         report = check(data)
         goal_warnings = [*config.warnings, *_goal_fit(config, data)] if config is not None else []
+        if config is not None and config.coaching:  # an empty or broken coaching file fails here, as in `run`
+            from salesreports.metrics.coaching import load_coaching
+
+            load_coaching(config.resolve(config.coaching))
     except SalesReportsError as err:
         _fail(err)
     out = _console()
