@@ -8,13 +8,21 @@ column, deals are numbered by their line; without a rep list, the reps are the d
 owner's name (or id) is the rep id. :meth:`Guess.to_yaml` writes the mapping with every guess as a comment
 (``# guessed from 'Deal owner': 14 distinct values``), so that the analyst can check it.
 
+Files sharing the deals' id column are recognised by their columns' names and contents (not by file name):
+(a) deals without an amount, and a file of lines with a unit price and a quantity (and a discount fraction
+0..1): ``amount`` and ``units`` are their sums per deal; (b) deals without a created date, and a file with a
+created or first contact date: the deal's earliest one (when a few deals close before it,
+``close_before_create`` is lowered to a warning; when many do, it is not their created date); (c) a file of
+one row per deal id with a created date and an origin: the leads table, with the rep and the deal joined back
+from the deals, ``qualified`` true when the file's name or a column says the leads are qualified (MQL), and
+``unassigned_rep`` for the leads without a rep. An orders export (an order date, no stage and no close
+date) is read as won deals closed on their order date; a file keyed by the deals' owner column (an
+employees list) is the reps table.
+
 Nothing here is interactive and nothing is silent: what could not be recognised is listed in
 :attr:`Guess.notes` and in the written file, and what the analyst must add by hand in :attr:`Guess.todo`,
-naming the table and column. No join is guessed: when the deals' amount or created date, or the leads, are
-in a second file that shares a key with the deals (an orders file and its order lines, closed deals and
-their leads), ``todo`` names the file, the shared key and its columns, and shows the ``join:`` to write.
-An orders export (an order date, no stage and no close date) is read as won deals closed on their order
-date; a file keyed by the deals' owner column (an employees list) is the reps table.
+naming the table and column; when a second file shares the deals' key but no join could be guessed, it names
+the file, the shared key and its columns, and shows the ``join:`` to write.
 """
 
 from __future__ import annotations
@@ -124,6 +132,7 @@ class FileGuess:
     encoding, delimiter : how the CSV file reads (empty for Excel)
     notes : what the reader noticed (a byte-order mark, CRLF line ends, ...)
     ragged : rows whose field count differs from the header's (kept with their first fields)
+    cells : column -> every row's value, in order (``None``: empty or a null marker), to relate files by key
     """
 
     path: Path
@@ -134,6 +143,7 @@ class FileGuess:
     delimiter: str = ""
     notes: list[str] = field(default_factory=list)
     ragged: int = 0
+    cells: dict[str, list[str | None]] = field(default_factory=dict)
 
 
 @dataclass
@@ -147,6 +157,8 @@ class Guess:
     tables : canonical table -> ``(key, value, comment)`` lines of its mapping (value ``None``: a section)
     null_values : texts read as missing
     null_why : the guess comment of ``null_values``
+    unassigned_rep, unassigned_why : the pseudo-rep of rows without a rep (leads nobody won), and why
+    severity : rule -> (its severity, why): a rule lowered to a warning, since a few rows of a guessed join break it
     notes : what was not recognised or needs a look
     todo : what the analyst must add by hand, each naming the table and column (and where the data may be)
     """
@@ -156,6 +168,9 @@ class Guess:
     tables: dict[str, list[tuple[str, object, str]]] = field(default_factory=dict)
     null_values: list[str] = field(default_factory=lambda: [""])
     null_why: str = "no null marker (N/A, NULL, -, ...) in the export: only empty cells are missing"
+    unassigned_rep: str | None = None
+    unassigned_why: str = ""
+    severity: dict[str, tuple[str, str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     todo: list[str] = field(default_factory=list)
 
@@ -169,13 +184,17 @@ class Guess:
                 got.append(f"one row per '{values['distinct_from.column']}' of {values['distinct_from.file']}")
             for key, value, _ in lines:
                 section, _, canon = key.partition(".")
+                entry, _, new = canon.partition(".aggregate.")
+                if section == "join" and new:
+                    got.append(f"{new} = {value} of {values[f'join.{entry}.file']} per '{values[f'join.{entry}.on']}'")
                 if canon and "." not in canon:
                     if section == "columns":
                         got.append(f"{canon} <- '{value}'")
                     elif section == "derive":
                         got.append(f"{canon} = {value}")
                     elif section == "defaults":
-                        got.append(f"{canon}: {'empty' if value is _NULL else value}")
+                        shown = "empty" if value is _NULL else str(value).lower() if isinstance(value, bool) else value
+                        got.append(f"{canon}: {shown}")
         return out
 
     def to_yaml(self) -> str:
@@ -210,12 +229,22 @@ class Guess:
         out += [f"# TODO (add by hand): {t}" for t in self.todo]
         out += [f"name: {scalar(self.name)}", f"base_dir: {scalar(self.base_dir)}"]
         out.append(f"null_values: {json.dumps(self.null_values, ensure_ascii=False)}  # {self.null_why}")
+        if self.unassigned_rep is not None:
+            out.append(f"unassigned_rep: {scalar(self.unassigned_rep)}  # {self.unassigned_why}")
+        if self.severity:
+            out.append("severity:")
+            out += [f"  {rule}: {level}  # {why}" for rule, (level, why) in self.severity.items()]
         out.append("tables:")
         for table, lines in self.tables.items():
             out.append(f"  {table}:")
+            items: set[str] = set()  # the list items begun (``join.0``: the first join entry)
             for key, value, comment in lines:
                 indent = "    " + "  " * key.count(".")
-                leaf = key.rsplit(".", 1)[-1]
+                parts = key.split(".")
+                if parts[0] == "join" and len(parts) > 2 and ".".join(parts[:2]) not in items:
+                    items.add(".".join(parts[:2]))  # an entry's first key: "- file: ..."
+                    indent = indent[:-2] + "- "
+                leaf = parts[-1]
                 text = f"{indent}{scalar(leaf)}:" + ("" if value is None else f" {scalar(value)}")
                 out.append(f"{text}  # {comment}" if comment else text)
         return "\n".join(out) + "\n"
@@ -258,9 +287,14 @@ def _read(path: Path) -> FileGuess:
         raw = read_csv(path, table="export", encoding=encoding, delimiter=delimiter, ragged="keep_first")
     assert raw.table is not None
     columns = [c for c in raw.table.column_names if c != ROW]
-    values = {c: [v for v in raw.table.column(c).to_pylist() if v is not None and v.strip()] for c in columns}
+    cells: dict[str, list[str | None]] = {}
+    values: dict[str, list[str]] = {}
+    for c in columns:
+        column = raw.table.column(c).to_pylist()
+        values[c] = [v for v in column if v is not None and v.strip()]
+        cells[c] = [v.strip() if v is not None and v.strip() else None for v in column]
     ragged = sum(n.count for n in raw.notes if "fields" in n.message)
-    return FileGuess(path, columns, values, raw.table.num_rows, encoding, delimiter, notes, ragged)
+    return FileGuess(path, columns, values, raw.table.num_rows, encoding, delimiter, notes, ragged, cells)
 
 
 # --------------------------------------------------------------------------- content tests
@@ -414,6 +448,8 @@ def _drop_null_markers(files: Sequence[FileGuess]) -> dict[str, tuple[int, list[
                     n, cols = found.get(v.strip(), (0, []))
                     found[v.strip()] = (n + 1, cols if col in cols else [*cols, col])
             f.values[col] = kept
+        for col, cells in f.cells.items():
+            f.cells[col] = [None if v is None or v in _NULLS else v for v in cells]
     return dict(sorted(found.items()))
 
 
@@ -507,8 +543,6 @@ def _map_deals(
             todo.append(f"deals.stage: {rel} has no stage or status column; map `stage` (open, won, lost) by hand")
     if "created_date" not in found:
         defaults.append(("defaults.created_date", _NULL, "no created date column: the sales cycle is not available"))
-    if "amount" not in found:
-        notes.append(f"{rel}: no amount or value column: revenue KPIs are not available")
     if "account_id" not in found:
         notes.append(f"{rel}: no account/company column was recognised; each deal is its own account")
         derive.append(("derive.account_id", "'deal ' || _row", "no account column: new-customer KPIs count deals"))
@@ -538,8 +572,6 @@ def _map_deals(
             dates.append((f"dates.{canon}", *line))
     if dates:
         lines += [("dates", None, ""), *dates]
-    if "created_date" not in found:
-        notes.append(f"{rel}: no created date: the sales cycle is not available")
     return lines, found
 
 
@@ -612,45 +644,391 @@ def _numbers(f: FileGuess, skip: str) -> list[str]:
     ]
 
 
-def _related(
-    deals: FileGuess, found: dict[str, str], others: Sequence[FileGuess], rel: Callable[[FileGuess], str]
-) -> list[str]:
-    """What to add by hand from files that share the deals' id column: no join is guessed, each is shown."""
-    key = found.get("deal_id")
-    todo: list[str] = []
-    if key is None:
-        return todo
+# --------------------------------------------------------------------------- files sharing the deals' id column
+
+_Line = tuple[str, object, str]
+_PRICE = re.compile(r"\bprice\b")
+_QUANTITY = re.compile(r"\b(quantity|qty|units?)\b")
+_DISCOUNT = re.compile(r"\bdiscount\b")
+_SOURCE_NAMES = (r"(lead )?(origin|source|channel)( name| type)?", r"utm source")
+_CREATED_NAMES = (
+    *_DEAL_NAMES["created_date"],
+    r"(lead |contact )(created?|creation)( date| on| at| time)?",
+    r"(first )?contact(ed)?( date| on| at| time)?",
+)
+_QUALIFIED = re.compile(r"\bmql\b|\bqualified\b")
+_BEFORE_MAX = 0.05  # a joined date that more of the deals close before is not their created date
+
+
+@dataclass
+class _Link:
+    """A file sharing the deals' id column ``key``: ``deals`` of the deals' ``of`` ids are there, in ``rows`` rows."""
+
+    f: FileGuess
+    rel: str
+    key: str
+    deals: int
+    rows: int
+    of: int
+
+    def unique(self) -> bool:
+        """One row per key value, and every row has one."""
+        keys = self.f.cells.get(self.key, [])
+        present = {k for k in keys if k is not None}
+        return len(present) == len(keys) == self.f.rows
+
+    def shares(self, deals: str) -> str:
+        return (
+            f"{self.rel} shares the column '{self.key}' with {deals} ({self.deals:,} of its {self.of:,} deals are "
+            f"there, {self.rows / self.deals:.1f} rows each)"
+        )
+
+
+@dataclass
+class _Join:
+    """One ``join:`` entry being guessed: the file, its key and its aggregates ``(name, expression, why)``."""
+
+    link: _Link
+    why: str
+    aggregate: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def lines(self, n: int) -> list[_Line]:
+        at = f"join.{n}"
+        f = self.link.f
+        out: list[_Line] = [(f"{at}.file", self.link.rel, self.why), (f"{at}.on", self.link.key, "")]
+        out += [(f"{at}.{k}", v, why) for k, v, why in _reading(f)]
+        out.append((f"{at}.aggregate", None, ""))
+        return out + [(f"{at}.aggregate.{name}", expr, why) for name, expr, why in self.aggregate]
+
+
+def _ident(col: str) -> str:
+    """A column's name in a DuckDB SQL expression: as it is when plain, else quoted."""
+    return col if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", col) else '"' + col.replace('"', '""') + '"'
+
+
+def _free(name: str, taken: Sequence[str]) -> str:
+    """``name``, or ``name_2``, ``name_3``, ...: a new column's name that none of ``taken`` has."""
+    out, n = name, 2
+    while out in taken:
+        out, n = f"{name}_{n}", n + 1
+    return out
+
+
+def _day(value: str | None, fmt: str) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.datetime.strptime(value, fmt).date()
+    except ValueError:
+        return None
+
+
+def _put(lines: list[_Line], section: str, items: list[_Line]) -> list[_Line]:
+    """``lines`` with ``items`` at the end of ``section`` (added at the end when the table has none yet)."""
+    if not items:
+        return lines
+    keys = [k for k, _, _ in lines]
+    if section not in keys:
+        return [*lines, (section, None, ""), *items]
+    last = max(i for i, k in enumerate(keys) if k == section or k.startswith(f"{section}."))
+    return [*lines[: last + 1], *items, *lines[last + 1 :]]
+
+
+def _without(lines: list[_Line], key: str) -> list[_Line]:
+    """``lines`` without ``key``, and without its section when nothing is left in it."""
+    out = [line for line in lines if line[0] != key]
+    section = key.split(".")[0]
+    if not any(k.startswith(f"{section}.") for k, _, _ in out):
+        out = [line for line in out if line[0] != section]
+    return out
+
+
+def _created_column(f: FileGuess, key: str) -> str | None:
+    """The column of dates named as a created or first contact date (not the key), best name first."""
+    for pattern in _CREATED_NAMES:
+        for col in f.columns:
+            if col != key and re.fullmatch(pattern, _norm(col)) and _is_date(f.values.get(col, [])):
+                return col
+    return None
+
+
+def _amount_join(link: _Link, deals: FileGuess) -> tuple[_Join, list[_Line], list[str]] | None:
+    """(a) The deals' amount and units as sums over a file of lines with a unit price and a quantity (and a
+    discount fraction 0..1): the join, the deals' column lines and notes; ``None`` without price and quantity."""
+    f, key = link.f, link.key
+    numbers = _numbers(f, key)
+
+    def signed(col: str) -> bool:
+        return min(float(v) for v in f.values[col]) >= 0
+
+    price = next((c for c in numbers if _PRICE.search(_norm(c)) and signed(c)), None)
+    qty = next((c for c in numbers if c != price and _QUANTITY.search(_norm(c)) and signed(c)), None)
+    if price is None or qty is None:
+        return None
+    notes: list[str] = []
+    factor, also = "", ""
+    discount = next((c for c in numbers if c not in (price, qty) and _DISCOUNT.search(_norm(c))), None)
+    if discount is not None:
+        if all(0 <= float(v) <= 1 for v in f.values[discount]):
+            factor, also = f" * (1 - {_ident(discount)})", f", less '{discount}' (fractions 0..1)"
+        else:
+            notes.append(
+                f"{link.rel}: '{discount}' holds values above 1 (an amount or a percentage, not a fraction 0..1): "
+                "it is left out of the guessed amount; write it into the `join:` sum if the amounts need it"
+            )
+    net, units = _free("net_amount", deals.columns), _free("units", deals.columns)
+    join = _Join(link, "")
+    join.aggregate = [
+        (
+            net,
+            f"sum({_ident(price)} * {_ident(qty)}{factor})",
+            f"guessed: '{price}' times '{qty}'{also}, summed per deal; check that it is what a deal is worth",
+        ),
+        (units, f"sum({_ident(qty)})", f"guessed: '{qty}' summed per deal"),
+    ]
+    columns: list[_Line] = [
+        ("columns.amount", net, f"guessed: the sum of the deal's lines in {link.rel} (the join below)"),
+        ("columns.units", units, f"guessed: the sum of '{qty}' of the deal's lines in {link.rel} (the join below)"),
+    ]
+    return join, columns, notes
+
+
+def _created_join(
+    link: _Link, deals: FileGuess, found: dict[str, str]
+) -> tuple[_Join, list[_Line], int, str] | str | None:
+    """(b) The deals' created date as the earliest contact or created date of their rows in another file: the
+    join, the deals' lines, how many deals close before it and an example; a reason when the file's date is
+    not their created date (too many deals close before it); ``None`` without such a date column."""
+    f, key = link.f, link.key
+    col = _created_column(f, key)
+    if col is None:
+        return None
+    line = _date_line(f.values[col], _date_order(f))
+    fmt = line[0] if line else "%Y-%m-%d"
+    first: dict[str, dt.date] = {}
+    for k, v in zip(f.cells[key], f.cells[col], strict=True):
+        day = _day(v, fmt)
+        if k is not None and day is not None:
+            first[k] = min(first.get(k, day), day)
+    checked, before, example = 0, 0, ""
+    close = found.get("close_date")
+    if close is not None:
+        close_line = _date_line(deals.values.get(close, []), _date_order(deals))
+        close_fmt = close_line[0] if close_line else "%Y-%m-%d"
+        for k, v in zip(deals.cells[key], deals.cells[close], strict=True):
+            closed, created = _day(v, close_fmt), first.get(k or "")
+            if closed is None or created is None:
+                continue
+            checked += 1
+            if closed < created:
+                before += 1
+                example = example or f"'{k}': closed {closed}, '{col}' {created}"
+    if checked and before > _BEFORE_MAX * checked:
+        return (
+            f"{before:,} of the {checked:,} deals found there close before their '{col}', so it is not read as "
+            "their created date"
+        )
+    name = _free(col, deals.columns)
+    sortable = fmt.startswith("%Y-%m-%d")  # ISO text: its smallest value is the earliest date
+    expr = f"min({_ident(col)})" if sortable else f"min(try_strptime({_ident(col)}, '{fmt}'))"
+    join = _Join(link, "")
+    join.aggregate = [(name, expr, f"guessed: the deal's earliest '{col}' in {link.rel}")]
+    lines: list[_Line] = [
+        ("columns.created_date", name, f"guessed: the deal's first '{col}' in {link.rel} (the join below)")
+    ]
+    if sortable and line is not None:
+        lines.append(("dates.created_date", *line))
+    return join, lines, before, example
+
+
+def _leads_table(
+    link: _Link, deals: FileGuess, found: dict[str, str], deals_rel: str, guess: Guess
+) -> list[_Line] | None:
+    """(c) A file holding one row per deal id with a created (first contact) date and an origin: the leads,
+    with the rep and the deal joined back from the deals file; ``None`` when the file is not such."""
+    f, key = link.f, link.key
+    if not link.unique():
+        return None
+    rest = [c for c in f.columns if c != key]
+    created = _created_column(f, key)
+    source = _match(rest, _SOURCE_NAMES, set())
+    owner = found.get("rep_id")
+    if created is None or source is None or owner is None:
+        return None
+    own_rep = _match(rest, _DEAL_NAMES["rep_id"], {created, source})
+    lines: list[_Line] = [
+        (
+            "file",
+            link.rel,
+            f"{f.rows:,} rows, one per '{key}' with a '{created}' and an '{source}': read as leads; {link.deals:,} "
+            f"of them became deals of {deals_rel}",
+        ),
+        *_reading(f),
+        ("columns", None, ""),
+        ("columns.lead_id", key, f"guessed: '{key}', the deals' id column, is unique here"),
+        (
+            "columns.created_date",
+            created,
+            f"guessed from '{created}': {_distinct(f.values[created]):,} distinct values",
+        ),
+        ("columns.source", source, f"guessed from '{source}': {_distinct(f.values[source]):,} distinct values"),
+    ]
+    back = _Link(deals, deals_rel, key, link.deals, link.deals, link.of)
+    join = _Join(back, f"the deals: the rep and the deal of each lead that became one, by '{key}'")
+    if own_rep is not None:
+        lines.append(("columns.rep_id", own_rep, f"guessed from '{own_rep}'"))
+        unowned = sum(1 for v in f.cells[own_rep] if v is None)
+    else:
+        rep = _free("deal_rep", f.columns)
+        join.aggregate.append((rep, f"any_value({_ident(owner)})", f"the deal's '{owner}'"))
+        lines.append(("columns.rep_id", rep, f"joined: the rep ('{owner}') of the deal the lead became"))
+        owners = {k: v for k, v in zip(deals.cells[key], deals.cells[owner], strict=True) if k is not None}
+        unowned = sum(1 for k in f.cells[key] if owners.get(k or "") is None)
+    deal = _free("converted_deal", [*f.columns, *(a for a, _, _ in join.aggregate)])
+    join.aggregate.append((deal, f"any_value({_ident(key)})", f"the deal's '{key}'"))
+    lines.append(("columns.converted_deal_id", deal, f"joined: the deal in {deals_rel} the lead became"))
+    hint = (
+        f"the file name '{f.path.name}'"
+        if _QUALIFIED.search(_norm(f.path.stem))
+        else next((f"the column '{c}'" for c in f.columns if _QUALIFIED.search(_norm(c))), "")
+    )
+    if hint:
+        why = (
+            f"guessed: {hint} says they are qualified leads, so every lead is taken as qualified; if some are "
+            "not, map their status under `columns` and `values`"
+        )
+    else:
+        why = "nothing in the file says which leads are qualified: every lead is taken as qualified (check)"
+        guess.todo.append(
+            f"leads.qualified: nothing in {link.rel} says which leads are qualified, so every lead is taken as "
+            "qualified (`defaults: {qualified: true}`); if the CRM records it, map that column under "
+            "`columns: {qualified: ...}` with `values: {qualified: {...: true, ...: false}}`"
+        )
+    lines += [("defaults", None, ""), ("defaults.qualified", True, why)]
+    date = _date_line(f.values[created], _date_order(f))
+    lines += [("dates", None, ""), ("dates.created_date", *date)] if date is not None else []
+    lines += [("join", None, ""), *join.lines(0)]
+    if unowned:
+        reps = set(deals.values.get(owner, []))
+        guess.unassigned_rep = _free("unassigned", sorted(reps))
+        guess.unassigned_why = (
+            f"guessed: {unowned:,} of the {f.rows:,} leads of {link.rel} have no rep (no deal, or a deal without "
+            "one): they count in team and company lead totals under this pseudo-rep; a rep's own lead KPIs count "
+            "only the leads that became their deals"
+        )
+        guess.notes.append(
+            f"{link.rel}: {unowned:,} of the {f.rows:,} leads have no rep: they are given to the pseudo-rep "
+            f"'{guess.unassigned_rep}' (`unassigned_rep`), so that team and company lead counts are right"
+        )
+    return lines
+
+
+def _links(deals: FileGuess, key: str, others: Sequence[FileGuess], rel: Callable[[FileGuess], str]) -> list[_Link]:
+    """The files sharing the deals' id column ``key`` and holding some of their ids."""
+    ids = set(deals.values.get(key, []))
+    out = []
     for f in others:
         if key not in f.columns:
             continue
-        ids = set(deals.values.get(key, []))
         hits = [v for v in f.values.get(key, []) if v in ids]
-        if not hits:
-            continue
-        n = len(set(hits))
-        shares = (
-            f"{rel(f)} shares the column '{key}' with {rel(deals)} ({n:,} of its {len(ids):,} deals are there, "
-            f"{len(hits) / n:.1f} rows each)"
-        )
-        numbers = _numbers(f, key)
+        if hits:
+            out.append(_Link(f, rel(f), key, len(set(hits)), len(hits), len(ids)))
+    return out
+
+
+def _relate(
+    deals: FileGuess,
+    found: dict[str, str],
+    others: Sequence[FileGuess],
+    rel: Callable[[FileGuess], str],
+    guess: Guess,
+    deal_lines: list[_Line],
+) -> tuple[list[_Line], list[_Line] | None, list[FileGuess]]:
+    """Guess what files sharing the deals' id column give: (a) the amount and units summed over order lines,
+    (b) the created date as a first contact date, (c) the leads table. Adds what it guessed to ``found``, what
+    could not be guessed to ``guess.todo`` (with the ``join:`` to write), and notes, ``unassigned_rep`` and
+    ``severity`` to ``guess``.
+
+    Returns
+    -------
+    (deal_lines, leads, used)
+        The deals' lines with the guessed joins, the leads table's lines (``None``: no leads file), the files
+        used.
+    """
+    key = found.get("deal_id")
+    if key is None:
+        return deal_lines, None, []
+    drel = rel(deals)
+    joins: list[_Join] = []
+    used: list[FileGuess] = []
+    leads: list[_Line] | None = None
+
+    def joined(j: _Join) -> None:
+        same = next((x for x in joins if x.link.f is j.link.f), None)
+        if same is None:
+            j.why = j.why or f"guessed: {j.link.shares(drel)}"
+            joins.append(j)
+        else:
+            same.aggregate += j.aggregate
+        if j.link.f not in used:
+            used.append(j.link.f)
+
+    for link in _links(deals, key, others, rel):
+        shares = link.shares(drel)
+        numbers = _numbers(link.f, key)
         if "amount" not in found and numbers:
-            price = next((c for c in numbers if re.search(r"price|amount|value|total", c, re.IGNORECASE)), None)
-            qty = next((c for c in numbers if re.search(r"quantity|qty|units", c, re.IGNORECASE)), None)
-            expr = f"sum({price} * {qty})" if price and qty else f"sum({numbers[0]})"
-            todo.append(
-                f"deals.amount: {rel(deals)} has no amount. {shares}, with the numbers {', '.join(numbers[:6])}. "
-                f"If the amount is there, add under tables.deals `join: [{{file: {rel(f)}, on: {key}, "
-                f"aggregate: {{net: '{expr}'}}}}]` (write the sum your amounts need) and `columns: {{amount: net}}`"
-            )
-        dated = [c for c in f.columns if c != key and _is_date(f.values.get(c, []))]
+            amount = _amount_join(link, deals)
+            if amount is not None:
+                join, columns, notes = amount
+                joined(join)
+                deal_lines = _put(deal_lines, "columns", columns)
+                guess.notes += notes
+                found["amount"] = "(joined)"
+            else:
+                todo = (
+                    f"deals.amount: {drel} has no amount. {shares}, with the numbers {', '.join(numbers[:6])}, but "
+                    "no unit price and quantity columns. If the amount is there, add under tables.deals `join: "
+                    f"[{{file: {link.rel}, on: {key}, aggregate: {{net: 'sum({_ident(numbers[0])})'}}}}]` (write "
+                    "the sum your amounts need) and `columns: {amount: net}`"
+                )
+                guess.todo.append(todo)
+        dated = [c for c in link.f.columns if c != key and _is_date(link.f.values.get(c, []))]
         if "created_date" not in found and dated:
-            todo.append(
-                f"deals.created_date: {rel(deals)} has no created date. {shares}, with the dates "
-                f"{', '.join(dated[:4])}. If a deal was created then, add under tables.deals `join: [{{file: "
-                f"{rel(f)}, on: {key}, aggregate: {{created: 'min({dated[0]})'}}}}]` and `columns: {{created_date: "
-                "created}`, and remove `created_date: null` under `defaults`"
-            )
-    return todo
+            created = _created_join(link, deals, found)
+            if isinstance(created, tuple):
+                join, lines, before, example = created
+                joined(join)
+                deal_lines = _without(deal_lines, "defaults.created_date")
+                for line in lines:
+                    deal_lines = _put(deal_lines, line[0].split(".")[0], [line])
+                found["created_date"] = "(joined)"
+                if before:
+                    guess.severity["close_before_create"] = (
+                        "warning",
+                        f"guessed: {before:,} deal(s) close before their joined created date (e.g. {example}); "
+                        "validation still lists them, and the reports run",
+                    )
+                    guess.notes.append(
+                        f"{drel}: {before:,} deal(s) close before their created date joined from {link.rel} (e.g. "
+                        f"{example}): `severity: {{close_before_create: warning}}` lets the reports run; check them"
+                    )
+            else:
+                why = f", but {created}" if created else ", none of them named as a created or first contact date"
+                guess.todo.append(
+                    f"deals.created_date: {drel} has no created date. {shares}, with the dates "
+                    f"{', '.join(dated[:4])}{why}. If a deal was created then, add under tables.deals `join: "
+                    f"[{{file: {link.rel}, on: {key}, aggregate: {{created: 'min({_ident(dated[0])})'}}}}]` and "
+                    "`columns: {created_date: created}`, and remove `created_date: null` under `defaults`"
+                )
+        if leads is None:
+            leads = _leads_table(link, deals, found, drel, guess)
+            if leads is not None and link.f not in used:
+                used.append(link.f)
+    if joins:
+        deal_lines = [*deal_lines, ("join", None, "")]
+        for n, j in enumerate(joins):
+            deal_lines += j.lines(n)
+    return deal_lines, leads, used
 
 
 def _leadlike(f: FileGuess) -> bool:
@@ -754,8 +1132,15 @@ def infer_source(paths: Sequence[Path], *, base_dir: Path, name: str = "crm") ->
         ]
     else:
         guess.todo.append(f"deals.rep_id: no rep or owner column was recognised in {rel(deals)}; map it by hand")
+    deal_lines, leads, used = _relate(deals, found, others, rel, guess, deal_lines)
     guess.tables["deals"] = deal_lines
-    guess.todo += _related(deals, found, others, rel)
+    if leads is not None:
+        guess.tables["leads"] = leads
+    if "amount" not in found:
+        guess.notes.append(f"{rel(deals)}: no amount or value column: revenue KPIs are not available")
+    if "created_date" not in found:
+        guess.notes.append(f"{rel(deals)}: no created date: the sales cycle is not available")
+    others = [f for f in others if f not in used]
     if others:
         guess.notes.append(f"not recognised as deals or reps, so left out: {', '.join(rel(f) for f in others)}")
     for f in others:
