@@ -1,7 +1,8 @@
 """Every page type on a phone and on paper, in real headless Chromium, checked by axe-core.
 
 Pages come from real runs (the batch on a generated demo and on the deals-only fixture, as in test_pages.py):
-a rep scorecard, a team summary, the company summary and the index of each. At 390 px (a phone) and at 1280 px
+a rep scorecard, a team summary, the company summary and the index of each, and a rep's quarter review (the
+review template, on the same demo). At 390 px (a phone) and at 1280 px
 axe-core (``node_modules/axe-core``, installed by ``make setup`` from package-lock.json) finds no WCAG 2.1 A/AA
 violation. At 390 px no table cell is narrower than its longest word, every report link of the index is inside
 the viewport without scrolling sideways, and no chart text is drawn smaller than 11 px. The index printed to an
@@ -15,6 +16,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +25,7 @@ import pytest
 import test_browser
 from conftest import built_once
 from test_browser import Opened, require, screenshot
-from test_pages import ROOT, Run, _pages, deals_only_run, demo_run
+from test_pages import ROOT, Run, _pages, _settings, deals_only_run, demo_run
 
 browser = test_browser.browser  # the fixtures: one Chromium per module, a fresh context per page
 open_page = test_browser.open_page
@@ -33,16 +35,37 @@ pytestmark = [pytest.mark.browser, pytest.mark.notebooks, pytest.mark.slow]
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 WCAG21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 KINDS = ["rep", "team", "company", "index"]
+# every page type: (run, kind); a rep's quarter or year is the review template's page
+PAGES = [(name, kind) for name in ("demo", "deals_only") for kind in KINDS] + [("review", "rep")]
 PHONE = 390
 DESKTOP = 1280
 
 
+def review_run(root: Path, demo: Run) -> Run:
+    """A quarter of the demo (2026-Q3) for one rep, who has feedback themes, a training plan and a company
+    goal starting the next quarter: the review page (``templates.review``), HTML only."""
+    from salesreports.params import load_config
+    from salesreports.run.batch import run_reports
+
+    source = demo.folder.parents[1] / "data" / "source.yaml"  # the demo's data, read only
+    goals = str(ROOT / "params" / "goals.yaml")
+    config = load_config(_settings(root, source, goals, review=True, extra="pdf:\n  enabled: false\n"), environ={})
+    summary = run_reports(config, periods="2026-Q3", reps=["R001"], kinds=("rep",))
+    assert summary.ok, summary.failed
+    run = Run("review", config.output_path / "2026-Q3", root / "outbox", "2026-Q3")
+    manifest = json.loads((run.folder / "manifest.json").read_text(encoding="utf-8"))
+    assert [Path(e["template"]).name for e in manifest["reports"]] == ["review.ipynb"]
+    return run
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
-    """test_pages' runs (built once a session, read only here)."""
+    """test_pages' runs and the demo's quarter review (each built once a session, read only here)."""
+    demo = built_once(tmp_path_factory, "pages-demo", demo_run)
     return {
-        "demo": built_once(tmp_path_factory, "pages-demo", demo_run),
+        "demo": demo,
         "deals_only": built_once(tmp_path_factory, "pages-deals-only", deals_only_run),
+        "review": built_once(tmp_path_factory, "phone-review", partial(review_run, demo=demo)),
     }
 
 
@@ -65,8 +88,7 @@ def _axe(opened: Opened) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("width", [PHONE, DESKTOP])
-@pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize("name", ["demo", "deals_only"])
+@pytest.mark.parametrize(("name", "kind"), PAGES)
 def test_axe_finds_no_wcag21_aa_violation(
     runs: dict[str, Run], open_page: Any, name: str, kind: str, width: int
 ) -> None:
@@ -78,11 +100,21 @@ def test_axe_finds_no_wcag21_aa_violation(
 # -- at 390 px --------------------------------------------------------------------------------------------------
 
 NARROWEST_CELLS = """() => {
-    // every table cell's content box against the widest word in it (a word: text between spaces)
+    // every table cell's content box against the widest word in it (a word: text between spaces), and a
+    // card's column label (drawn before the value from data-label) against the widest word of the label
     const out = [];
+    const measure = document.createElement('canvas').getContext('2d');
     for (const cell of document.querySelectorAll('table th, table td')) {
         const head = cell.closest('thead');  // on a phone the header row is only for screen readers (1 px)
         if (!cell.getClientRects().length || (head && head.getBoundingClientRect().width <= 1)) continue;
+        const label = getComputedStyle(cell, '::before');
+        if (cell.dataset.label && label.content !== 'none' && label.width !== 'auto') {
+            measure.font = label.font;
+            for (const word of cell.dataset.label.split(/\\s+/).filter(w => w)) {
+                const width = measure.measureText(word).width;
+                if (width > parseFloat(label.width) + 0.5) out.push({label: word, width, box: label.width});
+            }
+        }
         const style = getComputedStyle(cell);
         const box = cell.getBoundingClientRect().width - parseFloat(style.paddingLeft)
             - parseFloat(style.paddingRight) - parseFloat(style.borderLeftWidth) - parseFloat(style.borderRightWidth);
@@ -104,8 +136,7 @@ NARROWEST_CELLS = """() => {
 }"""
 
 
-@pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize("name", ["demo", "deals_only"])
+@pytest.mark.parametrize(("name", "kind"), PAGES)
 def test_no_table_cell_on_a_phone_is_narrower_than_its_longest_word(
     runs: dict[str, Run], open_page: Any, name: str, kind: str
 ) -> None:
@@ -144,10 +175,16 @@ CHART_TEXT = """() => [...document.querySelectorAll('figure.sr-chart svg')]
     })"""
 
 
-@pytest.mark.parametrize("width", [320, PHONE])
-@pytest.mark.parametrize("kind", ["rep", "team", "company"])
-def test_no_chart_text_on_a_phone_is_under_11_px(runs: dict[str, Run], open_page: Any, kind: str, width: int) -> None:
-    opened = open_page(_page(runs["demo"], kind), width=width)
+CHART_PAGES = [("demo", kind, width) for kind in ("rep", "team", "company") for width in (320, PHONE)] + [
+    ("review", "rep", PHONE)
+]
+
+
+@pytest.mark.parametrize(("name", "kind", "width"), CHART_PAGES)
+def test_no_chart_text_on_a_phone_is_under_11_px(
+    runs: dict[str, Run], open_page: Any, name: str, kind: str, width: int
+) -> None:
+    opened = open_page(_page(runs[name], kind), width=width)
     texts = opened.page.evaluate(CHART_TEXT)
     assert len(texts) > 10
     small = [t for t in texts if t["px"] < 11]
