@@ -192,6 +192,37 @@ def test_no_chart_text_on_a_phone_is_under_11_px(
     opened.assert_clean()
 
 
+LEADERBOARD = """() => {
+    const table = [...document.querySelectorAll('table.sr-table')]
+        .find(t => t.caption && t.caption.textContent.startsWith('Leaderboard'));
+    const shown = el => el.getClientRects().length > 0;
+    const note = table.parentElement.querySelector('.sr-note');
+    return {height: table.getBoundingClientRect().height, rows: table.tBodies[0].rows.length,
+            heads: [...table.tHead.rows[0].cells].filter(shown).map(th => th.textContent),
+            columns: table.tHead.rows[0].cells.length, note: note && shown(note) ? note.textContent : ''};
+}"""
+
+
+def test_the_leaderboard_on_a_phone_is_a_line_a_rep_and_every_column_on_a_wider_screen(
+    runs: dict[str, Run], open_page: Any
+) -> None:
+    """The company's 12 reps at 390 px: a card of every column was 196 px a rep (8,357 px for the 43 of the full
+    demo); a table of the name, the ranking KPI and revenue is 31 px a rep, caption and header included (the
+    bound leaves room for names on two lines), and a note names the other columns."""
+    phone = open_page(_page(runs["demo"], "company"), width=PHONE)
+    board = phone.page.evaluate(LEADERBOARD)
+    assert board["rows"] == 12
+    assert board["height"] / board["rows"] <= 36, board
+    assert board["heads"] == ["Rep", "Quota attainment", "Revenue"]
+    assert board["note"] == (
+        "More columns on a wider screen or on paper: deals won, win rate, average deal size, lead-to-sale conversion."
+    )
+    desktop = open_page(_page(runs["demo"], "company"), width=DESKTOP).page.evaluate(LEADERBOARD)
+    assert len(desktop["heads"]) == desktop["columns"] == 7
+    assert desktop["note"] == ""
+    phone.assert_clean()
+
+
 def test_the_index_printed_to_a4_keeps_every_column(runs: dict[str, Run], open_page: Any, tmp_path: Path) -> None:
     require(shutil.which("pdftotext") is not None, "pdftotext (poppler-utils) is missing: `make sysdeps` installs it")
     opened = open_page(_page(runs["demo"], "index"), width=DESKTOP)

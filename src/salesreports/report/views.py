@@ -1151,7 +1151,8 @@ class TeamView(_View):
         return ""
 
     def leaderboard(self, kpis: Sequence[str] | None = None) -> Any:
-        """Members ranked by the ranking KPI, with the headline KPIs that have a value for anyone."""
+        """Members ranked by the ranking KPI, with the headline KPIs that have a value for anyone (on a phone:
+        the name, the ranking KPI and the next column)."""
         from salesreports.report.display import table
 
         rank = self.ranking
@@ -1170,7 +1171,8 @@ class TeamView(_View):
         caption = _("Leaderboard — {period}, ranked by {kpi}").format(
             period=self.period_title, kpi=in_sentence(kpi_label(rank))
         )
-        return table(frame.reset_index(drop=True), caption=caption, currency=self.formats)
+        # on a phone: one line a rep (name, the ranking KPI and the next one), not a card of every column
+        return table(frame.reset_index(drop=True), caption=caption, currency=self.formats, phone_columns=2)
 
     def most_improved(self, kpi: str | None = None, top: int = 5) -> Any:
         """The largest gains of the ranking KPI since last month (``None`` when nobody has two months)."""
