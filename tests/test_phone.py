@@ -2,11 +2,12 @@
 
 Pages come from real runs (the batch on a generated demo and on the deals-only fixture, as in test_pages.py):
 a rep scorecard, a team summary, the company summary and the index of each, and a rep's quarter review (the
-review template, on the same demo). At 390 px (a phone) and at 1280 px
-axe-core (``node_modules/axe-core``, installed by ``make setup`` from package-lock.json) finds no WCAG 2.1 A/AA
-violation. At 390 px no table cell is narrower than its longest word, every report link of the index is inside
-the viewport without scrolling sideways, and no chart text is drawn smaller than 11 px. The index printed to an
-A4 PDF keeps every column.
+review template, on the same demo). At 390 px (a phone) and at 1280 px axe-core (``node_modules/axe-core``,
+installed by ``make setup`` from package-lock.json) finds no WCAG 2.1 A/AA violation. At 390 px no table cell
+(or a card's column label) is narrower than its longest word, the leaderboard is a line a rep, every report
+link of the index is inside the viewport without scrolling sideways, and no chart text is drawn smaller than
+11 px. The index's report links are at least 24 px at 1280 px, and its columns show they sort before they are
+sorted. The index printed to an A4 PDF keeps every column.
 
 Under ``CI=true`` a missing Chromium, axe-core or poppler fails these tests; elsewhere they are skipped.
 """
@@ -166,6 +167,46 @@ def test_every_report_link_of_the_index_is_on_a_phone_screen_and_easy_to_tap(
     opened.assert_clean()
 
 
+@pytest.mark.parametrize("name", ["demo", "deals_only"])
+def test_every_report_link_of_the_index_is_at_least_24_px_on_a_desktop(
+    runs: dict[str, Run], open_page: Any, name: str
+) -> None:
+    """WCAG 2.2's target size (minimum): 24 x 24 px, the links being the only way to open a report."""
+    opened = open_page(_page(runs[name], "index"), width=DESKTOP)
+    sizes = opened.page.eval_on_selector_all(
+        "#ix-rows a",
+        "links => links.map(a => { const r = a.getBoundingClientRect();"
+        " return {text: a.textContent, width: r.width, height: r.height}; })",
+    )
+    assert len(sizes) >= 2
+    small = [s for s in sizes if s["width"] < 24 or s["height"] < 24]
+    assert small == []
+    opened.assert_clean()
+
+
+SORT_MARKS = """() => [...document.querySelectorAll('#ix-table thead th[aria-sort]')].map(th => {
+    const arrow = th.querySelector('.ix-arrow'), mark = getComputedStyle(arrow, '::after');
+    const box = arrow.getBoundingClientRect();
+    return {key: th.dataset.key, sort: th.getAttribute('aria-sort'), mark: mark.content,
+            shown: box.width > 0 && box.height > 0 && mark.display !== 'none' && mark.visibility === 'visible'};
+})"""
+
+
+@pytest.mark.parametrize("width", [PHONE, DESKTOP])
+def test_the_index_shows_every_column_sorts_before_it_is_sorted(
+    runs: dict[str, Run], open_page: Any, width: int
+) -> None:
+    opened = open_page(_page(runs["demo"], "index"), width=width)
+    before = opened.page.evaluate(SORT_MARKS)
+    assert len(before) >= 9  # name, kind, team, status and the headline KPIs
+    assert {(m["sort"], m["mark"], m["shown"]) for m in before} == {("none", '"↕"', True)}
+    opened.page.locator("#ix-table thead th[aria-sort] button").first.click()
+    after = opened.page.evaluate(SORT_MARKS)
+    assert (after[0]["sort"], after[0]["mark"]) == ("ascending", '"▲"')
+    assert {(m["sort"], m["mark"]) for m in after[1:]} == {("none", '"↕"')}
+    opened.assert_clean()
+
+
 CHART_TEXT = """() => [...document.querySelectorAll('figure.sr-chart svg')]
     .filter(svg => svg.getClientRects().length)
     .flatMap(svg => {
@@ -175,8 +216,10 @@ CHART_TEXT = """() => [...document.querySelectorAll('figure.sr-chart svg')]
     })"""
 
 
-CHART_PAGES = [("demo", kind, width) for kind in ("rep", "team", "company") for width in (320, PHONE)] + [
-    ("review", "rep", PHONE)
+CHART_PAGES = [
+    *[("demo", kind, width) for kind in ("rep", "team", "company") for width in (320, PHONE)],
+    *[("deals_only", kind, PHONE) for kind in ("rep", "team", "company")],
+    ("review", "rep", PHONE),
 ]
 
 
