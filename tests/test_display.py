@@ -295,6 +295,25 @@ def test_table_without_row_headers_and_cards_label_every_cell() -> None:
     assert 'role="region" tabindex="0" aria-label="Per week"' in html  # a scrolling table is reachable by keyboard
 
 
+def test_table_with_phone_columns_leaves_the_others_out_on_a_phone_only_and_names_them() -> None:
+    frame = pd.DataFrame(
+        {"Rep": ["Ann"], "quota_attainment": [1.2], "revenue": [5000.0], "deals_won": [3.0], "win_rate": [0.5]}
+    )
+    html = d.table(frame, phone_columns=2).html
+    assert '<table class="sr-table sr-table--compact">' in html
+    assert '<th scope="col" class="sr-num">Revenue</th><th scope="col" class="sr-num sr-wide">Deals won</th>' in html
+    assert '<td class="sr-num" data-label="Revenue">$5,000</td>' in html
+    assert '<td class="sr-num sr-wide" data-label="Win rate">50.0%</td>' in html
+    note = "More columns on a wider screen or on paper: deals won, win rate."
+    assert f'<p class="sr-note sr-phone-only" dir="auto">{note}</p>' in html
+    assert "More columns" not in str(d.table(frame, phone_columns=2))  # the text version has every column
+    # nothing left out: no note; no phone_columns: a card per row on a phone, as before
+    assert "sr-phone-only" not in d.table(frame, phone_columns=4).html
+    assert '<table class="sr-table">' in d.table(frame).html and "sr-wide" not in d.table(frame).html
+    # the note is for phones: the PDF's CSS hides it, the browser's shows it below 520 px
+    assert ".sr-phone-only { display: none; }" in d.component_css(browser=False)
+
+
 @pytest.mark.parametrize(
     ("progress", "pct", "aria"),
     [

@@ -54,12 +54,15 @@ def _settings(
     company: str = "Matrix Co",
     locale: str = "en_US",
     currency: str = "USD",
+    *,
+    review: bool = False,
+    extra: str = "",
 ) -> Path:
-    """A settings file for ``source`` under ``root`` (US English and dollars unless told)."""
+    """A settings file for ``source`` under ``root`` (US English and dollars unless told); ``review``: a rep's
+    quarter or year uses reports/review.ipynb (``templates.review``); ``extra``: more settings, as YAML."""
     path = root / "params" / "config.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(
-        textwrap.dedent(f"""\
+    text = textwrap.dedent(f"""\
             company: {company}
             locale: {locale}
             currency: {currency}
@@ -74,9 +77,10 @@ def _settings(
             run:
               workers: 2
               timeout: 120
-            """),
-        encoding="utf-8",
-    )
+            """)
+    if review:
+        text = text.replace("templates:\n", f"templates:\n  review: {ROOT / 'reports' / 'review.ipynb'}\n")
+    path.write_text(text + extra, encoding="utf-8")
     return path
 
 

@@ -410,7 +410,7 @@ def test_training_plan_lists_coaching_topics_with_their_evidence(pack: Loaded, t
     topics = re.findall(r'<th scope="row"[^>]*>([^<]+)</th>', html)
     assert topics == ["Deal progression"]
     assert "&#x27;follow-up&#x27; raised in 1 feedback note since Apr 2026 (score 2)" in html
-    assert "“Pricing came late and [a colleague] had to step in.” (client, 2026-09-20)" in html
+    assert "“Pricing came late and [a colleague] had to step in.” (client, 20 Sep 2026)" in html
 
 
 def test_notes_area_is_a_ruled_area_with_the_rep_and_period(pack: Loaded, tmp_path: Path) -> None:

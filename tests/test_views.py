@@ -66,6 +66,27 @@ def test_charts_carry_specs_and_alt_text(ann: RepView) -> None:
     assert "call" in ann.activity().alt
 
 
+def test_the_activity_chart_has_a_table_of_one_row_a_week(ann: RepView) -> None:
+    """R1's activities (tests/fixtures/tiny/activities.csv): calls on 3, 4 and 5 March 2025 (a Monday's week),
+    calls on 10, 11 and 12 March and meetings on 13 and 14, a demo on 17 March and an email on 18 March."""
+    from bs4 import BeautifulSoup
+
+    chart = ann.activity()
+    assert chart.table is not None
+    table = BeautifulSoup(chart.table.html, "html.parser").table
+    assert [th.get_text() for th in table.thead.select("th")] == [
+        "Week starting", "Calls", "Emails", "Meetings", "Demos", "Total"
+    ]  # fmt: skip
+    rows = [[c.get_text() for c in tr.select("th, td")] for tr in table.tbody.select("tr")]
+    assert rows == [
+        ["3 Mar 2025", "3", "0", "0", "0", "3"],
+        ["10 Mar 2025", "3", "0", "2", "0", "5"],
+        ["17 Mar 2025", "0", "1", "0", "1", "2"],
+    ]
+    assert table.caption.get_text() == "Activity per week, last 3 weeks"
+    assert chart.bundle()["application/vnd.salesreports.chart+json"]["table"]["html"] == chart.table.html
+
+
 def test_sections(ann: RepView) -> None:
     assert ann.ramp() is None  # past the first 12 months in the role: no ramp section
     assert ann.goals() is None  # no goals concern this report: the section is left out, not asserted

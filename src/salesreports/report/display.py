@@ -28,7 +28,7 @@ from importlib import resources
 from typing import Any, Final, Literal
 
 from salesreports.errors import TemplateError, close_matches
-from salesreports.i18n import _, retranslate
+from salesreports.i18n import _, in_sentence, retranslate
 from salesreports.metrics.kpis import FORMATS, Formatter, as_formatter, format_value, registry
 from salesreports.report import theme
 from salesreports.text import clean
@@ -367,11 +367,13 @@ def table(
     currency: str | Formatter = "$",
     figures: Sequence[str] = (),
     row_headers: bool = True,
+    phone_columns: int | None = None,
 ) -> Html:
     """An HTML table of a data frame (without its index), every cell escaped.
 
     Each row's first cell is its header (``<th scope="row">``: the rep's or KPI's name). On a phone every row
-    becomes a card: the name, then one "column: value" line per cell (each cell carries its column's label).
+    becomes a card: the name, then one "column: value" line per cell (each cell carries its column's label),
+    unless ``phone_columns`` is given.
 
     Parameters
     ----------
@@ -390,6 +392,10 @@ def table(
         words, never inside a number.
     row_headers
         Make each row's first cell its header (default); ``False`` for a table without a name column.
+    phone_columns
+        For a long ranking: on a phone the table stays a table of its first column and the next
+        ``phone_columns`` columns, one line a row, instead of a card per row; a note under it names the columns
+        left out there (a wider screen and paper show every column).
 
     Raises
     ------
@@ -419,6 +425,8 @@ def table(
     numeric = {c: kinds[c] == "num" for c in columns}
     css = {"num": "sr-num", "date": "sr-date", "text": ""}
     keep = set(map(str, figures))
+    # on a phone: the columns a compact table leaves out
+    wide = set(columns[1 + max(phone_columns, 0) :]) if phone_columns is not None else set()
 
     cells_text: list[list[str]] = []
     body: list[str] = []
@@ -430,7 +438,14 @@ def table(
             text, missing = _cell(values[i][r], fmts[col], currency)
             row_text.append(text)
             cls = " ".join(
-                c for c in (css[kinds[col]], "sr-fig" if col in keep else "", "sr-na" if missing else "") if c
+                c
+                for c in (
+                    css[kinds[col]],
+                    "sr-fig" if col in keep else "",
+                    "sr-na" if missing else "",
+                    "sr-wide" if col in wide else "",
+                )
+                if c
             )
             attr = f' class="{cls}"' if cls else ""
             direction = ' dir="auto"' if kinds[col] == "text" else ""
@@ -440,17 +455,25 @@ def table(
                 tds.append(f'<td{attr}{direction} data-label="{_esc(heads[col])}">{_esc(text)}</td>')
         body.append(f"<tr>{''.join(tds)}</tr>")
         cells_text.append(row_text)
-    num_attr = ' class="sr-num"'
-    ths = "".join(f'<th scope="col"{num_attr if numeric[c] else ""}>{_esc(heads[c])}</th>' for c in columns)
+
+    def head_class(col: str) -> str:
+        cls = " ".join(c for c in ("sr-num" if numeric[col] else "", "sr-wide" if col in wide else "") if c)
+        return f' class="{cls}"' if cls else ""
+
+    ths = "".join(f'<th scope="col"{head_class(c)}>{_esc(heads[c])}</th>' for c in columns)
     cap = _clean(caption).strip()
     cap_html = f"<caption>{_esc(cap)}</caption>" if cap else ""
     empty = "" if body else f'<tr><td colspan="{max(len(columns), 1)}" class="sr-na">{_esc(_("No rows."))}</td></tr>'
     # focusable and named: a table wider than the screen scrolls inside its box, by keyboard too
     name = _esc(cap or _("Table"))
+    compact = " sr-table--compact" if phone_columns is not None else ""
+    left_out = ", ".join(in_sentence(heads[c]) for c in columns if c in wide)
+    more = _("More columns on a wider screen or on paper: {columns}.").format(columns=left_out)
+    note = f'<p class="sr-note sr-phone-only" dir="auto">{_esc(more)}</p>' if left_out else ""
     html = (
         f'<div class="sr sr-table-wrap {_IGNORE_MATH}" role="region" tabindex="0" aria-label="{name}">'
-        f'<table class="sr-table">{cap_html}'
-        f"<thead><tr>{ths}</tr></thead><tbody>{''.join(body)}{empty}</tbody></table></div>"
+        f'<table class="sr-table{compact}">{cap_html}'
+        f"<thead><tr>{ths}</tr></thead><tbody>{''.join(body)}{empty}</tbody></table>{note}</div>"
     )
     return Html(
         html, _text_table([heads[c] for c in columns], cells_text, numeric=[numeric[c] for c in columns], caption=cap)

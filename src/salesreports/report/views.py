@@ -22,6 +22,7 @@ leaves out the section's heading with it). What is missing is named once, by :me
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
 from collections.abc import Sequence
@@ -274,6 +275,18 @@ class _View:
         self._closed = frozenset(caps.get("closed_deal_kpis") or ())
         self._maturing: dict[str, dict[str, Any]] = dict(context.get("maturing") or {})
         self.headline: list[str] = list(context.get("headline") or [k.name for k in registry().headline()])
+
+    def day(self, value: Any) -> str:
+        """A stored day (``2026-09-24``, a feedback note's) as the page writes dates (``24 Sep 2026`` in en_US,
+        ``24. Sept. 2026`` in de_DE): a date never breaks across lines at its hyphens. Anything else as it is."""
+        try:
+            return self.formats.date(dt.date.fromisoformat(str(value)[:10]))
+        except ValueError:
+            return str(value)
+
+    def _quote(self, quote: dict[str, Any]) -> str:
+        """A coaching need's feedback quote: “text” (source, day)."""
+        return f"“{quoted(quote['text'])}” ({word(quote['source'])}, {self.day(quote['date'])})"
 
     def supports(self, kpi: str) -> bool:
         """Whether the data set can compute this KPI at all (a data set without targets never has attainment)."""
@@ -822,7 +835,7 @@ class RepView(_View):
         lines = []
         for r in rows[:6]:
             score = "" if r.get("score") is None else f" ({r['score']:.0f}/5)"
-            lines.append(f"{r['date']} · {word(r['source'])}{score}: “{quoted(r.get('text') or '')}”")
+            lines.append(f"{self.day(r['date'])} · {word(r['source'])}{score}: “{quoted(r.get('text') or '')}”")
         title = ngettext(
             "Recent feedback ({n} note in six months)", "Recent feedback ({n} notes in six months)", len(rows)
         )
@@ -849,7 +862,7 @@ class RepView(_View):
         out: Html | None = None
         for need in needs[:4]:
             lines = [evidence_text(need, e, self.ctx) for e in need.get("evidence", [])]
-            lines += [f"“{quoted(q['text'])}” ({word(q['source'])}, {q['date']})" for q in need.get("quotes", [])[:2]]
+            lines += [self._quote(q) for q in need.get("quotes", [])[:2]]
             topic = f"{word(need['topic'])}: {word(need.get('description') or '')}".strip(": ")
             box = callout("warn", topic, lines)
             out = box if out is None else out + box
@@ -1018,7 +1031,7 @@ class RepView(_View):
                 text = quoted(n.get("text") or "").strip()
                 if text:
                     short = text if len(text) <= 220 else text[:219].rstrip() + "…"
-                    lines.append(f"“{short}” ({word(str(n.get('source')))}, {n.get('date')})")
+                    lines.append(f"“{short}” ({word(str(n.get('source')))}, {self.day(n.get('date'))})")
             box = (
                 callout("info", title, lines) if mean is None else callout("good" if mean > 3 else "warn", title, lines)
             )
@@ -1036,9 +1049,7 @@ class RepView(_View):
         rows = []
         for need in needs[:4]:
             evidence = [evidence_text(need, e, self.ctx) for e in need.get("evidence", [])]
-            evidence += [
-                f"“{quoted(q['text'])}” ({word(q['source'])}, {q['date']})" for q in need.get("quotes", [])[:1]
-            ]
+            evidence += [self._quote(q) for q in need.get("quotes", [])[:1]]
             rows.append(
                 {
                     _("Topic"): word(need["topic"]),
@@ -1140,7 +1151,8 @@ class TeamView(_View):
         return ""
 
     def leaderboard(self, kpis: Sequence[str] | None = None) -> Any:
-        """Members ranked by the ranking KPI, with the headline KPIs that have a value for anyone."""
+        """Members ranked by the ranking KPI, with the headline KPIs that have a value for anyone (on a phone:
+        the name, the ranking KPI and the next column)."""
         from salesreports.report.display import table
 
         rank = self.ranking
@@ -1159,7 +1171,8 @@ class TeamView(_View):
         caption = _("Leaderboard — {period}, ranked by {kpi}").format(
             period=self.period_title, kpi=in_sentence(kpi_label(rank))
         )
-        return table(frame.reset_index(drop=True), caption=caption, currency=self.formats)
+        # on a phone: one line a rep (name, the ranking KPI and the next one), not a card of every column
+        return table(frame.reset_index(drop=True), caption=caption, currency=self.formats, phone_columns=2)
 
     def most_improved(self, kpi: str | None = None, top: int = 5) -> Any:
         """The largest gains of the ranking KPI since last month (``None`` when nobody has two months)."""
