@@ -209,6 +209,10 @@ def test_sender_killed_in_the_middle_of_the_manager_messages(reports: Path, tmp_
     rerun = _send(cfg, "--send", "--to", to)
     assert rerun.exit_code == 1  # the possibly-sent summary needs a decision
     assert "team/South may or may not have been delivered" in _flat(rerun.stderr)
+    # the hint names the command that resends that summary and nothing else
+    assert f"salesreports send --params {cfg.path} --send --resend --period {PERIOD} --reps team/South" in _flat(
+        rerun.stderr
+    )
     expected = Counter({"mia.north@example.com": 1, "sam.south@example.com": 1, "ceo@example.org": 1})
     assert handler.count() == expected
     assert {r: s[0] for r, s in ledger_states(cfg).items()} == {
@@ -218,10 +222,19 @@ def test_sender_killed_in_the_middle_of_the_manager_messages(reports: Path, tmp_
     }
     again = _send(cfg, "--send", "--to", to)
     assert again.exit_code == 1
+    assert "--resend --reps team/South sends it again" in _flat(again.stdout)
     assert handler.count() == expected  # nothing sent twice
     reps = _send(cfg, "--send", "--reps", "R10")  # the reps' run is separate: no summary goes with it
     assert reps.exit_code == 0, reps.output
     assert handler.count() == expected + Counter({"r10@example.com": 1})
+    south = _send(cfg, "--send", "--resend", "--period", PERIOD, "--reps", "team/South")  # the operator decides
+    assert south.exit_code == 0, south.output
+    assert handler.count() == expected + Counter({"r10@example.com": 1, "sam.south@example.com": 1})
+    assert {r: s[:2] for r, s in ledger_states(cfg).items() if r.startswith("team/")} == {
+        "team/North": ("sent", 1),  # untouched: North is not sent again
+        "team/South": ("sent", 2),
+        "team/company": ("sent", 1),
+    }
 
 
 HOSTILE_REPLY = "250 [link=https://evil.example/]queued[/link] [bold red]as[/bold red] [link]"

@@ -610,7 +610,8 @@ def test_managers_get_their_own_summary_leadership_the_company_reps_nothing_else
 ) -> None:
     handler = Recorder()
     cfg = summary_smtp_config(reports, tmp_path, servers.start(handler))
-    summary = mail.send_reports(cfg, reps=["R1", "R2", "R10"], send=True, audience=["all"])
+    every = ["R1", "R2", "R10", "team/North", "team/South", "company"]
+    summary = mail.send_reports(cfg, reps=every, send=True, audience=["all"])
     assert summary.ok, summary.rows
     assert {r.rep_id: r.state for r in summary.rows} == {
         "R1": "sent",
@@ -640,7 +641,7 @@ def test_managers_get_their_own_summary_leadership_the_company_reps_nothing_else
     }
     assert sent_message_ids(cfg) == handler.message_ids()
 
-    again = mail.send_reports(cfg, reps=["R1", "R2", "R10"], send=True, audience=["all"])
+    again = mail.send_reports(cfg, reps=every, send=True, audience=["all"])
     assert again.ok
     assert {r.state for r in again.rows} == {"already sent"}
     assert len(handler.received) == 6  # a re-run sends nothing new
@@ -677,3 +678,11 @@ def test_a_crash_among_the_manager_messages_loses_and_duplicates_nothing(
         "team/company": "already sent",
     }
     assert handler.count() == Counter({"mia.north@example.com": 1, "sam.south@example.com": 1, "ceo@example.org": 1})
+    resent = mail.send_reports(cfg, reps=["team/South"], send=True, resend=True)  # the one in doubt, alone
+    assert [(r.rep_id, r.state) for r in resent.rows] == [("team/South", "sent")]
+    assert handler.count() == Counter({"mia.north@example.com": 1, "sam.south@example.com": 2, "ceo@example.org": 1})
+    assert {k: v[:2] for k, v in ledger_states(cfg).items()} == {
+        "team/North": ("sent", 1),
+        "team/South": ("sent", 2),
+        "team/company": ("sent", 1),
+    }
