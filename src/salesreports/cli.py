@@ -971,9 +971,11 @@ def cycle(
 
     Takes the last complete month in the data (and its quarter, or its year, when the month ends one), runs
     every report that is not up to date, then mails reps, managers and leadership whatever the ledger has not
-    sent. Safe to run every day: when everything is done it does nothing. One cycle at a time (a lock in the
-    output folder). Exit 0 when everything is done, 1 when a report or a message is left (named), 75 when
-    another cycle is running. See docs/scheduling.md for crontab, systemd and Kubernetes.
+    sent. A period an earlier cycle left unfinished (a failed report, a message not sent) is taken up again
+    beside them until nothing is left in it. Safe to run every day: when everything is done it does nothing.
+    One cycle at a time (a lock in the output folder). Exit 0 when everything is done, 1 when a report or a
+    message is left (named), 75 when another cycle is running. See docs/scheduling.md for crontab, systemd and
+    Kubernetes.
 
     Example: [bold]salesreports cycle --dry-run[/]
     """
@@ -1004,7 +1006,8 @@ def cycle(
             for row in mail.rows:
                 counts[row.state] = counts.get(row.state, 0) + 1
             what += "; mail: " + (", ".join(f"{n} {_esc(s)}" for s, n in counts.items()) or "nothing to send")
-        out.print(f"{_esc(period)}: {what}", soft_wrap=True)
+        left = " (left unfinished by an earlier cycle)" if period in summary.earlier else ""
+        out.print(f"{_esc(period)}{left}: {what}", soft_wrap=True)
     if dry_run:
         out.print(f"{run.unchanged} report(s) already up to date. Dry run: nothing was run or sent.")
     else:
