@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import sqlite3
 import subprocess
@@ -30,6 +31,11 @@ def _send(config: Config, *args: str) -> Result:
 
 def _flat(text: str) -> str:
     return " ".join(text.split())
+
+
+def _cells(text: str) -> str:
+    """A table's words without its lines (box-drawing characters)."""
+    return _flat(re.sub("[\u2500-\u257f]", " ", text))
 
 
 @pytest.fixture(scope="module")
@@ -85,16 +91,19 @@ def test_send_then_status(reports: Path, tmp_path: Path, servers: Servers) -> No
     empty = _send(cfg, "--status")
     assert empty.exit_code == 0
     assert "No deliveries recorded" in empty.stdout
-    sent = _send(cfg, "--send", "--reps", "R2,R10")
+    sent = _send(cfg, "--send", "--reps", "R2,R10,team/North")
     assert sent.exit_code == 0, sent.output
-    assert "2 sent" in _flat(sent.stdout)
-    assert handler.count() == Counter({"bob.baker@example.com": 1, "r10@example.com": 1})
+    assert "3 sent" in _flat(sent.stdout)
+    assert "report name to state" in _cells(sent.stdout)  # a summary is a report, not a rep
+    assert handler.count() == Counter({"bob.baker@example.com": 1, "r10@example.com": 1, "mia.north@example.com": 1})
     status = _send(cfg, "--status", "--period", PERIOD)
     assert status.exit_code == 0
-    out = _flat(status.stdout)
-    assert "R10" in out
-    assert "2 sent" in out
+    out = _cells(status.stdout)
+    assert "period report hash state tries" in out
+    assert "R10" in out and "team/North" in out
+    assert "3 sent" in out
     assert "250 2.0.0 OK queued" in out
+    assert "The period to mail: a month 2026-10, a quarter 2026-Q3 or a year 2026" in _flat(_send(cfg, "--help").stdout)
     test = _send(cfg, "--reps", "R2", "--test-to", "qa@example.org")  # --test-to sends unless --dry-run
     assert test.exit_code == 0, test.output
     assert "1 test sent" in _flat(test.stdout)
