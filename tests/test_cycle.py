@@ -252,18 +252,21 @@ def test_a_failed_report_is_named_the_rest_delivered_and_only_it_redone_even_a_m
 
 
 def test_an_earlier_period_that_cannot_run_is_named_and_holds_nothing_back(tmp_path: Path) -> None:
-    """An open period the data no longer covers: the due period is still planned (dry run), the other named."""
+    """Two open periods: one the data no longer covers is named; the other, whose reports were never made (its
+    cycle stopped half-way), is planned beside the due period (dry run)."""
     (tmp_path / "reports").mkdir()
-    (tmp_path / "reports" / ".cycle.json").write_text('{"open": ["2020-01"]}', encoding="utf-8")
+    (tmp_path / "reports" / ".cycle.json").write_text('{"open": ["2020-01", "2025-01"]}', encoding="utf-8")
     config = load_config(write_config(tmp_path), environ={})
     summary = run_cycle(config, dry_run=True)
-    assert summary.periods == [PERIOD] and len(summary.planned[PERIOD]) == 6
+    assert (summary.periods, summary.earlier) == (["2025-01", PERIOD], ["2025-01"])
+    assert len(summary.planned[PERIOD]) == 6
+    assert summary.planned["2025-01"] == ["rep/R1", "rep/R3", "team/North", "team/South", "team/company"]
     assert list(summary.stuck) == ["2020-01"]
     assert summary.failures == [
         "2020-01: could not be run again: there is no data for January 2020: the data covers 2024-03 to 2025-03. "
         "Fix: pass a period in that range, e.g. --period 2025-03."
     ]
-    assert open_periods(tmp_path / "reports") == ["2020-01"]  # a dry run changes nothing
+    assert open_periods(tmp_path / "reports") == ["2020-01", "2025-01"]  # a dry run changes nothing
     (tmp_path / "reports" / ".cycle.json").write_text('{"open": "2020-01"}', encoding="utf-8")
     with pytest.raises(ConfigError, match=r"\.cycle\.json is unreadable .* delete it to give those periods up"):
         open_periods(tmp_path / "reports")

@@ -339,7 +339,14 @@ def run(
         float, typer.Option(help="With --executor dask: seconds to reach the scheduler and find a worker.")
     ] = 10.0,
     force: Annotated[bool, typer.Option("--force", help="Redo reports whose inputs did not change.")] = False,
-    retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Re-run only the reports that failed.")] = False,
+    retry_failed: Annotated[
+        bool,
+        typer.Option(
+            "--retry-failed",
+            help="Run only the reports that failed or were never made (a run stopped half-way); reports already "
+            "made are kept, even if their inputs changed.",
+        ),
+    ] = False,
 ) -> None:
     """Execute and render the scorecards of a period: every rep, every team, the index page.
 

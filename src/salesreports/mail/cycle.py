@@ -9,10 +9,11 @@ message). Running it again does nothing new; after a failure it redoes only what
 **Earlier periods are not dropped.** A period the cycle has taken on stays *open* (``.cycle.json`` in the
 output folder, ``{"open": ["2026-09"]}``) until a cycle finishes it with nothing left: no failed report and
 no message unsent. Once the data has moved on to the next month, the cycle takes up each open earlier
-period beside the due ones, again only what is left: its failed reports are run again (``retry_failed``: the
-others keep the pages their messages were built from), its unsent messages are sent (the ledger keeps sent
-ones from going twice), and what is still left is named, with exit 1. An earlier period that cannot be run
-any more (the data no longer covers it) is named every time; removing it from ``.cycle.json`` gives it up.
+period beside the due ones, again only what is left: its failed reports, and any never made, are run
+(``retry_failed``: the others keep the pages their messages were built from), its unsent messages are sent
+(the ledger keeps sent ones from going twice), and what is still left is named, with exit 1. An earlier
+period that cannot be run or mailed any more (the data no longer covers it) is named every time and never
+holds back the due ones; removing it from ``.cycle.json`` gives it up.
 
 One cycle at a time: a lock file in the output folder (``.cycle.lock``, an advisory ``flock`` that the
 operating system releases when the process ends, even when it is killed) makes a second cycle wait up to
@@ -159,6 +160,7 @@ class CycleSummary:
     planned: dict[str, list[str]] = field(default_factory=dict)
     earlier: list[str] = field(default_factory=list)
     stuck: dict[str, str] = field(default_factory=dict)
+    unmailed: dict[str, str] = field(default_factory=dict)  # an earlier period whose mail could not start: why
 
     def failures_of(self, period: str) -> list[str]:
         """What is left of one period, named."""
@@ -168,6 +170,7 @@ class CycleSummary:
     def failures(self) -> list[str]:
         """Every report that failed and every message left unsent, named."""
         out = [f"{p}: could not be run again: {why}" for p, why in self.stuck.items()]
+        out += [f"{p}: could not be mailed: {why}" for p, why in self.unmailed.items()]
         out += [
             f"{r['period']}: report {r['key']} failed: {r.get('error') or 'see the manifest'}" for r in self.run.failed
         ]
@@ -220,6 +223,7 @@ def run_cycle(
     DataValidationError, ConfigError
         The data or the settings are wrong (nothing is run or sent).
     """
+    from salesreports.errors import DeliveryError
     from salesreports.mail.send import send_reports
     from salesreports.run.batch import run_reports
 
@@ -255,9 +259,14 @@ def run_cycle(
             if dry_run and cycle.planned.get(period):
                 continue  # its reports are not made yet: the messages would show last run's pages
             stage(f"mailing {period}")
-            cycle.mail[period] = send_reports(
-                config, period=period, send=not dry_run, environ=environ, audience=("all",)
-            )
+            try:
+                cycle.mail[period] = send_reports(
+                    config, period=period, send=not dry_run, environ=environ, audience=("all",)
+                )
+            except DeliveryError as exc:
+                if period not in cycle.earlier:
+                    raise
+                cycle.unmailed[period] = str(exc)  # named; the due periods are still mailed
         if not dry_run:  # a period with nothing left is finished; the others stay open for the next cycle
             _save_open(folder, [*stuck, *(p for p in summary.periods if cycle.failures_of(p))])
     return cycle
