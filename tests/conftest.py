@@ -101,10 +101,9 @@ def write_config(tmp_path: Path, source: Path = TINY / "source.yaml", extra: str
     return path
 
 
-def write_review_settings(tmp_path: Path) -> Path:
-    """Settings over the review fixture with its feedback notes and goals (tests/fixtures/review/), with
-    ``templates.review`` set: quarters and years of reps use reports/review.ipynb."""
-    review = FIXTURES / "review"
+def write_review_settings(tmp_path: Path, review: Path = FIXTURES / "review") -> Path:
+    """Settings over the review fixture with its feedback notes and goals (tests/fixtures/review/, or a copy
+    of it in ``review``), with ``templates.review`` set: quarters and years of reps use reports/review.ipynb."""
     path = write_config(tmp_path, review / "source_feedback.yaml")
     text = path.read_text(encoding="utf-8").replace('goals: ""', f"goals: {review / 'goals.yaml'}")
     text = text.replace("templates:\n", f"templates:\n  review: {ROOT / 'reports' / 'review.ipynb'}\n")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from conftest import TINY, write_config
+from conftest import FIXTURES, TINY, write_config, write_review_settings
 from salesreports.cli import app
 from test_progress import ESCAPE_ID, ESCAPE_SHOWN, FORCE_TERMINAL, MARKUP_NAME, assert_printed_literally
 
@@ -54,6 +54,44 @@ def test_run_and_preview(make_config: Callable[..., Path]) -> None:
     exit_code, output = invoke("preview", "--params", params, "--rep", "R1", "--period", "2025-03")
     assert exit_code == 0, output
     assert "preview/2025-03/R1/rep_scorecard.html" in output  # its own folder, never the period's reports
+
+
+@pytest.mark.notebooks
+def test_run_a_quarter_and_a_year_review_to_html_and_pdf(tmp_path: Path) -> None:
+    """`run --period 2026` (refused: the data ends in November 2026), then `--period 2026-Q3,2025` on the review
+    fixture; the year's review shows the whole year's feedback themes, not the last six months'."""
+    import subprocess
+
+    data = tmp_path / "review"
+    shutil.copytree(FIXTURES / "review", data)
+    with (data / "feedback.csv").open("a", encoding="utf-8") as fh:  # R1's objections, in February and November
+        fh.write("R1,2025-02-14,client,2,objections,Rushed past the price objection.\n")
+        fh.write("R1,2025-11-20,manager,3,objections,Still answers objections too quickly.\n")
+    params = str(write_review_settings(tmp_path, data))
+    run = ("run", "--params", params, "--reps", "R1", "--template", "rep")
+
+    exit_code, output = invoke(*run, "--period", "2026")
+    assert exit_code == 2, output
+    flat = " ".join(output.split())
+    assert "2026 is not over in the data: it ends in November 2026" in flat and "--period 2026-11-YTD" in flat
+    assert not (tmp_path / "reports" / "2026").exists()
+
+    exit_code, output = invoke(*run, "--period", "2026-Q3,2025")  # one data load and kernel for both
+    assert exit_code == 0, output
+    assert "2 report(s) written, 0 failed" in " ".join(output.split())
+    quarter = (tmp_path / "reports" / "2026-Q3" / "R1" / "scorecard.html").read_text(encoding="utf-8")
+    assert "Ann Archer\u2069 — review" in quarter and "Q3 2026 against the last review (Q2 2026)" in quarter
+    folder = tmp_path / "reports" / "2025" / "R1"
+    html = (folder / "scorecard.html").read_text(encoding="utf-8")
+    assert "Ann Archer\u2069 — review" in html and "Goals for 2026" in html
+    # February's note is outside the last six months of 2025, inside the year under review
+    assert "objections: 2 notes from client or manager" in html
+    assert "Rushed past the price objection." in html
+    text = subprocess.run(
+        ["pdftotext", str(folder / "scorecard.pdf"), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    flat = " ".join(text.split())
+    assert "Ann Archer — review" in flat and "objections: 2 notes" in flat and "Notes from the review" in flat
 
 
 def test_new_template_and_check(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import sqlite3
 import subprocess
@@ -30,6 +31,11 @@ def _send(config: Config, *args: str) -> Result:
 
 def _flat(text: str) -> str:
     return " ".join(text.split())
+
+
+def _cells(text: str) -> str:
+    """A table's words without its lines (box-drawing characters)."""
+    return _flat(re.sub("[\u2500-\u257f]", " ", text))
 
 
 @pytest.fixture(scope="module")
@@ -85,16 +91,19 @@ def test_send_then_status(reports: Path, tmp_path: Path, servers: Servers) -> No
     empty = _send(cfg, "--status")
     assert empty.exit_code == 0
     assert "No deliveries recorded" in empty.stdout
-    sent = _send(cfg, "--send", "--reps", "R2,R10")
+    sent = _send(cfg, "--send", "--reps", "R2,R10,team/North")
     assert sent.exit_code == 0, sent.output
-    assert "2 sent" in _flat(sent.stdout)
-    assert handler.count() == Counter({"bob.baker@example.com": 1, "r10@example.com": 1})
+    assert "3 sent" in _flat(sent.stdout)
+    assert "report name to state" in _cells(sent.stdout)  # a summary is a report, not a rep
+    assert handler.count() == Counter({"bob.baker@example.com": 1, "r10@example.com": 1, "mia.north@example.com": 1})
     status = _send(cfg, "--status", "--period", PERIOD)
     assert status.exit_code == 0
-    out = _flat(status.stdout)
-    assert "R10" in out
-    assert "2 sent" in out
+    out = _cells(status.stdout)
+    assert "period report hash state tries" in out
+    assert "R10" in out and "team/North" in out
+    assert "3 sent" in out
     assert "250 2.0.0 OK queued" in out
+    assert "The period to mail: a month 2026-10, a quarter 2026-Q3 or a year 2026" in _flat(_send(cfg, "--help").stdout)
     test = _send(cfg, "--reps", "R2", "--test-to", "qa@example.org")  # --test-to sends unless --dry-run
     assert test.exit_code == 0, test.output
     assert "1 test sent" in _flat(test.stdout)
@@ -209,6 +218,10 @@ def test_sender_killed_in_the_middle_of_the_manager_messages(reports: Path, tmp_
     rerun = _send(cfg, "--send", "--to", to)
     assert rerun.exit_code == 1  # the possibly-sent summary needs a decision
     assert "team/South may or may not have been delivered" in _flat(rerun.stderr)
+    # the hint names the command that resends that summary and nothing else
+    assert f"salesreports send --params {cfg.path} --send --resend --period {PERIOD} --reps team/South" in _flat(
+        rerun.stderr
+    )
     expected = Counter({"mia.north@example.com": 1, "sam.south@example.com": 1, "ceo@example.org": 1})
     assert handler.count() == expected
     assert {r: s[0] for r, s in ledger_states(cfg).items()} == {
@@ -218,10 +231,19 @@ def test_sender_killed_in_the_middle_of_the_manager_messages(reports: Path, tmp_
     }
     again = _send(cfg, "--send", "--to", to)
     assert again.exit_code == 1
+    assert "--resend --reps team/South sends it again" in _flat(again.stdout)
     assert handler.count() == expected  # nothing sent twice
     reps = _send(cfg, "--send", "--reps", "R10")  # the reps' run is separate: no summary goes with it
     assert reps.exit_code == 0, reps.output
     assert handler.count() == expected + Counter({"r10@example.com": 1})
+    south = _send(cfg, "--send", "--resend", "--period", PERIOD, "--reps", "team/South")  # the operator decides
+    assert south.exit_code == 0, south.output
+    assert handler.count() == expected + Counter({"r10@example.com": 1, "sam.south@example.com": 1})
+    assert {r: s[:2] for r, s in ledger_states(cfg).items() if r.startswith("team/")} == {
+        "team/North": ("sent", 1),  # untouched: North is not sent again
+        "team/South": ("sent", 2),
+        "team/company": ("sent", 1),
+    }
 
 
 HOSTILE_REPLY = "250 [link=https://evil.example/]queued[/link] [bold red]as[/bold red] [link]"

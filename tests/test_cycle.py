@@ -1,8 +1,9 @@
 """salesreports cycle: the due periods, the lock, and whole cycles against a real SMTP server (aiosmtpd).
 
-The cycles run the real templates on the tiny fixture (its last complete month is 2025-02). One report can be
-made to fail through an environment variable read by a copy of the rep template, so that the next cycle sees
-the same inputs and must redo only what is left.
+The cycles run the real templates on the tiny fixture (its last complete month is 2025-02), or on the same data
+as it stood on 20 February 2025 (its last complete month: 2025-01). One report can be made to fail through an
+environment variable read by a copy of the rep template, so that the next cycle sees the same inputs and must
+redo only what is left.
 """
 
 from __future__ import annotations
@@ -18,9 +19,12 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
-from conftest import ROOT, write_config
-from salesreports.mail.cycle import BUSY_EXIT, CycleBusyError, cycle_lock, due_periods, run_cycle
+from conftest import ROOT, TINY, write_config
+from salesreports.cli import app
+from salesreports.errors import ConfigError
+from salesreports.mail.cycle import BUSY_EXIT, CycleBusyError, cycle_lock, due_periods, open_periods, run_cycle
 from salesreports.params import load_config
 from test_delivery import Recorder, Servers, servers  # noqa: F401 - the aiosmtpd fixture
 
@@ -116,11 +120,44 @@ def _template(folder: Path) -> Path:
     return path
 
 
-def _config(root: Path, port: int) -> Any:
+def _config(root: Path, port: int, source: Path = TINY / "source.yaml") -> Any:
     smtp = {"host": "127.0.0.1", "port": port, "timeout": 5, "rate_per_minute": 60000, "backoff_seconds": 0.05}
     mail = {"cc_manager": False, "leadership": ["Lea Der <lea@example.com>"]}
     extra = f"smtp: {json.dumps(smtp)}\nmail: {json.dumps(mail)}\n"
-    return load_config(write_config(root, extra=extra, rep=_template(root)), environ={})
+    return load_config(write_config(root, source, extra=extra, rep=_template(root)), environ={})
+
+
+def _cli_cycle(config: Any) -> Any:
+    result = CliRunner().invoke(app, ["cycle", "-p", str(config.path)], env={"COLUMNS": "250"})
+    assert "Traceback" not in result.output
+    return result
+
+
+def _tiny_as_of(folder: Path, last: str) -> Path:
+    """The tiny fixture as it stood on ``last``: deals created later and later activities, leads and feedback
+    are not there yet, a deal closed later is still open. Returns its source file."""
+    import csv
+    import shutil
+
+    shutil.copytree(TINY, folder)
+
+    def rewrite(name: str, column: str) -> None:
+        with (folder / name).open(newline="", encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
+        kept = [r for r in rows if r[column] <= last]
+        for r in kept:
+            if r.get("close_date", "") > last:
+                r.update(close_date="", stage="open")
+        with (folder / name).open("w", newline="", encoding="utf-8") as fh:
+            writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(kept)
+
+    for name, column in (("deals.csv", "created_date"), ("leads.csv", "created_date")):
+        rewrite(name, column)
+    for name in ("activities.csv", "feedback.csv"):
+        rewrite(name, "date")
+    return folder / "source.yaml"
 
 
 @pytest.mark.smtp
@@ -152,44 +189,87 @@ def test_a_cycle_delivers_once_then_does_nothing(tmp_path: Path, servers: Server
     )
     assert not first.idle
 
-    second = run_cycle(config)
-    assert second.ok and second.idle
-    assert second.run.unchanged == 6 and second.run.results == []
+    second = _cli_cycle(config)  # the command, as a scheduler runs it
+    assert second.exit_code == 0, second.output
+    out = " ".join(second.stdout.split())
+    assert f"{PERIOD}: 0 report(s) run, 0 failed; mail: 5 already sent, 1 no email" in out
+    assert "6 report(s) already up to date; 0 run" in out
+    assert "Nothing to do: every report is up to date and every message is sent." in out
     assert recorder.count() == got  # nothing new
 
 
 @pytest.mark.smtp
 @pytest.mark.notebooks
-def test_a_failed_report_is_named_the_rest_delivered_and_only_it_redone(
+def test_a_failed_report_is_named_the_rest_delivered_and_only_it_redone_even_a_month_later(
     tmp_path: Path,
     servers: Servers,  # noqa: F811
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """January fails for R1; by the next cycle the data has reached February: January's R1 is run again and
+    sent beside February's reports (not dropped), nothing else of January is redone or resent."""
     recorder = Recorder()
-    config = _config(tmp_path, servers.start(recorder))
-    monkeypatch.setenv(FAIL_ENV, "R2")
+    port = servers.start(recorder)
+    config = _config(tmp_path, port, _tiny_as_of(tmp_path / "data", "2025-02-20"))
+    monkeypatch.setenv(FAIL_ENV, "R1")
 
-    first = run_cycle(config)
-    assert not first.ok
-    assert [r["key"] for r in first.run.failed] == ["rep/R2"]
-    assert any("rep/R2" in line and "planted failure" in line for line in first.failures), first.failures
-    assert recorder.count()["bob.baker@example.com"] == 0
-    assert recorder.count()["ann.archer@example.com"] == 1 and recorder.count()["lea@example.com"] == 1
+    first = _cli_cycle(config)
+    assert first.exit_code == 1, first.output
+    err = " ".join(first.stderr.split())
+    assert "left: 2025-01: report rep/R1 failed" in err and "planted failure for R1" in err
+    assert "Run `salesreports cycle` again once fixed" in err
+    assert "2025-01: 4 report(s) run, 1 failed" in " ".join(first.stdout.split())
+    # the rest was delivered: each team's summary to its manager, the company's to leadership (R2 joined in
+    # February: no January report; R3 has no address)
+    assert recorder.count() == Counter({"mia.north@example.com": 1, "sam.south@example.com": 1, "lea@example.com": 1})
+    assert open_periods(tmp_path / "reports") == ["2025-01"]
 
     monkeypatch.delenv(FAIL_ENV)
+    config = _config(tmp_path, port)  # the data now runs to March: February is due
     second = run_cycle(config)
     assert second.ok, second.failures
-    assert [r["key"] for r in second.run.results] == ["rep/R2"]  # only what was left
-    assert second.run.unchanged == 5
+    assert (second.periods, second.earlier) == (["2025-01", PERIOD], ["2025-01"])
+    # January: only the report that failed; February: all six
+    assert sorted(r["key"] for r in second.run.results if r["period"] == "2025-01") == ["rep/R1"]
+    assert len([r for r in second.run.results if r["period"] == PERIOD]) == 6
+    january = {r.rep_id: r.state for r in second.mail["2025-01"].rows}
+    assert january["R1"] == "sent" and january["team/North"] == "already sent"
     assert recorder.count() == Counter(
         {
-            "ann.archer@example.com": 1,
+            "ann.archer@example.com": 2,  # January's (late) and February's
             "bob.baker@example.com": 1,
-            "mia.north@example.com": 1,
-            "sam.south@example.com": 1,
-            "lea@example.com": 1,
+            "mia.north@example.com": 2,
+            "sam.south@example.com": 2,
+            "lea@example.com": 2,
         }
     )
+    assert open_periods(tmp_path / "reports") == []  # both finished
+
+    third = _cli_cycle(config)
+    assert third.exit_code == 0, third.output
+    out = " ".join(third.stdout.split())
+    assert "Nothing to do" in out and "2025-01" not in out
+    assert sum(recorder.count().values()) == 9
+
+
+def test_an_earlier_period_that_cannot_run_is_named_and_holds_nothing_back(tmp_path: Path) -> None:
+    """Two open periods: one the data no longer covers is named; the other, whose reports were never made (its
+    cycle stopped half-way), is planned beside the due period (dry run)."""
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports" / ".cycle.json").write_text('{"open": ["2020-01", "2025-01"]}', encoding="utf-8")
+    config = load_config(write_config(tmp_path), environ={})
+    summary = run_cycle(config, dry_run=True)
+    assert (summary.periods, summary.earlier) == (["2025-01", PERIOD], ["2025-01"])
+    assert len(summary.planned[PERIOD]) == 6
+    assert summary.planned["2025-01"] == ["rep/R1", "rep/R3", "team/North", "team/South", "team/company"]
+    assert list(summary.stuck) == ["2020-01"]
+    assert summary.failures == [
+        "2020-01: could not be run again: there is no data for January 2020: the data covers 2024-03 to 2025-03. "
+        "Fix: pass a period in that range, e.g. --period 2025-03."
+    ]
+    assert open_periods(tmp_path / "reports") == ["2020-01", "2025-01"]  # a dry run changes nothing
+    (tmp_path / "reports" / ".cycle.json").write_text('{"open": "2020-01"}', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"\.cycle\.json is unreadable .* delete it to give those periods up"):
+        open_periods(tmp_path / "reports")
 
 
 @pytest.mark.notebooks

@@ -332,23 +332,28 @@ def test_rate_limit(reports: Path, tmp_path: Path, servers: Servers) -> None:
     assert min(b - a for a, b in itertools.pairwise(times)) >= 0.2
 
 
-def test_changed_reports_are_not_resent_without_resend(reports: Path, tmp_path: Path, servers: Servers) -> None:
+@pytest.mark.parametrize(
+    ("report", "address"), [("R10", "r10@example.com"), ("team/North", "mia.north@example.com")], ids=["rep", "team"]
+)
+def test_changed_reports_are_not_resent_without_resend(
+    reports: Path, tmp_path: Path, servers: Servers, report: str, address: str
+) -> None:
     handler = Recorder()
     cfg = smtp_config(reports, tmp_path, servers.start(handler))
-    with Ledger(cfg.resolve(cfg.outbox_dir) / "ledger.sqlite") as led:  # R10 got an older version of its report
-        led.add((PERIOD, "R10", "an-older-hash"), message_id="<old@example.com>", recipients=["r10@example.com"])
-        led.mark((PERIOD, "R10", "an-older-hash"), "sent", "250 OK")
-    summary = mail.send_reports(cfg, reps=["R10"], send=True)
-    assert [r.state for r in summary.rows] == ["not resent"]
+    with Ledger(cfg.resolve(cfg.outbox_dir) / "ledger.sqlite") as led:  # an older version of the report was sent
+        led.add((PERIOD, report, "an-older-hash"), message_id="<old@example.com>", recipients=[address])
+        led.mark((PERIOD, report, "an-older-hash"), "sent", "250 OK")
+    summary = mail.send_reports(cfg, reps=[report], send=True)
+    assert [(r.rep_id, r.state) for r in summary.rows] == [(report, "not resent")]
     assert "the report changed after it was sent" in summary.rows[0].detail
     assert "--resend sends the new one" in summary.rows[0].detail
     assert summary.ok
     assert not handler.received
-    resent = mail.send_reports(cfg, reps=["R10"], send=True, resend=True)
+    resent = mail.send_reports(cfg, reps=[report], send=True, resend=True)
     assert [r.state for r in resent.rows] == ["sent"]
-    assert handler.count() == Counter({"r10@example.com": 1})
+    assert handler.count() == Counter({address: 1})
     with Ledger(cfg.resolve(cfg.outbox_dir) / "ledger.sqlite") as led:
-        assert sorted(r.state for r in led.for_rep(PERIOD, "R10")) == ["sent", "sent"]
+        assert sorted(r.state for r in led.for_rep(PERIOD, report)) == ["sent", "sent"]
 
 
 def test_faults_refused_4xx_5xx_and_a_dropped_connection(reports: Path, tmp_path: Path, servers: Servers) -> None:
@@ -610,7 +615,8 @@ def test_managers_get_their_own_summary_leadership_the_company_reps_nothing_else
 ) -> None:
     handler = Recorder()
     cfg = summary_smtp_config(reports, tmp_path, servers.start(handler))
-    summary = mail.send_reports(cfg, reps=["R1", "R2", "R10"], send=True, audience=["all"])
+    every = ["R1", "R2", "R10", "team/North", "team/South", "company"]
+    summary = mail.send_reports(cfg, reps=every, send=True, audience=["all"])
     assert summary.ok, summary.rows
     assert {r.rep_id: r.state for r in summary.rows} == {
         "R1": "sent",
@@ -640,10 +646,76 @@ def test_managers_get_their_own_summary_leadership_the_company_reps_nothing_else
     }
     assert sent_message_ids(cfg) == handler.message_ids()
 
-    again = mail.send_reports(cfg, reps=["R1", "R2", "R10"], send=True, audience=["all"])
+    again = mail.send_reports(cfg, reps=every, send=True, audience=["all"])
     assert again.ok
     assert {r.state for r in again.rows} == {"already sent"}
     assert len(handler.received) == 6  # a re-run sends nothing new
+
+
+def test_faults_among_the_summary_messages(reports: Path, tmp_path: Path, servers: Servers) -> None:
+    """The reps' fault test for managers and leadership: the server starts late, greylists the North summary,
+    shuts down on the company summary, drops the connection at the second MAIL and rejects South's manager:
+    each deliverable summary arrives exactly once, the 550 is permanent, a re-run sends nothing new."""
+    handler = Recorder(
+        rcpt_replies={"sam.south@example.com": "550 5.1.1 <sam.south@example.com>: no such user"},
+        data_replies={
+            "mia.north@example.com": ["451 4.7.1 Greylisted, try again later"],
+            "ceo@example.org": ["421 4.3.2 Service shutting down"],
+        },
+        drop_at_mail={2},
+    )
+    port = free_port()
+    servers.start(handler, port, delay=0.4)  # connections are refused until then
+    cfg = summary_smtp_config(reports, tmp_path, port)
+    summary = mail.send_reports(cfg, send=True, audience=["managers", "leadership"])
+    delivered = Counter({"mia.north@example.com": 1, "ceo@example.org": 1})
+    assert handler.count() == delivered
+    leaders = [r.rcpt_tos for r in handler.received if r.to == "ceo@example.org"]
+    assert leaders == [["ceo@example.org", "cfo@example.org"]]
+    states = ledger_states(cfg)
+    assert {k: v[0] for k, v in states.items()} == {
+        "team/North": "sent",
+        "team/South": "failed-permanent",
+        "team/company": "sent",
+    }
+    assert "550 5.1.1" in states["team/South"][2]
+    assert states["team/North"][1] >= 2 and states["team/company"][1] >= 2  # 451 once, 421 once, then sent
+    assert handler.mails == 3 + 3  # a MAIL for each, the 451's and the 421's retries, and the one dropped
+    assert sent_message_ids(cfg) == handler.message_ids()
+    assert [r.rep_id for r in summary.rows if r.failing] == ["team/South"]
+
+    again = mail.send_reports(cfg, send=True, audience=["managers", "leadership"])
+    assert handler.count() == delivered  # a re-run sends nothing new
+    assert {r.rep_id: r.state for r in again.rows} == {
+        "team/North": "already sent",
+        "team/South": "failed-permanent",
+        "team/company": "already sent",
+    }
+
+
+def test_a_manager_of_two_teams_gets_two_messages_and_two_ledger_rows(
+    reports: Path, tmp_path: Path, servers: Servers
+) -> None:
+    handler = Recorder()
+    port = servers.start(handler)
+    settings = {"host": "127.0.0.1", "port": port, "timeout": 5, "rate_per_minute": 60000}
+    both = {"manager_email": "Pat Both <pat.both@example.org>"}
+    cfg = mail_config(reports, tmp_path, smtp=settings, teams={"North": both, "South": both})
+    summary = mail.send_reports(cfg, send=True, audience=["managers"])
+    assert summary.ok
+    assert {r.rep_id: (r.state, r.to) for r in summary.rows} == {
+        "team/North": ("sent", "pat.both@example.org"),
+        "team/South": ("sent", "pat.both@example.org"),
+    }
+    assert sorted((r.rcpt_tos, str(r.message["Subject"])) for r in handler.received) == [
+        (["pat.both@example.org"], "Team \u2068North\u2069 summary — March 2025"),
+        (["pat.both@example.org"], "Team \u2068South\u2069 summary — March 2025"),
+    ]
+    assert len(handler.message_ids()) == 2  # two messages, not one sent twice
+    assert {k: v[:2] for k, v in ledger_states(cfg).items()} == {"team/North": ("sent", 1), "team/South": ("sent", 1)}
+    again = mail.send_reports(cfg, send=True, audience=["managers"])
+    assert [r.state for r in again.rows] == ["already sent", "already sent"]
+    assert len(handler.received) == 2
 
 
 def test_only_the_chosen_audience_is_sent(reports: Path, tmp_path: Path, servers: Servers) -> None:
@@ -677,3 +749,11 @@ def test_a_crash_among_the_manager_messages_loses_and_duplicates_nothing(
         "team/company": "already sent",
     }
     assert handler.count() == Counter({"mia.north@example.com": 1, "sam.south@example.com": 1, "ceo@example.org": 1})
+    resent = mail.send_reports(cfg, reps=["team/South"], send=True, resend=True)  # the one in doubt, alone
+    assert [(r.rep_id, r.state) for r in resent.rows] == [("team/South", "sent")]
+    assert handler.count() == Counter({"mia.north@example.com": 1, "sam.south@example.com": 2, "ceo@example.org": 1})
+    assert {k: v[:2] for k, v in ledger_states(cfg).items()} == {
+        "team/North": ("sent", 1),
+        "team/South": ("sent", 2),
+        "team/company": ("sent", 1),
+    }

@@ -678,13 +678,26 @@ def test_the_audience_picks_the_reports(reports: Path, tmp_path: Path) -> None:
     }
     reps = mail.select_reports(cfg, PERIOD)  # the default: reps only, as before
     assert {c.kind for c in reps.candidates} == {"rep"}
-    everyone = mail.select_reports(cfg, PERIOD, ["R2"], audience=["all"]).candidates
+    everyone = mail.select_reports(cfg, PERIOD, ["team/South", "company", "R2", "team/North"]).candidates
     assert [c.rep_id for c in everyone] == [
         "R2",
         "team/North",
         "team/South",
         "team/company",
-    ]  # --reps narrows reps only
+    ]  # the reports named choose the audiences: reps first, then the teams, then the company
+    named = {
+        names: [c.rep_id for c in mail.select_reports(cfg, PERIOD, names, audience=who).candidates]
+        for names, who in ((("team/South",), None), (("company",), ["all"]), (("rep/R2", "team/company"), None))
+    }
+    assert named == {
+        ("team/South",): ["team/South"],  # --reps team/South: that summary alone, to its manager
+        ("company",): ["team/company"],  # --to all narrowed by --reps: only what is named
+        ("rep/R2", "team/company"): ["R2", "team/company"],  # manifest keys work too
+    }
+    with pytest.raises(ParamsError, match=r"'team/North' is a team summary \(for managers\), but the recipients "):
+        mail.select_reports(cfg, PERIOD, ["team/North"], audience=["reps"])
+    with pytest.raises(ParamsError, match=r"rep\(s\) 'team/Nort' have no report .* Did you mean 'team/North'"):
+        mail.select_reports(cfg, PERIOD, ["team/Nort"])
     by = {c.rep_id: c for c in everyone}
     assert by["team/North"].to == mail.Recipient("mia.north@example.com")
     assert by["team/South"].to == mail.Recipient("sam.south@example.com")
@@ -742,7 +755,7 @@ def test_a_team_naming_several_managers_goes_to_the_most_common_with_a_warning(r
 @pytest.mark.notebooks
 def test_summary_messages_are_mail_safe_and_private(reports: Path, tmp_path: Path) -> None:
     cfg = summary_config(reports, tmp_path)
-    summary = mail.send_reports(cfg, reps=["R1"], audience=["all"])
+    summary = mail.send_reports(cfg, reps=["R1", "team/North", "team/South", "company"])
     rows = {r.rep_id: r for r in summary.rows}
     assert {k: (r.state, r.to) for k, r in rows.items()} == {
         "R1": ("written", "ann.archer@example.com"),

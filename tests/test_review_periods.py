@@ -398,7 +398,19 @@ def test_feedback_themes_without_a_recurring_tag(pack: Loaded, tmp_path: Path) -
     view = view_of(scope_of(pack, "2026-09"), "R1", tmp_path)
     assert "follow-up: 2 notes" in str(view.feedback_themes())
     view = view_of(scope_of(pack, "2025"), "R1", tmp_path / "y")  # no feedback up to December 2025
-    assert str(view.feedback_themes()).startswith("[Note] No feedback")
+    assert str(view.feedback_themes()) == "[Note] No feedback\n  - No client, manager or peer feedback in 2025."
+    assert "in 2025" in str(view.feedback())
+
+
+def test_a_years_feedback_covers_the_year_a_quarters_the_last_six_months(pack: Loaded, tmp_path: Path) -> None:
+    # January to October 2026 (a year to date): January's pricing note counts, beside August's, September's and
+    # October's; the quarter ending in September looks back six months (from April: two pricing notes)
+    ytd = view_of(scope_of(pack, "2026-10-YTD"), "R1", tmp_path / "ytd")
+    assert "pricing: 4 notes" in str(ytd.feedback_themes())
+    assert str(ytd.feedback()).startswith("[Note] Feedback (6 notes in Jan 2026 – Oct 2026)")
+    quarter = view_of(scope_of(pack, "2026-Q3"), "R1", tmp_path / "q3")
+    assert "pricing: 2 notes" in str(quarter.feedback_themes())
+    assert str(quarter.feedback()).startswith("[Note] Recent feedback (4 notes in six months)")
 
 
 def test_training_plan_lists_coaching_topics_with_their_evidence(pack: Loaded, tmp_path: Path) -> None:

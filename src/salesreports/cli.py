@@ -344,7 +344,14 @@ def run(
         float, typer.Option(help="With --executor dask: seconds to reach the scheduler and find a worker.")
     ] = 10.0,
     force: Annotated[bool, typer.Option("--force", help="Redo reports whose inputs did not change.")] = False,
-    retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Re-run only the reports that failed.")] = False,
+    retry_failed: Annotated[
+        bool,
+        typer.Option(
+            "--retry-failed",
+            help="Run only the reports that failed or were never made (a run stopped half-way); reports already "
+            "made are kept, even if their inputs changed.",
+        ),
+    ] = False,
 ) -> None:
     """Execute and render the scorecards of a period: every rep, every team, the index page.
 
@@ -804,19 +811,32 @@ _SEND_STYLE = {
 @app.command()
 def send(
     params: ParamsOpt = DEFAULT_PARAMS,
-    period: Annotated[str | None, typer.Option(help="The month to mail (default: the newest with a manifest).")] = None,
+    period: Annotated[
+        str | None,
+        typer.Option(
+            help="The period to mail: a month 2026-10, a quarter 2026-Q3 or a year 2026 (default: the newest "
+            "with a manifest)."
+        ),
+    ] = None,
     reps: Annotated[
-        str, typer.Option(help="'all' or a comma-separated list of rep ids (narrows the reps' scorecards only).")
+        str,
+        typer.Option(
+            help="'all', or a comma-separated list of the reports to mail: rep ids (R007) and summaries "
+            "(team/North, company). Only those are sent (or resent with --resend); a summary named goes to its "
+            "manager or leadership without --to."
+        ),
     ] = "all",
     to: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--to",
             metavar="WHO",
             help="Who is sent to, comma-separated: reps (each rep's scorecard), managers (each team summary to "
-            "the team's manager), leadership (the company summary to mail.leadership), or all.",
+            "the team's manager), leadership (the company summary to mail.leadership), or all. Default: reps, "
+            "or whom the reports named by --reps go to.",
+            show_default=False,
         ),
-    ] = "reps",
+    ] = None,
     really: Annotated[
         bool | None,
         typer.Option(
@@ -839,7 +859,7 @@ def send(
         typer.Option(
             "--resend",
             help="Send again what was sent, possibly sent, failed permanently, partly sent (the whole message, to "
-            "everyone), or changed since it was sent.",
+            "everyone), or changed since it was sent; narrow it with --reps (e.g. --reps team/South).",
         ),
     ] = False,
     status: Annotated[bool, typer.Option("--status", help="Print the delivery ledger and exit.")] = False,
@@ -852,7 +872,8 @@ def send(
 
     Exit code 1 when anything is left unsent (failed, possibly sent, a manager's copy missing, invalid address,
     failed report).
-    Example: [bold]salesreports send --period 2026-10 --to all --send[/]
+    Example: [bold]salesreports send --period 2026-10 --to all --send[/]; one summary again:
+    [bold]salesreports send --period 2026-10 --send --resend --reps team/South[/]
     """
     from rich.table import Table
 
@@ -869,7 +890,7 @@ def send(
                 _console().print(f"No deliveries recorded{_esc(f' for {period}' if period else '')} ({_esc(path)}).")
                 return
             grid = Table(title=f"Delivery ledger {_esc(path)}", show_lines=False)
-            for col in ("period", "rep", "report", "state", "tries", "last reply", "message-id", "updated"):
+            for col in ("period", "report", "hash", "state", "tries", "last reply", "message-id", "updated"):
                 grid.add_column(col, overflow="fold")
             for r in rows:
                 style = "red" if r.state.startswith("failed-p") else _SEND_STYLE.get(r.state, "")
@@ -903,13 +924,13 @@ def send(
             test_to=test_to,
             resend=resend,
             on_row=progress,
-            audience=to.split(","),
+            audience=to.split(",") if to is not None else None,
         )
     except SalesReportsError as exc:
         _fail(exc)
     out = _console()
     grid = Table(title=f"Scorecard emails {_esc(summary.period)} ({summary.mode})", show_lines=False)
-    for col in ("rep", "name", "to", "state", "tries", "size", "detail"):
+    for col in ("report", "name", "to", "state", "tries", "size", "detail"):
         grid.add_column(col, overflow="fold", justify="right" if col in ("tries", "size") else "left")
     for r in summary.rows:
         style = "red" if r.failing else _SEND_STYLE.get(r.state, "")
@@ -930,9 +951,12 @@ def send(
     )
     out.print(_esc(f"{line} in {summary.seconds:.1f} s.{where}"), soft_wrap=True)
     if summary.recovered:
+        where = "" if params == DEFAULT_PARAMS else f" --params {params}"
+        again = "; ".join(f"salesreports send{where} {args}" for args in summary.resend_commands())
         err.print(
             f"[magenta]An earlier send was interrupted:[/] {_esc(', '.join(summary.recovered))} may or may not have "
-            "been delivered (state possibly-sent). Check with the recipients; --resend --reps ... sends again.",
+            f"been delivered (state possibly-sent). Check with the recipients; to send again only what is in "
+            f"doubt: {_esc(again)}",
             soft_wrap=True,
         )
     if not summary.ok:
@@ -959,9 +983,11 @@ def cycle(
 
     Takes the last complete month in the data (and its quarter, or its year, when the month ends one), runs
     every report that is not up to date, then mails reps, managers and leadership whatever the ledger has not
-    sent. Safe to run every day: when everything is done it does nothing. One cycle at a time (a lock in the
-    output folder). Exit 0 when everything is done, 1 when a report or a message is left (named), 75 when
-    another cycle is running. See docs/scheduling.md for crontab, systemd and Kubernetes.
+    sent. A period an earlier cycle left unfinished (a failed report, a message not sent) is taken up again
+    beside them until nothing is left in it. Safe to run every day: when everything is done it does nothing.
+    One cycle at a time (a lock in the output folder). Exit 0 when everything is done, 1 when a report or a
+    message is left (named), 75 when another cycle is running. See docs/scheduling.md for crontab, systemd and
+    Kubernetes.
 
     Example: [bold]salesreports cycle --dry-run[/]
     """
@@ -992,7 +1018,8 @@ def cycle(
             for row in mail.rows:
                 counts[row.state] = counts.get(row.state, 0) + 1
             what += "; mail: " + (", ".join(f"{n} {_esc(s)}" for s, n in counts.items()) or "nothing to send")
-        out.print(f"{_esc(period)}: {what}", soft_wrap=True)
+        left = " (left unfinished by an earlier cycle)" if period in summary.earlier else ""
+        out.print(f"{_esc(period)}{left}: {what}", soft_wrap=True)
     if dry_run:
         out.print(f"{run.unchanged} report(s) already up to date. Dry run: nothing was run or sent.")
     else:

@@ -6,6 +6,15 @@ validates the data first and skips reports whose inputs did not change), then ma
 sent yet to reps, managers and leadership (:func:`~salesreports.mail.send.send_reports`, exactly once per
 message). Running it again does nothing new; after a failure it redoes only what is left.
 
+**Earlier periods are not dropped.** A period the cycle has taken on stays *open* (``.cycle.json`` in the
+output folder, ``{"open": ["2026-09"]}``) until a cycle finishes it with nothing left: no failed report and
+no message unsent. Once the data has moved on to the next month, the cycle takes up each open earlier
+period beside the due ones, again only what is left: its failed reports, and any never made, are run
+(``retry_failed``: the others keep the pages their messages were built from), its unsent messages are sent
+(the ledger keeps sent ones from going twice), and what is still left is named, with exit 1. An earlier
+period that cannot be run or mailed any more (the data no longer covers it) is named every time and never
+holds back the due ones; removing it from ``.cycle.json`` gives it up.
+
 One cycle at a time: a lock file in the output folder (``.cycle.lock``, an advisory ``flock`` that the
 operating system releases when the process ends, even when it is killed) makes a second cycle wait up to
 ``wait`` seconds and then refuse with :class:`CycleBusyError`, naming the process that holds it.
@@ -31,9 +40,10 @@ if TYPE_CHECKING:
     from salesreports.params import Config
     from salesreports.run.batch import RunSummary
 
-__all__ = ["CycleBusyError", "CycleSummary", "cycle_lock", "due_periods", "run_cycle"]
+__all__ = ["CycleBusyError", "CycleSummary", "cycle_lock", "due_periods", "open_periods", "run_cycle"]
 
 LOCK_NAME = ".cycle.lock"
+STATE_NAME = ".cycle.json"  # the periods taken on and not finished yet
 BUSY_EXIT = 75  # EX_TEMPFAIL: another cycle holds the lock; try again later
 
 
@@ -99,20 +109,69 @@ def cycle_lock(folder: Path, wait: float = 0.0) -> Iterator[Path]:
         os.close(fd)
 
 
+def open_periods(folder: Path) -> list[str]:
+    """The periods earlier cycles took on and did not finish (``<folder>/.cycle.json``; none when absent).
+
+    Raises
+    ------
+    ConfigError
+        The file is not what a cycle writes.
+    """
+    import json
+
+    from salesreports.errors import ConfigError
+
+    path = folder / STATE_NAME
+    if not path.exists():
+        return []
+    try:
+        found = json.loads(path.read_text(encoding="utf-8")).get("open", [])
+        if not isinstance(found, list) or not all(isinstance(p, str) for p in found):
+            raise TypeError(found)
+    except (ValueError, TypeError, AttributeError) as exc:
+        msg = (
+            f"{path} is unreadable ({exc}): it lists the periods earlier cycles left unfinished. Fix: correct it "
+            '(e.g. {"open": ["2026-09"]}), or delete it to give those periods up.'
+        )
+        raise ConfigError(msg, file=str(path)) from None
+    return list(dict.fromkeys(found))
+
+
+def _save_open(folder: Path, periods: list[str]) -> None:
+    import json
+
+    from salesreports.paths import atomic_write_text
+
+    atomic_write_text(folder / STATE_NAME, json.dumps({"open": sorted(set(periods))}, indent=1) + "\n")
+
+
 @dataclass
 class CycleSummary:
-    """What a cycle did: the run and, per period, the mail."""
+    """What a cycle did: the run and, per period, the mail.
+
+    ``earlier`` are the periods of earlier cycles it took up again (something was left in them); ``stuck``
+    names those it could not run at all (period -> why).
+    """
 
     periods: list[str]
     run: RunSummary
     mail: dict[str, SendSummary] = field(default_factory=dict)
     dry_run: bool = False
     planned: dict[str, list[str]] = field(default_factory=dict)
+    earlier: list[str] = field(default_factory=list)
+    stuck: dict[str, str] = field(default_factory=dict)
+    unmailed: dict[str, str] = field(default_factory=dict)  # an earlier period whose mail could not start: why
+
+    def failures_of(self, period: str) -> list[str]:
+        """What is left of one period, named."""
+        return [line for line in self.failures if line.startswith(f"{period}: ")]
 
     @property
     def failures(self) -> list[str]:
         """Every report that failed and every message left unsent, named."""
-        out = [
+        out = [f"{p}: could not be run again: {why}" for p, why in self.stuck.items()]
+        out += [f"{p}: could not be mailed: {why}" for p, why in self.unmailed.items()]
+        out += [
             f"{r['period']}: report {r['key']} failed: {r.get('error') or 'see the manifest'}" for r in self.run.failed
         ]
         for period, sent in self.mail.items():
@@ -145,7 +204,8 @@ def run_cycle(
     on_stage: Callable[[str], None] | None = None,
     run_options: dict[str, Any] | None = None,
 ) -> CycleSummary:
-    """Run the due periods' reports and send what is not sent yet (module docstring).
+    """Run the due periods' reports and send what is not sent yet, and take up what earlier cycles left
+    (module docstring).
 
     Parameters
     ----------
@@ -163,18 +223,98 @@ def run_cycle(
     DataValidationError, ConfigError
         The data or the settings are wrong (nothing is run or sent).
     """
+    from salesreports.errors import DeliveryError
     from salesreports.mail.send import send_reports
     from salesreports.run.batch import run_reports
 
     stage = on_stage or (lambda _msg: None)
-    with cycle_lock(config.output_path, wait):
-        summary = run_reports(config, periods=due_periods, plan_only=dry_run, on_stage=stage, **dict(run_options or {}))
-        cycle = CycleSummary(list(summary.periods), summary, dry_run=dry_run, planned=dict(summary.planned))
+    folder = config.output_path
+    options = dict(run_options or {})
+    with cycle_lock(folder, wait):
+        earlier = open_periods(folder)
+        due: list[str] = []
+
+        def due_now(as_of: pd.Timestamp) -> list[str]:
+            due[:] = due_periods(as_of)
+            if not dry_run:  # taken on before anything runs: a cycle that dies half-way leaves them open
+                _save_open(folder, [*earlier, *due])
+            return due
+
+        summary = run_reports(config, periods=due_now, plan_only=dry_run, on_stage=stage, **options)
+        todo = [p for p in earlier if p not in due]
+        stuck: dict[str, str] = {}
+        if todo:
+            stage(f"taking up {', '.join(todo)}, left unfinished by an earlier cycle")
+            before, stuck = _take_up(config, todo, dry_run, stage, options)
+            summary = _merged([*before, summary])
+        cycle = CycleSummary(
+            list(summary.periods),
+            summary,
+            dry_run=dry_run,
+            planned=dict(summary.planned),
+            earlier=[p for p in summary.periods if p not in due],
+            stuck=stuck,
+        )
         for period in summary.periods:
             if dry_run and cycle.planned.get(period):
                 continue  # its reports are not made yet: the messages would show last run's pages
             stage(f"mailing {period}")
-            cycle.mail[period] = send_reports(
-                config, period=period, send=not dry_run, environ=environ, audience=("all",)
-            )
+            try:
+                cycle.mail[period] = send_reports(
+                    config, period=period, send=not dry_run, environ=environ, audience=("all",)
+                )
+            except DeliveryError as exc:
+                if period not in cycle.earlier:
+                    raise
+                cycle.unmailed[period] = str(exc)  # named; the due periods are still mailed
+        if not dry_run:  # a period with nothing left is finished; the others stay open for the next cycle
+            _save_open(folder, [*stuck, *(p for p in summary.periods if cycle.failures_of(p))])
     return cycle
+
+
+def _take_up(
+    config: Config, periods: list[str], dry_run: bool, stage: Callable[[str], None], options: dict[str, Any]
+) -> tuple[list[RunSummary], dict[str, str]]:
+    """Run again only the failed reports of earlier periods (``retry_failed``: the others keep the pages their
+    messages were built from); a period that cannot be run any more is returned with why, not raised, so that
+    it never holds back the due periods."""
+    from salesreports.errors import ParamsError
+    from salesreports.run.batch import run_reports
+
+    def run(labels: list[str]) -> RunSummary:
+        return run_reports(
+            config, periods=",".join(labels), retry_failed=True, plan_only=dry_run, on_stage=stage, **options
+        )
+
+    try:
+        return [run(periods)], {}
+    except ParamsError as exc:
+        if len(periods) == 1:
+            return [], {periods[0]: str(exc)}
+    done: list[RunSummary] = []
+    stuck: dict[str, str] = {}
+    for period in periods:  # find which one cannot be run: each alone
+        try:
+            done.append(run([period]))
+        except ParamsError as exc:
+            stuck[period] = str(exc)
+    return done, stuck
+
+
+def _merged(runs: list[RunSummary]) -> RunSummary:
+    """One summary of several runs, in their order."""
+    from salesreports.run.batch import RunSummary
+
+    out = RunSummary([])
+    for r in runs:
+        out.periods += r.periods
+        out.results += r.results
+        out.skipped += r.skipped
+        out.unchanged += r.unchanged
+        out.seconds += r.seconds
+        out.index_paths += r.index_paths
+        out.index_urls += r.index_urls
+        out.warnings += [w for w in r.warnings if w not in out.warnings]
+        out.notes += [n for n in r.notes if n not in out.notes]
+        out.planned.update(r.planned)
+    return out

@@ -22,6 +22,14 @@ To whom (``audience``)
 A team or company summary never goes to a rep as such (only to a manager or leader address), and a
 manager only gets the summaries of teams whose manager they are. Ledger and file names use the manifest
 key (``team/North``, ``team/company``), so a team can never collide with a rep id.
+
+Which reports (``reps``)
+------------------------
+``None`` (``--reps all``): every report of the audience. A list names reports: rep ids (``R007``), team
+summaries (``team/North``) and the company summary (``company`` or ``team/company``); manifest keys
+(``rep/R007``) work too. Only the named reports are selected, so ``--resend --reps team/South`` resends the
+South summary and nothing else. Without an ``audience`` the names choose it (a summary goes to its manager
+or to leadership); with one, every named report must belong to it.
 """
 
 from __future__ import annotations
@@ -287,7 +295,7 @@ def select_reports(
     config: Config,
     period: str | None = None,
     reps: Sequence[str] | None = None,
-    audience: Sequence[str] = ("reps",),
+    audience: Sequence[str] | None = None,
 ) -> Selection:
     """Read a period's manifest and decide, per report, whether it can be mailed and to whom.
 
@@ -295,16 +303,19 @@ def select_reports(
     ----------
     config : the settings (``mail``, ``teams``, ``output_dir``)
     period : the period label (default: the newest with a manifest)
-    reps : only these reps' scorecards (team and company summaries are not narrowed by it)
+    reps : only these reports: rep ids, ``team/<team>``, ``company`` (module docstring); ``None``: every
+        report of the audience
     audience : who is sent to: ``reps``, ``managers``, ``leadership`` (or ``all``); reps first, then the team
-        summaries, then the company summary
+        summaries, then the company summary. ``None``: the audiences of the reports named by ``reps``, or
+        ``reps`` when none is named
 
     Raises
     ------
     DeliveryError
         No manifest for the period.
     ParamsError
-        A rep id of ``reps`` is not in the manifest (with close matches), an unknown audience.
+        A name of ``reps`` is no report of the period (with close matches) or is outside ``audience``; an
+        unknown audience.
     ConfigError
         An entry of ``mail.leadership`` or ``teams.<team>.manager_email`` is not one address.
     """
@@ -322,27 +333,34 @@ def select_reports(
         )
         raise DeliveryError(msg, period=label)
     manifest = load_manifest(folder, label)
-    wanted = check_audience(audience)
-    entries = [e for e in manifest.reports.values() if e.get("kind") == "rep"] if "reps" in wanted else []
-    if reps and "reps" in wanted:
-        known = [str(e.get("id")) for e in entries]
-        unknown = [r for r in reps if r not in known]
-        if unknown:
-            msg = (
-                f"rep(s) {', '.join(map(repr, unknown))} have no report for {label}."
-                f"{close_matches(unknown[0], known)} Fix: use rep ids of the manifest ({folder / FILE})."
-            )
-            raise ParamsError(msg, reps=unknown)
-        entries = [e for e in entries if str(e.get("id")) in set(reps)]
-    entries.sort(key=lambda e: str(e.get("id")))
-    out = [_candidate(config, folder, e) for e in entries]
+    entries = sorted((e for e in manifest.reports.values() if e.get("kind") == "rep"), key=lambda e: str(e.get("id")))
     summaries = sorted(
         (e for e in manifest.reports.values() if e.get("kind") == "team"), key=lambda e: str(e.get("id"))
     )
+    named = _named(reps, entries, summaries, label, folder / FILE) if reps else None
+    if named is None:
+        wanted = check_audience(audience or ("reps",))
+    else:
+        implied = tuple(a for a in AUDIENCES if a in named.values())
+        wanted = check_audience(audience) if audience is not None else implied
+        outside = [n for n, a in named.items() if a not in wanted]
+        if outside:
+            what = {"reps": "a rep's scorecard", "managers": "a team summary", "leadership": "the company summary"}
+            first = named[outside[0]]
+            msg = (
+                f"{outside[0]!r} is {what[first]} (for {first}), but the recipients chosen are "
+                f"{', '.join(wanted)}. Fix: add {first} to --to, or leave --to out: the reports named choose it."
+            )
+            raise ParamsError(msg, reps=outside, audience=list(wanted))
+
+    def chosen(e: dict[str, Any]) -> bool:
+        return named is None or _key(e) in named
+
+    out = [_candidate(config, folder, e) for e in entries if "reps" in wanted and chosen(e)]
     if "managers" in wanted:
-        out.extend(_summary(config, folder, e) for e in summaries if str(e.get("id")) != COMPANY)
+        out.extend(_summary(config, folder, e) for e in summaries if str(e.get("id")) != COMPANY and chosen(e))
     if "leadership" in wanted:
-        out.extend(_summary(config, folder, e) for e in summaries if str(e.get("id")) == COMPANY)
+        out.extend(_summary(config, folder, e) for e in summaries if str(e.get("id")) == COMPANY and chosen(e))
     every = [e for e in manifest.reports.values() if e.get("kind") in ("rep", "team")]
     names = folder_names(
         [str(e.get("id")) for e in every if e.get("kind") == "rep"],
@@ -352,6 +370,50 @@ def select_reports(
         kind = "rep" if c.kind == "rep" else "team"
         c.file_name = str(c.entry.get("folder") or names[(kind, str(c.entry.get("id")))])
     return Selection(label, manifest.period_title or label, folder, manifest.company or config.company, out)
+
+
+def _key(entry: dict[str, Any]) -> str:
+    """A manifest entry's key: ``rep/<id>`` or ``team/<team>``."""
+    return str(entry.get("key") or f"{entry.get('kind')}/{entry.get('id')}")
+
+
+def _named(
+    names: Sequence[str], reps: list[dict[str, Any]], summaries: list[dict[str, Any]], label: str, manifest: Path
+) -> dict[str, str]:
+    """The manifest keys of the reports ``names`` names (rep ids, ``team/<team>``, ``company``, manifest keys),
+    each with its audience.
+
+    Raises
+    ------
+    ParamsError
+        A name that is no report of the period, with close matches.
+    """
+    by_name: dict[str, tuple[str, str]] = {}
+    for e in summaries:  # a rep id wins over a summary's name: its manifest key (rep/<id>) reaches the rep
+        ident, key = str(e.get("id")), _key(e)
+        audience = "leadership" if ident == COMPANY else "managers"
+        by_name[key] = (key, audience)
+        if ident == COMPANY:
+            by_name[COMPANY] = (key, audience)
+    for e in reps:
+        key = _key(e)
+        by_name[key] = by_name[str(e.get("id"))] = (key, "reps")
+    out: dict[str, str] = {}
+    unknown = []
+    for name in names:
+        found = by_name.get(name.strip())
+        if found is None:
+            unknown.append(name.strip())
+        else:
+            out[found[0]] = found[1]
+    if unknown:
+        known = [str(e.get("id")) for e in reps] + [_key(e) for e in summaries] + [COMPANY]
+        msg = (
+            f"rep(s) {', '.join(map(repr, unknown))} have no report for {label}.{close_matches(unknown[0], known)} "
+            f"Fix: use rep ids, team/<team> or company, as the manifest names them ({manifest})."
+        )
+        raise ParamsError(msg, reps=unknown)
+    return out
 
 
 def _usable(config: Config, folder: Path, c: Candidate) -> bool:
@@ -400,7 +462,7 @@ def _summary(config: Config, folder: Path, entry: dict[str, Any]) -> Candidate:
     ident = str(entry.get("id"))
     company = ident == COMPANY
     c = Candidate(
-        str(entry.get("key") or f"team/{ident}"),
+        _key(entry),
         # the summary's name, stored in English: its email's heading in the email's language (retranslate)
         N_("Company summary") if company else one_line(N_("Team {team} summary").format(team=ident), 120),
         "" if company else one_line(ident, 80),

@@ -11,7 +11,8 @@ one address instead, with ``[TEST]`` in the subject, and records nothing in the 
 A re-run sends only what was not sent: a row ``sent`` or ``possibly-sent`` for the same report hash is
 skipped; so is a *changed* report (new hash) of a rep who already got the period's scorecard, unless
 ``resend=True``. ``failed-temporary`` and ``pending`` rows are tried again; ``failed-permanent`` only with
-``resend``. A ``partly-sent`` row (the rep got the message, a Cc copy was refused) sends the same message
+``resend``. ``resend`` applies to the reports selected: with ``reps=["team/South"]`` only the South summary
+is sent again. A ``partly-sent`` row (the rep got the message, a Cc copy was refused) sends the same message
 to the copies refused temporarily only, never to the rep again; copies refused permanently are not
 retried, and the run exits 1 while any copy is missing. See :mod:`salesreports.mail.delivery` for the
 crash-safety guarantee.
@@ -79,6 +80,15 @@ class SendSummary:
     ledger: Path | None = None
     recovered: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    resend_keys: list[tuple[str, str]] = field(default_factory=list)  # (period, report) found possibly sent
+
+    def resend_commands(self) -> list[str]:
+        """The ``salesreports send`` arguments that send again, and only, what an interrupted run left in doubt
+        (one per period)."""
+        by_period: dict[str, list[str]] = {}
+        for period, ident in self.resend_keys:
+            by_period.setdefault(period, []).append(ident)
+        return [f"--send --resend --period {p} --reps {','.join(ids)}" for p, ids in by_period.items()]
 
     @property
     def ok(self) -> bool:
@@ -90,8 +100,9 @@ class SendSummary:
         return sum(1 for r in self.rows if r.state == state)
 
 
-def _decide(rows: Sequence[Any], report_hash: str, resend: bool) -> tuple[bool, str, str]:
-    """(send?, state when not sent, detail) for a rep from its ledger rows in the period."""
+def _decide(rows: Sequence[Any], report_hash: str, resend: bool, ident: str = "") -> tuple[bool, str, str]:
+    """(send?, state when not sent, detail) for a report (``ident``: its rep id or ``team/<team>``) from its
+    ledger rows in the period."""
     current = next((r for r in rows if r.report_hash == report_hash), None)
     if resend:
         return True, "", "resend requested" if current or rows else ""
@@ -108,7 +119,9 @@ def _decide(rows: Sequence[Any], report_hash: str, resend: bool) -> tuple[bool, 
             return (
                 False,
                 "possibly-sent",
-                ("interrupted during SMTP: check whether it arrived; --resend sends it again"),
+                f"interrupted during SMTP: check whether it arrived; --resend --reps {ident} sends it again"
+                if ident
+                else "interrupted during SMTP: check whether it arrived; --resend sends it again",
             )
         return False, current.state, f"{current.last_reply} (--resend tries again)"
     earlier = [r for r in rows if r.state in ("sent", "possibly-sent", "sending", "partly-sent")]
@@ -141,7 +154,7 @@ def send_reports(
     resend: bool = False,
     environ: dict[str, str] | None = None,
     on_row: Callable[[MailRow], None] | None = None,
-    audience: Sequence[str] = ("reps",),
+    audience: Sequence[str] | None = None,
 ) -> SendSummary:
     """Mail a period's rep scorecards (and team and company summaries): dry run, real send, or test send.
 
@@ -149,15 +162,17 @@ def send_reports(
     ----------
     config : settings (``mail``, ``smtp``, ``outbox_dir``, ``output_dir``)
     period : the period label (default: the newest with a manifest)
-    reps : only these rep ids (default: every rep report)
+    reps : only these reports: rep ids, ``team/<team>``, ``company`` (default: every report of the audience);
+        ``resend`` then resends only them
     send : really send (default: write ``.eml`` files only)
     test_to : send every message to this address instead (``[TEST]`` subject, no ledger)
     resend : send again what the ledger says was sent, possibly sent, failed permanently, or changed
     environ : the environment holding the SMTP password (default ``os.environ``)
     on_row : called with each summary row as soon as it is final (progress)
-    audience : who is sent to: ``reps`` (the default), ``managers`` (each team summary to its manager),
-        ``leadership`` (the company summary to ``mail.leadership``), or ``all``; see
-        :mod:`salesreports.mail.recipients`. Every message has its own ledger row, keyed by its report.
+    audience : who is sent to: ``reps``, ``managers`` (each team summary to its manager), ``leadership`` (the
+        company summary to ``mail.leadership``), or ``all``; default: the audiences of the reports ``reps``
+        names, else ``reps``. See :mod:`salesreports.mail.recipients`. Every message has its own ledger row,
+        keyed by its report.
 
     Returns
     -------
@@ -230,7 +245,7 @@ def _dry_run(
             if ledger is None and not test_to:
                 detail = "; ".join(d for d in (detail, "--send would send it") if d)
             elif ledger is not None:
-                go, state, why = _decide(ledger.for_rep(sel.period, c.rep_id), c.report_hash, False)
+                go, state, why = _decide(ledger.for_rep(sel.period, c.rep_id), c.report_hash, False, c.rep_id)
                 detail = "; ".join(
                     d
                     for d in (
@@ -272,11 +287,12 @@ def _send(
             summary.recovered.extend(
                 r.rep_id if r.period == sel.period else f"{r.rep_id} ({r.period})" for r in recovered
             )
+            summary.resend_keys.extend((r.period, r.rep_id) for r in recovered)
         parcels: list[Parcel] = []
         for c in ready:
             to = test_to or (c.to.address if c.to else "")
             if ledger is not None:
-                go, state, why = _decide(ledger.for_rep(sel.period, c.rep_id), c.report_hash, resend)
+                go, state, why = _decide(ledger.for_rep(sel.period, c.rep_id), c.report_hash, resend, c.rep_id)
                 if not go:
                     current = ledger.get((sel.period, c.rep_id, c.report_hash))
                     add(MailRow(c.rep_id, c.name, to, state, why, attempts=current.attempts if current else 0))
@@ -354,7 +370,8 @@ def _send(
                     "",
                     row.recipients,
                     "possibly-sent",
-                    f"{row.period}: found after an interrupted run; --resend --period {row.period} sends it again",
+                    f"{row.period}: found after an interrupted run; --resend --period {row.period} --reps "
+                    f"{row.rep_id} sends it again",
                 )
             )
 

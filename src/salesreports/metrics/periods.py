@@ -17,7 +17,17 @@ import pandas as pd
 
 from salesreports.errors import ParamsError
 
-__all__ = ["GRAINS", "REPORT_GRAINS", "Period", "month_range", "parse_period", "parse_periods", "report_period"]
+__all__ = [
+    "FEEDBACK_MONTHS",
+    "GRAINS",
+    "REPORT_GRAINS",
+    "Period",
+    "feedback_months",
+    "month_range",
+    "parse_period",
+    "parse_periods",
+    "report_period",
+]
 
 Grain = Literal["month", "quarter", "year", "ytd", "t12m"]
 GRAINS: tuple[Grain, ...] = ("month", "quarter", "ytd", "t12m")
@@ -131,6 +141,16 @@ class Period:
 
     def __str__(self) -> str:
         return self.label
+
+
+FEEDBACK_MONTHS = 6
+"""The months of feedback a month's or a quarter's page looks back on."""
+
+
+def feedback_months(period: Period) -> int:
+    """The months of feedback a page of ``period`` shows (up to its last day): the last six, or the whole review
+    period when it is longer (a year's review covers its twelve months, a year to date its months so far)."""
+    return max(FEEDBACK_MONTHS, len(period.months)) if period.is_review else FEEDBACK_MONTHS
 
 
 def of_grain(grain: Grain, end: pd.Period) -> Period:

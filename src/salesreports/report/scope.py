@@ -52,7 +52,7 @@ from salesreports.i18n import N_, _, ngettext
 from salesreports.metrics.capabilities import Capabilities, capabilities, choose_headline, choose_ranking
 from salesreports.metrics.engine import KpiTable
 from salesreports.metrics.formats import DEFAULT, Formatter, formatter
-from salesreports.metrics.periods import Period
+from salesreports.metrics.periods import Period, feedback_months
 from salesreports.params import Config
 from salesreports.paths import atomic_write_text
 from salesreports.report.redact import Redactor
@@ -249,21 +249,22 @@ class Scope:
         return out
 
     def _feedback_notes(self) -> dict[str, list[tuple[bool, dict[str, Any]]]]:
-        """Each rep's feedback of the months a context shows (coaching window, last six months), colleagues'
-        names and emails replaced by ``[a colleague]`` in every free-text field (text, tags, any other string
-        column but the codes of :data:`FEEDBACK_CODES`); flagged True when in the last six months."""
+        """Each rep's feedback of the months a context shows (coaching window; the page's feedback window,
+        :func:`~salesreports.metrics.periods.feedback_months`: the last six months, a year's review its whole
+        year), colleagues' names and emails replaced by ``[a colleague]`` in every free-text field (text, tags,
+        any other string column but the codes of :data:`FEEDBACK_CODES`); flagged True when in the page's
+        window."""
         feedback = self.data.get("feedback")
         if feedback is None:
             return {}
         months = 6 if self.coaching is None else max(6, self.coaching.feedback.months)
         end = pd.Period(str(self.period.end), freq="M")
-        first = min((end - (months - 1)).start_time, self.period.last_day - pd.DateOffset(months=6))
+        since = self.period.last_day - pd.DateOffset(months=feedback_months(self.period))
+        first = min((end - (months - 1)).start_time, since)
         dates = feedback["date"]
         keep = (dates >= first) & (dates <= end.end_time)
         frame = feedback[keep]
-        recent = (
-            (frame["date"] <= self.period.last_day) & (frame["date"] > self.period.last_day - pd.DateOffset(months=6))
-        ).tolist()
+        recent = ((frame["date"] <= self.period.last_day) & (frame["date"] > since)).tolist()
         out: dict[str, list[tuple[bool, dict[str, Any]]]] = {}
         for flag, row, rep in zip(recent, _records(frame), frame["rep_id"].astype(str).tolist(), strict=True):
             out.setdefault(rep, []).append((flag, row))
@@ -482,7 +483,8 @@ class Scope:
         return dict(_clean({**est.to_dict(), "grain": plan.grain}))
 
     def _recent(self, notes: list[tuple[bool, dict[str, Any]]]) -> list[dict[str, Any]]:
-        """The last six months of a rep's own feedback, newest first."""
+        """A rep's own feedback of the page's window (the last six months; a year's review: the year), newest
+        first."""
         rows = [{k: row[k] for k in FEEDBACK_COLUMNS if k in row} for recent, row in notes if recent]
         return sorted(rows, key=lambda r: str(r["date"]), reverse=True)
 

@@ -36,7 +36,7 @@ from salesreports.errors import ParamsError
 from salesreports.i18n import N_, _, in_sentence, ngettext, retranslate
 from salesreports.metrics.kpis import DEFAULT_FORMATS, Formatter, format_value, formatter, get, registry
 from salesreports.metrics.measures import NO_SIGN, NOT_EMPLOYED, data_ends
-from salesreports.metrics.periods import of_grain, parse_period
+from salesreports.metrics.periods import FEEDBACK_MONTHS, feedback_months, of_grain, parse_period
 from salesreports.text import clean, isolate
 
 __all__ = ["RepView", "TeamView", "evidence_text", "rep_view", "team_view"]
@@ -823,6 +823,27 @@ class RepView(_View):
             return NO_FIGURE
         return f"{format_value(before, k.format, self.formats)} → {format_value(now, k.format, self.formats)}"
 
+    @property
+    def _feedback_period(self) -> str:
+        """ "" when the page's feedback is the last six months, else the review period it covers ("2025": a
+        year's review shows the whole year's feedback; :func:`~salesreports.metrics.periods.feedback_months`)."""
+        try:
+            period = parse_period(str(self.ctx["period"].get("label") or ""))
+        except ParamsError:
+            return ""
+        return self.period_title if feedback_months(period) > FEEDBACK_MONTHS else ""
+
+    def _no_feedback(self) -> Any:
+        from salesreports.report.display import callout
+
+        where = self._feedback_period
+        text = (
+            _("No client, manager or peer feedback in {period}.").format(period=where)
+            if where
+            else _("No client, manager or peer feedback in the last six months.")
+        )
+        return callout("info", _("No feedback"), [text])
+
     def feedback(self) -> Any:
         """The rep's own recent feedback (client, manager, peer), as quotes."""
         from salesreports.report.display import callout
@@ -831,15 +852,20 @@ class RepView(_View):
             return None
         rows = self.ctx.get("feedback") or []
         if not rows:
-            return callout("info", _("No feedback"), [_("No client, manager or peer feedback in the last six months.")])
+            return self._no_feedback()
         lines = []
         for r in rows[:6]:
             score = "" if r.get("score") is None else f" ({r['score']:.0f}/5)"
             lines.append(f"{self.day(r['date'])} · {word(r['source'])}{score}: “{quoted(r.get('text') or '')}”")
-        title = ngettext(
-            "Recent feedback ({n} note in six months)", "Recent feedback ({n} notes in six months)", len(rows)
+        where = self._feedback_period
+        title = (
+            ngettext("Feedback ({n} note in {period})", "Feedback ({n} notes in {period})", len(rows))
+            if where
+            else ngettext(
+                "Recent feedback ({n} note in six months)", "Recent feedback ({n} notes in six months)", len(rows)
+            )
         )
-        return callout("info", title.format(n=len(rows)), lines)
+        return callout("info", title.format(n=len(rows), period=where), lines)
 
     def coaching(self) -> Any:
         """Training topics with their evidence (numbers and quotes), each number with its period.
@@ -980,16 +1006,17 @@ class RepView(_View):
         return table(pd.DataFrame(rows), caption=caption, figures=[before, now, change_col])
 
     def feedback_themes(self, top: int = 5, quotes: int = 2) -> Any:
-        """Tags that recur in the rep's own feedback of the last six months (in two notes or more), most
-        frequent first, each with its notes' scores and sources and up to ``quotes`` quotes (already redacted:
-        colleagues' names read "[a colleague]"). ``None`` when the data has no feedback."""
+        """Tags that recur in the rep's own feedback of the last six months, or of the whole year in a year's
+        review (:attr:`_feedback_period`), in two notes or more, most frequent first, each with its notes'
+        scores and sources and up to ``quotes`` quotes (already redacted: colleagues' names read
+        "[a colleague]"). ``None`` when the data has no feedback."""
         from salesreports.report.display import Html, callout
 
         if not self.shows("feedback"):
             return None
         rows = self.ctx.get("feedback") or []
         if not rows:
-            return callout("info", _("No feedback"), [_("No client, manager or peer feedback in the last six months.")])
+            return self._no_feedback()
         by_tag: dict[str, list[dict[str, Any]]] = {}
         for r in rows:
             for tag in dict.fromkeys(t.strip().lower() for t in _TAG_SPLIT.split(str(r.get("tags") or ""))):
@@ -998,6 +1025,22 @@ class RepView(_View):
         themes = sorted(((t, n) for t, n in by_tag.items() if len(n) >= 2), key=lambda x: (-len(x[1]), x[0]))
         if not themes:
             count = len(rows)
+            where = self._feedback_period
+            if where:
+                why = (
+                    ngettext(
+                        "{n} feedback note in {period}; no tag appears in more than one.",
+                        "{n} feedback notes in {period}; no tag appears in more than one.",
+                        count,
+                    )
+                    if by_tag
+                    else ngettext(
+                        "{n} feedback note in {period}; it is not tagged.",
+                        "{n} feedback notes in {period}; none of them is tagged.",
+                        count,
+                    )
+                )
+                return callout("info", _("No recurring theme"), [why.format(n=count, period=where)])
             why = (
                 ngettext(
                     "{n} feedback note(s) in six months; no tag appears in more than one.",

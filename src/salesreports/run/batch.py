@@ -223,7 +223,9 @@ def plan_period(
             and previous.get("inputs") == inputs
             and all(present(p) for p in needed)
         )
-        if retry_failed and (previous is None or previous.get("status") != "failed"):
+        # retry_failed: only what is left (failed, or never made: a run that stopped half-way); a report already
+        # made is kept, even when its inputs changed since
+        if retry_failed and previous is not None and previous.get("status") == "ok" and all(map(present, needed)):
             unchanged += 1
             continue
         if done and not force:
