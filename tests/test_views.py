@@ -78,13 +78,32 @@ def test_the_activity_chart_has_a_table_of_one_row_a_week(ann: RepView) -> None:
         "Week starting", "Calls", "Emails", "Meetings", "Demos", "Total"
     ]  # fmt: skip
     rows = [[c.get_text() for c in tr.select("th, td")] for tr in table.tbody.select("tr")]
+    # the 12 weeks up to 31 March (6 January to 31 March, by their Mondays); a week without activity is 0
+    quiet = ["6 Jan", "13 Jan", "20 Jan", "27 Jan", "3 Feb", "10 Feb", "17 Feb", "24 Feb"]
     assert rows == [
+        *[[f"{day} 2025", "0", "0", "0", "0", "0"] for day in quiet],
         ["3 Mar 2025", "3", "0", "0", "0", "3"],
         ["10 Mar 2025", "3", "0", "2", "0", "5"],
         ["17 Mar 2025", "0", "1", "0", "1", "2"],
+        ["24 Mar 2025", "0", "0", "0", "0", "0"],
+        ["31 Mar 2025", "0", "0", "0", "0", "0"],
     ]
-    assert table.caption.get_text() == "Activity per week, last 3 weeks"
+    assert table.caption.get_text() == "Activity per week, last 12 weeks"
+    # averages over the 12 weeks, not over the 3 weeks with activity: 6 calls / 12 = 0.5
+    averages = "call 0.5, demo 0.1, email 0.1, meeting 0.2"
+    assert chart.alt == f"Activity per week over the last 12 weeks: {averages} on average."
     assert chart.bundle()["application/vnd.salesreports.chart+json"]["table"]["html"] == chart.table.html
+
+
+def test_a_rep_hired_within_the_12_weeks_is_averaged_over_the_weeks_since(scope: Scope) -> None:
+    """R2 joined on Saturday 15 February 2025: 45 days to 31 March, 6.4 weeks; 4 calls (17-20 February)."""
+    from bs4 import BeautifulSoup
+
+    chart = RepView(scope.rep_context("R2")).activity()
+    assert chart.alt == "Activity per week over the last 6 weeks: call 0.6 on average."  # 4 / (45 / 7)
+    table = BeautifulSoup(chart.table.html, "html.parser").table
+    assert [tr.select_one("th").get_text() for tr in table.tbody.select("tr")][:2] == ["10 Feb 2025", "17 Feb 2025"]
+    assert len(table.tbody.select("tr")) == 8  # the weeks of 10 February to 31 March, not the weeks before
 
 
 def test_sections(ann: RepView) -> None:

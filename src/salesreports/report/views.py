@@ -706,9 +706,14 @@ class RepView(_View):
             )
         frame = pd.DataFrame(rows)
         per_type = frame.groupby("type")["count"].sum()
-        weeks = frame["week"].nunique()
+        window, span = self._activity_window()
+        missing = sorted(set(window) - set(frame["week"].astype(str)))  # weeks without any activity count as 0
+        if missing:
+            filler = pd.DataFrame({"week": missing, "type": str(frame["type"].iloc[0]), "count": 0})
+            frame = pd.concat([frame, filler], ignore_index=True)
+        weeks = round(span) if span else frame["week"].nunique()
         average = ", ".join(
-            f"{activity_label(str(t))} {self.formats.number(c / weeks, 1)}" for t, c in per_type.items()
+            f"{activity_label(str(t))} {self.formats.number(c / (span or weeks), 1)}" for t, c in per_type.items()
         )
         alt_text = _("Activity per week over the last {weeks} weeks: {types} on average.").format(
             weeks=weeks, types=average
@@ -724,6 +729,23 @@ class RepView(_View):
         labels = {"week": _("Week starting"), "Total": _("Total"), **plural}
         weekly = table(wide, labels=labels, caption=_("Activity per week, last {weeks} weeks").format(weeks=weeks))
         return chart(activity(frame, formats=self.formats), alt_text, name="activity", table=weekly)
+
+    def _activity_window(self) -> tuple[list[str], float]:
+        """The weeks (their Mondays, as the context's ``activity_weekly`` names them) of the 12 weeks up to the
+        period's last day, from the hire date when the rep joined within them, and how many weeks that is
+        (the divisor of an average: a week without activity counts as none, not as no week)."""
+        period = self.ctx.get("period") or {}
+        if not period.get("last_day"):
+            return [], 0.0
+        last = pd.Timestamp(period["last_day"])
+        first = last - pd.Timedelta(weeks=12) + pd.Timedelta(days=1)  # the scope counts (last - 12 weeks, last]
+        hire = (self.ctx.get("rep") or {}).get("hire_date")
+        if hire and not pd.isna(pd.Timestamp(hire)):
+            first = max(first, pd.Timestamp(hire).normalize())
+        if first > last:
+            return [], 0.0
+        mondays = pd.period_range(first, last, freq="W-SUN").start_time.strftime("%Y-%m-%d")
+        return list(mondays), ((last - first).days + 1) / 7
 
     def ramp(self, kpi: str = "revenue") -> Any:
         """For reps in their first year: each month of tenure against earlier hires' median."""
