@@ -253,3 +253,9 @@ def parse_periods(text: str) -> list[Period]:
     if not out:
         raise ParamsError("no period given. Fix: pass e.g. --period 2026-10.", value=text)
     return out
+
+
+def activity_weeks_start(last_day: pd.Timestamp) -> pd.Timestamp:
+    """The first day of a page's activity weeks: the Monday 11 weeks before the week of ``last_day`` (12 weeks
+    by their Mondays, the last one ending on the period's last day; never a first week with a day or two in it)."""
+    return last_day.normalize() - pd.Timedelta(days=last_day.weekday()) - pd.Timedelta(weeks=11)

@@ -52,7 +52,7 @@ from salesreports.i18n import N_, _, ngettext
 from salesreports.metrics.capabilities import Capabilities, capabilities, choose_headline, choose_ranking
 from salesreports.metrics.engine import KpiTable
 from salesreports.metrics.formats import DEFAULT, Formatter, formatter
-from salesreports.metrics.periods import Period, feedback_months
+from salesreports.metrics.periods import Period, activity_weeks_start, feedback_months
 from salesreports.params import Config
 from salesreports.paths import atomic_write_text
 from salesreports.report.redact import Redactor
@@ -281,8 +281,8 @@ class Scope:
         acts = self.data.get("activities")
         if acts is None:
             return {}
-        start = self.period.last_day - pd.Timedelta(weeks=12)
-        recent = acts[(acts["date"] > start) & (acts["date"] <= self.period.last_day)]
+        start = activity_weeks_start(self.period.last_day)  # 12 weeks by their Mondays
+        recent = acts[(acts["date"] >= start) & (acts["date"] <= self.period.last_day)]
         week = recent["date"].dt.to_period("W-SUN").dt.start_time.dt.strftime("%Y-%m-%d").rename("week")
         counts = recent.groupby([recent["rep_id"], week, recent["type"]]).size().rename("count").reset_index()
         return _bucket(counts.drop(columns="rep_id"), counts["rep_id"])

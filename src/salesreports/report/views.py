@@ -711,7 +711,7 @@ class RepView(_View):
         if missing:
             filler = pd.DataFrame({"week": missing, "type": str(frame["type"].iloc[0]), "count": 0})
             frame = pd.concat([frame, filler], ignore_index=True)
-        weeks = round(span) if span else frame["week"].nunique()
+        weeks = len(window) if len(window) == 12 else round(span) if span else frame["week"].nunique()
         average = ", ".join(
             f"{activity_label(str(t))} {self.formats.number(c / (span or weeks), 1)}" for t, c in per_type.items()
         )
@@ -734,11 +734,13 @@ class RepView(_View):
         """The weeks (their Mondays, as the context's ``activity_weekly`` names them) of the 12 weeks up to the
         period's last day, from the hire date when the rep joined within them, and how many weeks that is
         (the divisor of an average: a week without activity counts as none, not as no week)."""
+        from salesreports.metrics.periods import activity_weeks_start
+
         period = self.ctx.get("period") or {}
         if not period.get("last_day"):
             return [], 0.0
         last = pd.Timestamp(period["last_day"])
-        first = last - pd.Timedelta(weeks=12) + pd.Timedelta(days=1)  # the scope counts (last - 12 weeks, last]
+        first = activity_weeks_start(last)  # the first day the scope counts
         hire = (self.ctx.get("rep") or {}).get("hire_date")
         if hire and not pd.isna(pd.Timestamp(hire)):
             first = max(first, pd.Timestamp(hire).normalize())
