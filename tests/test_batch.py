@@ -67,11 +67,16 @@ def test_a_failing_rep_does_not_stop_the_others(tmp_path: Path, make_config: Cal
     entries = manifest(path)
     assert entries["rep/R1"]["status"] == "ok" and entries["rep/R2"]["status"] == "failed"
     assert entries["rep/R2"]["failed_notebook"] == "R2/scorecard.failed.ipynb"
-    # fix the template, retry only the failure
+    # fix the template, retry only the failure; the company's name changed meanwhile (every context would)
+    made = (folder / "R1" / "context.json").read_bytes()
     fixed = make_config()
+    fixed.write_text(fixed.read_text().replace("Tiny Test Co", "Renamed Co"), encoding="utf-8")
     retry = run_reports(load_config(fixed, environ={}), periods="2025-03", kinds=("rep",), retry_failed=True)
     assert [r["key"] for r in retry.results] == ["rep/R2"] and retry.ok
     assert not (folder / "R2" / "scorecard.failed.ipynb").exists()
+    # R1 is kept as made: its context too (its email reads it beside its PDF), not one of the newer settings
+    assert (folder / "R1" / "context.json").read_bytes() == made
+    assert "Renamed Co" in (folder / "R2" / "context.json").read_text() and b"Renamed Co" not in made
 
 
 def test_fresh_kernel_mode(make_config: Callable[..., Path]) -> None:

@@ -193,6 +193,20 @@ def plan_period(
         sub = folders[(kind, ident)]
         out = inside(folder, sub)
         base = {"key": key, "kind": kind, "id": ident, "name": name, "folder": sub}
+        names = {"ipynb": f"{sub}/scorecard.ipynb", "html": f"{sub}/scorecard.html"}
+        if pdf:
+            names["pdf"] = f"{sub}/scorecard.pdf"
+        # under an output URL the context is published apart from the pages (an upload can fail): a report
+        # whose notebook has no context.json there is not done
+        needed = [*names.values(), *([f"{sub}/context.json"] if remote else [])]
+        previous = manifest.entry(key)
+        made = previous is not None and previous.get("status") == "ok" and all(present(p) for p in needed)
+        # retry_failed: only what is left (failed, or never made: a run that stopped half-way); a report already
+        # made is kept as it is, even when its inputs changed since: its context too (an email reads it beside
+        # the PDF, so it must stay the one the PDF was made from)
+        if retry_failed and made:
+            unchanged += 1
+            continue
         if kind == "rep":
             reason = scope.employment(ident)
             if reason:
@@ -210,24 +224,7 @@ def plan_period(
         ctx_path = out / "context.json"
         ctx_hash = write_context(context, ctx_path)
         inputs = _inputs_hash(template_hash[kind], ctx_hash, __version__, str(pdf), config.pdf.page_size)
-        names = {"ipynb": f"{sub}/scorecard.ipynb", "html": f"{sub}/scorecard.html"}
-        if pdf:
-            names["pdf"] = f"{sub}/scorecard.pdf"
-        # under an output URL the context is published apart from the pages (an upload can fail): a report
-        # whose notebook has no context.json there is not done
-        needed = [*names.values(), *([f"{sub}/context.json"] if remote else [])]
-        previous = manifest.entry(key)
-        done = (
-            previous is not None
-            and previous.get("status") == "ok"
-            and previous.get("inputs") == inputs
-            and all(present(p) for p in needed)
-        )
-        # retry_failed: only what is left (failed, or never made: a run that stopped half-way); a report already
-        # made is kept, even when its inputs changed since
-        if retry_failed and previous is not None and previous.get("status") == "ok" and all(map(present, needed)):
-            unchanged += 1
-            continue
+        done = made and previous is not None and previous.get("inputs") == inputs
         if done and not force:
             unchanged += 1
             continue
