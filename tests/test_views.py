@@ -17,12 +17,25 @@ from salesreports.report.contexts import read_context, write_context
 from salesreports.report.scope import Scope, build_scope
 from salesreports.report.views import RepView, TeamView, either, rep_view, team_view
 
+DEALS_ONLY = Path(__file__).parent / "fixtures" / "deals_only"
+
 
 @pytest.fixture(scope="module")
 def scope(tiny_config: Path) -> Scope:
     config = load_config(tiny_config, environ={})
     data = load_dataset(config.source_path)
     return build_scope(data, compute_kpis(data), config, parse_period("2025-03"))
+
+
+@pytest.fixture(scope="module")
+def deals_only(tmp_path_factory: pytest.TempPathFactory) -> Scope:
+    """October 2026 of the deals-only export (a pipeline and a team list, 15 reps: see its make.py)."""
+    from conftest import write_config
+
+    path = write_config(tmp_path_factory.mktemp("deals-only"), DEALS_ONLY / "source.yaml")
+    config = load_config(path, environ={})
+    data = load_dataset(config.source_path)
+    return build_scope(data, compute_kpis(data), config, parse_period("2026-10"))
 
 
 def on_disk(context: dict[str, Any], folder: Path) -> dict[str, Any]:
@@ -226,3 +239,18 @@ def test_a_page_in_german_says_everything_in_german(scope: Scope, request: pytes
     assert "ggü. Vormonat" in text and "vs last month" not in text
     assert ann.funnel().alt == "Trichter diesen Monat: Leads 4, Qualifiziert 3, Gewonnene Aufträge 2."
     assert either(["a", "b", "c"]) == "a, b oder c"
+
+
+def test_a_rep_without_won_deals_has_no_position_row_for_closed_deal_kpis(deals_only: Scope) -> None:
+    """Ivan Petrov closed only lost deals in October: no average deal size or sales cycle of his own. Their tiles
+    say why; the position table leaves their rows out (a team median beside "not available" ranks nothing)."""
+    ivan = RepView(deals_only.rep_context("Ivan Petrov"))
+    assert ivan.value("win_rate")[0] == 0.0 and ivan.value("avg_deal_size")[0] is None
+    rows = [line.split("  ")[0] for line in repr(ivan.position()).splitlines()]
+    assert any(r.startswith("Win rate") for r in rows)
+    assert not [r for r in rows if r.startswith(("Average deal size", "Sales cycle"))], rows
+    assert "Average deal size: not available (no deals won in the period)" in repr(ivan.tiles())
+    for rep_id in deals_only.rep_ids():
+        view = RepView(deals_only.rep_context(rep_id))
+        text = f"{view.tiles()!r}\n{view.position()!r}"
+        assert text.count("not available") <= 3, (rep_id, text)

@@ -747,8 +747,9 @@ class RepView(_View):
     def position(self, kpis: Sequence[str] | None = None) -> Any:
         """Percentile position in the team per KPI (team aggregates only), over the same period as its tile.
 
-        Only KPIs the data supports; a row without any figure and a column without a figure for any row
-        are left out, and the table with them when nothing is left (``None``).
+        Only KPIs the data supports; a row without any figure, a closed-deal KPI without the rep's own value
+        (no deal won: no average deal size; its tile says why) and a column without a figure for any row are
+        left out, and the table with them when nothing is left (``None``).
         """
         from salesreports.report.display import ordinal, table
 
@@ -763,6 +764,8 @@ class RepView(_View):
             k = get(name)
             grain = self.tile_grain(name)
             r = self.row(name, grain)
+            if name in self._closed and _nan(r.get("value")):
+                continue  # no won deal, no average deal size or cycle: no position (the tile says why)
             pct = _num(r.get("percentile"))
             note = k.shown_note(self.grain)
             notes = [_(note)] if note else []
