@@ -120,11 +120,11 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
 
 
 def deals_only_run(root: Path) -> Run:
-    """The deals-only export run for October 2026: six reps (one who joined in July, one who closed nothing in
-    October, one who closed only lost deals, one who never sold) with the demo's goals, which a new user copies
+    """The deals-only export run for October 2026: seven reps (one who joined in July, one who closed nothing in
+    October, two who closed only lost deals, one who never sold) with the demo's goals, which a new user copies
     along with params/."""
     goals = str(ROOT / "params" / "goals.yaml")
-    reps = ["Ana Silva", "Dev Patel", "Gus Lind", "Ivan Petrov", "Omar Haddad", "Kofi Mensah"]
+    reps = ["Ana Silva", "Ben Okafor", "Dev Patel", "Gus Lind", "Ivan Petrov", "Omar Haddad", "Kofi Mensah"]
     return _run("deals_only", root, DEALS_ONLY / "source.yaml", "2026-10", reps, goals)
 
 
@@ -248,15 +248,30 @@ def test_a_span_begun_before_the_data_says_so(runs: dict[str, Run], name: str) -
             assert f"data starts in {pd.Period(first, 'M').strftime('%B %Y')}" in text, folder.name
 
 
-def _deals_only_closed(period: str) -> dict[str, int]:
+def _deals_only_closed(period: str, stage: str = "") -> dict[str, int]:
+    """Each rep's deals closed in ``period`` (only those of ``stage``, e.g. "Closed Won", when given)."""
     with (DEALS_ONLY / "deals.csv").open(newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     closed: dict[str, int] = {}
     for r in rows:
         closed.setdefault(r["Deal owner"], 0)
-        if r["Close date"].startswith(period):
+        if r["Close date"].startswith(period) and r["Stage"] == (stage or r["Stage"]):
             closed[r["Deal owner"]] += 1
     return closed
+
+
+def test_no_praise_for_a_rep_without_won_deals(runs: dict[str, Run]) -> None:
+    """Ben Okafor closed only lost deals in October ($0, 0.0% win rate, the bottom quarter of his team): the
+    coaching rules flag nothing, but the page must not say every KPI is at or above its benchmark."""
+    won = _deals_only_closed("2026-10", "Closed Won")
+    seen = set()
+    for kind, folder, ctx in _pages(runs["deals_only"]):
+        if kind != "rep" or won.get(ctx["rep"]["rep_id"], 0):
+            continue
+        text = _soup(folder).get_text(" ", strip=True)
+        assert "No training needs flagged" not in text and "at or above its benchmark" not in text, folder.name
+        seen.add(ctx["rep"]["rep_id"])
+    assert seen == {"Ben Okafor", "Dev Patel", "Gus Lind", "Ivan Petrov"}  # raw data: no deal won in October
 
 
 def test_no_praise_or_benchmark_claim_for_a_rep_without_closed_deals(runs: dict[str, Run]) -> None:
@@ -296,7 +311,7 @@ def test_a_deals_only_scorecard_says_not_available_at_most_three_times(runs: dic
             text = _soup(folder).get_text(" ", strip=True)
             assert text.count("not available") <= 3, folder.name
             seen += 1
-    assert seen == 6  # every rep of the run, Ivan Petrov (only lost deals in October) among them
+    assert seen == 7  # every rep of the run, Ben Okafor and Ivan Petrov (only lost deals in October) among them
 
 
 def test_goals_the_data_cannot_measure_never_reach_a_page(runs: dict[str, Run]) -> None:

@@ -254,3 +254,23 @@ def test_a_rep_without_won_deals_has_no_position_row_for_closed_deal_kpis(deals_
         view = RepView(deals_only.rep_context(rep_id))
         text = f"{view.tiles()!r}\n{view.position()!r}"
         assert text.count("not available") <= 3, (rep_id, text)
+
+
+def test_no_praise_for_a_rep_without_won_deals_or_in_the_bottom_quarter(deals_only: Scope) -> None:
+    """Ben Okafor and Chloé Martin closed only lost deals in October: $0, 0.0% win rate, the bottom quarter of
+    Inside Sales. The coaching rules flag nothing; the page says so without claiming every KPI is at or above
+    its benchmark."""
+    for rep_id in ("Ben Okafor", "Chloé Martin"):
+        view = RepView(deals_only.rep_context(rep_id))
+        assert view.ctx["coaching"] == [] and view.won_nothing()
+        assert {"revenue", "win_rate"} <= set(view.bottom_quarter())
+        text = repr(view.coaching())
+        assert "No training needs flagged" not in text and "at or above its benchmark" not in text
+        assert "bottom quarter of the team on revenue, deals won and win rate" in " ".join(text.split())
+    praised = 0
+    for rep_id in deals_only.rep_ids():
+        view = RepView(deals_only.rep_context(rep_id))
+        if "No training needs flagged" in repr(view.coaching()):
+            assert not view.won_nothing() and not view.bottom_quarter(), rep_id
+            praised += 1
+    assert praised  # reps who won deals above the bottom quarter keep it (Kofi Mensah: 3 won, 75.0%)

@@ -831,11 +831,29 @@ class RepView(_View):
         )
         return callout("info", title.format(n=len(rows)), lines)
 
+    def bottom_quarter(self) -> list[str]:
+        """The shown KPIs (:meth:`tile_names`) on which the rep is in the bottom quarter of the team this period
+        (percentile in team at most 25; a KPI without a percentile, withheld for privacy, is not one)."""
+        low = []
+        for name in self.tile_names():
+            pct = _num(self.row(name, self.tile_grain(name)).get("percentile"))
+            if pct is not None and pct <= 25:
+                low.append(name)
+        return low
+
+    def won_nothing(self) -> bool:
+        """True when the data has won deals but the rep won none in the period (lost ones only, or none)."""
+        if not self.supports("deals_won"):
+            return False
+        won, _why = self.value("deals_won", self.tile_grain("deals_won"))
+        return not won
+
     def coaching(self) -> Any:
         """Training topics with their evidence (numbers and quotes), each number with its period.
 
-        "No training needs flagged" is said only of a rep with figures to compare: a rep who closed no
-        deal gets no claim either way (``None``).
+        "No training needs flagged" (praise) is said only of a rep who won deals and is in the bottom quarter
+        of the team on none of the page's KPIs. A rep who closed no deal gets no claim either way (``None``);
+        one who won none or sits in the bottom quarter gets a neutral note that says so.
         """
         from salesreports.report.display import Html, callout
 
@@ -843,6 +861,20 @@ class RepView(_View):
         if not needs:
             if self.closed_nothing():
                 return None
+            low = self.bottom_quarter()
+            if low or self.won_nothing():
+                labels = both([in_sentence(kpi_label(k)) for k in low])
+                line = (
+                    _(
+                        "The coaching rules suggest no topic, but {period} you are in the bottom quarter of the team "
+                        "on {kpis}."
+                    ).format(period=self.in_period, kpis=labels)
+                    if low
+                    else _("The coaching rules suggest no topic, but you won no deals {period}.").format(
+                        period=self.in_period
+                    )
+                )
+                return callout("info", _("No training topic from the rules"), [line])
             line = (
                 _("Every KPI the coaching rules compare is at or above its benchmark and no feedback theme recurs.")
                 if self.shows("feedback")
