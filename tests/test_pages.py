@@ -383,6 +383,27 @@ def test_emails_show_only_what_the_data_supports(runs: dict[str, Run], name: str
         assert sent >= 2  # Northwind and Olist have no email addresses
 
 
+def test_an_email_says_no_deals_closed_once(runs: dict[str, Run]) -> None:
+    """Dev Patel closed nothing in October, Gus Lind never sold: the notice stands once above the tiles (it was
+    also printed as a tile line)."""
+    notices = {
+        "dev.patel@": "No deals closed in October 2026.",
+        "gus.lind@": "No deals, leads or activity of Gus Lind in the data up to October 2026.",
+    }
+    seen = 0
+    for eml in sorted(runs["deals_only"].outbox.glob("*.eml")):
+        msg = email.message_from_bytes(eml.read_bytes(), policy=policy.default)
+        notice = next((n for who, n in notices.items() if who in msg["To"]), None)
+        if notice is None:
+            continue
+        text = msg.get_body(("plain",)).get_content()
+        html = BeautifulSoup(msg.get_body(("html",)).get_content(), "html.parser").get_text(" ", strip=True)
+        assert text.count(notice) == 1 and f"- {notice}" not in text, eml.name
+        assert " ".join(html.replace("\u2068", "").replace("\u2069", "").split()).count(notice) == 1, eml.name
+        seen += 1
+    assert seen == 2
+
+
 def test_the_pseudo_rep_of_rows_without_a_rep_is_nobody_on_the_pages(runs: dict[str, Run]) -> None:
     """Olist's unconverted leads belong to `unassigned_rep: unassigned`: in the totals, never listed as a rep,
     never in a median, and no team summary of its own."""
