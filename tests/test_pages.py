@@ -349,11 +349,12 @@ def test_index_columns_have_values(runs: dict[str, Run], name: str) -> None:
         assert any(r["v"][i] is not None for r in data["rows"]), f"{name}: index column {label} is empty"
 
 
-def test_the_index_names_a_rep_once_when_the_id_is_the_name(runs: dict[str, Run]) -> None:
+def _index_dom(run: Run) -> BeautifulSoup:
+    """The run's index page as Chromium builds it (its rows are drawn by the page's script)."""
     chromium = shutil.which("chromium") or "/usr/bin/chromium"
     if not Path(chromium).exists():
         pytest.fail("Chromium is missing: `make sysdeps` installs it")
-    index = runs["deals_only"].folder / "index.html"
+    index = run.folder / "index.html"
     with tempfile.TemporaryDirectory() as profile:
         dom = subprocess.run(
             [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -361,9 +362,30 @@ def test_the_index_names_a_rep_once_when_the_id_is_the_name(runs: dict[str, Run]
              "--dump-dom", index.as_uri()],
             capture_output=True, text=True, timeout=60, check=True, env={**os.environ, "HOME": profile},
         ).stdout  # fmt: skip
-    row = next(tr for tr in BeautifulSoup(dom, "html.parser").select("tr") if "Ana Silva" in tr.get_text())
+    return BeautifulSoup(dom, "html.parser")
+
+
+def test_the_index_names_a_rep_once_when_the_id_is_the_name(runs: dict[str, Run]) -> None:
+    dom = _index_dom(runs["deals_only"])
+    row = next(tr for tr in dom.select("tr") if "Ana Silva" in tr.get_text())
     assert row.select(".ix-id") == []
     assert row.get_text(" ", strip=True).count("Ana Silva") == 1
+
+
+def test_the_index_says_once_why_a_rep_has_no_figure_and_names_the_company_row(runs: dict[str, Run]) -> None:
+    """Gus Lind never sold: one cell across the KPI columns with the reason, not six "not available"; the
+    company summary's row is named as its page ("Company summary"), in no team."""
+    dom = _index_dom(runs["deals_only"])
+    columns = len(dom.select("#ix-table thead th[data-type=num]"))
+    gus = next(tr for tr in dom.select("#ix-rows tr") if "Gus Lind" in tr.get_text())
+    assert "not available" not in gus.get_text()
+    why = gus.select("td.ix-why")
+    assert len(why) == 1 and int(why[0]["colspan"]) == columns > 1
+    assert why[0].get_text(strip=True) == "No deal, lead or activity of this rep by this period"
+    company = next(tr for tr in dom.select("#ix-rows tr") if tr.get("data-id") == "company")
+    assert company.select_one("th").get_text(" ", strip=True) == "Company summary"  # without its id "company"
+    assert company.select_one("td.ix-cell-team").get_text(strip=True) == ""
+    assert "company" not in [o.get("value") for o in dom.select("#ix-team option")]
 
 
 @pytest.mark.parametrize("name", DATASETS)
