@@ -274,3 +274,20 @@ def test_no_praise_for_a_rep_without_won_deals_or_in_the_bottom_quarter(deals_on
             assert not view.won_nothing() and not view.bottom_quarter(), rep_id
             praised += 1
     assert praised  # reps who won deals above the bottom quarter keep it (Kofi Mensah: 3 won, 75.0%)
+
+
+def test_the_position_table_names_the_month_of_the_last_review(deals_only: Scope, ann: RepView) -> None:
+    """review_cycle_months (3) before October 2026: July 2026, named in the column (it said "vs last review")."""
+    ana = RepView(deals_only.rep_context("Ana Silva"))
+    assert ana.ctx["period"]["last_review"] == {"end": "2026-07", "title": "July 2026"}
+    header = repr(ana.position()).splitlines()[1]  # under the caption
+    assert "vs last review (July 2026)" in header
+    assert "vs last review (December 2024)" in repr(ann.position())
+
+
+def test_the_headline_intro_claims_a_target_only_when_the_data_has_targets(deals_only: Scope, ann: RepView) -> None:
+    ana = RepView(deals_only.rep_context("Ana Silva"))
+    assert not ana.supports("quota_attainment")
+    assert repr(ana.headline_intro()).startswith("The period's figures, the change since the previous period")
+    assert "against target" not in repr(ana.headline_intro())
+    assert repr(ann.headline_intro()).startswith("The period's figures against target, the change")

@@ -48,6 +48,7 @@ __all__ = [
     "component_css",
     "goal_list",
     "in_batch",
+    "lead",
     "notes_area",
     "ordinal",
     "section_note",
@@ -501,6 +502,12 @@ def badge(text: str, kind: str = "neutral") -> Html:
     return Html(
         f'<span class="sr sr-badge sr-badge--{k.replace(" ", "-")}" dir="auto">{_esc(text)}</span>', f"[{_clean(text)}]"
     )
+
+
+def lead(text: str) -> Html:
+    """A section's lead-in paragraph written by a view (what a template's narrative says, when it depends on the
+    data): the narrative's style, kept with what follows in the PDF."""
+    return Html(f'<p class="sr sr-lead {_IGNORE_MATH}" dir="auto">{_esc(text)}</p>', _clean(text))
 
 
 def section_note(text: str) -> Html:

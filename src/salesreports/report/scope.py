@@ -344,7 +344,7 @@ class Scope:
             **locale,
             "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "as_of": self.table.grid.as_of.date().isoformat(),
-            "period": _period_dict(self.period, formats),
+            "period": _period_dict(self.period, formats, self.config.review_cycle_months),
             "capabilities": None if self.caps is None else self.caps.to_dict(),
             "headline": list(self.headline),
             # KPIs whose latest months are still maturing (lead conversion): the months and days so far
@@ -659,11 +659,16 @@ def config_formatter(config: Config) -> Formatter:
     return formatter(config.locale, config.currency_code)
 
 
-def _period_dict(period: Period, formats: Formatter = DEFAULT) -> dict[str, Any]:
-    """The report's period as a context holds it; a quarter or year also names the periods it is compared with.
-    Titles in the report's locale (en_US: :attr:`Period.title`)."""
+def _period_dict(period: Period, formats: Formatter = DEFAULT, review_cycle_months: int = 0) -> dict[str, Any]:
+    """The report's period as a context holds it; a quarter or year also names the periods it is compared with,
+    a month (with ``review_cycle_months``) the month of the last review ("vs last review"). Titles in the
+    report's locale (en_US: :attr:`Period.title`)."""
     previous, last_year, following = period.previous(), period.last_year(), period.next()
     title = formats.period_title
+    review = {}
+    if review_cycle_months and not period.is_review:
+        month = period.end - review_cycle_months
+        review = {"last_review": {"end": str(month), "title": formats.month(month)}}
     return {
         "label": period.label,
         "title": title(period),
@@ -683,6 +688,7 @@ def _period_dict(period: Period, formats: Formatter = DEFAULT) -> dict[str, Any]
             "start": str(following.start),
             "end": str(following.end),
         },
+        **review,
     }
 
 

@@ -576,6 +576,25 @@ class RepView(_View):
             names = [n for n in names if n not in self._closed]
         return [self.tile(n) for n in names], notice
 
+    def headline_intro(self) -> Any:
+        """The headline section's lead-in: "against target" only when the tiles show a target (a data set
+        without targets has none)."""
+        from salesreports.report.display import lead
+
+        if self.supports("quota_attainment") and "revenue" in self.tile_names():
+            return lead(
+                _(
+                    "The period's figures against target, the change since the previous period (last month; for a "
+                    "quarter or year, the last review: the quarter or year before), and the team median."
+                )
+            )
+        return lead(
+            _(
+                "The period's figures, the change since the previous period (last month; for a quarter or year, "
+                "the last review: the quarter or year before), and the team median."
+            )
+        )
+
     def tiles(self, kpis: Sequence[str] | None = None) -> Any:
         """Headline KPI tiles; a rep who closed no deal this month gets one notice instead of the deal tiles."""
         from salesreports.report.display import callout, tiles
@@ -784,9 +803,7 @@ class RepView(_View):
                     else NO_FIGURE
                 ),
                 _("Percentile in team"): NO_FIGURE if pct is None else ordinal(pct),
-                _("vs {period}").format(period=self.previous_title) if self.review else _("vs last review"): (
-                    self._review_text(name, r)
-                ),
+                self._review_column: self._review_text(name, r),
             }
             if any(v not in (na, NO_FIGURE) for c, v in row.items() if c != kpi_col):
                 rows.append(row)
@@ -804,6 +821,15 @@ class RepView(_View):
             int(n or 0),
         ).format(team=isolate(self.team), n=n, need=need, quartile=max(need, 5), dash=NO_FIGURE)
         return table(frame, caption=caption, figures=[c for c in frame.columns if c != kpi_col])
+
+    @property
+    def _review_column(self) -> str:
+        """The position table's comparison column: the quarter or year before on a review; on a month's page
+        the month of the last review, named ("vs last review (July 2026)")."""
+        if self.review:
+            return _("vs {period}").format(period=self.previous_title)
+        last = str((self.ctx["period"].get("last_review") or {}).get("title") or "")
+        return _("vs last review ({period})").format(period=last) if last else _("vs last review")
 
     def _review_text(self, name: str, r: dict[str, Any]) -> str:
         k = get(name)
