@@ -610,14 +610,26 @@ def _in_window(frame: pd.DataFrame, period: Period) -> pd.DataFrame:
 
 
 def _redacted_goal(goal: Mapping[str, Any], n_min: int) -> dict[str, Any]:
-    """A group goal as a rep may see it when too few reps contributed: what it is, without numbers or status."""
+    """A group goal as a rep may see it when too few reps contributed: what it is, without numbers or status.
+
+    The note gives the real reason: privacy when some but fewer than ``n_min`` reps contributed; when nobody
+    did (no rep of the group has data in the goal's scope and window), that, not privacy."""
     out = {k: v for k, v in goal.items() if k not in GOAL_NUMBERS}
     out.update(dict.fromkeys(GOAL_NUMBERS))
     # a rep's context is built in the rep's language (Scope.rep_context); the status stays the code "not available"
+    nobody = not int(goal.get("contributors") or 0)
     if goal.get("owner_type") == COMPANY:
-        note = _("figures hidden: fewer than {n} reps of the company contributed, so they would reveal a colleague's")
+        note = (
+            _("no rep of the company has data for this goal in its window yet")
+            if nobody
+            else _("figures hidden: fewer than {n} reps of the company contributed, so they would reveal a colleague's")
+        )
     else:
-        note = _("figures hidden: fewer than {n} reps of team {team} contributed, so they would reveal a colleague's")
+        note = (
+            _("no rep of team {team} has data for this goal in its window yet")
+            if nobody
+            else _("figures hidden: fewer than {n} reps of team {team} contributed, so they would reveal a colleague's")
+        )
     out.update(
         status="not available",
         summary="",
