@@ -291,3 +291,21 @@ def test_the_headline_intro_claims_a_target_only_when_the_data_has_targets(deals
     assert repr(ana.headline_intro()).startswith("The period's figures, the change since the previous period")
     assert "against target" not in repr(ana.headline_intro())
     assert repr(ann.headline_intro()).startswith("The period's figures against target, the change")
+
+
+def test_a_configured_headline_reaches_the_page(tmp_path: Path) -> None:
+    """scorecard.headline in the settings: those tiles, in that order, minus what the data cannot show (no
+    targets: no quota attainment); the position table follows it."""
+    from conftest import write_config
+
+    extra = "scorecard:\n  headline: [win_rate, quota_attainment, open_pipeline, revenue]\n"
+    config = load_config(write_config(tmp_path, DEALS_ONLY / "source.yaml", extra=extra), environ={})
+    data = load_dataset(config.source_path)
+    scope = build_scope(data, compute_kpis(data), config, parse_period("2026-10"))
+    ana = RepView(on_disk(scope.rep_context("Ana Silva"), tmp_path / "ana"))
+    assert ana.ctx["headline"] == ["win_rate", "open_pipeline", "revenue"]
+    assert [t.label for t in ana.tile_list()[0]] == ["Win rate", "Open pipeline", "Revenue"]
+    rows = [line.split("  ")[0] for line in repr(ana.position()).splitlines()[3:]]
+    assert rows == ["Win rate", "Open pipeline", "Revenue"]
+    team = TeamView(on_disk(scope.team_context("Inside Sales"), tmp_path / "team"))
+    assert [t.label for t in (team.tile(n) for n in team.tile_names())] == ["Win rate", "Open pipeline", "Revenue"]

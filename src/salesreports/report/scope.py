@@ -49,7 +49,13 @@ import pandas as pd
 from salesreports import i18n
 from salesreports.data.loading import Dataset
 from salesreports.i18n import N_, _, ngettext
-from salesreports.metrics.capabilities import Capabilities, capabilities, choose_headline, choose_ranking
+from salesreports.metrics.capabilities import (
+    Capabilities,
+    capabilities,
+    choose_headline,
+    choose_ranking,
+    configured_kpis,
+)
 from salesreports.metrics.engine import KpiTable
 from salesreports.metrics.formats import DEFAULT, Formatter, formatter
 from salesreports.metrics.periods import Period
@@ -755,19 +761,7 @@ def build_scope(data: Dataset, table: KpiTable, config: Config, period: Period) 
 
 def _known_kpis(config: Config, key: str) -> list[str]:
     """``scorecard.<key>`` of the settings, every name checked against the KPI registry."""
-    from salesreports.errors import ConfigError, close_matches
-    from salesreports.metrics.kpis import registry
-
-    names = list(getattr(config.scorecard, key))
-    known = registry().names()
-    for name in names:
-        if name not in known:
-            msg = (
-                f"{config.path or 'the settings'}: scorecard.{key} names an unknown KPI {name!r}."
-                f"{close_matches(name, known)} Fix: use names from `salesreports kpis`."
-            )
-            raise ConfigError(msg, file=config.path, key=f"scorecard.{key}")
-    return names
+    return configured_kpis(getattr(config.scorecard, key), key, str(config.path) if config.path else None)
 
 
 def _colleagues(reps: pd.DataFrame) -> Redactor | None:
