@@ -341,6 +341,36 @@ def test_the_deals_only_pdf_keeps_page_one_full(runs: dict[str, Run]) -> None:
     assert len(last.stdout.split()) > 40, "a nearly empty last page"
 
 
+def _last_page_fill(pdf: Path) -> tuple[int, float]:
+    """(pages, the share of the last page's height between the margins that holds something), from pdftoppm."""
+    from PIL import Image
+
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
+    pages = int(re.search(r"Pages:\s+(\d+)", info)[1])  # type: ignore[index]
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = ["pdftoppm", "-r", "30", "-gray", "-png", "-f", str(pages), "-l", str(pages), str(pdf), f"{tmp}/p"]
+        subprocess.run(cmd, check=True)
+        image = Image.open(next(Path(tmp).glob("p*.png"))).convert("L")
+        width, height = image.size
+        top, bottom = round(height * 15 / 297), round(height * (297 - 17) / 297)  # report.css's page margins
+        ink = [y for y in range(top, bottom) if image.crop((0, y, width, y + 1)).getextrema()[0] < 200]
+    return pages, (max(ink, default=top) - top) / (bottom - top)
+
+
+def test_the_deals_only_summaries_end_on_no_nearly_empty_page(runs: dict[str, Run]) -> None:
+    """The team and company summaries ended with a few lines of the "Not in your data" note on a page of their
+    own: the note is printed compact, and a PDF whose last page would be nearly empty is laid out tighter."""
+    if shutil.which("pdftoppm") is None:
+        pytest.fail("pdftoppm (poppler-utils) is missing: `make sysdeps` installs it")
+    seen = 0
+    for kind, folder, _ctx in _pages(runs["deals_only"]):
+        if kind in ("team", "company"):
+            pages, fill = _last_page_fill(folder / "scorecard.pdf")
+            assert pages == 1 or fill > 1 / 3, (folder.name, pages, fill)
+            seen += 1
+    assert seen == 3  # Inside Sales, Field Sales, the company
+
+
 @pytest.mark.parametrize("name", DATASETS)
 def test_index_columns_have_values(runs: dict[str, Run], name: str) -> None:
     html = (runs[name].folder / "index.html").read_text(encoding="utf-8")

@@ -461,8 +461,10 @@ def table(
 # -- callouts, badges, notes ---------------------------------------------------------------------------------
 
 
-def callout(kind: CalloutKind, title: str, body_lines: Sequence[str] | str = ()) -> Html:
-    """A highlighted box: ``info`` (neutral), ``good`` (well done) or ``warn`` (needs attention).
+def callout(kind: CalloutKind, title: str, body_lines: Sequence[str] | str = (), *, compact: bool = False) -> Html:
+    """A highlighted box: ``info`` (neutral), ``good`` (well done) or ``warn`` (needs attention). ``compact``:
+    reference text printed small and tight (the "Not in your data" note), so that it rarely needs a page of
+    its own.
 
     Raises
     ------
@@ -482,6 +484,7 @@ def callout(kind: CalloutKind, title: str, body_lines: Sequence[str] | str = ())
     else:
         body = ""
     long = " sr-callout--long" if len(lines) > 4 else ""  # a long list may break across PDF pages (whole lines)
+    long += " sr-callout--compact" if compact else ""
     html = (
         f'<aside class="sr sr-callout sr-callout--{kind}{long} {_IGNORE_MATH}" role="note" aria-label="{label}">'
         f'<p class="sr-callout__title" dir="auto">{_esc(title)}</p>{body}</aside>'

@@ -333,7 +333,7 @@ class _View:
         lines.append(
             _("Add the missing tables or columns to your source file to see them ({link}).").format(link=ADD_TABLE)
         )
-        return callout("info", _("These figures need data your source does not have"), lines)
+        return callout("info", _("These figures need data your source does not have"), lines, compact=True)
 
     def tile_grain(self, kpi: str) -> str:
         """The grain of a KPI's tile, table row and chart point on this page (a review: the period's own)."""
