@@ -568,6 +568,17 @@ def test_team_pdf_letter(renderer: render.Renderer, tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["letter.pdf", "team.html", "team.pdf"]
 
 
+def test_the_company_summary_is_named_as_its_title_in_the_header_and_footer(
+    renderer: render.Renderer, tmp_path: Path
+) -> None:
+    """The company summary's team is the id "company": the header line and the PDF footer say its title."""
+    nb = team_notebook()
+    nb.metadata["salesreports"] = _meta("team", "Company summary", "15 reps · October 2026", "company")
+    html = renderer.html(nb, tmp_path / "company.html").read_text(encoding="utf-8")
+    who = re.search(r'<span class="sr-who"[^>]*>(.*?)</span>', html)[1]  # type: ignore[index]
+    assert re.sub(r"<[^>]+>|[\u2068\u2069]", "", who) == "Company summary"
+
+
 def test_a_section_the_data_could_not_fill_is_left_out_with_its_heading() -> None:
     """A view returns None for a section without its data: its heading and narrative go with it."""
     shown = new_output("display_data", data={"text/plain": "tiles"})

@@ -401,7 +401,10 @@ class Renderer:
         # sr_bdi filter turns each isolated run into <bdi>, and the <title>, PDF footer and page margins keep them
         title = one_line(meta.get("title") or isolate(meta.get("rep_name")) or fallback)
         subtitle = one_line(meta.get("subtitle") or "")
-        who = isolate((meta.get("rep_name") if kind == "rep" else meta.get("team")) or meta.get("team") or title)
+        team = meta.get("team")
+        if kind != "rep" and team == "company":  # the whole company (scope's id): its page's name, not the id
+            team = meta.get("title") or team
+        who = isolate((meta.get("rep_name") if kind == "rep" else team) or team or title)
         when = one_line(meta.get("period_title") or meta.get("period") or "")
         locale = meta.get("locale")  # a report in another locale than en_US (scope.header)
         generated = format_timestamp(meta.get("generated_at"), formatter(str(locale)) if locale else None)
