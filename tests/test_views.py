@@ -288,9 +288,13 @@ def test_the_position_table_names_the_month_of_the_last_review(deals_only: Scope
 def test_the_headline_intro_claims_a_target_only_when_the_data_has_targets(deals_only: Scope, ann: RepView) -> None:
     ana = RepView(deals_only.rep_context("Ana Silva"))
     assert not ana.supports("quota_attainment")
-    assert repr(ana.headline_intro()).startswith("The period's figures, the change since the previous period")
-    assert "against target" not in repr(ana.headline_intro())
-    assert repr(ann.headline_intro()).startswith("The period's figures against target, the change")
+    assert repr(ana.headline_intro()) == "This month's figures, the change since last month, and the team median."
+    assert repr(ann.headline_intro()).startswith("This month's figures against target, the change since last month")
+    quarter = {**ana.ctx, "period": {**ana.ctx["period"], "kpi_grain": "quarter", "title": "Q3 2026"}}
+    quarter["period"]["previous"] = {"title": "Q2 2026", "end": "2026-06"}
+    assert repr(RepView(quarter).headline_intro()) == (
+        "The figures of Q3 2026, the change since Q2 2026, and the team median."
+    )
 
 
 def test_a_configured_headline_reaches_the_page(tmp_path: Path) -> None:

@@ -577,23 +577,24 @@ class RepView(_View):
         return [self.tile(n) for n in names], notice
 
     def headline_intro(self) -> Any:
-        """The headline section's lead-in: "against target" only when the tiles show a target (a data set
-        without targets has none)."""
+        """The headline section's lead-in, true of this page: its period, and "against target" only when the tiles
+        show a target (a data set without targets has none)."""
         from salesreports.report.display import lead
 
-        if self.supports("quota_attainment") and "revenue" in self.tile_names():
-            return lead(
-                _(
-                    "The period's figures against target, the change since the previous period (last month; for a "
-                    "quarter or year, the last review: the quarter or year before), and the team median."
-                )
+        target = self.supports("quota_attainment") and "revenue" in self.tile_names()
+        if not self.review:
+            text = (
+                _("This month's figures against target, the change since last month, and the team median.")
+                if target
+                else _("This month's figures, the change since last month, and the team median.")
             )
-        return lead(
-            _(
-                "The period's figures, the change since the previous period (last month; for a quarter or year, "
-                "the last review: the quarter or year before), and the team median."
-            )
+            return lead(text)
+        text = (
+            _("The figures of {period} against target, the change since {previous}, and the team median.")
+            if target
+            else _("The figures of {period}, the change since {previous}, and the team median.")
         )
+        return lead(text.format(period=self.period_title, previous=self.previous_title))
 
     def tiles(self, kpis: Sequence[str] | None = None) -> Any:
         """Headline KPI tiles; a rep who closed no deal this month gets one notice instead of the deal tiles."""
