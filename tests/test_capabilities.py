@@ -9,7 +9,14 @@ from pathlib import Path
 import pytest
 
 from salesreports.data.loading import Dataset, load_dataset
-from salesreports.metrics.capabilities import Capabilities, capabilities, choose_headline, choose_ranking
+from salesreports.errors import ConfigError
+from salesreports.metrics.capabilities import (
+    Capabilities,
+    capabilities,
+    choose_headline,
+    choose_ranking,
+    configured_kpis,
+)
 from salesreports.metrics.engine import KpiTable, compute_kpis
 from salesreports.metrics.kpis import registry
 
@@ -66,6 +73,13 @@ def test_the_headline_is_topped_up_with_what_the_data_supports(
     ]
     assert choose_headline(caps, ["quota_attainment", "win_rate", "revenue"]) == ["win_rate", "revenue"]
     assert choose_ranking(caps, ["quota_attainment", "revenue"]) == ["revenue"]
+
+
+def test_configured_kpis_must_be_registry_kpis() -> None:
+    assert configured_kpis(("win_rate", "revenue"), "headline") == ["win_rate", "revenue"]
+    with pytest.raises(ConfigError, match=r"config.yaml: scorecard.headline names an unknown KPI 'revenu'\.") as err:
+        configured_kpis(("win_rate", "revenu"), "headline", "params/config.yaml")
+    assert "Did you mean 'revenue'?" in str(err.value) and err.value.key == "scorecard.headline"
 
 
 def test_a_full_data_set_keeps_the_registry_headline(tiny_config: Path) -> None:

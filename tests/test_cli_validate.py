@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner, Result
 
-from conftest import NOT_A_FILE, finishes, make_not_a_file
+from conftest import NOT_A_FILE, finishes, make_not_a_file, write_config
 from salesreports.cli import app
 
 ROOT = Path(__file__).parents[1]
@@ -168,6 +168,27 @@ def test_validate_says_what_the_reports_will_show_and_leave_out() -> None:
     assert "- the data source has no targets table: quota attainment, pipeline coverage, the incentive estimate" in out
     assert "- the reps table has no hire_date values: the ramp-up comparison with earlier hires" in out
     assert "the data starts in March 2026: new customers, customer retention, repeat business" in out
+
+
+def test_validate_honours_a_configured_headline(tmp_path: Path) -> None:
+    extra = "scorecard:\n  headline: [win_rate, quota_attainment, revenue]\n"
+    params = write_config(tmp_path, ROOT / "tests" / "fixtures" / "deals_only" / "source.yaml", extra=extra)
+    result = _run("--params", str(params))
+    out = _flat(result.output)
+    assert result.exit_code == 0, out
+    assert "Headline tiles: Win rate, Revenue." in out  # the settings' order; no targets: no attainment tile
+    assert "(scorecard.headline also names Quota attainment: not in your data)" in out
+
+
+@pytest.mark.parametrize("key", ["headline", "ranking"])
+def test_an_unknown_kpi_in_the_scorecard_settings_fails_validate(tmp_path: Path, key: str) -> None:
+    params = write_config(tmp_path, extra=f"scorecard:\n  {key}: [revenue, win_rte]\n")
+    result = _run("--params", str(params))
+    assert result.exit_code == 2, result.output
+    err = _flat(result.stderr)
+    assert f"{params}: scorecard.{key} names an unknown KPI 'win_rte'. Did you mean 'win_rate'?" in err
+    assert "Fix: use names from `salesreports kpis`" in err
+    assert "OK" not in result.stdout and "Traceback" not in result.output
 
 
 def test_an_empty_settings_file_fails_instead_of_validating_the_demo(tmp_path: Path) -> None:

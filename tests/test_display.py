@@ -171,6 +171,14 @@ def test_callout_kinds_and_text() -> None:
     assert '<p dir="auto">Quota reached.</p>' in single.html
     with pytest.raises(TemplateError, match="kind"):
         d.callout("danger", "x")  # type: ignore[arg-type]
+    assert "sr-callout--compact" not in out.html  # reference text only (the "Not in your data" note), on request
+    assert "sr-callout--compact" in d.callout("info", "Not in your data", ["a", "b"], compact=True).html
+
+
+def test_lead_is_a_paragraph_of_escaped_text() -> None:
+    out = d.lead("Figures <b>against</b> target")
+    assert out.html.startswith('<p class="sr sr-lead') and "&lt;b&gt;against&lt;/b&gt;" in out.html
+    assert repr(out) == "Figures <b>against</b> target"
 
 
 @pytest.mark.parametrize(("kind", "css"), [("at risk", "at-risk"), ("on_track", "on-track"), ("good", "good")])

@@ -133,6 +133,41 @@ def test_index_is_offline_and_escapes_data(tmp_path: Path) -> None:
     assert html.count("<script") == 2  # the JSON data and the few lines that sort and filter
 
 
+def _rep(rid: str, headline: dict[str, Any], team: str = "North") -> dict[str, Any]:
+    return {"kind": "rep", "id": rid, "name": rid, "team": team, "status": "ok", "outputs": {}, "headline": headline}
+
+
+def test_a_rep_without_any_figure_gets_one_reason_instead_of_a_cell_each(tmp_path: Path) -> None:
+    never = "no deal, lead or activity of this rep by this period"
+    m = manifest(0)
+    m["reports"] += [
+        _rep("Gus", {k: {"value": None, "text": "not available", "reason": never} for k in ("revenue", "win_rate")}),
+        _rep(
+            "Ivan",
+            {
+                "revenue": {"value": None, "text": "not available", "reason": never},
+                "win_rate": {"value": None, "text": "not available", "reason": "no deals closed in the period"},
+            },
+        ),
+        _rep("Old", {k: {"value": None, "text": "not available"} for k in ("revenue", "win_rate")}),
+        _rep("Ana", {"revenue": {"value": None, "reason": never}, "win_rate": {"value": 0.5, "text": "50.0%"}}),
+    ]
+    rows = {r["i"]: r for r in page_data(write_index(m, tmp_path / "i.html").read_text(encoding="utf-8"))["rows"]}
+    assert rows["Gus"]["z"] == "No deal, lead or activity of this rep by this period"
+    assert rows["Gus"]["v"] == [None, None]  # still sorts last by any KPI
+    assert "z" not in rows["Ivan"] and "z" not in rows["Old"] and "z" not in rows["Ana"]  # two reasons, none, a value
+    assert all("w" not in r for r in rows.values())
+
+
+def test_the_company_summary_is_named_as_its_page_and_belongs_to_no_team(tmp_path: Path) -> None:
+    m = manifest(1)
+    m["reports"].append({**m["reports"][0], "id": "company", "name": "company", "team": "company"})
+    html = write_index(m, tmp_path / "i.html").read_text(encoding="utf-8")
+    row = next(r for r in page_data(html)["rows"] if r["i"] == "company")
+    assert (row["n"], row["t"], row["o"]) == ("Company summary", "", True)  # "o": its id is not shown beside it
+    assert '<option value="company">' not in html  # no team filter for "company"
+
+
 def test_index_for_5000_reps_is_fast_and_small(tmp_path: Path) -> None:
     write_index(manifest(2), tmp_path / "warm.html")
     start = time.perf_counter()

@@ -373,6 +373,21 @@ def test_group_goals_keep_numbers_with_enough_contributors(tmp_path: Path, tiny_
     assert goals["north"]["actual"] == 4000.0
 
 
+def test_a_group_goal_nobody_contributed_to_says_so_not_privacy(tmp_path: Path, tiny_data: Dataset) -> None:
+    """No rep of the group has data in the goal's window: the reason is that, not "fewer than N reps"."""
+    south = "  - {id: south, owner: South, metric: revenue, target: 900, start: 2025-03, deadline: 2025-03}\n"
+    scope = tiny_scope(tmp_path, tiny_data, TINY_GOALS + south)  # South's only rep, R3, has no deals at all
+    south_goal = {g["goal_id"]: g for g in scope.rep_context("R3")["goals"]}["south"]
+    assert south_goal["note"] == "no rep of team South has data for this goal in its window yet"
+    for g in scope.goals:
+        if g["goal_id"] == "all":
+            g["contributors"] = 0  # as if nobody of the company had deals in March
+    company_goal = {g["goal_id"]: g for g in scope.rep_context("R1")["goals"]}["all"]
+    assert company_goal["note"] == "no rep of the company has data for this goal in its window yet"
+    for g in (south_goal, company_goal):
+        assert g["status"] == "not available" and g["actual"] is None and "figures hidden" not in g["note"]
+
+
 def test_goal_owner_must_match_its_kind(tmp_path: Path, tiny_data: Dataset) -> None:
     """A rep whose id is a team's name does not get that team's goal as their own, and vice versa."""
     scope = tiny_scope(tmp_path, tiny_data, TINY_GOALS)

@@ -490,6 +490,40 @@ def test_pdf_pages_and_first_page_image(built: dict[str, Path], tmp_path: Path) 
     assert png.stat().st_size > 5_000
 
 
+def _lines_page(path: Path, lines: int) -> Path:
+    """A page of ``lines`` lines of 10 pt type, 15 pt apart: 50 lines fill an A4 page between 15 mm margins."""
+    rows = "".join(f"<p>Line {i}</p>" for i in range(lines))
+    path.write_text(
+        "<!doctype html><html><head><style>@page { margin: 15mm; } html { font-size: 10pt; }"
+        f" p {{ margin: 0; line-height: 1.5; }}</style></head><body>{rows}</body></html>",
+        encoding="utf-8",
+    )
+    return path
+
+
+@needs_poppler
+@pytest.mark.parametrize(("lines", "pages", "last_line_on"), [(103, 2, 2), (120, 3, 3), (40, 1, 1)])
+def test_a_pdf_lays_out_tighter_when_that_saves_a_nearly_empty_last_page(
+    renderer: render.Renderer, tmp_path: Path, lines: int, pages: int, last_line_on: int
+) -> None:
+    """103 lines: 2 pages and 3 lines, which the tighter type (print-tight.css) fits on 2 pages. 120 lines: a
+    last page with 20 lines is no near-empty page, and 40 lines fit one page: both are laid out as they are."""
+    pdf = renderer.pdf(_lines_page(tmp_path / "page.html", lines), tmp_path / "page.pdf")
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    found = [p for p in text.split("\f") if p.strip()]
+    assert len(found) == pages
+    assert f"Line {lines - 1}" in found[last_line_on - 1]
+
+
+def test_last_page_fill_measures_the_laid_out_last_page(renderer: render.Renderer, tmp_path: Path) -> None:
+    import weasyprint
+
+    for lines, share in ((103, 3 / 50), (120, 20 / 50), (25, 25 / 50)):
+        laid = weasyprint.HTML(filename=str(_lines_page(tmp_path / f"{lines}.html", lines))).render()
+        assert render.last_page_fill(laid) == pytest.approx(share, abs=0.02), lines
+    assert render.last_page_fill(object()) == 1.0  # a layout it cannot read: nothing to tighten
+
+
 def test_pdf_draws_each_chart_as_an_svg_image() -> None:
     page = (
         '<figure><div class="sr-chart__svg" aria-hidden="true"><svg width="10"><g><text>a</text></g></svg></div>'
@@ -532,6 +566,17 @@ def test_team_pdf_letter(renderer: render.Renderer, tmp_path: Path) -> None:
     assert "North · October 2026" in text
     assert "Leaderboard" in text
     assert sorted(p.name for p in tmp_path.iterdir()) == ["letter.pdf", "team.html", "team.pdf"]
+
+
+def test_the_company_summary_is_named_as_its_title_in_the_header_and_footer(
+    renderer: render.Renderer, tmp_path: Path
+) -> None:
+    """The company summary's team is the id "company": the header line and the PDF footer say its title."""
+    nb = team_notebook()
+    nb.metadata["salesreports"] = _meta("team", "Company summary", "15 reps · October 2026", "company")
+    html = renderer.html(nb, tmp_path / "company.html").read_text(encoding="utf-8")
+    who = re.search(r'<span class="sr-who"[^>]*>(.*?)</span>', html)[1]  # type: ignore[index]
+    assert re.sub(r"<[^>]+>|[\u2068\u2069]", "", who) == "Company summary"
 
 
 def test_a_section_the_data_could_not_fill_is_left_out_with_its_heading() -> None:

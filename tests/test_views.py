@@ -17,12 +17,25 @@ from salesreports.report.contexts import read_context, write_context
 from salesreports.report.scope import Scope, build_scope
 from salesreports.report.views import RepView, TeamView, either, rep_view, team_view
 
+DEALS_ONLY = Path(__file__).parent / "fixtures" / "deals_only"
+
 
 @pytest.fixture(scope="module")
 def scope(tiny_config: Path) -> Scope:
     config = load_config(tiny_config, environ={})
     data = load_dataset(config.source_path)
     return build_scope(data, compute_kpis(data), config, parse_period("2025-03"))
+
+
+@pytest.fixture(scope="module")
+def deals_only(tmp_path_factory: pytest.TempPathFactory) -> Scope:
+    """October 2026 of the deals-only export (a pipeline and a team list, 15 reps: see its make.py)."""
+    from conftest import write_config
+
+    path = write_config(tmp_path_factory.mktemp("deals-only"), DEALS_ONLY / "source.yaml")
+    config = load_config(path, environ={})
+    data = load_dataset(config.source_path)
+    return build_scope(data, compute_kpis(data), config, parse_period("2026-10"))
 
 
 def on_disk(context: dict[str, Any], folder: Path) -> dict[str, Any]:
@@ -266,3 +279,77 @@ def test_a_page_in_german_says_everything_in_german(scope: Scope, request: pytes
     assert "ggü. Vormonat" in text and "vs last month" not in text
     assert ann.funnel().alt == "Trichter diesen Monat: Leads 4, Qualifiziert 3, Gewonnene Aufträge 2."
     assert either(["a", "b", "c"]) == "a, b oder c"
+
+
+def test_a_rep_without_won_deals_has_no_position_row_for_closed_deal_kpis(deals_only: Scope) -> None:
+    """Ivan Petrov closed only lost deals in October: no average deal size or sales cycle of his own. Their tiles
+    say why; the position table leaves their rows out (a team median beside "not available" ranks nothing)."""
+    ivan = RepView(deals_only.rep_context("Ivan Petrov"))
+    assert ivan.value("win_rate")[0] == 0.0 and ivan.value("avg_deal_size")[0] is None
+    rows = [line.split("  ")[0] for line in repr(ivan.position()).splitlines()]
+    assert any(r.startswith("Win rate") for r in rows)
+    assert not [r for r in rows if r.startswith(("Average deal size", "Sales cycle"))], rows
+    assert "Average deal size: not available (no deals won in the period)" in repr(ivan.tiles())
+    for rep_id in deals_only.rep_ids():
+        view = RepView(deals_only.rep_context(rep_id))
+        text = f"{view.tiles()!r}\n{view.position()!r}"
+        assert text.count("not available") <= 3, (rep_id, text)
+
+
+def test_no_praise_for_a_rep_without_won_deals_or_in_the_bottom_quarter(deals_only: Scope) -> None:
+    """Ben Okafor and Chloé Martin closed only lost deals in October: $0, 0.0% win rate, the bottom quarter of
+    Inside Sales. The coaching rules flag nothing; the page says so without claiming every KPI is at or above
+    its benchmark."""
+    for rep_id in ("Ben Okafor", "Chloé Martin"):
+        view = RepView(deals_only.rep_context(rep_id))
+        assert view.ctx["coaching"] == [] and view.won_nothing()
+        assert {"revenue", "win_rate"} <= set(view.bottom_quarter())
+        text = repr(view.coaching())
+        assert "No training needs flagged" not in text and "at or above its benchmark" not in text
+        assert "bottom quarter of the team on revenue, deals won and win rate" in " ".join(text.split())
+    praised = 0
+    for rep_id in deals_only.rep_ids():
+        view = RepView(deals_only.rep_context(rep_id))
+        if "No training needs flagged" in repr(view.coaching()):
+            assert not view.won_nothing() and not view.bottom_quarter(), rep_id
+            praised += 1
+    assert praised  # reps who won deals above the bottom quarter keep it (Kofi Mensah: 3 won, 75.0%)
+
+
+def test_the_position_table_names_the_month_of_the_last_review(deals_only: Scope, ann: RepView) -> None:
+    """review_cycle_months (3) before October 2026: July 2026, named in the column (it said "vs last review")."""
+    ana = RepView(deals_only.rep_context("Ana Silva"))
+    assert ana.ctx["period"]["last_review"] == {"end": "2026-07", "title": "July 2026"}
+    header = repr(ana.position()).splitlines()[1]  # under the caption
+    assert "vs last review (July 2026)" in header
+    assert "vs last review (December 2024)" in repr(ann.position())
+
+
+def test_the_headline_intro_claims_a_target_only_when_the_data_has_targets(deals_only: Scope, ann: RepView) -> None:
+    ana = RepView(deals_only.rep_context("Ana Silva"))
+    assert not ana.supports("quota_attainment")
+    assert repr(ana.headline_intro()) == "This month's figures, the change since last month, and the team median."
+    assert repr(ann.headline_intro()).startswith("This month's figures against target, the change since last month")
+    quarter = {**ana.ctx, "period": {**ana.ctx["period"], "kpi_grain": "quarter", "title": "Q3 2026"}}
+    quarter["period"]["previous"] = {"title": "Q2 2026", "end": "2026-06"}
+    assert repr(RepView(quarter).headline_intro()) == (
+        "The figures of Q3 2026, the change since Q2 2026, and the team median."
+    )
+
+
+def test_a_configured_headline_reaches_the_page(tmp_path: Path) -> None:
+    """scorecard.headline in the settings: those tiles, in that order, minus what the data cannot show (no
+    targets: no quota attainment); the position table follows it."""
+    from conftest import write_config
+
+    extra = "scorecard:\n  headline: [win_rate, quota_attainment, open_pipeline, revenue]\n"
+    config = load_config(write_config(tmp_path, DEALS_ONLY / "source.yaml", extra=extra), environ={})
+    data = load_dataset(config.source_path)
+    scope = build_scope(data, compute_kpis(data), config, parse_period("2026-10"))
+    ana = RepView(on_disk(scope.rep_context("Ana Silva"), tmp_path / "ana"))
+    assert ana.ctx["headline"] == ["win_rate", "open_pipeline", "revenue"]
+    assert [t.label for t in ana.tile_list()[0]] == ["Win rate", "Open pipeline", "Revenue"]
+    rows = [line.split("  ")[0] for line in repr(ana.position()).splitlines()[3:]]
+    assert rows == ["Win rate", "Open pipeline", "Revenue"]
+    team = TeamView(on_disk(scope.team_context("Inside Sales"), tmp_path / "team"))
+    assert [t.label for t in (team.tile(n) for n in team.tile_names())] == ["Win rate", "Open pipeline", "Revenue"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -115,6 +116,7 @@ def validate(
             from salesreports.metrics.coaching import load_coaching
 
             load_coaching(config.resolve(config.coaching))
+        headline = _configured_headline(config)
     except SalesReportsError as err:
         _fail(err)
     out = _console()
@@ -135,11 +137,24 @@ def validate(
     if not report.ok:
         raise typer.Exit(1)
     if not quiet:
-        _print_capabilities(data, out)
+        _print_capabilities(data, out, headline)
 
 
-def _print_capabilities(data: Any, out: Any) -> None:
-    """What the reports will show and what they will leave out (the pages' own rule)."""
+def _configured_headline(config: Any) -> list[str]:
+    """``scorecard.headline`` of the settings (none with ``--source``); it and ``scorecard.ranking`` checked
+    against the KPI registry, as a run checks them."""
+    from salesreports.metrics.capabilities import configured_kpis
+
+    if config is None:
+        return []
+    where = str(config.path) if config.path else None
+    configured_kpis(config.scorecard.ranking, "ranking", where)
+    return configured_kpis(config.scorecard.headline, "headline", where)
+
+
+def _print_capabilities(data: Any, out: Any, headline: Sequence[str] = ()) -> None:
+    """What the reports will show and what they will leave out (the pages' own rule); the headline tiles of the
+    settings' ``scorecard.headline`` (``headline``) when it names any."""
     from salesreports.metrics.capabilities import SECTIONS, capabilities, choose_headline
     from salesreports.metrics.kpis import registry
 
@@ -147,7 +162,10 @@ def _print_capabilities(data: Any, out: Any) -> None:
     reg = registry()
     shown = [k.label for k in reg if caps.supports(k.name)]
     out.print(f"The reports will show: {_esc(', '.join(shown) or 'no KPI')}.", soft_wrap=True)
-    out.print(f"Headline tiles: {_esc(', '.join(reg.get(k).label for k in choose_headline(caps)))}.", soft_wrap=True)
+    tiles = [reg.get(k).label for k in choose_headline(caps, headline)]
+    out.print(f"Headline tiles: {_esc(', '.join(tiles) or 'none')}.", soft_wrap=True)
+    if headline and (left_out := [reg.get(k).label for k in headline if not caps.supports(k)]):
+        out.print(f"  (scorecard.headline also names {_esc(', '.join(left_out))}: not in your data)", soft_wrap=True)
     left: dict[str, list[str]] = {}
     for name, why in caps.unsupported.items():
         left.setdefault(why, []).append(reg.get(name).label.lower())

@@ -358,7 +358,8 @@ def chart_png(spec: Mapping[str, Any]) -> tuple[bytes, int, int]:
 
 def _tiles(context: dict[str, Any], kind: str = "rep") -> tuple[list[dict[str, Any]], str]:
     """The headline tiles in the active language: labels and stored English reasons translated here (a text the
-    view wrote in the context's language already is kept)."""
+    view wrote in the context's language already is kept); and the notice that replaces a rep's closed-deal
+    tiles ("No deals closed in October 2026"), which the email says once, above the tiles."""
     from salesreports.report.views import RepView, TeamView
 
     out = []
@@ -368,16 +369,6 @@ def _tiles(context: dict[str, Any], kind: str = "rep") -> tuple[list[dict[str, A
         team = TeamView(context)
         tiles, notice = [team.tile(n) for n in team.tile_names()], ""
     notice = i18n.retranslate(notice)
-    if notice:
-        out.append(
-            {
-                "label": one_line(notice),
-                "available": False,
-                "reason": "",
-                "direction": "neutral",
-                "text": one_line(notice),
-            }
-        )
     for t in tiles:
         label = one_line(i18n.gettext(t.label))
         subs = [one_line(s, 120) for s in t.sub if one_line(s)]

@@ -25,7 +25,7 @@ from salesreports.metrics.engine import KpiTable, event_dates, history_months, m
 from salesreports.metrics.kpis import Kpi, registry
 from salesreports.metrics.measures import COHORTS, MEASURES, NO_TABLE, NO_VALUES
 
-__all__ = ["SECTIONS", "Capabilities", "capabilities", "choose_headline", "choose_ranking"]
+__all__ = ["SECTIONS", "Capabilities", "capabilities", "choose_headline", "choose_ranking", "configured_kpis"]
 
 # report sections that need data beyond deals: section -> (table, column or "", what the page calls it). The
 # words and the reasons below are stored in English (once per run) and translated where they are shown
@@ -216,6 +216,28 @@ def _degenerate(data: Dataset) -> dict[str, str]:
         elif (created[known].dt.normalize() == closed[known].dt.normalize()).all():
             out["sales_cycle_days"] = N_("the deals are created and won on the same day")
     return out
+
+
+def configured_kpis(names: Sequence[str], key: str, settings: str | None = None) -> list[str]:
+    """``scorecard.<key>`` of the settings (``headline`` or ``ranking``), every name checked against the KPI
+    registry; ``settings`` is the settings file, for the message.
+
+    Raises
+    ------
+    ConfigError
+        A name that is no KPI of the registry (with close matches).
+    """
+    from salesreports.errors import ConfigError, close_matches
+
+    known = registry().names()
+    for name in names:
+        if name not in known:
+            msg = (
+                f"{settings or 'the settings'}: scorecard.{key} names an unknown KPI {name!r}."
+                f"{close_matches(name, known)} Fix: use names from `salesreports kpis`."
+            )
+            raise ConfigError(msg, file=settings, key=f"scorecard.{key}")
+    return list(names)
 
 
 def choose_headline(caps: Capabilities, configured: Sequence[str] = ()) -> list[str]:

@@ -48,6 +48,7 @@ __all__ = [
     "component_css",
     "goal_list",
     "in_batch",
+    "lead",
     "notes_area",
     "ordinal",
     "section_note",
@@ -483,8 +484,10 @@ def table(
 # -- callouts, badges, notes ---------------------------------------------------------------------------------
 
 
-def callout(kind: CalloutKind, title: str, body_lines: Sequence[str] | str = ()) -> Html:
-    """A highlighted box: ``info`` (neutral), ``good`` (well done) or ``warn`` (needs attention).
+def callout(kind: CalloutKind, title: str, body_lines: Sequence[str] | str = (), *, compact: bool = False) -> Html:
+    """A highlighted box: ``info`` (neutral), ``good`` (well done) or ``warn`` (needs attention). ``compact``:
+    reference text printed small and tight (the "Not in your data" note), so that it rarely needs a page of
+    its own.
 
     Raises
     ------
@@ -504,6 +507,7 @@ def callout(kind: CalloutKind, title: str, body_lines: Sequence[str] | str = ())
     else:
         body = ""
     long = " sr-callout--long" if len(lines) > 4 else ""  # a long list may break across PDF pages (whole lines)
+    long += " sr-callout--compact" if compact else ""
     html = (
         f'<aside class="sr sr-callout sr-callout--{kind}{long} {_IGNORE_MATH}" role="note" aria-label="{label}">'
         f'<p class="sr-callout__title" dir="auto">{_esc(title)}</p>{body}</aside>'
@@ -524,6 +528,12 @@ def badge(text: str, kind: str = "neutral") -> Html:
     return Html(
         f'<span class="sr sr-badge sr-badge--{k.replace(" ", "-")}" dir="auto">{_esc(text)}</span>', f"[{_clean(text)}]"
     )
+
+
+def lead(text: str) -> Html:
+    """A section's lead-in paragraph written by a view (what a template's narrative says, when it depends on the
+    data): the narrative's style, kept with what follows in the PDF."""
+    return Html(f'<p class="sr sr-lead {_IGNORE_MATH}" dir="auto">{_esc(text)}</p>', _clean(text))
 
 
 def section_note(text: str) -> Html:

@@ -17,6 +17,10 @@ Manifest contract (paths relative to the index's folder)::
                   "status": "ok"|"failed"|"skipped", "error": str|None, "reason": str|None,
                   "outputs": {"html": "R001/scorecard.html", "pdf": "R001/scorecard.pdf", "ipynb": ...},
                   "headline": {"revenue": {"value": 12345.0, "text": "$12,345"}, ...}}]}
+
+A headline item without a value may carry its ``reason`` (the engine's, in English): a report whose every shown
+figure is missing for one same reason (a rep in the team list who never sold) gets that reason once, in one
+cell across the KPI columns, instead of a "not available" in each.
 """
 
 from __future__ import annotations
@@ -111,6 +115,11 @@ def _page(manifest: Mapping[str, Any], reports: Sequence[Any], kpis: list[str], 
     kpis = [kpis[i] for i in filled]
     for r in rows:
         r["v"], r["x"] = [r["v"][i] for i in filled], [r["x"][i] for i in filled]
+        why = {r["w"][i] for i in filled}
+        if filled and r["s"] == "ok" and all(v is None for v in r["v"]) and len(why) == 1 and "" not in why:
+            note = i18n.retranslate(why.pop())
+            r["z"] = _text(note[:1].upper() + note[1:])  # one reason across the KPI columns
+        del r["w"]
     reg = registry()
     kpi_labels = [_(reg.get(k).label) if k in reg else k.replace("_", " ").capitalize() for k in kpis]
     counts = dict.fromkeys(STATUSES, 0)
@@ -184,21 +193,25 @@ def _row(report: Mapping[str, Any], kpis: list[str], base: Path, formats: Format
     headline = report.get("headline") or {}
     values: list[float | None] = []
     texts: list[str] = []
+    reasons: list[str] = []
     for key in kpis:
         item = headline.get(key)
         value, text = _headline(key, item, formats)
         values.append(value)
         texts.append(text)
+        reasons.append(str(item.get("reason") or "") if isinstance(item, Mapping) and value is None else "")
     # a skipped rep's reason is stored in English (scope.employment): shown in the page's language
     message = report.get("error") if status == "failed" else report.get("reason") if status == "skipped" else None
     if status == "skipped" and message:
         message = i18n.retranslate(str(message))
     kind = str(report.get("kind") or "rep")
+    company = _is_company(report, kind)
     return {
+        **({"o": True} if company else {}),  # its id ("company") is its name in English: not shown beside it
         "kind": kind,
         "i": _text(report.get("id")),
         "n": _company(_text(report.get("name") or report.get("id")), kind),
-        "t": _company(_text(report.get("team")), kind),
+        "t": "" if company else _text(report.get("team")),
         "s": status,
         "m": _text(message),
         "h": _href(outputs.get("html"), base),
@@ -206,12 +219,19 @@ def _row(report: Mapping[str, Any], kpis: list[str], base: Path, formats: Format
         "b": _href(outputs.get("ipynb"), base),
         "v": values,
         "x": texts,
+        "w": reasons,
     }
 
 
+def _is_company(report: Mapping[str, Any], kind: str) -> bool:
+    """Whether a report is the company summary (the team report of id ``company``, the whole company)."""
+    return kind == "team" and "company" in (str(report.get("id") or ""), str(report.get("name") or ""))
+
+
 def _company(name: str, kind: str) -> str:
-    """The company summary's name and team ("company", the id of the whole company) in the page's language."""
-    return _("company") if kind == "team" and name == "company" else name
+    """The company summary's name as its page calls it ("Company summary", in the page's language); the whole
+    company is no team, so its row has none (:func:`_row`)."""
+    return _("Company summary") if kind == "team" and name == "company" else name
 
 
 def _headline(key: str, item: Any, formats: Formatter) -> tuple[float | None, str]:

@@ -62,6 +62,7 @@ __all__ = [
     "default_renderer",
     "format_timestamp",
     "json_for_script",
+    "last_page_fill",
     "offline_html",
     "render_html",
     "render_pdf",
@@ -71,6 +72,8 @@ __all__ = [
 
 PageSize = Literal["A4", "Letter"]
 PAGE_SIZES: Final = ("A4", "Letter")
+# a PDF whose last page is filled less than this is laid out again, tighter, when that saves the page
+NEARLY_EMPTY: Final = 1 / 3
 TEMPLATE_DIR: Final = Path(__file__).with_name("templates")
 TEMPLATE_NAME: Final = "salesreports"
 CACHE_ENV: Final = "SALESREPORTS_CACHE_DIR"
@@ -228,6 +231,7 @@ class Renderer:
         self._bundle: str | None = None
         self._page_css: dict[str, Any] = {}
         self._fetcher: Any = None
+        self._tight_css: Any = None
         self._fonts: Any = None
         self._charts_warm = False
 
@@ -325,7 +329,13 @@ class Renderer:
                 string=text, base_url=str(html.parent.resolve()) + os.sep, url_fetcher=self._get_fetcher()
             )
             sheets = [self._get_page_css(size)]
-            atomic_write(out, lambda tmp: document.write_pdf(tmp, stylesheets=sheets, font_config=self._get_fonts()))
+            laid = document.render(stylesheets=sheets, font_config=self._get_fonts())
+            if len(laid.pages) > 1 and last_page_fill(laid) < NEARLY_EMPTY:
+                # a few lines on a last page of their own: tighter type and charts, kept if they save the page
+                tight = document.render(stylesheets=[*sheets, self._get_tight_css()], font_config=self._get_fonts())
+                if len(tight.pages) < len(laid.pages):
+                    laid = tight
+            atomic_write(out, lambda tmp: laid.write_pdf(tmp))
         except RenderError:
             raise
         except Exception as exc:
@@ -370,6 +380,12 @@ class Renderer:
             )
         return self._page_css[size]
 
+    def _get_tight_css(self) -> Any:
+        if self._tight_css is None:
+            path = TEMPLATE_DIR / TEMPLATE_NAME / "static" / "print-tight.css"
+            self._tight_css = _weasyprint().CSS(string=path.read_text(encoding="utf-8"), font_config=self._get_fonts())
+        return self._tight_css
+
     def _get_fetcher(self) -> Any:
         if self._fetcher is None:
             from weasyprint.urls import URLFetcher
@@ -385,7 +401,10 @@ class Renderer:
         # sr_bdi filter turns each isolated run into <bdi>, and the <title>, PDF footer and page margins keep them
         title = one_line(meta.get("title") or isolate(meta.get("rep_name")) or fallback)
         subtitle = one_line(meta.get("subtitle") or "")
-        who = isolate((meta.get("rep_name") if kind == "rep" else meta.get("team")) or meta.get("team") or title)
+        team = meta.get("team")
+        if kind != "rep" and team == "company":  # the whole company (scope's id): its page's name, not the id
+            team = meta.get("title") or team
+        who = isolate((meta.get("rep_name") if kind == "rep" else team) or team or title)
         when = one_line(meta.get("period_title") or meta.get("period") or "")
         locale = meta.get("locale")  # a report in another locale than en_US (scope.header)
         generated = format_timestamp(meta.get("generated_at"), formatter(str(locale)) if locale else None)
@@ -486,6 +505,17 @@ def render_pdf(html: Path, out: Path, *, page_size: PageSize = "A4") -> Path:
 
 
 # -- helpers -------------------------------------------------------------------------------------------------
+
+
+def last_page_fill(document: Any) -> float:
+    """How much of a laid-out WeasyPrint document's last page its content fills, from 0 to 1 (of the height
+    between the page margins); 1 when WeasyPrint does not say (its page boxes are not public API)."""
+    try:
+        page = document.pages[-1]._page_box
+        root = page.children[0]
+        return float((root.position_y + root.margin_height() - page.content_box_y()) / page.height)
+    except (AttributeError, IndexError, TypeError):
+        return 1.0
 
 
 def _charts_as_images(text: str) -> str:

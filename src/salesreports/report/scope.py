@@ -49,7 +49,13 @@ import pandas as pd
 from salesreports import i18n
 from salesreports.data.loading import Dataset
 from salesreports.i18n import N_, _, ngettext
-from salesreports.metrics.capabilities import Capabilities, capabilities, choose_headline, choose_ranking
+from salesreports.metrics.capabilities import (
+    Capabilities,
+    capabilities,
+    choose_headline,
+    choose_ranking,
+    configured_kpis,
+)
 from salesreports.metrics.engine import KpiTable
 from salesreports.metrics.formats import DEFAULT, Formatter, formatter
 from salesreports.metrics.periods import Period, activity_weeks_start, feedback_months
@@ -345,7 +351,7 @@ class Scope:
             **locale,
             "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "as_of": self.table.grid.as_of.date().isoformat(),
-            "period": _period_dict(self.period, formats),
+            "period": _period_dict(self.period, formats, self.config.review_cycle_months),
             "capabilities": None if self.caps is None else self.caps.to_dict(),
             "headline": list(self.headline),
             # KPIs whose latest months are still maturing (lead conversion): the months and days so far
@@ -612,14 +618,26 @@ def _in_window(frame: pd.DataFrame, period: Period) -> pd.DataFrame:
 
 
 def _redacted_goal(goal: Mapping[str, Any], n_min: int) -> dict[str, Any]:
-    """A group goal as a rep may see it when too few reps contributed: what it is, without numbers or status."""
+    """A group goal as a rep may see it when too few reps contributed: what it is, without numbers or status.
+
+    The note gives the real reason: privacy when some but fewer than ``n_min`` reps contributed; when nobody
+    did (no rep of the group has data in the goal's scope and window), that, not privacy."""
     out = {k: v for k, v in goal.items() if k not in GOAL_NUMBERS}
     out.update(dict.fromkeys(GOAL_NUMBERS))
     # a rep's context is built in the rep's language (Scope.rep_context); the status stays the code "not available"
+    nobody = not int(goal.get("contributors") or 0)
     if goal.get("owner_type") == COMPANY:
-        note = _("figures hidden: fewer than {n} reps of the company contributed, so they would reveal a colleague's")
+        note = (
+            _("no rep of the company has data for this goal in its window yet")
+            if nobody
+            else _("figures hidden: fewer than {n} reps of the company contributed, so they would reveal a colleague's")
+        )
     else:
-        note = _("figures hidden: fewer than {n} reps of team {team} contributed, so they would reveal a colleague's")
+        note = (
+            _("no rep of team {team} has data for this goal in its window yet")
+            if nobody
+            else _("figures hidden: fewer than {n} reps of team {team} contributed, so they would reveal a colleague's")
+        )
     out.update(
         status="not available",
         summary="",
@@ -661,11 +679,16 @@ def config_formatter(config: Config) -> Formatter:
     return formatter(config.locale, config.currency_code)
 
 
-def _period_dict(period: Period, formats: Formatter = DEFAULT) -> dict[str, Any]:
-    """The report's period as a context holds it; a quarter or year also names the periods it is compared with.
-    Titles in the report's locale (en_US: :attr:`Period.title`)."""
+def _period_dict(period: Period, formats: Formatter = DEFAULT, review_cycle_months: int = 0) -> dict[str, Any]:
+    """The report's period as a context holds it; a quarter or year also names the periods it is compared with,
+    a month (with ``review_cycle_months``) the month of the last review ("vs last review"). Titles in the
+    report's locale (en_US: :attr:`Period.title`)."""
     previous, last_year, following = period.previous(), period.last_year(), period.next()
     title = formats.period_title
+    review = {}
+    if review_cycle_months and not period.is_review:
+        month = period.end - review_cycle_months
+        review = {"last_review": {"end": str(month), "title": formats.month(month)}}
     return {
         "label": period.label,
         "title": title(period),
@@ -685,6 +708,7 @@ def _period_dict(period: Period, formats: Formatter = DEFAULT) -> dict[str, Any]
             "start": str(following.start),
             "end": str(following.end),
         },
+        **review,
     }
 
 
@@ -739,19 +763,7 @@ def build_scope(data: Dataset, table: KpiTable, config: Config, period: Period) 
 
 def _known_kpis(config: Config, key: str) -> list[str]:
     """``scorecard.<key>`` of the settings, every name checked against the KPI registry."""
-    from salesreports.errors import ConfigError, close_matches
-    from salesreports.metrics.kpis import registry
-
-    names = list(getattr(config.scorecard, key))
-    known = registry().names()
-    for name in names:
-        if name not in known:
-            msg = (
-                f"{config.path or 'the settings'}: scorecard.{key} names an unknown KPI {name!r}."
-                f"{close_matches(name, known)} Fix: use names from `salesreports kpis`."
-            )
-            raise ConfigError(msg, file=config.path, key=f"scorecard.{key}")
-    return names
+    return configured_kpis(getattr(config.scorecard, key), key, str(config.path) if config.path else None)
 
 
 def _colleagues(reps: pd.DataFrame) -> Redactor | None:

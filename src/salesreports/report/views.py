@@ -346,7 +346,7 @@ class _View:
         lines.append(
             _("Add the missing tables or columns to your source file to see them ({link}).").format(link=ADD_TABLE)
         )
-        return callout("info", _("These figures need data your source does not have"), lines)
+        return callout("info", _("These figures need data your source does not have"), lines, compact=True)
 
     def tile_grain(self, kpi: str) -> str:
         """The grain of a KPI's tile, table row and chart point on this page (a review: the period's own)."""
@@ -589,6 +589,26 @@ class RepView(_View):
             names = [n for n in names if n not in self._closed]
         return [self.tile(n) for n in names], notice
 
+    def headline_intro(self) -> Any:
+        """The headline section's lead-in, true of this page: its period, and "against target" only when the tiles
+        show a target (a data set without targets has none)."""
+        from salesreports.report.display import lead
+
+        target = self.supports("quota_attainment") and "revenue" in self.tile_names()
+        if not self.review:
+            text = (
+                _("This month's figures against target, the change since last month, and the team median.")
+                if target
+                else _("This month's figures, the change since last month, and the team median.")
+            )
+            return lead(text)
+        text = (
+            _("The figures of {period} against target, the change since {previous}, and the team median.")
+            if target
+            else _("The figures of {period}, the change since {previous}, and the team median.")
+        )
+        return lead(text.format(period=self.period_title, previous=self.previous_title))
+
     def tiles(self, kpis: Sequence[str] | None = None) -> Any:
         """Headline KPI tiles; a rep who closed no deal this month gets one notice instead of the deal tiles."""
         from salesreports.report.display import callout, tiles
@@ -784,8 +804,9 @@ class RepView(_View):
     def position(self, kpis: Sequence[str] | None = None) -> Any:
         """Percentile position in the team per KPI (team aggregates only), over the same period as its tile.
 
-        Only KPIs the data supports; a row without any figure and a column without a figure for any row
-        are left out, and the table with them when nothing is left (``None``).
+        Only KPIs the data supports; a row without any figure, a closed-deal KPI without the rep's own value
+        (no deal won: no average deal size; its tile says why) and a column without a figure for any row are
+        left out, and the table with them when nothing is left (``None``).
         """
         from salesreports.report.display import ordinal, table
 
@@ -800,6 +821,8 @@ class RepView(_View):
             k = get(name)
             grain = self.tile_grain(name)
             r = self.row(name, grain)
+            if name in self._closed and _nan(r.get("value")):
+                continue  # no won deal, no average deal size or cycle: no position (the tile says why)
             pct = _num(r.get("percentile"))
             note = k.shown_note(self.grain)
             notes = [_(note)] if note else []
@@ -818,9 +841,7 @@ class RepView(_View):
                     else NO_FIGURE
                 ),
                 _("Percentile in team"): NO_FIGURE if pct is None else ordinal(pct),
-                _("vs {period}").format(period=self.previous_title) if self.review else _("vs last review"): (
-                    self._review_text(name, r)
-                ),
+                self._review_column: self._review_text(name, r),
             }
             if any(v not in (na, NO_FIGURE) for c, v in row.items() if c != kpi_col):
                 rows.append(row)
@@ -838,6 +859,15 @@ class RepView(_View):
             int(n or 0),
         ).format(team=isolate(self.team), n=n, need=need, quartile=max(need, 5), dash=NO_FIGURE)
         return table(frame, caption=caption, figures=[c for c in frame.columns if c != kpi_col])
+
+    @property
+    def _review_column(self) -> str:
+        """The position table's comparison column: the quarter or year before on a review; on a month's page
+        the month of the last review, named ("vs last review (July 2026)")."""
+        if self.review:
+            return _("vs {period}").format(period=self.previous_title)
+        last = str((self.ctx["period"].get("last_review") or {}).get("title") or "")
+        return _("vs last review ({period})").format(period=last) if last else _("vs last review")
 
     def _review_text(self, name: str, r: dict[str, Any]) -> str:
         k = get(name)
@@ -891,11 +921,29 @@ class RepView(_View):
         )
         return callout("info", title.format(n=len(rows), period=where), lines)
 
+    def bottom_quarter(self) -> list[str]:
+        """The shown KPIs (:meth:`tile_names`) on which the rep is in the bottom quarter of the team this period
+        (percentile in team at most 25; a KPI without a percentile, withheld for privacy, is not one)."""
+        low = []
+        for name in self.tile_names():
+            pct = _num(self.row(name, self.tile_grain(name)).get("percentile"))
+            if pct is not None and pct <= 25:
+                low.append(name)
+        return low
+
+    def won_nothing(self) -> bool:
+        """True when the data has won deals but the rep won none in the period (lost ones only, or none)."""
+        if not self.supports("deals_won"):
+            return False
+        won, _why = self.value("deals_won", self.tile_grain("deals_won"))
+        return not won
+
     def coaching(self) -> Any:
         """Training topics with their evidence (numbers and quotes), each number with its period.
 
-        "No training needs flagged" is said only of a rep with figures to compare: a rep who closed no
-        deal gets no claim either way (``None``).
+        "No training needs flagged" (praise) is said only of a rep who won deals and is in the bottom quarter
+        of the team on none of the page's KPIs. A rep who closed no deal gets no claim either way (``None``);
+        one who won none or sits in the bottom quarter gets a neutral note that says so.
         """
         from salesreports.report.display import Html, callout
 
@@ -903,6 +951,20 @@ class RepView(_View):
         if not needs:
             if self.closed_nothing():
                 return None
+            low = self.bottom_quarter()
+            if low or self.won_nothing():
+                labels = both([in_sentence(kpi_label(k)) for k in low])
+                line = (
+                    _(
+                        "The coaching rules suggest no topic, but {period} you are in the bottom quarter of the team "
+                        "on {kpis}."
+                    ).format(period=self.in_period, kpis=labels)
+                    if low
+                    else _("The coaching rules suggest no topic, but you won no deals {period}.").format(
+                        period=self.in_period
+                    )
+                )
+                return callout("info", _("No training topic from the rules"), [line])
             line = (
                 _("Every KPI the coaching rules compare is at or above its benchmark and no feedback theme recurs.")
                 if self.shows("feedback")

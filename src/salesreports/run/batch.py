@@ -261,7 +261,8 @@ def plan_period(
 
 def _headline(context: dict[str, Any], formats: Formatter) -> dict[str, Any]:
     """The index page's figures of a report, written in the company's locale (``formats``), whatever the
-    report's own."""
+    report's own; a missing figure with its engine reason (stored English), so that the index can say once
+    why a rep has no figure at all."""
     from salesreports.metrics.kpis import registry
     from salesreports.report.contexts import records
 
@@ -271,14 +272,17 @@ def _headline(context: dict[str, Any], formats: Formatter) -> dict[str, Any]:
     if hasattr(kpis, "filter") and hasattr(kpis, "to_pylist"):  # Arrow (a batch run): the rows at the end only
         import pyarrow.compute as pc
 
-        kpis = kpis.filter(pc.equal(kpis["period_end"], end)).select(["kpi", "grain", "value", "period_end"])
-    values = {(r["kpi"], r["grain"]): r["value"] for r in records(kpis) if r["period_end"] == end}
+        kpis = kpis.filter(pc.equal(kpis["period_end"], end)).select(["kpi", "grain", "value", "reason", "period_end"])
+    rows = {(r["kpi"], r["grain"]): r for r in records(kpis) if r["period_end"] == end}
     out = {}
     reg = registry()
     for k in [reg.get(n) for n in context.get("headline") or [k.name for k in reg.headline()]]:
-        v = values.get((k.name, k.shown_grain(grain)))  # the same figure as the report's tile
+        row = rows.get((k.name, k.shown_grain(grain))) or {}  # the same figure as the report's tile
+        v = row.get("value")
         v = None if v is None or math.isnan(v) else float(v)
         out[k.name] = {"value": v, "text": k.format_value(v, formats), "label": k.label}
+        if v is None and row.get("reason"):
+            out[k.name]["reason"] = str(row["reason"])
     return out
 
 

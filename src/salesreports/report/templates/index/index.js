@@ -86,7 +86,7 @@
     name.scope = "row";
     name.appendChild(el("bdi", "ix-name", r.n));
     name.appendChild(document.createTextNode(" "));
-    if (r.i !== r.n) name.appendChild(el("span", "ix-id", r.i));  // a CRM whose rep id is the name: once
+    if (r.i !== r.n && !r.o) name.appendChild(el("span", "ix-id", r.i));  // a CRM whose rep id is the name: once
     tr.appendChild(name);
     var kind = cell(tr, words.kind, "ix-cell-kind");
     kind.appendChild(el("span", "ix-badge" + (r.kind === "team" ? " ix-badge--team" : ""),
@@ -100,9 +100,13 @@
       m.title = r.m;
       st.appendChild(m);
     }
-    for (var k = 0; k < data.kpis.length; k++) {
-      var missing = r.v[k] === null;
-      cell(tr, data.kpis[k], "ix-num" + (missing && r.x[k] ? " ix-na" : ""), r.x[k] || "—");
+    if (r.z && data.kpis.length) {  // no figure at all, for one reason: said once across the KPI columns
+      cell(tr, "", "ix-na ix-why", r.z).colSpan = data.kpis.length;
+    } else {
+      for (var k = 0; k < data.kpis.length; k++) {
+        var missing = r.v[k] === null;
+        cell(tr, data.kpis[k], "ix-num" + (missing && r.x[k] ? " ix-na" : ""), r.x[k] || "—");
+      }
     }
     var links = el("td", "ix-links");
     link(links, r.h, words.html);
