@@ -494,3 +494,22 @@ def test_managers_see_who_to_talk_to_on_a_kpi_the_data_has(runs: dict[str, Run])
     company = next(f for kind, f, _ in _pages(runs["northwind"]) if kind == "company")
     attention = next(a for a in _soup(company).select("aside.sr-callout") if "to talk to" in a.get_text())
     assert "\u2068Steven Buchanan\u2069: Revenue $210" in attention.get_text(" ", strip=True)
+
+
+def test_a_skipped_reps_reason_takes_the_kpi_columns_and_the_row_comes_last(tmp_path: Path) -> None:
+    """The tiny data in January 2025: R2 joined on 15 February, so R2 is skipped. Its reason fills the KPI
+    columns (it was a tower of words in the narrow status column) and its row comes after the reports."""
+    from conftest import write_config
+    from salesreports.run.batch import run_reports
+
+    config = load_config(write_config(tmp_path), environ={})
+    summary = run_reports(config, periods="2025-01", kinds=("rep",))
+    assert summary.ok and [s["id"] for s in summary.skipped] == ["R2"]
+    dom = _index_dom(Run("tiny", config.output_path / "2025-01", tmp_path / "outbox", "2025-01"))
+    rows = dom.select("#ix-rows tr")
+    assert [tr.get("data-id") for tr in rows][-1] == "R2"  # after every report
+    columns = len(dom.select("#ix-table thead th[data-type=num]"))
+    (why,) = rows[-1].select("td.ix-why")
+    assert int(why["colspan"]) == columns > 1
+    assert why.get_text(strip=True) == "Joined on 2025-02-15, after January 2025"
+    assert rows[-1].select(".ix-msg") == []  # not also in the status column

@@ -10,7 +10,7 @@
   };
   var number = function (n) { return n.toLocaleString(words.lang); };
   var collator = new Intl.Collator(undefined, {numeric: true, sensitivity: "base"});
-  var statusRank = {failed: 0, skipped: 1, ok: 2};
+  var statusRank = {failed: 0, ok: 1, skipped: 2};  // what needs a look first, who has no report last
   var fold = function (s) {
     return String(s || "").normalize("NFD").replace(/[\u0300-\u036f]/g, "").toLowerCase();
   };
@@ -95,13 +95,21 @@
     team.appendChild(el("bdi", "", r.t));
     var st = cell(tr, words.status, "ix-cell-status");
     st.appendChild(el("span", "ix-badge ix-badge--" + r.s, words.statuses[r.s] || r.s));
-    if (r.m) {
+    // a failed or skipped report has no figures: its error or reason takes the KPI columns (in the status
+    // column it was a narrow tower of words); a report without any figure for one reason, that reason
+    var why = r.z || (r.s !== "ok" && data.kpis.length ? r.m : "");
+    if (r.m && !why) {
       var m = el("bdi", "ix-msg", r.m.length > 200 ? r.m.slice(0, 199) + "…" : r.m);
       m.title = r.m;
       st.appendChild(m);
     }
-    if (r.z && data.kpis.length) {  // no figure at all, for one reason: said once across the KPI columns
-      cell(tr, "", "ix-na ix-why", r.z).colSpan = data.kpis.length;
+    if (why && data.kpis.length) {
+      var w = cell(tr, "", "ix-why" + (r.s === "failed" ? " ix-error" : " ix-na"));
+      var shown = why.charAt(0).toUpperCase() + why.slice(1);
+      var text = el("bdi", "", shown.length > 300 ? shown.slice(0, 299) + "…" : shown);
+      text.title = why;
+      w.appendChild(text);
+      w.colSpan = data.kpis.length;
     } else {
       for (var k = 0; k < data.kpis.length; k++) {
         var missing = r.v[k] === null;
