@@ -91,32 +91,49 @@ def test_the_activity_chart_has_a_table_of_one_row_a_week(ann: RepView) -> None:
         "Week starting", "Calls", "Emails", "Meetings", "Demos", "Total"
     ]  # fmt: skip
     rows = [[c.get_text() for c in tr.select("th, td")] for tr in table.tbody.select("tr")]
-    # 12 weeks by their Mondays, the last one the period's end (Monday 31 March); a week without activity is 0
-    quiet = ["13 Jan", "20 Jan", "27 Jan", "3 Feb", "10 Feb", "17 Feb", "24 Feb"]
+    # the weeks by their Mondays up to the period's end (Monday 31 March), from the first day of the activity
+    # data (Monday 17 February: tiny's first activity, R2's call), not 12 weeks back; a quiet week is 0
     assert rows == [
-        *[[f"{day} 2025", "0", "0", "0", "0", "0"] for day in quiet],
+        ["17 Feb 2025", "0", "0", "0", "0", "0"],
+        ["24 Feb 2025", "0", "0", "0", "0", "0"],
         ["3 Mar 2025", "3", "0", "0", "0", "3"],
         ["10 Mar 2025", "3", "0", "2", "0", "5"],
         ["17 Mar 2025", "0", "1", "0", "1", "2"],
         ["24 Mar 2025", "0", "0", "0", "0", "0"],
         ["31 Mar 2025", "0", "0", "0", "0", "0"],
     ]
-    assert table.caption.get_text() == "Activity per week, last 12 weeks"
-    # averages over the 78 days of the 12 weeks (11.1 weeks), not over the 3 weeks with activity: 6 calls -> 0.5
-    averages = "call 0.5, demo 0.1, email 0.1, meeting 0.2"
-    assert chart.alt == f"Activity per week over the last 12 weeks: {averages} on average."
+    assert table.caption.get_text() == "Activity per week, last 6 weeks"
+    # averages over the 43 days from 17 February (6.1 weeks), not over the 3 weeks with activity: 6 calls -> 1.0
+    averages = "call 1.0, demo 0.2, email 0.2, meeting 0.3"
+    assert chart.alt == f"Activity per week over the last 6 weeks: {averages} on average."
     assert chart.bundle()["application/vnd.salesreports.chart+json"]["table"]["html"] == chart.table.html
 
 
 def test_a_rep_hired_within_the_12_weeks_is_averaged_over_the_weeks_since(scope: Scope) -> None:
-    """R2 joined on Saturday 15 February 2025: 45 days to 31 March, 6.4 weeks; 4 calls (17-20 February)."""
+    """R2 joined on Saturday 15 February 2025, two days before the activity data starts (Monday 17 February):
+    43 days to 31 March, 6.1 weeks; 4 calls (17-20 February)."""
     from bs4 import BeautifulSoup
 
     chart = RepView(scope.rep_context("R2")).activity()
-    assert chart.alt == "Activity per week over the last 6 weeks: call 0.6 on average."  # 4 / (45 / 7)
+    assert chart.alt == "Activity per week over the last 6 weeks: call 0.7 on average."  # 4 / (43 / 7)
     table = BeautifulSoup(chart.table.html, "html.parser").table
-    assert [tr.select_one("th").get_text() for tr in table.tbody.select("tr")][:2] == ["10 Feb 2025", "17 Feb 2025"]
-    assert len(table.tbody.select("tr")) == 8  # the weeks of 10 February to 31 March, not the weeks before
+    assert [tr.select_one("th").get_text() for tr in table.tbody.select("tr")][:2] == ["17 Feb 2025", "24 Feb 2025"]
+    assert len(table.tbody.select("tr")) == 7  # the weeks of 17 February to 31 March, not the weeks before
+
+
+def test_a_rep_of_two_days_has_one_week_of_activity_not_a_weeks_extrapolation(scope: Scope) -> None:
+    """R1 as if hired on Sunday 30 March 2025, two days before the period ends: the weeks of 24 and 31 March
+    (no week before the hire), "the last 1 week", and averages over one week (no activity in them: none)."""
+    context = scope.rep_context("R1")
+    context["rep"] = {**context["rep"], "hire_date": "2025-03-30"}
+    view = RepView(context)
+    assert view._activity_window() == (["2025-03-24", "2025-03-31"], 2 / 7)
+    callout = repr(view.activity())
+    assert "No activity logged" in callout  # R1's activities (3-18 March) are before the hire: not this rep's weeks
+    context["activity_weekly"] = [{"week": "2025-03-31", "type": "call", "count": 2}]  # two calls on 31 March
+    chart = RepView(context).activity()
+    assert chart.alt == "Activity per week over the last 1 week: call 2.0 on average."  # not 2 / (2/7) = 7.0
+    assert "last 1 week" in chart.table.html
 
 
 def test_sections(ann: RepView) -> None:

@@ -186,6 +186,7 @@ class Scope:
     _info: dict[str, dict[str, Any]] = field(init=False, repr=False)
     _notes: dict[str, list[tuple[bool, dict[str, Any]]]] = field(init=False, repr=False)
     _weekly: dict[str, list[dict[str, Any]]] = field(init=False, repr=False)
+    _activity_since: str | None = field(init=False, repr=False, default=None)
     _ramp: dict[str, list[dict[str, Any]]] = field(init=False, repr=False)
     _rows: Any = field(init=False, repr=False)  # the benchmark rows as one Arrow table (their only copy), by rep
     _kpis: Any = field(init=False, repr=False)  # _rows' REP_COLUMNS (no copy), sliced per rep
@@ -285,6 +286,9 @@ class Scope:
 
     def _weekly_counts(self) -> dict[str, list[dict[str, Any]]]:
         acts = self.data.get("activities")
+        # the day the activity data starts (the whole table's, no rep's): a page counts no week before it
+        first = acts["date"].min() if acts is not None and len(acts) else None
+        self._activity_since = None if first is None or pd.isna(first) else pd.Timestamp(first).date().isoformat()
         if acts is None:
             return {}
         start = activity_weeks_start(self.period.last_day)  # 12 weeks by their Mondays
@@ -396,6 +400,7 @@ class Scope:
             "incentive": self._incentive(rep_id, formats),
             "feedback": self._recent(notes),
             "activity_weekly": self._weekly.get(rep_id, []),
+            "activity_since": self._activity_since,
             "funnel": self._funnel(at_end),
         }
 

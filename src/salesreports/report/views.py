@@ -720,24 +720,27 @@ class RepView(_View):
         if not self.shows("activity"):
             return None
         rows = self.ctx.get("activity_weekly") or []
-        if not rows:
+        window, span = self._activity_window()
+        frame = pd.DataFrame(rows)
+        if window and len(frame):  # the rep's weeks only (not before the hire or the data's first week)
+            frame = frame[frame["week"].astype(str) >= window[0]]
+        if not len(frame):
             return callout(
                 "info", _("No activity logged"), [_("No calls, emails, meetings or demos in the last 12 weeks.")]
             )
-        frame = pd.DataFrame(rows)
         per_type = frame.groupby("type")["count"].sum()
-        window, span = self._activity_window()
         missing = sorted(set(window) - set(frame["week"].astype(str)))  # weeks without any activity count as 0
         if missing:
             filler = pd.DataFrame({"week": missing, "type": str(frame["type"].iloc[0]), "count": 0})
             frame = pd.concat([frame, filler], ignore_index=True)
-        weeks = len(window) if len(window) == 12 else round(span) if span else frame["week"].nunique()
-        average = ", ".join(
-            f"{activity_label(str(t))} {self.formats.number(c / (span or weeks), 1)}" for t, c in per_type.items()
-        )
-        alt_text = _("Activity per week over the last {weeks} weeks: {types} on average.").format(
-            weeks=weeks, types=average
-        )
+        weeks = len(window) if len(window) == 12 else max(1, round(span)) if span else frame["week"].nunique()
+        per = max(span, 1.0) if span else weeks  # a rep of two days: what they did, not seven days' worth
+        average = ", ".join(f"{activity_label(str(t))} {self.formats.number(c / per, 1)}" for t, c in per_type.items())
+        alt_text = ngettext(
+            "Activity per week over the last {weeks} week: {types} on average.",
+            "Activity per week over the last {weeks} weeks: {types} on average.",
+            weeks,
+        ).format(weeks=weeks, types=average)
         # the text alternative of the stacked bars: every week's count of each type (none logged is 0)
         wide = frame.pivot_table(index="week", columns="type", values="count", aggfunc="sum", fill_value=0)
         order = [t for t in ACTIVITY_TYPES if t in wide.columns] + [t for t in wide.columns if t not in ACTIVITY_TYPES]
@@ -747,13 +750,15 @@ class RepView(_View):
         wide["week"] = [self.formats.date(d.date()) for d in pd.to_datetime(wide["week"])]
         plural = {t: _(ACTIVITY_PLURALS[t]) if t in ACTIVITY_PLURALS else f"{t.capitalize()}s" for t in order}
         labels = {"week": _("Week starting"), "Total": _("Total"), **plural}
-        weekly = table(wide, labels=labels, caption=_("Activity per week, last {weeks} weeks").format(weeks=weeks))
+        caption = ngettext("Activity per week, last {weeks} week", "Activity per week, last {weeks} weeks", weeks)
+        weekly = table(wide, labels=labels, caption=caption.format(weeks=weeks))
         return chart(activity(frame, formats=self.formats), alt_text, name="activity", table=weekly)
 
     def _activity_window(self) -> tuple[list[str], float]:
         """The weeks (their Mondays, as the context's ``activity_weekly`` names them) of the 12 weeks up to the
         period's last day, from the hire date when the rep joined within them, and how many weeks that is
-        (the divisor of an average: a week without activity counts as none, not as no week)."""
+        (the divisor of an average: a week without activity counts as none, not as no week). The weeks start
+        no earlier than the rep's hire date and the first day of the activity data."""
         from salesreports.metrics.periods import activity_weeks_start
 
         period = self.ctx.get("period") or {}
@@ -762,8 +767,9 @@ class RepView(_View):
         last = pd.Timestamp(period["last_day"])
         first = activity_weeks_start(last)  # the first day the scope counts
         hire = (self.ctx.get("rep") or {}).get("hire_date")
-        if hire and not pd.isna(pd.Timestamp(hire)):
-            first = max(first, pd.Timestamp(hire).normalize())
+        for start in (hire, self.ctx.get("activity_since")):  # no week before the rep or the data started
+            if start and not pd.isna(pd.Timestamp(start)):
+                first = max(first, pd.Timestamp(start).normalize())
         if first > last:
             return [], 0.0
         mondays = pd.period_range(first, last, freq="W-SUN").start_time.strftime("%Y-%m-%d")
