@@ -370,3 +370,22 @@ def test_a_configured_headline_reaches_the_page(tmp_path: Path) -> None:
     assert rows == ["Win rate", "Open pipeline", "Revenue"]
     team = TeamView(on_disk(scope.team_context("Inside Sales"), tmp_path / "team"))
     assert [t.label for t in (team.tile(n) for n in team.tile_names())] == ["Win rate", "Open pipeline", "Revenue"]
+
+
+def test_the_rep_page_and_the_team_page_share_one_bottom_quarter_rule(ann: RepView) -> None:
+    """A team's revenues 0, 10, 20, 30, 40 (quartile 10, median 20): the rep with 10 is in the bottom quarter on
+    both pages, although the engine's percentile for 10 is 30 (the rep page used "percentile at most 25")."""
+    from salesreports.metrics.kpis import get
+
+    revenue = get("revenue")
+    assert revenue.in_bottom_quarter(10, 10, 20, 30) and revenue.in_bottom_quarter(0, 10, 20, 30)
+    assert not revenue.in_bottom_quarter(20, 10, 20, 30)
+    assert not revenue.in_bottom_quarter(0, 0, 0, 10)  # everyone at $0 up to the median: nobody is worse
+    assert get("sales_cycle_days").in_bottom_quarter(60, 20, 40, 55)  # lower is better: the upper quartile
+    view = RepView(dict(ann.ctx))
+    view._kpis = view._kpis.copy()
+    at = (view._kpis["kpi"] == "revenue") & (view._kpis["grain"] == view.tile_grain("revenue"))
+    at &= view._kpis["period_end"] == view.period_end
+    assert at.sum() == 1
+    view._kpis.loc[at, ["value", "team_p25", "team_median", "team_p75", "percentile"]] = [10.0, 10.0, 20.0, 30.0, 30.0]
+    assert "revenue" in view.bottom_quarter()

@@ -179,6 +179,13 @@ class Kpi:
         """Whether value ``a`` is better than ``b`` for this KPI."""
         return a > b if self.higher_is_better else a < b
 
+    def in_bottom_quarter(self, value: float, p25: float, median: float, p75: float) -> bool:
+        """Whether ``value`` is in the team's bottom quarter on this KPI: at or past its worse quartile and worse
+        than its median (ties at $0 included), the one rule of a rep's page and the team's "needing attention"."""
+        if self.higher_is_better:
+            return value <= p25 and value < median
+        return value >= p75 and value > median
+
 
 def format_value(value: float | None, fmt: str, currency: str | Formatter = "$") -> str:
     """Format a number by a KPI format; missing values read "not available".

@@ -929,11 +929,14 @@ class RepView(_View):
 
     def bottom_quarter(self) -> list[str]:
         """The shown KPIs (:meth:`tile_names`) on which the rep is in the bottom quarter of the team this period
-        (percentile in team at most 25; a KPI without a percentile, withheld for privacy, is not one)."""
+        (:meth:`Kpi.in_bottom_quarter`, as the team summary flags reps; a KPI without the team's quartiles,
+        withheld for privacy, is not one)."""
         low = []
         for name in self.tile_names():
-            pct = _num(self.row(name, self.tile_grain(name)).get("percentile"))
-            if pct is not None and pct <= 25:
+            row = self.row(name, self.tile_grain(name))
+            value, p25, median, p75 = (_num(row.get(c)) for c in ("value", "team_p25", "team_median", "team_p75"))
+            known = value is not None and p25 is not None and median is not None and p75 is not None
+            if known and get(name).in_bottom_quarter(value, p25, median, p75):  # type: ignore[arg-type]
                 low.append(name)
         return low
 
@@ -1378,12 +1381,9 @@ class TeamView(_View):
         for kpi in checked:
             k = get(kpi)
             f = self.rep_frame(kpi)
-            v = f["value"]  # at or past the quartile and worse than the median (ties at $0 included)
-            low = (
-                f[(v <= v.quantile(0.25)) & (v < v.median())]
-                if k.higher_is_better
-                else f[(v >= v.quantile(0.75)) & (v > v.median())]
-            )
+            v = f["value"]
+            p25, median, p75 = float(v.quantile(0.25)), float(v.median()), float(v.quantile(0.75))
+            low = f[[pd.notna(x) and k.in_bottom_quarter(float(x), p25, median, p75) for x in v]]
             for _i, r in low.iterrows():
                 flags.setdefault(str(r["entity"]), []).append(
                     f"{_(k.label)} {format_value(r['value'], k.format, self.formats)}"
