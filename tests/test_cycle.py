@@ -272,6 +272,20 @@ def test_an_earlier_period_that_cannot_run_is_named_and_holds_nothing_back(tmp_p
         open_periods(tmp_path / "reports")
 
 
+def test_a_cycle_that_did_nothing_but_left_something_is_not_idle() -> None:
+    """An earlier period stuck (or a message still unsent) while nothing was run or sent: not "Nothing to do"."""
+    from salesreports.mail.cycle import CycleSummary
+    from salesreports.mail.send import MailRow, SendSummary
+    from salesreports.run.batch import RunSummary
+
+    assert CycleSummary([PERIOD], RunSummary([PERIOD])).idle
+    stuck = CycleSummary([PERIOD], RunSummary([PERIOD]), stuck={"2020-01": "there is no data for January 2020"})
+    assert not stuck.ok and not stuck.idle
+    unsent = CycleSummary([PERIOD], RunSummary([PERIOD]))
+    unsent.mail[PERIOD] = SendSummary(PERIOD, "send", [MailRow("R1", "Ann", "a@example.com", "failed-permanent")])
+    assert not unsent.idle
+
+
 @pytest.mark.notebooks
 def test_dry_run_plans_and_sends_nothing(tmp_path: Path) -> None:
     config = write_config(tmp_path, rep=_template(tmp_path))

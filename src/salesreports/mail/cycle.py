@@ -189,10 +189,10 @@ class CycleSummary:
 
     @property
     def idle(self) -> bool:
-        """Nothing was run and nothing was sent: everything was already done."""
+        """Nothing was run, nothing was sent and nothing is left: everything was already done."""
         ran = sum(1 for r in self.run.results if r.get("status") in ("ok", "failed"))
         sent = sum(s.count("sent") for s in self.mail.values())
-        return ran == 0 and sent == 0 and not any(self.planned.values())
+        return ran == 0 and sent == 0 and not any(self.planned.values()) and self.ok
 
 
 def run_cycle(
