@@ -273,6 +273,23 @@ def test_an_earlier_period_that_cannot_run_is_named_and_holds_nothing_back(tmp_p
         open_periods(tmp_path / "reports")
 
 
+def test_a_cycle_loads_the_data_once_however_many_earlier_periods_are_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The due run, the earlier periods' run and, when one cannot run, each earlier period alone: one load."""
+    from salesreports.data import loading
+
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports" / ".cycle.json").write_text('{"open": ["2020-01", "2025-01"]}', encoding="utf-8")
+    config = load_config(write_config(tmp_path), environ={})
+    loads = []
+    real = loading.load_dataset
+    monkeypatch.setattr(loading, "load_dataset", lambda *a, **k: loads.append(1) or real(*a, **k))
+    summary = run_cycle(config, dry_run=True)
+    assert summary.periods == ["2025-01", PERIOD] and list(summary.stuck) == ["2020-01"]
+    assert len(loads) == 1
+
+
 def test_a_cycle_that_did_nothing_but_left_something_is_not_idle() -> None:
     """An earlier period stuck (or a message still unsent) while nothing was run or sent: not "Nothing to do"."""
     from salesreports.mail.cycle import CycleSummary

@@ -257,6 +257,7 @@ def run_cycle(
     stage = on_stage or (lambda _msg: None)
     folder = config.output_path
     options = dict(run_options or {})
+    options.setdefault("loaded", {})  # the data is loaded and its KPIs computed once, for every period's run
     with cycle_lock(folder, wait):
         earlier = open_periods(folder)
         due: list[str] = []
