@@ -231,7 +231,7 @@ def test_sender_killed_in_the_middle_of_the_manager_messages(reports: Path, tmp_
     }
     again = _send(cfg, "--send", "--to", to)
     assert again.exit_code == 1
-    assert "--resend --reps team/South sends it again" in _flat(again.stdout)
+    assert f"--send --resend --period {PERIOD} --reps team/South sends it again" in _flat(again.stdout)
     assert handler.count() == expected  # nothing sent twice
     reps = _send(cfg, "--send", "--reps", "R10")  # the reps' run is separate: no summary goes with it
     assert reps.exit_code == 0, reps.output

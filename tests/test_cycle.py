@@ -9,6 +9,7 @@ redo only what is left.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -270,6 +271,65 @@ def test_an_earlier_period_that_cannot_run_is_named_and_holds_nothing_back(tmp_p
     (tmp_path / "reports" / ".cycle.json").write_text('{"open": "2020-01"}', encoding="utf-8")
     with pytest.raises(ConfigError, match=r"\.cycle\.json is unreadable .* delete it to give those periods up"):
         open_periods(tmp_path / "reports")
+
+
+def test_a_cycle_loads_the_data_once_however_many_earlier_periods_are_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The due run, the earlier periods' run and, when one cannot run, each earlier period alone: one load."""
+    from salesreports.data import loading
+
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports" / ".cycle.json").write_text('{"open": ["2020-01", "2025-01"]}', encoding="utf-8")
+    config = load_config(write_config(tmp_path), environ={})
+    loads = []
+    real = loading.load_dataset
+    monkeypatch.setattr(loading, "load_dataset", lambda *a, **k: loads.append(1) or real(*a, **k))
+    summary = run_cycle(config, dry_run=True)
+    assert summary.periods == ["2025-01", PERIOD] and list(summary.stuck) == ["2020-01"]
+    assert len(loads) == 1
+
+
+def test_a_cycle_that_did_nothing_but_left_something_is_not_idle() -> None:
+    """An earlier period stuck (or a message still unsent) while nothing was run or sent: not "Nothing to do"."""
+    from salesreports.mail.cycle import CycleSummary
+    from salesreports.mail.send import MailRow, SendSummary
+    from salesreports.run.batch import RunSummary
+
+    assert CycleSummary([PERIOD], RunSummary([PERIOD])).idle
+    stuck = CycleSummary([PERIOD], RunSummary([PERIOD]), stuck={"2020-01": "there is no data for January 2020"})
+    assert not stuck.ok and not stuck.idle
+    unsent = CycleSummary([PERIOD], RunSummary([PERIOD]))
+    unsent.mail[PERIOD] = SendSummary(PERIOD, "send", [MailRow("R1", "Ann", "a@example.com", "failed-permanent")])
+    assert not unsent.idle
+
+
+def test_a_message_failed_on_its_address_names_how_to_make_and_send_it_again() -> None:
+    """The address is read from the report's kept context.json: a corrected reps table alone never reaches an
+    earlier period, so the failure names the two commands that do (quoted for the shell)."""
+    import shlex
+
+    from salesreports.mail.cycle import CycleSummary
+    from salesreports.mail.send import MailRow, SendSummary
+    from salesreports.run.batch import RunSummary
+
+    cycle = CycleSummary(["2025-01", PERIOD], RunSummary(["2025-01", PERIOD]), earlier=["2025-01"])
+    rows = [
+        MailRow("Ivan Petrov", "Ivan Petrov", "ivan@example", "invalid address", "bad email"),
+        MailRow("team/Inside Sales", "Inside Sales", "boss@example.com", "failed-permanent", "550 5.1.1 no such user"),
+        MailRow("R3", "Cy", "c@example.com", "failed-temporary", "451 try later"),
+    ]
+    cycle.mail["2025-01"] = SendSummary("2025-01", "send", rows)
+    rep, team, temporary = cycle.failures
+    commands = re.findall(r"`([^`]*)`", rep)
+    assert [shlex.split(c) for c in commands] == [
+        ["salesreports", "run", "--force", "--period", "2025-01", "--reps", "Ivan Petrov", "--template", "rep"],
+        ["salesreports", "send", "--send", "--resend", "--period", "2025-01", "--reps", "Ivan Petrov"],
+    ]
+    run, send = (shlex.split(c) for c in re.findall(r"`([^`]*)`", team))
+    assert run == ["salesreports", "run", "--force", "--period", "2025-01", "--template", "team"]
+    assert send[-2:] == ["--reps", "team/Inside Sales"]
+    assert "`" not in temporary  # a temporary failure is tried again by the next cycle as it is
 
 
 @pytest.mark.notebooks

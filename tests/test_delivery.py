@@ -13,6 +13,7 @@ import email
 import itertools
 import random
 import re
+import shlex
 import socket
 import sqlite3
 import ssl
@@ -259,6 +260,43 @@ def test_scrub_hides_the_password_and_its_base64_forms() -> None:
     assert plain not in text
     assert login not in text
     assert text.count("***") == 3
+
+
+def _reps_option(value: str) -> list[str]:
+    """How `salesreports send --reps` reads its value (cli.send)."""
+    return [r.strip() for r in value.split(",") if r.strip()]
+
+
+def test_resend_commands_are_shell_quoted_and_name_only_what_is_in_doubt() -> None:
+    from types import SimpleNamespace
+
+    from salesreports.mail.send import SendSummary, _decide
+
+    summary = SendSummary(PERIOD, "send")
+    summary.resend_keys = [(PERIOD, "Ivan Petrov"), (PERIOD, "team/Inside Sales"), ("2025-02", "R1")]
+    first, second = summary.resend_commands("my params/config.yaml")
+    words = shlex.split(first)  # what a shell makes of the printed command
+    assert words[:4] == ["salesreports", "send", "--params", "my params/config.yaml"]
+    assert words[words.index("--period") + 1] == PERIOD
+    assert _reps_option(words[words.index("--reps") + 1]) == ["Ivan Petrov", "team/Inside Sales"]
+    assert {"--send", "--resend"} <= set(words)
+    assert shlex.split(second)[-4:] == ["--period", "2025-02", "--reps", "R1"]
+    # the detail of a row left possibly sent names the same command
+    row = SimpleNamespace(period=PERIOD, report_hash="h", state="possibly-sent", attempts=1, sent_at="", updated_at="")
+    _go, _state, detail = _decide([row], "h", False, "Ivan Petrov")
+    assert f"--period {PERIOD} --reps 'Ivan Petrov' sends it again" in detail
+
+
+def test_an_id_holding_a_comma_is_said_to_be_unnameable_not_resent_with_the_whole_period() -> None:
+    from salesreports.mail.send import resend_command
+
+    alone = resend_command(PERIOD, ["Petrov, Ivan"])
+    assert "--reps" in alone and "cannot name 'Petrov, Ivan'" in alone
+    assert not alone.startswith("salesreports send")  # no command: without --reps it would resend everyone
+    mixed = resend_command(PERIOD, ["Petrov, Ivan", "R1"])
+    command, note = mixed.split(" (", 1)
+    assert _reps_option(shlex.split(command)[-1]) == ["R1"]
+    assert "cannot name 'Petrov, Ivan'" in note
 
 
 # -- a real server ---------------------------------------------------------------------------------------------------

@@ -969,8 +969,7 @@ def send(
     )
     out.print(_esc(f"{line} in {summary.seconds:.1f} s.{where}"), soft_wrap=True)
     if summary.recovered:
-        where = "" if params == DEFAULT_PARAMS else f" --params {params}"
-        again = "; ".join(f"salesreports send{where} {args}" for args in summary.resend_commands())
+        again = "; ".join(summary.resend_commands(params))
         err.print(
             f"[magenta]An earlier send was interrupted:[/] {_esc(', '.join(summary.recovered))} may or may not have "
             f"been delivered (state possibly-sent). Check with the recipients; to send again only what is in "

@@ -13,7 +13,9 @@ period beside the due ones, again only what is left: its failed reports, and any
 (``retry_failed``: the others keep the pages their messages were built from), its unsent messages are sent
 (the ledger keeps sent ones from going twice), and what is still left is named, with exit 1. An earlier
 period that cannot be run or mailed any more (the data no longer covers it) is named every time and never
-holds back the due ones; removing it from ``.cycle.json`` gives it up.
+holds back the due ones; removing it from ``.cycle.json`` gives it up. A message of an earlier period that
+failed on its address is not finished by correcting the reps table: the address is in the kept report's
+context, so the failure names the commands that make that report again and send it (:func:`readdress`).
 
 One cycle at a time: a lock file in the output folder (``.cycle.lock``, an advisory ``flock`` that the
 operating system releases when the process ends, even when it is killed) makes a second cycle wait up to
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shlex
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -145,6 +148,28 @@ def _save_open(folder: Path, periods: list[str]) -> None:
     atomic_write_text(folder / STATE_NAME, json.dumps({"open": sorted(set(periods))}, indent=1) + "\n")
 
 
+# a message's states that can come from a wrong address (read from the report's kept context.json)
+ADDRESS_FAILURES = frozenset({"invalid address", "failed-permanent"})
+
+
+def readdress(period: str, ident: str, params: str = "") -> str:
+    """How to send a report of ``period`` (``ident``: a rep id or ``team/<team>``) to a corrected address: the
+    address is read from the report's context.json, which a cycle keeps for an earlier period (it runs only the
+    failed reports there), so the report is made again first and then sent again."""
+    from salesreports.mail.send import resend_command
+    from salesreports.params import DEFAULT_PARAMS
+
+    words = ["salesreports", "run"]
+    if params and Path(params).resolve() != DEFAULT_PARAMS.resolve():
+        words += ["--params", params]
+    words += ["--force", "--period", period]
+    words += ["--template", "team"] if ident.startswith("team/") else ["--reps", ident, "--template", "rep"]
+    return (
+        "if the address is wrong: correct it (the reps table), then, as a cycle keeps the report made for an earlier "
+        f"period and the address in it, `{shlex.join(words)}` and `{resend_command(period, [ident], params)}`"
+    )
+
+
 @dataclass
 class CycleSummary:
     """What a cycle did: the run and, per period, the mail.
@@ -161,6 +186,7 @@ class CycleSummary:
     earlier: list[str] = field(default_factory=list)
     stuck: dict[str, str] = field(default_factory=dict)
     unmailed: dict[str, str] = field(default_factory=dict)  # an earlier period whose mail could not start: why
+    params: str = ""  # the settings file, for the commands a failure names
 
     def failures_of(self, period: str) -> list[str]:
         """What is left of one period, named."""
@@ -177,6 +203,7 @@ class CycleSummary:
         for period, sent in self.mail.items():
             out += [
                 f"{period}: mail to {row.to or row.rep_id} {row.state}: {row.detail}"
+                + (f"; {readdress(period, row.rep_id, self.params)}" if row.state in ADDRESS_FAILURES else "")
                 for row in sent.rows
                 if row.failing
             ]
@@ -189,10 +216,10 @@ class CycleSummary:
 
     @property
     def idle(self) -> bool:
-        """Nothing was run and nothing was sent: everything was already done."""
+        """Nothing was run, nothing was sent and nothing is left: everything was already done."""
         ran = sum(1 for r in self.run.results if r.get("status") in ("ok", "failed"))
         sent = sum(s.count("sent") for s in self.mail.values())
-        return ran == 0 and sent == 0 and not any(self.planned.values())
+        return ran == 0 and sent == 0 and not any(self.planned.values()) and self.ok
 
 
 def run_cycle(
@@ -230,6 +257,7 @@ def run_cycle(
     stage = on_stage or (lambda _msg: None)
     folder = config.output_path
     options = dict(run_options or {})
+    options.setdefault("loaded", {})  # the data is loaded and its KPIs computed once, for every period's run
     with cycle_lock(folder, wait):
         earlier = open_periods(folder)
         due: list[str] = []
@@ -254,6 +282,7 @@ def run_cycle(
             planned=dict(summary.planned),
             earlier=[p for p in summary.periods if p not in due],
             stuck=stuck,
+            params=config.path,
         )
         for period in summary.periods:
             if dry_run and cycle.planned.get(period):

@@ -20,6 +20,7 @@ crash-safety guarantee.
 
 from __future__ import annotations
 
+import shlex
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -31,7 +32,7 @@ from salesreports.mail.message import BuiltMail, build_message
 from salesreports.mail.recipients import Candidate, Selection, check_address, select_reports
 from salesreports.params import Config
 
-__all__ = ["MailRow", "SendSummary", "ledger_rows", "send_reports"]
+__all__ = ["MailRow", "SendSummary", "ledger_rows", "resend_command", "send_reports"]
 
 
 # States of a summary row that make ``salesreports send`` exit 1.
@@ -48,6 +49,39 @@ FAILING: Final = frozenset(
         "error",
     }
 )
+
+
+def nameable(ident: str) -> bool:
+    """Whether ``--reps`` can name this report id: the option splits on commas and strips each id, so an id
+    holding a comma (or starting or ending with a space) cannot be named (there is no escape)."""
+    return "," not in ident and ident == ident.strip() and bool(ident)
+
+
+def resend_command(period: str, ids: Sequence[str], params: str | Path | None = None) -> str:
+    """The ``salesreports send`` command that sends again ``ids`` of ``period``, and only them, quoted for a
+    POSIX shell (the whole ``--reps`` value is one word: ids are often names, ``Ivan Petrov``,
+    ``team/Inside Sales``). ``params``: the settings file, left out when it is the default one.
+
+    An id that ``--reps`` cannot name (:func:`nameable`) is left out of the command and said so: a command
+    without ``--reps`` would send the whole period again.
+    """
+    from salesreports.params import DEFAULT_PARAMS
+
+    words = ["salesreports", "send"]
+    if params and Path(params).resolve() != DEFAULT_PARAMS.resolve():
+        words += ["--params", str(params)]
+    words += ["--send", "--resend", "--period", period]
+    named = [i for i in ids if nameable(i)]
+    odd = [i for i in ids if not nameable(i)]
+    text = f"{shlex.join(words)} --reps {shlex.quote(','.join(named))}" if named else ""
+    if odd:
+        which = ", ".join(map(repr, odd))
+        note = (
+            f"--reps cannot name {which} (a comma in an id, or a space at its start or end: there is no escape), "
+            "so no command sends only it again: send it by hand, or give it an id without one"
+        )
+        text = f"{text} ({note})" if text else note
+    return text
 
 
 @dataclass
@@ -82,13 +116,13 @@ class SendSummary:
     seconds: float = 0.0
     resend_keys: list[tuple[str, str]] = field(default_factory=list)  # (period, report) found possibly sent
 
-    def resend_commands(self) -> list[str]:
-        """The ``salesreports send`` arguments that send again, and only, what an interrupted run left in doubt
-        (one per period)."""
+    def resend_commands(self, params: str | Path | None = None) -> list[str]:
+        """The ``salesreports send`` commands that send again, and only, what an interrupted run left in doubt
+        (one per period; :func:`resend_command`)."""
         by_period: dict[str, list[str]] = {}
         for period, ident in self.resend_keys:
             by_period.setdefault(period, []).append(ident)
-        return [f"--send --resend --period {p} --reps {','.join(ids)}" for p, ids in by_period.items()]
+        return [resend_command(p, ids, params) for p, ids in by_period.items()]
 
     @property
     def ok(self) -> bool:
@@ -100,9 +134,11 @@ class SendSummary:
         return sum(1 for r in self.rows if r.state == state)
 
 
-def _decide(rows: Sequence[Any], report_hash: str, resend: bool, ident: str = "") -> tuple[bool, str, str]:
+def _decide(
+    rows: Sequence[Any], report_hash: str, resend: bool, ident: str = "", params: str | Path | None = None
+) -> tuple[bool, str, str]:
     """(send?, state when not sent, detail) for a report (``ident``: its rep id or ``team/<team>``) from its
-    ledger rows in the period."""
+    ledger rows in the period (``params``: the settings file, for the command a detail names)."""
     current = next((r for r in rows if r.report_hash == report_hash), None)
     if resend:
         return True, "", "resend requested" if current or rows else ""
@@ -119,7 +155,8 @@ def _decide(rows: Sequence[Any], report_hash: str, resend: bool, ident: str = ""
             return (
                 False,
                 "possibly-sent",
-                f"interrupted during SMTP: check whether it arrived; --resend --reps {ident} sends it again"
+                f"interrupted during SMTP: check whether it arrived; "
+                f"{resend_command(current.period, [ident], params)} sends it again"
                 if ident
                 else "interrupted during SMTP: check whether it arrived; --resend sends it again",
             )
@@ -245,7 +282,9 @@ def _dry_run(
             if ledger is None and not test_to:
                 detail = "; ".join(d for d in (detail, "--send would send it") if d)
             elif ledger is not None:
-                go, state, why = _decide(ledger.for_rep(sel.period, c.rep_id), c.report_hash, False, c.rep_id)
+                go, state, why = _decide(
+                    ledger.for_rep(sel.period, c.rep_id), c.report_hash, False, c.rep_id, config.path
+                )
                 detail = "; ".join(
                     d
                     for d in (
@@ -292,7 +331,9 @@ def _send(
         for c in ready:
             to = test_to or (c.to.address if c.to else "")
             if ledger is not None:
-                go, state, why = _decide(ledger.for_rep(sel.period, c.rep_id), c.report_hash, resend, c.rep_id)
+                go, state, why = _decide(
+                    ledger.for_rep(sel.period, c.rep_id), c.report_hash, resend, c.rep_id, config.path
+                )
                 if not go:
                     current = ledger.get((sel.period, c.rep_id, c.report_hash))
                     add(MailRow(c.rep_id, c.name, to, state, why, attempts=current.attempts if current else 0))
@@ -370,8 +411,8 @@ def _send(
                     "",
                     row.recipients,
                     "possibly-sent",
-                    f"{row.period}: found after an interrupted run; --resend --period {row.period} --reps "
-                    f"{row.rep_id} sends it again",
+                    f"{row.period}: found after an interrupted run; "
+                    f"{resend_command(row.period, [row.rep_id], config.path)} sends it again",
                 )
             )
 

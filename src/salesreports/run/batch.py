@@ -301,13 +301,15 @@ def run_reports(
     on_result: Callable[[JobResult], None] | None = None,
     on_stage: Callable[[str], None] | None = None,
     plan_only: bool = False,
+    loaded: dict[str, Any] | None = None,
 ) -> RunSummary:
     """Run every report of the given periods (default: the latest complete month in the data).
 
     ``periods`` is a label list (``2026-10``, ``2026-08..2026-10``) or a function of the data's last date
     giving labels (:func:`salesreports.mail.cycle.due_periods`). With ``plan_only`` nothing is run and the
     manifest and index stay as they are: ``planned`` lists the reports that would run (their contexts, which
-    are inputs, are refreshed).
+    are inputs, are refreshed). ``loaded``: a dict shared by several runs over the same data (a cycle's): the
+    first fills it with the loaded, validated data and its KPIs, the others use them instead of loading again.
 
     Raises
     ------
@@ -335,19 +337,26 @@ def run_reports(
             executor.start(root)
             if staging is not None:
                 executor.local_root = str(root)  # the jobs' paths are relative to it (started earlier: the CLI)
-        stage("loading data")
-        data = load_dataset(config.source_path)
-        stage("validating data")
-        validate(data)
-        warnings: list[Issue] = []
-        if config.goals and config.resolve(config.goals).is_file():
-            from salesreports.metrics.goals.fit import goals_fit_file
+        if loaded is not None and "data" in loaded:
+            data, table = loaded["data"], loaded["table"]
+            warnings: list[Issue] = list(loaded["warnings"])
+            fingerprint = loaded["fingerprint"]
+        else:
+            stage("loading data")
+            data = load_dataset(config.source_path)
+            stage("validating data")
+            validate(data)
+            warnings = []
+            if config.goals and config.resolve(config.goals).is_file():
+                from salesreports.metrics.goals.fit import goals_fit_file
 
-            warnings = goals_fit_file(config.resolve(config.goals), data)
-        stage("fingerprinting data")  # before the KPI table exists: the hashes' transient memory adds to less
-        fingerprint = data.fingerprint()
-        stage("computing KPIs")
-        table = compute_kpis(data)
+                warnings = goals_fit_file(config.resolve(config.goals), data)
+            stage("fingerprinting data")  # before the KPI table exists: the hashes' transient memory adds to less
+            fingerprint = data.fingerprint()
+            stage("computing KPIs")
+            table = compute_kpis(data)
+            if loaded is not None:
+                loaded.update(data=data, table=table, warnings=list(warnings), fingerprint=fingerprint)
         if callable(periods):
             periods = ",".join(periods(table.grid.as_of))
         wanted = parse_periods(periods) if periods else [default_period(table.grid.as_of)]
