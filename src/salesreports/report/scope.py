@@ -194,6 +194,7 @@ class Scope:
     _now: np.ndarray[Any, Any] = field(init=False, repr=False)  # positions of the rows ending in the report's month
     _at_end: np.ndarray[Any, Any] = field(init=False, repr=False)  # _now's rows of the grains coaching and funnel read
     _attainment: dict[str, float | None] = field(init=False, repr=False)
+    _period_dicts: dict[Any, dict[str, Any]] = field(init=False, repr=False, default_factory=dict)  # by formatter
 
     def __post_init__(self, bench: pd.DataFrame) -> None:
         grid = self.table.grid
@@ -249,9 +250,10 @@ class Scope:
     def _rows_at_end(self, rep_id: str) -> dict[str, dict[str, dict[str, Any]]]:
         """The rep's rows ending in the report's month, grain -> KPI -> the row's benchmark figures (JSON-safe;
         the grains of coaching and the funnel)."""
-        picked = self._rows.take(self._positions(rep_id, self._at_end))
+        columns = [c for c in AT_END_COLUMNS if c in self._rows.column_names]
+        picked = self._rows.select(columns).take(self._positions(rep_id, self._at_end))  # copies those columns only
         out: dict[str, dict[str, dict[str, Any]]] = {}
-        for row in picked.select([c for c in AT_END_COLUMNS if c in picked.column_names]).to_pylist():
+        for row in picked.to_pylist():
             out.setdefault(str(row["grain"]), {})[str(row["kpi"])] = row
         return out
 
@@ -355,12 +357,22 @@ class Scope:
             **locale,
             "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "as_of": self.table.grid.as_of.date().isoformat(),
-            "period": _period_dict(self.period, formats, self.config.review_cycle_months),
+            "period": self._period_dict(formats),
             "capabilities": None if self.caps is None else self.caps.to_dict(),
             "headline": list(self.headline),
             # KPIs whose latest months are still maturing (lead conversion): the months and days so far
             "maturing": self.table.maturing,
         }
+
+    def _period_dict(self, formats: Formatter) -> dict[str, Any]:
+        """:func:`_period_dict` of the scope's period, made once per formatter (the same for every report in its
+        locale); each context gets its own copy."""
+        key = (formats.locale, formats.currency, formats.translate)
+        made = self._period_dicts.get(key)
+        if made is None:
+            made = self._period_dicts[key] = _period_dict(self.period, formats, self.config.review_cycle_months)
+        # its values are text, lists of text and dicts of text: a copy two levels deep shares nothing
+        return {k: dict(v) if isinstance(v, dict) else list(v) if isinstance(v, list) else v for k, v in made.items()}
 
     # -- rep contexts -------------------------------------------------------------------------
     def rep_context(self, rep_id: str) -> dict[str, Any]:
