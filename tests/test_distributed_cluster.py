@@ -75,12 +75,22 @@ class Cluster:
             folder,
             _env(),
         )
+        try:
+            self.address = self._address(file)
+        except BaseException:
+            self.close()  # never a scheduler left running (and a ResourceWarning in the next test)
+            raise
+
+    def _address(self, file: Path) -> str:
+        """The scheduler's address from its file, once written: the file appears empty before it is filled."""
         deadline = time.monotonic() + 60
-        while not file.exists():
+        while True:
             assert self.scheduler.poll() is None, "dask scheduler exited"
             assert time.monotonic() < deadline, "dask scheduler did not start within 60 s"
-            time.sleep(0.2)
-        self.address = json.loads(file.read_text())["address"]
+            try:
+                return str(json.loads(file.read_text())["address"])
+            except (FileNotFoundError, ValueError, KeyError):
+                time.sleep(0.2)
 
     def _start(self, cmd: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
         log = open(cwd / "log.txt", "wb")  # noqa: SIM115 - closed with the process

@@ -54,7 +54,7 @@ def test_goals_naming_what_the_data_lacks_are_warnings_with_their_line(tmp_path:
 def test_validate_shows_foreign_goals_as_warnings(tmp_path: Path) -> None:
     (tmp_path / "goals.yaml").write_text(textwrap.dedent(GOALS).lstrip(), encoding="utf-8")
     (tmp_path / "config.yaml").write_text(
-        f"company: T\nsource: {FIXTURES / 'tiny' / 'source.yaml'}\ngoals: goals.yaml\n", encoding="utf-8"
+        f"company: T\nsource: {FIXTURES / 'tiny' / 'source.yaml'}\ngoals: goals.yaml\ncoaching: ''\n", encoding="utf-8"
     )
     result = CliRunner().invoke(app, ["validate", "--params", str(tmp_path / "config.yaml")])
     out = " ".join(result.stdout.split())

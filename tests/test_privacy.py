@@ -470,6 +470,7 @@ def test_rep_context_keys_are_the_documented_ones(tmp_path: Path, tiny_data: Dat
             "incentive",
             "feedback",
             "activity_weekly",
+            "activity_since",  # the day the activity data set starts (its first row's date): no person's record
             "funnel",
             "capabilities",  # of the data set: its tables, first months, unsupported KPIs and sections; no person
             "headline",  # KPI names
