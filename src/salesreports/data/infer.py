@@ -770,12 +770,20 @@ def _amount_join(link: _Link, deals: FileGuess) -> tuple[_Join, list[_Line], lis
     discount = next((c for c in numbers if c not in (price, qty) and _DISCOUNT.search(_norm(c))), None)
     if discount is not None:
         if all(0 <= float(v) <= 1 for v in f.values[discount]):
-            factor, also = f" * (1 - {_ident(discount)})", f", less '{discount}' (fractions 0..1)"
+            # an empty discount is no discount: `1 - NULL` would make the line NULL, and `sum` skip it
+            factor = f" * (1 - coalesce({_ident(discount)}, 0))"
+            also = f", less '{discount}' (fractions 0..1; an empty one is none)"
         else:
             notes.append(
                 f"{link.rel}: '{discount}' holds values above 1 (an amount or a percentage, not a fraction 0..1): "
                 "it is left out of the guessed amount; write it into the `join:` sum if the amounts need it"
             )
+    blank = [c for c in (price, qty) if any(v is None for v in f.cells.get(c, []))]
+    if blank:  # not read as 0: a line without a price or a quantity is not known to be worth nothing
+        notes.append(
+            f"{link.rel}: some lines have no {' or no '.join(repr(c) for c in blank)}: they count nothing in the "
+            "guessed amount (and units); fill them in the export, or write the `join:` sum the amounts need"
+        )
     net, units = _free("net_amount", deals.columns), _free("units", deals.columns)
     join = _Join(link, "")
     join.aggregate = [
