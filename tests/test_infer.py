@@ -421,6 +421,40 @@ def test_one_row_per_deal_id_with_a_date_and_an_origin_is_the_leads_table(tmp_pa
     assert kpis.get("company", "leads", "2025-03", "company") == 5
 
 
+@pytest.mark.parametrize("created", [False, True])
+def test_a_file_of_deal_details_with_a_date_and_a_source_is_not_the_leads_table(tmp_path: Path, created: bool) -> None:
+    """One row per deal with a created date and a lead source, but every row a deal: deal details, not leads
+    (read as leads, every lead would have become a deal, 100% conversion). Its date is the deals' created date
+    when they have none; otherwise the file is left out, without a to-do to map it as leads."""
+    deals = "Deal ID,Deal owner,Company,Deal Stage,Amount,Close Date\n" + "".join(
+        f"D{i},{'Ann' if i % 2 else 'Bob'},C{i},Closed Won,100,2025-03-2{i}\n" for i in range(1, 4)
+    )
+    if created:
+        deals = deals.replace(",Close Date\n", ",Create Date,Close Date\n")
+        deals = deals.replace(",2025-03-2", ",2025-03-01,2025-03-2")
+    details = "Deal ID,Created Date,Lead Source\n" + "".join(f"D{i},2025-03-0{i + 1},web\n" for i in (3, 1, 2))
+    export = _write(tmp_path / "export", {"deals.csv": deals, "deal details.csv": details})
+    guess = infer_source([export], base_dir=tmp_path)
+    assert "leads" not in guess.tables
+    assert guess.todo == []
+    assert any(
+        n.startswith("deal details.csv: one row per 'Deal ID' with a 'Created Date' and a 'Lead Source', but every row")
+        for n in guess.notes
+    )
+    spec = yaml.safe_load(guess.to_yaml())["tables"]["deals"]
+    if created:
+        assert spec["columns"]["created_date"] == "Create Date" and "join" not in spec
+        assert any(n.startswith("not recognised as deals or reps, so left out: deal details.csv") for n in guess.notes)
+    else:
+        assert spec["columns"]["created_date"] == "Created Date"
+        assert spec["join"][0]["file"] == "deal details.csv"
+    data = _loaded(tmp_path, guess)
+    assert "leads" not in data.tables  # type: ignore[attr-defined]
+    frame = data.tables["deals"].set_index("deal_id")  # type: ignore[attr-defined]
+    days = ["2025-03-01"] * 3 if created else ["2025-03-02", "2025-03-03", "2025-03-04"]
+    assert [str(d.date()) for d in frame["created_date"]] == days
+
+
 # --------------------------------------------------------------------------- the two shared data sets, as raw files
 
 DATASETS = ROOT.parent / "shared" / "datasets"
