@@ -275,7 +275,7 @@ def test_order_lines_give_the_deals_amount_and_units(tmp_path: Path, discounts: 
     assert (join["file"], join["on"]) == ("order lines.csv", "Order ID")
     fraction = d[0] == "0.5"
     assert join["aggregate"] == {
-        "net_amount": f'sum("Unit Price" * Quantity{" * (1 - Discount)" if fraction else ""})',
+        "net_amount": f'sum("Unit Price" * Quantity{" * (1 - coalesce(Discount, 0))" if fraction else ""})',
         "units": "sum(Quantity)",
     }
     assert any("'Discount' holds values above 1" in n for n in guess.notes) is not fraction
@@ -284,6 +284,37 @@ def test_order_lines_give_the_deals_amount_and_units(tmp_path: Path, discounts: 
     kpis = compute_kpis(_loaded(tmp_path, guess))  # type: ignore[arg-type]
     assert kpis.get("company", "revenue", "2025-03", "company") == pytest.approx(net)
     assert kpis.get("company", "units_sold", "2025-03", "company") == pytest.approx(2 + 5 + 1 + 3)
+
+
+def test_a_blank_discount_is_no_discount(tmp_path: Path) -> None:
+    """A line without a discount (an empty cell) counts in full: `1 - NULL` would make the line NULL and `sum`
+    skip it, and a deal whose lines all lack a discount would have no amount (a won deal without one fails
+    validation)."""
+    lines = "Order ID,Unit Price,Quantity,Discount\n1,10,2,0.5\n1,4,5,\n2,100,1,0.1\n3,7,3,\n"
+    export = _write(tmp_path / "export", {"orders.csv": ORDERS, "order lines.csv": lines})
+    guess = infer_source([export], base_dir=tmp_path)
+    (join,) = yaml.safe_load(guess.to_yaml())["tables"]["deals"]["join"]
+    assert join["aggregate"]["net_amount"] == 'sum("Unit Price" * Quantity * (1 - coalesce(Discount, 0)))'
+    data = _loaded(tmp_path, guess)  # order 3's lines have no discount: it has an amount, and validates
+    amounts = data.tables["deals"].set_index("deal_id")["amount"]  # type: ignore[attr-defined]
+    assert amounts.to_dict() == pytest.approx({"1": 10 * 2 * 0.5 + 4 * 5, "2": 100 * 0.9, "3": 7 * 3})
+    kpis = compute_kpis(data)  # type: ignore[arg-type]
+    assert kpis.get("company", "revenue", "2025-03", "company") == pytest.approx(10 + 20 + 90 + 21)
+    assert not any("some lines have no" in n for n in guess.notes)
+
+
+def test_a_line_without_a_price_is_not_read_as_free_and_the_guess_says_so(tmp_path: Path) -> None:
+    """A blank price or quantity is not made 0 in the sum (nothing says the line was free): the line counts
+    nothing, as SQL sums do, and the guess notes it so the analyst fixes the export or the sum."""
+    lines = "Order ID,Unit Price,Quantity\n1,10,2\n1,,5\n2,100,1\n3,7,\n3,1,1\n"
+    export = _write(tmp_path / "export", {"orders.csv": ORDERS, "order lines.csv": lines})
+    guess = infer_source([export], base_dir=tmp_path)
+    (join,) = yaml.safe_load(guess.to_yaml())["tables"]["deals"]["join"]
+    assert join["aggregate"]["net_amount"] == 'sum("Unit Price" * Quantity)'
+    (note,) = [n for n in guess.notes if "some lines have no" in n]
+    assert note.startswith("order lines.csv: some lines have no 'Unit Price' or no 'Quantity': they count nothing")
+    amounts = _loaded(tmp_path, guess).tables["deals"].set_index("deal_id")["amount"]  # type: ignore[attr-defined]
+    assert amounts.to_dict() == pytest.approx({"1": 20, "2": 100, "3": 1})
 
 
 def test_lines_without_a_unit_price_and_a_quantity_are_left_to_the_analyst(tmp_path: Path) -> None:
@@ -388,6 +419,40 @@ def test_one_row_per_deal_id_with_a_date_and_an_origin_is_the_leads_table(tmp_pa
     assert frame["converted_deal_id"].isna().tolist() == [False, True, True, False, True]
     kpis = compute_kpis(data)  # type: ignore[arg-type]
     assert kpis.get("company", "leads", "2025-03", "company") == 5
+
+
+@pytest.mark.parametrize("created", [False, True])
+def test_a_file_of_deal_details_with_a_date_and_a_source_is_not_the_leads_table(tmp_path: Path, created: bool) -> None:
+    """One row per deal with a created date and a lead source, but every row a deal: deal details, not leads
+    (read as leads, every lead would have become a deal, 100% conversion). Its date is the deals' created date
+    when they have none; otherwise the file is left out, without a to-do to map it as leads."""
+    deals = "Deal ID,Deal owner,Company,Deal Stage,Amount,Close Date\n" + "".join(
+        f"D{i},{'Ann' if i % 2 else 'Bob'},C{i},Closed Won,100,2025-03-2{i}\n" for i in range(1, 4)
+    )
+    if created:
+        deals = deals.replace(",Close Date\n", ",Create Date,Close Date\n")
+        deals = deals.replace(",2025-03-2", ",2025-03-01,2025-03-2")
+    details = "Deal ID,Created Date,Lead Source\n" + "".join(f"D{i},2025-03-0{i + 1},web\n" for i in (3, 1, 2))
+    export = _write(tmp_path / "export", {"deals.csv": deals, "deal details.csv": details})
+    guess = infer_source([export], base_dir=tmp_path)
+    assert "leads" not in guess.tables
+    assert guess.todo == []
+    assert any(
+        n.startswith("deal details.csv: one row per 'Deal ID' with a 'Created Date' and a 'Lead Source', but every row")
+        for n in guess.notes
+    )
+    spec = yaml.safe_load(guess.to_yaml())["tables"]["deals"]
+    if created:
+        assert spec["columns"]["created_date"] == "Create Date" and "join" not in spec
+        assert any(n.startswith("not recognised as deals or reps, so left out: deal details.csv") for n in guess.notes)
+    else:
+        assert spec["columns"]["created_date"] == "Created Date"
+        assert spec["join"][0]["file"] == "deal details.csv"
+    data = _loaded(tmp_path, guess)
+    assert "leads" not in data.tables  # type: ignore[attr-defined]
+    frame = data.tables["deals"].set_index("deal_id")  # type: ignore[attr-defined]
+    days = ["2025-03-01"] * 3 if created else ["2025-03-02", "2025-03-03", "2025-03-04"]
+    assert [str(d.date()) for d in frame["created_date"]] == days
 
 
 # --------------------------------------------------------------------------- the two shared data sets, as raw files

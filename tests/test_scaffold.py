@@ -119,8 +119,8 @@ DATASETS = ROOT.parent / "shared" / "datasets"
             [
                 "deals: created_date <- 'orderDate', rep_id <- 'employeeID', account_id <- 'customerID', deal_id <- "
                 "'orderID', close_date <- 'orderDate', amount <- 'net_amount', units <- 'units', stage: won, "
-                "net_amount = sum(unitPrice * quantity * (1 - discount)) of order-details.csv per 'orderID', "
-                "units = sum(quantity) of order-details.csv per 'orderID'",
+                "net_amount = sum(unitPrice * quantity * (1 - coalesce(discount, 0))) of order-details.csv per "
+                "'orderID', units = sum(quantity) of order-details.csv per 'orderID'",
             ],
         ),
         (

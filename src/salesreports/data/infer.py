@@ -13,8 +13,9 @@ Files sharing the deals' id column are recognised by their columns' names and co
 0..1): ``amount`` and ``units`` are their sums per deal; (b) deals without a created date, and a file with a
 created or first contact date: the deal's earliest one (when a few deals close before it,
 ``close_before_create`` is lowered to a warning; when many do, it is not their created date); (c) a file of
-one row per deal id with a created date and an origin: the leads table, with the rep and the deal joined back
-from the deals, ``qualified`` true when the file's name or a column says the leads are qualified (MQL), and
+one row per deal id with a created date and an origin, some of its ids not deals (a file of deal details,
+every row a deal, is not leads): the leads table, with the rep and the deal joined back from the deals,
+``qualified`` true when the file's name or a column says the leads are qualified (MQL), and
 ``unassigned_rep`` for the leads without a rep. An orders export (an order date, no stage and no close
 date) is read as won deals closed on their order date; a file keyed by the deals' owner column (an
 employees list) is the reps table.
@@ -770,12 +771,20 @@ def _amount_join(link: _Link, deals: FileGuess) -> tuple[_Join, list[_Line], lis
     discount = next((c for c in numbers if c not in (price, qty) and _DISCOUNT.search(_norm(c))), None)
     if discount is not None:
         if all(0 <= float(v) <= 1 for v in f.values[discount]):
-            factor, also = f" * (1 - {_ident(discount)})", f", less '{discount}' (fractions 0..1)"
+            # an empty discount is no discount: `1 - NULL` would make the line NULL, and `sum` skip it
+            factor = f" * (1 - coalesce({_ident(discount)}, 0))"
+            also = f", less '{discount}' (fractions 0..1; an empty one is none)"
         else:
             notes.append(
                 f"{link.rel}: '{discount}' holds values above 1 (an amount or a percentage, not a fraction 0..1): "
                 "it is left out of the guessed amount; write it into the `join:` sum if the amounts need it"
             )
+    blank = [c for c in (price, qty) if any(v is None for v in f.cells.get(c, []))]
+    if blank:  # not read as 0: a line without a price or a quantity is not known to be worth nothing
+        notes.append(
+            f"{link.rel}: some lines have no {' or no '.join(repr(c) for c in blank)}: they count nothing in the "
+            "guessed amount (and units); fill them in the export, or write the `join:` sum the amounts need"
+        )
     net, units = _free("net_amount", deals.columns), _free("units", deals.columns)
     join = _Join(link, "")
     join.aggregate = [
@@ -843,9 +852,11 @@ def _created_join(
 
 def _leads_table(
     link: _Link, deals: FileGuess, found: dict[str, str], deals_rel: str, guess: Guess
-) -> list[_Line] | None:
-    """(c) A file holding one row per deal id with a created (first contact) date and an origin: the leads,
-    with the rep and the deal joined back from the deals file; ``None`` when the file is not such."""
+) -> list[_Line] | str | None:
+    """(c) A file holding one row per deal id with a created (first contact) date and an origin, some of whose
+    ids are not deals: the leads, with the rep and the deal joined back from the deals file; a reason when every
+    row is a deal (a file of deal details, not leads: read as leads, every lead would be a deal); ``None`` when
+    the file is not such."""
     f, key = link.f, link.key
     if not link.unique():
         return None
@@ -855,6 +866,12 @@ def _leads_table(
     owner = found.get("rep_id")
     if created is None or source is None or owner is None:
         return None
+    if f.rows <= link.deals:
+        return (
+            f"{link.rel}: one row per '{key}' with a '{created}' and a '{source}', but every row is a deal of "
+            f"{deals_rel}, so it is not read as leads (every lead would have become a deal: 100% conversion); "
+            "a leads table also holds the leads that did not become deals"
+        )
     own_rep = _match(rest, _DEAL_NAMES["rep_id"], {created, source})
     lines: list[_Line] = [
         (
@@ -943,7 +960,7 @@ def _relate(
     rel: Callable[[FileGuess], str],
     guess: Guess,
     deal_lines: list[_Line],
-) -> tuple[list[_Line], list[_Line] | None, list[FileGuess]]:
+) -> tuple[list[_Line], list[_Line] | None, list[FileGuess], list[FileGuess]]:
     """Guess what files sharing the deals' id column give: (a) the amount and units summed over order lines,
     (b) the created date as a first contact date, (c) the leads table. Adds what it guessed to ``found``, what
     could not be guessed to ``guess.todo`` (with the ``join:`` to write), and notes, ``unassigned_rep`` and
@@ -951,17 +968,18 @@ def _relate(
 
     Returns
     -------
-    (deal_lines, leads, used)
+    (deal_lines, leads, used, not_leads)
         The deals' lines with the guessed joins, the leads table's lines (``None``: no leads file), the files
-        used.
+        used, the files that look like leads but hold only deals.
     """
     key = found.get("deal_id")
     if key is None:
-        return deal_lines, None, []
+        return deal_lines, None, [], []
     drel = rel(deals)
     joins: list[_Join] = []
     used: list[FileGuess] = []
     leads: list[_Line] | None = None
+    not_leads: list[FileGuess] = []
 
     def joined(j: _Join) -> None:
         same = next((x for x in joins if x.link.f is j.link.f), None)
@@ -1021,14 +1039,19 @@ def _relate(
                     "`columns: {created_date: created}`, and remove `created_date: null` under `defaults`"
                 )
         if leads is None:
-            leads = _leads_table(link, deals, found, drel, guess)
-            if leads is not None and link.f not in used:
-                used.append(link.f)
+            table = _leads_table(link, deals, found, drel, guess)
+            if isinstance(table, str):
+                guess.notes.append(table)
+                not_leads.append(link.f)
+            elif table is not None:
+                leads = table
+                if link.f not in used:
+                    used.append(link.f)
     if joins:
         deal_lines = [*deal_lines, ("join", None, "")]
         for n, j in enumerate(joins):
             deal_lines += j.lines(n)
-    return deal_lines, leads, used
+    return deal_lines, leads, used, not_leads
 
 
 def _leadlike(f: FileGuess) -> bool:
@@ -1132,7 +1155,7 @@ def infer_source(paths: Sequence[Path], *, base_dir: Path, name: str = "crm") ->
         ]
     else:
         guess.todo.append(f"deals.rep_id: no rep or owner column was recognised in {rel(deals)}; map it by hand")
-    deal_lines, leads, used = _relate(deals, found, others, rel, guess, deal_lines)
+    deal_lines, leads, used, not_leads = _relate(deals, found, others, rel, guess, deal_lines)
     guess.tables["deals"] = deal_lines
     if leads is not None:
         guess.tables["leads"] = leads
@@ -1144,7 +1167,7 @@ def infer_source(paths: Sequence[Path], *, base_dir: Path, name: str = "crm") ->
     if others:
         guess.notes.append(f"not recognised as deals or reps, so left out: {', '.join(rel(f) for f in others)}")
     for f in others:
-        if _leadlike(f):
+        if _leadlike(f) and f not in not_leads:
             guess.todo.append(
                 f"leads: {rel(f)} may hold leads ({', '.join(f.columns[:6])}); to get the lead KPIs, map it by hand "
                 "under tables.leads: lead_id, rep_id, created_date, qualified (and converted_deal_id)"
