@@ -58,7 +58,7 @@ from salesreports.metrics.capabilities import (
 )
 from salesreports.metrics.engine import KpiTable
 from salesreports.metrics.formats import DEFAULT, Formatter, formatter
-from salesreports.metrics.periods import Period, activity_weeks_start, feedback_months
+from salesreports.metrics.periods import FEEDBACK_MONTHS, Period, activity_weeks_start, feedback_months
 from salesreports.params import Config
 from salesreports.paths import atomic_write_text
 from salesreports.report.redact import Redactor
@@ -186,7 +186,7 @@ class Scope:
     _info: dict[str, dict[str, Any]] = field(init=False, repr=False)
     _notes: dict[str, list[tuple[bool, dict[str, Any]]]] = field(init=False, repr=False)
     _weekly: dict[str, list[dict[str, Any]]] = field(init=False, repr=False)
-    _activity_since: str | None = field(init=False, repr=False, default=None)
+    _activity_since: str | None = field(init=False, repr=False)  # the activity data's first day (no rep's)
     _ramp: dict[str, list[dict[str, Any]]] = field(init=False, repr=False)
     _rows: Any = field(init=False, repr=False)  # the benchmark rows as one Arrow table (their only copy), by rep
     _kpis: Any = field(init=False, repr=False)  # _rows' REP_COLUMNS (no copy), sliced per rep
@@ -208,6 +208,7 @@ class Scope:
         self._info = {str(k): {str(c): v for c, v in row.items()} for k, row in self.reps.to_dict("index").items()}
         self._notes = self._feedback_notes()
         self._weekly = self._weekly_counts()
+        self._activity_since = _first_day(self.data.get("activities"))
         self._ramp = _bucket(self.ramp[list(RAMP_COLUMNS)], self.ramp["rep_id"]) if len(self.ramp) else {}
         # the rows are kept once, in Arrow (a frame beside it, or a row dict per row, is gigabytes at 5,000 reps):
         # a rep's context takes its slice, its coaching and funnel read their few rows as dicts when it is built
@@ -266,7 +267,7 @@ class Scope:
         feedback = self.data.get("feedback")
         if feedback is None:
             return {}
-        months = 6 if self.coaching is None else max(6, self.coaching.feedback.months)
+        months = FEEDBACK_MONTHS if self.coaching is None else max(FEEDBACK_MONTHS, self.coaching.feedback.months)
         end = pd.Period(str(self.period.end), freq="M")
         since = self.period.last_day - pd.DateOffset(months=feedback_months(self.period))
         first = min((end - (months - 1)).start_time, since)
@@ -288,9 +289,6 @@ class Scope:
 
     def _weekly_counts(self) -> dict[str, list[dict[str, Any]]]:
         acts = self.data.get("activities")
-        # the day the activity data starts (the whole table's, no rep's): a page counts no week before it
-        first = acts["date"].min() if acts is not None and len(acts) else None
-        self._activity_since = None if first is None or pd.isna(first) else pd.Timestamp(first).date().isoformat()
         if acts is None:
             return {}
         start = activity_weeks_start(self.period.last_day)  # 12 weeks by their Mondays
@@ -472,8 +470,8 @@ class Scope:
         self,
         rep_id: str,
         notes: list[tuple[bool, dict[str, Any]]],
-        formats: Formatter | None = None,
-        at_end: dict[str, dict[str, dict[str, Any]]] | None = None,
+        formats: Formatter,
+        at_end: dict[str, dict[str, dict[str, Any]]],
     ) -> list[dict[str, Any]]:
         if self.coaching is None:
             return []
@@ -481,12 +479,12 @@ class Scope:
 
         grain = self._coaching_grain()
         needs = needs_from_rows(
-            (self._rows_at_end(rep_id) if at_end is None else at_end).get(grain, {}),
+            at_end.get(grain, {}),
             self.coaching,
             period_end=str(self.period.end),
             notes=[row for _recent, row in notes],
             ramp_rows={r["kpi"]: r for r in self._ramp.get(rep_id, []) if r["period"] == str(self.period.end)},
-            currency=formats or self.formats,
+            currency=formats,
         )
         return [_clean({**n.to_dict(), "grain": grain}) for n in needs]
 
@@ -588,6 +586,13 @@ def _decoded(table: Any) -> Any:
             plain = column.cast(column.type.value_type)
             table = table.set_column(i, pa.field(table.field(i).name, plain.type), plain)
     return table
+
+
+def _first_day(activities: pd.DataFrame | None) -> str | None:
+    """The day the activity data starts (the whole table's first date, no rep's): a page counts no week
+    before it."""
+    first = activities["date"].min() if activities is not None and len(activities) else None
+    return None if first is None or pd.isna(first) else pd.Timestamp(first).date().isoformat()
 
 
 def _bucket(frame: pd.DataFrame, keys: pd.Series) -> dict[str, list[dict[str, Any]]]:
