@@ -156,13 +156,9 @@ def readdress(period: str, ident: str, params: str = "") -> str:
     """How to send a report of ``period`` (``ident``: a rep id or ``team/<team>``) to a corrected address: the
     address is read from the report's context.json, which a cycle keeps for an earlier period (it runs only the
     failed reports there), so the report is made again first and then sent again."""
-    from salesreports.mail.send import resend_command
-    from salesreports.params import DEFAULT_PARAMS
+    from salesreports.mail.send import command_words, resend_command
 
-    words = ["salesreports", "run"]
-    if params and Path(params).resolve() != DEFAULT_PARAMS.resolve():
-        words += ["--params", params]
-    words += ["--force", "--period", period]
+    words = [*command_words("run", params), "--force", "--period", period]
     words += ["--template", "team"] if ident.startswith("team/") else ["--reps", ident, "--template", "rep"]
     return (
         "if the address is wrong: correct it (the reps table), then, as a cycle keeps the report made for an earlier "

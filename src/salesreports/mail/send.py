@@ -57,6 +57,17 @@ def nameable(ident: str) -> bool:
     return "," not in ident and ident == ident.strip() and bool(ident)
 
 
+def command_words(command: str, params: str | Path | None = None) -> list[str]:
+    """``salesreports <command>``, with ``--params`` when the settings file is not the default one: the start of
+    a command a message tells someone to run."""
+    from salesreports.params import DEFAULT_PARAMS
+
+    words = ["salesreports", command]
+    if params and Path(params).resolve() != DEFAULT_PARAMS.resolve():
+        words += ["--params", str(params)]
+    return words
+
+
 def resend_command(period: str, ids: Sequence[str], params: str | Path | None = None) -> str:
     """The ``salesreports send`` command that sends again ``ids`` of ``period``, and only them, quoted for a
     POSIX shell (the whole ``--reps`` value is one word: ids are often names, ``Ivan Petrov``,
@@ -65,12 +76,7 @@ def resend_command(period: str, ids: Sequence[str], params: str | Path | None = 
     An id that ``--reps`` cannot name (:func:`nameable`) is left out of the command and said so: a command
     without ``--reps`` would send the whole period again.
     """
-    from salesreports.params import DEFAULT_PARAMS
-
-    words = ["salesreports", "send"]
-    if params and Path(params).resolve() != DEFAULT_PARAMS.resolve():
-        words += ["--params", str(params)]
-    words += ["--send", "--resend", "--period", period]
+    words = [*command_words("send", params), "--send", "--resend", "--period", period]
     named = [i for i in ids if nameable(i)]
     odd = [i for i in ids if not nameable(i)]
     text = f"{shlex.join(words)} --reps {shlex.quote(','.join(named))}" if named else ""
@@ -135,7 +141,7 @@ class SendSummary:
 
 
 def _decide(
-    rows: Sequence[Any], report_hash: str, resend: bool, ident: str = "", params: str | Path | None = None
+    rows: Sequence[Any], report_hash: str, resend: bool, ident: str, params: str | Path | None = None
 ) -> tuple[bool, str, str]:
     """(send?, state when not sent, detail) for a report (``ident``: its rep id or ``team/<team>``) from its
     ledger rows in the period (``params``: the settings file, for the command a detail names)."""
@@ -156,9 +162,7 @@ def _decide(
                 False,
                 "possibly-sent",
                 f"interrupted during SMTP: check whether it arrived; "
-                f"{resend_command(current.period, [ident], params)} sends it again"
-                if ident
-                else "interrupted during SMTP: check whether it arrived; --resend sends it again",
+                f"{resend_command(current.period, [ident], params)} sends it again",
             )
         return False, current.state, f"{current.last_reply} (--resend tries again)"
     earlier = [r for r in rows if r.state in ("sent", "possibly-sent", "sending", "partly-sent")]
