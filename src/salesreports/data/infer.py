@@ -37,7 +37,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from salesreports.data.readers import EXCEL_SUFFIXES, ROW, read_csv, read_excel
+from salesreports.data.readers import EXCEL_SUFFIXES, ROW, quote_ident, read_csv, read_excel
 from salesreports.errors import DataLoadError
 
 __all__ = ["FileGuess", "Guess", "infer_source"]
@@ -704,7 +704,7 @@ class _Join:
 
 def _ident(col: str) -> str:
     """A column's name in a DuckDB SQL expression: as it is when plain, else quoted."""
-    return col if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", col) else '"' + col.replace('"', '""') + '"'
+    return col if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", col) else quote_ident(col)
 
 
 def _free(name: str, taken: Sequence[str]) -> str:
