@@ -72,6 +72,32 @@ def test_types_of_the_loaded_columns(tmp_path: Path) -> None:
     assert data.origins["deals"] == str(tmp_path / "deals.csv")
 
 
+def test_a_large_tables_codes_are_categories_in_text_order(tmp_path: Path) -> None:
+    """Activities' rep ids and types are held as categories (a fraction of the memory at millions of rows), whose
+    categories sort as the text does: groups and their order are those of the text."""
+    data = _load(
+        tmp_path,
+        """
+        tables:
+          activities: {file: activities.csv}
+    """,
+        activities_csv="""
+        rep_id,date,type
+        R2,2025-01-05,meeting
+        R1,2025-01-06,call
+        ,2025-01-07,email
+        R2,2025-01-08,call
+    """,
+    )
+    acts = data.tables["activities"]
+    assert isinstance(acts["rep_id"].dtype, pd.CategoricalDtype) and isinstance(acts["type"].dtype, pd.CategoricalDtype)
+    assert list(acts["type"].cat.categories) == ["call", "email", "meeting"]
+    assert list(acts["rep_id"].cat.categories) == ["R1", "R2"]
+    assert acts["rep_id"].astype(object).where(acts["rep_id"].notna(), None).tolist() == ["R2", "R1", None, "R2"]
+    counts = acts.groupby("type", observed=True).size()
+    assert counts.index.tolist() == ["call", "email", "meeting"] and counts.tolist() == [2, 1, 1]
+
+
 def test_join_derive_defaults_and_values(tmp_path: Path) -> None:
     data = _load(
         tmp_path,

@@ -791,6 +791,9 @@ def _load_table(
                 fix="check the export; KPIs that need this table show no activity",
             )
         )
+    for column in TABLES[name].codes:  # dictionary-encoded by Arrow: the frame never holds the text per row
+        if column in result.column_names:
+            result = result.set_column(result.column_names.index(column), column, result[column].dictionary_encode())
     # each column is freed as soon as it is converted: the peak is one table, not two
     frame = result.to_pandas(types_mapper={pa.bool_(): pd.BooleanDtype()}.get, self_destruct=True, split_blocks=True)
     del result
@@ -801,6 +804,10 @@ def _load_table(
             frame[col.name] = frame[col.name].astype("float64")
         elif col.kind == "bool" and col.name in frame.columns:
             frame[col.name] = frame[col.name].astype("boolean")
+        elif col.kind == "str" and col.name in frame.columns and col.name in TABLES[name].codes:
+            # in sorted order, as text sorts (Arrow lists the values as they come): groups come out the same
+            codes = frame[col.name].astype("category")
+            frame[col.name] = codes.cat.reorder_categories(sorted(codes.cat.categories))
         elif col.kind == "str" and col.name in frame.columns and frame[col.name].dtype != "str":
             frame[col.name] = frame[col.name].astype("str")
     frame[ROW] = frame[ROW].astype("int64")

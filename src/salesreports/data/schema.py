@@ -96,6 +96,9 @@ class Table:
     columns: tuple[Column, ...]
     description: str = ""
     key: tuple[str, ...] = field(default_factory=tuple)
+    # text columns with few distinct values in a large table, held dictionary-encoded (a pandas category):
+    # a code and one copy of each value per row instead of the text, a fraction of the memory
+    codes: tuple[str, ...] = ()
 
     def column(self, name: str) -> Column:
         """Return the column called ``name``."""
@@ -233,6 +236,7 @@ TABLES: dict[str, Table] = {
                 Column("type", "str", allowed=ACTIVITY_TYPES, description="call, email, meeting or demo"),
             ),
             "calls, emails, meetings, demos",
+            codes=("rep_id", "type"),
         ),
         Table(
             "targets",
