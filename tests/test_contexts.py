@@ -151,3 +151,24 @@ def test_item2_control_characters_never_reach_a_context(tmp_path: Path) -> None:
     assert reason == "no deals of Ann\nLee[31m\n\nJr " and not re.search(NON_XML, reason)
     raw = path.read_bytes()  # nor in the file, not even as a JSON escape
     assert b"\x0c" not in raw and b"\\f" not in raw and b"\\u000c" not in raw.lower()
+
+
+def test_every_character_clean_changes_is_found_in_the_json_text(tmp_path: Path) -> None:
+    """write_context cleans strings only when the JSON text shows a character that clean() changes: each such
+    character, alone and inside other text, is found there (a miss would write it into the context)."""
+    from salesreports.report.contexts import _UNCLEAN_JSON, _dumps
+    from salesreports.text import clean
+
+    changed = [chr(c) for c in range(0x110000) if clean(chr(c)) != chr(c)]
+    assert len(changed) > 60  # the C0 and C1 controls, line separators, non-characters, surrogates, isolates
+    missed = [
+        hex(ord(ch))
+        for ch in changed
+        if not (_UNCLEAN_JSON.search(_dumps({"k": ch})) and _UNCLEAN_JSON.search(_dumps({f"a{ch}b": ["x", {"y": ch}]})))
+    ]
+    assert missed == []
+    assert _UNCLEAN_JSON.search(_dumps({"name": "Ann Lee", "note": "two\nlines\tand a tab"})) is None
+    ctx = context()
+    ctx["rep"] = {"rep_id": "R1", "name": "Ann\u2028Lee"}  # one unsafe string among clean ones: cleaned
+    write_context(ctx, tmp_path / "context.json")
+    assert read_context(tmp_path / "context.json")["rep"]["name"] == "Ann\nLee"

@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -46,6 +47,12 @@ STAMP = "generated_at"
 
 def _dumps(body: Mapping[str, Any]) -> str:
     return json.dumps(body, sort_keys=True, allow_nan=False, ensure_ascii=False)
+
+
+# what salesreports.text.clean changes, as it appears in the JSON text of _dumps: the characters themselves, and
+# the C0 controls as JSON writes them (\b, \f, \r, \u00XX). A body whose text has none of them is clean as it
+# is; a match (also a false one, such as a backslash before "b") only means cleaning every string first.
+_UNCLEAN_JSON = re.compile(r"[\x7f-\x9f\u2028\u2029\u2069\ufffe\uffff\ud800-\udfff]|\\[bfr]|\\u00[01][0-9a-f]")
 
 
 def _arrow(table: Any) -> Any:
@@ -153,11 +160,14 @@ def write_context(context: Mapping[str, Any], path: Path) -> str:
     not synced to disk (10,000 waits for the disk at 5,000 reps): a file a power cut left empty or stale
     differs from the context, so the next run, which writes every context again, rewrites it.
     """
-    body = clean_all({k: v for k, v in context.items() if k not in TABLES})
-    stamp = body.pop(STAMP, None)
+    body = {k: v for k, v in context.items() if k not in TABLES and k != STAMP}
+    stamp = clean_all(context.get(STAMP))
     tables = {k: _arrow(context[k]) for k in TABLES if context.get(k) is not None}
     body["tables"] = {name: f"{name}.parquet" for name in tables}
     text = _dumps(body)
+    if _UNCLEAN_JSON.search(text):  # rare: some text needs cleaning (looked for in one pass over the whole)
+        body = clean_all(body)
+        text = _dumps(body)
     digest = hashlib.sha256(text.encode("utf-8"))
     for name, table in tables.items():
         digest.update(b"\x1f" + name.encode() + b"\x1f" + _fingerprint(table))
