@@ -41,6 +41,7 @@ from salesreports.run.notebooks import (  # the template checks (light: preview 
     declared_parameters,
     template_parameters,
 )
+from salesreports.run.prepare import Wanted, make_contexts, workers_for
 
 __all__ = [
     "REPORT_PARAMS",
@@ -125,15 +126,15 @@ def plan_period(
     html: bool = True,
     remote: str | None = None,
     root: Path | None = None,
+    workers: int | None = None,
 ) -> PeriodPlan:
     """Write the contexts of one period and decide which reports must run.
 
     With ``remote`` (the period's folder under an output URL) the manifest is read from there and a
     report is unchanged only when its files are there. ``root``: the folder the period's folder is made in
-    (default: the output folder).
+    (default: the output folder). ``workers``: at most this many processes write the contexts (default: one
+    per core, when there are many: :func:`salesreports.run.prepare.workers_for`).
     """
-    from salesreports.report.contexts import write_context
-
     period: Period = scope.period
     folder = (root or config.output_path) / slug(period.label)
     pdf = config.pdf.enabled
@@ -188,6 +189,7 @@ def plan_period(
     manifest.company = config.company
     manifest.data_fingerprint = fingerprint
     folders = folder_names(scope.rep_ids(), [*scope.teams(), "company"])
+    todo: list[tuple[Wanted, dict[str, Any], dict[str, str]]] = []
     for kind, ident, name in wanted:
         key = f"{kind}/{ident}"
         sub = folders[(kind, ident)]
@@ -215,19 +217,29 @@ def plan_period(
                 skipped.append(entry)
                 entries[key] = entry
                 continue
-            context = scope.rep_context(ident)
-            base["name"] = context["rep"]["name"]
-            base["team"] = context["rep"]["team"]
-        else:
-            context = scope.team_context(ident)
-            base["team"] = ident
-        ctx_path = out / "context.json"
-        ctx_hash = write_context(context, ctx_path)
-        inputs = _inputs_hash(template_hash[kind], ctx_hash, __version__, str(pdf), config.pdf.page_size)
-        done = made and previous is not None and previous.get("inputs") == inputs
-        if done and not force:
+        before = str(previous.get("inputs")) if made and previous is not None else None
+        todo.append((Wanted(kind, ident, out / "context.json", before), base, names))
+
+    def inputs_of(kind: str, context_hash: str) -> str:
+        return _inputs_hash(template_hash[kind], context_hash, __version__, str(pdf), config.pdf.page_size)
+
+    built = make_contexts(
+        scope,
+        [t[0] for t in todo],
+        inputs=inputs_of,
+        headline=lambda context: _headline(context, scope.formats),
+        force=force,
+        workers=workers_for(len(todo), workers),
+    )
+    for (want, base, names), result in zip(todo, built, strict=True):
+        kind, ident, key = want.kind, want.ident, base["key"]
+        if kind == "rep":
+            base["name"] = result.name
+        base["team"] = result.team
+        if result.headline is None:  # its inputs are those of the report made before: nothing to run
             unchanged += 1
             continue
+        ctx_path = want.path
         parameters = {"period": period.label, "context": str(ctx_path)}
         parameters["rep_id" if kind == "rep" else "team"] = ident
         entries[key] = {
@@ -235,11 +247,11 @@ def plan_period(
             "parameters": {k: v for k, v in parameters.items() if k != "context"},
             "template": str(templates[kind]),
             "template_hash": template_hash[kind],
-            "context_hash": ctx_hash,
+            "context_hash": result.context_hash,
             "data_fingerprint": fingerprint,
-            "inputs": inputs,
+            "inputs": result.inputs,
             "outputs": names,
-            "headline": _headline(context, scope.formats),
+            "headline": result.headline,
         }
         jobs.append(
             Job(
@@ -380,6 +392,7 @@ def run_reports(
                         fingerprint=fingerprint,
                         remote=f"{url}/{slug(period.label)}" if url else None,
                         root=root,
+                        workers=workers,
                     )
                 )
             del scope  # not beside the next period's
