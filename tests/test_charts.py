@@ -357,6 +357,29 @@ def test_theme_is_registered_and_idempotent() -> None:
     assert theme.config()["config"]["font"] == "Liberation Sans"
 
 
+def test_theme_enable_reads_no_entry_points_once_registered(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every chart enables the theme: asking altair for its theme names read every package's entry points."""
+    import altair.utils.plugin_registry as registry
+
+    def no_scan(group: str) -> list[object]:
+        raise AssertionError(f"entry points of {group} read")
+
+    monkeypatch.setattr(registry, "importlib_metadata_get", no_scan)
+    with theme.enable():
+        assert alt.theme.active == theme.NAME
+
+
+def test_theme_enable_registers_the_theme_again_when_unregistered() -> None:
+    alt.theme.unregister(theme.NAME)
+    try:
+        with theme.enable():
+            assert alt.theme.active == theme.NAME
+            assert alt.theme.get()() == theme.config()
+    finally:
+        theme.register()
+    assert theme.NAME in alt.theme.names()
+
+
 def test_long_names_with_emoji_render() -> None:
     """Vega's own truncation split emoji into half surrogate pairs and vl-convert failed the report."""
     from salesreports.report.vega import spec_to_svg
