@@ -633,3 +633,40 @@ def test_a_chart_in_the_active_language(request: pytest.FixtureRequest) -> None:
     assert scale["range"] == [theme.STATUS_COLORS["on track"], theme.STATUS_COLORS["missed"]]
     # outside the override: English
     assert charts.trend(trend_frame(), "revenue").to_dict()["title"]["text"] == "Revenue by month"
+
+
+def test_a_spec_is_drawn_once_per_process_and_again_when_it_changes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """spec_to_svg keeps vl-convert's drawing by the spec's exact JSON: a changed spec is always drawn again."""
+    import vl_convert as vlc
+
+    from salesreports.report import vega
+
+    drawn: list[str] = []
+    real = vlc.vegalite_to_svg
+
+    def counting(spec: dict[str, Any], **kw: Any) -> str:
+        drawn.append(json.dumps(spec))
+        return str(real(spec, **kw))
+
+    monkeypatch.setattr(vlc, "vegalite_to_svg", counting)
+    monkeypatch.setattr(vega, "_DRAWN", type(vega._DRAWN)())
+    spec = {
+        "$schema": "https://vega.github.io/schema/vega-lite/v6.json",
+        "data": {"values": [{"m": "Aug", "v": 1.0}, {"m": "Sep", "v": 2.0}, {"m": "Oct", "v": 3.0}]},
+        "mark": {"type": "line", "clip": True},
+        "encoding": {"x": {"field": "m", "type": "ordinal"}, "y": {"field": "v", "type": "quantitative"}},
+    }
+    first = vega.spec_to_svg(spec, id_prefix="sr1-trend")
+    again = vega.spec_to_svg(json.loads(json.dumps(spec)), id_prefix="sr2-trend")
+    assert len(drawn) == 1
+    assert "sr1-trend-clip" in first, "its ids are made unique on the page"
+    assert again == first.replace("sr1-trend", "sr2-trend") and "sr1-trend" not in again
+    changed = json.loads(json.dumps(spec))
+    changed["data"]["values"][-1]["v"] = 30.0
+    assert vega.spec_to_svg(changed, id_prefix="sr1-trend") != first
+    assert len(drawn) == 2
+    for n in range(vega.DRAWN_KEEP + 1):  # bounded: the oldest drawing goes
+        vega.spec_to_svg({**spec, "description": str(n)})
+    assert len(vega._DRAWN) == vega.DRAWN_KEEP
+    vega.spec_to_svg(spec)
+    assert len(drawn) == vega.DRAWN_KEEP + 4
