@@ -130,3 +130,110 @@ def test_a_kept_context_is_copied_whole_without_pandas(settings: Path, tmp_path:
     (key / "kpis.parquet").unlink()  # a kept context with a table missing
     assert not cache.copy_kept(config, key.name, tmp_path / "elsewhere")
     assert not (tmp_path / "elsewhere").exists()
+
+
+def _in_a_fresh_process(code: str) -> list[str]:
+    """Run ``code`` (which may use ``config``) in a new, single-threaded interpreter; its printed lines."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.splitlines()
+
+
+def test_a_context_builder_keeps_the_contexts_a_preview_would_build(settings: Path, tmp_path: Path) -> None:
+    """ContextBuilder (a forked process) keeps each context as the preview builds it; the preview then copies
+    it without loading the data, and gets the builder's error for a context that cannot be built."""
+    import json
+
+    config = load_config(settings)
+    here = Previewer(config, "R1", period=PERIOD, pdf=False, html=False, folder=tmp_path / "here")
+    built = Path(here.job().parameters["context"])
+    assert here._data is not None
+    shutil.rmtree(cache.cache_folder(config))
+    code = (
+        "from salesreports.params import load_config; from salesreports.run.preview import ContextBuilder; "
+        f"config = load_config({str(settings)!r}); "
+        f"builder = ContextBuilder.start(config, [('rep', 'R1', {PERIOD!r}), ('rep', 'R9', {PERIOD!r})]); "
+        "print(builder is not None); errors = builder.wait(); print(builder.wait() is errors); "
+        "print(sorted((k, type(e).__name__, str(e)) for k, e in errors.items()))"
+    )
+    started, once, errors = _in_a_fresh_process(code)
+    assert (started, once) == ("True", "True")
+    unknown = cache.context_key(config, "rep", "R9", PERIOD)
+    assert errors.startswith(f"[('{unknown}', 'ParamsError', \"unknown rep id 'R9'.")
+    kept = cache.cache_folder(config) / str(cache.context_key(config, "rep", "R1", PERIOD))
+    assert {p.name for p in kept.iterdir()} >= {"context.json", "notes.json", "kpis.parquet"}
+
+    def body(path: Path) -> dict[str, object]:
+        return {k: v for k, v in json.loads(path.read_text(encoding="utf-8")).items() if k != "generated_at"}
+
+    assert body(kept / "context.json") == body(built)
+    for table in built.parent.glob("*.parquet"):
+        import pyarrow.parquet as pq
+
+        assert pq.read_table(kept / table.name).equals(pq.read_table(table)), table.name
+    # a preview whose builder kept its context copies it; one the builder failed to build raises its error
+    from salesreports.errors import ParamsError
+    from salesreports.run.preview import ContextBuilder
+
+    class Done(ContextBuilder):
+        def __init__(self, errors: dict[str, Exception]) -> None:
+            self._errors = errors  # type: ignore[assignment]
+
+    planted = ParamsError("planted: the builder's error", rep="R9")
+    fresh = Previewer(config, "R1", period=PERIOD, pdf=False, html=False, folder=tmp_path / "fresh")
+    fresh.builder = Done({})
+    assert body(Path(fresh.job().parameters["context"])) == body(built) and fresh._data is None
+    failing = Previewer(config, "R9", period=PERIOD, pdf=False, html=False, folder=tmp_path / "failing")
+    failing.builder = Done({str(unknown): planted})
+    with pytest.raises(ParamsError, match="planted: the builder's error"):
+        failing.job()
+    assert failing._data is None, "not loaded again to meet the same error"
+
+
+def test_a_context_builder_starts_only_when_it_helps(
+    settings: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from salesreports.run import preview, processes
+
+    config = load_config(settings)
+    monkeypatch.setattr(processes, "os_threads", lambda: 2)
+    assert preview.ContextBuilder.start(config, [("rep", "R1", PERIOD)]) is None, "never forked with threads"
+    monkeypatch.setattr(processes, "os_threads", lambda: 1)
+    Previewer(config, "R1", period=PERIOD, pdf=False, html=False).job()  # kept
+    assert preview.ContextBuilder.start(config, [("rep", "R1", PERIOD)]) is None, "nothing to build"
+    source = tmp_path / "db" / "source.yaml"
+    source.parent.mkdir()
+    source.write_text(
+        "name: db\nkind: sql\nurl: sqlite:///crm.db\ntables:\n  deals: {table: deals}\n", encoding="utf-8"
+    )
+    database = load_config(write_config(tmp_path / "db", source))
+    assert preview.ContextBuilder.start(database, [("rep", "R1", PERIOD)]) is None, "a database is never kept"
+
+
+def test_keep_contexts_loads_the_data_once_and_skips_what_is_kept(
+    settings: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from salesreports.data import loading
+    from salesreports.run.preview import keep_contexts
+
+    config = load_config(settings)
+    loads: list[Path] = []
+    real = loading.load_dataset
+
+    def counting(path: Path) -> object:
+        loads.append(path)
+        return real(path)
+
+    monkeypatch.setattr(loading, "load_dataset", counting)
+    reports = [("rep", "R1", PERIOD), ("team", "North", PERIOD), ("rep", "R9", PERIOD), ("rep", "R2", PERIOD)]
+    errors = keep_contexts(config, reports)
+    assert len(loads) == 1
+    assert list(errors) == [cache.context_key(config, "rep", "R9", PERIOD)]
+    for kind, ident, period in reports:
+        kept = cache.kept_notes(config, cache.context_key(config, kind, ident, period))
+        assert (kept is None) == (ident == "R9"), ident
+    assert keep_contexts(config, [("rep", "R1", PERIOD), ("rep", "R2", PERIOD)]) == {}
+    assert len(loads) == 1, "kept contexts are not built again"

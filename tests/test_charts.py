@@ -357,6 +357,29 @@ def test_theme_is_registered_and_idempotent() -> None:
     assert theme.config()["config"]["font"] == "Liberation Sans"
 
 
+def test_theme_enable_reads_no_entry_points_once_registered(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every chart enables the theme: asking altair for its theme names read every package's entry points."""
+    import altair.utils.plugin_registry as registry
+
+    def no_scan(group: str) -> list[object]:
+        raise AssertionError(f"entry points of {group} read")
+
+    monkeypatch.setattr(registry, "importlib_metadata_get", no_scan)
+    with theme.enable():
+        assert alt.theme.active == theme.NAME
+
+
+def test_theme_enable_registers_the_theme_again_when_unregistered() -> None:
+    alt.theme.unregister(theme.NAME)
+    try:
+        with theme.enable():
+            assert alt.theme.active == theme.NAME
+            assert alt.theme.get()() == theme.config()
+    finally:
+        theme.register()
+    assert theme.NAME in alt.theme.names()
+
+
 def test_long_names_with_emoji_render() -> None:
     """Vega's own truncation split emoji into half surrogate pairs and vl-convert failed the report."""
     from salesreports.report.vega import spec_to_svg
@@ -610,3 +633,40 @@ def test_a_chart_in_the_active_language(request: pytest.FixtureRequest) -> None:
     assert scale["range"] == [theme.STATUS_COLORS["on track"], theme.STATUS_COLORS["missed"]]
     # outside the override: English
     assert charts.trend(trend_frame(), "revenue").to_dict()["title"]["text"] == "Revenue by month"
+
+
+def test_a_spec_is_drawn_once_per_process_and_again_when_it_changes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """spec_to_svg keeps vl-convert's drawing by the spec's exact JSON: a changed spec is always drawn again."""
+    import vl_convert as vlc
+
+    from salesreports.report import vega
+
+    drawn: list[str] = []
+    real = vlc.vegalite_to_svg
+
+    def counting(spec: dict[str, Any], **kw: Any) -> str:
+        drawn.append(json.dumps(spec))
+        return str(real(spec, **kw))
+
+    monkeypatch.setattr(vlc, "vegalite_to_svg", counting)
+    monkeypatch.setattr(vega, "_DRAWN", type(vega._DRAWN)())
+    spec = {
+        "$schema": "https://vega.github.io/schema/vega-lite/v6.json",
+        "data": {"values": [{"m": "Aug", "v": 1.0}, {"m": "Sep", "v": 2.0}, {"m": "Oct", "v": 3.0}]},
+        "mark": {"type": "line", "clip": True},
+        "encoding": {"x": {"field": "m", "type": "ordinal"}, "y": {"field": "v", "type": "quantitative"}},
+    }
+    first = vega.spec_to_svg(spec, id_prefix="sr1-trend")
+    again = vega.spec_to_svg(json.loads(json.dumps(spec)), id_prefix="sr2-trend")
+    assert len(drawn) == 1
+    assert "sr1-trend-clip" in first, "its ids are made unique on the page"
+    assert again == first.replace("sr1-trend", "sr2-trend") and "sr1-trend" not in again
+    changed = json.loads(json.dumps(spec))
+    changed["data"]["values"][-1]["v"] = 30.0
+    assert vega.spec_to_svg(changed, id_prefix="sr1-trend") != first
+    assert len(drawn) == 2
+    for n in range(vega.DRAWN_KEEP + 1):  # bounded: the oldest drawing goes
+        vega.spec_to_svg({**spec, "description": str(n)})
+    assert len(vega._DRAWN) == vega.DRAWN_KEEP
+    vega.spec_to_svg(spec)
+    assert len(drawn) == vega.DRAWN_KEEP + 4

@@ -278,3 +278,43 @@ def test_a_report_may_use_vl_convert_itself(tmp_path: Path) -> None:
     results = LocalExecutor(workers=1).run([job(tmp_path, "raises.ipynb", "R1", timeout=60, convert_chart=True)])
     assert results[0].status == "ok", results[0].error
     assert "<svg" in (tmp_path / "R1" / "scorecard.ipynb").read_text()
+
+
+def test_the_zygote_parses_the_kpi_declarations_once_and_again_after_an_edit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The zygote parses kpis.yaml before forking (each report used to parse it); an edit is still seen."""
+    from salesreports.metrics.kpis import KPI_FILE, KPI_FILE_ENV
+
+    kpis = tmp_path / "kpis.yaml"
+    kpis.write_text(KPI_FILE.read_text(encoding="utf-8"), encoding="utf-8")
+    monkeypatch.setenv(KPI_FILE_ENV, str(kpis))
+    v4 = nbformat.v4
+    code = (
+        "from salesreports.metrics import kpis\n"
+        "warm = kpis._registry.cache_info().currsize\n"
+        "print(warm, kpis.get('revenue').label)"
+    )
+    params = v4.new_code_cell('rep_id = ""\nperiod = ""\ncontext = ""', metadata={"tags": ["parameters"]})
+    template = tmp_path / "registry.ipynb"
+    kernel = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+    nb = v4.new_notebook(cells=[params, v4.new_code_cell(code)], metadata=kernel)
+    nbformat.write(nb, str(template))
+
+    def printed(zygote: Zygote, name: str) -> str:
+        out = tmp_path / f"{name}.ipynb"
+        job = Job(
+            key=name, kind="rep", template=str(template), notebook="", parameters={"rep_id": name}, cwd=str(tmp_path)
+        )
+        reply = zygote.execute(job, out)
+        assert reply["error"] == "", reply
+        return str(nbformat.read(str(out), as_version=4).cells[-1].outputs[0].text).strip()
+
+    zygote = Zygote.start("spawn", learn=False)
+    try:
+        assert printed(zygote, "R1") == "1 Revenue", "parsed in the zygote, before the report"
+        text = kpis.read_text(encoding="utf-8").replace("label: Revenue\n", "label: Revenue won\n", 1)
+        kpis.write_text(text, encoding="utf-8")
+        assert printed(zygote, "R2") == "1 Revenue won", "the edited file is parsed again"
+    finally:
+        zygote.close()

@@ -357,3 +357,17 @@ def test_item9_max_amount_is_set_in_the_source_file(tmp_path: Path) -> None:
     assert "beyond the limit of 500" in issue.message
     with pytest.raises(DataValidationError, match="beyond the limit of 500"):
         validate(data, today=TODAY)
+
+
+def test_validation_imports_pandera_without_hypothesis_and_hypothesis_still_imports() -> None:
+    """pandera would import hypothesis (its data synthesis, never used here): ~0.25 s of a first validation."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from salesreports.data.validate import pandera_schema; pandera_schema('deals'); "
+        "print('hypothesis' in sys.modules, 'pandera' in sys.modules); "
+        "import hypothesis; print(hypothesis.__name__)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False", "True", "hypothesis"]

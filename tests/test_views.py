@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 
 from salesreports.data.loading import load_dataset
@@ -54,6 +55,37 @@ def test_in_memory_and_on_disk_contexts_give_the_same_view(scope: Scope, ann: Re
     fresh = RepView(scope.rep_context("R1"))  # Arrow tables, as built
     assert repr(fresh.tiles()) == repr(ann.tiles())
     assert fresh.series("revenue")["value"].tolist() == ann.series("revenue")["value"].tolist()
+
+
+def _scanned(view: RepView, kpi: Any, grain: str, end: Any) -> dict[str, Any]:
+    k = view._kpis
+    hit = k[(k["kpi"] == kpi) & (k["grain"] == grain) & (k["period_end"] == end)]
+    return {} if hit.empty else {str(c): v for c, v in hit.iloc[0].to_dict().items()}
+
+
+def test_row_gives_the_first_matching_row_as_a_scan_does(scope: Scope, ann: RepView) -> None:
+    """row() looks rows up in an index built once: the same answer as scanning the table, for every key."""
+    keys = {(r.kpi, r.grain, r.period_end) for r in ann._kpis.itertuples()}
+    assert len(keys) > 20
+    for kpi, grain, end in sorted(keys):
+        assert repr(ann.row(kpi, grain, end)) == repr(_scanned(ann, kpi, grain, end))
+    assert ann.row("revenue", "month", "1999-01") == {}
+    assert ann.row("no_such_kpi") == {}
+    # a duplicated key: the first row wins, as with the scan
+    view = RepView(scope.rep_context("R1"))
+    first = view._kpis.iloc[0]
+    twin = view._kpis.iloc[[0]].assign(value=-1.0)
+    view._kpis = pd.concat([view._kpis, twin], ignore_index=True)
+    view._row_index = None
+    assert view.row(first["kpi"], first["grain"], first["period_end"])["value"] == first["value"]
+    # a row that is not text (a hand-made context): scanned, same answer
+    view._kpis = view._kpis.assign(period_end=view._kpis["period_end"].astype(object))
+    view._kpis.loc[len(view._kpis) - 1, "period_end"] = None
+    view._row_index = None
+    assert repr(view.row(first["kpi"], first["grain"], first["period_end"])) == repr(
+        _scanned(view, first["kpi"], first["grain"], first["period_end"])
+    )
+    assert view._row_index is False
 
 
 def test_tiles_show_value_target_and_change(ann: RepView) -> None:

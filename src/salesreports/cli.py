@@ -462,7 +462,7 @@ def preview(
     if watch:
         _watch_preview(params, str(rep or team), "rep" if rep is not None else "team", period, template, port)
         return
-    from salesreports.run.preview import warm_start
+    from salesreports.run.preview import ContextBuilder, warm_start
     from salesreports.run.zygote import zygotes
 
     warm_start()  # the report process imports its libraries while this one loads the data
@@ -476,6 +476,9 @@ def preview(
             kind="rep" if rep is not None else "team",
             pdf=pdf,
         )
+        # the data loads in a process of its own (when no context is kept), while the HTML/PDF renderer warms here
+        previewer.builder = ContextBuilder.start(config, [(previewer.kind, previewer.ident, previewer.period_label)])
+        previewer.warm_renderer()
         result = previewer.render()
     except SalesReportsError as err:
         _fail(err)
@@ -583,7 +586,7 @@ def check(
 
             registry()  # a mistake in kpis.yaml is reported against that file and line, not a template's cell
             with tempfile.TemporaryDirectory(prefix="salesreports-check-") as tmp:
-                errors = execute_defaults(config, clean, Path(tmp))
+                errors = execute_defaults(config, clean, Path(tmp), build_apart=True)
         for path in clean:
             if errors.get(path):
                 out.print(f"[red]✗[/] {_esc(errors[path])}", soft_wrap=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import sys
 from dataclasses import dataclass, replace
 from functools import cache
 from typing import Any
@@ -58,10 +59,29 @@ class Report:
             raise DataValidationError(list(self.issues))
 
 
+def _pandera() -> Any:
+    """``pandera.pandas``, imported without ``hypothesis`` when this process has not imported it.
+
+    pandera imports hypothesis (a test library, installed with the dev tools) when it can, for its data
+    synthesis strategies, which validation never uses: about 0.25 s of every first validation. The block
+    lasts only for pandera's own import; a later ``import hypothesis`` works as usual.
+    """
+    if "pandera" not in sys.modules and "hypothesis" not in sys.modules:
+        sys.modules["hypothesis"] = None  # type: ignore[assignment]  # None in sys.modules: ImportError
+        try:
+            import pandera.pandas  # noqa: F401 - imported here, without hypothesis
+        finally:
+            if "hypothesis" in sys.modules and sys.modules["hypothesis"] is None:
+                del sys.modules["hypothesis"]
+    import pandera.pandas as pa
+
+    return pa
+
+
 @cache
 def pandera_schema(table: str) -> Any:
     """The pandera ``DataFrameSchema`` for a canonical table, built from its declaration."""
-    import pandera.pandas as pa
+    pa = _pandera()
 
     columns = {}
     for col in TABLES[table].columns:
@@ -146,6 +166,7 @@ def _sample(values: pd.Series | np.ndarray[Any, Any], n: int = 3) -> str:
 
 
 def _check_columns(c: _Checker, name: str, frame: pd.DataFrame) -> None:
+    _pandera()
     import pandera.errors as pe
 
     try:

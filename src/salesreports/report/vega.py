@@ -6,7 +6,10 @@ the pages' SVG and :mod:`salesreports.mail.message` the emails' PNG through thes
 
 from __future__ import annotations
 
+import json
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from functools import cache
 from typing import Any, Final
@@ -18,6 +21,10 @@ __all__ = ["FONT_FALLBACK", "lab_spec", "safe_spec", "spec_to_svg", "vl_version"
 FONT_FALLBACK: Final = "Liberation Sans, Arial, Helvetica, sans-serif"
 _SVG_ID = re.compile(r'\bid="([^"]+)"')
 _SVG_FONT = re.compile(r'font-family="Liberation Sans"')
+# the last drawings of this process, by the spec's JSON text (see _drawn): a few pages' worth of charts
+DRAWN_KEEP: Final = 64
+_DRAWN: OrderedDict[str, str] = OrderedDict()
+_DRAWN_LOCK = threading.Lock()
 
 
 def safe_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
@@ -67,6 +74,35 @@ def _vl_versions(vlc: Any) -> tuple[str, ...]:
     return tuple(vlc.get_vegalite_versions())
 
 
+def _drawn(spec: Mapping[str, Any]) -> str:
+    """vl-convert's SVG of a spec, kept in this process for the spec's exact JSON text.
+
+    The same drawing for the same spec: vl-convert draws with the Vega-Lite version the spec's ``$schema``
+    names and the fonts it loaded at its start, both fixed for the life of the process. A page draws each
+    chart twice (page and phone), about 60 ms each; a re-render (``preview --watch``, ``check``) mostly
+    draws the charts of the last render again. A spec that is not plain JSON is drawn every time.
+    """
+    import vl_convert as vlc
+
+    try:
+        key = json.dumps(spec, ensure_ascii=False, allow_nan=True)
+    except (TypeError, ValueError):
+        key = None
+    if key is not None:
+        with _DRAWN_LOCK:
+            svg = _DRAWN.get(key)
+            if svg is not None:
+                _DRAWN.move_to_end(key)
+                return svg
+    drawn: str = vlc.vegalite_to_svg(dict(spec), vl_version=vl_version(spec))
+    if key is not None:
+        with _DRAWN_LOCK:
+            _DRAWN[key] = drawn
+            while len(_DRAWN) > DRAWN_KEEP:
+                _DRAWN.popitem(last=False)
+    return drawn
+
+
 def lab_spec(spec: Mapping[str, Any]) -> dict[str, Any]:
     """The spec for JupyterLab's own Vega-Lite renderer, which stops at Vega-Lite 5: the same spec under the
     version-5 schema (the charts use nothing that Vega-Lite 6 added)."""
@@ -80,10 +116,9 @@ def spec_to_svg(spec: Mapping[str, Any], *, id_prefix: str = "") -> str:
 
     The chart's font gets metric-compatible fallbacks (Arial, Helvetica) for viewers without Liberation
     Sans, and with ``id_prefix`` the SVG's internal ids (clip paths) are made unique on the page.
+    The last :data:`DRAWN_KEEP` drawings are kept in this process (see :func:`_drawn`).
     """
-    import vl_convert as vlc
-
-    svg: str = vlc.vegalite_to_svg(dict(spec), vl_version=vl_version(spec))
+    svg = _drawn(spec)
     svg = _SVG_FONT.sub(f'font-family="{FONT_FALLBACK}"', svg)
     if id_prefix:
         ids = set(_SVG_ID.findall(svg))

@@ -27,7 +27,7 @@ import math
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 
@@ -267,6 +267,7 @@ class _View:
         self.previous_end = str(before.get("end") or pd.Period(self.period_end, "M") - 1)
         self.previous_title = str(before.get("title") or "") if self.review else _("last month")
         self._kpis = _table(context.get("kpis"), KPI_COLUMNS)
+        self._row_index: dict[tuple[str, str, str], int] | Literal[False] | None = None  # see _row_at
         caps = context.get("capabilities") or {}
         self._unsupported: dict[str, str] = dict(caps.get("unsupported") or {})
         self._missing_sections: dict[str, str] = dict(caps.get("sections") or {})
@@ -372,8 +373,31 @@ class _View:
         ``grain`` defaults to the page's: the month, or a review's quarter or year."""
         k = self._kpis
         grain = grain or self.grain
-        hit = k[(k["kpi"] == kpi) & (k["grain"] == grain) & (k["period_end"] == (period_end or self.period_end))]
+        end = period_end or self.period_end
+        at = self._row_at(kpi, grain, end)
+        if at is not None:
+            return {} if at < 0 else {str(k): v for k, v in k.iloc[at].to_dict().items()}
+        hit = k[(k["kpi"] == kpi) & (k["grain"] == grain) & (k["period_end"] == end)]
         return {} if hit.empty else {str(k): v for k, v in hit.iloc[0].to_dict().items()}
+
+    def _row_at(self, kpi: Any, grain: Any, period_end: Any) -> int | None:
+        """The position of the first KPI row of ``(kpi, grain, period_end)`` (-1: none), from an index of the
+        rows built once (a page asks for dozens of rows: each a scan of the whole table before); ``None``
+        when the index cannot answer (a key or a row that is not text), and the rows are then scanned."""
+        if self._row_index is None:
+            k = self._kpis
+            index: dict[tuple[str, str, str], int] = {}
+            for i, key in enumerate(zip(k["kpi"], k["grain"], k["period_end"], strict=True)):
+                if not all(isinstance(part, str) for part in key):
+                    index = {}
+                    self._row_index = False
+                    break
+                index.setdefault(key, i)
+            else:
+                self._row_index = index
+        if self._row_index is False or not all(isinstance(part, str) for part in (kpi, grain, period_end)):
+            return None
+        return self._row_index.get((kpi, grain, period_end), -1)
 
     def value(self, kpi: str, grain: str | None = None, period_end: str | None = None) -> tuple[float | None, str]:
         """(value, reason) of a KPI; value None when not available."""

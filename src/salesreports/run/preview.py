@@ -7,21 +7,37 @@ outbox, so ``salesreports send`` only ever sends what ``salesreports run`` produ
 A :class:`Previewer` keeps the data loaded and the KPIs computed, so that re-rendering (``--watch``) costs only
 the report itself; the report runs guarded (:mod:`salesreports.guard`) in a child forked from a warm zygote,
 as in a batch.
+
+A one-off ``preview`` or ``check`` with no kept context starts a :class:`ContextBuilder`: a process forked
+from this one that loads the data and builds and keeps (:mod:`salesreports.report.cache`) the contexts the
+command needs, while the zygote imports the report libraries and this process warms its renderer, on the
+other core. The command then uses the kept contexts as it would a second time; a context the builder could
+not build is built here as before (a failure to build one is raised here as it was raised there).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from salesreports.errors import ParamsError, SalesReportsError
 from salesreports.params import Config
 from salesreports.paths import folder_names, inside, slug
 from salesreports.run.jobs import Job, JobResult
 
-__all__ = ["PreviewResult", "Previewer", "execute_defaults", "failing_cell", "preview_folder", "warm_start"]
+__all__ = [
+    "ContextBuilder",
+    "PreviewResult",
+    "Previewer",
+    "execute_defaults",
+    "failing_cell",
+    "keep_contexts",
+    "preview_folder",
+    "warm_start",
+]
 
 
 def preview_folder(config: Config) -> Path:
@@ -100,6 +116,22 @@ class Previewer:
         self._data: Any = shared._data if shared else None
         self._table: Any = shared._table if shared else None
         self._scope: Any = None
+        self._warming: Any = None  # the thread warming this process's renderer (see warm_renderer)
+        self.builder: ContextBuilder | None = None  # a process building the context meanwhile (see job)
+
+    def warm_renderer(self, mode: str = "fast") -> None:
+        """Start warming this process's HTML/PDF renderer in a thread, now, so that it overlaps the loading of
+        the data and the report; :meth:`render` waits for it before rendering.
+
+        Only once a zygote is started (a thread here would make the next zygote a fresh interpreter instead of
+        a fork), only in ``fast`` mode and only when the report has pages; at most one thread at a time.
+        """
+        from salesreports.run.worker import warm_renderer_in_background
+        from salesreports.run.zygote import zygotes
+
+        if self._warming is not None or not self.html or mode != "fast" or zygotes.idle() == 0:
+            return
+        self._warming = warm_renderer_in_background(pdf=self.pdf, page_size=self.config.pdf.page_size)
 
     def load(self) -> None:
         """Load and validate the data and compute every KPI (again: after a change of ``kpis.yaml``)."""
@@ -138,10 +170,13 @@ class Previewer:
         check_template_runs(self.template)
         check_parameters(self.template, sorted(REPORT_PARAMS[self.kind]))
         key = cache.context_key(self.config, self.kind, self.ident, self.period_label) if self._scope is None else None
+        failed = self.builder.wait().get(key or "") if self.builder is not None else None
         notes = cache.kept_notes(self.config, key) or {}
         label, sub = str(notes.get("period") or ""), str(notes.get("folder") or "")
         folder = inside(self.folder / slug(label), sub) if label and sub else None
         if folder is None or not cache.copy_kept(self.config, key, folder):  # nothing kept: build it
+            if failed is not None:  # the builder met this error building it from the same inputs
+                raise failed
             from salesreports.report.contexts import write_context  # pandas and pyarrow: only to build one
 
             context, label, sub = self._context()
@@ -190,20 +225,21 @@ class Previewer:
 
     def render(self, mode: str = "fast") -> PreviewResult:
         """Execute and render the report into the preview folder; never raises for a failing report."""
-        from salesreports.run.worker import run_job, warm_renderer_in_background
-        from salesreports.run.zygote import zygotes
+        from salesreports.run.worker import run_job
 
         started = time.perf_counter()
-        job = self.job()
-        # the renderer warms while the report runs, in a thread: only once a zygote is started (a thread
-        # here would make the next one a fresh interpreter instead of a fork)
-        warm = job.html and mode == "fast" and zygotes.idle() > 0
-        warming = warm_renderer_in_background(pdf=bool(job.pdf), page_size=job.page_size) if warm else None
+        try:
+            job = self.job()
+        except BaseException:
+            self._join_warming()
+            raise
+        # the renderer warms while the report runs (or since warm_renderer() was called), in a thread
+        self.warm_renderer(mode)
+        warming = self._warming
         try:
             result: JobResult = run_job(job, mode, before_render=warming.join if warming else None)  # type: ignore[arg-type]
         finally:
-            if warming is not None:
-                warming.join()  # also when the report failed: never two warm-ups of one renderer at once
+            self._join_warming()  # also when the report failed: never two warm-ups of one renderer at once
         return PreviewResult(
             status=result.status,
             html=Path(job.html or job.notebook),
@@ -214,6 +250,126 @@ class Previewer:
             seconds=time.perf_counter() - started,
             timings=result.timings,
         )
+
+    def _join_warming(self) -> None:
+        if self._warming is not None:
+            self._warming.join()
+            self._warming = None
+
+
+def keep_contexts(
+    config: Config, reports: Sequence[tuple[str, str, str | None]], keys: Sequence[str | None] | None = None
+) -> dict[str, SalesReportsError]:
+    """Build and keep the contexts of ``reports`` (``(kind, ident, period)``) that are not kept yet, the data
+    loaded once; the error of each one that cannot be built, by its cache key.
+
+    A report whose inputs cannot be kept (a database source) is left out: it is built where it is used.
+    ``keys`` are the reports' cache keys when known (:func:`salesreports.report.cache.context_key`).
+    """
+    from salesreports.report import cache
+
+    shared: Previewer | None = None
+    errors: dict[str, SalesReportsError] = {}
+    if keys is None:
+        keys = [cache.context_key(config, kind, ident, period) for kind, ident, period in reports]
+    for (kind, ident, period), key in zip(reports, keys, strict=True):
+        if key is None or key in errors or cache.kept_notes(config, key) is not None:
+            continue
+        previewer: Previewer | None = None
+        try:
+            previewer = Previewer(config, ident, period=period, kind=kind, html=False, shared=shared)
+            context, label, sub = previewer._context()
+            cache.keep(config, key, context, {"period": label, "folder": sub})
+        except SalesReportsError as err:
+            errors[key] = err
+        if shared is None and previewer is not None and previewer._table is not None:
+            shared = previewer  # the data loaded and the KPIs computed: for the next reports
+    return errors
+
+
+class ContextBuilder:
+    """A process forked from this one that runs :func:`keep_contexts` (see the module docstring).
+
+    Start it while this process has one thread (:meth:`start` declines otherwise, and when every context is
+    kept already or cannot be kept); :meth:`wait` waits for it and returns the errors it met, by cache key.
+    Nothing it does is needed: a context it did not keep is built by its user as before.
+    """
+
+    def __init__(self, pid: int, fd: int) -> None:
+        self.pid = pid
+        self._fd = fd
+        self._errors: dict[str, SalesReportsError] | None = None
+
+    @classmethod
+    def start(cls, config: Config, reports: Sequence[tuple[str, str, str | None]]) -> ContextBuilder | None:
+        """Fork the builder for ``reports`` (``(kind, ident, period)``), or ``None`` when it would not help."""
+        import os
+
+        from salesreports.report import cache
+        from salesreports.run.processes import os_threads
+
+        if not hasattr(os, "fork") or os_threads() != 1:
+            return None
+        keys = [cache.context_key(config, kind, ident, period) for kind, ident, period in reports]
+        if all(key is None or cache.kept_notes(config, key) is not None for key in keys):
+            return None
+        read_fd, write_fd = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the forked builder (its work is tested through keep_contexts)
+            os.close(read_fd)
+            _build_and_exit(config, reports, keys, write_fd)
+        os.close(write_fd)
+        return cls(pid, read_fd)
+
+    def wait(self) -> dict[str, SalesReportsError]:
+        """Wait for the builder (once); the errors it met building contexts, by cache key."""
+        import os
+        import pickle
+
+        if self._errors is not None:
+            return self._errors
+        chunks = []
+        try:
+            while chunk := os.read(self._fd, 1 << 16):
+                chunks.append(chunk)
+        finally:
+            os.close(self._fd)
+            os.waitpid(self.pid, 0)
+        self._errors = {}
+        try:
+            errors = pickle.loads(b"".join(chunks))  # noqa: S301 - written by our own forked builder
+        except Exception:  # the builder died (killed, out of memory): its contexts are built where needed
+            return self._errors
+        self._errors = {str(k): e for k, e in errors.items() if isinstance(e, SalesReportsError)}
+        return self._errors
+
+
+def _build_and_exit(
+    config: Config, reports: Sequence[tuple[str, str, str | None]], keys: Sequence[str | None], fd: int
+) -> NoReturn:
+    """The builder process: keep the contexts, write the errors (those that pickle) to ``fd``, exit."""
+    import os
+    import pickle
+
+    from salesreports.run.processes import die_with_parent
+
+    status = 0
+    try:
+        die_with_parent()
+        sendable = {}
+        for key, err in keep_contexts(config, reports, keys).items():
+            try:
+                pickle.dumps(err)
+            except Exception:  # noqa: S112 - an error that does not pickle is met again where the context is built
+                continue
+            sendable[key] = err
+        data = pickle.dumps(sendable)
+        while data:
+            data = data[os.write(fd, data) :]
+    except BaseException:
+        status = 1
+    finally:
+        os._exit(status)
 
 
 def failing_cell(notebook: Path) -> str:
@@ -238,40 +394,49 @@ def failing_cell(notebook: Path) -> str:
     return ""
 
 
-def execute_defaults(config: Config, templates: list[Path], folder: Path) -> dict[Path, str]:
+def execute_defaults(
+    config: Config, templates: list[Path], folder: Path, *, build_apart: bool = False
+) -> dict[Path, str]:
     """Execute each template with its default parameters; the error of each one that fails ("" when it runs).
 
     The data is loaded and the KPIs computed once for all templates; each report runs guarded in a child
-    forked from a warm zygote, as in a batch, with its context written into ``folder``.
+    forked from a warm zygote, as in a batch, with its context written into ``folder``. With ``build_apart``
+    the contexts not kept yet are built in a :class:`ContextBuilder` (call it while this process has one
+    thread, after :func:`warm_start`).
     """
     import ast
 
     from salesreports.run.notebooks import template_parameters
 
-    shared: Previewer | None = None
-    errors: dict[Path, str] = {}
+    def literal(values: dict[str, Any], name: str) -> str:
+        try:
+            return str(ast.literal_eval(str(values.get(name))))
+        except (ValueError, SyntaxError):
+            return ""
+
+    reports: list[tuple[str, str, str | None]] = []
     for template in templates:
         defaults = {k: v.get("default") for k, v in template_parameters(template).items()}
-
-        def literal(name: str, values: dict[str, Any] = defaults) -> str:
-            try:
-                return str(ast.literal_eval(str(values.get(name))))
-            except (ValueError, SyntaxError):
-                return ""
-
         kind = "team" if "team" in defaults else "rep"
-        ident = literal("team" if kind == "team" else "rep_id")
+        reports.append(
+            (kind, literal(defaults, "team" if kind == "team" else "rep_id"), literal(defaults, "period") or None)
+        )
+    builder = ContextBuilder.start(config, reports) if build_apart else None
+    shared: Previewer | None = None
+    errors: dict[Path, str] = {}
+    for template, (kind, ident, period) in zip(templates, reports, strict=True):
         try:
             previewer = Previewer(
                 config,
                 ident,
-                period=literal("period") or None,
+                period=period,
                 template=template,
                 kind=kind,
                 html=False,
                 folder=folder,
                 shared=shared,
             )
+            previewer.builder = builder
             shared = shared or previewer
             result = previewer.render()
         except SalesReportsError as err:  # e.g. its default period or rep is not in this data: that template fails
