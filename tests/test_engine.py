@@ -515,7 +515,9 @@ def test_kpi_benchmark_runs_and_caches(tmp_path: Path, capsys: pytest.CaptureFix
     assert "generating" in first
     assert "compute" in first
     result = json.loads((tmp_path / "kpis.json").read_text(encoding="utf-8"))
-    assert result["met"] == {"compute_seconds": True, "peak_rss_bytes": True}
+    assert result["met"] == {"load_and_compute_seconds": True, "compute_seconds": True, "peak_rss_bytes": True}
+    assert result["seconds"]["baseline_pyarrow_read"] > 0  # measured in the same run, in a child
+    assert "x the baseline" in first
     assert result["grid"]["kpis"] == len(registry())
     assert result["data"]["rows"]["deals"] > 0
     assert result["data"]["loader"] == "dataset"  # the product's loader, with the engine's columns
