@@ -236,3 +236,44 @@ def test_the_header_is_in_the_reports_language(scope: Scope, request: pytest.Fix
     # a skipped rep's reason stays English in the run's manifest: the index translates it (retranslate)
     early = build_scope(scope.data, scope.table, scope.config, parse_period("2025-01"))
     assert early.employment("R2") == "joined on 2025-02-15, after January 2025"
+
+
+def test_a_scope_for_one_reps_preview_gives_that_rep_the_same_context(tmp_path: Path) -> None:
+    """build_scope(rep=...) checks and measures only the goals a rep's page shows (own, team, company): each
+    rep's context is the one the whole scope gives, goals, notes and figures included."""
+    from conftest import write_config
+    from salesreports.data.demo import generate_demo
+    from salesreports.data.validate import validate
+
+    demo = tmp_path / "demo"
+    generate_demo(demo, seed=5, scale=0.2, end_month="2026-10", months=8, n_reps=12)
+    tables = "\n".join(f"  {t}: {{file: demo/{t}.csv}}" for t in ("reps", "deals", "leads", "activities", "targets"))
+    (tmp_path / "source.yaml").write_text(f"name: d\nbase_dir: .\ntables:\n{tables}\n", encoding="utf-8")
+    reps = load_dataset(tmp_path / "source.yaml").tables["reps"]
+    team_of = dict(zip(reps["rep_id"].astype(str), reps["team"].astype(str), strict=True))
+    first, second = sorted(team_of)[:2]
+    other_team = next(t for t in sorted(set(team_of.values())) if t != team_of[first])
+    owners = [first, second, team_of[first], other_team, "company", "Company"]
+    goals = "\n".join(
+        f"  - {{id: g{i}, owner: {o}, metric: revenue, target: {1000 * (i + 1)}, start: 2026-09, deadline: 2026-12,"
+        f" objective: Grow revenue for the plan.}}"
+        for i, o in enumerate(owners)
+    )
+    (tmp_path / "goals.yaml").write_text(f"goals:\n{goals}\n", encoding="utf-8")
+    path = write_config(tmp_path, tmp_path / "source.yaml")
+    path.write_text(path.read_text().replace('goals: ""', f"goals: {tmp_path / 'goals.yaml'}"), encoding="utf-8")
+    config = load_config(path, environ={})
+    data = load_dataset(config.source_path)
+    validate(data)
+    table = compute_kpis(data)
+    period = parse_period("2026-10")
+    whole = build_scope(data, table, config, period)
+    assert len(whole.goals) == len(owners)
+    for rep in (first, second, next(r for r, t in sorted(team_of.items()) if t == other_team)):
+        alone = build_scope(data, table, config, period, rep=rep)
+        assert len(alone.goals) < len(whole.goals)  # the other reps' and the other team's goals are left out
+        mine, full = plain(alone.rep_context(rep)), plain(whole.rep_context(rep))
+        mine.pop("generated_at", None), full.pop("generated_at", None)
+        assert json.dumps(mine, sort_keys=True, default=str) == json.dumps(full, sort_keys=True, default=str)
+        assert {g["goal_id"] for g in full["goals"]} >= {"g4", "g5"}  # the company's, however its owner is spelt
+    assert build_scope(data, table, config, period, rep="nobody").goals == whole.goals  # unknown: every goal

@@ -39,7 +39,7 @@ import datetime as dt
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import InitVar, dataclass, field
+from dataclasses import InitVar, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -747,8 +747,12 @@ def _period_dict(period: Period, formats: Formatter = DEFAULT, review_cycle_mont
     }
 
 
-def build_scope(data: Dataset, table: KpiTable, config: Config, period: Period) -> Scope:
-    """Prepare everything shared by one period's contexts, once for all reps (grouped, no per-rep scans)."""
+def build_scope(data: Dataset, table: KpiTable, config: Config, period: Period, *, rep: str | None = None) -> Scope:
+    """Prepare everything shared by one period's contexts, once for all reps (grouped, no per-rep scans).
+
+    ``rep``: the scope serves this rep's context only (a preview): of the goals, only those a rep's context
+    shows (the rep's own, their team's, the company's) are checked and measured, with the same figures.
+    """
     from salesreports.metrics.benchmarks import ramp_benchmarks, rep_benchmarks
 
     values = table.values
@@ -775,7 +779,7 @@ def build_scope(data: Dataset, table: KpiTable, config: Config, period: Period) 
         ramp = ramp[ramp["period"] <= str(period.end)]
     caps = capabilities(data, table)
     with i18n.override(config.locale):  # shared by the team pages and every rep in the company's locale: its language
-        goals, goal_notes, progress = _goals(data, table, config, period)
+        goals, goal_notes, progress = _goals(data, table, config, period, owners=_owners_of(table, rep))
     return Scope(
         data,
         table,
@@ -807,8 +811,15 @@ def _colleagues(reps: pd.DataFrame) -> Redactor | None:
     return Redactor(names) or None
 
 
+def _owners_of(table: KpiTable, rep: str | None) -> set[str] | None:
+    """The goal owners a rep's context shows (the rep, their team, the company); None for every owner."""
+    grid = table.grid
+    at = [i for i, r in enumerate(grid.reps) if str(r) == rep] if rep is not None else []
+    return {str(rep), str(grid.teams[grid.rep_team[at[0]]]), COMPANY} if at else None
+
+
 def _goals(
-    data: Dataset, table: KpiTable, config: Config, period: Period
+    data: Dataset, table: KpiTable, config: Config, period: Period, *, owners: set[str] | None = None
 ) -> tuple[list[dict[str, Any]], dict[str, str], dict[str, Any]]:
     """The goals this data set can measure, with progress as of the period; a note per goal it cannot; and
     each shown goal's progress by id (to write its figures in a rep's own locale).
@@ -825,6 +836,8 @@ def _goals(
     from salesreports.metrics.periods import parse_period
 
     goals = load_goals(path)
+    if owners is not None:  # one rep's context: the goals it can show (an owner named "Company" is the company)
+        goals = replace(goals, goals=tuple(g for g in goals if g.owner in owners or g.owner.lower() == COMPANY))
     problems: dict[str, list[str]] = {}
     for f in check_goals(goals, table, data=data):
         if f.severity == "error":

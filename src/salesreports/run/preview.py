@@ -149,7 +149,8 @@ class Previewer:
             self._table = compute_kpis(self._data)
         period = parse_period(self.period_label) if self.period_label else default_period(self._table.grid.as_of)
         report_period(period, self._table.grid.months[0], self._table.grid.months[-1])
-        self._scope = build_scope(self._data, self._table, self.config, period)
+        rep = self.ident if self.kind == "rep" else None  # a rep's preview: only the goals its page can show
+        self._scope = build_scope(self._data, self._table, self.config, period, rep=rep)
 
     def reset(self, *, data: bool) -> None:
         """Forget the KPIs (and with ``data``, the data too): the next render loads them again."""
