@@ -437,6 +437,7 @@ def test_unassigned_rep_takes_rows_without_a_rep(tmp_path: Path) -> None:
         tables:
           reps: {file: reps.csv}
           leads: {file: leads.csv}
+          activities: {file: activities.csv}
     """,
         reps_csv=REPS,
         leads_csv="""
@@ -445,15 +446,23 @@ def test_unassigned_rep_takes_rows_without_a_rep(tmp_path: Path) -> None:
         L2,,2025-01-02,true
         L3,,2025-01-03,false
     """,
+        activities_csv="""
+        rep_id,date,type
+        R2,2025-01-05,call
+        ,2025-01-06,email
+    """,
     )
     assert data.unassigned_rep == "nobody"
     assert data.tables["leads"]["rep_id"].tolist() == ["R1", "nobody", "nobody"]
+    acts = data.tables["activities"]["rep_id"]  # codes (a category): the pseudo-rep joins them in text order
+    assert acts.tolist() == ["R2", "nobody"] and list(acts.cat.categories) == ["R2", "nobody"]
     reps = data.tables["reps"]
     assert reps["rep_id"].tolist() == ["R1", "R2", "nobody"]
     assert reps["name"].tolist()[-1] == "Unassigned"
     assert str(reps["rep_id"].dtype) == "str"
-    (note,) = data.notes
+    note, other = data.notes
     assert (note.severity, note.table, note.column, note.rows, note.count) == ("warning", "leads", "rep_id", (3, 4), 2)
+    assert (other.table, other.rows, other.count) == ("activities", (3,), 1)
     assert "2 of 3 row(s) have no rep; they are attributed to the pseudo-rep 'nobody'" in note.message
 
 

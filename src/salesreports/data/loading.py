@@ -945,7 +945,10 @@ def _attribute_unassigned(data: Dataset, rep_id: str) -> None:
         empty = frame["rep_id"].isna().to_numpy()
         count = int(empty.sum())
         if count:
-            frame["rep_id"] = frame["rep_id"].fillna(rep_id)
+            ids = frame["rep_id"]
+            if isinstance(ids.dtype, pd.CategoricalDtype) and rep_id not in ids.cat.categories:  # a table's codes
+                ids = ids.cat.set_categories(sorted([*ids.cat.categories, rep_id]))
+            frame["rep_id"] = ids.fillna(rep_id)
             rows = tuple(int(r) for r in frame[ROW].to_numpy()[empty][:5])
             data.notes.append(
                 rule_issue(
