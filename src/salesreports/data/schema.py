@@ -207,6 +207,7 @@ TABLES: dict[str, Table] = {
             ),
             "opportunities: open, won or lost",
             key=("deal_id",),
+            codes=("rep_id", "product", "segment", "stage"),
         ),
         Table(
             "leads",
@@ -227,6 +228,7 @@ TABLES: dict[str, Table] = {
             ),
             "leads and their qualification",
             key=("lead_id",),
+            codes=("rep_id", "source"),
         ),
         Table(
             "activities",
