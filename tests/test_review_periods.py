@@ -365,6 +365,20 @@ def test_achievements_without_a_target_say_it_is_not_available(pack: Loaded, tmp
     assert "0.0%" not in text and "$0" not in text
 
 
+def test_the_achievements_intro_says_only_what_the_section_shows(
+    pack: Loaded, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    both = view_of(scope_of(pack, "2026-Q3"), "R1", tmp_path / "both")  # a quota and the goal r1-q3
+    assert str(both.achievements_intro()).startswith("The period's revenue against its target, and each goal")
+    quota = view_of(scope_of(pack, "2026-Q2"), "R2", tmp_path / "quota")  # no goal of R2's is measured in Q2
+    assert str(quota.achievements_intro()) == "The period's revenue against its target."
+    for view in (both, quota):  # a data set without targets: no word of a target
+        monkeypatch.setattr(view, "supports", lambda kpi: kpi != "quota_attainment")
+    assert str(both.achievements_intro()).startswith("Each goal measured over the period")
+    assert "target" not in str(both.achievements_intro())
+    assert quota.achievements_intro() is None and quota.achievements() is None  # the section is left out
+
+
 def test_since_last_review_compares_each_kpi_with_the_quarter_before(pack: Loaded, tmp_path: Path) -> None:
     view = view_of(scope_of(pack, "2026-Q3"), "R1", tmp_path)
     text = str(view.since_last_review())

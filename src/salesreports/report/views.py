@@ -1037,6 +1037,36 @@ class RepView(_View):
         except ParamsError:
             return None
 
+    def _measured_goals(self) -> list[dict[str, Any]]:
+        """The goals measured over the period (started by its end): those :meth:`achievements` shows."""
+        end = pd.Period(self.period_end, "M")
+        return [g for g in self.ctx.get("goals") or [] if (start := self._goal_start(g)) is not None and start <= end]
+
+    def achievements_intro(self) -> Any:
+        """The achievements section's lead-in, true of this page: the revenue against its target only when the
+        page shows the quota, the goals only when it shows some; ``None`` when it shows neither (the section,
+        heading included, is then left out)."""
+        from salesreports.report.display import lead
+
+        quota = self.supports("quota_attainment") and not self.no_sign
+        goals = bool(self._measured_goals())
+        if quota and goals:
+            text = _(
+                "The period's revenue against its target, and each goal measured over the period with the "
+                "business objective it serves: where it stands, where the pace says it should be and where it "
+                "is heading by its deadline."
+            )
+        elif quota:
+            text = _("The period's revenue against its target.")
+        elif goals:
+            text = _(
+                "Each goal measured over the period with the business objective it serves: where it stands, where "
+                "the pace says it should be and where it is heading by its deadline."
+            )
+        else:
+            return None
+        return lead(text)
+
     def achievements(self) -> Any:
         """The period's results against its objectives: quota attainment (revenue against the period's target)
         and the goals measured over the period, each with the objective it serves. Goals that start after the
@@ -1065,11 +1095,7 @@ class RepView(_View):
                     )
                 attained = _("{title}: {percent} attained").format(title=title, percent=pct)
                 parts.append(callout("good" if att >= 1 else "warn", attained, [line]))
-        end = pd.Period(self.period_end, "M")
-        measured = [
-            g for g in self.ctx.get("goals") or [] if (start := self._goal_start(g)) is not None and start <= end
-        ]
-        goals = self._goal_html(measured)
+        goals = self._goal_html(self._measured_goals())
         if goals is not None:
             parts.append(goals)
         if not parts:
