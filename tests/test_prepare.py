@@ -43,9 +43,18 @@ def _files(plan: PeriodPlan) -> dict[str, Any]:
     return out
 
 
-def _in_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+def _in_workers(monkeypatch: pytest.MonkeyPatch, before: Callable[[str], None]) -> None:
+    """Contexts written by workers, one report per task; ``before(rep_id)`` runs as each rep's context is built
+    (in the process that builds it)."""
     monkeypatch.setattr(prepare, "MIN_PARALLEL", 2)
     monkeypatch.setattr(prepare, "CHUNK", 1)
+    built = Scope.rep_context
+
+    def wrapped(self: Scope, rep_id: str) -> dict[str, Any]:
+        before(rep_id)
+        return built(self, rep_id)
+
+    monkeypatch.setattr(Scope, "rep_context", wrapped)
 
 
 def test_workers_write_the_same_contexts_and_plan_as_one_process(
@@ -53,17 +62,14 @@ def test_workers_write_the_same_contexts_and_plan_as_one_process(
 ) -> None:
     config = make_config()
     alone = _plan(config, tmp_path / "alone")
-    _in_workers(monkeypatch)
-    assert prepare.workers_for(6) == 2  # this machine's two cores
     builders = tmp_path / "pids"
-    built = Scope.rep_context
 
-    def recorded(self: Scope, rep_id: str) -> dict[str, Any]:
+    def recorded(rep_id: str) -> None:
         with builders.open("a") as f:
             f.write(f"{os.getpid()}\n")
-        return built(self, rep_id)
 
-    monkeypatch.setattr(Scope, "rep_context", recorded)
+    _in_workers(monkeypatch, recorded)
+    assert prepare.workers_for(6) == 2  # this machine's two cores
     shared = _plan(config, tmp_path / "shared")
     assert set(builders.read_text().split()) - {str(os.getpid())}, "no context was built by a worker"
     assert _files(shared) == _files(alone) and len(_files(alone)) >= 6 * 2
@@ -78,15 +84,12 @@ def test_workers_write_the_same_contexts_and_plan_as_one_process(
 def test_an_error_in_a_worker_is_raised_here_with_its_own_message(
     tmp_path: Path, make_config: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _in_workers(monkeypatch)
-    built = Scope.rep_context
 
-    def failing(self: Scope, rep_id: str) -> dict[str, Any]:
+    def failing(rep_id: str) -> None:
         if rep_id == "R2":
             raise ParamsError("planted: R2's context cannot be built", reps=["R2"])
-        return built(self, rep_id)
 
-    monkeypatch.setattr(Scope, "rep_context", failing)
+    _in_workers(monkeypatch, failing)
     with pytest.raises(ParamsError, match="planted: R2's context") as caught:
         _plan(make_config(), tmp_path / "out")
     assert caught.value.fields["reps"] == ["R2"]
@@ -97,16 +100,13 @@ def test_a_worker_that_dies_leaves_its_reports_to_this_process(
 ) -> None:
     config = make_config()
     alone = _plan(config, tmp_path / "alone")
-    _in_workers(monkeypatch)
     parent = os.getpid()
-    built = Scope.rep_context
 
-    def dying(self: Scope, rep_id: str) -> dict[str, Any]:
+    def dying(rep_id: str) -> None:
         if rep_id == "R3" and os.getpid() != parent:
             os._exit(9)  # as the out-of-memory killer would
-        return built(self, rep_id)
 
-    monkeypatch.setattr(Scope, "rep_context", dying)
+    _in_workers(monkeypatch, dying)
     again = _plan(config, tmp_path / "again")
     assert _files(again) == _files(alone)
     assert again.entries == alone.entries
