@@ -811,15 +811,16 @@ def _colleagues(reps: pd.DataFrame) -> Redactor | None:
     return Redactor(names) or None
 
 
-def _owners_of(table: KpiTable, rep: str | None) -> set[str] | None:
-    """The goal owners a rep's context shows (the rep, their team, the company); None for every owner."""
+def _owners_of(table: KpiTable, rep: str | None) -> set[tuple[str, str]] | None:
+    """The goal owners a rep's context shows (the rep, their team, the company), as the goals' own
+    :func:`~salesreports.metrics.goals.plan.entity` names them; None for every owner (no rep, or an unknown one)."""
     grid = table.grid
-    at = [i for i, r in enumerate(grid.reps) if str(r) == rep] if rep is not None else []
-    return {str(rep), str(grid.teams[grid.rep_team[at[0]]]), COMPANY} if at else None
+    at = int(grid.rep_index(pd.Series([rep], dtype=object))[0]) if rep is not None else -1
+    return {("rep", str(rep)), ("team", str(grid.teams[grid.rep_team[at]])), (COMPANY, COMPANY)} if at >= 0 else None
 
 
 def _goals(
-    data: Dataset, table: KpiTable, config: Config, period: Period, *, owners: set[str] | None = None
+    data: Dataset, table: KpiTable, config: Config, period: Period, *, owners: set[tuple[str, str]] | None = None
 ) -> tuple[list[dict[str, Any]], dict[str, str], dict[str, Any]]:
     """The goals this data set can measure, with progress as of the period; a note per goal it cannot; and
     each shown goal's progress by id (to write its figures in a rep's own locale).
@@ -833,11 +834,12 @@ def _goals(
     path = config.resolve(config.goals)
     from salesreports.metrics.goals import check_goals, goal_progress, load_goals
     from salesreports.metrics.goals.pace import summary_text
+    from salesreports.metrics.goals.plan import entity
     from salesreports.metrics.periods import parse_period
 
     goals = load_goals(path)
-    if owners is not None:  # one rep's context: the goals it can show (an owner named "Company" is the company)
-        goals = replace(goals, goals=tuple(g for g in goals if g.owner in owners or g.owner.lower() == COMPANY))
+    if owners is not None:  # one rep's context: the goals it can show, their owners resolved as the goals do
+        goals = replace(goals, goals=tuple(g for g in goals if entity(g.owner, table) in owners))
     problems: dict[str, list[str]] = {}
     for f in check_goals(goals, table, data=data):
         if f.severity == "error":
