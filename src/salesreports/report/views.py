@@ -1042,13 +1042,17 @@ class RepView(_View):
         end = pd.Period(self.period_end, "M")
         return [g for g in self.ctx.get("goals") or [] if (start := self._goal_start(g)) is not None and start <= end]
 
+    def _shows_quota(self) -> bool:
+        """Whether :meth:`achievements` shows the quota (attained, or why it is not available)."""
+        return self.supports("quota_attainment") and not self.no_sign
+
     def achievements_intro(self) -> Any:
         """The achievements section's lead-in, true of this page: the revenue against its target only when the
         page shows the quota, the goals only when it shows some; ``None`` when it shows neither (the section,
         heading included, is then left out)."""
         from salesreports.report.display import lead
 
-        quota = self.supports("quota_attainment") and not self.no_sign
+        quota = self._shows_quota()
         goals = bool(self._measured_goals())
         if quota and goals:
             text = _(
@@ -1074,7 +1078,7 @@ class RepView(_View):
         from salesreports.report.display import Html, callout
 
         parts: list[Html] = []
-        if self.supports("quota_attainment") and not self.no_sign:
+        if self._shows_quota():
             att, why = self.value("quota_attainment")
             rev, _why = self.value("revenue")
             title = _("Quota {period}").format(period=self.period_title)
