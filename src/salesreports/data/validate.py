@@ -64,12 +64,15 @@ def _pandera() -> Any:
 
     pandera imports hypothesis (a test library, installed with the dev tools) when it can, for its data
     synthesis strategies, which validation never uses: about 0.25 s of every first validation. The block
-    lasts only for pandera's own import; a later ``import hypothesis`` works as usual.
+    lasts only for pandera's own import (and its pandas checks', which it imports on the first validation);
+    a later ``import hypothesis`` works as usual.
     """
     if "pandera" not in sys.modules and "hypothesis" not in sys.modules:
         sys.modules["hypothesis"] = None  # type: ignore[assignment]  # None in sys.modules: ImportError
         try:
-            import pandera.pandas  # noqa: F401 - imported here, without hypothesis
+            import pandera.backends.pandas.builtin_checks  # imported here, without hypothesis
+            import pandera.backends.pandas.builtin_hypotheses
+            import pandera.pandas  # noqa: F401
         finally:
             if "hypothesis" in sys.modules and sys.modules["hypothesis"] is None:
                 del sys.modules["hypothesis"]
