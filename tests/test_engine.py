@@ -347,6 +347,23 @@ def test_only_some_grains(tables: dict[str, KpiTable]) -> None:
     assert t.get("R1", "win_rate", "2025-03") == pytest.approx(2 / 3)
 
 
+def test_only_some_kpis_are_the_same_rows_as_among_all(tables: dict[str, KpiTable]) -> None:
+    """kpis=: a scoped goal's KPI alone, each of its rows (values and reasons) as computed among all KPIs."""
+    data = load_dataset(FIXTURES / "kpi_deals_only" / "source.yaml")
+    every = tables["kpi_deals_only"]
+    some = compute_kpis(data, as_of=AS_OF["kpi_deals_only"], kpis=["revenue", "lead_conversion"])
+    assert set(some.values["kpi"].astype(str)) == {"revenue", "lead_conversion"}
+    assert list(some.unavailable) == ["lead_conversion"]
+    cols = ["entity_type", "entity_id", "grain", "period", "period_end", "kpi", "value", "reason"]
+
+    def rows(table: KpiTable) -> pd.DataFrame:
+        frame = table.values[table.values["kpi"].isin(["revenue", "lead_conversion"])][cols].astype(str)
+        return frame.sort_values(cols).reset_index(drop=True)
+
+    pd.testing.assert_frame_equal(rows(some), rows(every))
+    assert some.get("X1", "revenue", "2025-01") == pytest.approx(100)
+
+
 def test_empty_data_set() -> None:
     t = compute_kpis(Dataset(tables={}), as_of=dt.date(2025, 1, 31))
     assert len(t.grid.months) == 1

@@ -24,7 +24,7 @@ history, period not covered by the data), never 0.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -876,7 +876,13 @@ def _period_labels(months: pd.PeriodIndex, grain: str) -> list[str]:
     return out
 
 
-def compute_kpis(data: Dataset, *, as_of: dt.date | None = None, grains: tuple[str, ...] = GRAINS) -> KpiTable:
+def compute_kpis(
+    data: Dataset,
+    *,
+    as_of: dt.date | None = None,
+    grains: tuple[str, ...] = GRAINS,
+    kpis: Collection[str] | None = None,
+) -> KpiTable:
     """Compute every registered KPI for every rep, team and the company, every month and grain.
 
     Parameters
@@ -885,6 +891,8 @@ def compute_kpis(data: Dataset, *, as_of: dt.date | None = None, grains: tuple[s
     as_of : the data's last day (default: the latest event date in the data). Events after it are left
         out; lead conversion counts deals won up to this day, and activity rates count employed days up to it
     grains : which period grains to compute (of ``month``, ``quarter`` (to date), ``ytd``, ``t12m``)
+    kpis : only these registered KPIs (a scoped goal's, on its filtered data); default: every one. Each is
+        computed exactly as among all of them (a KPI depends only on the base measures)
 
     Returns
     -------
@@ -905,8 +913,8 @@ def compute_kpis(data: Dataset, *, as_of: dt.date | None = None, grains: tuple[s
         raise ValueError(msg)
     grid = _grid(data, as_of)
     monthly, extra = _measures(data, grid)
-    kpis = list(registry())
-    unavailable = {k.name: why for k in kpis if (why := missing_reason(k, data))}
+    chosen = [k for k in registry() if kpis is None or k.name in kpis]
+    unavailable = {k.name: why for k in chosen if (why := missing_reason(k, data))}
     r, m = grid.shape
     ctx = _Context(grid, extra, [np.arange(r), grid.rep_team, np.zeros(r, dtype=np.int64)])
     t = len(grid.teams)
@@ -924,7 +932,7 @@ def compute_kpis(data: Dataset, *, as_of: dt.date | None = None, grains: tuple[s
     for g, grain in enumerate(grains):
         rolled = {name: _roll(arr, grain, MEASURES[name].rollup, grid.months) for name, arr in monthly.items()}
         labels = np.array([periods.setdefault(x, len(periods)) for x in _period_labels(grid.months, grain)])
-        for k, kpi in enumerate(kpis):
+        for k, kpi in enumerate(chosen):
             value, reason = _evaluate(kpi, rolled, ctx, grain, unavailable)
             codes, uniques = pd.factorize(reason.reshape(-1))
             mapped = np.array([reasons.setdefault(str(u), len(reasons)) for u in uniques], dtype=np.int32)
@@ -947,7 +955,7 @@ def compute_kpis(data: Dataset, *, as_of: dt.date | None = None, grains: tuple[s
                 list(periods),
             ),
             "period_end": _text(np.tile(np.arange(m, dtype=np.int32), e * n_blocks), [str(x) for x in grid.months]),
-            "kpi": _text(np.repeat(block_kpi, size), [k.name for k in kpis], category=True),
+            "kpi": _text(np.repeat(block_kpi, size), [k.name for k in chosen], category=True),
             "value": np.concatenate(value_blocks) if n_blocks else np.zeros(0),
             "reason": _text(
                 np.concatenate([b[3] for b in blocks]) if n_blocks else np.zeros(0, np.int32),
@@ -956,7 +964,7 @@ def compute_kpis(data: Dataset, *, as_of: dt.date | None = None, grains: tuple[s
             ),
         }
     )
-    return KpiTable(values, grid, unavailable, _maturing(grid, kpis, unavailable, extra))
+    return KpiTable(values, grid, unavailable, _maturing(grid, chosen, unavailable, extra))
 
 
 def _text(codes: Array, labels: list[str], *, category: bool = False) -> Any:

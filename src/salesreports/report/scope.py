@@ -834,14 +834,15 @@ def _goals(
     path = config.resolve(config.goals)
     from salesreports.metrics.goals import check_goals, goal_progress, load_goals
     from salesreports.metrics.goals.pace import summary_text
-    from salesreports.metrics.goals.plan import entity
+    from salesreports.metrics.goals.plan import Tables, entity
     from salesreports.metrics.periods import parse_period
 
     goals = load_goals(path)
     if owners is not None:  # one rep's context: the goals it can show, their owners resolved as the goals do
         goals = replace(goals, goals=tuple(g for g in goals if entity(g.owner, table) in owners))
+    tables = Tables(table, data)  # a scoped goal's KPIs are computed once, for its check and its progress
     problems: dict[str, list[str]] = {}
-    for f in check_goals(goals, table, data=data):
+    for f in check_goals(goals, table, data=data, tables=tables):
         if f.severity == "error":
             problems.setdefault(f.goal_id, []).append(f"{f.criterion}: {f.message}")
     first, last = table.grid.months[0], table.grid.months[-1]
@@ -858,7 +859,7 @@ def _goals(
     out = []
     progress: dict[str, Any] = {}
     notes = {gid: f"goal '{gid}' ({path.name}) is not shown: {'; '.join(reasons)}" for gid, reasons in problems.items()}
-    for goal, g in zip(goals, goal_progress(goals, table, data=data, period=period), strict=True):
+    for goal, g in zip(goals, goal_progress(goals, table, data=data, period=period, tables=tables), strict=True):
         if goal.id in problems:
             continue
         item = dict(_clean(g.to_dict()))

@@ -148,6 +148,7 @@ def goal_progress(
     data: Dataset | None = None,
     period: str | Period | None = None,
     settings: GoalSettings | None = None,
+    tables: Tables | None = None,
 ) -> list[GoalProgress]:
     """Progress of every goal at the end of ``period`` (default: the data's last day).
 
@@ -158,6 +159,8 @@ def goal_progress(
     data : the data set, needed for scoped goals
     period : measure as of the last day of this period (capped at the data's last day)
     settings : status thresholds (default: the goal set's)
+    tables : the goals' tables of the same ``table`` and ``data`` (:class:`~salesreports.metrics.goals.plan.Tables`),
+        to share the scoped goals' computation with :func:`~salesreports.metrics.goals.smart.check_goals`
 
     Returns
     -------
@@ -166,7 +169,8 @@ def goal_progress(
         with the problem in ``note``.
     """
     settings = settings or (goals.settings if isinstance(goals, GoalSet) else GoalSettings())
-    tables = Tables(table, data)
+    if tables is None or tables.table is not table or tables.data is not data:
+        tables = Tables(table, data)
     as_of = _as_of(table, period)
     return [_progress(resolve(goal, tables), as_of, settings) for goal in goals]
 

@@ -233,24 +233,34 @@ def entity(owner: str, table: KpiTable) -> tuple[str, str]:
     return "", owner
 
 
+Scope = tuple[tuple[str, tuple[str, ...]], ...]
+
+
 class Tables:
-    """The KPI table, and tables recomputed on scoped (filtered) data, computed once per scope."""
+    """The KPI table, and a scoped goal's KPI recomputed on its filtered data, once per scope and KPI."""
 
     def __init__(self, table: KpiTable, data: Dataset | None) -> None:
         self.table = table
         self.data = data
-        self._values: dict[tuple[tuple[str, tuple[str, ...]], ...], _Values] = {(): _Values(table)}
+        self._whole = _Values(table)
+        self._values: dict[tuple[Scope, str], _Values] = {}
+        self._filtered: dict[Scope, Dataset] = {}
 
-    def values(self, scope: tuple[tuple[str, tuple[str, ...]], ...]) -> _Values | None:
+    def values(self, scope: Scope, kpi: str) -> _Values | None:
+        """The values of ``kpi`` on the data within ``scope`` (every KPI's, without a scope); None without data."""
         key = tuple(sorted(scope))
-        if key not in self._values:
+        if not key:
+            return self._whole
+        if (key, kpi) not in self._values:
             if self.data is None:
                 return None
             from salesreports.metrics.engine import compute_kpis
 
-            scoped = _filter(self.data, key)
-            self._values[key] = _Values(compute_kpis(scoped, as_of=self.table.grid.as_of.date()))
-        return self._values[key]
+            if key not in self._filtered:
+                self._filtered[key] = _filter(self.data, key)
+            scoped = compute_kpis(self._filtered[key], as_of=self.table.grid.as_of.date(), kpis=[kpi])
+            self._values[key, kpi] = _Values(scoped)
+        return self._values[key, kpi]
 
 
 def _filter(data: Dataset, scope: tuple[tuple[str, tuple[str, ...]], ...]) -> Dataset:
@@ -323,7 +333,7 @@ def resolve(goal: Goal, tables: Tables | None) -> Plan:
         plan.problems["M"].append("a scoped goal is recomputed from the data set, which was not given")
     if not plan.ok or plan.kpi is None:
         return plan
-    plan.values = tables.values(goal.scope)
+    plan.values = tables.values(goal.scope, plan.kpi.name)
     plan.company = plan.values
     if plan.kpi.name in table.unavailable:
         plan.problems["M"].append(f"{plan.kpi.name} is not available: {table.unavailable[plan.kpi.name]}")

@@ -156,6 +156,7 @@ def check_goals(
     *,
     data: Dataset | None = None,
     settings: GoalSettings | None = None,
+    tables: Tables | None = None,
 ) -> list[Finding]:
     """Check that every goal is SMART: one finding per goal and letter, in file order.
 
@@ -171,6 +172,8 @@ def check_goals(
     table : the KPI table; without it owner, scope, baseline and history are not checked
     data : the data set, needed for scoped goals (they are recomputed on filtered data)
     settings : thresholds (default: the goal set's, or the defaults)
+    tables : the goals' tables of the same ``table`` and ``data`` (:class:`~salesreports.metrics.goals.plan.Tables`),
+        to share the scoped goals' computation with :func:`~salesreports.metrics.goals.pace.goal_progress`
 
     Returns
     -------
@@ -179,7 +182,10 @@ def check_goals(
         tracked), "warning" for A and R.
     """
     settings = settings or (goals.settings if isinstance(goals, GoalSet) else GoalSettings())
-    tables = Tables(table, data) if table is not None else None
+    if table is None:
+        tables = None
+    elif tables is None or tables.table is not table or tables.data is not data:
+        tables = Tables(table, data)
     findings: list[Finding] = []
     for goal in goals:
         plan = resolve(goal, tables)
