@@ -178,9 +178,11 @@ def test_a_context_builder_keeps_the_contexts_a_preview_would_build(settings: Pa
     from salesreports.errors import ParamsError
     from salesreports.run.preview import ContextBuilder
 
-    class Done(ContextBuilder):
+    class Done(ContextBuilder):  # a builder that has ended, having met these errors
         def __init__(self, errors: dict[str, Exception]) -> None:
             self._errors = errors  # type: ignore[assignment]
+            self._done = set(errors)
+            self._ended = True
 
     planted = ParamsError("planted: the builder's error", rep="R9")
     fresh = Previewer(config, "R1", period=PERIOD, pdf=False, html=False, folder=tmp_path / "fresh")
@@ -191,6 +193,31 @@ def test_a_context_builder_keeps_the_contexts_a_preview_would_build(settings: Pa
     with pytest.raises(ParamsError, match="planted: the builder's error"):
         failing.job()
     assert failing._data is None, "not loaded again to meet the same error"
+
+
+def test_a_context_builder_says_each_context_as_soon_as_it_is_kept(settings: Path) -> None:
+    """wait(key) returns as soon as that context is kept, while the builder still builds the next (here slowed
+    down to 3 s); wait() then waits for all of them."""
+    config = load_config(settings)
+    first, second = (cache.context_key(config, "rep", rep, PERIOD) for rep in ("R1", "R2"))
+    code = (
+        "import os, time\nfrom salesreports.params import load_config\nfrom salesreports.run import preview\n"
+        "real = preview.Previewer._context\n"
+        "def slow(self):\n"
+        "    if self.ident == 'R2':\n"
+        "        time.sleep(3)\n"
+        "    return real(self)\n"
+        "preview.Previewer._context = slow\n"
+        f"config = load_config({str(settings)!r})\n"
+        f"builder = preview.ContextBuilder.start(config, [('rep', 'R1', {PERIOD!r}), ('rep', 'R2', {PERIOD!r})])\n"
+        f"builder.wait({first!r})\n"
+        "print(not builder._ended and os.waitpid(builder.pid, os.WNOHANG) == (0, 0), sorted(builder._done))\n"
+        "builder.wait(); print(builder._ended, sorted(builder._done))\n"
+    )
+    then, end = _in_a_fresh_process(code)
+    assert then == f"True {[first]}", "wait(key) returned only when the builder had ended"
+    assert end == f"True {sorted([str(first), str(second)])}"
+    assert cache.kept_notes(config, str(second)) is not None
 
 
 def test_a_context_builder_starts_only_when_it_helps(
@@ -228,9 +255,25 @@ def test_keep_contexts_loads_the_data_once_and_skips_what_is_kept(
         return real(path)
 
     monkeypatch.setattr(loading, "load_dataset", counting)
-    reports = [("rep", "R1", PERIOD), ("team", "North", PERIOD), ("rep", "R9", PERIOD), ("rep", "R2", PERIOD)]
-    errors = keep_contexts(config, reports)
+    from salesreports.report import scope
+
+    scopes: list[str | None] = []
+    real_scope = scope.build_scope
+
+    def counting_scopes(*args: object, rep: str | None = None, **kwargs: object) -> object:
+        scopes.append(rep)
+        return real_scope(*args, rep=rep, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(scope, "build_scope", counting_scopes)
+    reports = [("rep", "R1", PERIOD), ("rep", "R1", "2025-Q1"), ("team", "North", PERIOD), ("rep", "R9", PERIOD)]
+    reports.append(("rep", "R2", PERIOD))
+    done: list[tuple[str, str]] = []
+    errors = keep_contexts(config, reports, done=lambda key, error: done.append((key, type(error).__name__)))
     assert len(loads) == 1
+    assert scopes == [None, "R1"], "one scope for the month's four reports (every rep's), the quarter's own"
+    keys = [cache.context_key(config, kind, ident, period) for kind, ident, period in reports]
+    said = [(keys[i], "ParamsError" if i == 3 else "NoneType") for i in (0, 2, 3, 4, 1)]
+    assert done == said, "each report said as it is done, a period's reports one after another"
     assert list(errors) == [cache.context_key(config, "rep", "R9", PERIOD)]
     for kind, ident, period in reports:
         kept = cache.kept_notes(config, cache.context_key(config, kind, ident, period))

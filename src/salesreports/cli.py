@@ -465,7 +465,6 @@ def preview(
     from salesreports.run.preview import ContextBuilder, warm_start
     from salesreports.run.zygote import zygotes
 
-    warm_start()  # the report process imports its libraries while this one loads the data
     try:
         config = load_config(params)
         previewer = Previewer(
@@ -476,8 +475,10 @@ def preview(
             kind="rep" if rep is not None else "team",
             pdf=pdf,
         )
-        # the data loads in a process of its own (when no context is kept), while the HTML/PDF renderer warms here
+        # the data loads in a process of its own (when no context is kept), while the report process starts and
+        # the HTML/PDF renderer warms here
         previewer.builder = ContextBuilder.start(config, [(previewer.kind, previewer.ident, previewer.period_label)])
+        warm_start(import_here=previewer.builder is not None)
         previewer.warm_renderer()
         result = previewer.render()
     except SalesReportsError as err:

@@ -18,7 +18,8 @@ not build is built here as before (a failure to build one is raised here as it w
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
@@ -59,16 +60,31 @@ class PreviewResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def warm_start() -> None:
+def warm_start(*, import_here: bool = False) -> None:
     """Start the warm report process now, so that it imports the report libraries while this one loads the data.
 
-    Call it first, while this process has one thread: the zygote is then forked from it (later it would be
-    started as a fresh interpreter). Close it with ``zygotes.close()``.
+    Call it while this process has one thread: the zygote is then forked from it (later it would be started as
+    a fresh interpreter). Close it with ``zygotes.close()``.
+
+    With ``import_here`` (a :class:`ContextBuilder` is loading the data on the other core) this process imports
+    the report libraries first and forks the zygote with them: they are imported once, not once here (for the
+    renderer) and once in the zygote, on the core the builder leaves.
     """
-    from salesreports.run.processes import os_threads, skip_unneeded_imports
-    from salesreports.run.zygote import Zygote, zygotes
+    import importlib
+
+    from salesreports.run.processes import os_threads, quiet_threads, skip_unneeded_imports
+    from salesreports.run.zygote import REPORT_MODULES, Zygote, zygotes
 
     skip_unneeded_imports()
+    if os_threads() != 1:
+        return
+    if import_here:
+        quiet_threads()  # no BLAS thread pool here: the zygote is forked after these imports
+        for name in REPORT_MODULES:
+            try:
+                importlib.import_module(name)
+            except ImportError:  # the zygote meets it again and the report names it
+                break
     if os_threads() == 1:
         zygotes.add(Zygote.start("fork"))
 
@@ -90,6 +106,11 @@ class Previewer:
     template : the template (default: the settings' template for its kind)
     kind : ``rep`` or ``team`` (default: from the template's parameters)
     pdf : also render the PDF
+    html : render the pages at all (``check`` only executes)
+    folder : where its files go (default: :func:`preview_folder`)
+    shared : a previewer whose data and KPIs this one uses (and its scope, when both serve several reports of
+        one period)
+    every_rep : its scope serves several reports: built for every rep, not only for this rep's page
     """
 
     def __init__(
@@ -104,6 +125,7 @@ class Previewer:
         html: bool = True,
         folder: Path | None = None,
         shared: Previewer | None = None,
+        every_rep: bool = False,
     ) -> None:
         self.config = config
         self.folder = folder or preview_folder(config)
@@ -115,7 +137,10 @@ class Previewer:
         self.pdf = pdf and config.pdf.enabled
         self._data: Any = shared._data if shared else None
         self._table: Any = shared._table if shared else None
-        self._scope: Any = None
+        # a scope serving several reports is built for every rep; a rep's own, with only the goals its page shows
+        self._every_rep = every_rep or self.kind != "rep"
+        same = shared is not None and shared._every_rep and self._every_rep and shared.period_label == period
+        self._scope: Any = shared._scope if same and shared is not None else None
         self._warming: Any = None  # the thread warming this process's renderer (see warm_renderer)
         self.builder: ContextBuilder | None = None  # a process building the context meanwhile (see job)
 
@@ -149,7 +174,7 @@ class Previewer:
             self._table = compute_kpis(self._data)
         period = parse_period(self.period_label) if self.period_label else default_period(self._table.grid.as_of)
         report_period(period, self._table.grid.months[0], self._table.grid.months[-1])
-        rep = self.ident if self.kind == "rep" else None  # a rep's preview: only the goals its page can show
+        rep = None if self._every_rep else self.ident  # a rep's own scope: only the goals its page can show
         self._scope = build_scope(self._data, self._table, self.config, period, rep=rep)
 
     def reset(self, *, data: bool) -> None:
@@ -171,7 +196,7 @@ class Previewer:
         check_template_runs(self.template)
         check_parameters(self.template, sorted(REPORT_PARAMS[self.kind]))
         key = cache.context_key(self.config, self.kind, self.ident, self.period_label) if self._scope is None else None
-        failed = self.builder.wait().get(key or "") if self.builder is not None else None
+        failed = self.builder.wait(key).get(key) if self.builder is not None and key is not None else None
         notes = cache.kept_notes(self.config, key) or {}
         label, sub = str(notes.get("period") or ""), str(notes.get("folder") or "")
         folder = inside(self.folder / slug(label), sub) if label and sub else None
@@ -259,32 +284,46 @@ class Previewer:
 
 
 def keep_contexts(
-    config: Config, reports: Sequence[tuple[str, str, str | None]], keys: Sequence[str | None] | None = None
+    config: Config,
+    reports: Sequence[tuple[str, str, str | None]],
+    keys: Sequence[str | None] | None = None,
+    *,
+    done: Callable[[str, SalesReportsError | None], None] | None = None,
 ) -> dict[str, SalesReportsError]:
     """Build and keep the contexts of ``reports`` (``(kind, ident, period)``) that are not kept yet, the data
-    loaded once; the error of each one that cannot be built, by its cache key.
+    loaded once and one scope built per period; the error of each one that cannot be built, by its cache key.
 
     A report whose inputs cannot be kept (a database source) is left out: it is built where it is used.
-    ``keys`` are the reports' cache keys when known (:func:`salesreports.report.cache.context_key`).
+    ``keys`` are the reports' cache keys when known (:func:`salesreports.report.cache.context_key`). ``done``
+    is called with each report's key (and its error) as soon as it is kept (or fails), in the order of
+    ``reports``' periods: the first period's reports first.
     """
     from salesreports.report import cache
 
-    shared: Previewer | None = None
-    errors: dict[str, SalesReportsError] = {}
     if keys is None:
         keys = [cache.context_key(config, kind, ident, period) for kind, ident, period in reports]
-    for (kind, ident, period), key in zip(reports, keys, strict=True):
-        if key is None or key in errors or cache.kept_notes(config, key) is not None:
-            continue
+    wanted = {k: r for r, k in zip(reports, keys, strict=True) if k is not None}  # a report asked twice: once
+    todo = [(r, k) for k, r in wanted.items() if cache.kept_notes(config, k) is None]
+    periods = list(dict.fromkeys(period for (_, _, period), _ in todo))
+    todo.sort(key=lambda item: periods.index(item[0][2]))  # a period's reports one after another: its scope once
+    per_period = Counter(period for (_, _, period), _ in todo)
+    shared: Previewer | None = None
+    errors: dict[str, SalesReportsError] = {}
+    for (kind, ident, period), key in todo:
         previewer: Previewer | None = None
+        error: SalesReportsError | None = None
         try:
-            previewer = Previewer(config, ident, period=period, kind=kind, html=False, shared=shared)
+            previewer = Previewer(
+                config, ident, period=period, kind=kind, html=False, shared=shared, every_rep=per_period[period] > 1
+            )
             context, label, sub = previewer._context()
             cache.keep(config, key, context, {"period": label, "folder": sub})
         except SalesReportsError as err:
-            errors[key] = err
-        if shared is None and previewer is not None and previewer._table is not None:
-            shared = previewer  # the data loaded and the KPIs computed: for the next reports
+            errors[key] = error = err
+        if done is not None:
+            done(key, error)
+        if previewer is not None and previewer._table is not None and (shared is None or previewer._scope is not None):
+            shared = previewer  # the data loaded and the KPIs computed (and its period's scope): for the next
     return errors
 
 
@@ -292,14 +331,18 @@ class ContextBuilder:
     """A process forked from this one that runs :func:`keep_contexts` (see the module docstring).
 
     Start it while this process has one thread (:meth:`start` declines otherwise, and when every context is
-    kept already or cannot be kept); :meth:`wait` waits for it and returns the errors it met, by cache key.
-    Nothing it does is needed: a context it did not keep is built by its user as before.
+    kept already or cannot be kept). It says as each context is kept (or fails), so that the first report can
+    run while the next contexts are built; :meth:`wait` waits for one context (or all) and returns the errors
+    it met, by cache key. Nothing it does is needed: a context it did not keep is built by its user as before.
     """
 
     def __init__(self, pid: int, fd: int) -> None:
         self.pid = pid
         self._fd = fd
-        self._errors: dict[str, SalesReportsError] | None = None
+        self._errors: dict[str, SalesReportsError] = {}
+        self._done: set[str] = set()
+        self._buffer = b""
+        self._ended = False
 
     @classmethod
     def start(cls, config: Config, reports: Sequence[tuple[str, str, str | None]]) -> ContextBuilder | None:
@@ -322,51 +365,78 @@ class ContextBuilder:
         os.close(write_fd)
         return cls(pid, read_fd)
 
-    def wait(self) -> dict[str, SalesReportsError]:
-        """Wait for the builder (once); the errors it met building contexts, by cache key."""
+    def wait(self, key: str | None = None) -> dict[str, SalesReportsError]:
+        """Wait until the builder is done with the context of ``key`` (with every context, without one); the
+        errors it met building contexts so far, by cache key."""
         import os
+
+        while not self._ended and (key is None or key not in self._done):
+            try:
+                chunk = os.read(self._fd, 1 << 16)
+            except OSError:
+                chunk = b""
+            if not chunk:  # the builder is done (or died: its contexts are built where needed)
+                self._end()
+                break
+            self._buffer += chunk
+            self._take_messages()
+        return self._errors
+
+    def _take_messages(self) -> None:
         import pickle
 
-        if self._errors is not None:
-            return self._errors
-        chunks = []
-        try:
-            while chunk := os.read(self._fd, 1 << 16):
-                chunks.append(chunk)
-        finally:
-            os.close(self._fd)
-            os.waitpid(self.pid, 0)
-        self._errors = {}
-        try:
-            errors = pickle.loads(b"".join(chunks))  # noqa: S301 - written by our own forked builder
-        except Exception:  # the builder died (killed, out of memory): its contexts are built where needed
-            return self._errors
-        self._errors = {str(k): e for k, e in errors.items() if isinstance(e, SalesReportsError)}
-        return self._errors
+        while len(self._buffer) >= _HEADER and len(self._buffer) >= _HEADER + (size := _length(self._buffer)):
+            message, self._buffer = self._buffer[_HEADER : _HEADER + size], self._buffer[_HEADER + size :]
+            try:
+                key, error = pickle.loads(message)  # noqa: S301 - written by our own forked builder
+            except Exception:  # noqa: S112 - not ours to read: its context is built where needed
+                continue
+            self._done.add(str(key))
+            if isinstance(error, SalesReportsError):
+                self._errors[str(key)] = error
+
+    def _end(self) -> None:
+        import os
+
+        self._ended = True
+        os.close(self._fd)
+        os.waitpid(self.pid, 0)
+
+
+_HEADER = 4  # each message of the builder: its length (4 bytes, big-endian), then the pickled (key, error)
+
+
+def _length(buffer: bytes) -> int:
+    return int.from_bytes(buffer[:_HEADER], "big")
+
+
+def _send(fd: int, key: str, error: SalesReportsError | None) -> None:
+    """Tell the builder's user that ``key`` is done (with its error, when that pickles)."""
+    import os
+    import pickle
+
+    try:
+        body = pickle.dumps((key, error))
+    except Exception:  # an error that does not pickle is met again where the context is built
+        body = pickle.dumps((key, None))
+    data = len(body).to_bytes(_HEADER, "big") + body
+    while data:
+        data = data[os.write(fd, data) :]
 
 
 def _build_and_exit(
     config: Config, reports: Sequence[tuple[str, str, str | None]], keys: Sequence[str | None], fd: int
 ) -> NoReturn:
-    """The builder process: keep the contexts, write the errors (those that pickle) to ``fd``, exit."""
+    """The builder process: keep the contexts, telling ``fd`` as each is done (:func:`_send`), and exit."""
     import os
-    import pickle
 
-    from salesreports.run.processes import die_with_parent
+    from salesreports.run.processes import die_with_parent, skip_unneeded_imports
 
     status = 0
     try:
         die_with_parent()
-        sendable = {}
-        for key, err in keep_contexts(config, reports, keys).items():
-            try:
-                pickle.dumps(err)
-            except Exception:  # noqa: S112 - an error that does not pickle is met again where the context is built
-                continue
-            sendable[key] = err
-        data = pickle.dumps(sendable)
-        while data:
-            data = data[os.write(fd, data) :]
+        skip_unneeded_imports()
+        keep_contexts(config, reports, keys, done=lambda key, error: _send(fd, key, error))
     except BaseException:
         status = 1
     finally:
@@ -423,9 +493,13 @@ def execute_defaults(
             (kind, literal(defaults, "team" if kind == "team" else "rep_id"), literal(defaults, "period") or None)
         )
     builder = ContextBuilder.start(config, reports) if build_apart else None
+    # a period's templates one after another, as the builder builds their contexts (and their scope once)
+    periods = list(dict.fromkeys(period for _, _, period in reports))
+    order = sorted(zip(templates, reports, strict=True), key=lambda item: periods.index(item[1][2]))
+    per_period = Counter(period for _, _, period in reports)
     shared: Previewer | None = None
     errors: dict[Path, str] = {}
-    for template, (kind, ident, period) in zip(templates, reports, strict=True):
+    for template, (kind, ident, period) in order:
         try:
             previewer = Previewer(
                 config,
@@ -436,9 +510,11 @@ def execute_defaults(
                 html=False,
                 folder=folder,
                 shared=shared,
+                every_rep=per_period[period] > 1,
             )
             previewer.builder = builder
-            shared = shared or previewer
+            if shared is None or previewer._scope is None:
+                shared = previewer  # its data, KPIs and (once built) its period's scope: for the next templates
             result = previewer.render()
         except SalesReportsError as err:  # e.g. its default period or rep is not in this data: that template fails
             errors[template] = f"{template}: its default parameters cannot run on this data: {err}"
@@ -451,7 +527,7 @@ def execute_defaults(
         errors[template] = (
             f"{template}: {where}: {result.error}. To see it: open the template in JupyterLab (`make lab`) and run it."
         )
-    return errors
+    return {template: errors[template] for template in templates}
 
 
 def _is_review(period: str | None) -> bool:
