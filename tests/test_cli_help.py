@@ -43,6 +43,23 @@ def test_help_lists_the_commands_without_loading_them() -> None:
     assert json.loads(done.stdout.strip().splitlines()[-1]) == []
 
 
+def test_the_exit_skips_its_last_collection_and_still_runs_the_exit_handlers() -> None:
+    """main() freezes what is alive as the command ends (the interpreter's last collection would walk it all:
+    half a second after a preview); atexit and weakref.finalize handlers still run, whatever the exit status."""
+    for argv in (["--help"], ["validate", "--params", "/nonexistent/config.yaml"]):
+        code = (
+            "import atexit, gc, sys, weakref\nfrom salesreports.cli import main\n"
+            "class Held:\n    pass\n"
+            "held = Held(); held.me = held  # a cycle: only a collection would free it\n"
+            "weakref.finalize(held, print, 'finalized')\n"
+            "atexit.register(lambda: print('frozen', gc.get_freeze_count() > 0))\n"
+            f"sys.argv = ['salesreports', *{argv!r}]\nmain()"
+        )
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=120)
+        assert done.returncode == (0 if argv == ["--help"] else 2), done.stderr
+        assert done.stdout.splitlines()[-2:] == ["frozen True", "finalized"], argv
+
+
 def test_a_commands_help_paragraphs_wrap_at_the_terminals_width() -> None:
     """A docstring's line breaks are not kept in `--help` (rich keeps them: a ragged paragraph on any terminal
     narrower or wider than the source); its Example lines stay lines of their own."""
