@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
@@ -156,7 +157,7 @@ def test_a_context_builder_keeps_the_contexts_a_preview_would_build(settings: Pa
         "from salesreports.params import load_config; from salesreports.run.preview import ContextBuilder; "
         f"config = load_config({str(settings)!r}); "
         f"builder = ContextBuilder.start(config, [('rep', 'R1', {PERIOD!r}), ('rep', 'R9', {PERIOD!r})]); "
-        "print(builder is not None); errors = builder.wait(); print(builder.wait() is errors); "
+        "print(builder is not None); errors = builder.wait(); print(builder.wait() == errors); "
         "print(sorted((k, type(e).__name__, str(e)) for k, e in errors.items()))"
     )
     started, once, errors = _in_a_fresh_process(code)
@@ -183,6 +184,7 @@ def test_a_context_builder_keeps_the_contexts_a_preview_would_build(settings: Pa
             self._errors = errors  # type: ignore[assignment]
             self._done = set(errors)
             self._ended = True
+            self._lock = threading.Lock()
 
     planted = ParamsError("planted: the builder's error", rep="R9")
     fresh = Previewer(config, "R1", period=PERIOD, pdf=False, html=False, folder=tmp_path / "fresh")
@@ -218,6 +220,47 @@ def test_a_context_builder_says_each_context_as_soon_as_it_is_kept(settings: Pat
     assert then == f"True {[first]}", "wait(key) returned only when the builder had ended"
     assert end == f"True {sorted([str(first), str(second)])}"
     assert cache.kept_notes(config, str(second)) is not None
+
+
+def test_a_context_builder_builds_each_period_in_a_lane_of_its_own(settings: Path, tmp_path: Path) -> None:
+    """Contexts of two periods: the builder loads the data once, then the quarter's scope is built in a process
+    forked from it while it builds the month's (one lane per core); every context is the one a preview builds
+    alone."""
+    import json
+
+    config = load_config(settings)
+    reports = [("rep", "R1", PERIOD), ("rep", "R1", "2025-Q1"), ("team", "North", PERIOD)]
+    alone = {}
+    for kind, ident, period in reports:
+        job = Previewer(config, ident, period=period, kind=kind, html=False, folder=tmp_path / "alone").job()
+        alone[cache.context_key(config, kind, ident, period)] = Path(job.parameters["context"])
+    shutil.rmtree(cache.cache_folder(config))
+    marks = tmp_path / "pids"
+    marks.mkdir()
+    code = (
+        "import os\nfrom salesreports.params import load_config\nfrom salesreports.report import cache\n"
+        "from salesreports.run.preview import ContextBuilder\n"
+        "real = cache.keep\n"
+        "def keep(config, key, context, notes):\n"
+        f"    (__import__('pathlib').Path({str(marks)!r}) / key).write_text(str(os.getpid()))\n"
+        "    return real(config, key, context, notes)\n"
+        "cache.keep = keep\n"
+        f"builder = ContextBuilder.start(load_config({str(settings)!r}), {reports!r})\n"
+        "print(builder.pid, builder.wait())\n"
+    )
+    pid, errors = _in_a_fresh_process(code)[0].split(" ", 1)
+    assert errors == "{}"
+    by = {key: (marks / str(key)).read_text() for key in alone}
+    month, quarter, team = (by[cache.context_key(config, kind, ident, period)] for kind, ident, period in reports)
+    assert month == team == pid, "the month's contexts: in the builder"
+    lanes = min(len(os.sched_getaffinity(0)), 2)
+    assert (quarter != pid) == (lanes > 1), "the quarter's: in a lane of its own, with two cores"
+
+    def body(path: Path) -> dict[str, object]:
+        return {k: v for k, v in json.loads(path.read_text(encoding="utf-8")).items() if k != "generated_at"}
+
+    for key, path in alone.items():
+        assert body(cache.cache_folder(config) / str(key) / "context.json") == body(path), key
 
 
 def test_a_context_builder_starts_only_when_it_helps(

@@ -102,3 +102,50 @@ def test_preview_of_a_quarter_or_year_uses_the_review_template(
     # without `templates.review`, a quarter keeps the rep template
     plain = config.model_copy(update={"templates": {k: v for k, v in config.templates.items() if k != "review"}})
     assert Previewer(plain, "R1", period=period).template.name == "rep_scorecard.ipynb"
+
+
+@pytest.mark.notebooks
+def test_a_cold_check_runs_the_templates_two_at_a_time_each_as_its_context_is_kept(tmp_path: Path) -> None:
+    """`check` of three templates (two of one month, one of a quarter) with nothing kept: a forked builder keeps
+    the contexts (the quarter's scope in a lane of its own), and the templates run on one zygote per core,
+    as many at once, every one passing. Each report is held for half a second here, so that two running
+    at once is seen, not timed."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT, write_config
+
+    folder = tmp_path / "templates"
+    folder.mkdir()
+    for name in ("rep_scorecard", "review", "team_summary"):  # the shipped templates, defaults on the tiny data
+        text = (ROOT / "reports" / f"{name}.ipynb").read_text(encoding="utf-8")
+        text = text.replace("R007", "R1").replace("2026-10", "2025-03").replace("2026-Q3", "2025-Q1")
+        (folder / f"{name}.ipynb").write_text(text, encoding="utf-8")
+    settings = write_config(tmp_path, rep=folder / "rep_scorecard.ipynb", team=folder / "team_summary.ipynb")
+    code = (
+        "import atexit, sys, threading, time\n"
+        "from salesreports.run import worker\n"
+        "real, lock, now, most = worker.run_job, threading.Lock(), [0], [0]\n"
+        "def held(job, mode='fast', **kw):\n"
+        "    with lock:\n"
+        "        now[0] += 1\n"
+        "        most[0] = max(most[0], now[0])\n"
+        "    time.sleep(0.5)\n"
+        "    try:\n"
+        "        return real(job, mode, **kw)\n"
+        "    finally:\n"
+        "        with lock:\n"
+        "            now[0] -= 1\n"
+        "worker.run_job = held\n"
+        "atexit.register(lambda: print('at once:', most[0]))\n"
+        "from salesreports.cli import main\n"
+        f"sys.argv = ['salesreports', 'check', '--params', {str(settings)!r}, {str(folder)!r} + '/rep_scorecard.ipynb',"
+        f" {str(folder)!r} + '/review.ipynb', {str(folder)!r} + '/team_summary.ipynb']\n"
+        "main()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count("(executes with its defaults)") == 3, done.stdout
+    cores = len(os.sched_getaffinity(0))
+    assert done.stdout.strip().splitlines()[-1] == f"at once: {min(cores, 3)}"

@@ -559,10 +559,6 @@ def check(
 
     out = _console()
     failed = False
-    if execute:
-        from salesreports.run.preview import warm_start
-
-        warm_start()  # the report process imports its libraries while this one checks and loads the data
     try:
         config = load_config(params)
         if templates:

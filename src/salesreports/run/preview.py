@@ -17,6 +17,8 @@ not build is built here as before (a failure to build one is raised here as it w
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -60,7 +62,7 @@ class PreviewResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def warm_start(*, import_here: bool = False) -> None:
+def warm_start(*, import_here: bool = False, count: int = 1) -> None:
     """Start the warm report process now, so that it imports the report libraries while this one loads the data.
 
     Call it while this process has one thread: the zygote is then forked from it (later it would be started as
@@ -68,7 +70,8 @@ def warm_start(*, import_here: bool = False) -> None:
 
     With ``import_here`` (a :class:`ContextBuilder` is loading the data on the other core) this process imports
     the report libraries first and forks the zygote with them: they are imported once, not once here (for the
-    renderer) and once in the zygote, on the core the builder leaves.
+    renderer) and once in the zygote, on the core the builder leaves. ``count`` zygotes run that many reports
+    at a time (``check``'s templates).
     """
     import importlib
 
@@ -85,7 +88,7 @@ def warm_start(*, import_here: bool = False) -> None:
                 importlib.import_module(name)
             except ImportError:  # the zygote meets it again and the report names it
                 break
-    if os_threads() == 1:
+    for _ in range(count if os_threads() == 1 else 0):
         zygotes.add(Zygote.start("fork"))
 
 
@@ -159,23 +162,30 @@ class Previewer:
         self._warming = warm_renderer_in_background(pdf=self.pdf, page_size=self.config.pdf.page_size)
 
     def load(self) -> None:
-        """Load and validate the data and compute every KPI (again: after a change of ``kpis.yaml``)."""
-        from salesreports.data.loading import load_dataset
-        from salesreports.data.validate import validate
-        from salesreports.metrics.engine import compute_kpis
+        """Load and validate the data, compute every KPI (again: after a change of ``kpis.yaml``) and build the
+        report period's scope."""
         from salesreports.metrics.periods import parse_period, report_period
         from salesreports.report.scope import build_scope
         from salesreports.run.batch import default_period
 
-        if self._data is None:
-            self._data = load_dataset(self.config.source_path)
-            validate(self._data)
-        if self._table is None or self._scope is not None:  # a second load() means the KPIs changed
-            self._table = compute_kpis(self._data)
+        self.load_table()
         period = parse_period(self.period_label) if self.period_label else default_period(self._table.grid.as_of)
         report_period(period, self._table.grid.months[0], self._table.grid.months[-1])
         rep = None if self._every_rep else self.ident  # a rep's own scope: only the goals its page can show
         self._scope = build_scope(self._data, self._table, self.config, period, rep=rep)
+
+    def load_table(self) -> None:
+        """Load and validate the data (once) and compute every KPI (again, after a scope was built: a second
+        :meth:`load` means ``kpis.yaml`` changed)."""
+        from salesreports.data.loading import load_dataset
+        from salesreports.data.validate import validate
+        from salesreports.metrics.engine import compute_kpis
+
+        if self._data is None:
+            self._data = load_dataset(self.config.source_path)
+            validate(self._data)
+        if self._table is None or self._scope is not None:
+            self._table = compute_kpis(self._data)
 
     def reset(self, *, data: bool) -> None:
         """Forget the KPIs (and with ``data``, the data too): the next render loads them again."""
@@ -289,6 +299,7 @@ def keep_contexts(
     keys: Sequence[str | None] | None = None,
     *,
     done: Callable[[str, SalesReportsError | None], None] | None = None,
+    shared: Previewer | None = None,
 ) -> dict[str, SalesReportsError]:
     """Build and keep the contexts of ``reports`` (``(kind, ident, period)``) that are not kept yet, the data
     loaded once and one scope built per period; the error of each one that cannot be built, by its cache key.
@@ -296,7 +307,7 @@ def keep_contexts(
     A report whose inputs cannot be kept (a database source) is left out: it is built where it is used.
     ``keys`` are the reports' cache keys when known (:func:`salesreports.report.cache.context_key`). ``done``
     is called with each report's key (and its error) as soon as it is kept (or fails), in the order of
-    ``reports``' periods: the first period's reports first.
+    ``reports``' periods: the first period's reports first. ``shared``: a previewer whose data and KPIs to use.
     """
     from salesreports.report import cache
 
@@ -307,7 +318,6 @@ def keep_contexts(
     periods = list(dict.fromkeys(period for (_, _, period), _ in todo))
     todo.sort(key=lambda item: periods.index(item[0][2]))  # a period's reports one after another: its scope once
     per_period = Counter(period for (_, _, period), _ in todo)
-    shared: Previewer | None = None
     errors: dict[str, SalesReportsError] = {}
     for (kind, ident, period), key in todo:
         previewer: Previewer | None = None
@@ -343,6 +353,7 @@ class ContextBuilder:
         self._done: set[str] = set()
         self._buffer = b""
         self._ended = False
+        self._lock = threading.Lock()  # reports run in threads (check) wait for their contexts
 
     @classmethod
     def start(cls, config: Config, reports: Sequence[tuple[str, str, str | None]]) -> ContextBuilder | None:
@@ -370,17 +381,18 @@ class ContextBuilder:
         errors it met building contexts so far, by cache key."""
         import os
 
-        while not self._ended and (key is None or key not in self._done):
-            try:
-                chunk = os.read(self._fd, 1 << 16)
-            except OSError:
-                chunk = b""
-            if not chunk:  # the builder is done (or died: its contexts are built where needed)
-                self._end()
-                break
-            self._buffer += chunk
-            self._take_messages()
-        return self._errors
+        with self._lock:
+            while not self._ended and (key is None or key not in self._done):
+                try:
+                    chunk = os.read(self._fd, 1 << 16)
+                except OSError:
+                    chunk = b""
+                if not chunk:  # the builder is done (or died: its contexts are built where needed)
+                    self._end()
+                    break
+                self._buffer += chunk
+                self._take_messages()
+            return dict(self._errors)
 
     def _take_messages(self) -> None:
         import pickle
@@ -411,13 +423,16 @@ def _length(buffer: bytes) -> int:
 
 
 def _send(fd: int, key: str, error: SalesReportsError | None) -> None:
-    """Tell the builder's user that ``key`` is done (with its error, when that pickles)."""
+    """Tell the builder's user that ``key`` is done, with its error when that pickles into one atomic write of
+    the pipe (the builder's lanes share it); else without: the user then meets the error building it."""
     import os
     import pickle
+    import select
 
-    try:
+    body = b""
+    with contextlib.suppress(Exception):
         body = pickle.dumps((key, error))
-    except Exception:  # an error that does not pickle is met again where the context is built
+    if not body or len(body) + _HEADER > select.PIPE_BUF:
         body = pickle.dumps((key, None))
     data = len(body).to_bytes(_HEADER, "big") + body
     while data:
@@ -427,16 +442,76 @@ def _send(fd: int, key: str, error: SalesReportsError | None) -> None:
 def _build_and_exit(
     config: Config, reports: Sequence[tuple[str, str, str | None]], keys: Sequence[str | None], fd: int
 ) -> NoReturn:
-    """The builder process: keep the contexts, telling ``fd`` as each is done (:func:`_send`), and exit."""
+    """The builder process: keep the contexts, telling ``fd`` as each is done (:func:`_send`), and exit.
+
+    Contexts of several periods: the data is loaded and the KPIs computed once, then each period's scope (the
+    bulk of the rest) is built in a lane of its own, one per core: this process and processes forked from it,
+    sharing the loaded data. It exits once every lane is done.
+    """
     import os
 
     from salesreports.run.processes import die_with_parent, skip_unneeded_imports
 
     status = 0
+    lanes: list[int] = []
     try:
         die_with_parent()
         skip_unneeded_imports()
-        keep_contexts(config, reports, keys, done=lambda key, error: _send(fd, key, error))
+
+        def send(key: str, error: SalesReportsError | None) -> None:
+            _send(fd, key, error)
+
+        todo = list(zip(reports, keys, strict=True))
+        periods = list(dict.fromkeys(period for (_, _, period), _ in todo))
+        cores = _cores()
+        shared = _loaded(config, todo) if len(periods) > 1 and cores > 1 else None
+        if shared is not None:
+            count = min(cores, len(periods))
+            mine = set(periods[0::count])
+            for lane in range(1, count):
+                theirs = set(periods[lane::count])
+                part = [(r, k) for r, k in todo if r[2] in theirs]
+                pid = os.fork()
+                if pid == 0:  # pragma: no cover - a lane (its work is keep_contexts, tested on its own)
+                    _lane_and_exit(config, part, shared, send)
+                lanes.append(pid)
+            todo = [(r, k) for r, k in todo if r[2] in mine]
+        keep_contexts(config, [r for r, _ in todo], [k for _, k in todo], done=send, shared=shared)
+    except BaseException:
+        status = 1
+    finally:
+        for pid in lanes:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+        os._exit(status)
+
+
+def _loaded(config: Config, todo: Sequence[tuple[tuple[str, str, str | None], str | None]]) -> Previewer | None:
+    """A previewer of the first report with the data loaded and the KPIs computed (None when that fails: each
+    report then meets the error in :func:`keep_contexts`)."""
+    (kind, ident, period), _ = todo[0]
+    previewer = Previewer(config, ident, period=period, kind=kind, html=False)
+    try:
+        previewer.load_table()
+    except SalesReportsError:
+        return None
+    return previewer
+
+
+def _lane_and_exit(
+    config: Config,
+    todo: Sequence[tuple[tuple[str, str, str | None], str | None]],
+    shared: Previewer,
+    send: Callable[[str, SalesReportsError | None], None],
+) -> NoReturn:  # pragma: no cover - a forked lane of the builder
+    import os
+
+    from salesreports.run.processes import die_with_parent
+
+    status = 0
+    try:
+        die_with_parent()
+        keep_contexts(config, [r for r, _ in todo], [k for _, k in todo], done=send, shared=shared)
     except BaseException:
         status = 1
     finally:
@@ -472,8 +547,9 @@ def execute_defaults(
 
     The data is loaded and the KPIs computed once for all templates; each report runs guarded in a child
     forked from a warm zygote, as in a batch, with its context written into ``folder``. With ``build_apart``
-    the contexts not kept yet are built in a :class:`ContextBuilder` (call it while this process has one
-    thread, after :func:`warm_start`).
+    (call it while this process has one thread) the contexts not kept yet are built in a
+    :class:`ContextBuilder` while this process imports the report libraries, and the templates run on as many
+    zygotes as there are cores, each as soon as its context is kept.
     """
     import ast
 
@@ -493,13 +569,19 @@ def execute_defaults(
             (kind, literal(defaults, "team" if kind == "team" else "rep_id"), literal(defaults, "period") or None)
         )
     builder = ContextBuilder.start(config, reports) if build_apart else None
+    # at a time: one report per core, when every context comes from the builder or was kept (none is built here)
+    apart = build_apart and (builder is not None or _all_kept(config, reports))
+    lanes = min(_cores(), len(templates)) if apart else 1
+    if build_apart:
+        warm_start(import_here=True, count=lanes)
     # a period's templates one after another, as the builder builds their contexts (and their scope once)
     periods = list(dict.fromkeys(period for _, _, period in reports))
     order = sorted(zip(templates, reports, strict=True), key=lambda item: periods.index(item[1][2]))
     per_period = Counter(period for _, _, period in reports)
-    shared: Previewer | None = None
     errors: dict[Path, str] = {}
-    for template, (kind, ident, period) in order:
+
+    def make(template: Path, report: tuple[str, str, str | None], shared: Previewer | None) -> Previewer | None:
+        kind, ident, period = report
         try:
             previewer = Previewer(
                 config,
@@ -512,22 +594,59 @@ def execute_defaults(
                 shared=shared,
                 every_rep=per_period[period] > 1,
             )
-            previewer.builder = builder
-            if shared is None or previewer._scope is None:
-                shared = previewer  # its data, KPIs and (once built) its period's scope: for the next templates
+        except SalesReportsError as err:
+            errors[template] = _cannot_run(template, err)
+            return None
+        previewer.builder = builder
+        return previewer
+
+    def run(template: Path, previewer: Previewer) -> None:
+        try:
             result = previewer.render()
         except SalesReportsError as err:  # e.g. its default period or rep is not in this data: that template fails
-            errors[template] = f"{template}: its default parameters cannot run on this data: {err}"
-            continue
+            errors[template] = _cannot_run(template, err)
+            return
         if result.status == "ok":
             errors[template] = ""
-            continue
+            return
         cell = failing_cell(Path(result.failed_notebook)) if result.failed_notebook else ""
         where = f"{cell} fails with its default parameters" if cell else "it fails with its default parameters"
-        errors[template] = (
-            f"{template}: {where}: {result.error}. To see it: open the template in JupyterLab (`make lab`) and run it."
-        )
+        see = "To see it: open the template in JupyterLab (`make lab`) and run it."
+        errors[template] = f"{template}: {where}: {result.error}. {see}"
+
+    if lanes > 1:  # every context comes kept: nothing to share
+        from concurrent.futures import ThreadPoolExecutor
+
+        made = [(template, make(template, report, None)) for template, report in order]
+        with ThreadPoolExecutor(lanes, thread_name_prefix="salesreports-check") as pool:
+            list(pool.map(lambda item: run(*item), [(t, p) for t, p in made if p is not None]))
+        return {template: errors[template] for template in templates}
+    shared: Previewer | None = None
+    for template, report in order:
+        previewer = make(template, report, shared)
+        if previewer is None:
+            continue
+        if shared is None or previewer._scope is None:
+            shared = previewer  # its data, KPIs and (once built) its period's scope: for the next templates
+        run(template, previewer)
     return {template: errors[template] for template in templates}
+
+
+def _cannot_run(template: Path, err: SalesReportsError) -> str:
+    return f"{template}: its default parameters cannot run on this data: {err}"
+
+
+def _cores() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def _all_kept(config: Config, reports: Sequence[tuple[str, str, str | None]]) -> bool:
+    from salesreports.report import cache
+
+    keys = [cache.context_key(config, kind, ident, period) for kind, ident, period in reports]
+    return all(cache.kept_notes(config, key) is not None for key in keys)
 
 
 def _is_review(period: str | None) -> bool:
