@@ -139,12 +139,14 @@ def test_bench_preview_returns_its_figures_with_ratios(make_config: Callable[...
     from salesreports.bench import preview as bench
 
     config = make_config()
-    results = bench.run(config, "R1", period="2025-03", templates=[ROOT / "reports" / "rep_scorecard.ipynb"])
-    assert results["baseline"] > 0
-    assert set(results) == {"baseline", *bench.TARGETS}
+    template = [ROOT / "reports" / "rep_scorecard.ipynb"]
+    results = bench.run(config, "R1", period="2025-03", templates=template, rounds=2)
+    assert results["baseline"] > 0 and results["rounds"] == 2
+    assert set(results) == {"baseline", "rounds", *bench.TARGETS}
     for name in bench.TARGETS:
         figure = results[name]
         assert figure["seconds"] > 0 and figure["target"] == bench.TARGETS[name]
+        assert len(figure["each"]) == 2 and figure["seconds"] == pytest.approx(sum(figure["each"]) / 2, abs=0.002)
         assert figure["to_target"] == pytest.approx(figure["seconds"] / figure["target"], abs=0.006)  # both rounded
         assert figure["to_baseline"] > 0
     # (check runs the template with its own defaults, the demo's rep and month: not in the tiny fixture)

@@ -12,9 +12,10 @@ Five figures, each the wall time of what an analyst waits for:
   defaults) with no kept context, target 3 s;
 - ``check``: the same again, as an analyst checks after an edit (the contexts kept by the first), target 3 s.
 
-Each is printed with its ratio to its target and to the baseline, ``python -c "import pandas, altair"`` (the
-floor every report process pays before its first cell) measured in the same run: ratios are steadier than
-seconds on a shared machine.
+Each is the median of ``--rounds`` rounds (3; the kept contexts are removed before each "first"), printed with
+its ratio to its target and to the baseline, ``python -c "import pandas, altair"`` (the floor every report
+process pays before its first cell) measured in the same rounds: ratios are steadier than seconds on a shared
+machine. ``build/bench/preview.json`` also keeps every round's seconds.
 """
 
 from __future__ import annotations
@@ -63,7 +64,19 @@ def _child_rerender(params: str, rep: str, period: str | None) -> dict[str, Any]
     return {"seconds": seconds, "status": 0 if ok else 1}
 
 
-def run(params: Path, rep: str, *, period: str | None = None, templates: Sequence[Path] = ()) -> dict[str, Any]:
+def _rerender(params: Path, rep: str, period: str | None) -> tuple[float, int]:
+    code = f"import json, sys; from salesreports.bench.preview import _child_rerender as f; print(json.dumps(f({str(params)!r}, {rep!r}, {period!r})))"  # noqa: E501
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    try:
+        child = json.loads(done.stdout.strip().splitlines()[-1])
+        return float(child["seconds"]), int(child["status"])
+    except (IndexError, ValueError, KeyError):
+        return float("nan"), done.returncode or 1
+
+
+def run(
+    params: Path, rep: str, *, period: str | None = None, templates: Sequence[Path] = (), rounds: int = 3
+) -> dict[str, Any]:
     """Measure the baseline and the five figures; returns them with their ratios (see the module docstring).
 
     Parameters
@@ -72,55 +85,64 @@ def run(params: Path, rep: str, *, period: str | None = None, templates: Sequenc
     rep : the rep to preview
     period : the month to preview (default: the latest complete month)
     templates : the templates ``check`` checks (default: every notebook in the templates' folder)
+    rounds : how many times each is measured (its median is the figure)
 
     Returns
     -------
     dict
-        ``baseline`` seconds, and for ``preview``, ``rerender`` and ``check``: seconds, target, the ratios
-        ``to_target`` and ``to_baseline``, and the exit status.
+        ``baseline`` seconds, and for ``preview``, ``rerender`` and ``check``: seconds (the median), each
+        round's seconds, target, the ratios ``to_target`` and ``to_baseline``, and the worst exit status.
     """
-    py = sys.executable
-    cli = [py, "-m", "salesreports.cli"]
-    when = ["--period", period] if period else []
-    baseline, _ = _seconds([py, "-c", "import salesreports, pandas, altair"])
-    figures: dict[str, tuple[float, int]] = {}
+    import statistics
+
     from salesreports.params import load_config
     from salesreports.report.cache import cache_folder
 
-    shutil.rmtree(cache_folder(load_config(params)), ignore_errors=True)
-    figures["preview_first"] = _seconds([*cli, "preview", "--params", str(params), "--rep", rep, *when])
-    figures["preview"] = _seconds([*cli, "preview", "--params", str(params), "--rep", rep, *when])
-    code = f"import json, sys; from salesreports.bench.preview import _child_rerender as f; print(json.dumps(f({str(params)!r}, {rep!r}, {period!r})))"  # noqa: E501
-    done = subprocess.run([py, "-c", code], capture_output=True, text=True, check=False)
-    try:
-        child = json.loads(done.stdout.strip().splitlines()[-1])
-        figures["rerender"] = (float(child["seconds"]), int(child["status"]))
-    except (IndexError, ValueError, KeyError):
-        figures["rerender"] = (float("nan"), done.returncode or 1)
-    figures["check_first"] = _seconds([*cli, "check", "--params", str(params), *map(str, templates)])
-    figures["check"] = _seconds([*cli, "check", "--params", str(params), *map(str, templates)])
-    results: dict[str, Any] = {"baseline": round(baseline, 3)}
-    for name, (seconds, status) in figures.items():
+    cli = [sys.executable, "-m", "salesreports.cli"]
+    when = ["--period", period] if period else []
+    preview = [*cli, "preview", "--params", str(params), "--rep", rep, *when]
+    check = [*cli, "check", "--params", str(params), *map(str, templates)]
+    kept = cache_folder(load_config(params))
+    baselines: list[float] = []
+    figures: dict[str, list[tuple[float, int]]] = {name: [] for name in TARGETS}
+    for _ in range(max(1, rounds)):
+        baselines.append(_seconds([sys.executable, "-c", "import salesreports, pandas, altair"])[0])
+        shutil.rmtree(kept, ignore_errors=True)
+        figures["preview_first"].append(_seconds(preview))
+        figures["preview"].append(_seconds(preview))
+        figures["rerender"].append(_rerender(params, rep, period))
+        shutil.rmtree(kept, ignore_errors=True)
+        figures["check_first"].append(_seconds(check))
+        figures["check"].append(_seconds(check))
+    baseline = statistics.median(baselines)
+    results: dict[str, Any] = {"baseline": round(baseline, 3), "rounds": len(baselines)}
+    for name, measured in figures.items():
+        seconds = statistics.median(s for s, _ in measured)
         results[name] = {
             "seconds": round(seconds, 3),
+            "each": [round(s, 3) for s, _ in measured],
             "target": TARGETS[name],
             "to_target": round(seconds / TARGETS[name], 2),
             "to_baseline": round(seconds / baseline, 1) if baseline else None,
-            "status": status,
+            "status": max(status for _, status in measured),
         }
     return results
 
 
 def _print(results: dict[str, Any]) -> None:
-    print(f"baseline (python -c 'import salesreports, pandas, altair'): {results['baseline']:.2f} s")
-    print(f"{'':<13} {'seconds':>8} {'target':>7} {'/target':>8} {'/baseline':>10}  status")
+    print(
+        f"baseline (python -c 'import salesreports, pandas, altair'): {results['baseline']:.2f} s; "
+        f"medians of {results['rounds']} rounds"
+    )
+    print(f"{'':<13} {'seconds':>8} {'target':>7} {'/target':>8} {'/baseline':>10}  {'status':<11}  rounds")
     for name in TARGETS:
         r = results[name]
         verdict = "ok" if r["to_target"] <= 1 else "over target"
         failed = "" if r["status"] == 0 else f" (exit {r['status']})"
+        each = " ".join(f"{s:.2f}" for s in r["each"])
         print(
             f"{name:<13} {r['seconds']:>8.2f} {r['target']:>7.1f} {r['to_target']:>8.2f} "
-            f"{r['to_baseline']:>10.1f}  {verdict}{failed}"
+            f"{r['to_baseline']:>10.1f}  {verdict + failed:<11}  {each}"
         )
 
 
@@ -131,8 +153,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rep", default="R007")
     parser.add_argument("--period", default=None)
     parser.add_argument("--out", type=Path, default=Path("build/bench"))
+    parser.add_argument("--rounds", type=int, default=3, help="how many times each figure is measured (median)")
     args = parser.parse_args(argv)
-    results = run(args.params, args.rep, period=args.period)
+    results = run(args.params, args.rep, period=args.period, rounds=args.rounds)
     _print(results)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "preview.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
