@@ -86,6 +86,40 @@ def test_fast_mode_renders_and_records_a_failure(tmp_path: Path) -> None:
     assert not list(tmp_path.rglob(".*.tmp*"))
 
 
+def test_run_job_calls_its_hooks_before_the_pages_and_between_html_and_pdf(tmp_path: Path) -> None:
+    context = tmp_path / "context.json"
+    context.write_text(json.dumps(CONTEXT))
+    one = job(tmp_path, "raises.ipynb", "R1", html=True, fail_for="R2", context=str(context))
+    html, pdf = Path(one.html), Path(one.pdf)
+    seen: list[tuple[str, bool, bool]] = []
+    result = run_job(
+        one,
+        "fast",
+        before_render=lambda: seen.append(("render", html.exists(), pdf.exists())),
+        before_pdf=lambda: seen.append(("pdf", html.exists(), pdf.exists())),
+    )
+    zygote_module.zygotes.close()
+    assert result.status == "ok", result.error
+    assert seen == [("render", False, False), ("pdf", True, False)]
+    assert pdf.read_bytes().startswith(b"%PDF")
+
+
+@pytest.mark.parametrize("pdf", [True, False])
+def test_the_renderer_warms_what_the_html_needs_first_and_weasyprint_after(pdf: bool) -> None:
+    """A preview renders its HTML once the HTML's part is warm; WeasyPrint (the PDF's) warms meanwhile, and
+    not at all without a PDF."""
+    code = (
+        "import sys\nfrom salesreports.report.render import default_renderer\n"
+        "from salesreports.run.worker import warm_renderer_in_background\n"
+        f"warming = warm_renderer_in_background(pdf={pdf}, page_size='Letter')\n"
+        "warming.wait_html()\nrenderer = default_renderer()\n"
+        "print(renderer._charts_warm and renderer._exporter is not None)\n"
+        "warming.join()\nprint(sorted(renderer._page_css), 'weasyprint' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    assert done.stdout.splitlines() == ["True", "['Letter'] True" if pdf else "[] False"]
+
+
 @pytest.mark.notebooks
 def test_fresh_mode_stamps_and_records_failures(tmp_path: Path) -> None:
     context = tmp_path / "context.json"

@@ -241,13 +241,9 @@ class Renderer:
         size = page_size or self.page_size
         if self._charts_warm and self._exporter is not None and (not pdf or size in self._page_css):
             return self
-        spec = {
-            "data": {"values": [{"x": 1}]},
-            "mark": "point",
-            "encoding": {"x": {"field": "x", "type": "quantitative"}},
-        }
-        spec_to_svg(spec)
-        self._charts_warm = True
+        if not self._charts_warm:
+            spec_to_svg({"data": {"values": [{"x": 1}]}, "mark": "point", "encoding": {"x": {"field": "x"}}})
+            self._charts_warm = True
         self._get_exporter()
         if pdf:
             self._get_page_css(size)

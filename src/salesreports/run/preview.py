@@ -273,7 +273,12 @@ class Previewer:
         self.warm_renderer(mode)
         warming = self._warming
         try:
-            result: JobResult = run_job(job, mode, before_render=warming.join if warming else None)  # type: ignore[arg-type]
+            result: JobResult = run_job(
+                job,
+                mode,  # type: ignore[arg-type]
+                before_render=warming.wait_html if warming else None,
+                before_pdf=warming.join if warming else None,
+            )
         finally:
             self._join_warming()  # also when the report failed: never two warm-ups of one renderer at once
         return PreviewResult(

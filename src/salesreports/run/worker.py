@@ -38,7 +38,7 @@ from salesreports.run.jobs import (
 from salesreports.run.processes import os_threads, quiet_threads, skip_unneeded_imports
 from salesreports.run.zygote import REPORT_MODULES, Zygote, execute_fast, zygotes
 
-__all__ = ["run_job", "warm_renderer_in_background", "warm_up"]
+__all__ = ["RendererWarming", "run_job", "warm_renderer_in_background", "warm_up"]
 
 
 def _tmp(path: Path) -> Path:
@@ -59,15 +59,22 @@ def _stamp(job: Job, notebook: Path) -> None:
         atomic_write_text(notebook, nbf.writes(nb))
 
 
-def run_job(job: Job, mode: Mode = "fast", *, before_render: Callable[[], Any] | None = None) -> JobResult:
+def run_job(
+    job: Job,
+    mode: Mode = "fast",
+    *,
+    before_render: Callable[[], Any] | None = None,
+    before_pdf: Callable[[], Any] | None = None,
+) -> JobResult:
     """Execute one job and render its outputs; never raises for a failing report.
 
     Parameters
     ----------
     job : the job
     mode : ``fast`` (a child forked from a warm zygote) or ``fresh`` (a new kernel)
-    before_render : called once the report ran, before its pages are rendered (e.g. joining the thread of
-        :func:`warm_renderer_in_background`)
+    before_render : called once the report ran, before its pages are rendered (e.g. waiting for the HTML part
+        of :func:`warm_renderer_in_background`)
+    before_pdf : called once its HTML is written, before its PDF is made (e.g. waiting for the rest)
 
     Returns
     -------
@@ -105,7 +112,7 @@ def run_job(job: Job, mode: Mode = "fast", *, before_render: Callable[[], Any] |
             failed.unlink()
         if before_render is not None:
             before_render()
-        _render(job, notebook, timings)
+        _render(job, notebook, timings, before_pdf)
     except Exception as exc:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
@@ -128,7 +135,7 @@ def _discard_outputs(job: Job) -> None:
                 Path(name).unlink()
 
 
-def _render(job: Job, notebook: Path, timings: dict[str, float]) -> None:
+def _render(job: Job, notebook: Path, timings: dict[str, float], before_pdf: Callable[[], Any] | None = None) -> None:
     if not job.html:
         return
     import nbformat
@@ -141,30 +148,58 @@ def _render(job: Job, notebook: Path, timings: dict[str, float]) -> None:
     render_html(nb, Path(job.html), page_size=job.page_size)  # type: ignore[arg-type]
     timings["html"], timings["html_cpu"] = time.perf_counter() - t, time.process_time() - cpu
     if job.pdf:
+        if before_pdf is not None:
+            before_pdf()
         t, cpu = time.perf_counter(), time.process_time()
         render_pdf(Path(job.html), Path(job.pdf), page_size=job.page_size)  # type: ignore[arg-type]
         timings["pdf"], timings["pdf_cpu"] = time.perf_counter() - t, time.process_time() - cpu
 
 
-def warm_renderer_in_background(*, pdf: bool = True, page_size: str = "A4") -> threading.Thread:
+class RendererWarming:
+    """A thread warming this process's renderer: first what the HTML needs (nbformat, vl-convert, the page
+    template), then what the PDF needs (WeasyPrint), which can go on while the HTML is drawn."""
+
+    def __init__(self, *, pdf: bool, page_size: str) -> None:
+        self._html = threading.Event()
+        self._thread = threading.Thread(
+            target=self._warm, args=(pdf, page_size), name="salesreports-warm-renderer", daemon=True
+        )
+        self._thread.start()
+
+    def _warm(self, pdf: bool, page_size: str) -> None:
+        try:
+            with contextlib.suppress(Exception):
+                import nbformat  # noqa: F401  # reads the executed notebook
+
+                from salesreports.report.render import default_renderer
+
+                default_renderer().warm(pdf=False)
+        finally:
+            self._html.set()
+        if pdf:
+            with contextlib.suppress(Exception):
+                from salesreports.report.render import default_renderer
+
+                default_renderer().warm(pdf=True, page_size=page_size)
+
+    def wait_html(self) -> None:
+        """Wait until what the HTML needs is warm."""
+        self._html.wait()
+
+    def join(self) -> None:
+        """Wait until everything is warm."""
+        self._thread.join()
+
+
+def warm_renderer_in_background(*, pdf: bool = True, page_size: str = "A4") -> RendererWarming:
     """Warm this process's renderer (nbformat, vl-convert, the HTML template, WeasyPrint) in a thread.
 
     For one report (``preview``): the imports and engine starts overlap the report running in a zygote's child,
     instead of following it. Only in a process that forks no more reports itself (its zygote is started);
-    join the thread before rendering. A failure here is not reported: rendering meets it again and says it.
+    wait for its HTML part before rendering the HTML and join it before the PDF (``run_job``'s
+    ``before_render`` and ``before_pdf``). A failure here is not reported: rendering meets it again and says it.
     """
-
-    def warm() -> None:
-        with contextlib.suppress(Exception):
-            import nbformat  # noqa: F401  # reads the executed notebook
-
-            from salesreports.report.render import default_renderer
-
-            default_renderer().warm(pdf=pdf, page_size=page_size)
-
-    thread = threading.Thread(target=warm, name="salesreports-warm-renderer", daemon=True)
-    thread.start()
-    return thread
+    return RendererWarming(pdf=pdf, page_size=page_size)
 
 
 def warm_up(
