@@ -455,6 +455,7 @@ def _build_and_exit(
     """
     import os
 
+    from salesreports.report import cache
     from salesreports.run.processes import die_with_parent, skip_unneeded_imports
 
     status = 0
@@ -466,7 +467,8 @@ def _build_and_exit(
         def send(key: str, error: SalesReportsError | None) -> None:
             _send(fd, key, error)
 
-        todo = list(zip(reports, keys, strict=True))
+        todo = [(r, k) for r, k in zip(reports, keys, strict=True) if cache.kept_notes(config, k) is None]
+        todo = [(r, k) for r, k in todo if k is not None]  # a database's contexts are built where they are used
         periods = list(dict.fromkeys(period for (_, _, period), _ in todo))
         cores = _cores()
         shared = _loaded(config, todo) if len(periods) > 1 and cores > 1 else None
@@ -495,8 +497,8 @@ def _loaded(config: Config, todo: Sequence[tuple[tuple[str, str, str | None], st
     """A previewer of the first report with the data loaded and the KPIs computed (None when that fails: each
     report then meets the error in :func:`keep_contexts`)."""
     (kind, ident, period), _ = todo[0]
-    previewer = Previewer(config, ident, period=period, kind=kind, html=False)
     try:
+        previewer = Previewer(config, ident, period=period, kind=kind, html=False)
         previewer.load_table()
     except SalesReportsError:
         return None
