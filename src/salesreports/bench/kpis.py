@@ -33,6 +33,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from salesreports.run.processes import usable_cores
+
 __all__ = ["TARGET_BYTES", "TARGET_SECONDS", "main"]
 
 TARGET_SECONDS = 20.0
@@ -212,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
             "compute_seconds": t2 - t1 < TARGET_SECONDS,
             "peak_rss_bytes": peak < TARGET_BYTES,
         },
-        "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": _cpus()},
+        "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": usable_cores()},
     }
     out = Path(args.out) / "kpis.json"
     out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
@@ -226,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
         f"load      {t1 - t0:7.2f} s   {(t1 - t0) / max(floor, 1e-9):.2f} x the baseline"
         f"   (peak RSS {_gib(after_load)})",
         f"compute   {t2 - t1:7.2f} s   target < {TARGET_SECONDS:g} s   {_verdict(result, 'compute_seconds')}"
-        f"   (CPU {cpu:.2f} s; load average {os.getloadavg()[0]:.1f} on {_cpus()} CPUs)",
+        f"   (CPU {cpu:.2f} s; load average {os.getloadavg()[0]:.1f} on {usable_cores()} CPUs)",
         f"both      {t2 - t0:7.2f} s   target < {TARGET_SECONDS:g} s   {_verdict(result, 'load_and_compute_seconds')}"
         f"   ({(t2 - t0) / max(floor, 1e-9):.2f} x the baseline)",
         f"peak RSS  {_gib(peak)}   target < {_gib(TARGET_BYTES)}   {_verdict(result, 'peak_rss_bytes')}",
@@ -240,7 +242,3 @@ def main(argv: list[str] | None = None) -> int:
 
 def _verdict(result: dict[str, Any], key: str) -> str:
     return "ok" if result["met"][key] else "MISSED"
-
-
-def _cpus() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

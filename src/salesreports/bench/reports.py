@@ -53,6 +53,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from salesreports.run.processes import usable_cores
+
 __all__ = ["MODES", "TARGETS", "main"]
 
 MODES = ("naive", "fresh", "fast", "fast_prestart")
@@ -828,10 +830,6 @@ def _print(results: dict[str, Any]) -> None:
     _print_checks(results.get("targets", {}))
 
 
-def _cpus() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark; returns 0 when the targets are met, 1 when not, 2 on bad arguments."""
     try:
@@ -866,7 +864,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     results: dict[str, Any] = {
         "reps": args.reps,
         "workers": args.workers,
-        "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": _cpus()},
+        "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": usable_cores()},
         "modes": {},
     }
     if args.plan_only:

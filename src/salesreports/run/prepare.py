@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from salesreports.run.processes import usable_cores
+
 __all__ = ["MIN_PARALLEL", "Made", "Wanted", "make_contexts", "workers_for"]
 
 MIN_PARALLEL = 200  # fewer reports than this are written here: forking costs more than it saves
@@ -62,7 +64,7 @@ def workers_for(count: int, limit: int | None = None) -> int:
     """Processes to write ``count`` contexts with: one per usable core (at most ``limit``), one when few."""
     if count < MIN_PARALLEL or not hasattr(os, "fork"):
         return 1
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cores = usable_cores()
     return max(1, min(cores, limit or cores, count // CHUNK))
 
 

@@ -456,7 +456,7 @@ def _build_and_exit(
     import os
 
     from salesreports.report import cache
-    from salesreports.run.processes import die_with_parent, skip_unneeded_imports
+    from salesreports.run.processes import die_with_parent, skip_unneeded_imports, usable_cores
 
     status = 0
     lanes: list[int] = []
@@ -470,7 +470,7 @@ def _build_and_exit(
         todo = [(r, k) for r, k in zip(reports, keys, strict=True) if cache.kept_notes(config, k) is None]
         todo = [(r, k) for r, k in todo if k is not None]  # a database's contexts are built where they are used
         periods = list(dict.fromkeys(period for (_, _, period), _ in todo))
-        cores = _cores()
+        cores = usable_cores()
         shared = _loaded(config, todo) if len(periods) > 1 and cores > 1 else None
         if shared is not None:
             count = min(cores, len(periods))
@@ -561,6 +561,7 @@ def execute_defaults(
     import ast
 
     from salesreports.run.notebooks import template_parameters
+    from salesreports.run.processes import usable_cores
 
     def literal(values: dict[str, Any], name: str) -> str:
         try:
@@ -578,7 +579,7 @@ def execute_defaults(
     builder = ContextBuilder.start(config, reports) if build_apart else None
     # at a time: one report per core, when every context comes from the builder or was kept (none is built here)
     apart = build_apart and (builder is not None or _all_kept(config, reports))
-    lanes = min(_cores(), len(templates)) if apart else 1
+    lanes = min(usable_cores(), len(templates)) if apart else 1
     if build_apart:
         warm_start(import_here=True, count=lanes)
     # a period's templates one after another, as the builder builds their contexts (and their scope once)
@@ -641,12 +642,6 @@ def execute_defaults(
 
 def _cannot_run(template: Path, err: SalesReportsError) -> str:
     return f"{template}: its default parameters cannot run on this data: {err}"
-
-
-def _cores() -> int:
-    import os
-
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def _all_kept(config: Config, reports: Sequence[tuple[str, str, str | None]]) -> bool:

@@ -10,7 +10,15 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["QUIET_THREADS", "die_with_parent", "environment", "os_threads", "quiet_threads", "signal_name"]
+__all__ = [
+    "QUIET_THREADS",
+    "die_with_parent",
+    "environment",
+    "os_threads",
+    "quiet_threads",
+    "signal_name",
+    "usable_cores",
+]
 
 # Set in every process that forks reports, before numpy/pyarrow load: their helper threads would make fork unsafe.
 # Reports are CPU-bound and already run one per core, so single-threaded BLAS loses nothing.
@@ -29,6 +37,11 @@ def os_threads() -> int:
         return sum(1 for _ in Path("/proc/self/task").iterdir())
     except OSError:  # pragma: no cover - not Linux
         return threading.active_count()
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity, e.g. a container's share; else every core)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 # Optional modules that a dependency imports eagerly and this package never needs: ``jsonschema`` (under
