@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from pathlib import Path
 from typing import Any
 
@@ -168,12 +167,9 @@ def test_the_company_summary_is_named_as_its_page_and_belongs_to_no_team(tmp_pat
     assert '<option value="company">' not in html  # no team filter for "company"
 
 
-def test_index_for_5000_reps_is_fast_and_small(tmp_path: Path) -> None:
-    write_index(manifest(2), tmp_path / "warm.html")
-    start = time.perf_counter()
+def test_index_for_5000_reps_is_small_and_complete(tmp_path: Path) -> None:
+    """Its time is part of `make bench-plan` (planning writes the index): a benchmark, not a timed test."""
     out = write_index(manifest(5000), tmp_path / "index.html")
-    elapsed = time.perf_counter() - start
-    assert elapsed < 2.0
     assert out.stat().st_size < 2_500_000
     assert len(page_data(out.read_text(encoding="utf-8"))["rows"]) == 5004
 
