@@ -104,6 +104,44 @@ def test_preview_of_a_quarter_or_year_uses_the_review_template(
     assert Previewer(plain, "R1", period=period).template.name == "rep_scorecard.ipynb"
 
 
+def _tiny_templates(tmp_path: Path) -> tuple[Path, Path]:
+    """The shipped templates with their defaults on the tiny fixture (R1, North, 2025-03 and 2025-Q1), and
+    settings for them: their folder and the settings file."""
+    from conftest import ROOT, write_config
+
+    folder = tmp_path / "templates"
+    folder.mkdir()
+    for name in ("rep_scorecard", "review", "team_summary"):
+        text = (ROOT / "reports" / f"{name}.ipynb").read_text(encoding="utf-8")
+        text = text.replace("R007", "R1").replace("2026-10", "2025-03").replace("2026-Q3", "2025-Q1")
+        (folder / f"{name}.ipynb").write_text(text, encoding="utf-8")
+    return folder, write_config(tmp_path, rep=folder / "rep_scorecard.ipynb", team=folder / "team_summary.ipynb")
+
+
+@pytest.mark.notebooks
+def test_a_template_failing_in_check_is_named_by_its_cell_as_lab_shows_it(tmp_path: Path) -> None:
+    """The failing cell's position in the template and its first line, and one number only: not also the
+    execution count of the run ("in cell [5]")."""
+    import json
+    import subprocess
+    import sys
+
+    folder, settings = _tiny_templates(tmp_path)
+    broken = folder / "team_summary.ipynb"
+    nb = json.loads(broken.read_text(encoding="utf-8"))
+    at, cell = next((i, c) for i, c in enumerate(nb["cells"], 1) if "view.leaderboard" in "".join(c["source"]))
+    cell["source"] = ["view.leaderboard()\n", "1 / 0\n"]
+    broken.write_text(json.dumps(nb), encoding="utf-8")
+    command = [sys.executable, "-m", "salesreports.cli", "check", "--params", str(settings), str(broken)]
+    done = subprocess.run([*command, str(folder / "rep_scorecard.ipynb")], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1, done.stdout + done.stderr
+    failed = next(line for line in done.stdout.splitlines() if line.startswith("✗"))
+    said = f"cell {at} (`view.leaderboard()`) fails with its default parameters: ZeroDivisionError: division by"
+    assert said in failed, failed
+    assert "in cell [" not in failed
+    assert "✓ " + str(folder / "rep_scorecard.ipynb") in done.stdout
+
+
 @pytest.mark.notebooks
 def test_a_cold_check_runs_the_templates_two_at_a_time_each_as_its_context_is_kept(tmp_path: Path) -> None:
     """`check` of three templates (two of one month, one of a quarter) with nothing kept: a forked builder keeps
@@ -114,15 +152,7 @@ def test_a_cold_check_runs_the_templates_two_at_a_time_each_as_its_context_is_ke
     import subprocess
     import sys
 
-    from conftest import ROOT, write_config
-
-    folder = tmp_path / "templates"
-    folder.mkdir()
-    for name in ("rep_scorecard", "review", "team_summary"):  # the shipped templates, defaults on the tiny data
-        text = (ROOT / "reports" / f"{name}.ipynb").read_text(encoding="utf-8")
-        text = text.replace("R007", "R1").replace("2026-10", "2025-03").replace("2026-Q3", "2025-Q1")
-        (folder / f"{name}.ipynb").write_text(text, encoding="utf-8")
-    settings = write_config(tmp_path, rep=folder / "rep_scorecard.ipynb", team=folder / "team_summary.ipynb")
+    folder, settings = _tiny_templates(tmp_path)
     code = (
         "import atexit, sys, threading, time\n"
         "from salesreports.run import worker\n"

@@ -18,6 +18,7 @@ not build is built here as before (a failure to build one is raised here as it w
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
 import time
 from collections import Counter
@@ -619,8 +620,9 @@ def execute_defaults(
             return
         cell = failing_cell(Path(result.failed_notebook)) if result.failed_notebook else ""
         where = f"{cell} fails with its default parameters" if cell else "it fails with its default parameters"
+        error = _ERROR_CELL.sub(r"\1:", result.error, count=1) if cell else result.error  # one number: Lab's
         see = "To see it: open the template in JupyterLab (`make lab`) and run it."
-        errors[template] = f"{template}: {where}: {result.error}. {see}"
+        errors[template] = f"{template}: {where}: {error}. {see}"
 
     if lanes > 1:  # every context comes kept: nothing to share
         from concurrent.futures import ThreadPoolExecutor
@@ -638,6 +640,11 @@ def execute_defaults(
             shared = previewer  # its data, KPIs and (once built) its period's scope: for the next templates
         run(template, previewer)
     return {template: errors[template] for template in templates}
+
+
+# "ZeroDivisionError in cell [5]: ..." (the cell's execution count, see run.jobs.describe_error): check names
+# the cell by its position and first line instead, as JupyterLab shows it in the template
+_ERROR_CELL = re.compile(r"^(\w[\w.]*) in cell \[\d+\]:")
 
 
 def _cannot_run(template: Path, err: SalesReportsError) -> str:
