@@ -140,6 +140,13 @@ def test_a_template_failing_in_check_is_named_by_its_cell_as_lab_shows_it(tmp_pa
     assert said in failed, failed
     assert "in cell [" not in failed
     assert "✓ " + str(folder / "rep_scorecard.ipynb") in done.stdout
+    # a one-off preview of it says the same
+    preview = [sys.executable, "-m", "salesreports.cli", "preview", "--params", str(settings), "--team", "North"]
+    done = subprocess.run([*preview, "--period", "2025-03", "--template", str(broken)], capture_output=True, text=True)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert f"failed: cell {at} (`view.leaderboard()`): ZeroDivisionError: division by zero; notebook:" in " ".join(
+        done.stderr.split()
+    ), done.stderr
 
 
 @pytest.mark.notebooks

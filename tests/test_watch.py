@@ -121,6 +121,7 @@ def test_watch_re_renders_on_save_shows_a_failing_cell_and_stops_on_ctrl_c(
         _until(lambda: "ZeroDivisionError" in _get(url), 60, proc)
         page = _get(url)
         assert f"cell {len(json.loads(template.read_text())['cells'])} (`1 / 0`) fails" in page, page
+        assert "ZeroDivisionError: division by zero" in page and "in cell [" not in page, "the cell has one number"
         assert proc.poll() is None, "the watch goes on after a failing template"
 
         proc.send_signal(signal.SIGINT)

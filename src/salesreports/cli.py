@@ -486,8 +486,12 @@ def preview(
     finally:
         zygotes.close()
     if result.status != "ok":
+        from salesreports.run.preview import describe_failure
+
+        cell, error = describe_failure(result)
+        where = f"{cell}: " if cell else ""
         _console(stderr=True).print(
-            f"[red]failed:[/] {_esc(result.error)}; notebook: {_esc(result.failed_notebook)}", soft_wrap=True
+            f"[red]failed:[/] {_esc(where + error)}; notebook: {_esc(result.failed_notebook)}", soft_wrap=True
         )
         raise typer.Exit(1)
     _console().print("\n".join(_esc(p) for p in (result.html, result.pdf) if p))

@@ -36,6 +36,7 @@ __all__ = [
     "ContextBuilder",
     "PreviewResult",
     "Previewer",
+    "describe_failure",
     "execute_defaults",
     "failing_cell",
     "keep_contexts",
@@ -526,6 +527,13 @@ def _lane_and_exit(
         os._exit(status)
 
 
+def describe_failure(result: PreviewResult) -> tuple[str, str]:
+    """A failed preview's cell, named as JupyterLab shows it in the template ("" when unknown), and its error:
+    with the cell named, without the run's execution count ("in cell [5]"), so that the cell has one number."""
+    cell = failing_cell(Path(result.failed_notebook)) if result.failed_notebook else ""
+    return cell, _ERROR_CELL.sub(r"\1:", result.error, count=1) if cell else result.error
+
+
 def failing_cell(notebook: Path) -> str:
     """The cell that failed in an executed notebook, named as JupyterLab shows it in the template ("" if none)."""
     import json
@@ -618,9 +626,8 @@ def execute_defaults(
         if result.status == "ok":
             errors[template] = ""
             return
-        cell = failing_cell(Path(result.failed_notebook)) if result.failed_notebook else ""
+        cell, error = describe_failure(result)
         where = f"{cell} fails with its default parameters" if cell else "it fails with its default parameters"
-        error = _ERROR_CELL.sub(r"\1:", result.error, count=1) if cell else result.error  # one number: Lab's
         see = "To see it: open the template in JupyterLab (`make lab`) and run it."
         errors[template] = f"{template}: {where}: {error}. {see}"
 

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from salesreports.errors import SalesReportsError
-from salesreports.run.preview import Previewer, PreviewResult, failing_cell
+from salesreports.run.preview import Previewer, PreviewResult, describe_failure
 
 __all__ = ["Change", "PreviewServer", "Watcher", "classify", "error_page", "with_reload"]
 
@@ -233,9 +233,9 @@ class Watcher:
             self.server.publish(result.html.read_text(encoding="utf-8"))
             self.echo(f"rendered {result.html} in {seconds:.2f} s")
         else:
-            cell = failing_cell(Path(result.failed_notebook)) if result.failed_notebook else ""
+            cell, error = describe_failure(result)
             where = f"{what}: {cell} fails" if cell else f"{what} fails"
-            self._publish_error(where, result.error)
+            self._publish_error(where, error)
         return result
 
     def _publish_error(self, title: str, message: str) -> None:
