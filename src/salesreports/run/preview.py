@@ -458,12 +458,13 @@ def _build_and_exit(
     import os
 
     from salesreports.report import cache
-    from salesreports.run.processes import die_with_parent, skip_unneeded_imports, usable_cores
+    from salesreports.run.processes import die_with_parent, quiet_threads, skip_unneeded_imports, usable_cores
 
     status = 0
     lanes: list[int] = []
     try:
         die_with_parent()
+        quiet_threads()  # no BLAS thread pool: this process may fork its lanes
         skip_unneeded_imports()
 
         def send(key: str, error: SalesReportsError | None) -> None:
