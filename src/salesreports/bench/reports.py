@@ -357,7 +357,6 @@ def _child_floor(spec: dict[str, Any]) -> dict[str, Any]:
     """Cells plus rendering alone, in this one warm process: the cost no runner can go below."""
     os.environ["SALESREPORTS_BATCH"] = "1"
     import copy
-    import importlib
 
     from papermill.iorw import load_notebook_node
     from papermill.parameterize import parameterize_notebook
@@ -365,8 +364,7 @@ def _child_floor(spec: dict[str, Any]) -> dict[str, Any]:
     from salesreports.report.render import _default, render_html, render_pdf
     from salesreports.run import jobs, nbengine, zygote
 
-    for name in zygote.REPORT_MODULES:
-        importlib.import_module(name)
+    zygote.import_report_modules()
     _default().warm()
     prep = spec["prep"]
     out = Path(spec["out"]) / "floor"

@@ -75,21 +75,15 @@ def warm_start(*, import_here: bool = False, count: int = 1) -> None:
     renderer) and once in the zygote, on the core the builder leaves. ``count`` zygotes run that many reports
     at a time (``check``'s templates).
     """
-    import importlib
-
     from salesreports.run.processes import os_threads, quiet_threads, skip_unneeded_imports
-    from salesreports.run.zygote import REPORT_MODULES, Zygote, zygotes
+    from salesreports.run.zygote import Zygote, import_report_modules, zygotes
 
     skip_unneeded_imports()
     if os_threads() != 1:
         return
     if import_here:
         quiet_threads()  # no BLAS thread pool here: the zygote is forked after these imports
-        for name in REPORT_MODULES:
-            try:
-                importlib.import_module(name)
-            except ImportError:  # the zygote meets it again and the report names it
-                break
+        import_report_modules()
     for _ in range(count if os_threads() == 1 else 0):
         zygotes.add(Zygote.start("fork"))
 

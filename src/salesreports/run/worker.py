@@ -17,7 +17,6 @@ Two modes, chosen per run:
 from __future__ import annotations
 
 import contextlib
-import importlib
 import os
 import threading
 import time
@@ -36,7 +35,7 @@ from salesreports.run.jobs import (
     strip_default_parameters,
 )
 from salesreports.run.processes import os_threads, quiet_threads, skip_unneeded_imports
-from salesreports.run.zygote import REPORT_MODULES, Zygote, execute_fast, zygotes
+from salesreports.run.zygote import Zygote, execute_fast, import_report_modules, zygotes
 
 __all__ = ["RendererWarming", "run_job", "warm_renderer_in_background", "warm_up"]
 
@@ -216,9 +215,7 @@ def warm_up(
     if mode == "fast":
         how = zygote
         if how != "spawn" and os_threads() == 1:
-            for name in REPORT_MODULES:  # imported here, so that the forked zygote inherits them
-                with contextlib.suppress(ImportError):
-                    importlib.import_module(name)
+            import_report_modules()  # here, so that the forked zygote inherits them
         if how == "auto":
             how = "fork" if os_threads() == 1 else "spawn"
         started = Zygote.start(how, close_fds=close_fds)

@@ -59,6 +59,7 @@ __all__ = [
     "ZygoteDiedError",
     "ZygoteGoneError",
     "execute_fast",
+    "import_report_modules",
     "learnable",
     "zygotes",
 ]
@@ -290,6 +291,14 @@ class Zygote:
             time.sleep(0.01)
 
 
+def import_report_modules() -> None:
+    """Import :data:`REPORT_MODULES` (one that is missing is left for the report to meet and name): in a zygote,
+    or before forking one, so that it inherits them."""
+    for name in REPORT_MODULES:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(name)
+
+
 def _zygote_entry(fd: int) -> NoReturn:
     """Entry point of a zygote started as a fresh interpreter (``Zygote.start("spawn")``)."""
     from multiprocessing.connection import Connection
@@ -305,9 +314,7 @@ def _zygote_main(conn: Connection, *, learn: bool, how: str) -> NoReturn:
         quiet_threads()
         skip_unneeded_imports()
         signal.signal(signal.SIGINT, signal.SIG_DFL)
-        for name in REPORT_MODULES:
-            with contextlib.suppress(ImportError):
-                importlib.import_module(name)
+        import_report_modules()
         from salesreports.run import nbengine
 
         nbengine.prepare()
