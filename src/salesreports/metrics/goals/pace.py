@@ -169,8 +169,7 @@ def goal_progress(
         with the problem in ``note``.
     """
     settings = settings or (goals.settings if isinstance(goals, GoalSet) else GoalSettings())
-    if tables is None or tables.table is not table or tables.data is not data:
-        tables = Tables(table, data)
+    tables = Tables.of(table, data, tables)
     as_of = _as_of(table, period)
     return [_progress(resolve(goal, tables), as_of, settings) for goal in goals]
 

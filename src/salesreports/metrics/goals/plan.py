@@ -246,6 +246,13 @@ class Tables:
         self._values: dict[tuple[Scope, str], _Values] = {}
         self._filtered: dict[Scope, Dataset] = {}
 
+    @classmethod
+    def of(cls, table: KpiTable, data: Dataset | None, given: Tables | None = None) -> Tables:
+        """``given`` when it holds the same ``table`` and ``data`` (its computations are shared), else new tables."""
+        if given is not None and given.table is table and given.data is data:
+            return given
+        return cls(table, data)
+
     def values(self, scope: Scope, kpi: str) -> _Values | None:
         """The values of ``kpi`` on the data within ``scope`` (every KPI's, without a scope); None without data."""
         key = tuple(sorted(scope))

@@ -182,10 +182,7 @@ def check_goals(
         tracked), "warning" for A and R.
     """
     settings = settings or (goals.settings if isinstance(goals, GoalSet) else GoalSettings())
-    if table is None:
-        tables = None
-    elif tables is None or tables.table is not table or tables.data is not data:
-        tables = Tables(table, data)
+    tables = Tables.of(table, data, tables) if table is not None else None
     findings: list[Finding] = []
     for goal in goals:
         plan = resolve(goal, tables)
