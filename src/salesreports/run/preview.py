@@ -25,7 +25,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 from salesreports.errors import ParamsError, SalesReportsError
 from salesreports.params import Config
@@ -43,6 +43,8 @@ __all__ = [
     "preview_folder",
     "warm_start",
 ]
+
+T = TypeVar("T")
 
 
 def preview_folder(config: Config) -> Path:
@@ -316,9 +318,7 @@ def keep_contexts(
         keys = [cache.context_key(config, kind, ident, period) for kind, ident, period in reports]
     wanted = {k: r for r, k in zip(reports, keys, strict=True) if k is not None}  # a report asked twice: once
     todo = [(r, k) for k, r in wanted.items() if cache.kept_notes(config, k) is None]
-    periods = list(dict.fromkeys(period for (_, _, period), _ in todo))
-    todo.sort(key=lambda item: periods.index(item[0][2]))  # a period's reports one after another: its scope once
-    per_period = Counter(period for (_, _, period), _ in todo)
+    todo, per_period = _by_period(todo, lambda item: item[0][2])
     errors: dict[str, SalesReportsError] = {}
     for (kind, ident, period), key in todo:
         previewer: Previewer | None = None
@@ -336,6 +336,13 @@ def keep_contexts(
         if previewer is not None and previewer._table is not None and (shared is None or previewer._scope is not None):
             shared = previewer  # the data loaded and the KPIs computed (and its period's scope): for the next
     return errors
+
+
+def _by_period(items: Sequence[T], period: Callable[[T], str | None]) -> tuple[list[T], Counter[str | None]]:
+    """``items`` with each period's one after another (its scope is built once, and its reports run as it is
+    built), periods in the order they first come; and how many items each period has."""
+    periods = list(dict.fromkeys(map(period, items)))
+    return sorted(items, key=lambda item: periods.index(period(item))), Counter(map(period, items))
 
 
 class ContextBuilder:
@@ -357,8 +364,11 @@ class ContextBuilder:
         self._lock = threading.Lock()  # reports run in threads (check) wait for their contexts
 
     @classmethod
-    def start(cls, config: Config, reports: Sequence[tuple[str, str, str | None]]) -> ContextBuilder | None:
-        """Fork the builder for ``reports`` (``(kind, ident, period)``), or ``None`` when it would not help."""
+    def start(
+        cls, config: Config, reports: Sequence[tuple[str, str, str | None]], keys: Sequence[str | None] | None = None
+    ) -> ContextBuilder | None:
+        """Fork the builder for ``reports`` (``(kind, ident, period)``), or ``None`` when it would not help.
+        ``keys``: the reports' cache keys, when known."""
         import os
 
         from salesreports.report import cache
@@ -366,7 +376,8 @@ class ContextBuilder:
 
         if not hasattr(os, "fork") or os_threads() != 1:
             return None
-        keys = [cache.context_key(config, kind, ident, period) for kind, ident, period in reports]
+        if keys is None:
+            keys = [cache.context_key(config, kind, ident, period) for kind, ident, period in reports]
         if all(key is None or cache.kept_notes(config, key) is not None for key in keys):
             return None
         read_fd, write_fd = os.pipe()
@@ -564,6 +575,7 @@ def execute_defaults(
     """
     import ast
 
+    from salesreports.report import cache
     from salesreports.run.notebooks import template_parameters
     from salesreports.run.processes import usable_cores
 
@@ -580,16 +592,15 @@ def execute_defaults(
         reports.append(
             (kind, literal(defaults, "team" if kind == "team" else "rep_id"), literal(defaults, "period") or None)
         )
-    builder = ContextBuilder.start(config, reports) if build_apart else None
+    keys = [cache.context_key(config, kind, ident, period) for kind, ident, period in reports] if build_apart else []
+    builder = ContextBuilder.start(config, reports, keys) if build_apart else None
     # at a time: one report per core, when every context comes from the builder or was kept (none is built here)
-    apart = build_apart and (builder is not None or _all_kept(config, reports))
+    apart = build_apart and (builder is not None or all(cache.kept_notes(config, key) is not None for key in keys))
     lanes = min(usable_cores(), len(templates)) if apart else 1
     if build_apart:
         warm_start(import_here=True, count=lanes)
     # a period's templates one after another, as the builder builds their contexts (and their scope once)
-    periods = list(dict.fromkeys(period for _, _, period in reports))
-    order = sorted(zip(templates, reports, strict=True), key=lambda item: periods.index(item[1][2]))
-    per_period = Counter(period for _, _, period in reports)
+    order, per_period = _by_period(list(zip(templates, reports, strict=True)), lambda item: item[1][2])
     errors: dict[Path, str] = {}
 
     def make(template: Path, report: tuple[str, str, str | None], shared: Previewer | None) -> Previewer | None:
@@ -651,13 +662,6 @@ _ERROR_CELL = re.compile(r"^(\w[\w.]*) in cell \[\d+\]:")
 
 def _cannot_run(template: Path, err: SalesReportsError) -> str:
     return f"{template}: its default parameters cannot run on this data: {err}"
-
-
-def _all_kept(config: Config, reports: Sequence[tuple[str, str, str | None]]) -> bool:
-    from salesreports.report import cache
-
-    keys = [cache.context_key(config, kind, ident, period) for kind, ident, period in reports]
-    return all(cache.kept_notes(config, key) is not None for key in keys)
 
 
 def _is_review(period: str | None) -> bool:
